@@ -1,0 +1,5 @@
+"""``python -m srcstacks``."""
+
+from srcstacks.cli import main
+
+main()

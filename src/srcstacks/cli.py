@@ -1,0 +1,187 @@
+"""The ``srcstacks`` command line: a thin layer over :mod:`srcstacks.pipeline`.
+
+Every command takes the stack spec as its argument (default ``./venvstacks.toml``);
+options given here win over the spec's ``[tool.srcstacks]`` table. Errors are printed
+as one line on stderr with a non-zero exit, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from srcstacks import __version__, pipeline
+from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
+from srcstacks.errors import SrcstacksError
+from srcstacks.stages.deploy import deploy
+from srcstacks.stages.runtime_pack import pack_runtime
+
+app = typer.Typer(
+    name="srcstacks",
+    help="Build venvstacks layer archives whose every wheel was built from source.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+runtime_app = typer.Typer(help="Make and inspect runtime-layer interpreters.", no_args_is_help=True)
+app.add_typer(runtime_app, name="runtime")
+
+SpecArg = Annotated[
+    Path, typer.Argument(help="The venvstacks stack spec (or the folder holding venvstacks.toml).")
+]
+VariantOpt = Annotated[str | None, typer.Option(help="Fromager variant to build (default: cpu).")]
+SettingsOpt = Annotated[Path | None, typer.Option(help="Per-package Fromager settings folder.")]
+PatchesOpt = Annotated[Path | None, typer.Option(help="Patches folder, in Fromager's layout.")]
+WorkOpt = Annotated[Path | None, typer.Option(help="Working state kept between runs.")]
+WheelOpt = Annotated[Path | None, typer.Option(help="Where built wheels are published.")]
+OutputOpt = Annotated[Path | None, typer.Option(help="Where layer archives are published.")]
+RuntimeSourceOpt = Annotated[
+    str | None, typer.Option(help="Runtime interpreter source: download, mirror, local or pack.")
+]
+RuntimePathOpt = Annotated[
+    Path | None, typer.Option(help="Local runtime: install_only folder or .tar.gz.")
+]
+RuntimeMirrorOpt = Annotated[str | None, typer.Option(help="python-build-standalone mirror.")]
+RuntimeInterpreterOpt = Annotated[str | None, typer.Option(help="Interpreter to pack.")]
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"srcstacks: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _guarded(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except SrcstacksError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted; finished work is kept, rerun the same command to resume", 130)
+
+
+def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
+    def command(
+        spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+        variant: VariantOpt = None,
+        settings_dir: SettingsOpt = None,
+        patches_dir: PatchesOpt = None,
+        work_dir: WorkOpt = None,
+        wheel_dir: WheelOpt = None,
+        output_dir: OutputOpt = None,
+        runtime_source: RuntimeSourceOpt = None,
+        runtime_path: RuntimePathOpt = None,
+        runtime_mirror_url: RuntimeMirrorOpt = None,
+        runtime_interpreter: RuntimeInterpreterOpt = None,
+    ) -> None:
+        if runtime_source not in (None, "download", "mirror", "local", "pack"):
+            _fail(f"--runtime-source must be download, mirror, local or pack, not {runtime_source!r}")
+        overrides = Overrides(
+            settings_dir=settings_dir,
+            patches_dir=patches_dir,
+            variant=variant,
+            work_dir=work_dir,
+            wheel_dir=wheel_dir,
+            output_dir=output_dir,
+            runtime_source=_runtime_kind(runtime_source),
+            runtime_path=runtime_path,
+            runtime_mirror_url=runtime_mirror_url,
+            runtime_interpreter=runtime_interpreter,
+        )
+
+        def run() -> None:
+            config = load_config(spec, overrides)
+            if stage is None:
+                pipeline.run_all(config, _say)
+                _say(f"done: archives in {config.output_dir}")
+            else:
+                pipeline.run_stage(stage, config, _say)
+
+        _guarded(run)
+
+    command.__doc__ = summary
+    return command
+
+
+def _runtime_kind(value: str | None) -> RuntimeSourceKind | None:
+    kinds: dict[str, RuntimeSourceKind] = {
+        "download": "download", "mirror": "mirror", "local": "local", "pack": "pack",
+    }  # fmt: skip
+    return kinds[value] if value is not None else None
+
+
+app.command("build")(_stage_command(None, "Run every stage: wheels, publish-wheels, lock, archives."))
+app.command("wheels")(_stage_command("wheels", "Build every layer's dependencies from source with Fromager."))
+app.command("publish-wheels")(
+    _stage_command("publish-wheels", "Publish built wheels and their provenance to the wheel dir.")
+)
+app.command("lock")(_stage_command("lock", "Lock every layer with venvstacks against the wheel dir only."))
+app.command("archives")(_stage_command("archives", "Build and publish the layer archives with venvstacks."))
+
+
+@app.command("deploy")
+def deploy_command(
+    target: Annotated[Path, typer.Option(help="Folder to deploy the layers into.")],
+    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+    variant: VariantOpt = None,
+    output_dir: OutputOpt = None,
+    run: Annotated[bool, typer.Option(help="Run each application after deploying it.")] = False,
+) -> None:
+    """Unpack the published archives into TARGET and run each layer's postinstall."""
+
+    def action() -> None:
+        config = load_config(spec, Overrides(variant=variant, output_dir=output_dir))
+        apps = deploy(config.output_dir, target.absolute(), _say)
+        if run:
+            for deployed in apps:
+                _say(f"==> {deployed.name}")
+                result = subprocess.run([str(deployed.python), "-m", deployed.launch_module], check=False)
+                if result.returncode != 0:
+                    _fail(f"{deployed.name} exited with code {result.returncode}")
+
+    _guarded(action)
+
+
+@runtime_app.command("pack")
+def runtime_pack_command(
+    interpreter: Annotated[
+        str, typer.Option(help="Interpreter whose installation is packed.")
+    ] = sys.executable,
+    output: Annotated[Path, typer.Option(help="Folder for the archive.")] = Path("."),
+) -> None:
+    """Pack a local CPython (stdlib only, relocatable) as an install_only .tar.gz."""
+
+    def action() -> None:
+        packed = pack_runtime(interpreter, output.absolute())
+        typer.echo(f"{packed.archive}")
+        _say(f"sha256 {packed.sha256}; CPython {packed.interpreter.version}")
+
+    _guarded(action)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"srcstacks {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """srcstacks: Python source in, deployable and audited environment archives out."""
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,45 @@
+"""The exceptions srcstacks raises: one base class, a few kinds a user can act on.
+
+Every message is written to be printed as one line by the CLI, naming the file, key,
+package or log path involved and, where possible, what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class SrcstacksError(Exception):
+    """Base class: anything srcstacks reports to the user as a clean error."""
+
+
+class ConfigError(SrcstacksError):
+    """The stack spec, its ``[tool.srcstacks]`` table or a command-line option is wrong."""
+
+
+class ToolError(SrcstacksError):
+    """An external tool (fromager, venvstacks, uv, patchelf) failed."""
+
+    def __init__(self, message: str, log_path: str | None = None) -> None:
+        if log_path:
+            message = f"{message} (log: {log_path})"
+        super().__init__(message)
+        self.log_path = log_path
+
+
+class BuildError(ToolError):
+    """Building a wheel from source failed."""
+
+
+class ProvenanceError(SrcstacksError):
+    """A wheel has no provenance, or does not match the provenance recorded for it."""
+
+
+class RuntimeSourceError(SrcstacksError):
+    """The Python runtime for the runtime layer is missing, corrupt or the wrong version."""
+
+
+class StageOrderError(SrcstacksError):
+    """A stage was run before the stage whose output it reads."""
+
+
+class BusyError(SrcstacksError):
+    """Another srcstacks run holds the lock on the same work directory."""

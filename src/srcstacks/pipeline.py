@@ -1,0 +1,38 @@
+"""The pipeline: the stages in order, each runnable alone, one run per work dir at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from srcstacks.config import StackConfig
+from srcstacks.stages.archives import build_archives
+from srcstacks.stages.lock import lock_layers
+from srcstacks.stages.publish import publish_wheels
+from srcstacks.stages.wheels import build_wheels
+from srcstacks.worklock import exclusive
+
+Report = Callable[[str], None]
+Stage = Callable[[StackConfig, Report], Any]
+
+# Each stage reads what the one before it wrote to disk.
+STAGES: dict[str, Stage] = {
+    "wheels": build_wheels,
+    "publish-wheels": publish_wheels,
+    "lock": lock_layers,
+    "archives": build_archives,
+}
+
+
+def run_stage(name: str, config: StackConfig, report: Report = print) -> Any:
+    """Run one stage alone, holding the work dir's lock."""
+    with exclusive(config.work_dir):
+        return STAGES[name](config, report)
+
+
+def run_all(config: StackConfig, report: Report = print) -> None:
+    """Run every stage in order; a failure stops the run and keeps what was done."""
+    with exclusive(config.work_dir):
+        for number, (name, stage) in enumerate(STAGES.items(), start=1):
+            report(f"==> [{number}/{len(STAGES)}] {name}")
+            stage(config, report)

@@ -1,0 +1,79 @@
+"""Stage 4, ``srcstacks archives``: build and publish the layer archives with venvstacks.
+
+Reads the lock files (lock stage) and the wheel dir; runs ``venvstacks build --publish``
+with the same index flags. Writes ``<layer>.tar.xz`` and venvstacks' metadata
+(``__venvstacks__/``) into the output dir, plus ``__srcstacks__/build.json`` recording
+the variant, the runtime's origin and the tool versions for the SBOM stage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import srcstacks
+from srcstacks.config import StackConfig
+from srcstacks.errors import StageOrderError
+from srcstacks.fsutil import write_json
+from srcstacks.provenance import check_wheel_dir
+from srcstacks.stages.lock import check_locks
+from srcstacks.stages.runtime import prepare_runtimes, runtime_env, venvstacks_build_dir
+from srcstacks.tools import fromager, venvstacks
+
+Report = Callable[[str], None]
+
+
+def build_info_path(output_dir: Path) -> Path:
+    """Where the archives stage records how the archives were made."""
+    return output_dir / "__srcstacks__" / "build.json"
+
+
+def stack_manifest_path(output_dir: Path) -> Path:
+    """venvstacks' manifest of the published layers."""
+    return output_dir / "__venvstacks__" / "venvstacks.json"
+
+
+def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
+    """Build every layer from its lock and publish the archives; return their paths."""
+    manifest = check_wheel_dir(config.wheel_dir)
+    check_locks(config, manifest)
+    runtimes = prepare_runtimes(config, report)
+    report(f"building and compressing {len(config.layers)} layer archive(s) (xz is slow)")
+    log_path = config.variant_dir / "logs" / "venvstacks-build.log"
+    venvstacks.build(
+        config.spec_path,
+        build_dir=venvstacks_build_dir(config),
+        wheel_dir=config.wheel_dir,
+        output_dir=config.output_dir,
+        log_path=log_path,
+        env=runtime_env(config),
+    )
+    write_json(
+        build_info_path(config.output_dir),
+        {
+            "variant": config.variant,
+            "runtimes": [asdict(record) for record in runtimes],
+            "tools": {
+                "srcstacks": srcstacks.__version__,
+                "fromager": fromager.version(),
+                "venvstacks": venvstacks.version(),
+            },
+        },
+    )
+    archives = [config.output_dir / layer["archive_name"] for layer in published_layers(config.output_dir)]
+    report(f"published {len(archives)} archive(s) to {config.output_dir}; log: {log_path}")
+    return archives
+
+
+def published_layers(output_dir: Path) -> list[dict[str, Any]]:
+    """venvstacks' metadata of each published layer: runtimes, frameworks, applications."""
+    path = stack_manifest_path(output_dir)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StageOrderError(f"{path}: no archives published yet (run 'srcstacks archives')") from None
+    layers = data["layers"]
+    return [*layers.get("runtimes", []), *layers.get("frameworks", []), *layers.get("applications", [])]

@@ -1,0 +1,61 @@
+"""``srcstacks deploy``: unpack published archives into a folder and make them runnable.
+
+Reads ``__venvstacks__/venvstacks.json`` in the output dir; extracts every archive into
+the target folder and runs each layer's ``postinstall.py`` with the runtime's Python,
+runtime layers first, then frameworks, then applications, as venvstacks documents.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from srcstacks.errors import SrcstacksError
+from srcstacks.stages.archives import published_layers
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DeployedApp:
+    """An application layer ready to run as ``<python> -m <launch_module>``."""
+
+    name: str
+    launch_module: str
+    python: Path
+
+
+def deploy(output_dir: Path, target: Path, report: Report = print) -> list[DeployedApp]:
+    """Deploy every published layer from ``output_dir`` into ``target``."""
+    layers = published_layers(output_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    for layer in layers:
+        archive = output_dir / layer["archive_name"]
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(target, filter="tar")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise SrcstacksError(f"{archive}: cannot unpack: {exc}") from None
+    apps: list[DeployedApp] = []
+    for layer in layers:
+        runtime_python = target / layer["runtime_layer"] / "bin" / "python3"
+        layer_dir = target / layer["install_target"]
+        result = subprocess.run(
+            [str(runtime_python), str(layer_dir / "postinstall.py")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise SrcstacksError(
+                f"{layer_dir / 'postinstall.py'} failed: {result.stderr.strip()[-300:]}"
+            )
+        if launch_module := layer.get("app_launch_module"):
+            apps.append(DeployedApp(layer["install_target"], launch_module, layer_dir / "bin" / "python"))
+    report(f"deployed {len(layers)} layer(s) to {target}")
+    for app in apps:
+        report(f"  run {app.name}: {app.python} -m {app.launch_module}")
+    return apps

@@ -1,0 +1,92 @@
+"""Stage 3, ``srcstacks lock``: lock every layer against the published wheels only.
+
+Reads the wheel dir and its ``provenance.json`` (written by publish-wheels); refuses a
+wheel without matching provenance; runs ``venvstacks lock --no-index --local-wheels``.
+Writes venvstacks' lock files in ``requirements/`` beside the spec, then checks that
+every wheel they name is a published wheel with the sha256 recorded for it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from srcstacks.config import StackConfig
+from srcstacks.errors import ProvenanceError, StageOrderError
+from srcstacks.provenance import Manifest, check_wheel_dir
+from srcstacks.stages.runtime import prepare_runtimes, runtime_env, venvstacks_build_dir
+from srcstacks.tools import venvstacks
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LockedWheel:
+    """One wheel a layer's lock file installs."""
+
+    layer: str
+    project: str
+    version: str
+    filename: str
+    sha256: str
+
+
+def lock_file_path(config: StackConfig, env_name: str) -> Path:
+    """The pylock file venvstacks writes for the layer deployed as ``env_name``."""
+    folder = config.spec_dir / "requirements" / env_name
+    matches = sorted(folder.glob("pylock.*.toml"))
+    if not matches:
+        raise StageOrderError(
+            f"{folder}: layer {env_name!r} is not locked (run 'srcstacks lock' first)"
+        )
+    return matches[0]
+
+
+def lock_layers(config: StackConfig, report: Report = print) -> list[LockedWheel]:
+    """Lock every layer with venvstacks against the wheel dir; return what was locked."""
+    manifest = check_wheel_dir(config.wheel_dir)
+    report(f"{len(manifest.wheels)} published wheel(s) pass the provenance check")
+    prepare_runtimes(config, report)
+    log_path = config.variant_dir / "logs" / "venvstacks-lock.log"
+    venvstacks.lock(
+        config.spec_path,
+        build_dir=venvstacks_build_dir(config),
+        wheel_dir=config.wheel_dir,
+        log_path=log_path,
+        env=runtime_env(config),
+    )
+    locked = check_locks(config, manifest)
+    report(f"locked {len(config.layers)} layer(s), {len(locked)} wheel(s); log: {log_path}")
+    return locked
+
+
+def check_locks(config: StackConfig, manifest: Manifest) -> list[LockedWheel]:
+    """Every wheel in every layer's lock must be a published wheel with its recorded hash."""
+    locked: list[LockedWheel] = []
+    problems: list[str] = []
+    for layer in config.layers:
+        path = lock_file_path(config, layer.env_name)
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        for package in data.get("packages", []):
+            wheels = package.get("wheels", [])
+            if not wheels:
+                if "from_lower_layer" not in package.get("marker", ""):
+                    problems.append(f"{layer.env_name}: {package.get('name')} has no wheel")
+                continue
+            for wheel in wheels:
+                filename = Path(wheel.get("path") or wheel.get("name") or "").name
+                sha256 = wheel.get("hashes", {}).get("sha256", "")
+                record = manifest.wheels.get(filename)
+                if record is None:
+                    problems.append(f"{layer.env_name}: {filename} is not a published wheel")
+                elif record.sha256 != sha256:
+                    problems.append(f"{layer.env_name}: {filename} hash differs from provenance")
+                else:
+                    locked.append(
+                        LockedWheel(layer.env_name, record.project, record.version, filename, sha256)
+                    )
+    if problems:
+        raise ProvenanceError("lock files name wheels without provenance: " + "; ".join(problems))
+    return locked

@@ -1,0 +1,211 @@
+"""The runtime layer's CPython: where it comes from, and handing it to venvstacks.
+
+Four sources (``[tool.srcstacks.runtime] source``):
+
+- ``download``: venvstacks downloads python-build-standalone itself.
+- ``mirror``: the same, from ``mirror_url`` (``PBS_INSTALLER_BASE_URL``).
+- ``local``: an ``install_only``-layout CPython, a folder or a ``.tar.gz``.
+- ``pack``: srcstacks packs a local interpreter (see :mod:`runtime_pack`) and uses that.
+
+For ``local`` and ``pack`` the interpreter is seeded into venvstacks' build dir as
+``cpython@X.Y.Z/`` before every lock and build; venvstacks then uses it instead of
+downloading. Every source is recorded in ``<work_dir>/<variant>/runtime.json`` with the
+sha256 of what was used, for the SBOM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from srcstacks.config import Layer, StackConfig
+from srcstacks.errors import RuntimeSourceError
+from srcstacks.fsutil import sha256_file, write_json
+from srcstacks.stages.runtime_pack import pack_runtime, probe_interpreter
+
+Report = Callable[[str], None]
+RECORD_NAME = "runtime.json"
+
+
+@dataclass(frozen=True)
+class RuntimeRecord:
+    """Where one runtime layer's interpreter came from."""
+
+    layer: str
+    python_implementation: str
+    source: str  # download | mirror | local | pack
+    origin: str  # URL, local path or packed interpreter
+    filename: str
+    sha256: str  # of the archive used (python-build-standalone's, or the packed one)
+
+
+def venvstacks_build_dir(config: StackConfig) -> Path:
+    """venvstacks' ``--build-dir`` for this stack and variant."""
+    return config.variant_dir / "venvstacks-build"
+
+
+def runtime_env(config: StackConfig) -> dict[str, str]:
+    """Extra environment venvstacks needs for the configured runtime source."""
+    if config.runtime.kind == "mirror" and config.runtime.mirror_url:
+        return {"PBS_INSTALLER_BASE_URL": config.runtime.mirror_url}
+    return {}
+
+
+def prepare_runtimes(config: StackConfig, report: Report = print) -> list[RuntimeRecord]:
+    """Make each runtime layer's interpreter available to venvstacks; record its origin."""
+    records = [_prepare(config, layer, report) for layer in config.layers_of("runtime")]
+    write_json(config.variant_dir / RECORD_NAME, [asdict(record) for record in records])
+    return records
+
+
+def read_runtime_records(config: StackConfig) -> list[RuntimeRecord]:
+    """The records :func:`prepare_runtimes` wrote (empty if it has not run)."""
+    path = config.variant_dir / RECORD_NAME
+    if not path.exists():
+        return []
+    return [RuntimeRecord(**item) for item in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord:
+    assert layer.python_implementation is not None
+    source = config.runtime
+    if source.kind in ("download", "mirror"):
+        url, sha256 = _standalone_download(layer.python_implementation, source.mirror_url)
+        return RuntimeRecord(
+            layer.name, layer.python_implementation, source.kind, url, url.rsplit("/", 1)[-1], sha256
+        )
+    if source.kind == "pack":
+        archive, origin = _packed_archive(config, layer, report)
+    else:
+        assert source.path is not None
+        archive, origin = source.path, source.path.as_posix()
+    seeded = _seed(config, layer, archive)
+    if archive.is_dir():
+        digest, filename = _tree_digest(seeded), archive.name
+    else:
+        digest, filename = sha256_file(archive), archive.name
+    return RuntimeRecord(
+        layer.name, layer.python_implementation, source.kind, origin, filename, digest
+    )
+
+
+def _standalone_download(implementation: str, mirror_url: str | None) -> tuple[str, str]:
+    """The python-build-standalone file venvstacks will fetch, and its expected sha256."""
+    from pbs_installer import get_download_link  # venvstacks' own downloader
+
+    name, _, version = implementation.partition("@")
+    try:
+        _, (url, sha256) = get_download_link(
+            version, implementation=name or "cpython", build_dir=False
+        )
+    except Exception as exc:
+        raise RuntimeSourceError(
+            f"python-build-standalone has no build for {implementation}: {exc}"
+        ) from None
+    if mirror_url:
+        url = mirror_url.rstrip("/") + "/" + url.rsplit("/", 1)[-1]
+    return url, sha256 or ""
+
+
+def _packed_archive(config: StackConfig, layer: Layer, report: Report) -> tuple[Path, str]:
+    interpreter = config.runtime.interpreter or _current_base_interpreter()
+    info = probe_interpreter(interpreter)
+    if info.version != layer.python_version:
+        raise RuntimeSourceError(
+            f"runtime layer {layer.name!r} wants {layer.python_implementation} but"
+            f" {interpreter} is Python {info.version}: set"
+            " [tool.srcstacks.runtime] interpreter to a matching one"
+        )
+    dest = config.work_dir / "runtimes"
+    archive = dest / info.archive_name
+    stamp = archive.with_name(archive.name + ".origin")
+    if archive.exists() and stamp.exists() and stamp.read_text() == str(info.prefix):
+        return archive, info.archive_name
+    report(f"packing the local CPython {info.version} at {info.prefix} into {archive.name}")
+    packed = pack_runtime(interpreter, dest)
+    stamp.write_text(str(info.prefix))
+    # The origin names the file, not this machine's interpreter path, to keep outputs portable.
+    return packed.archive, info.archive_name
+
+
+def _current_base_interpreter() -> str:
+    import sys
+
+    version = "%d.%d" % sys.version_info[:2]
+    return str(Path(sys.base_prefix) / "bin" / f"python{version}")
+
+
+def _seed(config: StackConfig, layer: Layer, archive: Path) -> Path:
+    """Put the interpreter where venvstacks looks before downloading one."""
+    target = venvstacks_build_dir(config) / str(layer.python_implementation)
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if archive.is_dir():
+        shutil.copytree(archive, target, symlinks=True)
+    elif archive.is_file():
+        _extract_install_only(archive, target)
+    else:
+        raise RuntimeSourceError(f"{archive}: runtime archive not found")
+    _check_version(target, layer, archive)
+    return target
+
+
+def _extract_install_only(archive: Path, target: Path) -> None:
+    staging = target.with_name(target.name + ".unpacking")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            if not members or not all(
+                member.name == "python" or member.name.startswith("python/") for member in members
+            ):
+                raise RuntimeSourceError(
+                    f"{archive}: not an install_only runtime archive (expected a python/ folder)"
+                )
+            tar.extractall(staging, filter="tar")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RuntimeSourceError(f"{archive}: corrupt runtime archive: {exc}") from None
+    os.replace(staging / "python", target)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_version(prefix: Path, layer: Layer, origin: Path) -> None:
+    python = prefix / "bin" / "python3"
+    try:
+        result = subprocess.run(
+            [str(python), "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeSourceError(f"{origin}: the runtime's bin/python3 does not run: {exc}") from None
+    found = result.stdout.strip()
+    if found != layer.python_version:
+        raise RuntimeSourceError(
+            f"{origin}: runtime is Python {found} but layer {layer.name!r} wants"
+            f" {layer.python_implementation}"
+        )
+
+
+def _tree_digest(folder: Path) -> str:
+    """sha256 over the sorted relative paths and contents of a folder."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        if path.is_symlink():
+            digest.update(b"link:" + os.readlink(path).encode())
+        elif path.is_file():
+            digest.update(sha256_file(path).encode())
+    return digest.hexdigest()

@@ -1,0 +1,205 @@
+"""Stage 1, ``srcstacks wheels``: build every layer's dependency tree from source.
+
+Reads the stack spec; runs ``fromager bootstrap`` on the requirements of every layer
+(runtime layer included), with the stack's settings dir, patches dir and variant.
+Writes Fromager's repos under ``<work_dir>/<variant>/fromager/`` (kept between runs, so
+a rerun after a failure reuses every wheel already built) and
+``<work_dir>/<variant>/wheels.json`` describing the run.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from srcstacks.config import StackConfig
+from srcstacks.errors import ConfigError, ToolError
+from srcstacks.fsutil import atomic_write_text, write_json
+from srcstacks.tools import fromager
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class VersionConflict:
+    """Two layers asking for versions of one project that no single version satisfies."""
+
+    project: str
+    first: tuple[str, Requirement]  # (layer name, requirement)
+    second: tuple[str, Requirement]
+
+    def describe(self) -> str:
+        """One human-readable line."""
+        (layer_a, req_a), (layer_b, req_b) = self.first, self.second
+        return f"{self.project}: layer {layer_a!r} wants '{req_a}', layer {layer_b!r} wants '{req_b}'"
+
+
+@dataclass(frozen=True)
+class WheelBuild:
+    """What the wheels stage did."""
+
+    requirements: tuple[str, ...]
+    skip_constraints: bool
+    conflicts: tuple[VersionConflict, ...]
+
+
+def fromager_dirs(config: StackConfig) -> fromager.FromagerDirs:
+    """Fromager's folders for this stack and variant."""
+    return fromager.FromagerDirs(config.variant_dir / "fromager")
+
+
+def collect_requirements(config: StackConfig) -> list[str]:
+    """Every layer's requirements, runtime layer included, de-duplicated, in spec order."""
+    seen: dict[str, None] = {}
+    for layer in config.layers:
+        for requirement in layer.requirements:
+            seen.setdefault(str(requirement), None)
+    return list(seen)
+
+
+def find_conflicts(config: StackConfig) -> list[VersionConflict]:
+    """Pairs of layers whose requirements on one project cannot both be met.
+
+    Only the spec is read, so this sees the versions layers pin directly; a conflict
+    between transitive dependencies shows up when Fromager writes its constraints.
+    """
+    by_project: dict[str, list[tuple[str, Requirement]]] = {}
+    for layer in config.layers:
+        for requirement in layer.requirements:
+            by_project.setdefault(canonicalize_name(requirement.name), []).append(
+                (layer.name, requirement)
+            )
+    conflicts: list[VersionConflict] = []
+    for project, wanted in sorted(by_project.items()):
+        for first, second in itertools.combinations(wanted, 2):
+            if first[0] != second[0] and not _compatible(
+                first[1].specifier, second[1].specifier
+            ):
+                conflicts.append(VersionConflict(project, first, second))
+    return conflicts
+
+
+def _compatible(first: SpecifierSet, second: SpecifierSet) -> bool:
+    """Whether some version could satisfy both specifier sets.
+
+    Probes the versions the specifiers mention and versions just above them, which
+    decides every combination of ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` and ``~=``
+    that a stack spec realistically holds.
+    """
+    if not str(first) or not str(second):
+        return True
+    probes: set[Version] = set()
+    for spec in itertools.chain(first, second):
+        text = spec.version.replace(".*", "")
+        try:
+            base = Version(text)
+        except InvalidVersion:
+            return True  # arbitrary equality (===): let the resolver decide
+        probes.update({base, Version(f"{base.public}.0.1"), Version(f"{base.public}.post1")})
+        probes.add(Version(f"{base.major + 1}"))
+    combined = first & second
+    return any(combined.contains(probe, prereleases=True) for probe in probes)
+
+
+def build_wheels(config: StackConfig, report: Report = print) -> WheelBuild:
+    """Run Fromager on every requirement of the stack; return what was done."""
+    requirements = collect_requirements(config)
+    if not requirements:
+        raise ConfigError(f"{config.spec_path}: no layer declares any requirement")
+    _check_inputs(config)
+    dirs = fromager_dirs(config)
+    dirs.root.mkdir(parents=True, exist_ok=True)
+    requirements_file = config.variant_dir / "requirements.txt"
+    atomic_write_text(requirements_file, "".join(f"{req}\n" for req in requirements))
+    conflicts = find_conflicts(config)
+    skip_constraints = bool(conflicts)
+    if conflicts:
+        report("layers pin conflicting versions, so Fromager runs with --skip-constraints:")
+        for conflict in conflicts:
+            report(f"  {conflict.describe()}")
+    report(
+        f"building {len(requirements)} requirement(s) and their build tools from source"
+        f" (variant {config.variant!r})"
+    )
+    log_path = config.variant_dir / "logs" / "fromager-bootstrap.log"
+    progress = _progress_printer(report)
+    try:
+        _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress)
+    except ToolError as exc:
+        if skip_constraints or fromager.CONSTRAINTS_CONFLICT not in str(exc):
+            raise
+        # The build graph needs two versions of a transitive dependency: every wheel
+        # is built already, so the rerun only skips writing the constraints file.
+        report("the built graph needs two versions of one project; rerunning with --skip-constraints")
+        skip_constraints = True
+        _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress)
+    build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
+    write_json(
+        config.variant_dir / "wheels.json",
+        {
+            "requirements": list(build.requirements),
+            "skip_constraints": build.skip_constraints,
+            "conflicts": [conflict.describe() for conflict in build.conflicts],
+            "fromager_version": fromager.version(),
+            "variant": config.variant,
+        },
+    )
+    report(f"wheels built; Fromager's log: {log_path}")
+    return build
+
+
+def _bootstrap(
+    config: StackConfig,
+    dirs: fromager.FromagerDirs,
+    requirements_file: Path,
+    skip_constraints: bool,
+    log_path: Path,
+    progress: Report,
+) -> None:
+    fromager.bootstrap(
+        dirs,
+        requirements_file,
+        settings_dir=config.settings_dir,
+        patches_dir=config.patches_dir,
+        variant=config.variant,
+        skip_constraints=skip_constraints,
+        log_path=log_path,
+        on_progress=progress,
+    )
+
+
+def _check_inputs(config: StackConfig) -> None:
+    for label, folder in (("settings_dir", config.settings_dir), ("patches_dir", config.patches_dir)):
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{config.spec_path}: '{label}' {folder} is not a folder")
+    if config.settings_dir.is_dir():
+        _check_settings_yaml(config.settings_dir.glob("*.yaml"))
+
+
+def _check_settings_yaml(files: Iterable[Path]) -> None:
+    import yaml
+
+    for path in sorted(files):
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{where}: invalid YAML in build settings: {problem}") from None
+
+
+def _progress_printer(report: Report) -> Report:
+    count = itertools.count(1)
+
+    def show(item: str) -> None:
+        report(f"  [{next(count)}] {item}")
+
+    return show

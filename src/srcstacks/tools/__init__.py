@@ -1,0 +1,1 @@
+"""Wrappers around the external tools srcstacks drives, one module per tool."""

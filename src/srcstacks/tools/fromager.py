@@ -1,0 +1,154 @@
+"""Run Fromager through its command line (its Python internals are not a stable API)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from srcstacks.errors import BuildError, ToolError
+from srcstacks.tools.process import run_logged, tool_env
+
+# 1980-01-01, the earliest time a zip file can record: wheels built without a
+# SOURCE_DATE_EPOCH from the user still come out byte-identical run after run.
+DEFAULT_SOURCE_DATE_EPOCH = "315532800"
+
+_ERROR_LINE = re.compile(r"\bERROR (?P<package>[A-Za-z0-9_.-]+): (?P<message>.*)")
+_PROGRESS_LINE = re.compile(
+    r"INFO (?P<package>[A-Za-z0-9_.-]+): new (?P<kind>[a-z-]+) dependency .* resolves to (?P<version>\S+)"
+)
+CONSTRAINTS_CONFLICT = "Could not produce a pip compatible constraints file"
+
+
+@dataclass(frozen=True)
+class FromagerDirs:
+    """The folders Fromager works in, all kept so a rerun reuses what was built."""
+
+    root: Path
+
+    @property
+    def sdists_repo(self) -> Path:
+        return self.root / "sdists-repo"
+
+    @property
+    def wheels_repo(self) -> Path:
+        return self.root / "wheels-repo"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.root / "work-dir"
+
+    @property
+    def build_order(self) -> Path:
+        """Fromager's bottom-up list of everything it built for the last run."""
+        return self.work_dir / "build-order.json"
+
+    @property
+    def graph(self) -> Path:
+        return self.work_dir / "graph.json"
+
+    @property
+    def built_wheels(self) -> Path:
+        return self.wheels_repo / "downloads"
+
+    @property
+    def downloaded_sdists(self) -> Path:
+        return self.sdists_repo / "downloads"
+
+
+def version() -> str:
+    """The installed Fromager's version."""
+    return metadata.version("fromager")
+
+
+def bootstrap(
+    dirs: FromagerDirs,
+    requirements_file: Path,
+    *,
+    settings_dir: Path,
+    patches_dir: Path,
+    variant: str,
+    skip_constraints: bool,
+    log_path: Path,
+    on_progress: Callable[[str], None] | None = None,
+) -> None:
+    """``fromager bootstrap -r requirements_file``: build everything it needs from source.
+
+    Raises :class:`BuildError` naming the package that failed and its build log, or
+    :class:`ToolError` (with ``CONSTRAINTS_CONFLICT`` in its message) when the built
+    graph needs two versions of a project and ``skip_constraints`` was not given.
+    """
+    command: list[str] = [
+        sys.executable,
+        "-m",
+        "fromager",
+        "--settings-dir",
+        str(settings_dir),
+        "--patches-dir",
+        str(patches_dir),
+        "--variant",
+        variant,
+        "--sdists-repo",
+        str(dirs.sdists_repo),
+        "--wheels-repo",
+        str(dirs.wheels_repo),
+        "--work-dir",
+        str(dirs.work_dir),
+        "bootstrap",
+        "-r",
+        str(requirements_file),
+    ]
+    if skip_constraints:
+        command.append("--skip-constraints")
+    env = tool_env({"SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)})
+    errors: list[tuple[str, str]] = []
+
+    def watch(line: str) -> None:
+        if match := _ERROR_LINE.search(line):
+            errors.append((match["package"], match["message"]))
+        elif on_progress and (match := _PROGRESS_LINE.search(line)):
+            on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
+
+    try:
+        run_logged(command, log_path=log_path, what="fromager bootstrap", env=env, on_line=watch)
+    except ToolError as exc:
+        raise _explain_failure(dirs, errors, log_path, exc) from None
+
+
+def _explain_failure(
+    dirs: FromagerDirs, errors: Sequence[tuple[str, str]], log_path: Path, exc: ToolError
+) -> ToolError:
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    if CONSTRAINTS_CONFLICT in text:
+        return ToolError(f"fromager bootstrap: {CONSTRAINTS_CONFLICT}", str(log_path))
+    if not errors:
+        return exc
+    # The first error is usually the root cause; later ones are the callers giving up.
+    package, message = errors[0]
+    build_log = _package_build_log(dirs, package)
+    return BuildError(
+        f"building {package} from source failed: {_shorten(message)}",
+        str(build_log or log_path),
+    )
+
+
+def _package_build_log(dirs: FromagerDirs, package: str) -> Path | None:
+    prefix = package.replace("-", "_").lower()
+    candidates = [
+        path
+        for path in dirs.work_dir.glob("*/build.log")
+        if path.parent.name.replace("-", "_").lower().startswith(prefix + "_")
+        or path.parent.name.lower().startswith(package.lower() + "-")
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda path: path.stat().st_mtime)
+
+
+def _shorten(message: str, limit: int = 300) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 3] + "..."

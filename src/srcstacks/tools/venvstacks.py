@@ -1,0 +1,64 @@
+"""Run venvstacks through its command line.
+
+venvstacks is started as ``<python> -m venvstacks``: its console script, started by an
+interpreter named ``python3.11``, looks for ``bin/python.11`` and fails.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from pathlib import Path
+
+from srcstacks.tools.process import run_logged, tool_env
+
+
+def version() -> str:
+    """The installed venvstacks' version."""
+    return metadata.version("venvstacks")
+
+
+def _index_args(wheel_dir: Path) -> list[str]:
+    # --no-index plus our wheel dir: nothing from a public index can be locked or installed.
+    return ["--no-index", "--local-wheels", str(wheel_dir)]
+
+
+def lock(
+    spec: Path,
+    *,
+    build_dir: Path,
+    wheel_dir: Path,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> str:
+    """``venvstacks lock``; returns its output."""
+    command = [
+        sys.executable, "-m", "venvstacks", "lock", str(spec),
+        "--build-dir", str(build_dir), *_index_args(wheel_dir),
+    ]  # fmt: skip
+    return run_logged(
+        command, log_path=log_path, what="venvstacks lock", env=tool_env(env), on_line=on_line
+    )
+
+
+def build(
+    spec: Path,
+    *,
+    build_dir: Path,
+    wheel_dir: Path,
+    output_dir: Path,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> str:
+    """``venvstacks build --publish`` from the existing locks; returns its output."""
+    command = [
+        sys.executable, "-m", "venvstacks", "build", str(spec),
+        "--build-dir", str(build_dir), "--output-dir", str(output_dir), "--publish",
+        *_index_args(wheel_dir),
+    ]  # fmt: skip
+    return run_logged(
+        command, log_path=log_path, what="venvstacks build", env=tool_env(env), on_line=on_line
+    )
