@@ -83,7 +83,9 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
         runtime_interpreter: RuntimeInterpreterOpt = None,
     ) -> None:
         if runtime_source not in (None, "download", "mirror", "local", "pack"):
-            _fail(f"--runtime-source must be download, mirror, local or pack, not {runtime_source!r}")
+            _fail(
+                f"--runtime-source must be download, mirror, local or pack, not {runtime_source!r}"
+            )
         overrides = Overrides(
             settings_dir=settings_dir,
             patches_dir=patches_dir,
@@ -118,13 +120,21 @@ def _runtime_kind(value: str | None) -> RuntimeSourceKind | None:
     return kinds[value] if value is not None else None
 
 
-app.command("build")(_stage_command(None, "Run every stage: wheels, publish-wheels, lock, archives."))
-app.command("wheels")(_stage_command("wheels", "Build every layer's dependencies from source with Fromager."))
+app.command("build")(
+    _stage_command(None, "Run every stage: wheels, publish-wheels, lock, archives.")
+)
+app.command("wheels")(
+    _stage_command("wheels", "Build every layer's dependencies from source with Fromager.")
+)
 app.command("publish-wheels")(
     _stage_command("publish-wheels", "Publish built wheels and their provenance to the wheel dir.")
 )
-app.command("lock")(_stage_command("lock", "Lock every layer with venvstacks against the wheel dir only."))
-app.command("archives")(_stage_command("archives", "Build and publish the layer archives with venvstacks."))
+app.command("lock")(
+    _stage_command("lock", "Lock every layer with venvstacks against the wheel dir only.")
+)
+app.command("archives")(
+    _stage_command("archives", "Build and publish the layer archives with venvstacks.")
+)
 
 
 @app.command("deploy")
@@ -143,7 +153,9 @@ def deploy_command(
         if run:
             for deployed in apps:
                 _say(f"==> {deployed.name}")
-                result = subprocess.run([str(deployed.python), "-m", deployed.launch_module], check=False)
+                result = subprocess.run(
+                    [str(deployed.python), "-m", deployed.launch_module], check=False
+                )
                 if result.returncode != 0:
                     _fail(f"{deployed.name} exited with code {result.returncode}")
 
@@ -176,7 +188,10 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """srcstacks: Python source in, deployable and audited environment archives out."""

@@ -30,7 +30,11 @@ _SECTION_KINDS: dict[str, LayerKind] = {
     "applications": "application",
 }
 # venvstacks' own prefixes for the deployed folder of each layer kind.
-_ENV_PREFIX: dict[LayerKind, str] = {"runtime": "", "framework": "framework-", "application": "app-"}
+_ENV_PREFIX: dict[LayerKind, str] = {
+    "runtime": "",
+    "framework": "framework-",
+    "application": "app-",
+}
 _RUNTIME_SOURCES: tuple[RuntimeSourceKind, ...] = ("download", "mirror", "local", "pack")
 _VARIANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -201,14 +205,14 @@ def _parse_layer(
     if kind == "runtime":
         implementation = entry.get("python_implementation")
         if not isinstance(implementation, str) or "@" not in implementation:
-            raise ConfigError(
-                f"{where}: 'python_implementation' must look like 'cpython@3.11.7'"
-            )
+            raise ConfigError(f"{where}: 'python_implementation' must look like 'cpython@3.11.7'")
         return Layer(kind, name, tuple(requirements), (), implementation)
     return Layer(kind, name, tuple(requirements), _parse_depends_on(where, entry, earlier))
 
 
-def _parse_depends_on(where: str, entry: Mapping[str, Any], earlier: list[Layer]) -> tuple[str, ...]:
+def _parse_depends_on(
+    where: str, entry: Mapping[str, Any], earlier: list[Layer]
+) -> tuple[str, ...]:
     runtimes = {layer.name for layer in earlier if layer.kind == "runtime"}
     frameworks = {layer.name for layer in earlier if layer.kind == "framework"}
     runtime = entry.get("runtime")
@@ -255,8 +259,7 @@ def _check_keys(
     for key, value in table.items():
         if key not in allowed:
             raise ConfigError(
-                f"{spec_path}: unknown key '{prefix}.{key}'"
-                f" (known: {', '.join(sorted(allowed))})"
+                f"{spec_path}: unknown key '{prefix}.{key}' (known: {', '.join(sorted(allowed))})"
             )
         expected = allowed[key]
         if not isinstance(value, expected):
@@ -275,7 +278,7 @@ def _parse_tool_table(
     spec_dir = spec_path.parent
 
     def path_of(key: str, default: str) -> Path:
-        return (spec_dir / table.get(key, default)).absolute()
+        return (spec_dir / str(table.get(key, default))).absolute()
 
     variant = table.get("variant", DEFAULT_VARIANT)
     _check_variant(spec_path, variant)
@@ -310,9 +313,7 @@ def _parse_tool_table(
 
 def _check_variant(origin: Path | str, variant: str) -> None:
     if not _VARIANT_PATTERN.match(variant):
-        raise ConfigError(
-            f"{origin}: variant {variant!r} must be letters, digits, '.', '_' or '-'"
-        )
+        raise ConfigError(f"{origin}: variant {variant!r} must be letters, digits, '.', '_' or '-'")
 
 
 def _apply_overrides(config: StackConfig, overrides: Overrides) -> StackConfig:
@@ -329,8 +330,8 @@ def _apply_overrides(config: StackConfig, overrides: Overrides) -> StackConfig:
         for key in ("wheel_dir", "output_dir"):
             current: Path = getattr(config, key)
             if key not in changes and current.is_relative_to(default_base):
-                changes[key] = config.work_dir / overrides.variant / current.relative_to(
-                    default_base
+                changes[key] = (
+                    config.work_dir / overrides.variant / current.relative_to(default_base)
                 )
     runtime = config.runtime
     if overrides.runtime_source is not None:

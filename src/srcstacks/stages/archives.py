@@ -63,7 +63,9 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
             },
         },
     )
-    archives = [config.output_dir / layer["archive_name"] for layer in published_layers(config.output_dir)]
+    archives = [
+        config.output_dir / layer["archive_name"] for layer in published_layers(config.output_dir)
+    ]
     report(f"published {len(archives)} archive(s) to {config.output_dir}; log: {log_path}")
     return archives
 
@@ -74,6 +76,12 @@ def published_layers(output_dir: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StageOrderError(f"{path}: no archives published yet (run 'srcstacks archives')") from None
+        raise StageOrderError(
+            f"{path}: no archives published yet (run 'srcstacks archives')"
+        ) from None
     layers = data["layers"]
-    return [*layers.get("runtimes", []), *layers.get("frameworks", []), *layers.get("applications", [])]
+    return [
+        *layers.get("runtimes", []),
+        *layers.get("frameworks", []),
+        *layers.get("applications", []),
+    ]

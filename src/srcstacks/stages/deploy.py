@@ -54,7 +54,9 @@ def deploy(output_dir: Path, target: Path, report: Report = print) -> list[Deplo
                 f"{layer_dir / 'postinstall.py'} failed: {result.stderr.strip()[-300:]}"
             )
         if launch_module := layer.get("app_launch_module"):
-            apps.append(DeployedApp(layer["install_target"], launch_module, layer_dir / "bin" / "python"))
+            apps.append(
+                DeployedApp(layer["install_target"], launch_module, layer_dir / "bin" / "python")
+            )
     report(f"deployed {len(layers)} layer(s) to {target}")
     for app in apps:
         report(f"  run {app.name}: {app.python} -m {app.launch_module}")

@@ -85,7 +85,9 @@ def check_locks(config: StackConfig, manifest: Manifest) -> list[LockedWheel]:
                     problems.append(f"{layer.env_name}: {filename} hash differs from provenance")
                 else:
                     locked.append(
-                        LockedWheel(layer.env_name, record.project, record.version, filename, sha256)
+                        LockedWheel(
+                            layer.env_name, record.project, record.version, filename, sha256
+                        )
                     )
     if problems:
         raise ProvenanceError("lock files name wheels without provenance: " + "; ".join(problems))

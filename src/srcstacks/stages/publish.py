@@ -9,13 +9,13 @@ are removed; files it did not publish are left for the provenance check to flag.
 from __future__ import annotations
 
 import json
+import tomllib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
@@ -159,14 +159,10 @@ def _read_dist_info_file(wheel: Path, name: str) -> str:
 
 
 def _settings_env(settings_text: str, variant: str) -> dict[str, str]:
-    """The build env from Fromager's recorded settings: base env, then the variant's."""
-    if not settings_text.strip():
-        return {}
+    """The build env from Fromager's recorded settings (TOML): base env, then the variant's."""
     try:
-        settings = yaml.safe_load(settings_text)
-    except yaml.YAMLError:
-        return {}
-    if not isinstance(settings, dict):
+        settings = tomllib.loads(settings_text)
+    except tomllib.TOMLDecodeError:
         return {}
     env: dict[str, str] = {}
     env.update({str(k): str(v) for k, v in (settings.get("env") or {}).items()})

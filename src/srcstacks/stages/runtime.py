@@ -78,7 +78,12 @@ def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord
     if source.kind in ("download", "mirror"):
         url, sha256 = _standalone_download(layer.python_implementation, source.mirror_url)
         return RuntimeRecord(
-            layer.name, layer.python_implementation, source.kind, url, url.rsplit("/", 1)[-1], sha256
+            layer.name,
+            layer.python_implementation,
+            source.kind,
+            url,
+            url.rsplit("/", 1)[-1],
+            sha256,
         )
     if source.kind == "pack":
         archive, origin = _packed_archive(config, layer, report)
@@ -102,7 +107,7 @@ def _standalone_download(implementation: str, mirror_url: str | None) -> tuple[s
     name, _, version = implementation.partition("@")
     try:
         _, (url, sha256) = get_download_link(
-            version, implementation=name or "cpython", build_dir=False
+            version, implementation="pypy" if name == "pypy" else "cpython", build_dir=False
         )
     except Exception as exc:
         raise RuntimeSourceError(
@@ -137,7 +142,7 @@ def _packed_archive(config: StackConfig, layer: Layer, report: Report) -> tuple[
 def _current_base_interpreter() -> str:
     import sys
 
-    version = "%d.%d" % sys.version_info[:2]
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
     return str(Path(sys.base_prefix) / "bin" / f"python{version}")
 
 
@@ -188,7 +193,9 @@ def _check_version(prefix: Path, layer: Layer, origin: Path) -> None:
             timeout=60,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise RuntimeSourceError(f"{origin}: the runtime's bin/python3 does not run: {exc}") from None
+        raise RuntimeSourceError(
+            f"{origin}: the runtime's bin/python3 does not run: {exc}"
+        ) from None
     found = result.stdout.strip()
     if found != layer.python_version:
         raise RuntimeSourceError(

@@ -100,7 +100,9 @@ def pack_runtime(interpreter: str, dest_dir: Path, *, epoch: int = 0) -> PackedR
     """
     info = probe_interpreter(interpreter)
     if info.implementation != "cpython":
-        raise RuntimeSourceError(f"{interpreter}: only CPython can be packed, not {info.implementation}")
+        raise RuntimeSourceError(
+            f"{interpreter}: only CPython can be packed, not {info.implementation}"
+        )
     with tempfile.TemporaryDirectory(prefix="srcstacks-runtime-") as scratch:
         staging = Path(scratch) / "python"
         _copy_installation(info, staging)
@@ -139,9 +141,7 @@ def _copy_installation(info: InterpreterInfo, staging: Path) -> None:
 
 def _ignore_unneeded(folder: str, names: list[str]) -> set[str]:
     return {
-        name
-        for name in names
-        if name in _SKIPPED_STDLIB_DIRS or name.endswith(_SKIPPED_SUFFIXES)
+        name for name in names if name in _SKIPPED_STDLIB_DIRS or name.endswith(_SKIPPED_SUFFIXES)
     }
 
 
@@ -169,9 +169,13 @@ def _write_tar_gz(staging: Path, target: Path, epoch: int) -> None:
         member.mtime = epoch
         return member
 
-    with target.open("wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, mtime=epoch, compresslevel=6
-    ) as zipped, tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        target.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=epoch, compresslevel=6) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         root = staging.parent
         for path in [staging, *sorted(staging.rglob("*"))]:
-            tar.add(path, arcname=path.relative_to(root).as_posix(), recursive=False, filter=normalise)
+            tar.add(
+                path, arcname=path.relative_to(root).as_posix(), recursive=False, filter=normalise
+            )

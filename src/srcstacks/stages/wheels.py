@@ -38,7 +38,9 @@ class VersionConflict:
     def describe(self) -> str:
         """One human-readable line."""
         (layer_a, req_a), (layer_b, req_b) = self.first, self.second
-        return f"{self.project}: layer {layer_a!r} wants '{req_a}', layer {layer_b!r} wants '{req_b}'"
+        return (
+            f"{self.project}: layer {layer_a!r} wants '{req_a}', layer {layer_b!r} wants '{req_b}'"
+        )
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,7 @@ def find_conflicts(config: StackConfig) -> list[VersionConflict]:
     conflicts: list[VersionConflict] = []
     for project, wanted in sorted(by_project.items()):
         for first, second in itertools.combinations(wanted, 2):
-            if first[0] != second[0] and not _compatible(
-                first[1].specifier, second[1].specifier
-            ):
+            if first[0] != second[0] and not _compatible(first[1].specifier, second[1].specifier):
                 conflicts.append(VersionConflict(project, first, second))
     return conflicts
 
@@ -137,7 +137,9 @@ def build_wheels(config: StackConfig, report: Report = print) -> WheelBuild:
             raise
         # The build graph needs two versions of a transitive dependency: every wheel
         # is built already, so the rerun only skips writing the constraints file.
-        report("the built graph needs two versions of one project; rerunning with --skip-constraints")
+        report(
+            "the built graph needs two versions of one project; rerunning with --skip-constraints"
+        )
         skip_constraints = True
         _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
@@ -176,7 +178,10 @@ def _bootstrap(
 
 
 def _check_inputs(config: StackConfig) -> None:
-    for label, folder in (("settings_dir", config.settings_dir), ("patches_dir", config.patches_dir)):
+    for label, folder in (
+        ("settings_dir", config.settings_dir),
+        ("patches_dir", config.patches_dir),
+    ):
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"{config.spec_path}: '{label}' {folder} is not a folder")
     if config.settings_dir.is_dir():

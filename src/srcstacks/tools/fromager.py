@@ -19,7 +19,8 @@ DEFAULT_SOURCE_DATE_EPOCH = "315532800"
 
 _ERROR_LINE = re.compile(r"\bERROR (?P<package>[A-Za-z0-9_.-]+): (?P<message>.*)")
 _PROGRESS_LINE = re.compile(
-    r"INFO (?P<package>[A-Za-z0-9_.-]+): new (?P<kind>[a-z-]+) dependency .* resolves to (?P<version>\S+)"
+    r"INFO (?P<package>[A-Za-z0-9_.-]+): new (?P<kind>[a-z-]+) dependency"
+    r" .* resolves to (?P<version>\S+)"
 )
 CONSTRAINTS_CONFLICT = "Could not produce a pip compatible constraints file"
 
@@ -104,7 +105,9 @@ def bootstrap(
     ]
     if skip_constraints:
         command.append("--skip-constraints")
-    env = tool_env({"SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)})
+    env = tool_env(
+        {"SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)}
+    )
     errors: list[tuple[str, str]] = []
 
     def watch(line: str) -> None:

@@ -1,0 +1,113 @@
+"""Config parsing: the spec's layers, [tool.srcstacks], overrides, and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srcstacks.config import Overrides, load_config
+from srcstacks.errors import ConfigError
+
+SPEC = """
+[[runtimes]]
+name = "rt"
+python_implementation = "cpython@3.11.7"
+requirements = []
+
+[[frameworks]]
+name = "fw"
+runtime = "rt"
+requirements = ["markupsafe"]
+
+[[applications]]
+name = "app"
+launch_module = "app.py"
+frameworks = ["fw"]
+requirements = ["jinja2>=3"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    spec = tmp_path / "venvstacks.toml"
+    spec.write_text(text)
+    return spec
+
+
+def test_defaults_are_relative_to_the_spec(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, SPEC))
+    assert config.settings_dir == tmp_path / "build-settings"
+    assert config.patches_dir == tmp_path / "patches"
+    assert config.variant == "cpu"
+    assert config.wheel_dir == tmp_path / "_srcstacks" / "cpu" / "wheels"
+    assert config.output_dir == tmp_path / "_srcstacks" / "cpu" / "artifacts"
+    assert config.runtime.kind == "download"
+    assert [layer.env_name for layer in config.layers] == ["rt", "framework-fw", "app-app"]
+    assert config.layer("app").depends_on == ("fw",)
+
+
+def test_a_folder_means_its_venvstacks_toml(tmp_path: Path) -> None:
+    write(tmp_path, SPEC)
+    assert load_config(tmp_path).spec_path == tmp_path / "venvstacks.toml"
+
+
+def test_tool_table_and_overrides(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        SPEC
+        + '\n[tool.srcstacks]\nvariant = "hardened"\nwheel_dir = "w"\n'
+        + '[tool.srcstacks.runtime]\nsource = "local"\npath = "rt.tar.gz"\n',
+    )
+    config = load_config(spec)
+    assert config.variant == "hardened"
+    assert config.wheel_dir == tmp_path / "w"
+    assert config.runtime.path == tmp_path / "rt.tar.gz"
+    overridden = load_config(spec, Overrides(variant="fast", output_dir=Path("/tmp/out")))
+    assert overridden.variant == "fast"
+    assert overridden.wheel_dir == tmp_path / "w"  # explicitly configured: kept
+    assert overridden.output_dir == Path("/tmp/out")
+
+
+def test_variant_override_moves_default_dirs(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, SPEC), Overrides(variant="hardened"))
+    assert config.wheel_dir == tmp_path / "_srcstacks" / "hardened" / "wheels"
+    assert config.output_dir == tmp_path / "_srcstacks" / "hardened" / "artifacts"
+
+
+@pytest.mark.parametrize(
+    ("addition", "expected"),
+    [
+        ('\n[tool.srcstacks]\nsettings = "x"\n', "unknown key 'tool.srcstacks.settings'"),
+        ("\n[tool.srcstacks]\nvariant = 3\n", "'tool.srcstacks.variant' must be a string"),
+        ('\n[tool.srcstacks]\nvariant = "a/b"\n', "variant 'a/b'"),
+        ('\n[tool.srcstacks.runtime]\nsource = "ftp"\n', "must be one of"),
+        ('\n[tool.srcstacks.runtime]\nsource = "local"\n', "needs 'path'"),
+        ('\n[tool.srcstacks.runtime]\nsource = "mirror"\n', "needs 'mirror_url'"),
+        ('\n[tool.srcstacks.runtime]\nurl = "x"\n', "tool.srcstacks.runtime.url"),
+    ],
+)
+def test_tool_table_errors_name_the_key(tmp_path: Path, addition: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=r"venvstacks\.toml") as error:
+        load_config(write(tmp_path, SPEC + addition))
+    assert expected in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('runtime = "rt"', 'runtime = "rt2"', "unknown runtime layer 'rt2'"),
+        ('frameworks = ["fw"]', 'frameworks = ["nope"]', "unknown framework layer 'nope'"),
+        ('requirements = ["markupsafe"]', 'requirements = ["marku psafe"]', "invalid requirement"),
+        ('"cpython@3.11.7"', '"3.11"', "python_implementation"),
+        ('frameworks = ["fw"]', "frameworks = []", "needs 'runtime' or a non-empty"),
+    ],
+)
+def test_layer_errors(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, SPEC.replace(old, new)))
+    assert expected in str(error.value)
+
+
+def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="malformed TOML"):
+        load_config(write(tmp_path, SPEC + "\n[[runtimes]\n"))

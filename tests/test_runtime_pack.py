@@ -1,0 +1,49 @@
+"""Packing the local CPython into a relocatable install_only archive (real patchelf)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from srcstacks.stages.runtime_pack import pack_runtime
+from srcstacks.tools import patchelf
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pack_runtime(sys.executable, tmp_path_factory.mktemp("pack")).archive
+
+
+def test_archive_is_install_only_without_site_packages_or_wheels(packed: Path) -> None:
+    with tarfile.open(packed) as tar:
+        names = tar.getnames()
+        members = tar.getmembers()
+    assert all(name == "python" or name.startswith("python/") for name in names)
+    assert "python/bin/python3" in names
+    assert not [n for n in names if "/site-packages/" in n]
+    assert not [n for n in names if n.endswith((".whl", ".pyc"))]
+    assert not [n for n in names if "/test/" in n]
+    assert {m.uid for m in members} == {0} and {m.mtime for m in members} == {0}
+
+
+def test_unpacked_elsewhere_it_runs_with_relative_rpath(packed: Path, tmp_path: Path) -> None:
+    with tarfile.open(packed) as tar:
+        tar.extractall(tmp_path, filter="tar")
+    python = tmp_path / "python" / "bin" / "python3"
+    binary = python.resolve()
+    for entry in patchelf.read_rpath(binary):
+        assert entry.startswith("$ORIGIN"), entry
+    result = subprocess.run(
+        [str(python), "-I", "-c", "import sys, ssl, sqlite3; print(sys.prefix)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert result.stdout.strip() == str(tmp_path / "python")
+
+
+def test_packing_twice_gives_identical_bytes(packed: Path, tmp_path: Path) -> None:
+    again = pack_runtime(sys.executable, tmp_path).archive
+    assert again.read_bytes() == packed.read_bytes()
