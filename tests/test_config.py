@@ -43,7 +43,8 @@ def test_defaults_are_relative_to_the_spec(tmp_path: Path) -> None:
     assert config.output_dir == tmp_path / "_srcstacks" / "cpu" / "artifacts"
     assert config.runtime.kind == "download"
     assert [layer.env_name for layer in config.layers] == ["rt", "framework-fw", "app-app"]
-    assert config.layer("app").depends_on == ("fw",)
+    assert config.layer("app").depends_on == ("framework-fw",)
+    assert [layer.name for layer in config.stack_of(config.layer("app"))] == ["app", "fw", "rt"]
 
 
 def test_a_folder_means_its_venvstacks_toml(tmp_path: Path) -> None:

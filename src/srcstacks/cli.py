@@ -18,6 +18,7 @@ import typer
 from srcstacks import __version__, pipeline
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.errors import SrcstacksError
+from srcstacks.listing import list_patches, list_variants
 from srcstacks.stages.deploy import deploy
 from srcstacks.stages.runtime_pack import pack_runtime
 
@@ -162,6 +163,41 @@ def deploy_command(
     _guarded(action)
 
 
+@app.command("variants")
+def variants_command(spec: SpecArg = Path(DEFAULT_SPEC_NAME)) -> None:
+    """List the Fromager variants the build settings define, with their env."""
+
+    def action() -> None:
+        config = load_config(spec)
+        for variant in list_variants(config):
+            marker = " (selected)" if variant.name == config.variant else ""
+            typer.echo(f"{variant.name}{marker}")
+            for project, env in variant.projects.items():
+                settings = ", ".join(f"{key}={value!r}" for key, value in env.items())
+                typer.echo(f"  {project}: {settings or '(no env)'}")
+
+    _guarded(action)
+
+
+@app.command("patches")
+def patches_command(spec: SpecArg = Path(DEFAULT_SPEC_NAME), variant: VariantOpt = None) -> None:
+    """List which patch applies to which built project and version, for a variant."""
+
+    def action() -> None:
+        config = load_config(spec, Overrides(variant=variant))
+        patched, warnings = list_patches(config)
+        for item in patched:
+            typer.echo(f"{item.project} {item.version}")
+            for patch in item.patches:
+                typer.echo(f"  {_display(patch, config.spec_dir)}")
+        if not patched:
+            typer.echo(f"no patch applies to any built project (variant {config.variant!r})")
+        for warning in warnings:
+            _say(f"warning: {warning}")
+
+    _guarded(action)
+
+
 @runtime_app.command("pack")
 def runtime_pack_command(
     interpreter: Annotated[
@@ -177,6 +213,10 @@ def runtime_pack_command(
         _say(f"sha256 {packed.sha256}; CPython {packed.interpreter.version}")
 
     _guarded(action)
+
+
+def _display(path: Path, base: Path) -> str:
+    return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
 
 
 def _version_callback(value: bool) -> None:

@@ -46,7 +46,7 @@ class Layer:
     kind: LayerKind
     name: str
     requirements: tuple[Requirement, ...]
-    # The layers this one is built on: its runtime, or its frameworks in declared order.
+    # Env names of the layers this one is built on: its runtime, or its frameworks.
     depends_on: tuple[str, ...] = ()
     # Runtime layers only: venvstacks' ``python_implementation``, e.g. ``cpython@3.11.7``.
     python_implementation: str | None = None
@@ -90,6 +90,9 @@ class StackConfig:
     wheel_dir: Path
     output_dir: Path
     runtime: RuntimeSource = field(default_factory=RuntimeSource)
+    # The variant the spec itself names (or Fromager's default); its locks live beside
+    # the spec, every other variant's under variants/<name>/ (see stages/variant_spec.py).
+    spec_variant: str = DEFAULT_VARIANT
 
     @property
     def spec_dir(self) -> Path:
@@ -107,6 +110,18 @@ class StackConfig:
             if layer.name == name:
                 return layer
         raise ConfigError(f"{self.spec_path}: no layer named {name!r}")
+
+    def stack_of(self, layer: Layer) -> list[Layer]:
+        """``layer`` and every layer below it (frameworks, then the runtime), each once."""
+        by_env_name = {candidate.env_name: candidate for candidate in self.layers}
+        stack: list[Layer] = []
+        pending = [layer]
+        while pending:
+            current = pending.pop(0)
+            if current not in stack:
+                stack.append(current)
+                pending.extend(by_env_name[name] for name in current.depends_on)
+        return stack
 
     def layers_of(self, kind: LayerKind) -> list[Layer]:
         """The layers of one kind, in spec order."""
@@ -238,7 +253,7 @@ def _parse_depends_on(
                 f"{where}: 'frameworks' names unknown framework layer {framework!r}"
                 f" (defined before it: {', '.join(sorted(frameworks)) or 'none'})"
             )
-    return tuple(declared_frameworks)
+    return tuple(_ENV_PREFIX["framework"] + framework for framework in declared_frameworks)
 
 
 _TOOL_KEYS = {
@@ -304,6 +319,7 @@ def _parse_tool_table(
         settings_dir=path_of("settings_dir", "build-settings"),
         patches_dir=path_of("patches_dir", "patches"),
         variant=variant,
+        spec_variant=variant,
         work_dir=work_dir,
         wheel_dir=wheel_dir,
         output_dir=output_dir,

@@ -36,3 +36,40 @@ def applicable_patches(patches_dir: Path, project: str, version: str, variant: s
         found.extend(folder.glob("*.patch"))
         found.extend((folder / variant).glob("*.patch"))
     return sorted(found, key=lambda path: path.name)
+
+
+def unused_patch_dirs(
+    patches_dir: Path, built: set[tuple[str, str]], variants: set[str]
+) -> list[str]:
+    """Warnings for patch folders that no built project and version, or no variant, uses.
+
+    ``built`` holds ``(canonical project name, version)`` pairs from the build graph;
+    ``variants`` the variant names the settings define plus the one being built. A typo
+    in a folder name is a common way to ship an unpatched build.
+    """
+    if not patches_dir.is_dir():
+        return []
+    names = {patch_dir_name(project) for project, _ in built}
+    versions = {(patch_dir_name(project), Version(version)) for project, version in built}
+    warnings: list[str] = []
+    for folder in sorted(path for path in patches_dir.iterdir() if path.is_dir()):
+        matched = folder.name in names
+        if not matched:
+            base, _, version = folder.name.rpartition("-")
+            try:
+                matched = (base, Version(version)) in versions
+            except InvalidVersion:
+                matched = False
+        if not matched:
+            count = len(list(folder.rglob("*.patch")))
+            warnings.append(
+                f"{folder}: {count} patch(es) for no project or version in this build"
+                " (check the folder name: <name_with_underscores>[-<version>])"
+            )
+            continue
+        for sub in sorted(path for path in folder.iterdir() if path.is_dir()):
+            if sub.name not in variants:
+                warnings.append(
+                    f"{sub}: patches for variant {sub.name!r}, which no build setting defines"
+                )
+    return warnings

@@ -21,6 +21,7 @@ from srcstacks.fsutil import write_json
 from srcstacks.provenance import check_wheel_dir
 from srcstacks.stages.lock import check_locks
 from srcstacks.stages.runtime import prepare_runtimes, runtime_env, venvstacks_build_dir
+from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import fromager, venvstacks
 
 Report = Callable[[str], None]
@@ -44,7 +45,7 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     report(f"building and compressing {len(config.layers)} layer archive(s) (xz is slow)")
     log_path = config.variant_dir / "logs" / "venvstacks-build.log"
     venvstacks.build(
-        config.spec_path,
+        venvstacks_spec(config),
         build_dir=venvstacks_build_dir(config),
         wheel_dir=config.wheel_dir,
         output_dir=config.output_dir,

@@ -17,6 +17,7 @@ from srcstacks.config import StackConfig
 from srcstacks.errors import ProvenanceError, StageOrderError
 from srcstacks.provenance import Manifest, check_wheel_dir
 from srcstacks.stages.runtime import prepare_runtimes, runtime_env, venvstacks_build_dir
+from srcstacks.stages.variant_spec import venvstacks_spec, venvstacks_spec_dir
 from srcstacks.tools import venvstacks
 
 Report = Callable[[str], None]
@@ -35,7 +36,7 @@ class LockedWheel:
 
 def lock_file_path(config: StackConfig, env_name: str) -> Path:
     """The pylock file venvstacks writes for the layer deployed as ``env_name``."""
-    folder = config.spec_dir / "requirements" / env_name
+    folder = venvstacks_spec_dir(config) / "requirements" / env_name
     matches = sorted(folder.glob("pylock.*.toml"))
     if not matches:
         raise StageOrderError(
@@ -51,7 +52,7 @@ def lock_layers(config: StackConfig, report: Report = print) -> list[LockedWheel
     prepare_runtimes(config, report)
     log_path = config.variant_dir / "logs" / "venvstacks-lock.log"
     venvstacks.lock(
-        config.spec_path,
+        venvstacks_spec(config),
         build_dir=venvstacks_build_dir(config),
         wheel_dir=config.wheel_dir,
         log_path=log_path,

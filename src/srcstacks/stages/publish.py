@@ -23,6 +23,7 @@ from srcstacks.config import StackConfig
 from srcstacks.errors import ProvenanceError, StageOrderError
 from srcstacks.fsutil import atomic_copy, remove_partial_files, sha256_bytes, sha256_file
 from srcstacks.patches import applicable_patches
+from srcstacks.settings import effective_env
 from srcstacks.provenance import (
     Manifest,
     PatchRecord,
@@ -164,11 +165,10 @@ def _settings_env(settings_text: str, variant: str) -> dict[str, str]:
         settings = tomllib.loads(settings_text)
     except tomllib.TOMLDecodeError:
         return {}
-    env: dict[str, str] = {}
-    env.update({str(k): str(v) for k, v in (settings.get("env") or {}).items()})
+    base = {str(k): str(v) for k, v in (settings.get("env") or {}).items()}
     variant_settings = (settings.get("variants") or {}).get(variant) or {}
-    env.update({str(k): str(v) for k, v in (variant_settings.get("env") or {}).items()})
-    return dict(sorted(env.items()))
+    overrides = {str(k): str(v) for k, v in (variant_settings.get("env") or {}).items()}
+    return effective_env(base, overrides)
 
 
 def _relative(path: Path, base: Path) -> str:

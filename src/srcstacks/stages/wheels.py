@@ -10,7 +10,8 @@ a rerun after a failure reuses every wheel already built) and
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from packaging.version import InvalidVersion, Version
 from srcstacks.config import StackConfig
 from srcstacks.errors import ConfigError, ToolError
 from srcstacks.fsutil import atomic_write_text, write_json
+from srcstacks.patches import unused_patch_dirs
+from srcstacks.settings import defined_variants, read_settings
+from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
 from srcstacks.tools import fromager
 
 Report = Callable[[str], None]
@@ -32,8 +36,11 @@ class VersionConflict:
     """Two layers asking for versions of one project that no single version satisfies."""
 
     project: str
-    first: tuple[str, Requirement]  # (layer name, requirement)
+    first: tuple[str, Requirement]  # (layer env name, requirement)
     second: tuple[str, Requirement]
+    # True when some layer stacks both (one is below the other, or an app stacks both
+    # frameworks): no environment can hold both versions, so nothing can be built.
+    impossible: bool = False
 
     def describe(self) -> str:
         """One human-readable line."""
@@ -76,13 +83,16 @@ def find_conflicts(config: StackConfig) -> list[VersionConflict]:
     for layer in config.layers:
         for requirement in layer.requirements:
             by_project.setdefault(canonicalize_name(requirement.name), []).append(
-                (layer.name, requirement)
+                (layer.env_name, requirement)
             )
+    stacks = [{lower.env_name for lower in config.stack_of(layer)} for layer in config.layers]
     conflicts: list[VersionConflict] = []
     for project, wanted in sorted(by_project.items()):
         for first, second in itertools.combinations(wanted, 2):
-            if first[0] != second[0] and not _compatible(first[1].specifier, second[1].specifier):
-                conflicts.append(VersionConflict(project, first, second))
+            if _compatible(first[1].specifier, second[1].specifier):
+                continue
+            shared = any({first[0], second[0]} <= stack for stack in stacks)
+            conflicts.append(VersionConflict(project, first, second, impossible=shared))
     return conflicts
 
 
@@ -114,11 +124,17 @@ def build_wheels(config: StackConfig, report: Report = print) -> WheelBuild:
     if not requirements:
         raise ConfigError(f"{config.spec_path}: no layer declares any requirement")
     _check_inputs(config)
+    conflicts = find_conflicts(config)
+    impossible = [conflict for conflict in conflicts if conflict.impossible]
+    if impossible:
+        raise ConfigError(
+            f"{config.spec_path}: layers stacked into one environment pin conflicting"
+            f" versions, so the stack cannot work: {'; '.join(c.describe() for c in impossible)}"
+        )
     dirs = fromager_dirs(config)
     dirs.root.mkdir(parents=True, exist_ok=True)
     requirements_file = config.variant_dir / "requirements.txt"
     atomic_write_text(requirements_file, "".join(f"{req}\n" for req in requirements))
-    conflicts = find_conflicts(config)
     skip_constraints = bool(conflicts)
     if conflicts:
         report("layers pin conflicting versions, so Fromager runs with --skip-constraints:")
@@ -130,6 +146,7 @@ def build_wheels(config: StackConfig, report: Report = print) -> WheelBuild:
     )
     log_path = config.variant_dir / "logs" / "fromager-bootstrap.log"
     progress = _progress_printer(report)
+    discard_stale_wheels(config, dirs, report)
     try:
         _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress)
     except ToolError as exc:
@@ -142,6 +159,10 @@ def build_wheels(config: StackConfig, report: Report = print) -> WheelBuild:
         )
         skip_constraints = True
         _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress)
+    finally:
+        # Also after a failure: the wheels that did get built keep their inputs on record.
+        record_inputs(config, dirs)
+    _warn_about_unused_inputs(config, dirs, report)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
     write_json(
         config.variant_dir / "wheels.json",
@@ -184,21 +205,29 @@ def _check_inputs(config: StackConfig) -> None:
     ):
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"{config.spec_path}: '{label}' {folder} is not a folder")
-    if config.settings_dir.is_dir():
-        _check_settings_yaml(config.settings_dir.glob("*.yaml"))
+    read_settings(config.settings_dir)  # invalid YAML stops the run before Fromager starts
 
 
-def _check_settings_yaml(files: Iterable[Path]) -> None:
-    import yaml
+def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
+    """``(canonical name, version)`` of everything in the last build order, sorted."""
+    if not dirs.build_order.exists():
+        return []
+    entries = json.loads(dirs.build_order.read_text(encoding="utf-8"))
+    return sorted({(canonicalize_name(item["dist"]), item["version"]) for item in entries})
 
-    for path in sorted(files):
-        try:
-            yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(f"{where}: invalid YAML in build settings: {problem}") from None
+
+def _warn_about_unused_inputs(
+    config: StackConfig, dirs: fromager.FromagerDirs, report: Report
+) -> None:
+    built = set(built_projects(dirs))
+    settings = read_settings(config.settings_dir)
+    variants = {config.variant, *defined_variants(settings)}
+    for warning in unused_patch_dirs(config.patches_dir, built, variants):
+        report(f"warning: {warning}")
+    names = {project for project, _ in built}
+    for project, item in sorted(settings.items()):
+        if project not in names:
+            report(f"warning: {item.path}: settings for {project}, which is not in this build")
 
 
 def _progress_printer(report: Report) -> Report:

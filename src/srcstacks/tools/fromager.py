@@ -117,7 +117,15 @@ def bootstrap(
             on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
 
     try:
-        run_logged(command, log_path=log_path, what="fromager bootstrap", env=env, on_line=watch)
+        # cwd: Fromager reads a global ./overrides/settings.yaml; never the user's by accident.
+        run_logged(
+            command,
+            log_path=log_path,
+            what="fromager bootstrap",
+            cwd=dirs.root,
+            env=env,
+            on_line=watch,
+        )
     except ToolError as exc:
         raise _explain_failure(dirs, errors, log_path, exc) from None
 
@@ -130,6 +138,9 @@ def _explain_failure(
         return ToolError(f"fromager bootstrap: {CONSTRAINTS_CONFLICT}", str(log_path))
     if not errors:
         return exc
+    patch_failure = _patch_failure(text)
+    if patch_failure is not None:
+        return BuildError(patch_failure, str(log_path))
     # The first error is usually the root cause; later ones are the callers giving up.
     package, message = errors[0]
     build_log = _package_build_log(dirs, package)
@@ -137,6 +148,42 @@ def _explain_failure(
         f"building {package} from source failed: {_shorten(message)}",
         str(build_log or log_path),
     )
+
+
+_APPLYING = re.compile(r"INFO (?P<package>\S+): applying patch file (?P<patch>\S+) to (?P<src>\S+)")
+_HUNK_FAILED = re.compile(r"(?P<package>\S+): (?P<hunk>Hunk #\d+ FAILED at \d+)")
+_PATCHING = re.compile(r"(?P<package>\S+): patching file (?P<file>\S+)")
+
+
+def _patch_failure(log_text: str) -> str | None:
+    """Name the patch, project, file and rejected hunk when ``patch -p1`` failed."""
+    if "patch -p1" not in log_text or not _HUNK_FAILED.search(log_text):
+        return None
+    applying = None
+    target_file = None
+    for line in log_text.splitlines():
+        if match := _APPLYING.search(line):
+            applying, target_file = match, None
+        elif (match := _PATCHING.search(line)) and applying is not None:
+            target_file = match["file"]
+        elif (match := _HUNK_FAILED.search(line)) and applying is not None:
+            reject = Path(applying["src"]) / f"{target_file}.rej"
+            header = _first_hunk_header(reject)
+            return (
+                f"patch {applying['patch']} does not apply to {applying['package']}:"
+                f" {match['hunk']} in {target_file}{header} (rejects in {reject})"
+            )
+    return None
+
+
+def _first_hunk_header(reject: Path) -> str:
+    try:
+        for line in reject.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("@@"):
+                return f", hunk '{line.strip()}'"
+    except OSError:
+        pass
+    return ""
 
 
 def _package_build_log(dirs: FromagerDirs, package: str) -> Path | None:

@@ -1,0 +1,95 @@
+"""What the Fromager settings folder says: per-project settings files and their variants."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.utils import canonicalize_name
+
+from srcstacks.errors import ConfigError
+from srcstacks.fsutil import sha256_file
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """One ``<project>.yaml`` in the settings folder."""
+
+    project: str
+    path: Path
+    sha256: str
+    env: dict[str, str] = field(default_factory=dict)
+    variant_env: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def read_settings(settings_dir: Path) -> dict[str, ProjectSettings]:
+    """Every project settings file, keyed by canonical project name.
+
+    Invalid YAML is a :class:`ConfigError` naming the file and line.
+    """
+    found: dict[str, ProjectSettings] = {}
+    if not settings_dir.is_dir():
+        return found
+    for path in sorted(settings_dir.glob("*.yaml")):
+        data = _load_yaml(path)
+        variants = data.get("variants") or {}
+        found[canonicalize_name(path.stem)] = ProjectSettings(
+            project=canonicalize_name(path.stem),
+            path=path,
+            sha256=sha256_file(path),
+            env=_str_map(data.get("env")),
+            variant_env={
+                str(name): _str_map((info or {}).get("env")) for name, info in variants.items()
+            },
+        )
+    return found
+
+
+def defined_variants(settings: dict[str, ProjectSettings]) -> dict[str, list[str]]:
+    """Each variant the settings define, with the projects that define it."""
+    variants: dict[str, list[str]] = {}
+    for project, item in sorted(settings.items()):
+        for name in item.variant_env:
+            variants.setdefault(name, []).append(project)
+    return dict(sorted(variants.items()))
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML in build settings: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: build settings must be a mapping of Fromager keys")
+    return data
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): str(item) for key, item in value.items()}
+
+
+_REFERENCE = re.compile(r"\$\{(?P<braced>\w+)\}|\$(?P<bare>\w+)")
+
+
+def effective_env(base: dict[str, str], variant: dict[str, str]) -> dict[str, str]:
+    """The env a variant build gets: the base env, overridden by the variant's.
+
+    A variant value may refer to the base value (``"${CFLAGS} -O3"``), as Fromager
+    allows; references to names the settings do not set are left as written.
+    """
+    env = dict(base)
+    for key, value in variant.items():
+        env[key] = _REFERENCE.sub(
+            lambda match: base.get(match["braced"] or match["bare"], match.group(0)), value
+        )
+    return dict(sorted(env.items()))

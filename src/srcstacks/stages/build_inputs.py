@@ -1,0 +1,92 @@
+"""Rebuild a wheel when its patches or build settings change.
+
+Fromager reuses any wheel of the same version and build tag it finds in its wheels repo,
+so after a patch or a setting changes it would happily hand back the old build. Each
+built wheel's inputs (variant, patch hashes, settings file hash) are recorded in
+``<work_dir>/<variant>/build-inputs.json``; before the next run, a wheel whose inputs
+changed is removed from Fromager's repo, with its prepared source, so it is rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from srcstacks.config import StackConfig
+from srcstacks.fsutil import sha256_file, write_json
+from srcstacks.patches import applicable_patches
+from srcstacks.settings import read_settings
+from srcstacks.tools.fromager import FromagerDirs
+
+Report = Callable[[str], None]
+
+
+def _record_path(config: StackConfig) -> Path:
+    return config.variant_dir / "build-inputs.json"
+
+
+def current_inputs(config: StackConfig, project: str, version: str) -> dict[str, Any]:
+    """The inputs srcstacks controls that shape the build of ``project`` ``version``."""
+    settings = read_settings(config.settings_dir).get(project)
+    return {
+        "variant": config.variant,
+        "patches": [
+            [patch.name, sha256_file(patch)]
+            for patch in applicable_patches(config.patches_dir, project, version, config.variant)
+        ],
+        "settings_sha256": settings.sha256 if settings else "",
+    }
+
+
+def _built_wheels(dirs: FromagerDirs) -> dict[str, tuple[str, str]]:
+    wheels: dict[str, tuple[str, str]] = {}
+    for path in sorted(dirs.built_wheels.glob("*.whl")):
+        try:
+            name, version, _, _ = parse_wheel_filename(path.name)
+        except InvalidWheelFilename:
+            continue
+        wheels[path.name] = (str(name), str(version))
+    return wheels
+
+
+def _read_record(config: StackConfig) -> dict[str, Any]:
+    path = _record_path(config)
+    if not path.exists():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def discard_stale_wheels(config: StackConfig, dirs: FromagerDirs, report: Report) -> list[str]:
+    """Remove built wheels whose recorded inputs differ from today's; return their names."""
+    recorded = _read_record(config)
+    discarded: list[str] = []
+    for filename, (project, version) in _built_wheels(dirs).items():
+        before = recorded.get(filename)
+        if before is None or before == current_inputs(config, project, version):
+            continue
+        report(f"  {project} {version}: patches or build settings changed; rebuilding it")
+        (dirs.built_wheels / filename).unlink()
+        for stale in dirs.work_dir.glob(f"{filename.split('-')[0]}-{version}"):
+            shutil.rmtree(stale, ignore_errors=True)
+        for index_copy in dirs.wheels_repo.glob(f"simple/*/{filename}"):
+            index_copy.unlink()
+        for patched_sdist in dirs.sdists_repo.glob(f"builds/{filename.split('-')[0]}-{version}.*"):
+            patched_sdist.unlink()
+        discarded.append(filename)
+    return discarded
+
+
+def record_inputs(config: StackConfig, dirs: FromagerDirs) -> None:
+    """Record the inputs of every wheel built so far that has no record yet."""
+    recorded = _read_record(config)
+    present = _built_wheels(dirs)
+    updated = {name: inputs for name, inputs in recorded.items() if name in present}
+    for filename, (project, version) in present.items():
+        updated.setdefault(filename, current_inputs(config, project, version))
+    write_json(_record_path(config), updated)
