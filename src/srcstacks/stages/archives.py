@@ -51,6 +51,7 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
         output_dir=config.output_dir,
         log_path=log_path,
         env=runtime_env(config),
+        on_line=venvstacks.progress_filter(report),
     )
     write_json(
         build_info_path(config.output_dir),

@@ -57,6 +57,7 @@ def lock_layers(config: StackConfig, report: Report = print) -> list[LockedWheel
         wheel_dir=config.wheel_dir,
         log_path=log_path,
         env=runtime_env(config),
+        on_line=venvstacks.progress_filter(report),
     )
     locked = check_locks(config, manifest)
     report(f"locked {len(config.layers)} layer(s), {len(locked)} wheel(s); log: {log_path}")

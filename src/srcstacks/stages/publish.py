@@ -23,7 +23,6 @@ from srcstacks.config import StackConfig
 from srcstacks.errors import ProvenanceError, StageOrderError
 from srcstacks.fsutil import atomic_copy, remove_partial_files, sha256_bytes, sha256_file
 from srcstacks.patches import applicable_patches
-from srcstacks.settings import effective_env
 from srcstacks.provenance import (
     Manifest,
     PatchRecord,
@@ -32,6 +31,7 @@ from srcstacks.provenance import (
     read_manifest,
     write_manifest,
 )
+from srcstacks.settings import effective_env
 from srcstacks.stages.wheels import fromager_dirs
 from srcstacks.tools.fromager import FromagerDirs
 

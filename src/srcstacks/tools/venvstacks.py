@@ -6,6 +6,7 @@ interpreter named ``python3.11``, looks for ``bin/python.11`` and fails.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping
 from importlib import metadata
@@ -17,6 +18,24 @@ from srcstacks.tools.process import run_logged, tool_env
 def version() -> str:
     """The installed venvstacks' version."""
     return metadata.version("venvstacks")
+
+
+_CONFIGURED = re.compile(r"^Virtual environment configured in '.*/(?P<layer>[^/']+)'")
+
+
+def progress_filter(report: Callable[[str], None]) -> Callable[[str], None]:
+    """Turn venvstacks' chatty output into one line per layer environment built."""
+    archiving = False
+
+    def watch(line: str) -> None:
+        nonlocal archiving
+        if match := _CONFIGURED.match(line):
+            report(f"  environment ready: {match['layer']}")
+        elif line.startswith("Archiving:") and not archiving:
+            archiving = True
+            report("  compressing archives (xz)")
+
+    return watch
 
 
 def _index_args(wheel_dir: Path) -> list[str]:
