@@ -45,8 +45,9 @@ def test_two_apps_pinning_different_versions_conflict(tmp_path: Path) -> None:
     config = config_for(tmp_path, '"idna==3.10"', '"idna==3.11"')
     (conflict,) = find_conflicts(config)
     assert conflict.project == "idna"
-    assert "'one' wants 'idna==3.10'" in conflict.describe()
-    assert "'two' wants 'idna==3.11'" in conflict.describe()
+    assert "'app-one' wants 'idna==3.10'" in conflict.describe()
+    assert "'app-two' wants 'idna==3.11'" in conflict.describe()
+    assert not conflict.impossible  # sibling apps: two environments, two versions
 
 
 def test_compatible_pins_do_not_conflict(tmp_path: Path) -> None:
@@ -71,3 +72,12 @@ def test_compatible_pins_do_not_conflict(tmp_path: Path) -> None:
 )
 def test_specifier_compatibility(first: str, second: str, expected: bool) -> None:
     assert _compatible(SpecifierSet(first), SpecifierSet(second)) is expected
+
+
+def test_conflict_within_one_stack_is_impossible(tmp_path: Path) -> None:
+    # An app pinning a six its runtime's six>=1 rules out cannot work.
+    spec = tmp_path / "venvstacks.toml"
+    spec.write_text(SPEC.replace('["six"]', '["six>=1"]').format(one='"six<1"', two='"idna"'))
+    (conflict,) = find_conflicts(load_config(spec))
+    assert conflict.project == "six"
+    assert conflict.impossible
