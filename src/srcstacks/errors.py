@@ -43,3 +43,7 @@ class StageOrderError(SrcstacksError):
 
 class BusyError(SrcstacksError):
     """Another srcstacks run holds the lock on the same work directory."""
+
+
+class PublishError(SrcstacksError):
+    """Publishing finished artifacts to their destination failed; the old ones are intact."""

@@ -74,7 +74,48 @@ def write_json(target: Path, data: Any) -> None:
 
 
 def remove_partial_files(folder: Path) -> None:
-    """Delete leftovers of interrupted atomic writes (``.*.part``) in ``folder``."""
+    """Delete leftovers of interrupted atomic writes (``.*.part``) anywhere in ``folder``."""
     if folder.is_dir():
-        for leftover in folder.glob(".*.part"):
+        for leftover in folder.rglob(".*.part"):
             leftover.unlink(missing_ok=True)
+
+
+def publish_tree(staging: Path, target_dir: Path) -> list[Path]:
+    """Copy every file under ``staging`` into ``target_dir`` as one all-or-nothing step.
+
+    Changed files are first copied beside their targets under temporary names; only when
+    every copy succeeded are they renamed into place (renames need no space). A copy
+    that fails, a full disk say, removes the temporaries and raises ``OSError``, leaving
+    ``target_dir`` exactly as it was. Files already identical are left alone. Returns
+    the files that changed.
+    """
+    sources = sorted(path for path in staging.rglob("*") if path.is_file())
+    pending: list[tuple[Path, Path]] = []
+    try:
+        for source in sources:
+            target = target_dir / source.relative_to(staging)
+            if target.is_file() and _same_file_content(source, target):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.{os.getpid()}.part")
+            pending.append((temporary, target))
+            shutil.copyfile(source, temporary)
+            with temporary.open("rb") as stream:
+                os.fsync(stream.fileno())
+    except OSError:
+        for temporary, _ in pending:
+            temporary.unlink(missing_ok=True)
+        raise
+    # Metadata files sort after the archives they describe only by luck; rename archives
+    # first so a reader never sees metadata naming an archive that is not there yet.
+    pending.sort(key=lambda item: item[1].suffix == ".json")
+    for temporary, target in pending:
+        os.replace(temporary, target)
+    return [target for _, target in pending]
+
+
+def _same_file_content(first: Path, second: Path) -> bool:
+    return first.stat().st_size == second.stat().st_size and sha256_file(first) == sha256_file(
+        second
+    )
+

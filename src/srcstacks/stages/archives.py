@@ -1,9 +1,10 @@
 """Stage 4, ``srcstacks archives``: build and publish the layer archives with venvstacks.
 
 Reads the lock files (lock stage) and the wheel dir; runs ``venvstacks build --publish``
-with the same index flags. Writes ``<layer>.tar.xz`` and venvstacks' metadata
-(``__venvstacks__/``) into the output dir, plus ``__srcstacks__/build.json`` recording
-the variant, the runtime's origin and the tool versions for the SBOM stage.
+with the same index flags, into a staging folder. Publishes ``<layer>.tar.xz``,
+venvstacks' metadata (``__venvstacks__/``) and ``__srcstacks__/build.json`` (the
+variant, the runtime's origin and the tool versions, for the SBOM stage) into the output
+dir as one all-or-nothing step.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 
 import srcstacks
 from srcstacks.config import StackConfig
-from srcstacks.errors import StageOrderError
-from srcstacks.fsutil import write_json
+from srcstacks.errors import PublishError, StageOrderError
+from srcstacks.fsutil import publish_tree, remove_partial_files, write_json
 from srcstacks.provenance import check_wheel_dir
 from srcstacks.stages.lock import check_locks
 from srcstacks.stages.runtime import prepare_runtimes, runtime_env, venvstacks_build_dir
@@ -44,17 +45,21 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     runtimes = prepare_runtimes(config, report)
     report(f"building and compressing {len(config.layers)} layer archive(s) (xz is slow)")
     log_path = config.variant_dir / "logs" / "venvstacks-build.log"
+    # venvstacks writes archives in place; it writes into a staging folder instead, and
+    # the finished set is then published all at once, so the output dir never holds a
+    # half-written archive, even if this run is killed or the disk fills up.
+    staging = config.variant_dir / "staging"
     venvstacks.build(
         venvstacks_spec(config),
         build_dir=venvstacks_build_dir(config),
         wheel_dir=config.wheel_dir,
-        output_dir=config.output_dir,
+        output_dir=staging,
         log_path=log_path,
         env=runtime_env(config),
         on_line=venvstacks.progress_filter(report),
     )
     write_json(
-        build_info_path(config.output_dir),
+        build_info_path(staging),
         {
             "variant": config.variant,
             "runtimes": [asdict(record) for record in runtimes],
@@ -65,10 +70,21 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
             },
         },
     )
+    remove_partial_files(config.output_dir)
+    try:
+        changed = publish_tree(staging, config.output_dir)
+    except OSError as exc:
+        raise PublishError(
+            f"{config.output_dir}: cannot publish the archives ({exc.strerror or exc});"
+            " the archives already there are intact"
+        ) from None
     archives = [
         config.output_dir / layer["archive_name"] for layer in published_layers(config.output_dir)
     ]
-    report(f"published {len(archives)} archive(s) to {config.output_dir}; log: {log_path}")
+    report(
+        f"published {len(archives)} archive(s) ({len(changed)} file(s) changed) to"
+        f" {config.output_dir}; log: {log_path}"
+    )
     return archives
 
 
