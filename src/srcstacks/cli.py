@@ -21,6 +21,7 @@ from srcstacks.errors import SrcstacksError
 from srcstacks.listing import list_patches, list_variants
 from srcstacks.stages.deploy import deploy
 from srcstacks.stages.runtime_pack import pack_runtime
+from srcstacks.stages.verify import verify_build
 
 app = typer.Typer(
     name="srcstacks",
@@ -159,6 +160,27 @@ def deploy_command(
                 )
                 if result.returncode != 0:
                     _fail(f"{deployed.name} exited with code {result.returncode}")
+
+    _guarded(action)
+
+
+@app.command("verify")
+def verify_command(
+    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+    variant: VariantOpt = None,
+    wheel_dir: WheelOpt = None,
+    output_dir: OutputOpt = None,
+) -> None:
+    """Check that every archive holds only published, unmodified wheels with provenance."""
+
+    def action() -> None:
+        overrides = Overrides(variant=variant, wheel_dir=wheel_dir, output_dir=output_dir)
+        result = verify_build(load_config(spec, overrides), _say)
+        for problem in result.problems:
+            typer.echo(f"MISMATCH {problem}")
+        if not result.ok:
+            _fail(f"verification failed: {len(result.problems)} problem(s) listed above")
+        typer.echo("verified: every archive matches its records")
 
     _guarded(action)
 

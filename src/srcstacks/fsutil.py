@@ -86,16 +86,13 @@ def publish_tree(staging: Path, target_dir: Path) -> list[Path]:
     Changed files are first copied beside their targets under temporary names; only when
     every copy succeeded are they renamed into place (renames need no space). A copy
     that fails, a full disk say, removes the temporaries and raises ``OSError``, leaving
-    ``target_dir`` exactly as it was. Files already identical are left alone. Returns
-    the files that changed.
+    ``target_dir`` exactly as it was. Returns the published files.
     """
     sources = sorted(path for path in staging.rglob("*") if path.is_file())
     pending: list[tuple[Path, Path]] = []
     try:
         for source in sources:
             target = target_dir / source.relative_to(staging)
-            if target.is_file() and _same_file_content(source, target):
-                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             temporary = target.with_name(f".{target.name}.{os.getpid()}.part")
             pending.append((temporary, target))
@@ -112,10 +109,3 @@ def publish_tree(staging: Path, target_dir: Path) -> list[Path]:
     for temporary, target in pending:
         os.replace(temporary, target)
     return [target for _, target in pending]
-
-
-def _same_file_content(first: Path, second: Path) -> bool:
-    return first.stat().st_size == second.stat().st_size and sha256_file(first) == sha256_file(
-        second
-    )
-

@@ -72,7 +72,7 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     )
     remove_partial_files(config.output_dir)
     try:
-        changed = publish_tree(staging, config.output_dir)
+        publish_tree(staging, config.output_dir)
     except OSError as exc:
         raise PublishError(
             f"{config.output_dir}: cannot publish the archives ({exc.strerror or exc});"
@@ -81,10 +81,7 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     archives = [
         config.output_dir / layer["archive_name"] for layer in published_layers(config.output_dir)
     ]
-    report(
-        f"published {len(archives)} archive(s) ({len(changed)} file(s) changed) to"
-        f" {config.output_dir}; log: {log_path}"
-    )
+    report(f"published {len(archives)} archive(s) to {config.output_dir}; log: {log_path}")
     return archives
 
 

@@ -1,0 +1,125 @@
+"""``srcstacks verify``: check that a finished build is what its records say it is.
+
+Reads the wheel dir and its provenance, the published archives and venvstacks'
+metadata. Reports every mismatch it finds (it does not stop at the first):
+
+- a wheel in the wheel dir without provenance, or with a different hash;
+- an archive whose sha256 differs from venvstacks' metadata;
+- a distribution in an archive that is not a published wheel with provenance;
+- an installed file whose content differs from the wheel it was installed from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from srcstacks.archive_reader import ArchiveContents, read_archive, wheel_record
+from srcstacks.config import StackConfig
+from srcstacks.errors import ProvenanceError
+from srcstacks.fsutil import sha256_file
+from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir, read_manifest
+from srcstacks.stages.archives import published_layers
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class Verification:
+    """What verify looked at and what it found wrong."""
+
+    problems: list[str] = field(default_factory=list)
+    archives: int = 0
+    distributions: int = 0
+    wheels: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+
+def verify_build(config: StackConfig, report: Report = print) -> Verification:
+    """Check the wheel dir, every archive and every distribution in it."""
+    result = Verification()
+    manifest = _checked_manifest(config, result)
+    result.wheels = len(manifest.wheels)
+    records: dict[str, dict[str, str]] = {}
+    for layer in published_layers(config.output_dir):
+        archive = config.output_dir / layer["archive_name"]
+        if not _check_archive_hash(archive, layer, result):
+            continue
+        result.archives += 1
+        contents = read_archive(archive)
+        for dist in contents.dists:
+            result.distributions += 1
+            record = _provenance_of(manifest, dist.name, dist.version)
+            if record is None:
+                result.problems.append(
+                    f"{archive.name}: {dist.name} {dist.version} is not a published wheel"
+                    " with provenance"
+                )
+                continue
+            wheel = config.wheel_dir / record.filename
+            if record.filename not in records:
+                records[record.filename] = wheel_record(wheel) if wheel.is_file() else {}
+            _compare_files(archive, contents, record, records[record.filename], result)
+    report(
+        f"checked {result.wheels} wheel(s), {result.archives} archive(s),"
+        f" {result.distributions} installed distribution(s): {len(result.problems)} problem(s)"
+    )
+    return result
+
+
+def _checked_manifest(config: StackConfig, result: Verification) -> Manifest:
+    try:
+        return check_wheel_dir(config.wheel_dir)
+    except ProvenanceError as exc:
+        result.problems.append(str(exc))
+    try:
+        return read_manifest(config.wheel_dir)
+    except ProvenanceError:
+        return Manifest({})
+
+
+def _check_archive_hash(archive: Path, layer: dict[str, Any], result: Verification) -> bool:
+    if not archive.is_file():
+        result.problems.append(f"{archive}: archive listed by venvstacks is missing")
+        return False
+    expected = layer.get("archive_hashes", {}).get("sha256")
+    if sha256_file(archive) != expected:
+        result.problems.append(
+            f"{archive.name}: sha256 differs from venvstacks' metadata (the archive was changed)"
+        )
+    return True
+
+
+def _provenance_of(manifest: Manifest, name: str, version: str) -> WheelProvenance | None:
+    for record in manifest.wheels.values():
+        if record.project == name and record.version == version:
+            return record
+    return None
+
+
+def _compare_files(
+    archive: Path,
+    contents: ArchiveContents,
+    record: WheelProvenance,
+    expected: dict[str, str],
+    result: Verification,
+) -> None:
+    if not expected:
+        result.problems.append(f"{archive.name}: {record.filename} is missing from the wheel dir")
+        return
+    for path, digest in sorted(expected.items()):
+        if ".dist-info/" in path:
+            continue  # installers rewrite RECORD and add INSTALLER and friends
+        found = contents.digests.get(path)
+        if found is None:
+            result.problems.append(f"{archive.name}: {path} from {record.filename} is missing")
+        elif found != digest:
+            result.problems.append(
+                f"{archive.name}: {path} differs from the file in {record.filename}"
+            )

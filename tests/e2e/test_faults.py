@@ -1,0 +1,140 @@
+"""End-to-end faults: killed runs, concurrent runs and a full disk lose nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from srcstacks.config import load_config
+from tests.conftest import copy_demo_stack, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def start_cli(*args: str | Path) -> subprocess.Popen[str]:
+    """Start srcstacks in its own process group, as a shell would for a foreground job."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "srcstacks", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for(condition, what: str, timeout: float = 300) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def partial_files(*folders: Path) -> list[Path]:
+    return [path for folder in folders if folder.exists() for path in folder.rglob(".*.part")]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_killed_while_building_wheels_then_rerun(tmp_path: Path, signum: int) -> None:
+    spec = copy_demo_stack(tmp_path)
+    built = tmp_path / "_srcstacks" / "cpu" / "fromager" / "wheels-repo" / "downloads"
+    process = start_cli("wheels", spec)
+    wait_for(lambda: len(list(built.glob("*.whl"))) >= 2, "the first wheels")
+    os.killpg(process.pid, signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    if signum == signal.SIGINT:
+        assert "interrupted; finished work is kept" in stderr
+        assert "Traceback" not in stderr
+    finished = {p.name: p.stat().st_mtime_ns for p in built.glob("*.whl")}
+
+    run_cli("wheels", spec)
+    run_cli("publish-wheels", spec)
+    for name, mtime in finished.items():
+        assert (built / name).stat().st_mtime_ns == mtime, f"{name} was rebuilt"
+    config = load_config(spec)
+    assert not partial_files(config.wheel_dir)
+    assert {p.name for p in config.wheel_dir.glob("markupsafe-*.whl")}
+
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A demo stack built once for the tests below, which interrupt and rerun it."""
+    root = tmp_path_factory.mktemp("faults")
+    spec = copy_demo_stack(root)
+    run_cli("build", spec)
+    yield spec
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_killed_while_publishing_archives_then_rerun(fault_stack: Path, signum: int) -> None:
+    config = load_config(fault_stack)
+    process = start_cli("archives", fault_stack)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "compressing archives" in line:
+            break
+    time.sleep(1)
+    os.killpg(process.pid, signum)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    # What was published before is whole and still matches its records.
+    assert run_cli("verify", fault_stack, check=False).returncode == 0
+    run_cli("archives", fault_stack)
+    assert not partial_files(config.output_dir, config.wheel_dir)
+    assert run_cli("verify", fault_stack, check=False).returncode == 0
+
+
+def test_second_run_on_the_same_work_dir_is_refused(fault_stack: Path) -> None:
+    first = start_cli("wheels", fault_stack)
+    lock = load_config(fault_stack).work_dir / ".lock"
+    wait_for(lambda: lock.exists() and lock.read_text().startswith("pid "), "the first run's lock")
+    second = run_cli("wheels", fault_stack, check=False)
+    assert second.returncode == 1
+    assert f"is in use by srcstacks run pid {first.pid}" in second.stderr
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount_point)], check=True
+    )
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_disk_full_while_publishing_keeps_previous_archives(
+    fault_stack: Path, small_disk: Path
+) -> None:
+    output = small_disk / "artifacts"
+    run_cli("archives", fault_stack, "--output-dir", output)
+    before = {p.name: p.read_bytes() for p in output.glob("*.tar.xz")}
+    # Leave 1 MiB free: too little for the 13 MB runtime archive to be published again.
+    stats = os.statvfs(small_disk)
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * (stats.f_bavail * stats.f_frsize - (1 << 20)))
+
+    result = run_cli("archives", fault_stack, "--output-dir", output, check=False)
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"srcstacks: error: {output}: cannot publish the archives")
+    assert "No space left on device" in error and "already there are intact" in error
+    assert {p.name: p.read_bytes() for p in output.glob("*.tar.xz")} == before
+    assert not partial_files(output)
+    assert run_cli("verify", fault_stack, "--output-dir", output, check=False).returncode == 0
+
+    filler.unlink()
+    run_cli("archives", fault_stack, "--output-dir", output)

@@ -1,0 +1,91 @@
+"""End-to-end: `srcstacks verify` passes on a real build and names each kind of tampering."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BuiltStack, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def copied_outputs(built_stack: BuiltStack, tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A private copy of the shared build's wheel dir and output dir, free to tamper with."""
+    wheels = tmp_path / "wheels"
+    output = tmp_path / "artifacts"
+    shutil.copytree(built_stack.config.wheel_dir, wheels)
+    shutil.copytree(built_stack.config.output_dir, output)
+    args = [str(built_stack.spec), "--wheel-dir", str(wheels), "--output-dir", str(output)]
+    return wheels, output, args
+
+
+def verify(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return run_cli("verify", *args, check=False)
+
+
+def test_verify_passes_on_the_build(copied_outputs: tuple[Path, Path, list[str]]) -> None:
+    result = verify(copied_outputs[2])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 installed distribution(s): 0 problem(s)" in result.stderr
+
+
+def test_wheel_swapped_for_a_pypi_binary(
+    copied_outputs: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    wheels, _, args = copied_outputs
+    download = tmp_path / "pypi"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary",
+         ":all:", "--index-url", "https://pypi.org/simple", "idna==3.11", "-d", str(download)],
+        check=True,
+    )  # fmt: skip
+    (pypi_wheel,) = download.glob("idna-3.11-*.whl")
+    (ours,) = wheels.glob("idna-3.11-0-*.whl")
+    shutil.copyfile(pypi_wheel, ours)
+    result = verify(args)
+    assert result.returncode == 1
+    assert f"{ours.name} does not match the sha256 recorded for it" in result.stdout
+
+
+def test_file_edited_inside_an_archive(copied_outputs: tuple[Path, Path, list[str]]) -> None:
+    _, output, args = copied_outputs
+    archive = output / "app-punycode.tar.xz"
+    with tarfile.open(archive) as tar:
+        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]  # type: ignore[union-attr]
+    with tarfile.open(archive, "w:xz") as tar:
+        for member, data in members:
+            if member.name.endswith("site-packages/idna/core.py"):
+                assert data is not None
+                data += b"\nBACKDOOR = True\n"
+                member.size = len(data)
+            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+    result = verify(args)
+    assert result.returncode == 1
+    assert "app-punycode.tar.xz: sha256 differs from venvstacks' metadata" in result.stdout
+    assert (
+        "app-punycode.tar.xz: idna/core.py differs from the file in idna-3.11-0-" in result.stdout
+    )
+
+
+def test_provenance_entry_dropped(copied_outputs: tuple[Path, Path, list[str]]) -> None:
+    wheels, _, args = copied_outputs
+    manifest_path = wheels / "provenance.json"
+    manifest = json.loads(manifest_path.read_text())
+    (name,) = [n for n in manifest["wheels"] if n.startswith("jinja2-")]
+    del manifest["wheels"][name]
+    manifest_path.write_text(json.dumps(manifest))
+    result = verify(args)
+    assert result.returncode == 1
+    assert f"{name} has no provenance entry" in result.stdout
+    assert (
+        "app-greeter.tar.xz: jinja2 3.1.6 is not a published wheel with provenance" in result.stdout
+    )
