@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,12 +77,16 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
 def test_killed_while_publishing_archives_then_rerun(fault_stack: Path, signum: int) -> None:
     config = load_config(fault_stack)
+    # venvstacks skips archives it already made: start from a fresh staging folder so
+    # this run really compresses and publishes the whole set again.
+    shutil.rmtree(config.variant_dir / "staging")
     process = start_cli("archives", fault_stack)
     assert process.stderr is not None
     for line in process.stderr:
         if "compressing archives" in line:
             break
     time.sleep(1)
+    assert process.poll() is None, "the run finished before it could be interrupted"
     os.killpg(process.pid, signum)
     process.communicate(timeout=120)
     assert process.returncode != 0
@@ -108,7 +113,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
     subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(mount_point)], check=True
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount_point)], check=True
     )
     try:
         yield mount_point

@@ -92,5 +92,8 @@ def check_locks(config: StackConfig, manifest: Manifest) -> list[LockedWheel]:
                         )
                     )
     if problems:
-        raise ProvenanceError("lock files name wheels without provenance: " + "; ".join(problems))
+        raise ProvenanceError(
+            "the locks do not match the published wheels (run 'srcstacks lock'): "
+            + "; ".join(problems)
+        )
     return locked

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import sysconfig
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -106,7 +107,10 @@ def bootstrap(
     if skip_constraints:
         command.append("--skip-constraints")
     env = tool_env(
-        {"SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)}
+        {
+            "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),
+            **portable_build_env(dirs.work_dir),
+        }
     )
     errors: list[tuple[str, str]] = []
 
@@ -128,6 +132,35 @@ def bootstrap(
         )
     except ToolError as exc:
         raise _explain_failure(dirs, errors, log_path, exc) from None
+
+
+def portable_build_env(work_dir: Path) -> dict[str, str]:
+    """Compiler settings that keep this machine's paths out of C extensions.
+
+    - ``LDSHARED`` without the build interpreter's RUNPATH: an interpreter built with
+      ``--enable-shared`` and an rpath (pyenv's, here) records ``-Wl,-rpath,<prefix>/lib``
+      in its link command and setuptools copies it into every extension, which does not
+      need it (extensions do not link libpython). A user's own ``LDSHARED`` is kept.
+    - ``CPPFLAGS`` mapping the interpreter prefix and Fromager's build folders to fixed
+      names, so ``__FILE__`` in Python's headers and debug info name no local path.
+      setuptools adds ``CPPFLAGS`` to every compile; a user's own flags come first.
+    """
+    env: dict[str, str] = {}
+    if "LDSHARED" not in os.environ:
+        tokens = (sysconfig.get_config_var("LDSHARED") or "").split()
+        kept = [
+            token
+            for token in tokens
+            if not (token.startswith(("-Wl,-rpath,", "-Wl,-rpath=")) and sys.base_prefix in token)
+        ]
+        if len(kept) < len(tokens):
+            env["LDSHARED"] = " ".join(kept)
+    prefix_maps = [
+        f"-ffile-prefix-map={sys.base_prefix}=/python",
+        f"-ffile-prefix-map={work_dir}=/build",
+    ]
+    env["CPPFLAGS"] = " ".join([os.environ.get("CPPFLAGS", ""), *prefix_maps]).strip()
+    return env
 
 
 def _explain_failure(
