@@ -20,8 +20,10 @@ from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, lo
 from srcstacks.errors import SrcstacksError
 from srcstacks.listing import list_patches, list_variants
 from srcstacks.stages.deploy import deploy
+from srcstacks.stages.rebuild import rebuild_and_compare
 from srcstacks.stages.runtime_pack import pack_runtime
 from srcstacks.stages.verify import verify_build
+from srcstacks.worklock import exclusive
 
 app = typer.Typer(
     name="srcstacks",
@@ -170,17 +172,34 @@ def verify_command(
     variant: VariantOpt = None,
     wheel_dir: WheelOpt = None,
     output_dir: OutputOpt = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="Also rebuild everything in a scratch dir and compare bytes.")
+    ] = False,
+    scratch: Annotated[
+        Path | None, typer.Option(help="Scratch dir for --rebuild (default: in the work dir).")
+    ] = None,
 ) -> None:
     """Check that every archive holds only published, unmodified wheels with provenance."""
 
     def action() -> None:
         overrides = Overrides(variant=variant, wheel_dir=wheel_dir, output_dir=output_dir)
-        result = verify_build(load_config(spec, overrides), _say)
-        for problem in result.problems:
-            typer.echo(f"MISMATCH {problem}")
-        if not result.ok:
-            _fail(f"verification failed: {len(result.problems)} problem(s) listed above")
-        typer.echo("verified: every archive matches its records")
+        config = load_config(spec, overrides)
+        with exclusive(config.work_dir):
+            result = verify_build(config, _say)
+            for problem in result.problems:
+                typer.echo(f"MISMATCH {problem}")
+            if not result.ok:
+                _fail(f"verification failed: {len(result.problems)} problem(s) listed above")
+            typer.echo("verified: every archive matches its records")
+            if rebuild:
+                target = (scratch or config.variant_dir / "rebuild").absolute()
+                comparisons = rebuild_and_compare(config, target, _say)
+                for comparison in comparisons:
+                    typer.echo(comparison.describe())
+                different = [c for c in comparisons if not c.identical]
+                if different:
+                    _fail(f"rebuild differs: {len(different)} artifact(s) listed above")
+                typer.echo(f"rebuilt bit for bit: {len(comparisons)} artifact(s) identical")
 
     _guarded(action)
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,39 @@ def test_provenance_entry_dropped(copied_outputs: tuple[Path, Path, list[str]]) 
     assert (
         "app-greeter.tar.xz: jinja2 3.1.6 is not a published wheel with provenance" in result.stdout
     )
+
+
+def test_rebuild_is_bit_for_bit_identical(built_stack: BuiltStack, tmp_path: Path) -> None:
+    result = run_cli("verify", built_stack.spec, "--rebuild", "--scratch", tmp_path / "again")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("DIFFERENT")]
+    identical = [line for line in lines if line.startswith("identical")]
+    assert any("wheels/markupsafe-3.0.4-0-cp311" in line for line in identical)
+    assert any("archives/cpython-3.11.tar.xz" in line for line in identical)
+    assert any("archives/app-greeter.tar.xz" in line for line in identical)
+
+
+def _machine_paths_in(data: bytes, paths: list[str]) -> list[str]:
+    return [path for path in paths if path.encode() in data]
+
+
+def test_no_build_machine_path_in_wheels_or_layer_archives(built_stack: BuiltStack) -> None:
+    config = built_stack.config
+    machine_paths = [str(config.spec_dir), str(config.work_dir), sys.base_prefix]
+    for wheel in sorted(config.wheel_dir.glob("*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                found = _machine_paths_in(archive.read(name), machine_paths)
+                assert not found, f"{wheel.name}:{name} holds {found}"
+    for archive_path in sorted(config.output_dir.glob("*.tar.xz")):
+        # The packed runtime's sysconfig records where CPython was configured
+        # (docs/runtime.md); everything else must be free of this machine's paths.
+        allowed = {sys.base_prefix} if archive_path.name.startswith("cpython") else set()
+        with tarfile.open(archive_path) as tar:
+            for member in tar:
+                stream = tar.extractfile(member) if member.isfile() else None
+                if stream is None:
+                    continue
+                found = set(_machine_paths_in(stream.read(), machine_paths)) - allowed
+                assert not found, f"{archive_path.name}:{member.name} holds {found}"

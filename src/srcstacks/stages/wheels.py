@@ -118,8 +118,14 @@ def _compatible(first: SpecifierSet, second: SpecifierSet) -> bool:
     return any(combined.contains(probe, prereleases=True) for probe in probes)
 
 
-def build_wheels(config: StackConfig, report: Report = print) -> WheelBuild:
-    """Run Fromager on every requirement of the stack; return what was done."""
+def build_wheels(
+    config: StackConfig, report: Report = print, *, pins: Path | None = None
+) -> WheelBuild:
+    """Run Fromager on every requirement of the stack; return what was done.
+
+    ``pins`` is a constraints file fixing versions, used to rebuild exactly what an
+    earlier build resolved.
+    """
     requirements = collect_requirements(config)
     if not requirements:
         raise ConfigError(f"{config.spec_path}: no layer declares any requirement")
@@ -148,7 +154,7 @@ def build_wheels(config: StackConfig, report: Report = print) -> WheelBuild:
     progress = _progress_printer(report)
     discard_stale_wheels(config, dirs, report)
     try:
-        _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress)
+        _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress, pins)
     except ToolError as exc:
         if skip_constraints or fromager.CONSTRAINTS_CONFLICT not in str(exc):
             raise
@@ -158,7 +164,7 @@ def build_wheels(config: StackConfig, report: Report = print) -> WheelBuild:
             "the built graph needs two versions of one project; rerunning with --skip-constraints"
         )
         skip_constraints = True
-        _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress)
+        _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress, pins)
     finally:
         # Also after a failure: the wheels that did get built keep their inputs on record.
         record_inputs(config, dirs)
@@ -185,6 +191,7 @@ def _bootstrap(
     skip_constraints: bool,
     log_path: Path,
     progress: Report,
+    pins: Path | None,
 ) -> None:
     fromager.bootstrap(
         dirs,
@@ -194,6 +201,7 @@ def _bootstrap(
         variant=config.variant,
         skip_constraints=skip_constraints,
         log_path=log_path,
+        constraints_file=pins,
         on_progress=progress,
     )
 

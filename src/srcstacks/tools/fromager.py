@@ -76,9 +76,12 @@ def bootstrap(
     variant: str,
     skip_constraints: bool,
     log_path: Path,
+    constraints_file: Path | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> None:
     """``fromager bootstrap -r requirements_file``: build everything it needs from source.
+
+    ``constraints_file`` pins versions (Fromager's global ``-c``), for exact rebuilds.
 
     Raises :class:`BuildError` naming the package that failed and its build log, or
     :class:`ToolError` (with ``CONSTRAINTS_CONFLICT`` in its message) when the built
@@ -100,6 +103,7 @@ def bootstrap(
         str(dirs.wheels_repo),
         "--work-dir",
         str(dirs.work_dir),
+        *(["--constraints-file", str(constraints_file)] if constraints_file else []),
         "bootstrap",
         "-r",
         str(requirements_file),

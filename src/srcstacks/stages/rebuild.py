@@ -1,0 +1,165 @@
+"""``srcstacks verify --rebuild``: build the stack again in a scratch folder, compare bytes.
+
+The rebuild uses the same sdists (copied from the first build's sdists repo), the same
+settings, patches and variant, the versions the first build resolved (as Fromager
+constraints), the committed locks and the same runtime source. It then compares, file
+by file: wheels, the provenance manifest, layer archives (naming the members that
+differ) and venvstacks' archive metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from srcstacks.archive_reader import record_digest
+from srcstacks.config import StackConfig
+from srcstacks.fsutil import atomic_write_text
+from srcstacks.stages.archives import build_archives, published_layers
+from srcstacks.stages.publish import publish_wheels
+from srcstacks.stages.wheels import build_wheels, fromager_dirs
+
+Report = Callable[[str], None]
+_MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One artifact of the first build set against its rebuilt twin."""
+
+    artifact: str  # e.g. "wheels/markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl"
+    identical: bool
+    detail: str = ""
+
+    def describe(self) -> str:
+        """One line: ``identical <artifact>`` or ``DIFFERENT <artifact>: <detail>``."""
+        if self.identical:
+            return f"identical  {self.artifact}"
+        return f"DIFFERENT  {self.artifact}: {self.detail}"
+
+
+def rebuild_and_compare(
+    config: StackConfig, scratch: Path, report: Report = print
+) -> list[Comparison]:
+    """Rebuild the finished build of ``config`` under ``scratch`` and compare artifacts."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    again = replace(
+        config,
+        work_dir=scratch / "work",
+        wheel_dir=scratch / "wheels",
+        output_dir=scratch / "artifacts",
+    )
+    report(f"rebuilding wheels in {scratch} from the same sdists and pinned versions")
+    _seed_sdists(config, again)
+    build_wheels(again, report, pins=_pin_versions(config, again))
+    publish_wheels(again, report)
+    results = _compare_wheel_dirs(config.wheel_dir, again.wheel_dir)
+    if not all(result.identical for result in results):
+        results.append(
+            Comparison("archives", False, "not rebuilt: the rebuilt wheels already differ")
+        )
+        return results
+    # The locks name the published wheel dir; its wheels were just shown byte-identical
+    # to the rebuilt ones, so the archives are rebuilt from the locks as committed.
+    report("rebuilding archives from the committed locks")
+    build_archives(replace(again, wheel_dir=config.wheel_dir), report)
+    results.extend(_compare_outputs(config.output_dir, again.output_dir))
+    return results
+
+
+def _seed_sdists(config: StackConfig, again: StackConfig) -> None:
+    source = fromager_dirs(config).downloaded_sdists
+    target = fromager_dirs(again).downloaded_sdists
+    shutil.copytree(source, target)
+
+
+def _pin_versions(config: StackConfig, again: StackConfig) -> Path:
+    """Constraints pinning every project the first build resolved to one version."""
+    order = json.loads(fromager_dirs(config).build_order.read_text(encoding="utf-8"))
+    versions: dict[str, set[str]] = {}
+    for entry in order:
+        versions.setdefault(canonicalize_name(entry["dist"]), set()).add(entry["version"])
+    # A project built at two versions (conflicting layers) is pinned by the spec itself.
+    lines = [
+        f"{name}=={next(iter(found))}\n"
+        for name, found in sorted(versions.items())
+        if len(found) == 1
+    ]
+    pins = again.variant_dir / "rebuild-constraints.txt"
+    atomic_write_text(pins, "".join(lines))
+    return pins
+
+
+def _compare_wheel_dirs(first: Path, second: Path) -> list[Comparison]:
+    results = []
+    names = sorted({p.name for p in first.glob("*.whl")} | {p.name for p in second.glob("*.whl")})
+    for name in [*names, "provenance.json"]:
+        label = f"wheels/{name}"
+        a, b = first / name, second / name
+        if not a.exists() or not b.exists():
+            missing = "first build" if not a.exists() else "rebuild"
+            results.append(Comparison(label, False, f"missing from the {missing}"))
+        elif a.read_bytes() == b.read_bytes():
+            results.append(Comparison(label, True))
+        elif name.endswith(".whl"):
+            results.append(Comparison(label, False, _member_diff(_zip_digests(a), _zip_digests(b))))
+        else:
+            results.append(Comparison(label, False, "content differs"))
+    return results
+
+
+def _compare_outputs(first: Path, second: Path) -> list[Comparison]:
+    results = []
+    for layer in published_layers(first):
+        name = layer["archive_name"]
+        a, b = first / name, second / name
+        if not b.exists():
+            results.append(Comparison(f"archives/{name}", False, "missing from the rebuild"))
+        elif a.read_bytes() == b.read_bytes():
+            results.append(Comparison(f"archives/{name}", True))
+        else:
+            diff = _member_diff(_tar_digests(a), _tar_digests(b))
+            results.append(Comparison(f"archives/{name}", False, diff))
+    for metadata in sorted(first.glob("__venvstacks__/**/*.json")):
+        relative = metadata.relative_to(first)
+        twin = second / relative
+        same = twin.exists() and twin.read_bytes() == metadata.read_bytes()
+        results.append(Comparison(str(relative), same, "" if same else "content differs"))
+    return results
+
+
+def _zip_digests(path: Path) -> dict[str, str]:
+    with zipfile.ZipFile(path) as archive:
+        return {
+            info.filename: f"{record_digest(archive.read(info))} {info.date_time}"
+            for info in archive.infolist()
+        }
+
+
+def _tar_digests(path: Path) -> dict[str, str]:
+    digests = {}
+    with tarfile.open(path) as tar:
+        for member in tar:
+            stream = tar.extractfile(member) if member.isfile() else None
+            content = record_digest(stream.read()) if stream else member.linkname
+            digests[member.name] = f"{content} {member.mode:o} {member.mtime}"
+    return digests
+
+
+def _member_diff(first: dict[str, str], second: dict[str, str]) -> str:
+    differing = sorted(
+        name for name in first.keys() | second.keys() if first.get(name) != second.get(name)
+    )
+    if not differing:
+        return "same members and contents; the container bytes differ (order or headers)"
+    listed = ", ".join(differing[:_MAX_LISTED])
+    more = f" and {len(differing) - _MAX_LISTED} more" if len(differing) > _MAX_LISTED else ""
+    return f"{len(differing)} member(s) differ: {listed}{more}"
