@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_demo_stack, run_cli
+from tests.conftest import BuiltStack, copy_demo_stack, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -52,3 +53,48 @@ def test_compile_error_names_package_and_build_log_and_a_rerun_resumes(tmp_path:
     for name, mtime in kept.items():
         assert after[name] == mtime, f"{name} was rebuilt instead of reused"
     assert any(name.startswith("markupsafe-") for name in after)
+
+
+def test_version_with_no_sdist(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path)
+    # torch publishes wheels only: there is nothing to build it from.
+    spec.write_text(spec.read_text().replace('"idna==3.11"', '"torch==2.9.1"'))
+    result = run_cli("wheels", spec, check=False)
+    assert result.returncode == 1
+    assert_one_clear_error(result.stderr, "no source distribution", "torch==2.9.1", "log: ")
+
+
+def _bad_runtime_lock(stack: BuiltStack, runtime: Path) -> str:
+    locks = stack.spec.parent / "requirements"
+    before = {p: p.read_bytes() for p in sorted(locks.rglob("*")) if p.is_file()}
+    result = run_cli(
+        "lock", stack.spec, "--runtime-source", "local", "--runtime-path", runtime, check=False
+    )
+    assert result.returncode == 1
+    after = {p: p.read_bytes() for p in sorted(locks.rglob("*")) if p.is_file()}
+    assert after == before, "a failed runtime check changed the locks"
+    return assert_one_clear_error(result.stderr, str(runtime))
+
+
+def test_runtime_archive_missing(built_stack: BuiltStack, tmp_path: Path) -> None:
+    line = _bad_runtime_lock(built_stack, tmp_path / "cpython-3.11.7.tar.gz")
+    assert "runtime archive not found" in line
+
+
+def test_runtime_archive_corrupt(built_stack: BuiltStack, tmp_path: Path) -> None:
+    runtime = tmp_path / "cpython-3.11.7.tar.gz"
+    runtime.write_bytes(b"\x1f\x8b\x08\x00 cut off mid-download")
+    assert "corrupt runtime archive" in _bad_runtime_lock(built_stack, runtime)
+
+
+def test_runtime_of_another_python_version(built_stack: BuiltStack, tmp_path: Path) -> None:
+    fake = tmp_path / "python"
+    (fake / "bin").mkdir(parents=True)
+    interpreter = fake / "bin" / "python3"
+    interpreter.write_text("#!/bin/sh\necho 3.12.1\n")
+    interpreter.chmod(0o755)
+    runtime = tmp_path / "cpython-3.12.1-install_only.tar.gz"
+    with tarfile.open(runtime, "w:gz") as tar:
+        tar.add(fake, arcname="python")
+    line = _bad_runtime_lock(built_stack, runtime)
+    assert "runtime is Python 3.12.1 but layer 'cpython-3.11' wants cpython@3.11.7" in line

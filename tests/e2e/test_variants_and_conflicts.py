@@ -144,6 +144,7 @@ def test_patches_fail_warn_list_and_rebuild(tmp_path: Path) -> None:
     patch.write_text(BROKEN_IDNA_PATCH)
     (tmp_path / "patches" / "idnaa").mkdir()
     (tmp_path / "patches" / "idnaa" / "0001-typo.patch").write_text(IDNA_PATCH)
+    (tmp_path / "build-settings" / "six.yaml").write_text("env:\n  CFLAGS: -O3\n")
 
     failed = run_cli("wheels", spec, check=False)
     assert failed.returncode == 1
@@ -156,6 +157,7 @@ def test_patches_fail_warn_list_and_rebuild(tmp_path: Path) -> None:
     patch.write_text(IDNA_PATCH.format(marker="first"))
     result = run_cli("wheels", spec)
     assert "patches/idnaa: 1 patch(es) for no project or version in this build" in result.stderr
+    assert "build-settings/six.yaml: settings for six, which is not in this build" in result.stderr
     listing = run_cli("patches", spec).stdout
     assert "idna 3.11\n  patches/idna/0001-mark.patch" in listing
     assert "markupsafe 3.0.4\n  patches/markupsafe/0001-" in listing

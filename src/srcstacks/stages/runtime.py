@@ -51,10 +51,17 @@ def venvstacks_build_dir(config: StackConfig) -> Path:
 
 
 def runtime_env(config: StackConfig) -> dict[str, str]:
-    """Extra environment venvstacks needs for the configured runtime source."""
+    """Extra environment for venvstacks: the runtime source, and no bytecode writes.
+
+    venvstacks clamps archive mtimes to the lock time, but only from above: a folder
+    of the runtime that Python touches while locking (writing ``__pycache__`` into
+    ``encodings/``, say) would keep that earlier, ever-different time and make the
+    runtime archive differ between otherwise identical builds.
+    """
+    env = {"PYTHONDONTWRITEBYTECODE": "1"}
     if config.runtime.kind == "mirror" and config.runtime.mirror_url:
-        return {"PBS_INSTALLER_BASE_URL": config.runtime.mirror_url}
-    return {}
+        env["PBS_INSTALLER_BASE_URL"] = config.runtime.mirror_url
+    return env
 
 
 def prepare_runtimes(config: StackConfig, report: Report = print) -> list[RuntimeRecord]:
@@ -159,7 +166,19 @@ def _seed(config: StackConfig, layer: Layer, archive: Path) -> Path:
     else:
         raise RuntimeSourceError(f"{archive}: runtime archive not found")
     _check_version(target, layer, archive)
+    _reset_mtimes(target)
     return target
+
+
+def _reset_mtimes(folder: Path) -> None:
+    """Date every entry of the seeded runtime 1970, symlinks and folders included.
+
+    Extraction leaves symlinks (and anything else it cannot date) at the current time,
+    which falls before or after the lock time depending on the run; at time 0 every
+    entry is older than any lock, so venvstacks' mtime clamp treats them all alike.
+    """
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, (0, 0), follow_symlinks=False)
 
 
 def _extract_install_only(archive: Path, target: Path) -> None:

@@ -23,6 +23,9 @@ _PROGRESS_LINE = re.compile(
     r"INFO (?P<package>[A-Za-z0-9_.-]+): new (?P<kind>[a-z-]+) dependency"
     r" .* resolves to (?P<version>\S+)"
 )
+_UNRESOLVED = re.compile(
+    r"Unable to resolve requirement specifier (?P<spec>\S+).*?searching at (?P<index>[^\s)]+)"
+)
 CONSTRAINTS_CONFLICT = "Could not produce a pip compatible constraints file"
 
 
@@ -180,6 +183,12 @@ def _explain_failure(
         return BuildError(patch_failure, str(log_path))
     # The first error is usually the root cause; later ones are the callers giving up.
     package, message = errors[0]
+    if match := _UNRESOLVED.search(message):
+        return BuildError(
+            f"no source distribution on {match['index']} matches {match['spec']}"
+            " (srcstacks builds only from sdists: check the name and version)",
+            str(log_path),
+        )
     build_log = _package_build_log(dirs, package)
     return BuildError(
         f"building {package} from source failed: {_shorten(message)}",
