@@ -21,7 +21,12 @@ from srcstacks.errors import PublishError, StageOrderError
 from srcstacks.fsutil import publish_tree, remove_partial_files, write_json
 from srcstacks.provenance import check_wheel_dir
 from srcstacks.stages.lock import check_locks
-from srcstacks.stages.runtime import prepare_runtimes, runtime_env, venvstacks_build_dir
+from srcstacks.stages.runtime import (
+    discard_layer_envs,
+    prepare_runtimes,
+    runtime_env,
+    venvstacks_build_dir,
+)
 from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import fromager, venvstacks
 
@@ -43,6 +48,7 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     manifest = check_wheel_dir(config.wheel_dir)
     check_locks(config, manifest)
     runtimes = prepare_runtimes(config, report)
+    discard_layer_envs(config)
     report(f"building and compressing {len(config.layers)} layer archive(s) (xz is slow)")
     log_path = config.variant_dir / "logs" / "venvstacks-build.log"
     # venvstacks writes archives in place; it writes into a staging folder instead, and

@@ -50,6 +50,21 @@ def venvstacks_build_dir(config: StackConfig) -> Path:
     return config.variant_dir / "venvstacks-build"
 
 
+def discard_layer_envs(config: StackConfig) -> None:
+    """Remove the layer environments venvstacks left in its build dir, so it makes them anew.
+
+    venvstacks clamps archive mtimes to the lock time only from above, so anything
+    created *before* the lock time keeps its own time. The lock stage creates the
+    runtime layer's environment (``share/venv/metadata``, say) just before it stamps the
+    lock; a build from committed locks creates it after. Rebuilding every environment
+    from scratch gives both the same archive, and keeps leftovers of an earlier lock out.
+    """
+    build_dir = venvstacks_build_dir(config)
+    for layer in config.layers:
+        shutil.rmtree(build_dir / layer.env_name, ignore_errors=True)
+        (build_dir / f"{layer.env_name}.last-build.json").unlink(missing_ok=True)
+
+
 def runtime_env(config: StackConfig) -> dict[str, str]:
     """Extra environment for venvstacks: the runtime source, and no bytecode writes.
 
