@@ -33,6 +33,10 @@ class ProvenanceError(SrcstacksError):
     """A wheel has no provenance, or does not match the provenance recorded for it."""
 
 
+class SourceIntegrityError(SrcstacksError):
+    """A downloaded sdist does not match what its package index publishes for it."""
+
+
 class RuntimeSourceError(SrcstacksError):
     """The Python runtime for the runtime layer is missing, corrupt or the wrong version."""
 

@@ -23,6 +23,9 @@ class ProjectSettings:
     sha256: str
     env: dict[str, str] = field(default_factory=dict)
     variant_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Fromager's ``resolver_dist.sdist_server_url``: the index this project's sdist
+    # comes from, when it is not PyPI.
+    sdist_index: str | None = None
 
 
 def read_settings(settings_dir: Path) -> dict[str, ProjectSettings]:
@@ -44,6 +47,7 @@ def read_settings(settings_dir: Path) -> dict[str, ProjectSettings]:
             variant_env={
                 str(name): _str_map((info or {}).get("env")) for name, info in variants.items()
             },
+            sdist_index=_sdist_index(data),
         )
     return found
 
@@ -70,6 +74,12 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: build settings must be a mapping of Fromager keys")
     return data
+
+
+def _sdist_index(data: dict[str, Any]) -> str | None:
+    resolver = data.get("resolver_dist")
+    url = resolver.get("sdist_server_url") if isinstance(resolver, dict) else None
+    return str(url) if url else None
 
 
 def _str_map(value: Any) -> dict[str, str]:

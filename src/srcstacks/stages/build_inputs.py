@@ -71,15 +71,22 @@ def discard_stale_wheels(config: StackConfig, dirs: FromagerDirs, report: Report
         if before is None or before == current_inputs(config, project, version):
             continue
         report(f"  {project} {version}: patches or build settings changed; rebuilding it")
-        (dirs.built_wheels / filename).unlink()
-        for stale in dirs.work_dir.glob(f"{filename.split('-')[0]}-{version}"):
-            shutil.rmtree(stale, ignore_errors=True)
-        for index_copy in dirs.wheels_repo.glob(f"simple/*/{filename}"):
-            index_copy.unlink()
-        for patched_sdist in dirs.sdists_repo.glob(f"builds/{filename.split('-')[0]}-{version}.*"):
-            patched_sdist.unlink()
+        discard_built_wheel(dirs, filename, version)
         discarded.append(filename)
     return discarded
+
+
+def discard_built_wheel(dirs: FromagerDirs, filename: str, version: str) -> None:
+    """Remove a built wheel from Fromager's repos, with its prepared source, so a rerun
+    builds it again instead of reusing it."""
+    (dirs.built_wheels / filename).unlink(missing_ok=True)
+    stem = filename.split("-")[0]
+    for stale in dirs.work_dir.glob(f"{stem}-{version}"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for index_copy in dirs.wheels_repo.glob(f"simple/*/{filename}"):
+        index_copy.unlink()
+    for patched_sdist in dirs.sdists_repo.glob(f"builds/{stem}-{version}.*"):
+        patched_sdist.unlink()
 
 
 def record_inputs(config: StackConfig, dirs: FromagerDirs) -> None:

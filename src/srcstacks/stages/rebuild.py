@@ -24,6 +24,7 @@ from srcstacks.config import StackConfig
 from srcstacks.fsutil import atomic_write_text
 from srcstacks.stages.archives import build_archives, published_layers
 from srcstacks.stages.publish import publish_wheels
+from srcstacks.stages.sdist_check import checked_record_path
 from srcstacks.stages.wheels import build_wheels, fromager_dirs
 
 Report = Callable[[str], None]
@@ -79,6 +80,10 @@ def _seed_sdists(config: StackConfig, again: StackConfig) -> None:
     source = fromager_dirs(config).downloaded_sdists
     target = fromager_dirs(again).downloaded_sdists
     shutil.copytree(source, target)
+    # The sdists were checked against their index once; the rebuild need not ask again.
+    checked = checked_record_path(config)
+    if checked.exists():
+        shutil.copy2(checked, checked_record_path(again))
 
 
 def _pin_versions(config: StackConfig, again: StackConfig) -> Path:

@@ -26,6 +26,7 @@ from srcstacks.fsutil import atomic_write_text, write_json
 from srcstacks.patches import unused_patch_dirs
 from srcstacks.settings import defined_variants, read_settings
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
+from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.tools import fromager
 
 Report = Callable[[str], None]
@@ -168,6 +169,7 @@ def build_wheels(
     finally:
         # Also after a failure: the wheels that did get built keep their inputs on record.
         record_inputs(config, dirs)
+    check_sdists(config, dirs, report)
     _warn_about_unused_inputs(config, dirs, report)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
     write_json(

@@ -26,6 +26,10 @@ _PROGRESS_LINE = re.compile(
 _UNRESOLVED = re.compile(
     r"Unable to resolve requirement specifier (?P<spec>\S+).*?searching at (?P<index>[^\s)]+)"
 )
+_DOWNLOAD_FAILED = re.compile(
+    r"WARNING (?P<package>[A-Za-z0-9_.-]+): Download failed for (?P<url>\S+): (?P<reason>.*)"
+)
+_INCOMPLETE = re.compile(r"IncompleteRead\((?P<read>\d+) bytes read, (?P<more>\d+) more expected")
 CONSTRAINTS_CONFLICT = "Could not produce a pip compatible constraints file"
 
 
@@ -183,6 +187,8 @@ def _explain_failure(
         return BuildError(patch_failure, str(log_path))
     # The first error is usually the root cause; later ones are the callers giving up.
     package, message = errors[0]
+    if "download" in message and (download_failure := _download_failure(text, package)):
+        return BuildError(download_failure, str(log_path))
     if match := _UNRESOLVED.search(message):
         return BuildError(
             f"no source distribution on {match['index']} matches {match['spec']}"
@@ -193,6 +199,23 @@ def _explain_failure(
     return BuildError(
         f"building {package} from source failed: {_shorten(message)}",
         str(build_log or log_path),
+    )
+
+
+def _download_failure(log_text: str, package: str) -> str | None:
+    """Say which download broke and how, when Fromager gave up on fetching a source."""
+    failures = [m for m in _DOWNLOAD_FAILED.finditer(log_text) if m["package"] == package]
+    if not failures:
+        return None
+    last = failures[-1]
+    reason = _shorten(last["reason"])
+    if match := _INCOMPLETE.search(last["reason"]):
+        received, missing = int(match["read"]), int(match["more"])
+        reason = f"cut off after {received} of {received + missing} bytes"
+    return (
+        f"downloading {package}'s source from {last['url']} failed"
+        f" {len(failures)} time(s): {reason}; nothing partial was kept, rerun when the"
+        " index is reachable"
     )
 
 

@@ -1,0 +1,76 @@
+"""Sdists that arrive damaged: a download cut off, a file whose sha256 is not the index's.
+
+A real index server on loopback serves idna's sdist for the punycode app; the rest
+of the build comes from PyPI as usual.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BuiltStack, copy_demo_stack, run_cli
+from tests.e2e.test_failures import assert_one_clear_error
+from tests.index_server import serve_sdist
+
+pytestmark = pytest.mark.e2e
+
+SDIST = "idna-3.11.tar.gz"
+
+
+def punycode_stack(tmp_path: Path, index_url: str) -> Path:
+    """The demo's runtime and punycode app only, with idna's sdist from ``index_url``."""
+    spec = copy_demo_stack(tmp_path)
+    text = spec.read_text()
+    start, end = text.index("[[frameworks]]"), text.index('[[applications]]\nname = "punycode"')
+    spec.write_text(text[:start] + text[end:])
+    (tmp_path / "build-settings" / "idna.yaml").write_text(
+        f"resolver_dist:\n  sdist_server_url: {index_url}\n"
+    )
+    return spec
+
+
+@pytest.fixture
+def idna_sdist(built_stack: BuiltStack) -> Path:
+    """idna's genuine sdist, as the shared demo build downloaded it from PyPI."""
+    return built_stack.config.variant_dir / "fromager" / "sdists-repo" / "downloads" / SDIST
+
+
+def published(spec: Path) -> list[str]:
+    wheel_dir = spec.parent / "_srcstacks" / "cpu" / "wheels"
+    return sorted(path.name for path in wheel_dir.glob("*.whl"))
+
+
+def test_sdist_whose_sha256_differs_from_the_index_is_quarantined(
+    tmp_path: Path, idna_sdist: Path
+) -> None:
+    with serve_sdist("idna", idna_sdist, mode="wrong-sha256") as index_url:
+        spec = punycode_stack(tmp_path, index_url)
+        result = run_cli("build", spec, check=False)
+    assert result.returncode != 0
+    line = assert_one_clear_error(result.stderr, SDIST, "sha256", f"{index_url}idna/")
+    quarantined = tmp_path / "_srcstacks" / "cpu" / "quarantine" / SDIST
+    assert quarantined.read_bytes() == idna_sdist.read_bytes(), line
+    variant_dir = tmp_path / "_srcstacks" / "cpu"
+    assert not list(variant_dir.glob(f"fromager/sdists-repo/downloads/{SDIST}"))
+    assert not list(variant_dir.glob("fromager/wheels-repo/downloads/idna-*.whl"))
+    assert published(spec) == [], "nothing may be published from a mismatching sdist"
+
+    # Once the index serves the genuine file, the rerun downloads and builds it.
+    with serve_sdist("idna", idna_sdist) as index_url:
+        (tmp_path / "build-settings" / "idna.yaml").write_text(
+            f"resolver_dist:\n  sdist_server_url: {index_url}\n"
+        )
+        run_cli("wheels", spec)
+    assert (variant_dir / "fromager" / "sdists-repo" / "downloads" / SDIST).is_file()
+
+
+def test_sdist_download_cut_off(tmp_path: Path, idna_sdist: Path) -> None:
+    with serve_sdist("idna", idna_sdist, mode="cut-off") as index_url:
+        spec = punycode_stack(tmp_path, index_url)
+        result = run_cli("wheels", spec, check=False)
+    assert result.returncode != 0
+    assert_one_clear_error(result.stderr, "idna", "cut off after", "log: ")
+    downloads = tmp_path / "_srcstacks" / "cpu" / "fromager" / "sdists-repo" / "downloads"
+    assert not list(downloads.glob("idna-*")), "a partial download was left behind"

@@ -1,0 +1,46 @@
+"""Reading sha256s from index pages (PEP 503 HTML and PEP 691 JSON), served for real."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from srcstacks.index_client import IndexReadError, project_page_url, published_sha256
+from tests.index_server import serve_sdist
+
+
+def test_project_page_url_joins_with_or_without_trailing_slash() -> None:
+    assert project_page_url("https://x.test/simple", "idna") == "https://x.test/simple/idna/"
+    assert project_page_url("https://x.test/simple/", "idna") == "https://x.test/simple/idna/"
+
+
+def test_html_page_hashes_are_read(tmp_path: Path) -> None:
+    sdist = tmp_path / "demo-1.0.tar.gz"
+    sdist.write_bytes(b"not really a tarball")
+    with serve_sdist("demo", sdist) as index_url:
+        hashes = published_sha256(index_url, "demo")
+    assert hashes == {sdist.name: hashlib.sha256(sdist.read_bytes()).hexdigest()}
+
+
+def test_wrong_hash_is_reported_as_published(tmp_path: Path) -> None:
+    sdist = tmp_path / "demo-1.0.tar.gz"
+    sdist.write_bytes(b"content")
+    with serve_sdist("demo", sdist, mode="wrong-sha256") as index_url:
+        hashes = published_sha256(index_url, "demo")
+    assert hashes[sdist.name] != hashlib.sha256(b"content").hexdigest()
+
+
+def test_missing_project_is_a_read_error(tmp_path: Path) -> None:
+    sdist = tmp_path / "demo-1.0.tar.gz"
+    sdist.write_bytes(b"content")
+    with serve_sdist("demo", sdist) as index_url, pytest.raises(IndexReadError, match="other"):
+        published_sha256(index_url, "other")
+
+
+def test_json_page_hashes_are_read() -> None:
+    from srcstacks.index_client import _from_json
+
+    page = '{"files": [{"filename": "a-1.tar.gz", "hashes": {"sha256": "ab"}}, {"filename": "b"}]}'
+    assert _from_json("https://x.test/simple/a/", page) == {"a-1.tar.gz": "ab"}
