@@ -62,3 +62,17 @@ def test_stage_run_out_of_order(tmp_path: Path) -> None:
     result = run_cli("publish-wheels", spec, check=False)
     assert result.returncode == 1
     assert "srcstacks wheels" in error_line(result.stderr)
+
+
+def test_sbom_before_archives(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path)
+    result = run_cli("sbom", spec, check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert "venvstacks.json: no archives published yet" in line and "srcstacks archives" in line
+
+
+def test_sbom_check_of_a_missing_file(tmp_path: Path) -> None:
+    result = run_cli("sbom", "check", tmp_path / "nowhere.cdx.json", check=False)
+    assert result.returncode == 1
+    assert "nowhere.cdx.json: document: not readable as JSON" in result.stdout

@@ -112,3 +112,54 @@ def test_layer_errors(tmp_path: Path, old: str, new: str, expected: str) -> None
 def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="malformed TOML"):
         load_config(write(tmp_path, SPEC + "\n[[runtimes]\n"))
+
+
+def test_sbom_table(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path,
+        SPEC
+        + "\n[tool.srcstacks.sbom]\n"
+        + 'supplier = "ACME builds"\n'
+        + 'manufacturer = { name = "ACME", url = "https://acme.example",'
+        + ' email = "a@acme.example" }\n'
+        + 'authors = ["Jo", { name = "Sam", email = "sam@acme.example" }]\n',
+    )
+    sbom = load_config(spec).sbom
+    assert sbom.supplier is not None and sbom.supplier.name == "ACME builds"
+    assert sbom.manufacturer is not None
+    assert (sbom.manufacturer.url, sbom.manufacturer.email) == (
+        "https://acme.example",
+        "a@acme.example",
+    )
+    assert [(author.name, author.email) for author in sbom.authors] == [
+        ("Jo", None),
+        ("Sam", "sam@acme.example"),
+    ]
+
+
+def test_sbom_table_defaults_to_nobody(tmp_path: Path) -> None:
+    sbom = load_config(write(tmp_path, SPEC)).sbom
+    assert sbom.supplier is None and sbom.manufacturer is None and sbom.authors == ()
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('suplier = "x"', "unknown key 'tool.srcstacks.sbom.suplier'"),
+        ("supplier = 3", "'tool.srcstacks.sbom.supplier' must be a string or a table, not int"),
+        ('authors = "Jo"', "'tool.srcstacks.sbom.authors' must be a list, not str"),
+        ("authors = [3]", "'tool.srcstacks.sbom.authors[0]' must be a string or a table"),
+        ('supplier = { name = "x", phone = "1" }', "tool.srcstacks.sbom.supplier.phone"),
+        ('supplier = { url = "https://x" }', "'tool.srcstacks.sbom.supplier' needs a non-empty"),
+        ('manufacturer = { name = "x", url = 1 }', "'tool.srcstacks.sbom.manufacturer.url'"),
+    ],
+)
+def test_sbom_table_errors_name_the_key(tmp_path: Path, table: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=r"venvstacks\.toml") as error:
+        load_config(write(tmp_path, SPEC + "\n[tool.srcstacks.sbom]\n" + table + "\n"))
+    assert expected in str(error.value)
+
+
+def test_sbom_must_be_a_table(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'tool\.srcstacks\.sbom' must be a table"):
+        load_config(write(tmp_path, SPEC + '\n[tool.srcstacks]\nsbom = "x"\n'))

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from srcstacks import __version__, pipeline
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.errors import SrcstacksError
 from srcstacks.listing import list_patches, list_variants
+from srcstacks.sbom.check import check_document
 from srcstacks.stages.deploy import deploy
 from srcstacks.stages.rebuild import rebuild_and_compare
 from srcstacks.stages.runtime_pack import pack_runtime
@@ -34,6 +36,32 @@ app = typer.Typer(
 )
 runtime_app = typer.Typer(help="Make and inspect runtime-layer interpreters.", no_args_is_help=True)
 app.add_typer(runtime_app, name="runtime")
+
+
+class _SbomGroup(TyperGroup):
+    """``srcstacks sbom [SPEC]`` writes the SBOMs; ``srcstacks sbom check FILE...`` checks.
+
+    A click group cannot take an optional SPEC argument and subcommands at once (it
+    would read ``check`` as the spec), so anything that is not a subcommand name is
+    handed to the ``generate`` subcommand.
+    """
+
+    # ctx is typer's vendored click Context, which typer does not export.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["generate", *args]
+        return super().parse_args(ctx, args)
+
+
+sbom_app = typer.Typer(
+    cls=_SbomGroup,
+    help=(
+        "CycloneDX SBOMs of the layer archives. 'srcstacks sbom [SPEC]' (short for"
+        " 'sbom generate [SPEC]') writes one beside every archive; 'srcstacks sbom check"
+        " FILE...' checks SBOMs."
+    ),
+)
+app.add_typer(sbom_app, name="sbom")
 
 SpecArg = Annotated[
     Path, typer.Argument(help="The venvstacks stack spec (or the folder holding venvstacks.toml).")
@@ -107,7 +135,7 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
             config = load_config(spec, overrides)
             if stage is None:
                 pipeline.run_all(config, _say)
-                _say(f"done: archives in {config.output_dir}")
+                _say(f"done: archives and their SBOMs in {config.output_dir}")
             else:
                 pipeline.run_stage(stage, config, _say)
 
@@ -125,7 +153,7 @@ def _runtime_kind(value: str | None) -> RuntimeSourceKind | None:
 
 
 app.command("build")(
-    _stage_command(None, "Run every stage: wheels, publish-wheels, lock, archives.")
+    _stage_command(None, "Run every stage: wheels, publish-wheels, lock, archives, sbom.")
 )
 app.command("wheels")(
     _stage_command("wheels", "Build every layer's dependencies from source with Fromager.")
@@ -139,6 +167,34 @@ app.command("lock")(
 app.command("archives")(
     _stage_command("archives", "Build and publish the layer archives with venvstacks.")
 )
+sbom_app.command("generate")(
+    _stage_command("sbom", "Write <archive>.cdx.json, a CycloneDX SBOM, beside every archive.")
+)
+
+
+@sbom_app.command("check")
+def sbom_check_command(
+    files: Annotated[list[Path], typer.Argument(help="CycloneDX JSON documents to check.")],
+    archive: Annotated[
+        list[Path] | None,
+        typer.Option(help="The archive each FILE describes, in the same order (repeatable)."),
+    ] = None,
+) -> None:
+    """Check SBOMs: CycloneDX 1.6 schema, minimum elements, and optionally their archives."""
+    archives = archive or []
+    if archives and len(archives) != len(files):
+        _fail(f"give one --archive per FILE ({len(files)} file(s), {len(archives)} archive(s))")
+    failed = 0
+    for index, path in enumerate(files):
+        result = check_document(path, archives[index] if archives else None)
+        for problem in result.problems:
+            typer.echo(f"{path.name}: {problem}")
+        if result.ok:
+            typer.echo(f"{path.name}: OK ({result.components} component(s))")
+        else:
+            failed += 1
+    if failed:
+        _fail(f"{failed} of {len(files)} SBOM(s) lack required elements (listed above)")
 
 
 @app.command("deploy")

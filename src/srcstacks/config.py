@@ -78,6 +78,28 @@ class RuntimeSource:
 
 
 @dataclass(frozen=True)
+class SbomParty:
+    """An organisation or person named in the SBOMs: supplier, manufacturer or author."""
+
+    name: str
+    url: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class SbomSettings:
+    """``[tool.srcstacks.sbom]``: who supplies, makes and wrote the layer archives' SBOMs.
+
+    Auditors' minimum elements (NTIA, BSI TR-03183-2) ask for the SBOM's author and each
+    component's supplier; nothing in the archives says who that is, so the spec does.
+    """
+
+    supplier: SbomParty | None = None
+    manufacturer: SbomParty | None = None
+    authors: tuple[SbomParty, ...] = ()
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything the pipeline needs to know, with every path made absolute."""
 
@@ -90,6 +112,7 @@ class StackConfig:
     wheel_dir: Path
     output_dir: Path
     runtime: RuntimeSource = field(default_factory=RuntimeSource)
+    sbom: SbomSettings = field(default_factory=SbomSettings)
     # The variant the spec itself names (or Fromager's default); its locks live beside
     # the spec, every other variant's under variants/<name>/ (see stages/variant_spec.py).
     spec_variant: str = DEFAULT_VARIANT
@@ -264,12 +287,25 @@ _TOOL_KEYS = {
     "wheel_dir": str,
     "output_dir": str,
     "runtime": dict,
+    "sbom": dict,
 }
 _RUNTIME_KEYS = {"source": str, "path": str, "mirror_url": str, "interpreter": str}
+_SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
+    "supplier": (str, dict),
+    "manufacturer": (str, dict),
+    "authors": list,
+}
+_PARTY_KEYS = {"name": str, "url": str, "email": str}
+
+
+_KIND_NAMES: dict[type, str] = {dict: "a table", str: "a string", list: "a list"}
 
 
 def _check_keys(
-    spec_path: Path, table: Mapping[str, Any], allowed: Mapping[str, type], prefix: str
+    spec_path: Path,
+    table: Mapping[str, Any],
+    allowed: Mapping[str, type | tuple[type, ...]],
+    prefix: str,
 ) -> None:
     for key, value in table.items():
         if key not in allowed:
@@ -278,7 +314,8 @@ def _check_keys(
             )
         expected = allowed[key]
         if not isinstance(value, expected):
-            kind = "a table" if expected is dict else "a string"
+            kinds = expected if isinstance(expected, tuple) else (expected,)
+            kind = " or ".join(_KIND_NAMES[item] for item in kinds)
             raise ConfigError(
                 f"{spec_path}: '{prefix}.{key}' must be {kind}, not {type(value).__name__}"
             )
@@ -290,6 +327,7 @@ def _parse_tool_table(
     _check_keys(spec_path, table, _TOOL_KEYS, "tool.srcstacks")
     runtime_table = table.get("runtime", {})
     _check_keys(spec_path, runtime_table, _RUNTIME_KEYS, "tool.srcstacks.runtime")
+    sbom = _parse_sbom_table(spec_path, table.get("sbom", {}))
     spec_dir = spec_path.parent
 
     def path_of(key: str, default: str) -> Path:
@@ -324,7 +362,43 @@ def _parse_tool_table(
         wheel_dir=wheel_dir,
         output_dir=output_dir,
         runtime=runtime,
+        sbom=sbom,
     )
+
+
+def _parse_sbom_table(spec_path: Path, table: Mapping[str, Any]) -> SbomSettings:
+    prefix = "tool.srcstacks.sbom"
+    _check_keys(spec_path, table, _SBOM_KEYS, prefix)
+    authors = table.get("authors", [])
+    return SbomSettings(
+        supplier=_parse_party(spec_path, table.get("supplier"), f"{prefix}.supplier"),
+        manufacturer=_parse_party(spec_path, table.get("manufacturer"), f"{prefix}.manufacturer"),
+        authors=tuple(
+            _require_party(spec_path, author, f"{prefix}.authors[{index}]")
+            for index, author in enumerate(authors)
+        ),
+    )
+
+
+def _parse_party(spec_path: Path, value: Any, key: str) -> SbomParty | None:
+    """A supplier, manufacturer or author: a name, or a table with name, url and email."""
+    return None if value is None else _require_party(spec_path, value, key)
+
+
+def _require_party(spec_path: Path, value: Any, key: str) -> SbomParty:
+    if isinstance(value, str):
+        table: Mapping[str, Any] = {"name": value}
+    elif isinstance(value, Mapping):
+        table = value
+        _check_keys(spec_path, table, _PARTY_KEYS, key)
+    else:
+        raise ConfigError(
+            f"{spec_path}: '{key}' must be a string or a table, not {type(value).__name__}"
+        )
+    name = table.get("name", "")
+    if not name.strip():
+        raise ConfigError(f"{spec_path}: '{key}' needs a non-empty 'name'")
+    return SbomParty(name=name, url=table.get("url"), email=table.get("email"))
 
 
 def _check_variant(origin: Path | str, variant: str) -> None:

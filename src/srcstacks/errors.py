@@ -51,3 +51,7 @@ class BusyError(SrcstacksError):
 
 class PublishError(SrcstacksError):
     """Publishing finished artifacts to their destination failed; the old ones are intact."""
+
+
+class SbomError(SrcstacksError):
+    """An SBOM cannot be made or read: unknown target, unreadable lower-layer SBOM, ..."""

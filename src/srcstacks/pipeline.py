@@ -9,6 +9,7 @@ from srcstacks.config import StackConfig
 from srcstacks.stages.archives import build_archives
 from srcstacks.stages.lock import lock_layers
 from srcstacks.stages.publish import publish_wheels
+from srcstacks.stages.sbom import write_sboms
 from srcstacks.stages.wheels import build_wheels
 from srcstacks.worklock import exclusive
 
@@ -21,6 +22,7 @@ STAGES: dict[str, Stage] = {
     "publish-wheels": publish_wheels,
     "lock": lock_layers,
     "archives": build_archives,
+    "sbom": write_sboms,
 }
 
 

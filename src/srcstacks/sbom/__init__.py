@@ -1,0 +1,11 @@
+"""CycloneDX SBOMs for the layer archives.
+
+- :mod:`.metadata`: what a distribution's ``METADATA`` says (licenses, URLs, authors);
+- :mod:`.markers`: which ``Requires-Dist`` apply to a layer's Python and platform;
+- :mod:`.links`: BOM-Links from one layer's SBOM into a lower layer's;
+- :mod:`.components`: one CycloneDX component per distribution, and CPython's;
+- :mod:`.document`: the whole document for one layer archive;
+- :mod:`.check`: ``srcstacks sbom check``, schema and minimum elements.
+
+The stage that reads the archives and writes the files is :mod:`srcstacks.stages.sbom`.
+"""

@@ -1,0 +1,336 @@
+"""CycloneDX components: the layer archive, each distribution in it, CPython, the tools.
+
+Every component gets an explicit ``bom-ref`` (its purl where it has one): the library
+would otherwise invent random ones, and the SBOM must come out byte for byte the same.
+Properties of our own live under ``srcstacks:`` (see docs/sbom.md); the standard
+``cdx:python:package:required-extra`` is used where it fits.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from cyclonedx.model import (
+    AttachedText,
+    Encoding,
+    ExternalReference,
+    ExternalReferenceType,
+    HashAlgorithm,
+    HashType,
+    Property,
+    XsUri,
+)
+from cyclonedx.model.component import (
+    Component,
+    ComponentType,
+    Diff,
+    Patch,
+    PatchClassification,
+    Pedigree,
+)
+from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
+from cyclonedx.model.license import (
+    DisjunctiveLicense,
+    License,
+    LicenseAcknowledgement,
+    LicenseExpression,
+)
+from packageurl import PackageURL
+
+from srcstacks.archive_reader import InstalledDist
+from srcstacks.config import LayerKind, SbomParty
+from srcstacks.provenance import WheelProvenance
+from srcstacks.sbom.links import LayerSbom, LinkedComponent
+from srcstacks.sbom.metadata import DeclaredLicense, DistMetadata
+from srcstacks.stages.runtime import RuntimeRecord
+
+# Why these types: an application layer is an application; a framework layer is a
+# framework its applications run on; the runtime layer is a platform ("a runtime
+# environment which interprets or executes software", CycloneDX 1.6), as is CPython in it.
+LAYER_TYPES: dict[LayerKind, ComponentType] = {
+    "runtime": ComponentType.PLATFORM,
+    "framework": ComponentType.FRAMEWORK,
+    "application": ComponentType.APPLICATION,
+}
+NS = "srcstacks"
+
+
+@dataclass(frozen=True)
+class DistInputs:
+    """Everything known about one distribution found in a layer archive."""
+
+    dist: InstalledDist
+    metadata: DistMetadata
+    provenance: WheelProvenance | None  # None: the archive holds a wheel we never built
+    wheel_sha512: str | None = None
+    # Patch path -> its text, for each recorded patch whose file still has that sha256.
+    patch_texts: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """The layer archive itself, from venvstacks' metadata and the file."""
+
+    name: str  # install target, e.g. app-greeter
+    kind: LayerKind
+    version: str  # venvstacks' lock version
+    archive_name: str
+    sha256: str
+    sha512: str
+    properties: Mapping[str, str]
+
+
+def hashes(sha256: str | None, sha512: str | None = None) -> list[HashType]:
+    """HashType entries for the digests that are known."""
+    found = [(HashAlgorithm.SHA_256, sha256), (HashAlgorithm.SHA_512, sha512)]
+    return [HashType(alg=alg, content=value) for alg, value in found if value]
+
+
+def organization(party: SbomParty | None) -> OrganizationalEntity | None:
+    """A configured supplier or manufacturer."""
+    if party is None:
+        return None
+    contacts = [OrganizationalContact(email=party.email)] if party.email else []
+    urls = [XsUri(party.url)] if party.url else []
+    return OrganizationalEntity(name=party.name, urls=urls, contacts=contacts)
+
+
+def contact(party: SbomParty) -> OrganizationalContact:
+    """A configured SBOM author."""
+    return OrganizationalContact(name=party.name, email=party.email)
+
+
+def layer_component(layer: LayerInfo, supplier: SbomParty | None) -> Component:
+    """The layer archive: ``metadata.component`` of its own SBOM."""
+    purl = PackageURL(
+        "generic", name=layer.name, version=layer.version,
+        qualifiers={"file_name": layer.archive_name},
+    )  # fmt: skip
+    return Component(
+        type=LAYER_TYPES[layer.kind],
+        name=layer.name,
+        version=layer.version,
+        bom_ref=purl.to_string(),
+        purl=purl,
+        supplier=organization(supplier),
+        hashes=hashes(layer.sha256, layer.sha512),
+        properties=_properties(layer.properties),
+    )
+
+
+def library_component(
+    inputs: DistInputs, extras: Iterable[str], supplier: SbomParty | None
+) -> Component:
+    """One distribution installed in the archive, with the provenance of its wheel.
+
+    ``extras`` are the extras other distributions of the layer ask it for.
+    """
+    meta, record = inputs.metadata, inputs.provenance
+    qualifiers = {"file_name": record.filename} if record else {}
+    purl = PackageURL("pypi", name=inputs.dist.name, version=inputs.dist.version,
+                      qualifiers=qualifiers)  # fmt: skip
+    properties: dict[str, str] = {}
+    references = [_url_reference(url.kind, url.url, url.label) for url in meta.urls]
+    pedigree = None
+    if record is None:
+        properties[f"{NS}:provenance"] = "missing"
+    else:
+        properties.update(_build_properties(record))
+        references.append(_sdist_reference(record))
+        pedigree = _pedigree(record, inputs.patch_texts)
+    extra_properties = [Property(name="cdx:python:package:required-extra", value=extra)
+                        for extra in sorted(extras)]  # fmt: skip
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=meta.name or inputs.dist.name,
+        version=inputs.dist.version,
+        bom_ref=purl.to_string(),
+        purl=purl,
+        description=meta.summary,
+        # We built and ship this wheel, so we are its supplier; upstream are its authors.
+        supplier=organization(supplier),
+        authors=[OrganizationalContact(name=p.name, email=p.email) for p in meta.authors],
+        hashes=hashes(record.sha256 if record else None, inputs.wheel_sha512),
+        licenses=[_license(declared) for declared in meta.licenses],
+        external_references=references,
+        pedigree=pedigree,
+        properties=[*_properties(properties), *extra_properties],
+    )
+
+
+def runtime_component(record: RuntimeRecord, supplier: SbomParty | None) -> Component:
+    """The CPython interpreter of a runtime layer, and where srcstacks got it."""
+    implementation, _, version = record.python_implementation.partition("@")
+    origin = _portable_origin(record.origin)
+    qualifiers = {"file_name": record.filename}
+    if _is_url(origin):
+        qualifiers["download_url"] = origin
+    purl = PackageURL("generic", name=implementation, version=version, qualifiers=qualifiers)
+    references = []
+    if _is_url(origin):
+        references.append(ExternalReference(
+            type=ExternalReferenceType.DISTRIBUTION, url=XsUri(origin),
+            hashes=hashes(record.sha256), comment="python-build-standalone archive",
+        ))  # fmt: skip
+    downloaded = record.source in ("download", "mirror")
+    built_by = (
+        OrganizationalEntity(name="python-build-standalone",
+                             urls=[XsUri("https://github.com/astral-sh/python-build-standalone")])
+        if downloaded else organization(supplier)
+    )  # fmt: skip
+    return Component(
+        type=ComponentType.PLATFORM,
+        name=implementation,
+        version=version,
+        bom_ref=purl.to_string(),
+        purl=purl,
+        description=f"{implementation} {version} interpreter and standard library",
+        supplier=built_by,
+        authors=[OrganizationalContact(name="Python Software Foundation")],
+        # CPython's LICENSE is the PSF license stack that SPDX calls Python-2.0.
+        licenses=[DisjunctiveLicense(id="Python-2.0",
+                                     acknowledgement=LicenseAcknowledgement.CONCLUDED)],
+        hashes=hashes(record.sha256),
+        external_references=references,
+        properties=_properties({
+            f"{NS}:runtime:implementation": implementation,
+            f"{NS}:runtime:source": record.source,
+            f"{NS}:runtime:origin": origin,
+            f"{NS}:runtime:filename": record.filename,
+        }),
+    )  # fmt: skip
+
+
+def lower_layer_component(lower: LayerSbom, stubs: Iterable[Component]) -> Component:
+    """A layer below this one, described by its own SBOM, which this one links to.
+
+    Its bom-ref is the BOM-Link of that document; the distributions of it that this
+    layer's dependency graph reaches are nested in it, each with the BOM-Link of its
+    component in that document as bom-ref.
+    """
+    layer = lower.layer
+    return Component(
+        type=ComponentType(lower.layer_type),
+        name=layer.name,
+        version=layer.version,
+        bom_ref=lower.document_link,
+        purl=PackageURL.from_string(layer.purl) if layer.purl else None,
+        hashes=hashes(layer.sha256),
+        external_references=[ExternalReference(
+            type=ExternalReferenceType.BOM, url=XsUri(lower.document_link),
+            hashes=hashes(lower.file_sha256), comment=f"SBOM file {lower.path.name}",
+        )],
+        components=stubs,
+        properties=_properties({f"{NS}:sbom_file": lower.path.name}),
+    )  # fmt: skip
+
+
+def linked_stub(lower: LayerSbom, linked: LinkedComponent) -> Component:
+    """A distribution a lower layer provides, as a BOM-Link into that layer's SBOM."""
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=linked.name,
+        version=linked.version,
+        bom_ref=lower.element_link(linked.bom_ref),
+        purl=PackageURL.from_string(linked.purl) if linked.purl else None,
+        hashes=hashes(linked.sha256),
+        properties=_properties({f"{NS}:provided_by": lower.layer.name}),
+    )
+
+
+def tool_component(name: str, version: str) -> Component:
+    """A tool in ``metadata.tools``: srcstacks, Fromager, venvstacks, uv."""
+    purl = PackageURL("pypi", name=name, version=version)
+    return Component(type=ComponentType.APPLICATION, name=name, version=version,
+                     bom_ref=f"tool:{purl.to_string()}", purl=purl)  # fmt: skip
+
+
+def _build_properties(record: WheelProvenance) -> dict[str, str]:
+    found = {
+        f"{NS}:built_from_source": "true" if record.built_from_source else "false",
+        f"{NS}:variant": record.variant,
+        f"{NS}:build_tag": record.build_tag,
+        f"{NS}:build_settings_sha256": record.build_settings_sha256,
+        f"{NS}:wheel": record.filename,
+    }
+    for key, value in record.build_env.items():
+        found[f"{NS}:build_env:{key}"] = value
+    for patch in record.patches:
+        found[f"{NS}:patch:{patch.path}:sha256"] = patch.sha256
+    return {key: value for key, value in found.items() if value}
+
+
+def _sdist_reference(record: WheelProvenance) -> ExternalReference:
+    return ExternalReference(
+        type=ExternalReferenceType.DISTRIBUTION, url=XsUri(record.sdist.url),
+        hashes=hashes(record.sdist.sha256), comment="sdist the wheel was built from",
+    )  # fmt: skip
+
+
+def _pedigree(record: WheelProvenance, texts: Mapping[str, bytes]) -> Pedigree:
+    sdist_purl = PackageURL("pypi", name=record.project, version=record.version,
+                            qualifiers={"file_name": record.sdist.filename})  # fmt: skip
+    upstream = Component(
+        type=ComponentType.LIBRARY, name=record.project, version=record.version,
+        bom_ref=sdist_purl.to_string(), purl=sdist_purl, hashes=hashes(record.sdist.sha256),
+        external_references=[ExternalReference(
+            type=ExternalReferenceType.DISTRIBUTION, url=XsUri(record.sdist.url),
+            hashes=hashes(record.sdist.sha256),
+        )],
+    )  # fmt: skip
+    patches = [
+        Patch(type=PatchClassification.UNOFFICIAL,
+              diff=Diff(text=_patch_text(texts.get(patch.path)), url=XsUri(patch.path)))
+        for patch in record.patches
+    ]  # fmt: skip
+    count = f"{len(patches)} patch(es) applied" if patches else "no patches"
+    return Pedigree(
+        ancestors=[upstream],
+        patches=patches,
+        notes=f"Built from the upstream sdist by Fromager (variant {record.variant}); {count}.",
+    )
+
+
+def _patch_text(data: bytes | None) -> AttachedText | None:
+    if data is None:
+        return None
+    try:
+        return AttachedText(content=data.decode("utf-8"), content_type="text/x-diff")
+    except UnicodeDecodeError:
+        return AttachedText(content=base64.b64encode(data).decode("ascii"),
+                            content_type="text/x-diff", encoding=Encoding.BASE_64)  # fmt: skip
+
+
+def _license(declared: DeclaredLicense) -> License:
+    # Declared by the distribution's own metadata, not concluded by us.
+    ack = LicenseAcknowledgement.DECLARED
+    if declared.kind == "expression":
+        return LicenseExpression(declared.value, acknowledgement=ack)
+    text = AttachedText(content=declared.text) if declared.text else None
+    if declared.kind == "id":
+        return DisjunctiveLicense(id=declared.value, acknowledgement=ack)
+    return DisjunctiveLicense(name=declared.value, text=text, acknowledgement=ack)
+
+
+def _url_reference(kind: str, url: str, label: str) -> ExternalReference:
+    return ExternalReference(type=ExternalReferenceType(kind), url=XsUri(url), comment=label)
+
+
+def _properties(values: Mapping[str, str]) -> list[Property]:
+    return [Property(name=name, value=value) for name, value in sorted(values.items())]
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("https://", "http://"))
+
+
+def _portable_origin(origin: str) -> str:
+    """A URL as it is; a local path reduced to its file name.
+
+    A local path names the build machine's folders, which the SBOM must not leak (and
+    which would make two builds of the same archive differ).
+    """
+    return origin if _is_url(origin) else PurePath(origin).name

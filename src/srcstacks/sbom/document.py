@@ -1,0 +1,239 @@
+"""One layer archive's CycloneDX 1.6 document, from inputs already read from disk.
+
+No file access here: :mod:`srcstacks.stages.sbom` gathers the inputs, this module turns
+them into JSON text. Same inputs, same bytes: the serial number is derived from the
+archive's sha256, the timestamp is an input, every bom-ref is explicit, and the library
+sorts every list it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from cyclonedx.model import Property
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component
+from cyclonedx.model.dependency import Dependency
+from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
+from cyclonedx.model.tool import ToolRepository
+from cyclonedx.output.json import JsonV1Dot6
+
+from srcstacks.config import SbomSettings
+from srcstacks.sbom import components as parts
+from srcstacks.sbom.links import LayerSbom
+from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
+from srcstacks.stages.runtime import RuntimeRecord
+
+_TOP_LEVEL_ORDER = (
+    "$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
+    "components", "dependencies",
+)  # fmt: skip
+# uuid5 namespace of srcstacks SBOM serial numbers (itself uuid5(URL, "srcstacks:sbom")).
+SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "srcstacks:sbom")
+
+
+@dataclass(frozen=True)
+class LowerLayer:
+    """A layer below the one being described, with the SBOM already written for it."""
+
+    sbom: LayerSbom
+    depends_on: tuple[str, ...]  # install targets of the layers directly below it
+
+
+@dataclass(frozen=True)
+class LayerInputs:
+    """Everything one layer's SBOM is made from."""
+
+    layer: parts.LayerInfo
+    python_implementation: str  # cpython@3.11.7: the Python markers are evaluated for
+    target_platform: str  # linux_x86_64
+    dists: tuple[parts.DistInputs, ...]
+    requirements: tuple[str, ...]  # the layer's own requirements, from the spec
+    depends_on: tuple[str, ...]  # install targets of the layers directly below it
+    lower: tuple[LowerLayer, ...]  # every layer below, in import order (frameworks, runtime)
+    runtime: RuntimeRecord | None  # runtime layers: where the interpreter came from
+    tools: Mapping[str, str]  # tool name -> version
+    variant: str
+    timestamp: datetime
+    timestamp_source: str  # SOURCE_DATE_EPOCH or lock-time
+    settings: SbomSettings
+
+
+@dataclass(frozen=True)
+class Document:
+    """The serialised SBOM and what could not be resolved while making it."""
+
+    text: str
+    serial: str
+    unresolved: tuple[str, ...]  # "<dist>: <requirement>" found in no layer of the stack
+
+
+def serial_number(archive_sha256: str) -> uuid.UUID:
+    """The document's serial number: uuid5 of the archive's sha256."""
+    return uuid.uuid5(SERIAL_NAMESPACE, archive_sha256)
+
+
+def build_document(inputs: LayerInputs) -> Document:
+    """Build and serialise the SBOM of one layer archive."""
+    settings = inputs.settings
+    edges, extras, roots = resolve(
+        {dist.dist.name: dist.metadata.requires_dist for dist in inputs.dists},
+        inputs.requirements,
+        marker_environment(inputs.python_implementation, inputs.target_platform),
+    )
+    root = parts.layer_component(inputs.layer, settings.supplier)
+    libraries = {
+        dist.dist.name: parts.library_component(dist, extras[dist.dist.name], settings.supplier)
+        for dist in inputs.dists
+    }
+    lower = _LowerLayers(inputs.lower)
+    unresolved: list[str] = []
+
+    def targets(owner: Component, dependencies: tuple[RequiredDist, ...]) -> list[Component]:
+        found = []
+        for dependency in dependencies:
+            target = libraries.get(dependency.name) or lower.provider(dependency.name)
+            if target is not None:
+                found.append(target)
+                continue
+            # Never dropped in silence: recorded on the component, reported, and flagged
+            # by `srcstacks sbom check`.
+            owner.properties.add(
+                Property(name=f"{parts.NS}:unresolved_requirement", value=dependency.requirement)
+            )
+            unresolved.append(f"{owner.name}: {dependency.requirement}")
+        return found
+
+    # The whole graph is worked out before any component goes into the Bom: the Bom
+    # keeps components in sorted sets keyed on all their fields, so a component must
+    # not change (a property, a nested stub) once it is in one.
+    graph = {name: targets(component, edges[name]) for name, component in libraries.items()}
+    graph_root = targets(root, roots) + lower.layers(inputs.depends_on)
+    members = [*libraries.values(), *lower.components()]
+    runtime = None
+    if inputs.runtime is not None:
+        runtime = parts.runtime_component(inputs.runtime, settings.supplier)
+        members.append(runtime)
+        graph_root.append(runtime)
+    bom = Bom(
+        serial_number=serial_number(inputs.layer.sha256),
+        metadata=_metadata(inputs, root),
+        components=members,
+    )
+    # Dependency entries are added directly: Bom.register_dependency would also give
+    # every target an empty entry, claiming that a lower layer's distribution has no
+    # dependencies, where its own SBOM is the one that knows.
+    _depend(bom, root, graph_root)
+    for name, component in libraries.items():
+        _depend(bom, component, graph[name])
+    if runtime is not None:
+        _depend(bom, runtime, [])  # CPython needs nothing from the archive's packages
+    for below in inputs.lower:  # the layers' stacking, as far as this layer sees it
+        _depend(bom, lower.layer(below), lower.layers(below.depends_on))
+    with warnings.catch_warnings():
+        # A layer none of whose requirements it holds itself (all come from below) has a
+        # root with only layer edges; `sbom check` judges the graph, not this warning.
+        warnings.filterwarnings("ignore", message=".*has no defined dependencies")
+        serialised = JsonV1Dot6(bom).output_as_string()
+    text = _finish(serialised, lower.stub_refs())
+    return Document(text=text, serial=str(bom.serial_number), unresolved=tuple(unresolved))
+
+
+def _finish(text: str, stub_refs: set[str]) -> str:
+    """Final touches to the library's JSON: entry order, and no false "no dependencies".
+
+    The library flattens the graph and so gives each BOM-Link stub an empty dependency
+    entry, which in CycloneDX means "depends on nothing"; a stub's dependencies are
+    unknown here (its own SBOM has them), which the spec spells as "no entry". The
+    identity fields go first so a reader sees what the document is at once.
+    """
+    document = json.loads(text)
+    document["dependencies"] = [
+        entry for entry in document.get("dependencies", [])
+        if entry.get("dependsOn") or entry["ref"] not in stub_refs
+    ]  # fmt: skip
+    first = [key for key in _TOP_LEVEL_ORDER if key in document]
+    ordered = {key: document[key] for key in [*first, *sorted(set(document) - set(first))]}
+    return json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
+
+
+def _depend(bom: Bom, component: Component, targets: list[Component]) -> None:
+    bom.dependencies.add(
+        Dependency(
+            ref=component.bom_ref,
+            dependencies=[Dependency(ref=target.bom_ref) for target in targets],
+        )
+    )
+
+
+def _metadata(inputs: LayerInputs, root: Component) -> BomMetaData:
+    settings = inputs.settings
+    tools = [parts.tool_component(name, version) for name, version in sorted(inputs.tools.items())]
+    return BomMetaData(
+        timestamp=inputs.timestamp,
+        component=root,
+        tools=ToolRepository(components=tools),
+        supplier=parts.organization(settings.supplier),
+        manufacturer=parts.organization(settings.manufacturer),
+        authors=[parts.contact(author) for author in settings.authors],
+        lifecycles=[
+            PredefinedLifecycle(LifecyclePhase.BUILD),
+            PredefinedLifecycle(LifecyclePhase.POST_BUILD),
+        ],
+        properties=[
+            # cdx:reproducible: the same archive and inputs give the same bytes.
+            Property(name="cdx:reproducible", value="true"),
+            Property(name=f"{parts.NS}:variant", value=inputs.variant),
+            Property(name=f"{parts.NS}:timestamp_source", value=inputs.timestamp_source),
+        ],
+    )
+
+
+class _LowerLayers:
+    """The layers below, as components of this document, with stubs for what is used."""
+
+    def __init__(self, lower: tuple[LowerLayer, ...]) -> None:
+        self._order = [item.sbom for item in lower]
+        self._stubs: dict[str, dict[str, Component]] = {sbom.layer.name: {} for sbom in self._order}
+        self._built: dict[str, Component] | None = None
+
+    def provider(self, name: str) -> Component | None:
+        """The stub of the first lower layer (in import order) that holds ``name``."""
+        assert self._built is None, "stubs are added before the layer components are built"
+        for sbom in self._order:
+            linked = sbom.libraries.get(name)
+            if linked is not None:
+                stubs = self._stubs[sbom.layer.name]
+                if name not in stubs:
+                    stubs[name] = parts.linked_stub(sbom, linked)
+                return stubs[name]
+        return None
+
+    def components(self) -> list[Component]:
+        """Every lower layer's component, holding the stubs of its that were used."""
+        if self._built is None:
+            self._built = {
+                sbom.layer.name: parts.lower_layer_component(
+                    sbom, self._stubs[sbom.layer.name].values()
+                )
+                for sbom in self._order
+            }
+        return list(self._built.values())
+
+    def stub_refs(self) -> set[str]:
+        """The bom-refs of every stub handed out."""
+        return {str(stub.bom_ref) for stubs in self._stubs.values() for stub in stubs.values()}
+
+    def layers(self, names: tuple[str, ...]) -> list[Component]:
+        """The components of the lower layers named (install targets)."""
+        built = {component.name: component for component in self.components()}
+        return [built[name] for name in names if name in built]
+
+    def layer(self, lower: LowerLayer) -> Component:
+        """The component of one lower layer."""
+        return self.layers((lower.sbom.layer.name,))[0]

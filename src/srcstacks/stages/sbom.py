@@ -1,0 +1,322 @@
+"""Stage 5, ``srcstacks sbom``: a CycloneDX SBOM beside every published layer archive.
+
+Reads the published archives and venvstacks' metadata (archives stage), the wheel dir's
+provenance (publish stage), ``__srcstacks__/build.json`` (runtime origin, tool
+versions) and the patch files. Writes ``<archive name>.cdx.json`` beside each archive,
+lower layers first, because an upper layer's SBOM links to the SBOMs below it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_version, parse_wheel_filename
+
+from srcstacks.archive_reader import InstalledDist, read_archive
+from srcstacks.config import Layer, StackConfig
+from srcstacks.errors import ConfigError, SbomError, StageOrderError
+from srcstacks.fsutil import atomic_write_text
+from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir
+from srcstacks.sbom.check import check_document
+from srcstacks.sbom.components import DistInputs, LayerInfo
+from srcstacks.sbom.document import LayerInputs, LowerLayer, build_document
+from srcstacks.sbom.links import read_layer_sbom
+from srcstacks.sbom.metadata import parse_metadata
+from srcstacks.stages.archives import build_info_path, published_layers
+from srcstacks.stages.runtime import RuntimeRecord
+
+Report = Callable[[str], None]
+
+SBOM_SUFFIX = ".cdx.json"
+TOOLS = ("srcstacks", "fromager", "venvstacks", "uv")
+# venvstacks' layer metadata worth carrying into the layer component's properties.
+_LAYER_PROPERTIES = (
+    "app_launch_module", "app_launch_module_hash", "archive_build", "lock_version",
+    "locked_at", "python_implementation", "requirements_hash", "target_platform",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Published:
+    """One published layer: its spec entry, venvstacks' metadata and archive path."""
+
+    layer: Layer
+    meta: dict[str, Any]
+    archive: Path
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Install targets of the layers directly below: its frameworks, else its runtime."""
+        if self.layer.kind == "runtime":
+            return ()
+        return tuple(self.meta.get("required_layers") or [self.meta["runtime_layer"]])
+
+
+def sbom_path(archive: Path) -> Path:
+    """Where the SBOM of ``archive`` is written: ``<archive name>.cdx.json`` beside it."""
+    return archive.with_name(archive.name + SBOM_SUFFIX)
+
+
+def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
+    """Write the SBOM of every published layer archive; return their paths."""
+    layers = _published(config)
+    build_info = _read_build_info(config.output_dir)
+    manifest = check_wheel_dir(config.wheel_dir)
+    written: list[Path] = []
+    for item in _lower_layers_first(layers):
+        inputs = _layer_inputs(config, item, layers, manifest, build_info, report)
+        document = build_document(inputs)
+        _check_portable(document.text, config)
+        target = sbom_path(item.archive)
+        try:
+            atomic_write_text(target, document.text)
+        except OSError as exc:
+            raise SbomError(f"{target}: cannot write the SBOM ({exc.strerror or exc})") from None
+        written.append(target)
+        for unresolved in document.unresolved:
+            report(f"  warning: {target.name}: requirement found in no layer: {unresolved}")
+        result = check_document(target, archive=item.archive)
+        state = "complete" if result.ok else (
+            f"{len(result.problems)} missing element(s), see 'srcstacks sbom check {target}'"
+        )  # fmt: skip
+        report(f"  {target.name}: {len(inputs.dists)} distribution(s), {state}")
+    hint = "" if config.sbom.supplier else " (set [tool.srcstacks.sbom] supplier to name it)"
+    report(f"wrote {len(written)} SBOM(s) to {config.output_dir}{hint}")
+    return written
+
+
+def _published(config: StackConfig) -> dict[str, _Published]:
+    by_env_name = {layer.env_name: layer for layer in config.layers}
+    found: dict[str, _Published] = {}
+    for meta in published_layers(config.output_dir):
+        name = meta["install_target"]
+        archive = config.output_dir / meta["archive_name"]
+        if name not in by_env_name or not archive.is_file():
+            raise StageOrderError(
+                f"{archive}: the published archives do not match {config.spec_path}"
+                " (run 'srcstacks archives')"
+            )
+        found[name] = _Published(by_env_name[name], meta, archive)
+    missing = sorted(set(by_env_name) - set(found))
+    if missing:
+        raise StageOrderError(
+            f"{config.output_dir}: no archive for layer(s) {', '.join(missing)}"
+            " (run 'srcstacks archives')"
+        )
+    return found
+
+
+def _lower_layers_first(layers: dict[str, _Published]) -> list[_Published]:
+    ordered: list[_Published] = []
+    done: set[str] = set()
+    while len(ordered) < len(layers):
+        ready = [item for name, item in layers.items()
+                 if name not in done and set(item.depends_on) <= done]  # fmt: skip
+        if not ready:
+            raise SbomError(f"layers {sorted(set(layers) - done)} depend on each other in a cycle")
+        ordered.extend(ready)
+        done.update(item.layer.env_name for item in ready)
+    return ordered
+
+
+def _stack_below(item: _Published, layers: dict[str, _Published]) -> list[_Published]:
+    """Every layer below ``item`` in import order: frameworks first, the runtime last."""
+    below: list[_Published] = []
+    pending = list(item.depends_on)
+    while pending:
+        current = layers[pending.pop(0)]
+        if current not in below:
+            below.append(current)
+            pending.extend(current.depends_on)
+    return sorted(below, key=lambda lower: lower.layer.kind == "runtime")
+
+
+def _layer_inputs(
+    config: StackConfig,
+    item: _Published,
+    layers: dict[str, _Published],
+    manifest: Manifest,
+    build_info: dict[str, Any],
+    report: Report,
+) -> LayerInputs:
+    meta = item.meta
+    contents = read_archive(item.archive)
+    sha256, sha512 = _digests(item.archive)
+    layer = LayerInfo(
+        name=meta["install_target"],
+        kind=item.layer.kind,
+        version=str(meta.get("lock_version", "")),
+        archive_name=item.archive.name,
+        sha256=sha256,
+        sha512=sha512,
+        properties=_layer_properties(meta, item.layer),
+    )
+    timestamp, source = sbom_timestamp(meta)
+    return LayerInputs(
+        layer=layer,
+        python_implementation=meta["python_implementation"],
+        target_platform=meta["target_platform"],
+        dists=tuple(_dist_inputs(config, dist, manifest, report) for dist in contents.dists),
+        requirements=tuple(str(requirement) for requirement in item.layer.requirements),
+        depends_on=item.depends_on,
+        lower=tuple(
+            LowerLayer(read_layer_sbom(sbom_path(lower.archive)), lower.depends_on)
+            for lower in _stack_below(item, layers)
+        ),
+        runtime=_runtime_record(build_info, item.layer) if item.layer.kind == "runtime" else None,
+        tools=_tool_versions(build_info),
+        variant=str(build_info.get("variant", config.variant)),
+        timestamp=timestamp,
+        timestamp_source=source,
+        settings=config.sbom,
+    )
+
+
+def _layer_properties(meta: dict[str, Any], layer: Layer) -> dict[str, str]:
+    found = {f"srcstacks:layer:{key}": str(meta[key]) for key in _LAYER_PROPERTIES if key in meta}
+    found["srcstacks:layer:kind"] = layer.kind
+    return found
+
+
+def _dist_inputs(
+    config: StackConfig, dist: InstalledDist, manifest: Manifest, report: Report
+) -> DistInputs:
+    record = _provenance_of(manifest, dist)
+    if record is None:
+        report(f"  warning: {dist.dist_info}: no provenance for this distribution")
+        return DistInputs(dist, parse_metadata(dist.files.get("METADATA", "")), None)
+    texts: dict[str, bytes] = {}
+    for patch in record.patches:
+        path = config.spec_dir / patch.path
+        data = path.read_bytes() if path.is_file() else None
+        if data is not None and hashlib.sha256(data).hexdigest() == patch.sha256:
+            texts[patch.path] = data
+        else:  # the SBOM still records the patch by path and sha256, without its text
+            report(f"  warning: {path} changed since the build; its text is left out")
+    wheel = config.wheel_dir / record.filename
+    return DistInputs(
+        dist=dist,
+        metadata=parse_metadata(dist.files.get("METADATA", "")),
+        provenance=replace(record, build_env=_portable_env(record.build_env, config)),
+        wheel_sha512=_digests(wheel)[1] if wheel.is_file() else None,
+        patch_texts=texts,
+    )
+
+
+def _provenance_of(manifest: Manifest, dist: InstalledDist) -> WheelProvenance | None:
+    """The provenance record of the wheel ``dist`` was installed from."""
+    version = canonicalize_version(dist.version)
+    candidates = [
+        record for record in manifest.wheels.values()
+        if record.project == dist.name and canonicalize_version(record.version) == version
+    ]  # fmt: skip
+    if len(candidates) > 1:  # several builds of one version: WHEEL says which one it was
+        wheel_lines = dist.files.get("WHEEL", "").splitlines()
+        build = next((line[6:].strip() for line in wheel_lines if line.startswith("Build:")), "")
+        tags = {line[4:].strip() for line in wheel_lines if line.startswith("Tag:")}
+        candidates = [
+            record for record in candidates
+            if record.build_tag == build
+            and {str(tag) for tag in parse_wheel_filename(record.filename)[3]} == tags
+        ]  # fmt: skip
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def sbom_timestamp(layer_meta: dict[str, Any]) -> tuple[datetime, str]:
+    """``SOURCE_DATE_EPOCH`` when set, else the layer's lock time; and which it was."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC), "SOURCE_DATE_EPOCH"
+        except (ValueError, OverflowError, OSError):
+            raise ConfigError(
+                f"SOURCE_DATE_EPOCH must be seconds since 1970, not {epoch!r}"
+            ) from None
+    try:
+        return datetime.fromisoformat(layer_meta["locked_at"]), "lock-time"
+    except (KeyError, ValueError):
+        raise SbomError(
+            f"{layer_meta.get('install_target')}: venvstacks recorded no lock time;"
+            " set SOURCE_DATE_EPOCH"
+        ) from None
+
+
+def _read_build_info(output_dir: Path) -> dict[str, Any]:
+    path = build_info_path(output_dir)
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StageOrderError(f"{path}: no build record (run 'srcstacks archives')") from None
+    except (OSError, ValueError) as exc:
+        raise SbomError(f"{path}: unreadable build record: {exc}") from None
+    return data
+
+
+def _runtime_record(build_info: dict[str, Any], layer: Layer) -> RuntimeRecord:
+    for item in build_info.get("runtimes", []):
+        if item.get("layer") == layer.name:
+            return RuntimeRecord(**item)
+    raise StageOrderError(
+        f"{layer.name}: the build record names no runtime for this layer (run 'srcstacks archives')"
+    )
+
+
+def _tool_versions(build_info: dict[str, Any]) -> dict[str, str]:
+    """Versions the archives stage recorded; uv (which venvstacks drives) from its package."""
+    recorded = build_info.get("tools", {})
+    versions = {}
+    for name in TOOLS:
+        version = recorded.get(name)
+        if version is None:
+            try:
+                version = importlib_metadata.version(name)
+            except importlib_metadata.PackageNotFoundError:
+                continue
+        versions[name] = str(version)
+    return versions
+
+
+def _digests(path: Path) -> tuple[str, str]:
+    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            sha256.update(chunk)
+            sha512.update(chunk)
+    return sha256.hexdigest(), sha512.hexdigest()
+
+
+def _machine_paths(config: StackConfig) -> list[tuple[str, str]]:
+    """This checkout's folders, deepest first, each with the placeholder that replaces it."""
+    labelled = {
+        str(config.spec_dir): "<stack dir>",
+        str(config.work_dir): "<work dir>",
+        str(config.wheel_dir): "<wheel dir>",
+        str(config.output_dir): "<output dir>",
+    }
+    return sorted(labelled.items(), key=lambda item: len(item[0]), reverse=True)
+
+
+def _portable_env(env: dict[str, str], config: StackConfig) -> dict[str, str]:
+    """Build settings with this checkout's folders replaced by placeholders."""
+    portable = {}
+    for key, value in env.items():
+        for path, label in _machine_paths(config):
+            value = value.replace(path, label)
+        portable[key] = value
+    return portable
+
+
+def _check_portable(text: str, config: StackConfig) -> None:
+    """Refuse to write an SBOM naming the build machine's folders (a bug if it happens)."""
+    for path, _label in _machine_paths(config):
+        if re.search(r"(?<![\w.-])" + re.escape(path) + r"(?=[/\"\s]|$)", text):
+            raise SbomError(f"internal error: an SBOM would name the build machine's {path}")

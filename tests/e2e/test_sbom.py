@@ -1,0 +1,186 @@
+"""End-to-end: the SBOMs `srcstacks build` writes for the demo stack describe it exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from srcstacks.archive_reader import read_archive
+from srcstacks.fsutil import sha256_file
+from srcstacks.sbom.check import schema_problems
+from srcstacks.stages.archives import build_info_path, published_layers
+from srcstacks.stages.sbom import sbom_path
+from tests.conftest import BuiltStack, run_cli
+
+pytestmark = pytest.mark.e2e
+
+PATCH = "patches/markupsafe/0001-escape-apostrophe-as-named-entity.patch"
+
+
+def archives(stack: BuiltStack) -> dict[str, Path]:
+    output = stack.config.output_dir
+    return {
+        layer["install_target"]: output / layer["archive_name"]
+        for layer in published_layers(output)
+    }
+
+
+def sbom(stack: BuiltStack, layer: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(sbom_path(archives(stack)[layer]).read_text())
+    return data
+
+
+def libraries(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        canonicalize_name(component["name"]): component
+        for component in document["components"]
+        if component["type"] == "library"
+    }
+
+
+def test_every_archive_has_a_schema_valid_sbom(built_stack: BuiltStack) -> None:
+    found = archives(built_stack)
+    assert set(found) == {"cpython-3.11", "framework-web", "app-greeter", "app-punycode"}
+    for archive in found.values():
+        path = sbom_path(archive)
+        assert path.is_file(), f"no SBOM beside {archive.name}"
+        assert schema_problems(path.read_text()) == []
+    assert "wrote 4 SBOM(s)" in built_stack.build_output
+
+
+def test_components_are_exactly_the_distributions_in_the_archive(built_stack: BuiltStack) -> None:
+    for layer, archive in archives(built_stack).items():
+        document = sbom(built_stack, layer)
+        listed = [
+            (canonicalize_name(c["name"]), c["version"])
+            for c in document["components"]
+            if c["type"] == "library"
+        ]
+        in_archive = [(dist.name, dist.version) for dist in read_archive(archive).dists]
+        assert sorted(listed) == sorted(in_archive), layer
+        assert document["metadata"]["component"]["hashes"][0] == {
+            "alg": "SHA-256",
+            "content": sha256_file(archive),
+        }
+    assert set(libraries(sbom(built_stack, "app-greeter"))) == {"jinja2"}
+
+
+def test_patched_markupsafe_carries_its_patch(built_stack: BuiltStack) -> None:
+    markupsafe = libraries(sbom(built_stack, "framework-web"))["markupsafe"]
+    patch_file = built_stack.spec.parent / PATCH
+    (patch,) = markupsafe["pedigree"]["patches"]
+    assert patch["type"] == "unofficial"
+    assert patch["diff"]["url"] == PATCH
+    assert patch["diff"]["text"]["content"] == patch_file.read_text()
+    properties = {item["name"]: item["value"] for item in markupsafe["properties"]}
+    assert properties[f"srcstacks:patch:{PATCH}:sha256"] == sha256_file(patch_file)
+    assert properties["srcstacks:build_env:CFLAGS"] == "-O2 -g0 -frecord-gcc-switches"
+    assert properties["srcstacks:built_from_source"] == "true"
+    assert properties["srcstacks:variant"] == "cpu"
+    (upstream,) = markupsafe["pedigree"]["ancestors"]
+    assert upstream["purl"] == "pkg:pypi/markupsafe@3.0.4?file_name=markupsafe-3.0.4.tar.gz"
+    assert markupsafe["licenses"] == [{"acknowledgement": "declared", "expression": "BSD-3-Clause"}]
+
+
+def test_wheel_hashes_are_those_of_the_wheel_dir(built_stack: BuiltStack) -> None:
+    checked = 0
+    for layer in archives(built_stack):
+        for component in libraries(sbom(built_stack, layer)).values():
+            wheel_name = component["purl"].split("file_name=", 1)[1]
+            wheel = built_stack.config.wheel_dir / wheel_name
+            hashes = {item["alg"]: item["content"] for item in component["hashes"]}
+            assert hashes["SHA-256"] == sha256_file(wheel), wheel_name
+            checked += 1
+    assert checked == 3  # markupsafe, jinja2, idna
+
+
+def test_runtime_sbom_has_cpython(built_stack: BuiltStack) -> None:
+    document = sbom(built_stack, "cpython-3.11")
+    (cpython,) = [c for c in document["components"] if c["name"] == "cpython"]
+    assert (cpython["type"], cpython["version"]) == ("platform", "3.11.7")
+    build_info = json.loads(build_info_path(built_stack.config.output_dir).read_text())
+    (runtime,) = build_info["runtimes"]
+    assert cpython["hashes"] == [{"alg": "SHA-256", "content": runtime["sha256"]}]
+    properties = {item["name"]: item["value"] for item in cpython["properties"]}
+    assert properties["srcstacks:runtime:source"] == "pack"
+    assert document["metadata"]["component"]["type"] == "platform"
+
+
+def test_cross_layer_edge_points_into_the_framework_sbom(built_stack: BuiltStack) -> None:
+    greeter, web = sbom(built_stack, "app-greeter"), sbom(built_stack, "framework-web")
+    web_link = "urn:cdx:" + web["serialNumber"].removeprefix("urn:uuid:") + "/1"
+    (web_layer,) = [c for c in greeter["components"] if c["name"] == "framework-web"]
+    assert web_layer["bom-ref"] == web_link
+    (reference,) = web_layer["externalReferences"]
+    web_file = sbom_path(archives(built_stack)["framework-web"])
+    assert (reference["type"], reference["url"]) == ("bom", web_link)
+    assert reference["hashes"] == [{"alg": "SHA-256", "content": sha256_file(web_file)}]
+    (stub,) = web_layer["components"]
+    assert stub["purl"] == libraries(web)["markupsafe"]["purl"]
+    assert stub["bom-ref"].startswith(web_link + "#")
+    graph = {entry["ref"]: entry.get("dependsOn", []) for entry in greeter["dependencies"]}
+    assert graph[libraries(greeter)["jinja2"]["bom-ref"]] == [stub["bom-ref"]]
+
+
+def test_metadata_tools_timestamp_and_supplier(built_stack: BuiltStack) -> None:
+    document = sbom(built_stack, "app-punycode")
+    metadata = document["metadata"]
+    tools = {tool["name"]: tool["version"] for tool in metadata["tools"]["components"]}
+    assert set(tools) == {"srcstacks", "fromager", "venvstacks", "uv"}
+    assert tools["fromager"] == "0.77.0"
+    assert metadata["supplier"]["name"] == "srcstacks demo"
+    layer = next(
+        item
+        for item in published_layers(built_stack.config.output_dir)
+        if item["install_target"] == "app-punycode"
+    )
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    expected = (
+        datetime.fromtimestamp(int(epoch), UTC)
+        if epoch
+        else datetime.fromisoformat(layer["locked_at"])
+    )
+    assert datetime.fromisoformat(metadata["timestamp"]) == expected
+
+
+def test_no_build_machine_paths(built_stack: BuiltStack) -> None:
+    stack_dir = str(built_stack.spec.parent)
+    for archive in archives(built_stack).values():
+        text = sbom_path(archive).read_text()
+        assert stack_dir not in text
+        assert str(Path.home()) + "/" not in text
+
+
+def test_rerun_gives_identical_bytes(built_stack: BuiltStack) -> None:
+    paths = [sbom_path(archive) for archive in archives(built_stack).values()]
+    before = [path.read_bytes() for path in paths]
+    run_cli("sbom", built_stack.spec)
+    assert [path.read_bytes() for path in paths] == before
+
+
+def test_check_passes_on_the_demo_and_fails_without_a_hash(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    found = archives(built_stack)
+    args: list[str | Path] = [sbom_path(archive) for archive in found.values()]
+    for archive in found.values():
+        args += ["--archive", archive]
+    result = run_cli("sbom", "check", *args, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": OK (") == 4
+
+    document = sbom(built_stack, "framework-web")
+    for component in document["components"]:
+        if component["name"] == "MarkupSafe":
+            del component["hashes"]
+    broken = tmp_path / "framework-web.tar.xz.cdx.json"
+    broken.write_text(json.dumps(document, indent=2))
+    result = run_cli("sbom", "check", broken, check=False)
+    assert result.returncode == 1
+    assert "MarkupSafe 3.0.4: missing sha256 hash" in result.stdout

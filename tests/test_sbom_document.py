@@ -1,0 +1,338 @@
+"""SBOM documents built from hand-made inputs, and `sbom check` on them (no real build)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.utils import canonicalize_name
+from typer.testing import CliRunner, Result
+
+from srcstacks.archive_reader import InstalledDist
+from srcstacks.cli import app
+from srcstacks.config import LayerKind, SbomParty, SbomSettings
+from srcstacks.provenance import PatchRecord, SdistRecord, WheelProvenance
+from srcstacks.sbom.check import check_document
+from srcstacks.sbom.components import DistInputs, LayerInfo
+from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
+from srcstacks.sbom.links import read_layer_sbom
+from srcstacks.sbom.metadata import parse_metadata
+from srcstacks.stages.runtime import RuntimeRecord
+
+SETTINGS = SbomSettings(supplier=SbomParty("ACME builds"))
+PATCH = b"--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
+PATCH_PATH = "patches/markupsafe/0001-fix.patch"
+
+
+def dist(name: str, version: str, *requires: str, patched: bool = False) -> DistInputs:
+    text = (
+        f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\nSummary: {name} here\n"
+        "License-Expression: BSD-3-Clause\nAuthor-email: Dev <dev@example.org>\n"
+        + "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
+    )
+    project = canonicalize_name(name)
+    record = WheelProvenance(
+        filename=f"{project}-{version}-0-py3-none-any.whl",
+        project=project,
+        version=version,
+        build_tag="0",
+        sha256=hashlib.sha256(f"wheel {name}".encode()).hexdigest(),
+        variant="cpu",
+        sdist=SdistRecord(
+            url=f"https://files.example.org/{project}-{version}.tar.gz",
+            filename=f"{project}-{version}.tar.gz",
+            sha256=hashlib.sha256(f"sdist {name}".encode()).hexdigest(),
+        ),
+        patches=(PatchRecord(PATCH_PATH, hashlib.sha256(PATCH).hexdigest()),) if patched else (),
+        build_env={"CFLAGS": "-O2"},
+    )
+    installed = InstalledDist(
+        project, version, f"{project}-{version}.dist-info", {"METADATA": text}
+    )
+    texts = {PATCH_PATH: PATCH} if patched else {}
+    return DistInputs(installed, parse_metadata(text), record, "f" * 128, texts)
+
+
+def layer_inputs(
+    name: str,
+    kind: LayerKind,
+    dists: tuple[DistInputs, ...] = (),
+    requirements: tuple[str, ...] = (),
+    lower: tuple[LowerLayer, ...] = (),
+    depends_on: tuple[str, ...] = (),
+    runtime: RuntimeRecord | None = None,
+    archive_sha256: str | None = None,
+    settings: SbomSettings = SETTINGS,
+) -> LayerInputs:
+    layer = LayerInfo(
+        name=name,
+        kind=kind,
+        version="1",
+        archive_name=f"{name}.tar.xz",
+        sha256=archive_sha256 or hashlib.sha256(name.encode()).hexdigest(),
+        sha512="e" * 128,
+        properties={"srcstacks:layer:kind": kind},
+    )
+    return LayerInputs(
+        layer=layer,
+        python_implementation="cpython@3.11.7",
+        target_platform="linux_x86_64",
+        dists=dists,
+        requirements=requirements,
+        depends_on=depends_on,
+        lower=lower,
+        runtime=runtime,
+        tools={"srcstacks": "0.1.0", "uv": "0.8.0"},
+        variant="cpu",
+        timestamp=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+        timestamp_source="lock-time",
+        settings=settings,
+    )
+
+
+RUNTIME = RuntimeRecord(
+    layer="cpython-3.11",
+    python_implementation="cpython@3.11.7",
+    source="local",
+    origin="/home/someone/pythons/cpython-3.11.7-install_only.tar.gz",
+    filename="cpython-3.11.7-install_only.tar.gz",
+    sha256="d" * 64,
+)
+
+
+def write(path: Path, document: Document) -> Path:
+    path.write_text(document.text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> dict[str, Path]:
+    """Runtime, framework (patched markupsafe) and app (jinja2) SBOMs written to tmp_path."""
+    runtime = write(
+        tmp_path / "cpython-3.11.tar.xz.cdx.json",
+        build_document(layer_inputs("cpython-3.11", "runtime", runtime=RUNTIME)),
+    )
+    runtime_link = LowerLayer(read_layer_sbom(runtime), ())
+    framework = write(
+        tmp_path / "framework-web.tar.xz.cdx.json",
+        build_document(
+            layer_inputs(
+                "framework-web", "framework", (dist("MarkupSafe", "3.0.4", patched=True),),
+                ("markupsafe==3.0.4",), (runtime_link,), ("cpython-3.11",),
+            )
+        ),
+    )  # fmt: skip
+    framework_link = LowerLayer(read_layer_sbom(framework), ("cpython-3.11",))
+    app = write(
+        tmp_path / "app-greeter.tar.xz.cdx.json",
+        build_document(
+            layer_inputs(
+                "app-greeter", "application", (dist("Jinja2", "3.1.6", "MarkupSafe>=2.0"),),
+                ("jinja2==3.1.6",), (framework_link, runtime_link), ("framework-web",),
+            )
+        ),
+    )  # fmt: skip
+    return {"runtime": runtime, "framework": framework, "app": app}
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {component["name"]: component for component in document["components"]}
+
+
+def test_every_document_passes_the_check(stack: dict[str, Path]) -> None:
+    for path in stack.values():
+        result = check_document(path)
+        assert result.ok, [str(problem) for problem in result.problems]
+
+
+def test_cross_layer_edge_is_a_bom_link_into_the_lower_sbom(stack: dict[str, Path]) -> None:
+    app, framework = load(stack["app"]), load(stack["framework"])
+    framework_serial = framework["serialNumber"].removeprefix("urn:uuid:")
+    markupsafe_ref = by_name(framework)["MarkupSafe"]["bom-ref"]
+    layer = by_name(app)["framework-web"]
+    assert layer["bom-ref"] == f"urn:cdx:{framework_serial}/1"
+    (reference,) = layer["externalReferences"]
+    assert reference["type"] == "bom" and reference["url"] == f"urn:cdx:{framework_serial}/1"
+    assert reference["hashes"] == [
+        {"alg": "SHA-256", "content": hashlib.sha256(stack["framework"].read_bytes()).hexdigest()}
+    ]
+    (stub,) = layer["components"]
+    assert stub["bom-ref"].startswith(f"urn:cdx:{framework_serial}/1#pkg%3Apypi%2Fmarkupsafe")
+    assert stub["purl"] == markupsafe_ref
+    graph = {entry["ref"]: entry.get("dependsOn", []) for entry in app["dependencies"]}
+    assert graph[by_name(app)["Jinja2"]["bom-ref"]] == [stub["bom-ref"]]
+    # The stub's own dependencies are unknown here (its SBOM has them): no entry at all.
+    assert stub["bom-ref"] not in graph
+    # The layers stack: app -> framework -> runtime.
+    assert graph[layer["bom-ref"]] == [by_name(app)["cpython-3.11"]["bom-ref"]]
+
+
+def test_library_components_are_what_the_layer_holds(stack: dict[str, Path]) -> None:
+    libraries = [c["name"] for c in load(stack["app"])["components"] if c["type"] == "library"]
+    assert libraries == ["Jinja2"]
+
+
+def test_patch_and_provenance(stack: dict[str, Path]) -> None:
+    markupsafe = by_name(load(stack["framework"]))["MarkupSafe"]
+    (patch,) = markupsafe["pedigree"]["patches"]
+    assert patch["type"] == "unofficial"
+    assert patch["diff"]["url"] == PATCH_PATH
+    assert patch["diff"]["text"]["content"] == PATCH.decode()
+    (ancestor,) = markupsafe["pedigree"]["ancestors"]
+    assert ancestor["purl"] == "pkg:pypi/markupsafe@3.0.4?file_name=markupsafe-3.0.4.tar.gz"
+    properties = {item["name"]: item["value"] for item in markupsafe["properties"]}
+    assert properties[f"srcstacks:patch:{PATCH_PATH}:sha256"] == hashlib.sha256(PATCH).hexdigest()
+    assert properties["srcstacks:build_env:CFLAGS"] == "-O2"
+    assert properties["srcstacks:built_from_source"] == "true"
+    assert markupsafe["licenses"] == [{"acknowledgement": "declared", "expression": "BSD-3-Clause"}]
+    sdist = [r for r in markupsafe["externalReferences"] if r["type"] == "distribution"]
+    assert sdist[0]["url"] == "https://files.example.org/markupsafe-3.0.4.tar.gz"
+
+
+def test_runtime_component_keeps_no_local_path(stack: dict[str, Path]) -> None:
+    text = stack["runtime"].read_text()
+    assert "/home/someone" not in text
+    cpython = by_name(json.loads(text))["cpython"]
+    assert (
+        cpython["purl"] == "pkg:generic/cpython@3.11.7?file_name=cpython-3.11.7-install_only.tar.gz"
+    )
+    assert cpython["hashes"] == [{"alg": "SHA-256", "content": "d" * 64}]
+    properties = {item["name"]: item["value"] for item in cpython["properties"]}
+    assert properties["srcstacks:runtime:source"] == "local"
+    assert properties["srcstacks:runtime:origin"] == "cpython-3.11.7-install_only.tar.gz"
+
+
+def test_same_inputs_same_bytes_and_serial_from_the_archive() -> None:
+    inputs = layer_inputs("fw", "framework", (dist("idna", "3.11"),))
+    first, second = build_document(inputs), build_document(inputs)
+    assert first.text == second.text
+    other = build_document(
+        layer_inputs("fw", "framework", (dist("idna", "3.11"),), archive_sha256="0" * 64)
+    )
+    assert other.serial != first.serial
+
+
+def test_unresolved_requirement_is_kept_and_flagged(tmp_path: Path) -> None:
+    document = build_document(
+        layer_inputs("app", "application", (dist("Jinja2", "3.1.6", "MarkupSafe>=2.0"),))
+    )
+    assert document.unresolved == ("Jinja2: MarkupSafe>=2.0",)
+    result = check_document(write(tmp_path / "app.cdx.json", document))
+    assert [str(problem) for problem in result.problems] == [
+        "Jinja2 3.1.6: dependency found in no layer: MarkupSafe>=2.0"
+    ]
+
+
+def edited(path: Path, change: Any) -> Path:
+    document = load(path)
+    change(document)
+    target = path.with_name("edited-" + path.name)
+    target.write_text(json.dumps(document))
+    return target
+
+
+def problems(path: Path, archive: Path | None = None) -> list[str]:
+    return [str(problem) for problem in check_document(path, archive).problems]
+
+
+def test_check_names_a_component_without_hash(stack: dict[str, Path]) -> None:
+    def drop_hash(document: dict[str, Any]) -> None:
+        by_name(document)["MarkupSafe"]["hashes"] = []
+
+    assert problems(edited(stack["framework"], drop_hash)) == [
+        "MarkupSafe 3.0.4: missing sha256 hash"
+    ]
+
+
+def test_check_lists_every_missing_element(stack: dict[str, Path]) -> None:
+    def strip(document: dict[str, Any]) -> None:
+        del document["metadata"]["timestamp"], document["metadata"]["supplier"]
+        jinja2 = by_name(document)["Jinja2"]
+        for key in ("licenses", "purl", "supplier", "authors"):
+            del jinja2[key]
+        document["dependencies"] = [
+            entry for entry in document["dependencies"] if entry["ref"] != jinja2["bom-ref"]
+        ]
+        document["dependencies"][0]["dependsOn"].append("nowhere")
+
+    found = problems(edited(stack["app"], strip))
+    assert "document: no metadata.timestamp" in found
+    assert "document: no SBOM author: metadata.authors, supplier or manufacturer" in found
+    for missing in (
+        "unique identifier (purl, cpe or swid)", "license", "supplier or author",
+        "dependency relationships (no entry in dependencies)",
+    ):  # fmt: skip
+        assert f"Jinja2 3.1.6: missing {missing}" in found
+    assert any("depends on unknown bom-ref 'nowhere'" in problem for problem in found)
+
+
+def test_check_reports_schema_errors_and_bad_json(stack: dict[str, Path], tmp_path: Path) -> None:
+    def break_schema(document: dict[str, Any]) -> None:
+        document["components"][0]["type"] = "gadget"
+
+    assert any("schema:" in problem for problem in problems(edited(stack["app"], break_schema)))
+    bad = tmp_path / "bad.cdx.json"
+    bad.write_text("{not json")
+    assert problems(bad)[0].startswith("document: not readable as JSON")
+
+
+def make_archive(path: Path, *dists: tuple[str, str]) -> Path:
+    with tarfile.open(path, "w:xz") as tar:
+        for name, version in dists:
+            data = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n".encode()
+            info = tarfile.TarInfo(
+                f"fw/lib/python3.11/site-packages/{name}-{version}.dist-info/METADATA"
+            )
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_check_against_the_archive(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "fw.tar.xz", ("markupsafe", "3.0.4"))
+    sha256 = hashlib.sha256(archive.read_bytes()).hexdigest()
+    sbom = write(
+        tmp_path / "fw.tar.xz.cdx.json",
+        build_document(
+            layer_inputs("fw", "framework", (dist("MarkupSafe", "3.0.4"),), archive_sha256=sha256)
+        ),
+    )
+    assert problems(sbom, archive) == []
+    other = make_archive(tmp_path / "other.tar.xz", ("markupsafe", "3.0.4"), ("idna", "3.11"))
+    assert problems(sbom, other) == [
+        "archive: other.tar.xz: sha256 differs from metadata.component's",
+        "idna 3.11: in other.tar.xz but has 0 library components",
+    ]
+    extra = make_archive(tmp_path / "empty.tar.xz")
+    assert "markupsafe 3.0.4: not a distribution in empty.tar.xz" in problems(sbom, extra)
+
+
+def test_cli_check_exit_codes(stack: dict[str, Path]) -> None:
+    def check(*args: str | Path) -> Result:
+        return CliRunner().invoke(app, ["sbom", "check", *map(str, args)])
+
+    ok = check(*stack.values())
+    assert ok.exit_code == 0, ok.output
+    assert "app-greeter.tar.xz.cdx.json: OK (3 component(s))" in ok.stdout
+
+    def drop_hash(document: dict[str, Any]) -> None:
+        by_name(document)["Jinja2"]["hashes"] = []
+
+    broken = edited(stack["app"], drop_hash)
+    failed = check(stack["framework"], broken)
+    assert failed.exit_code == 1
+    assert "Jinja2 3.1.6: missing sha256 hash" in failed.stdout
+    assert "1 of 2 SBOM(s) lack required elements" in failed.stderr
+    mismatch = check(broken, "--archive", "a", "--archive", "b")
+    assert mismatch.exit_code == 1 and "give one --archive per FILE" in mismatch.stderr
