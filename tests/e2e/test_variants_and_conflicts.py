@@ -113,6 +113,23 @@ def test_second_variant_builds_apart_with_its_flags(
     assert "-fstack-protector-strong" not in flags["cpu"]
     assert "-O2" in flags["cpu"] and "-O2" in flags["hardened"]
 
+    for config in (cpu, hardened):
+        properties = sbom_properties(
+            config.output_dir / "framework-web.tar.xz.cdx.json", "MarkupSafe"
+        )
+        assert properties["srcstacks:variant"] == config.variant
+        hardening = "-D_FORTIFY_SOURCE=2 -fstack-protector-strong"
+        assert (hardening in properties["srcstacks:build_env:CFLAGS"]) == (
+            config.variant == "hardened"
+        )
+
+
+def sbom_properties(sbom: Path, component: str) -> dict[str, str]:
+    """The properties of one top-level component of an SBOM."""
+    document = json.loads(sbom.read_text())
+    (found,) = [item for item in document["components"] if item["name"] == component]
+    return {item["name"]: item["value"] for item in found.get("properties", [])}
+
 
 def test_variants_command_lists_the_demo_variants() -> None:
     result = run_cli("variants", REPO_ROOT / "venvstacks.toml")
@@ -177,3 +194,13 @@ def test_patches_fail_warn_list_and_rebuild(tmp_path: Path) -> None:
     target = tmp_path / "unpacked"
     shutil.unpack_archive(wheel, target, format="zip")
     assert 'PATCHED_BY = "second"' in (target / "idna" / "package_data.py").read_text()
+
+    # The archive and its SBOM follow: the pedigree names the changed patch's hash.
+    run_cli("build", spec)
+    sbom = config.output_dir / "app-punycode.tar.xz.cdx.json"
+    key = "srcstacks:patch:patches/idna/0001-mark.patch:sha256"
+    assert sbom_properties(sbom, "idna")[key] == second.patches[0].sha256
+    (idna,) = [c for c in json.loads(sbom.read_text())["components"] if c["name"] == "idna"]
+    (applied,) = idna["pedigree"]["patches"]
+    assert applied["type"] == "unofficial"
+    assert 'PATCHED_BY = "second"' in applied["diff"]["text"]["content"]

@@ -75,6 +75,26 @@ def test_file_edited_inside_an_archive(copied_outputs: tuple[Path, Path, list[st
     assert (
         "app-punycode.tar.xz: idna/core.py differs from the file in idna-3.11-0-" in result.stdout
     )
+    assert "app-punycode.tar.xz: sha256 differs from metadata.component's" in result.stdout
+
+
+def test_sbom_missing_or_with_a_changed_hash(copied_outputs: tuple[Path, Path, list[str]]) -> None:
+    _, output, args = copied_outputs
+    (output / "framework-web.tar.xz.cdx.json").unlink()
+    sbom_path = output / "app-punycode.tar.xz.cdx.json"
+    sbom = json.loads(sbom_path.read_text())
+    (idna,) = [c for c in sbom["components"] if c["name"] == "idna"]
+    for item in idna["hashes"]:
+        if item["alg"] == "SHA-256":
+            item["content"] = "0" * 64
+    sbom_path.write_text(json.dumps(sbom))
+    result = verify(args)
+    assert result.returncode == 1
+    assert "framework-web.tar.xz: no SBOM beside it (run 'srcstacks sbom')" in result.stdout
+    assert (
+        "app-punycode.tar.xz.cdx.json: idna 3.11 has a wheel sha256 other than its provenance's"
+        in result.stdout
+    )
 
 
 def test_provenance_entry_dropped(copied_outputs: tuple[Path, Path, list[str]]) -> None:
@@ -101,6 +121,7 @@ def test_rebuild_is_bit_for_bit_identical(built_stack: BuiltStack, tmp_path: Pat
     assert any("wheels/markupsafe-3.0.4-0-cp311" in line for line in identical)
     assert any("archives/cpython-3.11.tar.xz" in line for line in identical)
     assert any("archives/app-greeter.tar.xz" in line for line in identical)
+    assert any("app-greeter.tar.xz.cdx.json" in line for line in identical)
 
 
 def _machine_paths_in(data: bytes, paths: list[str]) -> list[str]:

@@ -73,6 +73,7 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
                 "srcstacks": srcstacks.__version__,
                 "fromager": fromager.version(),
                 "venvstacks": venvstacks.version(),
+                "uv": venvstacks.uv_version(),
             },
         },
     )

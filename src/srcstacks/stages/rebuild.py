@@ -4,7 +4,7 @@ The rebuild uses the same sdists (copied from the first build's sdists repo), th
 settings, patches and variant, the versions the first build resolved (as Fromager
 constraints), the committed locks and the same runtime source. It then compares, file
 by file: wheels, the provenance manifest, layer archives (naming the members that
-differ) and venvstacks' archive metadata.
+differ), the SBOMs, venvstacks' archive metadata and srcstacks' build record.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from srcstacks.config import StackConfig
 from srcstacks.fsutil import atomic_write_text
 from srcstacks.stages.archives import build_archives, published_layers
 from srcstacks.stages.publish import publish_wheels
+from srcstacks.stages.sbom import sbom_path, write_sboms
 from srcstacks.stages.sdist_check import checked_record_path
 from srcstacks.stages.wheels import build_wheels, fromager_dirs
 
@@ -71,7 +72,9 @@ def rebuild_and_compare(
     # The locks name the published wheel dir; its wheels were just shown byte-identical
     # to the rebuilt ones, so the archives are rebuilt from the locks as committed.
     report("rebuilding archives from the committed locks")
-    build_archives(replace(again, wheel_dir=config.wheel_dir), report)
+    rebuilt = replace(again, wheel_dir=config.wheel_dir)
+    build_archives(rebuilt, report)
+    write_sboms(rebuilt, report)
     results.extend(_compare_outputs(config.output_dir, again.output_dir))
     return results
 
@@ -133,7 +136,12 @@ def _compare_outputs(first: Path, second: Path) -> list[Comparison]:
         else:
             diff = _member_diff(_tar_digests(a), _tar_digests(b))
             results.append(Comparison(f"archives/{name}", False, diff))
-    for metadata in sorted(first.glob("__venvstacks__/**/*.json")):
+    records = [
+        *(sbom_path(first / layer["archive_name"]) for layer in published_layers(first)),
+        *sorted(first.glob("__venvstacks__/**/*.json")),
+        *sorted(first.glob("__srcstacks__/*.json")),
+    ]
+    for metadata in records:
         relative = metadata.relative_to(first)
         twin = second / relative
         same = twin.exists() and twin.read_bytes() == metadata.read_bytes()

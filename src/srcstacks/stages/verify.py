@@ -6,22 +6,29 @@ metadata. Reports every mismatch it finds (it does not stop at the first):
 - a wheel in the wheel dir without provenance, or with a different hash;
 - an archive whose sha256 differs from venvstacks' metadata;
 - a distribution in an archive that is not a published wheel with provenance;
-- an installed file whose content differs from the wheel it was installed from.
+- an installed file whose content differs from the wheel it was installed from;
+- an archive without its SBOM, or whose SBOM is incomplete, names another sha256, or
+  gives a distribution a wheel hash other than its provenance's (see ``sbom check``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from srcstacks.archive_reader import ArchiveContents, read_archive, wheel_record
 from srcstacks.config import StackConfig
 from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import sha256_file
 from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir, read_manifest
+from srcstacks.sbom.check import check_document
 from srcstacks.stages.archives import published_layers
+from srcstacks.stages.sbom import sbom_path
 
 Report = Callable[[str], None]
 
@@ -52,6 +59,7 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
         if not _check_archive_hash(archive, layer, result):
             continue
         result.archives += 1
+        _check_sbom(archive, manifest, result)
         contents = read_archive(archive)
         for dist in contents.dists:
             result.distributions += 1
@@ -94,6 +102,26 @@ def _check_archive_hash(archive: Path, layer: dict[str, Any], result: Verificati
             f"{archive.name}: sha256 differs from venvstacks' metadata (the archive was changed)"
         )
     return True
+
+
+def _check_sbom(archive: Path, manifest: Manifest, result: Verification) -> None:
+    sbom = sbom_path(archive)
+    if not sbom.is_file():
+        result.problems.append(f"{archive.name}: no SBOM beside it (run 'srcstacks sbom')")
+        return
+    checked = check_document(sbom, archive=archive)
+    result.problems.extend(f"{sbom.name}: {problem}" for problem in checked.problems)
+    document = json.loads(sbom.read_text(encoding="utf-8")) if checked.components else {}
+    for component in document.get("components", []):
+        if component.get("type") != "library":
+            continue
+        name, version = canonicalize_name(component["name"]), component["version"]
+        record = _provenance_of(manifest, name, version)
+        hashes = {item["alg"]: item["content"] for item in component.get("hashes", [])}
+        if record is not None and hashes.get("SHA-256") != record.sha256:
+            result.problems.append(
+                f"{sbom.name}: {name} {version} has a wheel sha256 other than its provenance's"
+            )
 
 
 def _provenance_of(manifest: Manifest, name: str, version: str) -> WheelProvenance | None:

@@ -20,6 +20,11 @@ def version() -> str:
     return metadata.version("venvstacks")
 
 
+def uv_version() -> str:
+    """The version of uv that venvstacks runs (the ``uv`` package of this environment)."""
+    return metadata.version("uv")
+
+
 _CONFIGURED = re.compile(r"^Virtual environment configured in '.*/(?P<layer>[^/']+)'")
 
 
