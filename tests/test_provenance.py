@@ -86,3 +86,26 @@ def test_patch_layout_follows_fromager(tmp_path: Path) -> None:
         "0004-hardened-only.patch",
     ]
     assert applicable_patches(patches, "six", "1.0", "cpu") == []
+
+
+def test_installed_dist_is_matched_to_the_build_it_came_from(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from srcstacks.archive_reader import InstalledDist
+
+    first = publish(tmp_path, "demo-1.0-0-cp311-cp311-linux_x86_64.whl", b"zero")
+    second = replace(
+        publish(tmp_path, "demo-1.0-1-cp311-cp311-linux_x86_64.whl", b"one"), build_tag="1"
+    )
+    manifest = Manifest({first.filename: first, second.filename: second})
+    assert manifest.records_for("demo", "1.0.0") == [first, second]
+
+    def installed(build: str) -> InstalledDist:
+        wheel = f"Wheel-Version: 1.0\nBuild: {build}\nTag: cp311-cp311-linux_x86_64\n"
+        return InstalledDist("demo", "1.0", "demo-1.0.dist-info", {"WHEEL": wheel})
+
+    assert manifest.installed_from(installed("1")) == second
+    assert manifest.installed_from(installed("0")) == first
+    assert manifest.installed_from(installed("7")) is None
+    other = InstalledDist("other", "1.0", "other-1.0.dist-info", {})
+    assert manifest.installed_from(other) is None

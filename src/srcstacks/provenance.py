@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_version, parse_wheel_filename
+
+from srcstacks.archive_reader import InstalledDist
 from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import sha256_file, write_json
 
@@ -68,6 +71,36 @@ class Manifest:
     """All provenance records of one wheel directory, keyed by wheel file name."""
 
     wheels: dict[str, WheelProvenance]
+
+    def records_for(self, project: str, version: str) -> list[WheelProvenance]:
+        """Every record of ``project`` (canonical name) at ``version``: one per build."""
+        wanted = canonicalize_version(version)
+        return [
+            record
+            for record in self.wheels.values()
+            if record.project == project and canonicalize_version(record.version) == wanted
+        ]
+
+    def installed_from(self, dist: InstalledDist) -> WheelProvenance | None:
+        """The record of the wheel ``dist`` was installed from, or None if there is none.
+
+        Several builds of one version (build tags, platform tags) are told apart by the
+        ``Build`` and ``Tag`` lines of the installed ``WHEEL`` file.
+        """
+        candidates = self.records_for(dist.name, dist.version)
+        if len(candidates) > 1:
+            wheel_lines = dist.files.get("WHEEL", "").splitlines()
+            build = next(
+                (line[6:].strip() for line in wheel_lines if line.startswith("Build:")), ""
+            )
+            tags = {line[4:].strip() for line in wheel_lines if line.startswith("Tag:")}
+            candidates = [
+                record
+                for record in candidates
+                if record.build_tag == build
+                and {str(tag) for tag in parse_wheel_filename(record.filename)[3]} == tags
+            ]
+        return candidates[0] if len(candidates) == 1 else None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written to ``provenance.json``."""

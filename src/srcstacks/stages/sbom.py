@@ -19,13 +19,11 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_version, parse_wheel_filename
-
 from srcstacks.archive_reader import InstalledDist, read_archive
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import ConfigError, SbomError, StageOrderError
 from srcstacks.fsutil import atomic_write_text
-from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir
+from srcstacks.provenance import Manifest, check_wheel_dir
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.components import DistInputs, LayerInfo
 from srcstacks.sbom.document import LayerInputs, LowerLayer, build_document
@@ -190,7 +188,7 @@ def _layer_properties(meta: dict[str, Any], layer: Layer) -> dict[str, str]:
 def _dist_inputs(
     config: StackConfig, dist: InstalledDist, manifest: Manifest, report: Report
 ) -> DistInputs:
-    record = _provenance_of(manifest, dist)
+    record = manifest.installed_from(dist)
     if record is None:
         report(f"  warning: {dist.dist_info}: no provenance for this distribution")
         return DistInputs(dist, parse_metadata(dist.files.get("METADATA", "")), None)
@@ -210,25 +208,6 @@ def _dist_inputs(
         wheel_sha512=_digests(wheel)[1] if wheel.is_file() else None,
         patch_texts=texts,
     )
-
-
-def _provenance_of(manifest: Manifest, dist: InstalledDist) -> WheelProvenance | None:
-    """The provenance record of the wheel ``dist`` was installed from."""
-    version = canonicalize_version(dist.version)
-    candidates = [
-        record for record in manifest.wheels.values()
-        if record.project == dist.name and canonicalize_version(record.version) == version
-    ]  # fmt: skip
-    if len(candidates) > 1:  # several builds of one version: WHEEL says which one it was
-        wheel_lines = dist.files.get("WHEEL", "").splitlines()
-        build = next((line[6:].strip() for line in wheel_lines if line.startswith("Build:")), "")
-        tags = {line[4:].strip() for line in wheel_lines if line.startswith("Tag:")}
-        candidates = [
-            record for record in candidates
-            if record.build_tag == build
-            and {str(tag) for tag in parse_wheel_filename(record.filename)[3]} == tags
-        ]  # fmt: skip
-    return candidates[0] if len(candidates) == 1 else None
 
 
 def sbom_timestamp(layer_meta: dict[str, Any]) -> tuple[datetime, str]:

@@ -63,7 +63,7 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
         contents = read_archive(archive)
         for dist in contents.dists:
             result.distributions += 1
-            record = _provenance_of(manifest, dist.name, dist.version)
+            record = manifest.installed_from(dist)
             if record is None:
                 result.problems.append(
                     f"{archive.name}: {dist.name} {dist.version} is not a published wheel"
@@ -116,19 +116,12 @@ def _check_sbom(archive: Path, manifest: Manifest, result: Verification) -> None
         if component.get("type") != "library":
             continue
         name, version = canonicalize_name(component["name"]), component["version"]
-        record = _provenance_of(manifest, name, version)
+        records = manifest.records_for(name, version)
         hashes = {item["alg"]: item["content"] for item in component.get("hashes", [])}
-        if record is not None and hashes.get("SHA-256") != record.sha256:
+        if records and hashes.get("SHA-256") not in {record.sha256 for record in records}:
             result.problems.append(
                 f"{sbom.name}: {name} {version} has a wheel sha256 other than its provenance's"
             )
-
-
-def _provenance_of(manifest: Manifest, name: str, version: str) -> WheelProvenance | None:
-    for record in manifest.wheels.values():
-        if record.project == name and record.version == version:
-            return record
-    return None
 
 
 def _compare_files(
