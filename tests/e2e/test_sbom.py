@@ -14,8 +14,7 @@ from packaging.utils import canonicalize_name
 from srcstacks.archive_reader import read_archive
 from srcstacks.fsutil import sha256_file
 from srcstacks.sbom.check import schema_problems
-from srcstacks.stages.archives import build_info_path, published_layers
-from srcstacks.stages.sbom import sbom_path
+from srcstacks.stages.archives import build_info_path, published_layers, sbom_path
 from tests.conftest import BuiltStack, run_cli
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ from typing import Any
 import srcstacks
 from srcstacks.config import StackConfig
 from srcstacks.errors import PublishError, StageOrderError
-from srcstacks.fsutil import publish_tree, remove_partial_files, write_json
+from srcstacks.fsutil import publish_tree, remove_partial_files, sha256_file, write_json
 from srcstacks.provenance import check_wheel_dir
 from srcstacks.stages.lock import check_locks
 from srcstacks.stages.runtime import (
@@ -36,6 +36,11 @@ Report = Callable[[str], None]
 def build_info_path(output_dir: Path) -> Path:
     """Where the archives stage records how the archives were made."""
     return output_dir / "__srcstacks__" / "build.json"
+
+
+def sbom_path(archive: Path) -> Path:
+    """Where the SBOM of ``archive`` is written: ``<archive name>.cdx.json`` beside it."""
+    return archive.with_name(archive.name + ".cdx.json")
 
 
 def stack_manifest_path(output_dir: Path) -> Path:
@@ -89,7 +94,28 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
         config.output_dir / layer["archive_name"] for layer in published_layers(config.output_dir)
     ]
     report(f"published {len(archives)} archive(s) to {config.output_dir}; log: {log_path}")
+    _remove_stale_sboms(archives, report)
     return archives
+
+
+def _remove_stale_sboms(archives: list[Path], report: Report) -> None:
+    """Remove an SBOM left beside an archive it no longer describes.
+
+    An auditor must never find a document that names another archive's contents next to
+    a new archive; the sbom stage (which ``srcstacks build`` runs next) writes a new one.
+    """
+    for archive in archives:
+        sbom = sbom_path(archive)
+        if not sbom.exists():
+            continue
+        try:
+            component = json.loads(sbom.read_text(encoding="utf-8"))["metadata"]["component"]
+            hashes = {item["alg"]: item["content"] for item in component["hashes"]}
+        except (ValueError, KeyError, TypeError):
+            hashes = {}
+        if hashes.get("SHA-256") != sha256_file(archive):
+            sbom.unlink()
+            report(f"  removed {sbom.name}: it described an earlier {archive.name}")
 
 
 def published_layers(output_dir: Path) -> list[dict[str, Any]]:

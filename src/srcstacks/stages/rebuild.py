@@ -22,9 +22,9 @@ from packaging.utils import canonicalize_name
 from srcstacks.archive_reader import record_digest
 from srcstacks.config import StackConfig
 from srcstacks.fsutil import atomic_write_text
-from srcstacks.stages.archives import build_archives, published_layers
+from srcstacks.stages.archives import build_archives, published_layers, sbom_path
 from srcstacks.stages.publish import publish_wheels
-from srcstacks.stages.sbom import sbom_path, write_sboms
+from srcstacks.stages.sbom import write_sboms
 from srcstacks.stages.sdist_check import checked_record_path
 from srcstacks.stages.wheels import build_wheels, fromager_dirs
 

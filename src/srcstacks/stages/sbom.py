@@ -29,12 +29,11 @@ from srcstacks.sbom.components import DistInputs, LayerInfo
 from srcstacks.sbom.document import LayerInputs, LowerLayer, build_document
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
-from srcstacks.stages.archives import build_info_path, published_layers
+from srcstacks.stages.archives import build_info_path, published_layers, sbom_path
 from srcstacks.stages.runtime import RuntimeRecord
 
 Report = Callable[[str], None]
 
-SBOM_SUFFIX = ".cdx.json"
 TOOLS = ("srcstacks", "fromager", "venvstacks", "uv")
 # venvstacks' layer metadata worth carrying into the layer component's properties.
 _LAYER_PROPERTIES = (
@@ -57,11 +56,6 @@ class _Published:
         if self.layer.kind == "runtime":
             return ()
         return tuple(self.meta.get("required_layers") or [self.meta["runtime_layer"]])
-
-
-def sbom_path(archive: Path) -> Path:
-    """Where the SBOM of ``archive`` is written: ``<archive name>.cdx.json`` beside it."""
-    return archive.with_name(archive.name + SBOM_SUFFIX)
 
 
 def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:

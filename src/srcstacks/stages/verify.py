@@ -27,8 +27,7 @@ from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import sha256_file
 from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir, read_manifest
 from srcstacks.sbom.check import check_document
-from srcstacks.stages.archives import published_layers
-from srcstacks.stages.sbom import sbom_path
+from srcstacks.stages.archives import published_layers, sbom_path
 
 Report = Callable[[str], None]
 
