@@ -126,6 +126,7 @@ def test_disk_full_while_publishing_keeps_previous_archives(
 ) -> None:
     output = small_disk / "artifacts"
     run_cli("archives", fault_stack, "--output-dir", output)
+    run_cli("sbom", fault_stack, "--output-dir", output)
     before = {p.name: p.read_bytes() for p in output.glob("*.tar.xz")}
     # Leave 1 MiB free: too little for the 13 MB runtime archive to be published again.
     stats = os.statvfs(small_disk)
