@@ -156,7 +156,11 @@ app.command("build")(
     _stage_command(None, "Run every stage: wheels, publish-wheels, lock, archives, sbom.")
 )
 app.command("wheels")(
-    _stage_command("wheels", "Build every layer's dependencies from source with Fromager.")
+    _stage_command(
+        "wheels",
+        "Build every layer's dependencies from source with Fromager;"
+        " check each sdist against its index's sha256.",
+    )
 )
 app.command("publish-wheels")(
     _stage_command("publish-wheels", "Publish built wheels and their provenance to the wheel dir.")
