@@ -1,4 +1,5 @@
-"""Read what a layer archive really holds: its distributions and the digests of their files.
+"""Read what a layer archive really holds: its distributions, the digests of their files,
+and the shared libraries its ELF files need.
 
 One pass over the (xz-compressed) tar, nothing extracted to disk. Used by verification
 and by the SBOM, which both describe an archive from its contents, not from the lock.
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
+
+from srcstacks.elf import ELF_MAGIC, ElfLinks, read_links
 
 _DIST_INFO_FILES = ("METADATA", "RECORD", "WHEEL")
 
@@ -42,6 +45,15 @@ class InstalledDist:
 
 
 @dataclass(frozen=True)
+class ElfFile:
+    """A compiled file in the archive (extension module, shared library, executable)."""
+
+    path: str  # inside the layer, e.g. "lib/python3.11/lib-dynload/_ssl.cpython-311-....so"
+    site_path: str | None  # relative to site-packages, when it is there
+    links: ElfLinks
+
+
+@dataclass(frozen=True)
 class ArchiveContents:
     """The distributions in one layer archive and the digest of every site-packages file."""
 
@@ -49,28 +61,38 @@ class ArchiveContents:
     dists: tuple[InstalledDist, ...]
     # Path relative to site-packages -> record_digest of its content.
     digests: dict[str, str]
+    elf_files: tuple[ElfFile, ...] = ()
 
 
 def read_archive(archive: Path) -> ArchiveContents:
     """Read ``archive`` once and describe its site-packages."""
     digests: dict[str, str] = {}
     texts: dict[str, dict[str, str]] = {}
+    elf_files: list[ElfFile] = []
     with tarfile.open(archive) as tar:
         for member in tar:
             if not member.isfile():
                 continue
             relative = _site_packages_path(member.name)
-            if relative is None:
-                continue
             stream = tar.extractfile(member)
             assert stream is not None
-            data = stream.read()
+            head = stream.read(len(ELF_MAGIC))
+            if relative is None and head != ELF_MAGIC:
+                continue  # outside site-packages only compiled files matter
+            data = head + stream.read()
+            if (links := read_links(data, member.name)) is not None:
+                inside = member.name.split("/", 1)[1] if "/" in member.name else member.name
+                elf_files.append(ElfFile(inside, relative, links))
+            if relative is None:
+                continue
             digests[relative] = record_digest(data)
             parts = PurePosixPath(relative).parts
             if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _DIST_INFO_FILES:
                 texts.setdefault(parts[0], {})[parts[1]] = data.decode("utf-8", errors="replace")
     dists = tuple(_dist(folder, files) for folder, files in sorted(texts.items()))
-    return ArchiveContents(archive=archive, dists=dists, digests=digests)
+    return ArchiveContents(
+        archive=archive, dists=dists, digests=digests, elf_files=tuple(elf_files)
+    )
 
 
 def wheel_record(wheel: Path) -> dict[str, str]:

@@ -111,6 +111,24 @@ def test_runtime_sbom_has_cpython(built_stack: BuiltStack) -> None:
     assert document["metadata"]["component"]["type"] == "platform"
 
 
+def test_system_libraries_loaded_from_the_deploying_machine_are_named(
+    built_stack: BuiltStack,
+) -> None:
+    runtime = sbom(built_stack, "cpython-3.11")
+    (cpython,) = [c for c in runtime["components"] if c["name"] == "cpython"]
+    cpython_properties = {item["name"]: item["value"] for item in cpython["properties"]}
+    system = cpython_properties["srcstacks:system_libraries"].split()
+    # The packed runtime's _ssl loads the system's OpenSSL; libpython is in the archive.
+    assert {"libc.so.6", "libssl.so.3", "libcrypto.so.3"} <= set(system)
+    assert not [name for name in system if name.startswith("libpython")]
+    assert system == sorted(system)
+    markupsafe = libraries(sbom(built_stack, "framework-web"))["markupsafe"]
+    properties = {item["name"]: item["value"] for item in markupsafe["properties"]}
+    assert properties["srcstacks:system_libraries"] == "libc.so.6"
+    jinja2 = libraries(sbom(built_stack, "app-greeter"))["jinja2"]
+    assert "srcstacks:system_libraries" not in {item["name"] for item in jinja2["properties"]}
+
+
 def test_cross_layer_edge_points_into_the_framework_sbom(built_stack: BuiltStack) -> None:
     greeter, web = sbom(built_stack, "app-greeter"), sbom(built_stack, "framework-web")
     web_link = "urn:cdx:" + web["serialNumber"].removeprefix("urn:uuid:") + "/1"

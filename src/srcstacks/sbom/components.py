@@ -68,6 +68,8 @@ class DistInputs:
     wheel_sha512: str | None = None
     # Patch path -> its text, for each recorded patch whose file still has that sha256.
     patch_texts: Mapping[str, bytes] = field(default_factory=dict)
+    # Shared libraries its compiled files need that the archive does not hold.
+    system_libraries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ def library_component(
         properties.update(_build_properties(record))
         references.append(_sdist_reference(record))
         pedigree = _pedigree(record, inputs.patch_texts)
+    if inputs.system_libraries:
+        properties[f"{NS}:system_libraries"] = " ".join(inputs.system_libraries)
     extra_properties = [Property(name="cdx:python:package:required-extra", value=extra)
                         for extra in sorted(extras)]  # fmt: skip
     return Component(
@@ -161,8 +165,11 @@ def library_component(
     )
 
 
-def runtime_component(record: RuntimeRecord, supplier: SbomParty | None) -> Component:
-    """The CPython interpreter of a runtime layer, and where srcstacks got it."""
+def runtime_component(
+    record: RuntimeRecord, supplier: SbomParty | None, system_libraries: tuple[str, ...] = ()
+) -> Component:
+    """The CPython interpreter of a runtime layer, where srcstacks got it, and the system
+    libraries it loads from the machine it is deployed on."""
     implementation, _, version = record.python_implementation.partition("@")
     origin = _portable_origin(record.origin)
     qualifiers = {"file_name": record.filename}
@@ -200,6 +207,7 @@ def runtime_component(record: RuntimeRecord, supplier: SbomParty | None) -> Comp
             f"{NS}:runtime:source": record.source,
             f"{NS}:runtime:origin": origin,
             f"{NS}:runtime:filename": record.filename,
+            **({f"{NS}:system_libraries": " ".join(system_libraries)} if system_libraries else {}),
         }),
     )  # fmt: skip
 

@@ -62,6 +62,8 @@ class LayerInputs:
     timestamp: datetime
     timestamp_source: str  # SOURCE_DATE_EPOCH or lock-time
     settings: SbomSettings
+    # Runtime layers: system libraries the interpreter and standard library load.
+    runtime_system_libraries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,9 @@ def build_document(inputs: LayerInputs) -> Document:
     members = [*libraries.values(), *lower.components()]
     runtime = None
     if inputs.runtime is not None:
-        runtime = parts.runtime_component(inputs.runtime, settings.supplier)
+        runtime = parts.runtime_component(
+            inputs.runtime, settings.supplier, inputs.runtime_system_libraries
+        )
         members.append(runtime)
         graph_root.append(runtime)
     bom = Bom(

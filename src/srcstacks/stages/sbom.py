@@ -29,6 +29,7 @@ from srcstacks.sbom.components import DistInputs, LayerInfo
 from srcstacks.sbom.document import LayerInputs, LowerLayer, build_document
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
+from srcstacks.sbom.system_libs import system_libraries
 from srcstacks.stages.archives import build_info_path, published_layers, sbom_path
 from srcstacks.stages.runtime import RuntimeRecord
 
@@ -143,6 +144,13 @@ def _layer_inputs(
     meta = item.meta
     contents = read_archive(item.archive)
     sha256, sha512 = _digests(item.archive)
+    needs = system_libraries(contents)
+    # Compiled files no distribution installed: the interpreter's in a runtime layer.
+    unowned = needs.get(None, ())
+    is_runtime = item.layer.kind == "runtime"
+    properties = _layer_properties(meta, item.layer)
+    if unowned and not is_runtime:
+        properties["srcstacks:system_libraries"] = " ".join(unowned)
     layer = LayerInfo(
         name=meta["install_target"],
         kind=item.layer.kind,
@@ -150,21 +158,28 @@ def _layer_inputs(
         archive_name=item.archive.name,
         sha256=sha256,
         sha512=sha512,
-        properties=_layer_properties(meta, item.layer),
+        properties=properties,
     )
     timestamp, source = sbom_timestamp(meta)
     return LayerInputs(
         layer=layer,
         python_implementation=meta["python_implementation"],
         target_platform=meta["target_platform"],
-        dists=tuple(_dist_inputs(config, dist, manifest, report) for dist in contents.dists),
+        dists=tuple(
+            replace(
+                _dist_inputs(config, dist, manifest, report),
+                system_libraries=needs.get(dist.name, ()),
+            )
+            for dist in contents.dists
+        ),
         requirements=tuple(str(requirement) for requirement in item.layer.requirements),
         depends_on=item.depends_on,
         lower=tuple(
             LowerLayer(read_layer_sbom(sbom_path(lower.archive)), lower.depends_on)
             for lower in _stack_below(item, layers)
         ),
-        runtime=_runtime_record(build_info, item.layer) if item.layer.kind == "runtime" else None,
+        runtime=_runtime_record(build_info, item.layer) if is_runtime else None,
+        runtime_system_libraries=unowned if is_runtime else (),
         tools=_tool_versions(build_info),
         variant=str(build_info.get("variant", config.variant)),
         timestamp=timestamp,
