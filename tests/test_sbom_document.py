@@ -14,7 +14,7 @@ import pytest
 from packaging.utils import canonicalize_name
 from typer.testing import CliRunner, Result
 
-from srcstacks.archive_reader import InstalledDist
+from srcstacks.archive_reader import InstalledDist, read_archive
 from srcstacks.cli import app
 from srcstacks.config import LayerKind, SbomParty, SbomSettings
 from srcstacks.provenance import PatchRecord, SdistRecord, WheelProvenance
@@ -243,7 +243,8 @@ def edited(path: Path, change: Any) -> Path:
 
 
 def problems(path: Path, archive: Path | None = None) -> list[str]:
-    return [str(problem) for problem in check_document(path, archive).problems]
+    contents = read_archive(archive) if archive is not None else None
+    return [str(problem) for problem in check_document(path, contents).problems]
 
 
 def test_check_names_a_component_without_hash(stack: dict[str, Path]) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 
 from srcstacks.elf import ELF_MAGIC, ElfLinks, read_links
+from srcstacks.fsutil import sha256_file
 
 _DIST_INFO_FILES = ("METADATA", "RECORD", "WHEEL")
 
@@ -58,6 +59,7 @@ class ArchiveContents:
     """The distributions in one layer archive and the digest of every site-packages file."""
 
     archive: Path
+    sha256: str  # of the archive file itself
     dists: tuple[InstalledDist, ...]
     # Path relative to site-packages -> record_digest of its content.
     digests: dict[str, str]
@@ -91,7 +93,11 @@ def read_archive(archive: Path) -> ArchiveContents:
                 texts.setdefault(parts[0], {})[parts[1]] = data.decode("utf-8", errors="replace")
     dists = tuple(_dist(folder, files) for folder, files in sorted(texts.items()))
     return ArchiveContents(
-        archive=archive, dists=dists, digests=digests, elf_files=tuple(elf_files)
+        archive=archive,
+        sha256=sha256_file(archive),
+        dists=dists,
+        digests=digests,
+        elf_files=tuple(elf_files),
     )
 
 

@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from srcstacks import __version__, pipeline
+from srcstacks.archive_reader import read_archive
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.errors import SrcstacksError
 from srcstacks.listing import list_patches, list_variants
@@ -188,9 +189,12 @@ def sbom_check_command(
     archives = archive or []
     if archives and len(archives) != len(files):
         _fail(f"give one --archive per FILE ({len(files)} file(s), {len(archives)} archive(s))")
+    missing = [str(path) for path in archives if not path.is_file()]
+    if missing:
+        _fail(f"no such archive: {', '.join(missing)}")
     failed = 0
     for index, path in enumerate(files):
-        result = check_document(path, archives[index] if archives else None)
+        result = check_document(path, read_archive(archives[index]) if archives else None)
         for problem in result.problems:
             typer.echo(f"{path.name}: {problem}")
         if result.ok:

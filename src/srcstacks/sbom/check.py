@@ -26,8 +26,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from packaging.utils import canonicalize_name
 
-from srcstacks.archive_reader import read_archive
-from srcstacks.fsutil import sha256_file
+from srcstacks.archive_reader import ArchiveContents
 
 _SCHEMA_ERRORS_SHOWN = 10
 
@@ -50,6 +49,7 @@ class CheckResult:
     path: Path
     problems: list[Problem] = field(default_factory=list)
     components: int = 0
+    document: dict[str, Any] | None = None  # the parsed JSON, when it could be read
 
     @property
     def ok(self) -> bool:
@@ -57,8 +57,8 @@ class CheckResult:
         return not self.problems
 
 
-def check_document(path: Path, archive: Path | None = None) -> CheckResult:
-    """Check the SBOM at ``path``, and against ``archive`` when one is given."""
+def check_document(path: Path, archive: ArchiveContents | None = None) -> CheckResult:
+    """Check the SBOM at ``path``, and against the archive it describes when given."""
     result = CheckResult(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -69,6 +69,7 @@ def check_document(path: Path, archive: Path | None = None) -> CheckResult:
     if not isinstance(document, dict):
         result.problems.append(Problem("document", "not a CycloneDX JSON object"))
         return result
+    result.document = document
     result.problems.extend(schema_problems(text))
     result.problems.extend(minimum_element_problems(document))
     result.components = len(document.get("components", []))
@@ -157,18 +158,17 @@ def _nested_problems(component: dict[str, Any]) -> list[Problem]:
     return [Problem(where, f"missing {item}") for item in missing]
 
 
-def archive_problems(document: dict[str, Any], archive: Path) -> list[Problem]:
-    """Does the SBOM describe exactly what ``archive`` holds?"""
-    if not archive.is_file():
-        return [Problem("archive", f"{archive} does not exist")]
+def archive_problems(document: dict[str, Any], archive: ArchiveContents) -> list[Problem]:
+    """Does the SBOM describe exactly what the archive holds?"""
+    archive_name = archive.archive.name
     problems = []
     root = (document.get("metadata") or {}).get("component") or {}
     recorded = {item.get("alg"): item.get("content") for item in root.get("hashes", [])}
-    if recorded.get("SHA-256") != sha256_file(archive):
+    if recorded.get("SHA-256") != archive.sha256:
         problems.append(
-            Problem("archive", f"{archive.name}: sha256 differs from metadata.component's")
+            Problem("archive", f"{archive_name}: sha256 differs from metadata.component's")
         )
-    dists = Counter((dist.name, dist.version) for dist in read_archive(archive).dists)
+    dists = Counter((dist.name, dist.version) for dist in archive.dists)
     libraries: Counter[tuple[str, str]] = Counter(
         (canonicalize_name(str(item.get("name", ""))), str(item.get("version", "")))
         for item in document.get("components", [])
@@ -178,11 +178,11 @@ def archive_problems(document: dict[str, Any], archive: Path) -> list[Problem]:
         found = libraries.get((name, version), 0)
         if found != 1:
             problems.append(Problem(
-                f"{name} {version}", f"in {archive.name} but has {found} library components",
+                f"{name} {version}", f"in {archive_name} but has {found} library components",
             ))  # fmt: skip
     for name, version in sorted(libraries):
         if (name, version) not in dists:
-            problems.append(Problem(f"{name} {version}", f"not a distribution in {archive.name}"))
+            problems.append(Problem(f"{name} {version}", f"not a distribution in {archive_name}"))
     return problems
 
 

@@ -43,7 +43,8 @@ def current_inputs(config: StackConfig, project: str, version: str) -> dict[str,
     }
 
 
-def _built_wheels(dirs: FromagerDirs) -> dict[str, tuple[str, str]]:
+def built_wheels(dirs: FromagerDirs) -> dict[str, tuple[str, str]]:
+    """``{wheel file name: (canonical project, version)}`` of Fromager's built wheels."""
     wheels: dict[str, tuple[str, str]] = {}
     for path in sorted(dirs.built_wheels.glob("*.whl")):
         try:
@@ -66,7 +67,7 @@ def discard_stale_wheels(config: StackConfig, dirs: FromagerDirs, report: Report
     """Remove built wheels whose recorded inputs differ from today's; return their names."""
     recorded = _read_record(config)
     discarded: list[str] = []
-    for filename, (project, version) in _built_wheels(dirs).items():
+    for filename, (project, version) in built_wheels(dirs).items():
         before = recorded.get(filename)
         if before is None or before == current_inputs(config, project, version):
             continue
@@ -92,7 +93,7 @@ def discard_built_wheel(dirs: FromagerDirs, filename: str, version: str) -> None
 def record_inputs(config: StackConfig, dirs: FromagerDirs) -> None:
     """Record the inputs of every wheel built so far that has no record yet."""
     recorded = _read_record(config)
-    present = _built_wheels(dirs)
+    present = built_wheels(dirs)
     updated = {name: inputs for name, inputs in recorded.items() if name in present}
     for filename, (project, version) in present.items():
         updated.setdefault(filename, current_inputs(config, project, version))

@@ -14,7 +14,6 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
@@ -140,14 +139,13 @@ def _find_wheel(folder: Path, project: str, version: str) -> Path:
 
 
 def _sdist_record(dirs: FromagerDirs, project: str, version: str, url: str) -> SdistRecord:
-    filename = unquote(Path(urlsplit(url).path).name) if url else ""
-    path = dirs.downloaded_sdists / filename if filename else None
+    path = dirs.downloaded_sdist(url) if url else None
     if path is None or not path.is_file():
         raise ProvenanceError(
             f"{project}=={version}: the sdist it was built from is not in"
             f" {dirs.downloaded_sdists} (source: {url or 'unknown'})"
         )
-    return SdistRecord(url=url, filename=filename, sha256=sha256_file(path))
+    return SdistRecord(url=url, filename=path.name, sha256=sha256_file(path))
 
 
 def _read_dist_info_file(wheel: Path, name: str) -> str:

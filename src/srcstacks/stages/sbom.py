@@ -15,11 +15,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from srcstacks.archive_reader import InstalledDist, read_archive
+from srcstacks.archive_reader import ArchiveContents, InstalledDist, read_archive
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import ConfigError, SbomError, StageOrderError
 from srcstacks.fsutil import atomic_write_text
@@ -66,7 +65,8 @@ def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
     manifest = check_wheel_dir(config.wheel_dir)
     written: list[Path] = []
     for item in _lower_layers_first(layers):
-        inputs = _layer_inputs(config, item, layers, manifest, build_info, report)
+        contents = read_archive(item.archive)
+        inputs = _layer_inputs(config, item, contents, layers, manifest, build_info, report)
         document = build_document(inputs)
         _check_portable(document.text, config)
         target = sbom_path(item.archive)
@@ -77,7 +77,7 @@ def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
         written.append(target)
         for unresolved in document.unresolved:
             report(f"  warning: {target.name}: requirement found in no layer: {unresolved}")
-        result = check_document(target, archive=item.archive)
+        result = check_document(target, contents)
         state = "complete" if result.ok else (
             f"{len(result.problems)} missing element(s), see 'srcstacks sbom check {target}'"
         )  # fmt: skip
@@ -136,14 +136,13 @@ def _stack_below(item: _Published, layers: dict[str, _Published]) -> list[_Publi
 def _layer_inputs(
     config: StackConfig,
     item: _Published,
+    contents: ArchiveContents,
     layers: dict[str, _Published],
     manifest: Manifest,
     build_info: dict[str, Any],
     report: Report,
 ) -> LayerInputs:
     meta = item.meta
-    contents = read_archive(item.archive)
-    sha256, sha512 = _digests(item.archive)
     needs = system_libraries(contents)
     # Compiled files no distribution installed: the interpreter's in a runtime layer.
     unowned = needs.get(None, ())
@@ -156,8 +155,8 @@ def _layer_inputs(
         kind=item.layer.kind,
         version=str(meta.get("lock_version", "")),
         archive_name=item.archive.name,
-        sha256=sha256,
-        sha512=sha512,
+        sha256=contents.sha256,
+        sha512=_sha512(item.archive),
         properties=properties,
     )
     timestamp, source = sbom_timestamp(meta)
@@ -214,7 +213,7 @@ def _dist_inputs(
         dist=dist,
         metadata=parse_metadata(dist.files.get("METADATA", "")),
         provenance=replace(record, build_env=_portable_env(record.build_env, config)),
-        wheel_sha512=_digests(wheel)[1] if wheel.is_file() else None,
+        wheel_sha512=_sha512(wheel) if wheel.is_file() else None,
         patch_texts=texts,
     )
 
@@ -259,27 +258,14 @@ def _runtime_record(build_info: dict[str, Any], layer: Layer) -> RuntimeRecord:
 
 
 def _tool_versions(build_info: dict[str, Any]) -> dict[str, str]:
-    """Versions the archives stage recorded; uv (which venvstacks drives) from its package."""
+    """The tool versions the archives stage recorded when it built the archives."""
     recorded = build_info.get("tools", {})
-    versions = {}
-    for name in TOOLS:
-        version = recorded.get(name)
-        if version is None:
-            try:
-                version = importlib_metadata.version(name)
-            except importlib_metadata.PackageNotFoundError:
-                continue
-        versions[name] = str(version)
-    return versions
+    return {name: str(recorded[name]) for name in TOOLS if name in recorded}
 
 
-def _digests(path: Path) -> tuple[str, str]:
-    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
+def _sha512(path: Path) -> str:
     with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            sha256.update(chunk)
-            sha512.update(chunk)
-    return sha256.hexdigest(), sha512.hexdigest()
+        return hashlib.file_digest(stream, "sha512").hexdigest()
 
 
 def _machine_paths(config: StackConfig) -> list[tuple[str, str]]:

@@ -18,9 +18,8 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 
 from srcstacks.config import StackConfig
 from srcstacks.errors import SourceIntegrityError
@@ -32,7 +31,7 @@ from srcstacks.index_client import (
     published_sha256,
 )
 from srcstacks.settings import read_settings
-from srcstacks.stages.build_inputs import discard_built_wheel
+from srcstacks.stages.build_inputs import built_wheels, discard_built_wheel
 from srcstacks.tools.fromager import FromagerDirs
 
 Report = Callable[[str], None]
@@ -120,7 +119,7 @@ def downloaded_sdists(config: StackConfig, dirs: FromagerDirs) -> list[Downloade
         url = entry.get("source_url", "")
         if entry.get("source_url_type") != "sdist" or not url:
             continue
-        path = dirs.downloaded_sdists / unquote(Path(urlsplit(url).path).name)
+        path = dirs.downloaded_sdist(url)
         if not path.is_file():
             continue
         project = canonicalize_name(entry["dist"])
@@ -134,11 +133,7 @@ def _quarantine(config: StackConfig, dirs: FromagerDirs, sdist: DownloadedSdist)
     target = quarantine_dir(config) / sdist.path.name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(sdist.path, target)
-    for wheel in dirs.built_wheels.glob("*.whl"):
-        try:
-            name, version, _, _ = parse_wheel_filename(wheel.name)
-        except InvalidWheelFilename:
-            continue
-        if name == sdist.project and str(version) == sdist.version:
-            discard_built_wheel(dirs, wheel.name, sdist.version)
+    for filename, (project, version) in built_wheels(dirs).items():
+        if project == sdist.project and version == sdist.version:
+            discard_built_wheel(dirs, filename, version)
     return target

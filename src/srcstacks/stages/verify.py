@@ -13,18 +13,15 @@ metadata. Reports every mismatch it finds (it does not stop at the first):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from srcstacks.archive_reader import ArchiveContents, read_archive, wheel_record
 from srcstacks.config import StackConfig
 from srcstacks.errors import ProvenanceError
-from srcstacks.fsutil import sha256_file
 from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir, read_manifest
 from srcstacks.sbom.check import check_document
 from srcstacks.stages.archives import published_layers, sbom_path
@@ -55,11 +52,17 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
     records: dict[str, dict[str, str]] = {}
     for layer in published_layers(config.output_dir):
         archive = config.output_dir / layer["archive_name"]
-        if not _check_archive_hash(archive, layer, result):
+        if not archive.is_file():
+            result.problems.append(f"{archive}: archive listed by venvstacks is missing")
             continue
         result.archives += 1
-        _check_sbom(archive, manifest, result)
         contents = read_archive(archive)
+        if contents.sha256 != layer.get("archive_hashes", {}).get("sha256"):
+            result.problems.append(
+                f"{archive.name}: sha256 differs from venvstacks' metadata"
+                " (the archive was changed)"
+            )
+        _check_sbom(contents, manifest, result)
         for dist in contents.dists:
             result.distributions += 1
             record = manifest.installed_from(dist)
@@ -91,27 +94,14 @@ def _checked_manifest(config: StackConfig, result: Verification) -> Manifest:
         return Manifest({})
 
 
-def _check_archive_hash(archive: Path, layer: dict[str, Any], result: Verification) -> bool:
-    if not archive.is_file():
-        result.problems.append(f"{archive}: archive listed by venvstacks is missing")
-        return False
-    expected = layer.get("archive_hashes", {}).get("sha256")
-    if sha256_file(archive) != expected:
-        result.problems.append(
-            f"{archive.name}: sha256 differs from venvstacks' metadata (the archive was changed)"
-        )
-    return True
-
-
-def _check_sbom(archive: Path, manifest: Manifest, result: Verification) -> None:
-    sbom = sbom_path(archive)
+def _check_sbom(contents: ArchiveContents, manifest: Manifest, result: Verification) -> None:
+    sbom = sbom_path(contents.archive)
     if not sbom.is_file():
-        result.problems.append(f"{archive.name}: no SBOM beside it (run 'srcstacks sbom')")
+        result.problems.append(f"{contents.archive.name}: no SBOM beside it (run 'srcstacks sbom')")
         return
-    checked = check_document(sbom, archive=archive)
+    checked = check_document(sbom, contents)
     result.problems.extend(f"{sbom.name}: {problem}" for problem in checked.problems)
-    document = json.loads(sbom.read_text(encoding="utf-8")) if checked.components else {}
-    for component in document.get("components", []):
+    for component in (checked.document or {}).get("components", []):
         if component.get("type") != "library":
             continue
         name, version = canonicalize_name(component["name"]), component["version"]

@@ -9,7 +9,8 @@ import sysconfig
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 from srcstacks.errors import BuildError, ToolError
 from srcstacks.tools.process import run_logged, tool_env
@@ -67,6 +68,10 @@ class FromagerDirs:
     @property
     def downloaded_sdists(self) -> Path:
         return self.sdists_repo / "downloads"
+
+    def downloaded_sdist(self, url: str) -> Path:
+        """Where Fromager saves the source it downloads from ``url`` (its last segment)."""
+        return self.downloaded_sdists / unquote(PurePosixPath(urlsplit(url).path).name)
 
 
 def version() -> str:
