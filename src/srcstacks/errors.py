@@ -55,3 +55,11 @@ class PublishError(SrcstacksError):
 
 class SbomError(SrcstacksError):
     """An SBOM cannot be made or read: unknown target, unreadable lower-layer SBOM, ..."""
+
+
+class OwnershipError(SrcstacksError):
+    """A path is outside the folder it belongs to, or a folder was not made by srcstacks."""
+
+
+class StateError(SrcstacksError):
+    """A state file in the work dir, or a tool's output file, is missing or unreadable."""

@@ -6,13 +6,84 @@ interpreter named ``python3.11``, looks for ``bin/python.11`` and fails.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+from srcstacks.errors import StageOrderError, StateError
 from srcstacks.tools.process import run_logged, tool_env
+
+_LAYER_KINDS = ("runtimes", "frameworks", "applications")
+
+
+@dataclass(frozen=True)
+class LayerMetadata:
+    """venvstacks' record of one published layer (``__venvstacks__/venvstacks.json``)."""
+
+    install_target: str  # the deployed folder: "cpython-3.11", "framework-web", "app-x"
+    archive_name: str  # "<install_target>.tar.xz", relative to the output dir
+    archive_sha256: str
+    runtime_layer: str  # install target of the runtime it runs on
+    required_layers: tuple[str, ...] = ()  # install targets of its frameworks
+    app_launch_module: str | None = None
+    python_implementation: str = ""
+    target_platform: str = ""
+    locked_at: str | None = None
+    lock_version: str = ""
+    # Every key venvstacks wrote, for the SBOM's layer properties.
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Install targets of the layers directly below: its frameworks, else its runtime."""
+        if self.runtime_layer == self.install_target:
+            return ()
+        return self.required_layers or (self.runtime_layer,)
+
+
+def read_layer_metadata(manifest: Path) -> list[LayerMetadata]:
+    """Each published layer in venvstacks' stack manifest: runtimes, frameworks, apps.
+
+    A missing manifest means the archives stage has not run; a malformed one is named.
+    """
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StageOrderError(
+            f"{manifest}: no archives published yet (run 'srcstacks archives')"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{manifest}: unreadable venvstacks manifest: {exc}") from None
+    try:
+        layers = data["layers"]
+        return [_layer_metadata(item) for kind in _LAYER_KINDS for item in layers.get(kind, [])]
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise StateError(
+            f"{manifest}: malformed venvstacks manifest ({type(exc).__name__}: {exc});"
+            " rerun 'srcstacks archives'"
+        ) from None
+
+
+def _layer_metadata(item: dict[str, Any]) -> LayerMetadata:
+    hashes = item.get("archive_hashes") or {}
+    return LayerMetadata(
+        install_target=str(item["install_target"]),
+        archive_name=str(item["archive_name"]),
+        archive_sha256=str(hashes.get("sha256", "")),
+        runtime_layer=str(item["runtime_layer"]),
+        required_layers=tuple(str(name) for name in item.get("required_layers") or ()),
+        app_launch_module=item.get("app_launch_module"),
+        python_implementation=str(item.get("python_implementation", "")),
+        target_platform=str(item.get("target_platform", "")),
+        locked_at=item.get("locked_at"),
+        lock_version=str(item.get("lock_version", "")),
+        raw=dict(item),
+    )
 
 
 def version() -> str:

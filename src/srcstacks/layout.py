@@ -1,0 +1,271 @@
+"""Where everything lives, and the only code that deletes anything.
+
+:class:`Layout` derives every path srcstacks reads or writes for one stack and variant:
+the work dir's state files and tool folders (``<work_dir>/<variant>/...``), the wheel dir
+and the output dir. No other module joins path segments onto those folders.
+
+Deleting is done here too, and only inside a folder srcstacks created: each such folder
+(the work dir, the wheel dir, the output dir, a rebuild scratch dir) holds a marker file,
+:data:`OWNER_MARKER`, written when srcstacks created it. A folder that already holds
+files but no marker is refused, by name, before anything is written into it, so a
+mistyped ``--scratch ~`` or ``--work-dir .`` can never empty a user's folder. Paths read
+from files (archive names, layer names) are checked to stay inside their folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from srcstacks.errors import OwnershipError
+
+if TYPE_CHECKING:
+    from srcstacks.config import StackConfig
+    from srcstacks.tools.fromager import FromagerDirs
+
+OWNER_MARKER = ".srcstacks-owned"
+# Leftovers of interrupted atomic writes (fsutil.atomic_path, fsutil.publish_tree).
+_TEMPORARY = re.compile(r"^\..+\.part$")
+
+
+def inside(base: Path, relative: str | Path, what: str) -> Path:
+    """``base / relative``, refused unless it stays inside ``base`` (no ``..``, no root).
+
+    For any path built from text that came from a spec, a command line or a file.
+    """
+    root = Path(os.path.normpath(base))
+    candidate = Path(os.path.normpath(root / relative))
+    if candidate == root or not candidate.is_relative_to(root):
+        raise OwnershipError(f"{what} {str(relative)!r} points outside {base}")
+    return candidate
+
+
+def claim_dir(folder: Path, purpose: str) -> Path:
+    """Create ``folder`` (with parents) for srcstacks' use, or accept one it made before.
+
+    A folder that exists, is not empty and has no :data:`OWNER_MARKER` was not made by
+    srcstacks: it is refused, so nothing in it is ever overwritten or deleted.
+    """
+    marker = folder / OWNER_MARKER
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise OwnershipError(f"{folder}: the {purpose} must be a folder, not a file or link")
+    if marker.is_file():
+        return folder
+    if folder.is_dir() and any(folder.iterdir()):
+        raise OwnershipError(
+            f"{folder}: the {purpose} holds files srcstacks did not create (no {OWNER_MARKER});"
+            " name an empty or new folder instead"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"created by srcstacks as the {purpose}\n", encoding="utf-8")
+    except OSError as exc:
+        raise OwnershipError(
+            f"{folder}: cannot create the {purpose}: {exc.strerror or exc}"
+        ) from None
+    return folder
+
+
+def is_owned(folder: Path) -> bool:
+    """Whether srcstacks created ``folder`` (it holds the marker)."""
+    return (folder / OWNER_MARKER).is_file()
+
+
+def _owner_of(path: Path) -> Path:
+    """The nearest folder at or above ``path`` that srcstacks created; refuse if none."""
+    resolved = Path(os.path.realpath(path.parent)) / path.name
+    for folder in [resolved, *resolved.parents]:
+        if is_owned(folder):
+            return folder
+    raise OwnershipError(f"{path}: not inside a folder srcstacks created; refusing to delete it")
+
+
+def remove_tree(path: Path) -> None:
+    """Delete ``path`` (a folder or a file) if it lies inside a folder srcstacks created."""
+    if not path.exists() and not path.is_symlink():
+        return
+    owner = _owner_of(path)
+    if Path(os.path.realpath(path.parent)) / path.name == owner:
+        raise OwnershipError(f"{path}: refusing to delete a whole srcstacks folder")
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def empty_dir(folder: Path) -> None:
+    """Delete everything in ``folder`` but its marker; ``folder`` must be srcstacks'."""
+    if not is_owned(folder):
+        raise OwnershipError(f"{folder}: not a folder srcstacks created; refusing to empty it")
+    for entry in folder.iterdir():
+        if entry.name != OWNER_MARKER:
+            remove_tree(entry)
+
+
+def remove_file(path: Path) -> None:
+    """Delete one file inside a folder srcstacks created (missing is fine)."""
+    if path.is_dir() and not path.is_symlink():
+        raise OwnershipError(f"{path}: expected a file, found a folder")
+    remove_tree(path)
+
+
+def move_into(source: Path, target: Path) -> Path:
+    """Move ``source`` to ``target``; both must be inside folders srcstacks created."""
+    _owner_of(source)
+    _owner_of(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(source, target)
+    return target
+
+
+def discard_temporary(path: Path) -> None:
+    """Delete a temporary file of an atomic write (``.<name>.<...>.part``), nothing else."""
+    if not _TEMPORARY.match(path.name):
+        raise OwnershipError(f"{path}: not a srcstacks temporary file; refusing to delete it")
+    path.unlink(missing_ok=True)
+
+
+def remove_partial_files(folder: Path) -> None:
+    """Delete leftovers of interrupted atomic writes (``.*.part``) anywhere in ``folder``."""
+    if folder.is_dir():
+        for leftover in folder.rglob(".*.part"):
+            discard_temporary(leftover)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path of one stack and variant. Build it with :meth:`of`."""
+
+    spec_dir: Path
+    work_dir: Path
+    variant: str
+    wheel_dir: Path
+    output_dir: Path
+
+    @classmethod
+    def of(cls, config: StackConfig) -> Layout:
+        """The layout of ``config``'s stack and variant."""
+        return cls(
+            spec_dir=config.spec_dir,
+            work_dir=config.work_dir,
+            variant=config.variant,
+            wheel_dir=config.wheel_dir,
+            output_dir=config.output_dir,
+        )
+
+    # --- the work dir: private state, kept between runs -------------------------------
+
+    @property
+    def variant_dir(self) -> Path:
+        """Private working state of this variant."""
+        return self.work_dir / self.variant
+
+    @property
+    def fromager(self) -> FromagerDirs:
+        """Fromager's repos and work dir for this variant."""
+        from srcstacks.tools.fromager import FromagerDirs
+
+        return FromagerDirs(self.variant_dir / "fromager")
+
+    @property
+    def requirements_file(self) -> Path:
+        """Every layer's requirements, handed to ``fromager bootstrap -r``."""
+        return self.variant_dir / "requirements.txt"
+
+    @property
+    def wheels_record(self) -> Path:
+        """What the last wheels stage did (``wheels.json``)."""
+        return self.variant_dir / "wheels.json"
+
+    @property
+    def build_inputs(self) -> Path:
+        """Each built wheel's inputs (patch hashes, settings hash, variant)."""
+        return self.variant_dir / "build-inputs.json"
+
+    @property
+    def sdists_checked(self) -> Path:
+        """The sdists already checked against their index's sha256."""
+        return self.variant_dir / "sdists-checked.json"
+
+    @property
+    def quarantine(self) -> Path:
+        """Where sdists that failed their index check are moved."""
+        return self.variant_dir / "quarantine"
+
+    @property
+    def runtime_record(self) -> Path:
+        """Where each runtime layer's interpreter came from (``runtime.json``)."""
+        return self.variant_dir / "runtime.json"
+
+    @property
+    def venvstacks_build(self) -> Path:
+        """venvstacks' ``--build-dir``."""
+        return self.variant_dir / "venvstacks-build"
+
+    @property
+    def staging(self) -> Path:
+        """Where venvstacks writes archives before they are published together."""
+        return self.variant_dir / "staging"
+
+    @property
+    def default_scratch(self) -> Path:
+        """``verify --rebuild``'s scratch dir when none is given."""
+        return self.variant_dir / "rebuild"
+
+    @property
+    def rebuild_pins(self) -> Path:
+        """Constraints pinning the versions a rebuild must use."""
+        return self.variant_dir / "rebuild-constraints.txt"
+
+    @property
+    def packed_runtimes(self) -> Path:
+        """Runtimes packed from local interpreters, shared by every variant."""
+        return self.work_dir / "runtimes"
+
+    def log(self, name: str) -> Path:
+        """The log file of one tool run, e.g. ``log("fromager-bootstrap")``."""
+        return self.variant_dir / "logs" / f"{name}.log"
+
+    def layer_env(self, env_name: str) -> Path:
+        """A layer's environment in venvstacks' build dir."""
+        return inside(self.venvstacks_build, env_name, "layer name")
+
+    def seeded_runtime(self, python_implementation: str) -> Path:
+        """Where a local runtime is seeded for venvstacks (``cpython@X.Y.Z``)."""
+        return inside(self.venvstacks_build, python_implementation, "python_implementation")
+
+    # --- the wheel dir: published wheels and their provenance -------------------------
+
+    @property
+    def provenance(self) -> Path:
+        """The provenance manifest beside the published wheels."""
+        return self.wheel_dir / "provenance.json"
+
+    def wheel(self, filename: str) -> Path:
+        """A published wheel, by file name (checked to stay in the wheel dir)."""
+        return inside(self.wheel_dir, filename, "wheel file name")
+
+    # --- the output dir: published archives and their records ------------------------
+
+    @property
+    def build_info(self) -> Path:
+        """How the archives were made: variant, runtimes, tool versions."""
+        return self.output_dir / "__srcstacks__" / "build.json"
+
+    @property
+    def stack_manifest(self) -> Path:
+        """venvstacks' manifest of the published layers."""
+        return self.output_dir / "__venvstacks__" / "venvstacks.json"
+
+    def archive(self, archive_name: str) -> Path:
+        """A published layer archive, by the name venvstacks' metadata gives it."""
+        return inside(self.output_dir, archive_name, "archive name")
+
+
+def sbom_path(archive: Path) -> Path:
+    """Where the SBOM of ``archive`` is written: ``<archive name>.cdx.json`` beside it."""
+    return archive.with_name(archive.name + ".cdx.json")
