@@ -18,12 +18,12 @@ from srcstacks.archive_reader import InstalledDist, read_archive
 from srcstacks.cli import app
 from srcstacks.config import LayerKind, SbomParty, SbomSettings
 from srcstacks.provenance import PatchRecord, SdistRecord, WheelProvenance
+from srcstacks.records import RuntimeRecord
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.components import DistInputs, LayerInfo
 from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
-from srcstacks.stages.runtime import RuntimeRecord
 
 SETTINGS = SbomSettings(supplier=SbomParty("ACME builds"))
 PATCH = b"--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"

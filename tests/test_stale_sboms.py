@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from srcstacks.fsutil import sha256_file
-from srcstacks.stages.archives import _remove_stale_sboms, sbom_path
+from srcstacks.layout import claim_dir, sbom_path
+from srcstacks.stages.archives import _remove_stale_sboms
 
 
 def write_sbom_for(archive: Path, sha256: str) -> Path:
@@ -17,6 +18,7 @@ def write_sbom_for(archive: Path, sha256: str) -> Path:
 
 
 def test_only_sboms_of_changed_archives_are_removed(tmp_path: Path) -> None:
+    claim_dir(tmp_path, "output dir")  # as the archives stage does before publishing
     kept_archive = tmp_path / "app-a.tar.xz"
     kept_archive.write_bytes(b"unchanged")
     changed_archive = tmp_path / "app-b.tar.xz"

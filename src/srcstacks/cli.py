@@ -16,17 +16,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from srcstacks import __version__, pipeline
-from srcstacks.archive_reader import read_archive
+from srcstacks import __version__
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.errors import SrcstacksError
-from srcstacks.listing import list_patches, list_variants
-from srcstacks.sbom.check import check_document
-from srcstacks.stages.deploy import deploy
-from srcstacks.stages.rebuild import rebuild_and_compare
-from srcstacks.stages.runtime_pack import pack_runtime
-from srcstacks.stages.verify import verify_build
-from srcstacks.worklock import exclusive
+from srcstacks.layout import Layout
+
+# The stages, the SBOM code and their libraries (cyclonedx, elfdeps, ...) are imported
+# inside the commands that use them: `srcstacks --help` must not pay for all of them.
 
 app = typer.Typer(
     name="srcstacks",
@@ -133,6 +129,8 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
         )
 
         def run() -> None:
+            from srcstacks import pipeline
+
             config = load_config(spec, overrides)
             if stage is None:
                 pipeline.run_all(config, _say)
@@ -186,6 +184,9 @@ def sbom_check_command(
     ] = None,
 ) -> None:
     """Check SBOMs: CycloneDX 1.6 schema, minimum elements, and optionally their archives."""
+    from srcstacks.archive_reader import read_archive
+    from srcstacks.sbom.check import check_document
+
     archives = archive or []
     if archives and len(archives) != len(files):
         _fail(f"give one --archive per FILE ({len(files)} file(s), {len(archives)} archive(s))")
@@ -216,6 +217,8 @@ def deploy_command(
     """Unpack the published archives into TARGET and run each layer's postinstall."""
 
     def action() -> None:
+        from srcstacks.stages.deploy import deploy
+
         config = load_config(spec, Overrides(variant=variant, output_dir=output_dir))
         apps = deploy(config.output_dir, target.absolute(), _say)
         if run:
@@ -246,9 +249,13 @@ def verify_command(
     """Check that every archive holds only published, unmodified wheels with provenance."""
 
     def action() -> None:
+        from srcstacks import pipeline
+        from srcstacks.stages.rebuild import rebuild_and_compare
+        from srcstacks.stages.verify import verify_build
+
         overrides = Overrides(variant=variant, wheel_dir=wheel_dir, output_dir=output_dir)
         config = load_config(spec, overrides)
-        with exclusive(config.work_dir):
+        with pipeline.work_dir_held(config):
             result = verify_build(config, _say)
             for problem in result.problems:
                 typer.echo(f"MISMATCH {problem}")
@@ -256,7 +263,7 @@ def verify_command(
                 _fail(f"verification failed: {len(result.problems)} problem(s) listed above")
             typer.echo("verified: every archive matches its records")
             if rebuild:
-                target = (scratch or config.variant_dir / "rebuild").absolute()
+                target = (scratch or Layout.of(config).default_scratch).absolute()
                 comparisons = rebuild_and_compare(config, target, _say)
                 for comparison in comparisons:
                     typer.echo(comparison.describe())
@@ -273,6 +280,8 @@ def variants_command(spec: SpecArg = Path(DEFAULT_SPEC_NAME)) -> None:
     """List the Fromager variants the build settings define, with their env."""
 
     def action() -> None:
+        from srcstacks.listing import list_variants
+
         config = load_config(spec)
         for variant in list_variants(config):
             marker = " (selected)" if variant.name == config.variant else ""
@@ -289,6 +298,8 @@ def patches_command(spec: SpecArg = Path(DEFAULT_SPEC_NAME), variant: VariantOpt
     """List which patch applies to which built project and version, for a variant."""
 
     def action() -> None:
+        from srcstacks.listing import list_patches
+
         config = load_config(spec, Overrides(variant=variant))
         patched, warnings = list_patches(config)
         for item in patched:
@@ -313,6 +324,8 @@ def runtime_pack_command(
     """Pack a local CPython (stdlib only, relocatable) as an install_only .tar.gz."""
 
     def action() -> None:
+        from srcstacks.stages.runtime_pack import pack_runtime
+
         packed = pack_runtime(interpreter, output.absolute())
         typer.echo(f"{packed.archive}")
         _say(f"sha256 {packed.sha256}; CPython {packed.interpreter.version}")

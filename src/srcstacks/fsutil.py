@@ -1,4 +1,8 @@
-"""Small file-system helpers shared by the stages: hashing and atomic writes."""
+"""Small file-system helpers shared by the stages: hashing and atomic writes.
+
+Temporary files of interrupted writes are removed through :mod:`srcstacks.layout`, the
+only module that deletes.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from srcstacks.layout import discard_temporary
 
 _CHUNK = 1 << 20
 
@@ -48,7 +54,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
             os.fsync(stream.fileno())
         os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        discard_temporary(tmp)
 
 
 def atomic_copy(source: Path, target: Path) -> None:
@@ -73,13 +79,6 @@ def write_json(target: Path, data: Any) -> None:
     atomic_write_text(target, dump_json(data))
 
 
-def remove_partial_files(folder: Path) -> None:
-    """Delete leftovers of interrupted atomic writes (``.*.part``) anywhere in ``folder``."""
-    if folder.is_dir():
-        for leftover in folder.rglob(".*.part"):
-            leftover.unlink(missing_ok=True)
-
-
 def publish_tree(staging: Path, target_dir: Path) -> list[Path]:
     """Copy every file under ``staging`` into ``target_dir`` as one all-or-nothing step.
 
@@ -101,7 +100,7 @@ def publish_tree(staging: Path, target_dir: Path) -> list[Path]:
                 os.fsync(stream.fileno())
     except OSError:
         for temporary, _ in pending:
-            temporary.unlink(missing_ok=True)
+            discard_temporary(temporary)
         raise
     # Metadata files sort after the archives they describe only by luck; rename archives
     # first so a reader never sees metadata naming an archive that is not there yet.

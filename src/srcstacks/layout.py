@@ -14,6 +14,7 @@ from files (archive names, layer names) are checked to stay inside their folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -140,7 +141,7 @@ def remove_partial_files(folder: Path) -> None:
 class Layout:
     """Every path of one stack and variant. Build it with :meth:`of`."""
 
-    spec_dir: Path
+    spec_path: Path
     work_dir: Path
     variant: str
     wheel_dir: Path
@@ -150,7 +151,7 @@ class Layout:
     def of(cls, config: StackConfig) -> Layout:
         """The layout of ``config``'s stack and variant."""
         return cls(
-            spec_dir=config.spec_dir,
+            spec_path=config.spec_path,
             work_dir=config.work_dir,
             variant=config.variant,
             wheel_dir=config.wheel_dir,
@@ -239,6 +240,23 @@ class Layout:
         return inside(self.venvstacks_build, python_implementation, "python_implementation")
 
     # --- the wheel dir: published wheels and their provenance -------------------------
+    # Several stacks may share one wheel dir; each records what it published.
+
+    @property
+    def stack_id(self) -> str:
+        """Names this stack and variant among the publishers of a shared wheel dir."""
+        key = f"{self.spec_path}\0{self.variant}".encode()
+        return hashlib.sha256(key).hexdigest()[:16]
+
+    @property
+    def publishers(self) -> Path:
+        """The folder of publisher records in the wheel dir."""
+        return self.wheel_dir / ".srcstacks-publishers"
+
+    @property
+    def publisher_record(self) -> Path:
+        """Which wheels this stack and variant published into the wheel dir."""
+        return self.publishers / f"{self.stack_id}.json"
 
     @property
     def provenance(self) -> Path:
@@ -254,16 +272,26 @@ class Layout:
     @property
     def build_info(self) -> Path:
         """How the archives were made: variant, runtimes, tool versions."""
-        return self.output_dir / "__srcstacks__" / "build.json"
+        return build_info_path(self.output_dir)
 
     @property
     def stack_manifest(self) -> Path:
         """venvstacks' manifest of the published layers."""
-        return self.output_dir / "__venvstacks__" / "venvstacks.json"
+        return stack_manifest_path(self.output_dir)
 
     def archive(self, archive_name: str) -> Path:
         """A published layer archive, by the name venvstacks' metadata gives it."""
         return inside(self.output_dir, archive_name, "archive name")
+
+
+def build_info_path(output_dir: Path) -> Path:
+    """``__srcstacks__/build.json`` of an output dir (or a staging folder)."""
+    return output_dir / "__srcstacks__" / "build.json"
+
+
+def stack_manifest_path(output_dir: Path) -> Path:
+    """venvstacks' ``__venvstacks__/venvstacks.json`` of an output dir."""
+    return output_dir / "__venvstacks__" / "venvstacks.json"
 
 
 def sbom_path(archive: Path) -> Path:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from srcstacks.config import StackConfig
+from srcstacks.layout import claim_dir
 from srcstacks.stages.archives import build_archives
 from srcstacks.stages.lock import lock_layers
 from srcstacks.stages.publish import publish_wheels
@@ -26,15 +28,23 @@ STAGES: dict[str, Stage] = {
 }
 
 
+@contextlib.contextmanager
+def work_dir_held(config: StackConfig) -> Iterator[None]:
+    """Claim the work dir for srcstacks (see :mod:`layout`) and hold its lock."""
+    claim_dir(config.work_dir, "work dir")
+    with exclusive(config.work_dir):
+        yield
+
+
 def run_stage(name: str, config: StackConfig, report: Report = print) -> Any:
     """Run one stage alone, holding the work dir's lock."""
-    with exclusive(config.work_dir):
+    with work_dir_held(config):
         return STAGES[name](config, report)
 
 
 def run_all(config: StackConfig, report: Report = print) -> None:
     """Run every stage in order; a failure stops the run and keeps what was done."""
-    with exclusive(config.work_dir):
+    with work_dir_held(config):
         for number, (name, stage) in enumerate(STAGES.items(), start=1):
             report(f"==> [{number}/{len(STAGES)}] {name}")
             stage(config, report)

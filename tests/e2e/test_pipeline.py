@@ -29,12 +29,12 @@ def run_app(stack: BuiltStack, app: str, module: str) -> str:
 
 def test_every_layer_has_an_archive(built_stack: BuiltStack) -> None:
     output_dir = built_stack.config.output_dir
-    names = sorted(layer["install_target"] for layer in published_layers(output_dir))
+    names = sorted(layer.install_target for layer in published_layers(output_dir))
     assert names == ["app-greeter", "app-punycode", "cpython-3.11", "framework-web"]
     for layer in published_layers(output_dir):
-        archive = output_dir / layer["archive_name"]
+        archive = output_dir / layer.archive_name
         assert archive.is_file()
-        assert hashlib.sha256(archive.read_bytes()).hexdigest() == layer["archive_hashes"]["sha256"]
+        assert hashlib.sha256(archive.read_bytes()).hexdigest() == layer.archive_sha256
 
 
 def test_patched_app_runs_with_compiled_speedups(built_stack: BuiltStack) -> None:

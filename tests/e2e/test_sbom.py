@@ -13,8 +13,9 @@ from packaging.utils import canonicalize_name
 
 from srcstacks.archive_reader import read_archive
 from srcstacks.fsutil import sha256_file
+from srcstacks.layout import build_info_path, sbom_path
 from srcstacks.sbom.check import schema_problems
-from srcstacks.stages.archives import build_info_path, published_layers, sbom_path
+from srcstacks.stages.archives import published_layers
 from tests.conftest import BuiltStack, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -24,10 +25,7 @@ PATCH = "patches/markupsafe/0001-escape-apostrophe-as-named-entity.patch"
 
 def archives(stack: BuiltStack) -> dict[str, Path]:
     output = stack.config.output_dir
-    return {
-        layer["install_target"]: output / layer["archive_name"]
-        for layer in published_layers(output)
-    }
+    return {layer.install_target: output / layer.archive_name for layer in published_layers(output)}
 
 
 def sbom(stack: BuiltStack, layer: str) -> dict[str, Any]:
@@ -155,13 +153,13 @@ def test_metadata_tools_timestamp_and_supplier(built_stack: BuiltStack) -> None:
     layer = next(
         item
         for item in published_layers(built_stack.config.output_dir)
-        if item["install_target"] == "app-punycode"
+        if item.install_target == "app-punycode"
     )
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     expected = (
         datetime.fromtimestamp(int(epoch), UTC)
         if epoch
-        else datetime.fromisoformat(layer["locked_at"])
+        else datetime.fromisoformat(str(layer.locked_at))
     )
     assert datetime.fromisoformat(metadata["timestamp"]) == expected
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
 from packaging.utils import canonicalize_name
 
 from srcstacks.archive_reader import ArchiveContents
@@ -80,6 +78,11 @@ def check_document(path: Path, archive: ArchiveContents | None = None) -> CheckR
 
 def schema_problems(text: str) -> list[Problem]:
     """Where the document breaks the CycloneDX 1.6 JSON schema."""
+    # Imported here: the validator pulls in jsonschema and its format checkers, seconds
+    # of start-up that every other command would pay.
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
     errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text, all_errors=True)
     problems = []
     for error in list(errors or [])[:_SCHEMA_ERRORS_SHOWN]:

@@ -43,9 +43,9 @@ from packageurl import PackageURL
 from srcstacks.archive_reader import InstalledDist
 from srcstacks.config import LayerKind, SbomParty
 from srcstacks.provenance import WheelProvenance
+from srcstacks.records import RuntimeRecord
 from srcstacks.sbom.links import LayerSbom, LinkedComponent
 from srcstacks.sbom.metadata import DeclaredLicense, DistMetadata
-from srcstacks.stages.runtime import RuntimeRecord
 
 # Why these types: an application layer is an application; a framework layer is a
 # framework its applications run on; the runtime layer is a platform ("a runtime

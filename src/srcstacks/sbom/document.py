@@ -24,10 +24,10 @@ from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
 
 from srcstacks.config import SbomSettings
+from srcstacks.records import RuntimeRecord
 from srcstacks.sbom import components as parts
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
-from srcstacks.stages.runtime import RuntimeRecord
 
 _TOP_LEVEL_ORDER = (
     "$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",

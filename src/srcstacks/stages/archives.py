@@ -11,88 +11,76 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import srcstacks
 from srcstacks.config import StackConfig
-from srcstacks.errors import PublishError, StageOrderError
-from srcstacks.fsutil import publish_tree, remove_partial_files, sha256_file, write_json
-from srcstacks.provenance import check_wheel_dir
-from srcstacks.stages.lock import check_locks
-from srcstacks.stages.runtime import (
-    discard_layer_envs,
-    prepare_runtimes,
-    runtime_env,
-    venvstacks_build_dir,
+from srcstacks.errors import PublishError
+from srcstacks.fsutil import publish_tree, sha256_file, write_json
+from srcstacks.layout import (
+    Layout,
+    claim_dir,
+    remove_file,
+    remove_partial_files,
+    sbom_path,
+    stack_manifest_path,
 )
+from srcstacks.provenance import check_wheel_dir
+from srcstacks.records import BuildInfo
+from srcstacks.stages.lock import check_locks
+from srcstacks.stages.runtime import discard_layer_envs, prepare_runtimes, runtime_env
 from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import fromager, venvstacks
+from srcstacks.tools.venvstacks import LayerMetadata, read_layer_metadata
 
 Report = Callable[[str], None]
 
 
-def build_info_path(output_dir: Path) -> Path:
-    """Where the archives stage records how the archives were made."""
-    return output_dir / "__srcstacks__" / "build.json"
-
-
-def sbom_path(archive: Path) -> Path:
-    """Where the SBOM of ``archive`` is written: ``<archive name>.cdx.json`` beside it."""
-    return archive.with_name(archive.name + ".cdx.json")
-
-
-def stack_manifest_path(output_dir: Path) -> Path:
-    """venvstacks' manifest of the published layers."""
-    return output_dir / "__venvstacks__" / "venvstacks.json"
+def published_layers(output_dir: Path) -> list[LayerMetadata]:
+    """venvstacks' metadata of each published layer: runtimes, frameworks, applications."""
+    return read_layer_metadata(stack_manifest_path(output_dir))
 
 
 def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     """Build every layer from its lock and publish the archives; return their paths."""
+    layout = Layout.of(config)
     manifest = check_wheel_dir(config.wheel_dir)
     check_locks(config, manifest)
     runtimes = prepare_runtimes(config, report)
     discard_layer_envs(config)
     report(f"building and compressing {len(config.layers)} layer archive(s) (xz is slow)")
-    log_path = config.variant_dir / "logs" / "venvstacks-build.log"
+    log_path = layout.log("venvstacks-build")
     # venvstacks writes archives in place; it writes into a staging folder instead, and
     # the finished set is then published all at once, so the output dir never holds a
     # half-written archive, even if this run is killed or the disk fills up.
-    staging = config.variant_dir / "staging"
+    staged = replace(layout, output_dir=layout.staging)
     venvstacks.build(
         venvstacks_spec(config),
-        build_dir=venvstacks_build_dir(config),
+        build_dir=layout.venvstacks_build,
         wheel_dir=config.wheel_dir,
-        output_dir=staging,
+        output_dir=staged.output_dir,
         log_path=log_path,
         env=runtime_env(config),
         on_line=venvstacks.progress_filter(report),
     )
-    write_json(
-        build_info_path(staging),
-        {
-            "variant": config.variant,
-            "runtimes": [asdict(record) for record in runtimes],
-            "tools": {
-                "srcstacks": srcstacks.__version__,
-                "fromager": fromager.version(),
-                "venvstacks": venvstacks.version(),
-                "uv": venvstacks.uv_version(),
-            },
-        },
-    )
+    tools = {
+        "srcstacks": srcstacks.__version__,
+        "fromager": fromager.version(),
+        "venvstacks": venvstacks.version(),
+        "uv": venvstacks.uv_version(),
+    }
+    write_json(staged.build_info, BuildInfo(config.variant, tuple(runtimes), tools).to_json())
+    claim_dir(config.output_dir, "output dir")
     remove_partial_files(config.output_dir)
     try:
-        publish_tree(staging, config.output_dir)
+        publish_tree(staged.output_dir, config.output_dir)
     except OSError as exc:
         raise PublishError(
             f"{config.output_dir}: cannot publish the archives ({exc.strerror or exc});"
             " the archives already there are intact"
         ) from None
-    archives = [
-        config.output_dir / layer["archive_name"] for layer in published_layers(config.output_dir)
-    ]
+    archives = [layout.archive(layer.archive_name) for layer in published_layers(config.output_dir)]
     report(f"published {len(archives)} archive(s) to {config.output_dir}; log: {log_path}")
     _remove_stale_sboms(archives, report)
     return archives
@@ -114,22 +102,5 @@ def _remove_stale_sboms(archives: list[Path], report: Report) -> None:
         except (ValueError, KeyError, TypeError):
             hashes = {}
         if hashes.get("SHA-256") != sha256_file(archive):
-            sbom.unlink()
+            remove_file(sbom)
             report(f"  removed {sbom.name}: it described an earlier {archive.name}")
-
-
-def published_layers(output_dir: Path) -> list[dict[str, Any]]:
-    """venvstacks' metadata of each published layer: runtimes, frameworks, applications."""
-    path = stack_manifest_path(output_dir)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StageOrderError(
-            f"{path}: no archives published yet (run 'srcstacks archives')"
-        ) from None
-    layers = data["layers"]
-    return [
-        *layers.get("runtimes", []),
-        *layers.get("frameworks", []),
-        *layers.get("applications", []),
-    ]

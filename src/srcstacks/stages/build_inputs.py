@@ -10,7 +10,6 @@ changed is removed from Fromager's repo, with its prepared source, so it is rebu
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from srcstacks.config import StackConfig
 from srcstacks.fsutil import sha256_file, write_json
+from srcstacks.layout import Layout, remove_tree
 from srcstacks.patches import applicable_patches
 from srcstacks.settings import read_settings
 from srcstacks.tools.fromager import FromagerDirs
@@ -27,7 +27,7 @@ Report = Callable[[str], None]
 
 
 def _record_path(config: StackConfig) -> Path:
-    return config.variant_dir / "build-inputs.json"
+    return Layout.of(config).build_inputs
 
 
 def current_inputs(config: StackConfig, project: str, version: str) -> dict[str, Any]:
@@ -80,14 +80,14 @@ def discard_stale_wheels(config: StackConfig, dirs: FromagerDirs, report: Report
 def discard_built_wheel(dirs: FromagerDirs, filename: str, version: str) -> None:
     """Remove a built wheel from Fromager's repos, with its prepared source, so a rerun
     builds it again instead of reusing it."""
-    (dirs.built_wheels / filename).unlink(missing_ok=True)
+    remove_tree(dirs.built_wheels / filename)
     stem = filename.split("-")[0]
     for stale in dirs.work_dir.glob(f"{stem}-{version}"):
-        shutil.rmtree(stale, ignore_errors=True)
+        remove_tree(stale)
     for index_copy in dirs.wheels_repo.glob(f"simple/*/{filename}"):
-        index_copy.unlink()
+        remove_tree(index_copy)
     for patched_sdist in dirs.sdists_repo.glob(f"builds/{stem}-{version}.*"):
-        patched_sdist.unlink()
+        remove_tree(patched_sdist)
 
 
 def record_inputs(config: StackConfig, dirs: FromagerDirs) -> None:

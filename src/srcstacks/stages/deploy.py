@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcstacks.errors import SrcstacksError
+from srcstacks.layout import inside
 from srcstacks.stages.archives import published_layers
 
 Report = Callable[[str], None]
@@ -33,7 +34,7 @@ def deploy(output_dir: Path, target: Path, report: Report = print) -> list[Deplo
     layers = published_layers(output_dir)
     target.mkdir(parents=True, exist_ok=True)
     for layer in layers:
-        archive = output_dir / layer["archive_name"]
+        archive = inside(output_dir, layer.archive_name, "archive name")
         try:
             with tarfile.open(archive) as tar:
                 tar.extractall(target, filter="tar")
@@ -41,8 +42,8 @@ def deploy(output_dir: Path, target: Path, report: Report = print) -> list[Deplo
             raise SrcstacksError(f"{archive}: cannot unpack: {exc}") from None
     apps: list[DeployedApp] = []
     for layer in layers:
-        runtime_python = target / layer["runtime_layer"] / "bin" / "python3"
-        layer_dir = target / layer["install_target"]
+        runtime_python = inside(target, layer.runtime_layer, "runtime layer") / "bin" / "python3"
+        layer_dir = inside(target, layer.install_target, "layer")
         result = subprocess.run(
             [str(runtime_python), str(layer_dir / "postinstall.py")],
             capture_output=True,
@@ -53,9 +54,9 @@ def deploy(output_dir: Path, target: Path, report: Report = print) -> list[Deplo
             raise SrcstacksError(
                 f"{layer_dir / 'postinstall.py'} failed: {result.stderr.strip()[-300:]}"
             )
-        if launch_module := layer.get("app_launch_module"):
+        if launch_module := layer.app_launch_module:
             apps.append(
-                DeployedApp(layer["install_target"], launch_module, layer_dir / "bin" / "python")
+                DeployedApp(layer.install_target, launch_module, layer_dir / "bin" / "python")
             )
     report(f"deployed {len(layers)} layer(s) to {target}")
     for app in apps:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcstacks.config import StackConfig
-from srcstacks.errors import ProvenanceError, StageOrderError
+from srcstacks.errors import ProvenanceError, StageOrderError, StateError
+from srcstacks.layout import Layout, inside
 from srcstacks.provenance import Manifest, check_wheel_dir
-from srcstacks.stages.runtime import prepare_runtimes, runtime_env, venvstacks_build_dir
+from srcstacks.stages.runtime import prepare_runtimes, runtime_env
 from srcstacks.stages.variant_spec import venvstacks_spec, venvstacks_spec_dir
 from srcstacks.tools import venvstacks
 
@@ -36,7 +37,7 @@ class LockedWheel:
 
 def lock_file_path(config: StackConfig, env_name: str) -> Path:
     """The pylock file venvstacks writes for the layer deployed as ``env_name``."""
-    folder = venvstacks_spec_dir(config) / "requirements" / env_name
+    folder = inside(venvstacks_spec_dir(config) / "requirements", env_name, "layer")
     matches = sorted(folder.glob("pylock.*.toml"))
     if not matches:
         raise StageOrderError(
@@ -50,10 +51,11 @@ def lock_layers(config: StackConfig, report: Report = print) -> list[LockedWheel
     manifest = check_wheel_dir(config.wheel_dir)
     report(f"{len(manifest.wheels)} published wheel(s) pass the provenance check")
     prepare_runtimes(config, report)
-    log_path = config.variant_dir / "logs" / "venvstacks-lock.log"
+    layout = Layout.of(config)
+    log_path = layout.log("venvstacks-lock")
     venvstacks.lock(
         venvstacks_spec(config),
-        build_dir=venvstacks_build_dir(config),
+        build_dir=layout.venvstacks_build,
         wheel_dir=config.wheel_dir,
         log_path=log_path,
         env=runtime_env(config),
@@ -70,7 +72,12 @@ def check_locks(config: StackConfig, manifest: Manifest) -> list[LockedWheel]:
     problems: list[str] = []
     for layer in config.layers:
         path = lock_file_path(config, layer.env_name)
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise StateError(
+                f"{path}: unreadable lock file ({exc}); rerun 'srcstacks lock'"
+            ) from None
         for package in data.get("packages", []):
             wheels = package.get("wheels", [])
             if not wheels:

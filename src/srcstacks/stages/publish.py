@@ -2,8 +2,10 @@
 
 Reads Fromager's ``build-order.json`` and repos (written by the wheels stage); copies
 each built wheel into the wheel directory atomically and writes ``provenance.json``
-beside them. Wheels this stage published before that are no longer part of the build
-are removed; files it did not publish are left for the provenance check to flag.
+beside them. The wheel dir may be shared by several stacks (see :mod:`publishers`):
+publishing holds the wheel dir's lock, refuses to replace another stack's wheel with
+different bytes, and removes only wheels this stack published before that no stack
+needs any more. Files nobody published are left for the provenance check to flag.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import Version
 
 from srcstacks.config import StackConfig
-from srcstacks.errors import ProvenanceError, StageOrderError
-from srcstacks.fsutil import atomic_copy, remove_partial_files, sha256_bytes, sha256_file
+from srcstacks.errors import ProvenanceError, PublishError, StageOrderError
+from srcstacks.fsutil import atomic_copy, sha256_bytes, sha256_file
+from srcstacks.layout import Layout, claim_dir, remove_file, remove_partial_files
 from srcstacks.patches import applicable_patches
 from srcstacks.provenance import (
+    MANIFEST_NAME,
     Manifest,
     PatchRecord,
     SdistRecord,
@@ -30,42 +34,77 @@ from srcstacks.provenance import (
     read_manifest,
     write_manifest,
 )
+from srcstacks.publishers import Publisher, read_publishers, write_publisher
 from srcstacks.settings import effective_env
-from srcstacks.stages.wheels import fromager_dirs
 from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.worklock import exclusive
 
 Report = Callable[[str], None]
 
 
 def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
     """Copy the wheels of the last Fromager run into the wheel dir; record provenance."""
-    dirs = fromager_dirs(config)
+    layout = Layout.of(config)
+    dirs = layout.fromager
     build_order = _read_build_order(dirs)
     records: dict[str, tuple[Path, WheelProvenance]] = {}
     for entry in build_order:
         wheel, record = _describe(config, dirs, entry)
         records[wheel.name] = (wheel, record)
-    wheel_dir = config.wheel_dir
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    remove_partial_files(wheel_dir)
-    previous = _previous_manifest(wheel_dir)
-    copied = 0
-    for name, (source, record) in sorted(records.items()):
-        target = wheel_dir / name
-        if target.exists() and sha256_file(target) == record.sha256:
-            continue
-        atomic_copy(source, target)
-        copied += 1
-    for name in sorted(set(previous.wheels) - set(records)):
-        (wheel_dir / name).unlink(missing_ok=True)
-        report(f"  removed {name}: no longer part of the build")
-    manifest = Manifest({name: record for name, (_, record) in records.items()})
-    write_manifest(wheel_dir, manifest)
+    wheel_dir = claim_dir(config.wheel_dir, "wheel dir")
+    # Two stacks publishing into one wheel dir at once must not interleave.
+    with exclusive(wheel_dir):
+        remove_partial_files(wheel_dir)
+        previous = _previous_manifest(wheel_dir)
+        publishers = read_publishers(layout)
+        others = [item for key, item in publishers.items() if key != layout.stack_id]
+        _refuse_conflicts(records, previous, others, wheel_dir)
+        copied = 0
+        for name, (source, record) in sorted(records.items()):
+            target = layout.wheel(name)
+            if target.exists() and sha256_file(target) == record.sha256:
+                continue
+            atomic_copy(source, target)
+            copied += 1
+        needed_by_others = {name for item in others for name in item.wheels}
+        mine = publishers.get(layout.stack_id)
+        # A wheel dir from before publisher records: everything in it was this stack's.
+        published_before = mine.wheels if mine else set() if publishers else set(previous.wheels)
+        for name in sorted(set(published_before) - set(records) - needed_by_others):
+            remove_file(layout.wheel(name))
+            report(f"  removed {name}: no longer part of the build")
+        kept = {
+            name: record
+            for name, record in previous.wheels.items()
+            if name in needed_by_others and name not in records
+        }
+        manifest = Manifest({**kept, **{name: record for name, (_, record) in records.items()}})
+        write_manifest(wheel_dir, manifest)
+        write_publisher(layout, set(records))
+    shared = f", shared with {len(others)} other stack(s)" if others else ""
     report(
         f"published {len(records)} wheel(s) ({copied} new or changed) to {wheel_dir}"
-        " with provenance.json"
+        f" with provenance.json{shared}"
     )
     return manifest
+
+
+def _refuse_conflicts(
+    records: dict[str, tuple[Path, WheelProvenance]],
+    previous: Manifest,
+    others: list[Publisher],
+    wheel_dir: Path,
+) -> None:
+    """Refuse to replace a wheel another stack published with one of other bytes."""
+    for name, (_, record) in sorted(records.items()):
+        existing = previous.wheels.get(name)
+        owners = [item for item in others if name in item.wheels]
+        if existing is not None and owners and existing.sha256 != record.sha256:
+            raise PublishError(
+                f"{wheel_dir}: {name} was published there by {owners[0].describe()} with"
+                " other bytes (another variant, patch or setting); give each stack its own"
+                " --wheel-dir, or build both with the same settings, patches and variant"
+            )
 
 
 def _read_build_order(dirs: FromagerDirs) -> list[dict[str, Any]]:
@@ -81,10 +120,9 @@ def _read_build_order(dirs: FromagerDirs) -> list[dict[str, Any]]:
 
 
 def _previous_manifest(wheel_dir: Path) -> Manifest:
-    try:
-        return read_manifest(wheel_dir)
-    except ProvenanceError:
+    if not (wheel_dir / MANIFEST_NAME).exists():
         return Manifest({})
+    return read_manifest(wheel_dir)
 
 
 def _describe(

@@ -21,8 +21,11 @@ from packaging.utils import canonicalize_name
 
 from srcstacks.archive_reader import record_digest
 from srcstacks.config import StackConfig
-from srcstacks.fsutil import atomic_write_text
-from srcstacks.stages.archives import build_archives, published_layers, sbom_path
+from srcstacks.fsutil import atomic_write_text, dump_json
+from srcstacks.layout import Layout, claim_dir, empty_dir, inside, sbom_path
+from srcstacks.provenance import MANIFEST_NAME, Manifest, read_manifest
+from srcstacks.publishers import stack_wheels
+from srcstacks.stages.archives import build_archives, published_layers
 from srcstacks.stages.publish import publish_wheels
 from srcstacks.stages.sbom import write_sboms
 from srcstacks.stages.sdist_check import checked_record_path
@@ -50,9 +53,12 @@ class Comparison:
 def rebuild_and_compare(
     config: StackConfig, scratch: Path, report: Report = print
 ) -> list[Comparison]:
-    """Rebuild the finished build of ``config`` under ``scratch`` and compare artifacts."""
-    if scratch.exists():
-        shutil.rmtree(scratch)
+    """Rebuild the finished build of ``config`` under ``scratch`` and compare artifacts.
+
+    ``scratch`` must be new, empty, or a scratch dir srcstacks made before (whose old
+    contents are then discarded): a folder of the user's is refused, never emptied.
+    """
+    empty_dir(claim_dir(scratch, "rebuild scratch dir"))
     again = replace(
         config,
         work_dir=scratch / "work",
@@ -63,7 +69,9 @@ def rebuild_and_compare(
     _seed_sdists(config, again)
     build_wheels(again, report, pins=_pin_versions(config, again))
     publish_wheels(again, report)
-    results = _compare_wheel_dirs(config.wheel_dir, again.wheel_dir)
+    # The wheel dir may be shared with other stacks: compare this stack's wheels only.
+    ours = stack_wheels(Layout.of(config)) or None
+    results = _compare_wheel_dirs(config.wheel_dir, again.wheel_dir, ours)
     if not all(result.identical for result in results):
         results.append(
             Comparison("archives", False, "not rebuilt: the rebuilt wheels already differ")
@@ -101,15 +109,22 @@ def _pin_versions(config: StackConfig, again: StackConfig) -> Path:
         for name, found in sorted(versions.items())
         if len(found) == 1
     ]
-    pins = again.variant_dir / "rebuild-constraints.txt"
+    pins = Layout.of(again).rebuild_pins
     atomic_write_text(pins, "".join(lines))
     return pins
 
 
-def _compare_wheel_dirs(first: Path, second: Path) -> list[Comparison]:
+def _compare_wheel_dirs(
+    first: Path, second: Path, only: frozenset[str] | None = None
+) -> list[Comparison]:
+    """Compare two wheel dirs file by file; ``only`` limits it to those wheels of a
+    shared first dir, and the provenance manifests to their records."""
     results = []
     names = sorted({p.name for p in first.glob("*.whl")} | {p.name for p in second.glob("*.whl")})
-    for name in [*names, "provenance.json"]:
+    if only is not None:
+        names = [name for name in names if name in only]
+        results.append(_compare_manifests(first, second, only))
+    for name in names if only is not None else [*names, MANIFEST_NAME]:
         label = f"wheels/{name}"
         a, b = first / name, second / name
         if not a.exists() or not b.exists():
@@ -124,11 +139,23 @@ def _compare_wheel_dirs(first: Path, second: Path) -> list[Comparison]:
     return results
 
 
+def _compare_manifests(first: Path, second: Path, only: frozenset[str]) -> Comparison:
+    """The provenance records of ``only`` in both wheel dirs, compared as written."""
+    texts = []
+    for folder in (first, second):
+        wheels = read_manifest(folder).wheels
+        subset = Manifest({name: record for name, record in wheels.items() if name in only})
+        texts.append(dump_json(subset.to_json()))
+    same = texts[0] == texts[1]
+    detail = "" if same else "this stack's provenance records differ"
+    return Comparison(f"wheels/{MANIFEST_NAME}", same, detail)
+
+
 def _compare_outputs(first: Path, second: Path) -> list[Comparison]:
     results = []
     for layer in published_layers(first):
-        name = layer["archive_name"]
-        a, b = first / name, second / name
+        name = layer.archive_name
+        a, b = inside(first, name, "archive name"), inside(second, name, "archive name")
         if not b.exists():
             results.append(Comparison(f"archives/{name}", False, "missing from the rebuild"))
         elif a.read_bytes() == b.read_bytes():
@@ -137,7 +164,10 @@ def _compare_outputs(first: Path, second: Path) -> list[Comparison]:
             diff = _member_diff(_tar_digests(a), _tar_digests(b))
             results.append(Comparison(f"archives/{name}", False, diff))
     records = [
-        *(sbom_path(first / layer["archive_name"]) for layer in published_layers(first)),
+        *(
+            sbom_path(inside(first, layer.archive_name, "archive name"))
+            for layer in published_layers(first)
+        ),
         *sorted(first.glob("__venvstacks__/**/*.json")),
         *sorted(first.glob("__srcstacks__/*.json")),
     ]

@@ -15,39 +15,22 @@ sha256 of what was used, for the SBOM.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.fsutil import sha256_file, write_json
+from srcstacks.layout import Layout, remove_tree
+from srcstacks.records import RuntimeRecord
 from srcstacks.stages.runtime_pack import pack_runtime, probe_interpreter
 
 Report = Callable[[str], None]
-RECORD_NAME = "runtime.json"
-
-
-@dataclass(frozen=True)
-class RuntimeRecord:
-    """Where one runtime layer's interpreter came from."""
-
-    layer: str
-    python_implementation: str
-    source: str  # download | mirror | local | pack
-    origin: str  # URL, local path or packed interpreter
-    filename: str
-    sha256: str  # of the archive used (python-build-standalone's, or the packed one)
-
-
-def venvstacks_build_dir(config: StackConfig) -> Path:
-    """venvstacks' ``--build-dir`` for this stack and variant."""
-    return config.variant_dir / "venvstacks-build"
 
 
 def discard_layer_envs(config: StackConfig) -> None:
@@ -59,10 +42,10 @@ def discard_layer_envs(config: StackConfig) -> None:
     lock; a build from committed locks creates it after. Rebuilding every environment
     from scratch gives both the same archive, and keeps leftovers of an earlier lock out.
     """
-    build_dir = venvstacks_build_dir(config)
+    layout = Layout.of(config)
     for layer in config.layers:
-        shutil.rmtree(build_dir / layer.env_name, ignore_errors=True)
-        (build_dir / f"{layer.env_name}.last-build.json").unlink(missing_ok=True)
+        remove_tree(layout.layer_env(layer.env_name))
+        remove_tree(layout.layer_env(f"{layer.env_name}.last-build.json"))
 
 
 def runtime_env(config: StackConfig) -> dict[str, str]:
@@ -82,16 +65,8 @@ def runtime_env(config: StackConfig) -> dict[str, str]:
 def prepare_runtimes(config: StackConfig, report: Report = print) -> list[RuntimeRecord]:
     """Make each runtime layer's interpreter available to venvstacks; record its origin."""
     records = [_prepare(config, layer, report) for layer in config.layers_of("runtime")]
-    write_json(config.variant_dir / RECORD_NAME, [asdict(record) for record in records])
+    write_json(Layout.of(config).runtime_record, [asdict(record) for record in records])
     return records
-
-
-def read_runtime_records(config: StackConfig) -> list[RuntimeRecord]:
-    """The records :func:`prepare_runtimes` wrote (empty if it has not run)."""
-    path = config.variant_dir / RECORD_NAME
-    if not path.exists():
-        return []
-    return [RuntimeRecord(**item) for item in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord:
@@ -149,7 +124,7 @@ def _packed_archive(config: StackConfig, layer: Layer, report: Report) -> tuple[
             f" {interpreter} is Python {info.version}: set"
             " [tool.srcstacks.runtime] interpreter to a matching one"
         )
-    dest = config.work_dir / "runtimes"
+    dest = Layout.of(config).packed_runtimes
     archive = dest / info.archive_name
     stamp = archive.with_name(archive.name + ".origin")
     if archive.exists() and stamp.exists() and stamp.read_text() == str(info.prefix):
@@ -170,9 +145,8 @@ def _current_base_interpreter() -> str:
 
 def _seed(config: StackConfig, layer: Layer, archive: Path) -> Path:
     """Put the interpreter where venvstacks looks before downloading one."""
-    target = venvstacks_build_dir(config) / str(layer.python_implementation)
-    if target.exists():
-        shutil.rmtree(target)
+    target = Layout.of(config).seeded_runtime(str(layer.python_implementation))
+    remove_tree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if archive.is_dir():
         shutil.copytree(archive, target, symlinks=True)
@@ -198,7 +172,7 @@ def _reset_mtimes(folder: Path) -> None:
 
 def _extract_install_only(archive: Path, target: Path) -> None:
     staging = target.with_name(target.name + ".unpacking")
-    shutil.rmtree(staging, ignore_errors=True)
+    remove_tree(staging)
     try:
         with tarfile.open(archive) as tar:
             members = tar.getmembers()
@@ -210,10 +184,10 @@ def _extract_install_only(archive: Path, target: Path) -> None:
                 )
             tar.extractall(staging, filter="tar")
     except (tarfile.TarError, EOFError, OSError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
         raise RuntimeSourceError(f"{archive}: corrupt runtime archive: {exc}") from None
     os.replace(staging / "python", target)
-    shutil.rmtree(staging, ignore_errors=True)
+    remove_tree(staging)
 
 
 def _check_version(prefix: Path, layer: Layer, origin: Path) -> None:

@@ -9,28 +9,28 @@ lower layers first, because an upper layer's SBOM links to the SBOMs below it.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from srcstacks.archive_reader import ArchiveContents, InstalledDist, read_archive
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import ConfigError, SbomError, StageOrderError
 from srcstacks.fsutil import atomic_write_text
+from srcstacks.layout import Layout, sbom_path
 from srcstacks.provenance import Manifest, check_wheel_dir
+from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.components import DistInputs, LayerInfo
 from srcstacks.sbom.document import LayerInputs, LowerLayer, build_document
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.sbom.system_libs import system_libraries
-from srcstacks.stages.archives import build_info_path, published_layers, sbom_path
-from srcstacks.stages.runtime import RuntimeRecord
+from srcstacks.stages.archives import published_layers
+from srcstacks.tools.venvstacks import LayerMetadata
 
 Report = Callable[[str], None]
 
@@ -47,21 +47,19 @@ class _Published:
     """One published layer: its spec entry, venvstacks' metadata and archive path."""
 
     layer: Layer
-    meta: dict[str, Any]
+    meta: LayerMetadata
     archive: Path
 
     @property
     def depends_on(self) -> tuple[str, ...]:
         """Install targets of the layers directly below: its frameworks, else its runtime."""
-        if self.layer.kind == "runtime":
-            return ()
-        return tuple(self.meta.get("required_layers") or [self.meta["runtime_layer"]])
+        return () if self.layer.kind == "runtime" else self.meta.depends_on
 
 
 def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
     """Write the SBOM of every published layer archive; return their paths."""
     layers = _published(config)
-    build_info = _read_build_info(config.output_dir)
+    build_info = read_build_info(Layout.of(config).build_info)
     manifest = check_wheel_dir(config.wheel_dir)
     written: list[Path] = []
     for item in _lower_layers_first(layers):
@@ -90,9 +88,10 @@ def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
 def _published(config: StackConfig) -> dict[str, _Published]:
     by_env_name = {layer.env_name: layer for layer in config.layers}
     found: dict[str, _Published] = {}
+    layout = Layout.of(config)
     for meta in published_layers(config.output_dir):
-        name = meta["install_target"]
-        archive = config.output_dir / meta["archive_name"]
+        name = meta.install_target
+        archive = layout.archive(meta.archive_name)
         if name not in by_env_name or not archive.is_file():
             raise StageOrderError(
                 f"{archive}: the published archives do not match {config.spec_path}"
@@ -139,7 +138,7 @@ def _layer_inputs(
     contents: ArchiveContents,
     layers: dict[str, _Published],
     manifest: Manifest,
-    build_info: dict[str, Any],
+    build_info: BuildInfo,
     report: Report,
 ) -> LayerInputs:
     meta = item.meta
@@ -151,9 +150,9 @@ def _layer_inputs(
     if unowned and not is_runtime:
         properties["srcstacks:system_libraries"] = " ".join(unowned)
     layer = LayerInfo(
-        name=meta["install_target"],
+        name=meta.install_target,
         kind=item.layer.kind,
-        version=str(meta.get("lock_version", "")),
+        version=meta.lock_version,
         archive_name=item.archive.name,
         sha256=contents.sha256,
         sha512=_sha512(item.archive),
@@ -162,8 +161,8 @@ def _layer_inputs(
     timestamp, source = sbom_timestamp(meta)
     return LayerInputs(
         layer=layer,
-        python_implementation=meta["python_implementation"],
-        target_platform=meta["target_platform"],
+        python_implementation=meta.python_implementation,
+        target_platform=meta.target_platform,
         dists=tuple(
             replace(
                 _dist_inputs(config, dist, manifest, report),
@@ -180,15 +179,16 @@ def _layer_inputs(
         runtime=_runtime_record(build_info, item.layer) if is_runtime else None,
         runtime_system_libraries=unowned if is_runtime else (),
         tools=_tool_versions(build_info),
-        variant=str(build_info.get("variant", config.variant)),
+        variant=build_info.variant,
         timestamp=timestamp,
         timestamp_source=source,
         settings=config.sbom,
     )
 
 
-def _layer_properties(meta: dict[str, Any], layer: Layer) -> dict[str, str]:
-    found = {f"srcstacks:layer:{key}": str(meta[key]) for key in _LAYER_PROPERTIES if key in meta}
+def _layer_properties(meta: LayerMetadata, layer: Layer) -> dict[str, str]:
+    raw = meta.raw
+    found = {f"srcstacks:layer:{key}": str(raw[key]) for key in _LAYER_PROPERTIES if key in raw}
     found["srcstacks:layer:kind"] = layer.kind
     return found
 
@@ -218,7 +218,7 @@ def _dist_inputs(
     )
 
 
-def sbom_timestamp(layer_meta: dict[str, Any]) -> tuple[datetime, str]:
+def sbom_timestamp(layer_meta: LayerMetadata) -> tuple[datetime, str]:
     """``SOURCE_DATE_EPOCH`` when set, else the layer's lock time; and which it was."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch:
@@ -229,38 +229,24 @@ def sbom_timestamp(layer_meta: dict[str, Any]) -> tuple[datetime, str]:
                 f"SOURCE_DATE_EPOCH must be seconds since 1970, not {epoch!r}"
             ) from None
     try:
-        return datetime.fromisoformat(layer_meta["locked_at"]), "lock-time"
-    except (KeyError, ValueError):
+        return datetime.fromisoformat(str(layer_meta.locked_at)), "lock-time"
+    except ValueError:
         raise SbomError(
-            f"{layer_meta.get('install_target')}: venvstacks recorded no lock time;"
-            " set SOURCE_DATE_EPOCH"
+            f"{layer_meta.install_target}: venvstacks recorded no lock time; set SOURCE_DATE_EPOCH"
         ) from None
 
 
-def _read_build_info(output_dir: Path) -> dict[str, Any]:
-    path = build_info_path(output_dir)
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StageOrderError(f"{path}: no build record (run 'srcstacks archives')") from None
-    except (OSError, ValueError) as exc:
-        raise SbomError(f"{path}: unreadable build record: {exc}") from None
-    return data
-
-
-def _runtime_record(build_info: dict[str, Any], layer: Layer) -> RuntimeRecord:
-    for item in build_info.get("runtimes", []):
-        if item.get("layer") == layer.name:
-            return RuntimeRecord(**item)
+def _runtime_record(build_info: BuildInfo, layer: Layer) -> RuntimeRecord:
+    if (record := build_info.runtime_of(layer.name)) is not None:
+        return record
     raise StageOrderError(
         f"{layer.name}: the build record names no runtime for this layer (run 'srcstacks archives')"
     )
 
 
-def _tool_versions(build_info: dict[str, Any]) -> dict[str, str]:
+def _tool_versions(build_info: BuildInfo) -> dict[str, str]:
     """The tool versions the archives stage recorded when it built the archives."""
-    recorded = build_info.get("tools", {})
-    return {name: str(recorded[name]) for name in TOOLS if name in recorded}
+    return {name: build_info.tools[name] for name in TOOLS if name in build_info.tools}
 
 
 def _sha512(path: Path) -> str:

@@ -14,7 +14,6 @@ offline rebuild) does not ask the index again about a file it already vouched fo
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from srcstacks.index_client import (
     project_page_url,
     published_sha256,
 )
+from srcstacks.layout import Layout, move_into
 from srcstacks.settings import read_settings
 from srcstacks.stages.build_inputs import built_wheels, discard_built_wheel
 from srcstacks.tools.fromager import FromagerDirs
@@ -49,12 +49,12 @@ class DownloadedSdist:
 
 def checked_record_path(config: StackConfig) -> Path:
     """Where the sdists already checked against their index are recorded."""
-    return config.variant_dir / "sdists-checked.json"
+    return Layout.of(config).sdists_checked
 
 
 def quarantine_dir(config: StackConfig) -> Path:
     """Where sdists that failed the check are moved, for inspection."""
-    return config.variant_dir / "quarantine"
+    return Layout.of(config).quarantine
 
 
 def check_sdists(config: StackConfig, dirs: FromagerDirs, report: Report = print) -> None:
@@ -130,9 +130,7 @@ def downloaded_sdists(config: StackConfig, dirs: FromagerDirs) -> list[Downloade
 
 
 def _quarantine(config: StackConfig, dirs: FromagerDirs, sdist: DownloadedSdist) -> Path:
-    target = quarantine_dir(config) / sdist.path.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(sdist.path, target)
+    target = move_into(sdist.path, quarantine_dir(config) / sdist.path.name)
     for filename, (project, version) in built_wheels(dirs).items():
         if project == sdist.project and version == sdist.version:
             discard_built_wheel(dirs, filename, version)

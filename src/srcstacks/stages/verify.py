@@ -22,9 +22,10 @@ from packaging.utils import canonicalize_name
 from srcstacks.archive_reader import ArchiveContents, read_archive, wheel_record
 from srcstacks.config import StackConfig
 from srcstacks.errors import ProvenanceError
+from srcstacks.layout import Layout, sbom_path
 from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir, read_manifest
 from srcstacks.sbom.check import check_document
-from srcstacks.stages.archives import published_layers, sbom_path
+from srcstacks.stages.archives import published_layers
 
 Report = Callable[[str], None]
 
@@ -50,14 +51,15 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
     manifest = _checked_manifest(config, result)
     result.wheels = len(manifest.wheels)
     records: dict[str, dict[str, str]] = {}
+    layout = Layout.of(config)
     for layer in published_layers(config.output_dir):
-        archive = config.output_dir / layer["archive_name"]
+        archive = layout.archive(layer.archive_name)
         if not archive.is_file():
             result.problems.append(f"{archive}: archive listed by venvstacks is missing")
             continue
         result.archives += 1
         contents = read_archive(archive)
-        if contents.sha256 != layer.get("archive_hashes", {}).get("sha256"):
+        if contents.sha256 != layer.archive_sha256:
             result.problems.append(
                 f"{archive.name}: sha256 differs from venvstacks' metadata"
                 " (the archive was changed)"
@@ -72,7 +74,7 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
                     " with provenance"
                 )
                 continue
-            wheel = config.wheel_dir / record.filename
+            wheel = layout.wheel(record.filename)
             if record.filename not in records:
                 records[record.filename] = wheel_record(wheel) if wheel.is_file() else {}
             _compare_files(archive, contents, record, records[record.filename], result)

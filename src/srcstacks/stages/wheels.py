@@ -23,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 from srcstacks.config import StackConfig
 from srcstacks.errors import ConfigError, ToolError
 from srcstacks.fsutil import atomic_write_text, write_json
+from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
 from srcstacks.settings import defined_variants, read_settings
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
@@ -62,7 +63,7 @@ class WheelBuild:
 
 def fromager_dirs(config: StackConfig) -> fromager.FromagerDirs:
     """Fromager's folders for this stack and variant."""
-    return fromager.FromagerDirs(config.variant_dir / "fromager")
+    return Layout.of(config).fromager
 
 
 def collect_requirements(config: StackConfig) -> list[str]:
@@ -140,7 +141,8 @@ def build_wheels(
         )
     dirs = fromager_dirs(config)
     dirs.root.mkdir(parents=True, exist_ok=True)
-    requirements_file = config.variant_dir / "requirements.txt"
+    layout = Layout.of(config)
+    requirements_file = layout.requirements_file
     atomic_write_text(requirements_file, "".join(f"{req}\n" for req in requirements))
     skip_constraints = bool(conflicts)
     if conflicts:
@@ -151,7 +153,7 @@ def build_wheels(
         f"building {len(requirements)} requirement(s) and their build tools from source"
         f" (variant {config.variant!r})"
     )
-    log_path = config.variant_dir / "logs" / "fromager-bootstrap.log"
+    log_path = layout.log("fromager-bootstrap")
     progress = _progress_printer(report)
     discard_stale_wheels(config, dirs, report)
     try:
@@ -173,7 +175,7 @@ def build_wheels(
     _warn_about_unused_inputs(config, dirs, report)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
     write_json(
-        config.variant_dir / "wheels.json",
+        layout.wheels_record,
         {
             "requirements": list(build.requirements),
             "skip_constraints": build.skip_constraints,
