@@ -10,14 +10,12 @@ needs any more. Files nobody published are left for the provenance check to flag
 
 from __future__ import annotations
 
-import json
 import tomllib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
 from srcstacks.config import StackConfig
@@ -36,7 +34,7 @@ from srcstacks.provenance import (
 )
 from srcstacks.publishers import Publisher, read_publishers, write_publisher
 from srcstacks.settings import effective_env
-from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.tools.fromager import BuildOrderEntry, FromagerDirs, read_build_order
 from srcstacks.worklock import exclusive
 
 Report = Callable[[str], None]
@@ -107,16 +105,13 @@ def _refuse_conflicts(
             )
 
 
-def _read_build_order(dirs: FromagerDirs) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(dirs.build_order.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+def _read_build_order(dirs: FromagerDirs) -> list[BuildOrderEntry]:
+    entries = read_build_order(dirs)
+    if entries is None:
         raise StageOrderError(
             f"{dirs.build_order}: no Fromager build yet (run 'srcstacks wheels' first)"
-        ) from None
-    if not isinstance(data, list):
-        raise StageOrderError(f"{dirs.build_order}: not a Fromager build order")
-    return data
+        )
+    return entries
 
 
 def _previous_manifest(wheel_dir: Path) -> Manifest:
@@ -126,17 +121,16 @@ def _previous_manifest(wheel_dir: Path) -> Manifest:
 
 
 def _describe(
-    config: StackConfig, dirs: FromagerDirs, entry: dict[str, Any]
+    config: StackConfig, dirs: FromagerDirs, entry: BuildOrderEntry
 ) -> tuple[Path, WheelProvenance]:
-    project = canonicalize_name(entry["dist"])
-    version = entry["version"]
-    if entry.get("prebuilt"):
+    project, version = entry.project, entry.version
+    if entry.prebuilt:
         raise ProvenanceError(
             f"{project}=={version} is marked pre_built in {config.settings_dir}:"
             " srcstacks publishes only wheels built from source"
         )
     wheel = _find_wheel(dirs.built_wheels, project, version)
-    sdist = _sdist_record(dirs, project, version, entry.get("source_url", ""))
+    sdist = _sdist_record(dirs, project, version, entry.source_url)
     patches = tuple(
         PatchRecord(path=_relative(patch, config.spec_dir), sha256=sha256_file(patch))
         for patch in applicable_patches(config.patches_dir, project, version, config.variant)

@@ -9,15 +9,12 @@ differ), the SBOMs, venvstacks' archive metadata and srcstacks' build record.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tarfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-from packaging.utils import canonicalize_name
 
 from srcstacks.archive_reader import record_digest
 from srcstacks.config import StackConfig
@@ -30,6 +27,7 @@ from srcstacks.stages.publish import publish_wheels
 from srcstacks.stages.sbom import write_sboms
 from srcstacks.stages.sdist_check import checked_record_path
 from srcstacks.stages.wheels import build_wheels, fromager_dirs
+from srcstacks.tools.fromager import read_build_order
 
 Report = Callable[[str], None]
 _MAX_LISTED = 10
@@ -99,10 +97,9 @@ def _seed_sdists(config: StackConfig, again: StackConfig) -> None:
 
 def _pin_versions(config: StackConfig, again: StackConfig) -> Path:
     """Constraints pinning every project the first build resolved to one version."""
-    order = json.loads(fromager_dirs(config).build_order.read_text(encoding="utf-8"))
     versions: dict[str, set[str]] = {}
-    for entry in order:
-        versions.setdefault(canonicalize_name(entry["dist"]), set()).add(entry["version"])
+    for entry in read_build_order(fromager_dirs(config)) or []:
+        versions.setdefault(entry.project, set()).add(entry.version)
     # A project built at two versions (conflicting layers) is pinned by the spec itself.
     lines = [
         f"{name}=={next(iter(found))}\n"

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from srcstacks.config import StackConfig
 from srcstacks.errors import SourceIntegrityError
 from srcstacks.fsutil import sha256_file, write_json
@@ -32,7 +30,7 @@ from srcstacks.index_client import (
 from srcstacks.layout import Layout, move_into
 from srcstacks.settings import read_settings
 from srcstacks.stages.build_inputs import built_wheels, discard_built_wheel
-from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.tools.fromager import FromagerDirs, read_build_order
 
 Report = Callable[[str], None]
 
@@ -111,21 +109,19 @@ def check_sdists(config: StackConfig, dirs: FromagerDirs, report: Report = print
 
 def downloaded_sdists(config: StackConfig, dirs: FromagerDirs) -> list[DownloadedSdist]:
     """The sdists of Fromager's last build order that are in its sdists repo."""
-    if not dirs.build_order.exists():
-        return []
     settings = read_settings(config.settings_dir)
     found: dict[Path, DownloadedSdist] = {}
-    for entry in json.loads(dirs.build_order.read_text(encoding="utf-8")):
-        url = entry.get("source_url", "")
-        if entry.get("source_url_type") != "sdist" or not url:
+    for entry in read_build_order(dirs) or []:
+        url = entry.source_url
+        if entry.source_url_type != "sdist" or not url:
             continue
         path = dirs.downloaded_sdist(url)
         if not path.is_file():
             continue
-        project = canonicalize_name(entry["dist"])
+        project = entry.project
         project_settings = settings.get(project)
         index_url = (project_settings.sdist_index if project_settings else None) or PYPI_SIMPLE
-        found[path] = DownloadedSdist(project, entry["version"], path, index_url)
+        found[path] = DownloadedSdist(project, entry.version, path, index_url)
     return [found[path] for path in sorted(found)]
 
 

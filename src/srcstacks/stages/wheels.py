@@ -10,7 +10,6 @@ a rerun after a failure reuses every wheel already built) and
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,10 +221,8 @@ def _check_inputs(config: StackConfig) -> None:
 
 def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
     """``(canonical name, version)`` of everything in the last build order, sorted."""
-    if not dirs.build_order.exists():
-        return []
-    entries = json.loads(dirs.build_order.read_text(encoding="utf-8"))
-    return sorted({(canonicalize_name(item["dist"]), item["version"]) for item in entries})
+    entries = fromager.read_build_order(dirs) or []
+    return sorted({(entry.project, entry.version) for entry in entries})
 
 
 def _warn_about_unused_inputs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -12,7 +13,9 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from srcstacks.errors import BuildError, ToolError
+from packaging.utils import canonicalize_name
+
+from srcstacks.errors import BuildError, StateError, ToolError
 from srcstacks.tools.process import run_logged, tool_env
 
 # 1980-01-01, the earliest time a zip file can record: wheels built without a
@@ -72,6 +75,49 @@ class FromagerDirs:
     def downloaded_sdist(self, url: str) -> Path:
         """Where Fromager saves the source it downloads from ``url`` (its last segment)."""
         return self.downloaded_sdists / unquote(PurePosixPath(urlsplit(url).path).name)
+
+
+@dataclass(frozen=True)
+class BuildOrderEntry:
+    """One entry of Fromager's ``build-order.json``: a project and version it built."""
+
+    project: str  # canonical name
+    version: str
+    prebuilt: bool
+    source_url: str
+    source_url_type: str
+
+
+def read_build_order(dirs: FromagerDirs) -> list[BuildOrderEntry] | None:
+    """Fromager's bottom-up build order of the last run; ``None`` before any run.
+
+    A file that is not a build order (cut off, edited) is a one-line :class:`StateError`.
+    """
+    path = dirs.build_order
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StateError(
+            f"{path}: unreadable Fromager build order ({exc}); rerun 'srcstacks wheels'"
+        ) from None
+    try:
+        return [
+            BuildOrderEntry(
+                project=canonicalize_name(str(entry["dist"])),
+                version=str(entry["version"]),
+                prebuilt=bool(entry.get("prebuilt")),
+                source_url=str(entry.get("source_url") or ""),
+                source_url_type=str(entry.get("source_url_type") or ""),
+            )
+            for entry in data
+        ]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise StateError(
+            f"{path}: malformed Fromager build order ({type(exc).__name__}: {exc});"
+            " rerun 'srcstacks wheels'"
+        ) from None
 
 
 def version() -> str:

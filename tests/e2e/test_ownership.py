@@ -1,0 +1,110 @@
+"""End-to-end: srcstacks deletes only what it created, and stacks can share a wheel dir.
+
+These tests work on copies of the session's built demo stack (its Fromager repos and
+outputs), so they run the real publish and verify stages without building again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BuiltStack, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def assert_one_error(stderr: str, *fragments: str) -> str:
+    assert "Traceback" not in stderr
+    (line,) = [line for line in stderr.splitlines() if line.startswith("srcstacks: error: ")]
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
+def copy_stack(stack: BuiltStack, target: Path) -> Path:
+    """A private copy of the built stack folder (spec, work dir, outputs)."""
+    shutil.copytree(stack.spec.parent, target, symlinks=True)
+    return target / stack.spec.name
+
+
+def users_folder(path: Path) -> dict[str, bytes]:
+    path.mkdir(parents=True)
+    (path / "notes.txt").write_text("mine")
+    (path / "project").mkdir()
+    (path / "project" / "main.py").write_text("print('mine')")
+    return snapshot(path)
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def test_rebuild_scratch_that_holds_a_users_files_is_refused(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    spec = copy_stack(built_stack, tmp_path / "stack")
+    home = tmp_path / "home"
+    before = users_folder(home)
+    result = run_cli("verify", spec, "--rebuild", "--scratch", home, check=False)
+    assert result.returncode == 1
+    assert_one_error(result.stderr, str(home), "holds files srcstacks did not create")
+    assert snapshot(home) == before
+
+
+def test_work_dir_that_holds_a_users_files_is_refused(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    spec = copy_stack(built_stack, tmp_path / "stack")
+    folder = tmp_path / "here"
+    before = users_folder(folder)
+    result = run_cli("wheels", spec, "--work-dir", folder, check=False)
+    assert result.returncode == 1
+    assert_one_error(result.stderr, str(folder), "work dir holds files srcstacks did not create")
+    assert snapshot(folder) == before
+
+
+def _drop_from_build_order(spec: Path, project: str) -> None:
+    order_path = spec.parent / "_srcstacks" / "cpu" / "fromager" / "work-dir" / "build-order.json"
+    order = json.loads(order_path.read_text())
+    order_path.write_text(json.dumps([entry for entry in order if entry["dist"] != project]))
+
+
+def test_two_stacks_share_one_wheel_dir(built_stack: BuiltStack, tmp_path: Path) -> None:
+    stack_a = copy_stack(built_stack, tmp_path / "a")
+    stack_b = copy_stack(built_stack, tmp_path / "b")
+    shared = tmp_path / "team-wheels"
+    run_cli("publish-wheels", stack_a, "--wheel-dir", shared)
+    (idna,) = shared.glob("idna-*.whl")
+
+    # Stack B does not use idna: publishing it must not remove stack A's idna.
+    _drop_from_build_order(stack_b, "idna")
+    result = run_cli("publish-wheels", stack_b, "--wheel-dir", shared)
+    assert "removed" not in result.stderr
+    assert "shared with 1 other stack(s)" in result.stderr
+    assert idna.is_file()
+    assert idna.name in json.loads((shared / "provenance.json").read_text())["wheels"]
+    verified = run_cli("verify", stack_a, "--wheel-dir", shared, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    # A wheel of the same name with other bytes (another variant, patch, ...) is refused.
+    (markupsafe,) = (tmp_path / "b" / "_srcstacks/cpu/fromager/wheels-repo/downloads").glob(
+        "markupsafe-*.whl"
+    )
+    with zipfile.ZipFile(markupsafe, "a") as wheel:
+        wheel.writestr("markupsafe/extra.txt", "other bytes")
+    published = (shared / markupsafe.name).read_bytes()
+    refused = run_cli("publish-wheels", stack_b, "--wheel-dir", shared, check=False)
+    assert refused.returncode == 1
+    assert_one_error(refused.stderr, markupsafe.name, str(stack_a), "give each stack its own")
+    assert (shared / markupsafe.name).read_bytes() == published
+
+    # Stack A drops idna too: now nobody needs it, and A removes the wheel it published.
+    _drop_from_build_order(stack_a, "idna")
+    result = run_cli("publish-wheels", stack_a, "--wheel-dir", shared)
+    assert f"removed {idna.name}" in result.stderr
+    assert not idna.exists()

@@ -1,0 +1,98 @@
+"""The layout module: paths from text stay inside their folder; only srcstacks' folders
+are ever emptied or deleted from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srcstacks.errors import OwnershipError
+from srcstacks.layout import (
+    OWNER_MARKER,
+    claim_dir,
+    discard_temporary,
+    empty_dir,
+    inside,
+    remove_file,
+    remove_tree,
+)
+
+
+@pytest.mark.parametrize("text", ["../x", "a/../../x", "/etc/passwd", ".", "cpython@3.11.7/../.."])
+def test_text_that_leaves_its_folder_is_refused(tmp_path: Path, text: str) -> None:
+    with pytest.raises(OwnershipError, match="points outside"):
+        inside(tmp_path, text, "layer name")
+
+
+def test_text_that_stays_inside_is_joined(tmp_path: Path) -> None:
+    assert inside(tmp_path, "cpython@3.11.7", "x") == tmp_path / "cpython@3.11.7"
+    assert inside(tmp_path, "a/./b", "x") == tmp_path / "a" / "b"
+
+
+def test_a_users_folder_with_files_is_never_claimed_nor_emptied(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    with pytest.raises(OwnershipError, match="holds files srcstacks did not create"):
+        claim_dir(home, "rebuild scratch dir")
+    with pytest.raises(OwnershipError, match="refusing to empty it"):
+        empty_dir(home)
+    with pytest.raises(OwnershipError, match="not inside a folder srcstacks created"):
+        remove_file(home / "thesis.tex")
+    assert (home / "thesis.tex").read_text() == "years of work"
+    assert not (home / OWNER_MARKER).exists()
+
+
+def test_an_own_folder_is_claimed_again_and_emptied(tmp_path: Path) -> None:
+    scratch = claim_dir(tmp_path / "new" / "scratch", "rebuild scratch dir")
+    (scratch / "old").mkdir()
+    (scratch / "old" / "wheel.whl").write_bytes(b"x")
+    assert claim_dir(scratch, "rebuild scratch dir") == scratch
+    empty_dir(scratch)
+    assert [path.name for path in scratch.iterdir()] == [OWNER_MARKER]
+
+
+def test_an_empty_folder_is_claimed(tmp_path: Path) -> None:
+    claim_dir(tmp_path, "work dir")
+    assert (tmp_path / OWNER_MARKER).is_file()
+
+
+def test_a_file_or_link_is_not_a_folder_to_claim(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OwnershipError, match="must be a folder"):
+        claim_dir(tmp_path / "file", "work dir")
+    (tmp_path / "link").symlink_to(tmp_path)
+    with pytest.raises(OwnershipError, match="must be a folder"):
+        claim_dir(tmp_path / "link", "work dir")
+
+
+def test_deleting_through_a_link_out_of_an_owned_folder_is_refused(tmp_path: Path) -> None:
+    owned = claim_dir(tmp_path / "work", "work dir")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("keep")
+    (owned / "escape").symlink_to(outside)
+    with pytest.raises(OwnershipError, match="not inside a folder srcstacks created"):
+        remove_tree(owned / "escape" / "keep")
+    assert (outside / "keep").exists()
+    remove_tree(owned / "escape")  # the link itself is srcstacks' to remove
+    assert not (owned / "escape").exists() and (outside / "keep").exists()
+
+
+def test_the_owned_folder_itself_is_never_deleted(tmp_path: Path) -> None:
+    owned = claim_dir(tmp_path / "work", "work dir")
+    with pytest.raises(OwnershipError, match="whole srcstacks folder"):
+        remove_tree(owned)
+
+
+def test_only_temporary_files_are_discarded_as_temporaries(tmp_path: Path) -> None:
+    temporary = tmp_path / ".app.tar.xz.1234.part"
+    temporary.write_bytes(b"")
+    discard_temporary(temporary)
+    assert not temporary.exists()
+    keep = tmp_path / "app.tar.xz"
+    keep.write_bytes(b"")
+    with pytest.raises(OwnershipError, match="not a srcstacks temporary file"):
+        discard_temporary(keep)
+    assert keep.exists()
