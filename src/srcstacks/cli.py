@@ -93,6 +93,11 @@ def _guarded(action: Callable[[], Any]) -> Any:
         return action()
     except SrcstacksError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        # The file system said no where no stage expected it (a read-only or full disk,
+        # a file where a folder should be): name the path, keep the one-line promise.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}; nothing built so far was lost")
     except KeyboardInterrupt:
         _fail("interrupted; finished work is kept, rerun the same command to resume", 130)
 
