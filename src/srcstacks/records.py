@@ -68,7 +68,9 @@ def read_json_state(path: Path, what: str, rerun: str) -> Any:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise StateError(f"{path}: unreadable {what} ({exc}); rerun '{rerun}'") from None
+        raise StateError(
+            f"{path}: unreadable {what} ({exc}); remove it and rerun '{rerun}'"
+        ) from None
 
 
 def read_build_info(path: Path) -> BuildInfo:

@@ -9,7 +9,6 @@ changed is removed from Fromager's repo, with its prepared source, so it is rebu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from srcstacks.config import StackConfig
 from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.layout import Layout, remove_tree
 from srcstacks.patches import applicable_patches
+from srcstacks.records import read_json_state
 from srcstacks.settings import read_settings
 from srcstacks.tools.fromager import FromagerDirs
 
@@ -56,11 +56,8 @@ def built_wheels(dirs: FromagerDirs) -> dict[str, tuple[str, str]]:
 
 
 def _read_record(config: StackConfig) -> dict[str, Any]:
-    path = _record_path(config)
-    if not path.exists():
-        return {}
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    data = read_json_state(_record_path(config), "record of build inputs", "srcstacks wheels")
+    return data if isinstance(data, dict) else {}
 
 
 def discard_stale_wheels(config: StackConfig, dirs: FromagerDirs, report: Report) -> list[str]:

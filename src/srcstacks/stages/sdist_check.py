@@ -13,7 +13,6 @@ offline rebuild) does not ask the index again about a file it already vouched fo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from srcstacks.index_client import (
     published_sha256,
 )
 from srcstacks.layout import Layout, move_into
+from srcstacks.records import read_json_state
 from srcstacks.settings import read_settings
 from srcstacks.stages.build_inputs import built_wheels, discard_built_wheel
 from srcstacks.tools.fromager import FromagerDirs, read_build_order
@@ -62,9 +62,8 @@ def check_sdists(config: StackConfig, dirs: FromagerDirs, report: Report = print
     reported as unchecked; its sha256 is still recorded in the provenance manifest.
     """
     record_path = checked_record_path(config)
-    checked: dict[str, str] = (
-        json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
-    )
+    recorded = read_json_state(record_path, "record of checked sdists", "srcstacks wheels")
+    checked: dict[str, str] = recorded if isinstance(recorded, dict) else {}
     pending: list[tuple[DownloadedSdist, str]] = []
     for sdist in downloaded_sdists(config, dirs):
         actual = sha256_file(sdist.path)
