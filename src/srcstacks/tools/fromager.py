@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -16,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import canonicalize_name
 
 from srcstacks.errors import BuildError, StateError, ToolError
+from srcstacks.records import read_json_state
 from srcstacks.tools.process import run_logged, tool_env
 
 # 1980-01-01, the earliest time a zip file can record: wheels built without a
@@ -94,14 +94,9 @@ def read_build_order(dirs: FromagerDirs) -> list[BuildOrderEntry] | None:
     A file that is not a build order (cut off, edited) is a one-line :class:`StateError`.
     """
     path = dirs.build_order
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    data = read_json_state(path, "Fromager build order", "srcstacks wheels")
+    if data is None:
         return None
-    except (OSError, ValueError) as exc:
-        raise StateError(
-            f"{path}: unreadable Fromager build order ({exc}); rerun 'srcstacks wheels'"
-        ) from None
     try:
         return [
             BuildOrderEntry(

@@ -6,7 +6,6 @@ interpreter named ``python3.11``, looks for ``bin/python.11`` and fails.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from srcstacks.errors import StageOrderError, StateError
+from srcstacks.records import read_json_state
 from srcstacks.tools.process import run_logged, tool_env
 
 _LAYER_KINDS = ("runtimes", "frameworks", "applications")
@@ -51,14 +51,9 @@ def read_layer_metadata(manifest: Path) -> list[LayerMetadata]:
 
     A missing manifest means the archives stage has not run; a malformed one is named.
     """
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StageOrderError(
-            f"{manifest}: no archives published yet (run 'srcstacks archives')"
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise StateError(f"{manifest}: unreadable venvstacks manifest: {exc}") from None
+    data = read_json_state(manifest, "venvstacks manifest", "srcstacks archives")
+    if data is None:
+        raise StageOrderError(f"{manifest}: no archives published yet (run 'srcstacks archives')")
     try:
         layers = data["layers"]
         return [_layer_metadata(item) for kind in _LAYER_KINDS for item in layers.get(kind, [])]
