@@ -30,7 +30,7 @@ from srcstacks.index_client import (
     project_page_url,
     published_sha256,
 )
-from srcstacks.settings import read_settings
+from srcstacks.settings import Settings
 from srcstacks.stages.build_inputs import built_wheels, discard_built_wheel
 from srcstacks.tools.fromager import FromagerDirs
 
@@ -57,7 +57,9 @@ def quarantine_dir(config: StackConfig) -> Path:
     return config.variant_dir / "quarantine"
 
 
-def check_sdists(config: StackConfig, dirs: FromagerDirs, report: Report = print) -> None:
+def check_sdists(
+    config: StackConfig, dirs: FromagerDirs, settings: Settings, report: Report = print
+) -> None:
     """Compare each downloaded sdist with its index's sha256; quarantine and fail on mismatch.
 
     A file its index does not list (a ``download_source`` URL in the settings, say) is
@@ -68,7 +70,7 @@ def check_sdists(config: StackConfig, dirs: FromagerDirs, report: Report = print
         json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
     )
     pending: list[tuple[DownloadedSdist, str]] = []
-    for sdist in downloaded_sdists(config, dirs):
+    for sdist in downloaded_sdists(dirs, settings):
         actual = sha256_file(sdist.path)
         if checked.get(sdist.path.name) != actual:
             pending.append((sdist, actual))
@@ -109,11 +111,10 @@ def check_sdists(config: StackConfig, dirs: FromagerDirs, report: Report = print
         )
 
 
-def downloaded_sdists(config: StackConfig, dirs: FromagerDirs) -> list[DownloadedSdist]:
+def downloaded_sdists(dirs: FromagerDirs, settings: Settings) -> list[DownloadedSdist]:
     """The sdists of Fromager's last build order that are in its sdists repo."""
     if not dirs.build_order.exists():
         return []
-    settings = read_settings(config.settings_dir)
     found: dict[Path, DownloadedSdist] = {}
     for entry in json.loads(dirs.build_order.read_text(encoding="utf-8")):
         url = entry.get("source_url", "")
