@@ -106,7 +106,9 @@ def _parse_layer(
         try:
             requirements.append(Requirement(raw))
         except InvalidRequirement as exc:
-            raise ConfigError(f"{where}: invalid requirement {raw!r}: {exc}") from None
+            # packaging's message adds lines pointing at the column; the first says it all.
+            reason = str(exc).splitlines()[0]
+            raise ConfigError(f"{where}: invalid requirement {raw!r}: {reason}") from None
     if kind == "runtime":
         implementation = spec_rules.check_python_implementation(
             where, entry.get("python_implementation")
