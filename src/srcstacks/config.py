@@ -1,8 +1,10 @@
 """Read a venvstacks stack spec and its ``[tool.srcstacks]`` table into one typed config.
 
-This is the only module that parses configuration. Every other module receives a
-:class:`StackConfig` and the paths it derives; nothing else opens the spec for its
-settings.
+This module (with :mod:`srcstacks.spec_layers` for the layers and
+:mod:`srcstacks.spec_rules` for what spec text may say) is the only one that parses
+configuration. Every other module receives a :class:`StackConfig` and the paths it
+derives; nothing else opens the spec for its settings. Every check runs here, when the
+spec is read, so bad text stops a run before anything is built or deleted.
 """
 
 from __future__ import annotations
