@@ -76,3 +76,70 @@ def test_sbom_check_of_a_missing_file(tmp_path: Path) -> None:
     result = run_cli("sbom", "check", tmp_path / "nowhere.cdx.json", check=False)
     assert result.returncode == 1
     assert "nowhere.cdx.json: document: not readable as JSON" in result.stdout
+
+
+def test_python_implementation_leading_outside_is_refused_and_nothing_deleted(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    spec = copy_demo_stack(tmp_path / "stack")
+    spec.write_text(
+        spec.read_text().replace('"cpython@3.11.7"', '"cpython@3.11.7/../../../../precious"')
+    )
+    result = run_cli("lock", spec, check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert f"{spec}: runtime layer 'cpython-3.11': 'python_implementation'" in line
+    assert (outside / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("name", ["../web", "a/b"])
+def test_layer_name_with_a_path_is_refused_before_building(tmp_path: Path, name: str) -> None:
+    spec = copy_demo_stack(tmp_path)
+    text = spec.read_text().replace('name = "web"', f'name = "{name}"')
+    spec.write_text(text.replace('frameworks = ["web"]', f'frameworks = ["{name}"]'))
+    result = run_cli("wheels", spec, check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert str(spec) in line and f"'name' '{name}' must be one folder name" in line
+    assert not (tmp_path / "_srcstacks").exists()  # refused before anything was built
+
+
+def test_mistyped_patches_dir_option_is_an_error(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path)
+    result = run_cli("build", spec, "--patches-dir", "patchs", cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert line.startswith(f"srcstacks: error: --patches-dir names {tmp_path / 'patchs'}")
+    assert "does not exist" in line
+    assert not (tmp_path / "_srcstacks").exists()
+
+
+def test_missing_settings_dir_named_in_the_spec_is_an_error(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path)
+    text = spec.read_text()
+    spec.write_text(text.replace('settings_dir = "build-settings"', 'settings_dir = "bs"'))
+    result = run_cli("wheels", spec, check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert f"{spec}: 'tool.srcstacks.settings_dir' names {tmp_path / 'bs'}" in line
+
+
+def test_url_requirement_is_refused(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path)
+    url = "idna @ https://example.invalid/idna-3.11.tar.gz"
+    spec.write_text(spec.read_text().replace('"idna==3.11"', f'"{url}"'))
+    result = run_cli("build", spec, check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert f"{spec}: application layer 'punycode': requirement '{url}' is a direct URL" in line
+
+
+def test_index_setting_in_the_spec_is_refused(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path)
+    spec.write_text(spec.read_text() + '\n[tool.uv]\nfind-links = ["/srv/wheels"]\n')
+    result = run_cli("lock", spec, check=False)
+    assert result.returncode == 1
+    assert f"{spec}: 'tool.uv.find-links' is not allowed" in error_line(result.stderr)

@@ -76,6 +76,96 @@ def test_variant_override_moves_default_dirs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("tool", "overrides", "work", "variant", "wheels", "outputs"),
+    [
+        # Nothing set: everything under the default work dir and variant.
+        ("", {}, "_srcstacks", "cpu", None, None),
+        # The spec's work_dir moves the default wheel and output dirs with it...
+        ('work_dir = "build"', {}, "build", "cpu", None, None),
+        # ...also for a variant chosen on the command line (the reported bug)...
+        ('work_dir = "build"', {"variant": "gpu"}, "build", "gpu", None, None),
+        # ...or named by the spec itself.
+        ('work_dir = "build"\nvariant = "gpu"', {}, "build", "gpu", None, None),
+        ('variant = "gpu"', {"variant": "hardened"}, "_srcstacks", "hardened", None, None),
+        # --work-dir wins over the spec's and carries the derived dirs along.
+        ('work_dir = "build"', {"work_dir": "cli"}, "cli", "cpu", None, None),
+        ("", {"work_dir": "cli", "variant": "gpu"}, "cli", "gpu", None, None),
+        # An explicit wheel or output dir always wins, from the spec or the command line.
+        ('work_dir = "build"\nwheel_dir = "w"', {"variant": "gpu"}, "build", "gpu", "w", None),
+        ('output_dir = "o"', {"work_dir": "cli"}, "cli", "cpu", None, "o"),
+        ('wheel_dir = "w"', {"wheel_dir": "cli-w"}, "_srcstacks", "cpu", "cli-w", None),
+        ("", {"output_dir": "cli-o", "variant": "gpu"}, "_srcstacks", "gpu", None, "cli-o"),
+    ],
+)
+def test_wheel_and_output_dirs_follow_the_final_work_dir_and_variant(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tool: str,
+    overrides: dict[str, str],
+    work: str,
+    variant: str,
+    wheels: str | None,
+    outputs: str | None,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # command-line paths are relative to the working dir
+    spec = write(tmp_path, SPEC + f"\n[tool.srcstacks]\n{tool}\n")
+    options = {key: value if key == "variant" else Path(value) for key, value in overrides.items()}
+    config = load_config(spec, Overrides(**options))  # type: ignore[arg-type]
+    assert (config.work_dir, config.variant) == (tmp_path / work, variant)
+    assert config.wheel_dir == tmp_path / (wheels or f"{work}/{variant}/wheels")
+    assert config.output_dir == tmp_path / (outputs or f"{work}/{variant}/artifacts")
+    assert config.spec_variant == ("gpu" if 'variant = "gpu"' in tool else "cpu")
+
+
+@pytest.mark.parametrize("key", ["settings_dir", "patches_dir"])
+def test_a_named_input_folder_must_exist(tmp_path: Path, key: str) -> None:
+    spec = write(tmp_path, SPEC + f'\n[tool.srcstacks]\n{key} = "typo"\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(spec)
+    message = str(error.value)
+    assert str(spec) in message and f"'tool.srcstacks.{key}'" in message
+    assert str(tmp_path / "typo") in message and "does not exist" in message
+    (tmp_path / "typo").write_text("a file")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        load_config(spec)
+    (tmp_path / "typo").unlink()
+    (tmp_path / "typo").mkdir()
+    assert getattr(load_config(spec), key) == tmp_path / "typo"  # negative control
+
+
+@pytest.mark.parametrize("key", ["settings_dir", "patches_dir"])
+def test_a_folder_named_on_the_command_line_must_exist(tmp_path: Path, key: str) -> None:
+    spec = write(tmp_path, SPEC)
+    with pytest.raises(ConfigError) as error:
+        load_config(spec, Overrides(**{key: tmp_path / "patchs"}))  # type: ignore[arg-type]
+    option = "--" + key.replace("_", "-")
+    assert str(error.value).startswith(f"{option} names {tmp_path / 'patchs'}, which does not")
+
+
+def test_default_input_folders_may_be_missing(tmp_path: Path) -> None:
+    # Not named anywhere: a stack without patches or settings is normal.
+    config = load_config(write(tmp_path, SPEC))
+    assert not config.patches_dir.exists() and not config.settings_dir.exists()
+
+
+def test_a_symlinked_spec_uses_the_links_folder(tmp_path: Path) -> None:
+    # venvstacks finds launch modules and requirements/ beside the path it is given,
+    # without resolving links; srcstacks finds build-settings/ and patches/ the same way.
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "venvstacks.toml").write_text(SPEC)
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "venvstacks.toml").symlink_to(real / "venvstacks.toml")
+    config = load_config(linked / "venvstacks.toml")
+    assert config.spec_dir == linked
+    assert config.patches_dir == linked / "patches"
+    assert config.settings_dir == linked / "build-settings"
+    # '..' is removed by name, as venvstacks does, not by following links.
+    assert load_config(linked / "sub" / ".." / "venvstacks.toml").spec_dir == linked
+
+
+@pytest.mark.parametrize(
     ("addition", "expected"),
     [
         ('\n[tool.srcstacks]\nsettings = "x"\n', "unknown key 'tool.srcstacks.settings'"),
@@ -100,13 +190,120 @@ def test_tool_table_errors_name_the_key(tmp_path: Path, addition: str, expected:
         ('frameworks = ["fw"]', 'frameworks = ["nope"]', "unknown framework layer 'nope'"),
         ('requirements = ["markupsafe"]', 'requirements = ["marku psafe"]', "invalid requirement"),
         ('"cpython@3.11.7"', '"3.11"', "python_implementation"),
+        ('"cpython@3.11.7"', '"cpython@3.11.7/../../../../outside"', "'python_implementation'"),
+        ('"cpython@3.11.7"', '"cpython@3.11"', "full version"),
+        ('"cpython@3.11.7"', '"pypy@3.11.7"', "'cpython@3.11.7'"),
+        ('"cpython@3.11.7"', "3", "not 3"),
+        ('name = "fw"', 'name = "../fw"', "'name' '../fw' must be one folder name"),
+        ('name = "fw"', 'name = "a/b"', "'name' 'a/b' must be one folder name"),
+        ('name = "fw"', 'name = "a..b"', "no '/' or '..'"),
+        ('name = "rt"', 'name = "framework-rt"', "prefix venvstacks reserves"),
+        ('launch_module = "app.py"', 'launch_module = "../app.py"', "'launch_module' '../app.py'"),
+        ('launch_module = "app.py"', 'launch_module = "/etc/passwd"', "points outside"),
+        (
+            'launch_module = "app.py"',
+            'launch_module = "app.py"\nsupport_modules = ["ok.py", "../../x"]',
+            "'support_modules' '../../x' points outside",
+        ),
+        ('launch_module = "app.py"', "", "'launch_module' must be a path"),
+        ('requirements = ["markupsafe"]', 'requirements = ["m @ https://x.test/m.tgz"]', "URL"),
+        ('runtime = "rt"', 'runtime = "rt"\npackage_indexes = { m = "x" }', "'package_indexes'"),
+        ('runtime = "rt"', 'runtime = "rt"\npriority_indexes = ["x"]', "'priority_indexes'"),
+        ('frameworks = ["fw"]', 'frameworks = ["fw"]\nindex_overrides = {}', "'index_overrides'"),
         ('frameworks = ["fw"]', "frameworks = []", "needs 'runtime' or a non-empty"),
     ],
 )
 def test_layer_errors(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    spec = write(tmp_path, SPEC.replace(old, new))
     with pytest.raises(ConfigError) as error:
-        load_config(write(tmp_path, SPEC.replace(old, new)))
+        load_config(spec)
+    assert str(error.value).startswith(f"{spec}: ")
     assert expected in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_the_layer_errors_name_their_layer(tmp_path: Path) -> None:
+    spec = write(tmp_path, SPEC.replace('"cpython@3.11.7"', '"cpython@3.11.7/../x"'))
+    with pytest.raises(ConfigError, match=r"runtime layer 'rt': 'python_implementation'"):
+        load_config(spec)
+    spec = write(tmp_path, SPEC.replace('name = "fw"', 'name = "a/b"'))
+    with pytest.raises(ConfigError, match=r"\[\[frameworks\]\] #1: 'name' 'a/b'"):
+        load_config(spec)
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ('[tool.uv]\nindex-url = "https://x.test/simple"', "'tool.uv.index-url'"),
+        ('[tool.uv]\nextra-index-url = ["https://x.test"]', "'tool.uv.extra-index-url'"),
+        ('[tool.uv]\nfind-links = ["/srv/wheels"]', "'tool.uv.find-links'"),
+        ("[tool.uv]\nno-index = false", "'tool.uv.no-index'"),
+        ('[tool.uv]\nindex-strategy = "unsafe-best-match"', "'tool.uv.index-strategy'"),
+        ('[[tool.uv.index]]\nname = "x"\nurl = "https://x.test"', "'tool.uv.index'"),
+        ('[tool.uv.sources]\nm = { index = "x" }', "'tool.uv.sources'"),
+        ('[tool.uv.pip]\nindex-url = "https://x.test"', "'tool.uv.pip.index-url'"),
+    ],
+)
+def test_index_settings_in_the_spec_are_refused(tmp_path: Path, table: str, expected: str) -> None:
+    spec = write(tmp_path, SPEC + "\n" + table + "\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(spec)
+    assert str(error.value).startswith(f"{spec}: {expected} is not allowed")
+    assert "wheel dir only" in str(error.value)
+
+
+def test_harmless_uv_settings_are_kept(tmp_path: Path) -> None:
+    # Negative control: settings that add no source of wheels pass.
+    spec = write(tmp_path, SPEC + '\n[tool.uv]\nexclude-newer = "2025-01-01T00:00:00Z"\n')
+    assert load_config(spec).spec_path == spec
+
+
+def test_index_settings_in_venvstacks_uv_toml_are_refused(tmp_path: Path) -> None:
+    spec = write(tmp_path, SPEC)
+    uv_config = tmp_path / "venvstacks.uv.toml"
+    uv_config.write_text('find-links = ["/srv/wheels"]\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(spec)
+    assert str(error.value).startswith(f"{uv_config}: 'find-links' is not allowed")
+
+
+def test_marker_false_requirements_are_left_out_of_the_build(tmp_path: Path) -> None:
+    text = SPEC.replace(
+        'requirements = ["markupsafe"]',
+        'requirements = ["markupsafe", "tomli; python_version < \'3.11\'", "six; extra == \'x\'"]',
+    )
+    layer = load_config(write(tmp_path, text)).layer("fw")
+    assert [str(req) for req in layer.requirements] == [
+        "markupsafe",
+        'tomli; python_version < "3.11"',
+        'six; extra == "x"',
+    ]
+    assert [str(req) for req in layer.left_out] == [
+        'tomli; python_version < "3.11"',
+        'six; extra == "x"',
+    ]
+    assert [str(req) for req in layer.built_requirements] == ["markupsafe"]
+
+
+def test_marker_true_for_the_target_is_built(tmp_path: Path) -> None:
+    text = SPEC.replace(
+        'requirements = ["markupsafe"]',
+        "requirements = [\"markupsafe; sys_platform == 'linux' and python_version >= '3.11'\"]",
+    )
+    layer = load_config(write(tmp_path, text)).layer("fw")
+    assert layer.left_out == () and len(layer.built_requirements) == 1
+
+
+def test_requirement_for_other_platforms_only_is_refused(tmp_path: Path) -> None:
+    text = SPEC.replace(
+        'requirements = ["markupsafe"]', "requirements = [\"pywin32; sys_platform == 'win32'\"]"
+    )
+    spec = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(spec)
+    message = str(error.value)
+    assert message.startswith(f"{spec}: framework layer 'fw': requirement 'pywin32;")
+    assert "cpython on win_amd64" in message and "never built here" in message
 
 
 def test_malformed_toml_names_the_file(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
 """Read a venvstacks stack spec and its ``[tool.srcstacks]`` table into one typed config.
 
-This is the only module that parses configuration. Every other module receives a
-:class:`StackConfig` and the paths it derives; nothing else opens the spec for its
-settings.
+This module (with :mod:`srcstacks.spec_layers` for the layers and
+:mod:`srcstacks.spec_rules` for what spec text may say) is the only one that parses
+configuration. Every other module receives a :class:`StackConfig` and the paths it
+derives; nothing else opens the spec for its settings. Every check runs here, when the
+spec is read, so bad text stops a run before anything is built or deleted.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -14,54 +17,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from packaging.requirements import InvalidRequirement, Requirement
-
+from srcstacks import spec_rules
 from srcstacks.errors import ConfigError
+from srcstacks.spec_layers import Layer as Layer
+from srcstacks.spec_layers import LayerKind as LayerKind
+from srcstacks.spec_layers import parse_layers
 
-LayerKind = Literal["runtime", "framework", "application"]
 RuntimeSourceKind = Literal["download", "mirror", "local", "pack"]
 
 DEFAULT_SPEC_NAME = "venvstacks.toml"
 DEFAULT_VARIANT = "cpu"
 
-_SECTION_KINDS: dict[str, LayerKind] = {
-    "runtimes": "runtime",
-    "frameworks": "framework",
-    "applications": "application",
-}
-# venvstacks' own prefixes for the deployed folder of each layer kind.
-_ENV_PREFIX: dict[LayerKind, str] = {
-    "runtime": "",
-    "framework": "framework-",
-    "application": "app-",
-}
 _RUNTIME_SOURCES: tuple[RuntimeSourceKind, ...] = ("download", "mirror", "local", "pack")
 _VARIANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One layer of the stack, as declared in the spec."""
-
-    kind: LayerKind
-    name: str
-    requirements: tuple[Requirement, ...]
-    # Env names of the layers this one is built on: its runtime, or its frameworks.
-    depends_on: tuple[str, ...] = ()
-    # Runtime layers only: venvstacks' ``python_implementation``, e.g. ``cpython@3.11.7``.
-    python_implementation: str | None = None
-
-    @property
-    def env_name(self) -> str:
-        """The folder venvstacks deploys this layer into (``framework-x``, ``app-y``)."""
-        return _ENV_PREFIX[self.kind] + self.name
-
-    @property
-    def python_version(self) -> str | None:
-        """``X.Y.Z`` of a runtime layer's interpreter."""
-        if self.python_implementation is None:
-            return None
-        return self.python_implementation.partition("@")[2]
 
 
 @dataclass(frozen=True)
@@ -169,17 +137,26 @@ class Overrides:
 
 def load_config(spec: Path, overrides: Overrides | None = None) -> StackConfig:
     """Parse ``spec`` (a venvstacks stack spec) and apply command-line ``overrides``."""
-    spec_path = spec.absolute()
-    if spec_path.is_dir():
-        spec_path = spec_path / DEFAULT_SPEC_NAME
+    spec_path = spec_location(spec)
     data = _read_toml(spec_path)
-    layers = _parse_layers(spec_path, data)
+    layers = parse_layers(spec_path, data)
     tool_table = _table(spec_path, data.get("tool", {}), "tool").get("srcstacks", {})
-    config = _parse_tool_table(spec_path, _table(spec_path, tool_table, "tool.srcstacks"), layers)
-    if overrides is not None:
-        config = _apply_overrides(config, overrides)
+    spec_rules.check_no_uv_indexes(spec_path, data)
+    settings = _parse_tool_table(spec_path, _table(spec_path, tool_table, "tool.srcstacks"))
+    config = _resolve(spec_path, layers, settings, overrides or Overrides())
     _check_runtime_source(config)
     return config
+
+
+def spec_location(spec: Path) -> Path:
+    """The spec's absolute path, made as venvstacks makes it: ``..`` removed lexically,
+    symlinks kept. A spec reached through a link therefore finds ``build-settings/``,
+    ``patches/``, launch modules and ``requirements/`` beside the link, as venvstacks does.
+    """
+    spec_path = Path(os.path.abspath(os.path.expanduser(spec)))
+    if spec_path.is_dir():
+        spec_path = spec_path / DEFAULT_SPEC_NAME
+    return spec_path
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -200,83 +177,6 @@ def _table(spec_path: Path, value: Any, key: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{spec_path}: [{key}] must be a table")
     return value
-
-
-def _parse_layers(spec_path: Path, data: Mapping[str, Any]) -> tuple[Layer, ...]:
-    layers: list[Layer] = []
-    seen: dict[str, LayerKind] = {}
-    for section, kind in _SECTION_KINDS.items():
-        entries = data.get(section, [])
-        if not isinstance(entries, list):
-            raise ConfigError(f"{spec_path}: [[{section}]] must be an array of tables")
-        for index, entry in enumerate(entries):
-            where = f"{spec_path}: [[{section}]] #{index + 1}"
-            if not isinstance(entry, Mapping):
-                raise ConfigError(f"{where} must be a table")
-            name = entry.get("name")
-            if not isinstance(name, str) or not name:
-                raise ConfigError(f"{where}: missing 'name'")
-            where = f"{spec_path}: {kind} layer {name!r}"
-            if name in seen and seen[name] == kind:
-                raise ConfigError(f"{where} is defined twice")
-            seen[name] = kind
-            layers.append(_parse_layer(where, kind, name, entry, layers))
-    if not any(layer.kind == "runtime" for layer in layers):
-        raise ConfigError(f"{spec_path}: the stack defines no [[runtimes]] layer")
-    return tuple(layers)
-
-
-def _parse_layer(
-    where: str, kind: LayerKind, name: str, entry: Mapping[str, Any], earlier: list[Layer]
-) -> Layer:
-    raw_requirements = entry.get("requirements", [])
-    if not isinstance(raw_requirements, list) or not all(
-        isinstance(item, str) for item in raw_requirements
-    ):
-        raise ConfigError(f"{where}: 'requirements' must be a list of strings")
-    requirements: list[Requirement] = []
-    for raw in raw_requirements:
-        try:
-            requirements.append(Requirement(raw))
-        except InvalidRequirement as exc:
-            raise ConfigError(f"{where}: invalid requirement {raw!r}: {exc}") from None
-    if kind == "runtime":
-        implementation = entry.get("python_implementation")
-        if not isinstance(implementation, str) or "@" not in implementation:
-            raise ConfigError(f"{where}: 'python_implementation' must look like 'cpython@3.11.7'")
-        return Layer(kind, name, tuple(requirements), (), implementation)
-    return Layer(kind, name, tuple(requirements), _parse_depends_on(where, entry, earlier))
-
-
-def _parse_depends_on(
-    where: str, entry: Mapping[str, Any], earlier: list[Layer]
-) -> tuple[str, ...]:
-    runtimes = {layer.name for layer in earlier if layer.kind == "runtime"}
-    frameworks = {layer.name for layer in earlier if layer.kind == "framework"}
-    runtime = entry.get("runtime")
-    declared_frameworks = entry.get("frameworks")
-    if runtime is not None and declared_frameworks is not None:
-        raise ConfigError(f"{where}: give 'runtime' or 'frameworks', not both")
-    if runtime is not None:
-        if not isinstance(runtime, str):
-            raise ConfigError(f"{where}: 'runtime' must be a layer name")
-        if runtime not in runtimes:
-            raise ConfigError(
-                f"{where}: 'runtime' names unknown runtime layer {runtime!r}"
-                f" (defined: {', '.join(sorted(runtimes)) or 'none'})"
-            )
-        return (runtime,)
-    if isinstance(declared_frameworks, str):
-        declared_frameworks = [declared_frameworks]
-    if not isinstance(declared_frameworks, list) or not declared_frameworks:
-        raise ConfigError(f"{where}: needs 'runtime' or a non-empty 'frameworks' list")
-    for framework in declared_frameworks:
-        if framework not in frameworks:
-            raise ConfigError(
-                f"{where}: 'frameworks' names unknown framework layer {framework!r}"
-                f" (defined before it: {', '.join(sorted(frameworks)) or 'none'})"
-            )
-    return tuple(_ENV_PREFIX["framework"] + framework for framework in declared_frameworks)
 
 
 _TOOL_KEYS = {
@@ -321,23 +221,43 @@ def _check_keys(
             )
 
 
-def _parse_tool_table(
-    spec_path: Path, table: Mapping[str, Any], layers: tuple[Layer, ...]
-) -> StackConfig:
+@dataclass(frozen=True)
+class _Named:
+    """A path set explicitly, by the spec or a command-line option, and who set it."""
+
+    path: Path
+    origin: str  # "'tool.srcstacks.patches_dir'" or "--patches-dir", for messages
+
+
+@dataclass(frozen=True)
+class _ToolTable:
+    """``[tool.srcstacks]`` as written: only the paths it sets, not their defaults."""
+
+    named: dict[str, _Named]
+    variant: str | None
+    runtime: RuntimeSource
+    sbom: SbomSettings
+
+
+_PATH_KEYS = ("settings_dir", "patches_dir", "work_dir", "wheel_dir", "output_dir")
+# Folders srcstacks reads: one named explicitly must exist, or a typo builds unpatched.
+_INPUT_DIRS = ("settings_dir", "patches_dir")
+
+
+def _parse_tool_table(spec_path: Path, table: Mapping[str, Any]) -> _ToolTable:
     _check_keys(spec_path, table, _TOOL_KEYS, "tool.srcstacks")
     runtime_table = table.get("runtime", {})
     _check_keys(spec_path, runtime_table, _RUNTIME_KEYS, "tool.srcstacks.runtime")
     sbom = _parse_sbom_table(spec_path, table.get("sbom", {}))
     spec_dir = spec_path.parent
-
-    def path_of(key: str, default: str) -> Path:
-        return (spec_dir / str(table.get(key, default))).absolute()
-
-    variant = table.get("variant", DEFAULT_VARIANT)
-    _check_variant(spec_path, variant)
-    work_dir = path_of("work_dir", "_srcstacks")
-    wheel_dir = path_of("wheel_dir", f"_srcstacks/{variant}/wheels")
-    output_dir = path_of("output_dir", f"_srcstacks/{variant}/artifacts")
+    named = {
+        key: _Named((spec_dir / table[key]).absolute(), f"'tool.srcstacks.{key}'")
+        for key in _PATH_KEYS
+        if key in table
+    }
+    variant = table.get("variant")
+    if variant is not None:
+        _check_variant(spec_path, variant)
     source = runtime_table.get("source", "download")
     if source not in _RUNTIME_SOURCES:
         raise ConfigError(
@@ -351,19 +271,7 @@ def _parse_tool_table(
         path=(spec_dir / runtime_path).absolute() if runtime_path else None,
         interpreter=runtime_table.get("interpreter"),
     )
-    return StackConfig(
-        spec_path=spec_path,
-        layers=layers,
-        settings_dir=path_of("settings_dir", "build-settings"),
-        patches_dir=path_of("patches_dir", "patches"),
-        variant=variant,
-        spec_variant=variant,
-        work_dir=work_dir,
-        wheel_dir=wheel_dir,
-        output_dir=output_dir,
-        runtime=runtime,
-        sbom=sbom,
-    )
+    return _ToolTable(named, variant, runtime, sbom)
 
 
 def _parse_sbom_table(spec_path: Path, table: Mapping[str, Any]) -> SbomSettings:
@@ -406,24 +314,60 @@ def _check_variant(origin: Path | str, variant: str) -> None:
         raise ConfigError(f"{origin}: variant {variant!r} must be letters, digits, '.', '_' or '-'")
 
 
-def _apply_overrides(config: StackConfig, overrides: Overrides) -> StackConfig:
-    changes: dict[str, Any] = {}
-    for key in ("settings_dir", "patches_dir", "work_dir", "wheel_dir", "output_dir"):
-        value = getattr(overrides, key)
+def _resolve(
+    spec_path: Path, layers: tuple[Layer, ...], table: _ToolTable, overrides: Overrides
+) -> StackConfig:
+    """Apply the command-line ``overrides``, then derive every path not set explicitly.
+
+    Defaults are derived from the final work dir and variant, so ``--variant gpu`` or
+    ``work_dir = "build"`` moves the wheel and output dirs with them and variants never
+    share (or prune) each other's wheels. An explicit wheel or output dir always wins.
+    """
+    named = dict(table.named)
+    for key in _PATH_KEYS:
+        value: Path | None = getattr(overrides, key)
         if value is not None:
-            changes[key] = value.absolute()
-    if overrides.variant is not None and overrides.variant != config.variant:
+            named[key] = _Named(value.absolute(), "--" + key.replace("_", "-"))
+    if overrides.variant is not None:
         _check_variant("--variant", overrides.variant)
-        changes["variant"] = overrides.variant
-        # Default wheel and output dirs follow the variant so variants never mix.
-        default_base = config.work_dir / config.variant
-        for key in ("wheel_dir", "output_dir"):
-            current: Path = getattr(config, key)
-            if key not in changes and current.is_relative_to(default_base):
-                changes[key] = (
-                    config.work_dir / overrides.variant / current.relative_to(default_base)
-                )
-    runtime = config.runtime
+    spec_variant = table.variant or DEFAULT_VARIANT
+    variant = overrides.variant or spec_variant
+    spec_dir = spec_path.parent
+    for key in _INPUT_DIRS:
+        if key in named:
+            _check_named_folder(spec_path, named[key])
+
+    def path(key: str, default: Path) -> Path:
+        return named[key].path if key in named else default
+
+    work_dir = path("work_dir", spec_dir / "_srcstacks")
+    return StackConfig(
+        spec_path=spec_path,
+        layers=layers,
+        settings_dir=path("settings_dir", spec_dir / "build-settings"),
+        patches_dir=path("patches_dir", spec_dir / "patches"),
+        variant=variant,
+        spec_variant=spec_variant,
+        work_dir=work_dir,
+        wheel_dir=path("wheel_dir", work_dir / variant / "wheels"),
+        output_dir=path("output_dir", work_dir / variant / "artifacts"),
+        runtime=_runtime_overrides(table.runtime, overrides),
+        sbom=table.sbom,
+    )
+
+
+def _check_named_folder(spec_path: Path, named: _Named) -> None:
+    if named.path.is_dir():
+        return
+    problem = "is not a folder" if named.path.exists() else "does not exist"
+    where = named.origin if named.origin.startswith("--") else f"{spec_path}: {named.origin}"
+    raise ConfigError(
+        f"{where} names {named.path}, which {problem}"
+        " (a folder named explicitly must exist; without it nothing would be applied)"
+    )
+
+
+def _runtime_overrides(runtime: RuntimeSource, overrides: Overrides) -> RuntimeSource:
     if overrides.runtime_source is not None:
         runtime = replace(runtime, kind=overrides.runtime_source)
     if overrides.runtime_path is not None:
@@ -432,8 +376,7 @@ def _apply_overrides(config: StackConfig, overrides: Overrides) -> StackConfig:
         runtime = replace(runtime, mirror_url=overrides.runtime_mirror_url)
     if overrides.runtime_interpreter is not None:
         runtime = replace(runtime, interpreter=overrides.runtime_interpreter)
-    changes["runtime"] = runtime
-    return replace(config, **changes)
+    return runtime
 
 
 def _check_runtime_source(config: StackConfig) -> None:

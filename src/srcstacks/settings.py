@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from packaging.utils import canonicalize_name
 
+from srcstacks.config import DEFAULT_VARIANT
 from srcstacks.errors import ConfigError
 from srcstacks.fsutil import sha256_file
 
@@ -28,7 +29,12 @@ class ProjectSettings:
     sdist_index: str | None = None
 
 
-def read_settings(settings_dir: Path) -> dict[str, ProjectSettings]:
+# Every project settings file of a run, keyed by canonical project name. Read once per
+# run (by the wheels stage) and handed to whatever needs it, so one run sees one state.
+Settings = dict[str, ProjectSettings]
+
+
+def read_settings(settings_dir: Path) -> Settings:
     """Every project settings file, keyed by canonical project name.
 
     Invalid YAML is a :class:`ConfigError` naming the file and line.
@@ -59,6 +65,19 @@ def defined_variants(settings: dict[str, ProjectSettings]) -> dict[str, list[str
         for name in item.variant_env:
             variants.setdefault(name, []).append(project)
     return dict(sorted(variants.items()))
+
+
+def undefined_variant(variant: str, settings: Settings, settings_dir: Path) -> str | None:
+    """A warning when ``variant`` is neither Fromager's default nor defined by any settings
+    file: Fromager then builds it with the base settings only, as if unvariant."""
+    defined = defined_variants(settings)
+    if variant == DEFAULT_VARIANT or variant in defined:
+        return None
+    known = ", ".join(dict.fromkeys([DEFAULT_VARIANT, *defined]))
+    return (
+        f"variant {variant!r} is defined by no settings file in {settings_dir}"
+        f" (defined: {known}); it builds with the base settings only"
+    )
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

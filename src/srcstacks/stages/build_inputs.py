@@ -20,7 +20,7 @@ from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.layout import Layout, remove_tree
 from srcstacks.patches import applicable_patches
 from srcstacks.records import read_json_state
-from srcstacks.settings import read_settings
+from srcstacks.settings import Settings
 from srcstacks.tools.fromager import FromagerDirs
 
 Report = Callable[[str], None]
@@ -30,9 +30,11 @@ def _record_path(config: StackConfig) -> Path:
     return Layout.of(config).build_inputs
 
 
-def current_inputs(config: StackConfig, project: str, version: str) -> dict[str, Any]:
+def current_inputs(
+    config: StackConfig, project: str, version: str, all_settings: Settings
+) -> dict[str, Any]:
     """The inputs srcstacks controls that shape the build of ``project`` ``version``."""
-    settings = read_settings(config.settings_dir).get(project)
+    settings = all_settings.get(project)
     return {
         "variant": config.variant,
         "patches": [
@@ -60,18 +62,42 @@ def _read_record(config: StackConfig) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def discard_stale_wheels(config: StackConfig, dirs: FromagerDirs, report: Report) -> list[str]:
+def discard_stale_wheels(
+    config: StackConfig, dirs: FromagerDirs, report: Report, settings: Settings
+) -> list[str]:
     """Remove built wheels whose recorded inputs differ from today's; return their names."""
     recorded = _read_record(config)
     discarded: list[str] = []
     for filename, (project, version) in built_wheels(dirs).items():
         before = recorded.get(filename)
-        if before is None or before == current_inputs(config, project, version):
+        now = current_inputs(config, project, version, settings)
+        if before is None or before == now:
             continue
+        gone = vanished_inputs(before, now)
+        if gone:
+            report(
+                f"warning: {project} {version} was built with {gone}, now missing"
+                f" (patches_dir {config.patches_dir}, settings_dir {config.settings_dir});"
+                " rebuilding it without them"
+            )
         report(f"  {project} {version}: patches or build settings changed; rebuilding it")
         discard_built_wheel(dirs, filename, version)
         discarded.append(filename)
     return discarded
+
+
+def vanished_inputs(before: dict[str, Any], now: dict[str, Any]) -> str:
+    """The patches and settings file a wheel was built with that today's inputs lack.
+
+    Empty unless some patch or the settings file disappeared (a moved or mistyped
+    folder, a deleted file): a changed one is a normal rebuild, a missing one may be a
+    mistake, so it is named before the wheel is rebuilt without it.
+    """
+    kept = {name for name, _ in now.get("patches", [])}
+    gone = [f"patch {name}" for name, _ in before.get("patches", []) if name not in kept]
+    if before.get("settings_sha256") and not now.get("settings_sha256"):
+        gone.append("its build settings file")
+    return ", ".join(gone)
 
 
 def discard_built_wheel(dirs: FromagerDirs, filename: str, version: str) -> None:
@@ -87,11 +113,11 @@ def discard_built_wheel(dirs: FromagerDirs, filename: str, version: str) -> None
         remove_tree(patched_sdist)
 
 
-def record_inputs(config: StackConfig, dirs: FromagerDirs) -> None:
+def record_inputs(config: StackConfig, dirs: FromagerDirs, settings: Settings) -> None:
     """Record the inputs of every wheel built so far that has no record yet."""
     recorded = _read_record(config)
     present = built_wheels(dirs)
     updated = {name: inputs for name, inputs in recorded.items() if name in present}
     for filename, (project, version) in present.items():
-        updated.setdefault(filename, current_inputs(config, project, version))
+        updated.setdefault(filename, current_inputs(config, project, version, settings))
     write_json(_record_path(config), updated)

@@ -28,7 +28,7 @@ from srcstacks.index_client import (
 )
 from srcstacks.layout import Layout, move_into
 from srcstacks.records import read_json_state
-from srcstacks.settings import read_settings
+from srcstacks.settings import Settings
 from srcstacks.stages.build_inputs import built_wheels, discard_built_wheel
 from srcstacks.tools.fromager import FromagerDirs, read_build_order
 
@@ -55,7 +55,9 @@ def quarantine_dir(config: StackConfig) -> Path:
     return Layout.of(config).quarantine
 
 
-def check_sdists(config: StackConfig, dirs: FromagerDirs, report: Report = print) -> None:
+def check_sdists(
+    config: StackConfig, dirs: FromagerDirs, settings: Settings, report: Report = print
+) -> None:
     """Compare each downloaded sdist with its index's sha256; quarantine and fail on mismatch.
 
     A file its index does not list (a ``download_source`` URL in the settings, say) is
@@ -65,7 +67,7 @@ def check_sdists(config: StackConfig, dirs: FromagerDirs, report: Report = print
     recorded = read_json_state(record_path, "record of checked sdists", "srcstacks wheels")
     checked: dict[str, str] = recorded if isinstance(recorded, dict) else {}
     pending: list[tuple[DownloadedSdist, str]] = []
-    for sdist in downloaded_sdists(config, dirs):
+    for sdist in downloaded_sdists(dirs, settings):
         actual = sha256_file(sdist.path)
         if checked.get(sdist.path.name) != actual:
             pending.append((sdist, actual))
@@ -106,9 +108,8 @@ def check_sdists(config: StackConfig, dirs: FromagerDirs, report: Report = print
         )
 
 
-def downloaded_sdists(config: StackConfig, dirs: FromagerDirs) -> list[DownloadedSdist]:
+def downloaded_sdists(dirs: FromagerDirs, settings: Settings) -> list[DownloadedSdist]:
     """The sdists of Fromager's last build order that are in its sdists repo."""
-    settings = read_settings(config.settings_dir)
     found: dict[Path, DownloadedSdist] = {}
     for entry in read_build_order(dirs) or []:
         url = entry.source_url

@@ -24,7 +24,7 @@ from srcstacks.errors import ConfigError, ToolError
 from srcstacks.fsutil import atomic_write_text, write_json
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
-from srcstacks.settings import defined_variants, read_settings
+from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.tools import fromager
@@ -66,10 +66,13 @@ def fromager_dirs(config: StackConfig) -> fromager.FromagerDirs:
 
 
 def collect_requirements(config: StackConfig) -> list[str]:
-    """Every layer's requirements, runtime layer included, de-duplicated, in spec order."""
+    """Every layer's requirements, runtime layer included, de-duplicated, in spec order.
+
+    Requirements whose marker is false wherever venvstacks locks are left out.
+    """
     seen: dict[str, None] = {}
     for layer in config.layers:
-        for requirement in layer.requirements:
+        for requirement in layer.built_requirements:
             seen.setdefault(str(requirement), None)
     return list(seen)
 
@@ -82,7 +85,7 @@ def find_conflicts(config: StackConfig) -> list[VersionConflict]:
     """
     by_project: dict[str, list[tuple[str, Requirement]]] = {}
     for layer in config.layers:
-        for requirement in layer.requirements:
+        for requirement in layer.built_requirements:
             by_project.setdefault(canonicalize_name(requirement.name), []).append(
                 (layer.env_name, requirement)
             )
@@ -128,9 +131,17 @@ def build_wheels(
     earlier build resolved.
     """
     requirements = collect_requirements(config)
+    for layer in config.layers:
+        for requirement in layer.left_out:
+            report(
+                f"leaving out '{requirement}' of layer {layer.name!r}: its marker is false"
+                " wherever venvstacks locks, so no wheel is needed"
+            )
     if not requirements:
-        raise ConfigError(f"{config.spec_path}: no layer declares any requirement")
-    _check_inputs(config)
+        raise ConfigError(f"{config.spec_path}: no layer declares any requirement to build")
+    settings = _check_inputs(config)
+    if warning := undefined_variant(config.variant, settings, config.settings_dir):
+        report(f"warning: {warning}")
     conflicts = find_conflicts(config)
     impossible = [conflict for conflict in conflicts if conflict.impossible]
     if impossible:
@@ -154,7 +165,7 @@ def build_wheels(
     )
     log_path = layout.log("fromager-bootstrap")
     progress = _progress_printer(report)
-    discard_stale_wheels(config, dirs, report)
+    discard_stale_wheels(config, dirs, report, settings)
     try:
         _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress, pins)
     except ToolError as exc:
@@ -169,9 +180,9 @@ def build_wheels(
         _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress, pins)
     finally:
         # Also after a failure: the wheels that did get built keep their inputs on record.
-        record_inputs(config, dirs)
-    check_sdists(config, dirs, report)
-    _warn_about_unused_inputs(config, dirs, report)
+        record_inputs(config, dirs, settings)
+    check_sdists(config, dirs, settings, report)
+    _warn_about_unused_inputs(config, dirs, report, settings)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
     write_json(
         layout.wheels_record,
@@ -209,14 +220,15 @@ def _bootstrap(
     )
 
 
-def _check_inputs(config: StackConfig) -> None:
+def _check_inputs(config: StackConfig) -> Settings:
     for label, folder in (
         ("settings_dir", config.settings_dir),
         ("patches_dir", config.patches_dir),
     ):
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"{config.spec_path}: '{label}' {folder} is not a folder")
-    read_settings(config.settings_dir)  # invalid YAML stops the run before Fromager starts
+    # Read once per run; invalid YAML stops the run before Fromager starts.
+    return read_settings(config.settings_dir)
 
 
 def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
@@ -226,10 +238,9 @@ def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
 
 
 def _warn_about_unused_inputs(
-    config: StackConfig, dirs: fromager.FromagerDirs, report: Report
+    config: StackConfig, dirs: fromager.FromagerDirs, report: Report, settings: Settings
 ) -> None:
     built = set(built_projects(dirs))
-    settings = read_settings(config.settings_dir)
     variants = {config.variant, *defined_variants(settings)}
     for warning in unused_patch_dirs(config.patches_dir, built, variants):
         report(f"warning: {warning}")

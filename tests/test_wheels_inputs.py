@@ -1,0 +1,145 @@
+"""What the wheels stage tells the user about its inputs before Fromager runs.
+
+Fromager is replaced by a stub here: these tests are about srcstacks' own reading of
+the settings folder, the variant and the spec's requirements, not about building.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from srcstacks import settings as settings_module
+from srcstacks.config import Overrides, StackConfig, load_config
+from srcstacks.settings import read_settings, undefined_variant
+from srcstacks.stages import build_inputs, wheels
+from srcstacks.stages.build_inputs import discard_stale_wheels, vanished_inputs
+
+SPEC = """
+[[runtimes]]
+name = "rt"
+python_implementation = "cpython@3.11.7"
+requirements = []
+
+[[applications]]
+name = "app"
+launch_module = "app.py"
+runtime = "rt"
+requirements = ["idna==3.11", "tomli; python_version < '3.11'"]
+"""
+SETTINGS = "env:\n  CFLAGS: -O2\nvariants:\n  hardened:\n    env:\n      CFLAGS: -O3\n"
+
+
+def stack(tmp_path: Path, variant: str | None = None) -> StackConfig:
+    spec = tmp_path / "venvstacks.toml"
+    spec.write_text(SPEC)
+    (tmp_path / "build-settings").mkdir()
+    (tmp_path / "build-settings" / "idna.yaml").write_text(SETTINGS)
+    return load_config(spec, Overrides(variant=variant))
+
+
+def test_undefined_variant_is_named_with_the_defined_ones(tmp_path: Path) -> None:
+    config = stack(tmp_path)
+    found = read_settings(config.settings_dir)
+    warning = undefined_variant("gpu", found, config.settings_dir)
+    assert warning is not None
+    assert "variant 'gpu' is defined by no settings file in" in warning
+    assert str(config.settings_dir) in warning and "(defined: cpu, hardened)" in warning
+    # Negative controls: Fromager's default needs no definition; a defined one is fine.
+    assert undefined_variant("cpu", found, config.settings_dir) is None
+    assert undefined_variant("hardened", found, config.settings_dir) is None
+
+
+class _StubFromager:
+    """Stands in for ``fromager bootstrap``: records the requirements it was given."""
+
+    def __init__(self) -> None:
+        self.requirements: list[str] = []
+
+    def bootstrap(self, dirs: Any, requirements_file: Path, **_: Any) -> None:
+        self.requirements = requirements_file.read_text().splitlines()
+
+
+def run_wheels_stage(
+    config: StackConfig, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str], _StubFromager, list[Path]]:
+    stub = _StubFromager()
+    monkeypatch.setattr(wheels.fromager, "bootstrap", stub.bootstrap)
+    monkeypatch.setattr(wheels.fromager, "version", lambda: "0.77.0")
+    parsed: list[Path] = []
+    real_load = settings_module._load_yaml
+
+    def counting_load(path: Path) -> dict[str, Any]:
+        parsed.append(path)
+        return real_load(path)
+
+    monkeypatch.setattr(settings_module, "_load_yaml", counting_load)
+    lines: list[str] = []
+    wheels.build_wheels(config, lines.append)
+    return lines, stub, parsed
+
+
+def test_one_wheels_run_reads_the_settings_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, parsed = run_wheels_stage(stack(tmp_path), monkeypatch)
+    assert parsed == [tmp_path / "build-settings" / "idna.yaml"]
+
+
+def test_unknown_variant_warns_before_building(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines, _, _ = run_wheels_stage(stack(tmp_path, "gpu"), monkeypatch)
+    warnings = [line for line in lines if line.startswith("warning: variant 'gpu'")]
+    assert len(warnings) == 1 and "(defined: cpu, hardened)" in warnings[0]
+
+
+def test_defined_variant_does_not_warn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines, _, _ = run_wheels_stage(stack(tmp_path, "hardened"), monkeypatch)
+    assert not [line for line in lines if "defined by no settings file" in line]
+
+
+def test_marker_false_requirement_is_not_built_and_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines, stub, _ = run_wheels_stage(stack(tmp_path), monkeypatch)
+    assert stub.requirements == ["idna==3.11"]
+    assert (
+        "leaving out 'tomli; python_version < \"3.11\"' of layer 'app': its marker is false"
+        " wherever venvstacks locks, so no wheel is needed"
+    ) in lines
+
+
+def test_vanished_inputs_names_what_is_gone() -> None:
+    before = {"variant": "cpu", "patches": [["0001-a.patch", "1"], ["0002-b.patch", "2"]]}
+    before["settings_sha256"] = "s"
+    assert vanished_inputs(before, {"variant": "cpu", "patches": [], "settings_sha256": ""}) == (
+        "patch 0001-a.patch, patch 0002-b.patch, its build settings file"
+    )
+    # Changed, not gone: an ordinary rebuild, no warning.
+    changed = {"variant": "cpu", "patches": [["0001-a.patch", "9"], ["0002-b.patch", "2"]]}
+    assert vanished_inputs(before, {**changed, "settings_sha256": "t"}) == ""
+
+
+def test_a_wheel_whose_patches_vanished_is_named_before_its_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = stack(tmp_path)
+    dirs = wheels.fromager_dirs(config)
+    wheel = "idna-3.11-0-py3-none-any.whl"
+    dirs.built_wheels.mkdir(parents=True)
+    (dirs.built_wheels / wheel).write_bytes(b"")
+    record = {wheel: {"variant": "cpu", "patches": [["0001-x.patch", "1"]], "settings_sha256": ""}}
+    build_inputs.write_json(config.variant_dir / "build-inputs.json", record)
+    discarded: list[str] = []
+    monkeypatch.setattr(
+        build_inputs, "discard_built_wheel", lambda _dirs, name, _version: discarded.append(name)
+    )
+    lines: list[str] = []
+    found = read_settings(config.settings_dir)
+    assert discard_stale_wheels(config, dirs, lines.append, found) == [wheel]
+    assert discarded == [wheel]
+    assert lines[0].startswith("warning: idna 3.11 was built with patch 0001-x.patch, now missing")
+    assert str(config.patches_dir) in lines[0] and "rebuilding it without them" in lines[0]
