@@ -11,6 +11,7 @@ from srcstacks.stages.lock import lock_layers
 from srcstacks.stages.publish import publish_wheels
 from srcstacks.stages.sbom import write_sboms
 from srcstacks.stages.wheels import build_wheels
+from srcstacks.tools.process import announce_environment
 from srcstacks.worklock import exclusive
 
 Report = Callable[[str], None]
@@ -28,13 +29,15 @@ STAGES: dict[str, Stage] = {
 
 def run_stage(name: str, config: StackConfig, report: Report = print) -> Any:
     """Run one stage alone, holding the work dir's lock."""
-    with exclusive(config.work_dir):
+    with exclusive(config.work_dir, report):
+        announce_environment(report)
         return STAGES[name](config, report)
 
 
 def run_all(config: StackConfig, report: Report = print) -> None:
     """Run every stage in order; a failure stops the run and keeps what was done."""
-    with exclusive(config.work_dir):
+    with exclusive(config.work_dir, report):
+        announce_environment(report)
         for number, (name, stage) in enumerate(STAGES.items(), start=1):
             report(f"==> [{number}/{len(STAGES)}] {name}")
             stage(config, report)
