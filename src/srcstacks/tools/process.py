@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -58,10 +60,6 @@ _PASSED_PREFIXES = ("LC_",)  # the other locale categories
 _FIXED = {
     # pip reads no config file at all (/etc/pip.conf, /etc/xdg/pip, ~/.config/pip).
     "PIP_CONFIG_FILE": os.devnull,
-    # No user or XDG system config for uv (and git, ...): a file can never exist below
-    # /dev/null. uv still reads /etc/uv/uv.toml, which is refused at the start of a run.
-    "XDG_CONFIG_HOME": os.devnull,
-    "XDG_CONFIG_DIRS": os.devnull,
     # Time zone of every timestamp a build writes, whatever the machine's.
     "TZ": "UTC",
 }
@@ -102,6 +100,7 @@ def tool_env(
     }
     env["PATH"] = os.pathsep.join([str(scripts_dir()), os.environ.get("PATH", os.defpath)])
     env.update(_FIXED)
+    env.update(_empty_config_dirs())
     if not uv_project_config:
         env["UV_NO_CONFIG"] = "1"  # no uv.toml or [tool.uv] from the folder it runs in
     work_dir = _run_work_dir.get()
@@ -110,6 +109,26 @@ def tool_env(
     if extra:
         env.update(extra)
     return env
+
+
+def _empty_config_dirs() -> dict[str, str]:
+    """XDG config folders of srcstacks' own, so no user or system uv.toml (git, pdm, ...) is read.
+
+    uv still reads ``/etc/uv/uv.toml``, which is refused at the start of a run. Tools
+    may write their own config there (pdm does), so these are real, empty folders: in
+    the run's work dir, or a private temporary folder outside a run.
+    """
+    work_dir = _run_work_dir.get()
+    base = work_dir / "tool-config" if work_dir is not None else _private_temp_dir()
+    folders = {"XDG_CONFIG_HOME": base / "user", "XDG_CONFIG_DIRS": base / "system"}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return {name: str(folder) for name, folder in folders.items()}
+
+
+@functools.cache
+def _private_temp_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="srcstacks-tool-config-"))
 
 
 def ignored_user_settings(environ: Mapping[str, str] | None = None) -> list[str]:
