@@ -53,9 +53,17 @@ def test_tool_env_is_built_from_the_allow_list(hostile_env: None) -> None:
     assert env["PIP_CONFIG_FILE"] == os.devnull
     assert env["UV_NO_CONFIG"] == "1"
     assert "UV_NO_CONFIG" not in tool_env(uv_project_config=True)
-    for name in ("XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"):
-        assert list(Path(env[name]).iterdir()) == []  # no uv.toml, pip.conf, ...
+    assert env["XDG_CONFIG_HOME"] == env["XDG_CONFIG_DIRS"] == os.devnull  # outside a run
     assert RUN_MARKER not in env
+
+
+def test_a_run_marks_its_tools_and_gives_them_empty_config_folders(tmp_path: Path) -> None:
+    with run_marked(tmp_path):
+        env = tool_env()
+    assert env[RUN_MARKER] == str(tmp_path)
+    for name in ("XDG_CONFIG_HOME", "XDG_CONFIG_DIRS"):
+        folder = Path(env[name])
+        assert folder.is_relative_to(tmp_path) and list(folder.iterdir()) == []
 
 
 def test_pip_reads_no_config_file_in_the_tool_env(hostile_env: None, tmp_path: Path) -> None:

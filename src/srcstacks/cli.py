@@ -26,6 +26,7 @@ from srcstacks.stages.deploy import deploy
 from srcstacks.stages.rebuild import rebuild_and_compare
 from srcstacks.stages.runtime_pack import pack_runtime
 from srcstacks.stages.verify import verify_build
+from srcstacks.tools.process import announce_environment
 from srcstacks.worklock import exclusive
 
 app = typer.Typer(
@@ -256,6 +257,7 @@ def verify_command(
                 _fail(f"verification failed: {len(result.problems)} problem(s) listed above")
             typer.echo("verified: every archive matches its records")
             if rebuild:
+                announce_environment(_say)  # the rebuild runs Fromager and venvstacks
                 target = (scratch or config.variant_dir / "rebuild").absolute()
                 comparisons = rebuild_and_compare(config, target, _say)
                 for comparison in comparisons:

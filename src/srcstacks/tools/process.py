@@ -12,13 +12,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import functools
 import os
 import re
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -114,21 +112,19 @@ def tool_env(
 def _empty_config_dirs() -> dict[str, str]:
     """XDG config folders of srcstacks' own, so no user or system uv.toml (git, pdm, ...) is read.
 
-    uv still reads ``/etc/uv/uv.toml``, which is refused at the start of a run. Tools
-    may write their own config there (pdm does), so these are real, empty folders: in
-    the run's work dir, or a private temporary folder outside a run.
+    uv still reads ``/etc/uv/uv.toml``, which is refused at the start of a run. In a run
+    they are real, empty folders in the work dir, since tools may write their own config
+    there (pdm, under venvstacks, does). Outside a run (patchelf) nothing can ever exist
+    below ``/dev/null``.
     """
     work_dir = _run_work_dir.get()
-    base = work_dir / "tool-config" if work_dir is not None else _private_temp_dir()
+    if work_dir is None:
+        return {"XDG_CONFIG_HOME": os.devnull, "XDG_CONFIG_DIRS": os.devnull}
+    base = work_dir / "tool-config"
     folders = {"XDG_CONFIG_HOME": base / "user", "XDG_CONFIG_DIRS": base / "system"}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     return {name: str(folder) for name, folder in folders.items()}
-
-
-@functools.cache
-def _private_temp_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="srcstacks-tool-config-"))
 
 
 def ignored_user_settings(environ: Mapping[str, str] | None = None) -> list[str]:
