@@ -256,3 +256,17 @@ def test_the_fake_backend_is_installable_and_writes_its_marker(tmp_path: Path) -
     )
     assert "not a real build backend" in result.stderr
     assert marker.read_text() == "the fake flit_core ran"
+
+
+def test_a_settings_key_fromager_rejects_is_named(tmp_path: Path) -> None:
+    """Fails before anything is built; the error names the file and key, no stale log."""
+    spec = copy_demo_stack(tmp_path)
+    settings = tmp_path / "build-settings" / "markupsafe.yaml"
+    settings.write_text(settings.read_text() + "bogus_key: 1\n")
+    process = srcstacks("wheels", spec, env=dict(os.environ))
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    (line,) = [line for line in stderr.splitlines() if line.startswith("srcstacks: error: ")]
+    assert str(settings) in line and "bogus_key" in line, line
+    assert "build.log" not in line, line
