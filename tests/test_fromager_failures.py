@@ -51,12 +51,15 @@ def test_every_rejected_key_is_named_once() -> None:
     assert message.count("variants.cpu.bogus") == 1, message
 
 
-def test_patch_that_does_not_apply_is_a_patch_error() -> None:
-    error = classify((LOGS / "patch-hunk-failed.log").read_text())
+@pytest.mark.parametrize("stack", ["/stack", "/my stack é"])
+def test_patch_that_does_not_apply_is_a_patch_error(stack: str) -> None:
+    text = (LOGS / "patch-hunk-failed.log").read_text().replace("/stack", stack)
+    error = classify(text)
     assert isinstance(error, PatchFailedError) and isinstance(error, BuildError)
     message = str(error)
     assert "patch patches/idna/0001-bad.patch does not apply to idna" in message
     assert "Hunk #1 FAILED at 1 in idna/core.py" in message
+    assert f"(rejects in {stack}/wd/idna-3.11/idna-3.11/idna/core.py.rej)" in message
 
 
 def test_constraints_conflict_is_its_own_type() -> None:

@@ -278,7 +278,9 @@ def _download_failure(log_text: str, package: str) -> str | None:
     )
 
 
-_APPLYING = re.compile(r"INFO (?P<package>\S+): applying patch file (?P<patch>\S+) to (?P<src>\S+)")
+_APPLYING = re.compile(
+    r"INFO (?P<package>\S+): applying patch file (?P<patch>.+?\.patch) to (?P<src>.+)$"
+)
 _HUNK_FAILED = re.compile(r"(?P<package>\S+): (?P<hunk>Hunk #\d+ FAILED at \d+)")
 _PATCHING = re.compile(r"(?P<package>\S+): patching file (?P<file>\S+)")
 
