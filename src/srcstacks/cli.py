@@ -260,7 +260,7 @@ def verify_command(
 
         overrides = Overrides(variant=variant, wheel_dir=wheel_dir, output_dir=output_dir)
         config = load_config(spec, overrides)
-        with pipeline.work_dir_held(config):
+        with pipeline.work_dir_held(config, _say):
             result = verify_build(config, _say)
             for problem in result.problems:
                 typer.echo(f"MISMATCH {problem}")
@@ -268,6 +268,9 @@ def verify_command(
                 _fail(f"verification failed: {len(result.problems)} problem(s) listed above")
             typer.echo("verified: every archive matches its records")
             if rebuild:
+                from srcstacks.tools.process import announce_environment
+
+                announce_environment(_say)  # the rebuild runs Fromager and venvstacks
                 target = (scratch or Layout.of(config).default_scratch).absolute()
                 comparisons = rebuild_and_compare(config, target, _say)
                 for comparison in comparisons:

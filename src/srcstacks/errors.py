@@ -63,3 +63,23 @@ class OwnershipError(SrcstacksError):
 
 class StateError(SrcstacksError):
     """A state file in the work dir, or a tool's output file, is missing or unreadable."""
+
+
+class ToolStartError(ToolError):
+    """An external tool could not be started at all (missing, not executable)."""
+
+
+class ConstraintsConflictError(ToolError):
+    """Fromager built a graph needing two versions of one project, so no constraints file."""
+
+
+class PatchFailedError(BuildError):
+    """A patch from the patches dir does not apply to the source it is meant for."""
+
+
+class DownloadError(BuildError):
+    """Fetching a project's source failed (network, index, cut-off download)."""
+
+
+class SettingsRejectedError(ConfigError):
+    """Fromager refused a build-settings file: an unknown key or a value of the wrong type."""

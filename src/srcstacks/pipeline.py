@@ -13,6 +13,7 @@ from srcstacks.stages.lock import lock_layers
 from srcstacks.stages.publish import publish_wheels
 from srcstacks.stages.sbom import write_sboms
 from srcstacks.stages.wheels import build_wheels
+from srcstacks.tools.process import announce_environment
 from srcstacks.worklock import exclusive
 
 Report = Callable[[str], None]
@@ -29,22 +30,24 @@ STAGES: dict[str, Stage] = {
 
 
 @contextlib.contextmanager
-def work_dir_held(config: StackConfig) -> Iterator[None]:
+def work_dir_held(config: StackConfig, report: Report = print) -> Iterator[None]:
     """Claim the work dir for srcstacks (see :mod:`layout`) and hold its lock."""
     claim_dir(config.work_dir, "work dir")
-    with exclusive(config.work_dir):
+    with exclusive(config.work_dir, report):
         yield
 
 
 def run_stage(name: str, config: StackConfig, report: Report = print) -> Any:
     """Run one stage alone, holding the work dir's lock."""
-    with work_dir_held(config):
+    with work_dir_held(config, report):
+        announce_environment(report)
         return STAGES[name](config, report)
 
 
 def run_all(config: StackConfig, report: Report = print) -> None:
     """Run every stage in order; a failure stops the run and keeps what was done."""
-    with work_dir_held(config):
+    with work_dir_held(config, report):
+        announce_environment(report)
         for number, (name, stage) in enumerate(STAGES.items(), start=1):
             report(f"==> [{number}/{len(STAGES)}] {name}")
             stage(config, report)

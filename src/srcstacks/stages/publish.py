@@ -35,7 +35,7 @@ from srcstacks.provenance import (
 from srcstacks.publishers import Publisher, read_publishers, write_publisher
 from srcstacks.settings import effective_env
 from srcstacks.tools.fromager import BuildOrderEntry, FromagerDirs, read_build_order
-from srcstacks.worklock import exclusive
+from srcstacks.worklock import publishing_into
 
 Report = Callable[[str], None]
 
@@ -51,7 +51,7 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
         records[wheel.name] = (wheel, record)
     wheel_dir = claim_dir(config.wheel_dir, "wheel dir")
     # Two stacks publishing into one wheel dir at once must not interleave.
-    with exclusive(wheel_dir):
+    with publishing_into(wheel_dir):
         remove_partial_files(wheel_dir)
         previous = _previous_manifest(wheel_dir)
         publishers = read_publishers(layout)

@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from srcstacks.config import StackConfig
-from srcstacks.errors import ConfigError, ToolError
+from srcstacks.errors import ConfigError, ConstraintsConflictError
 from srcstacks.fsutil import atomic_write_text, write_json
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
@@ -168,8 +168,8 @@ def build_wheels(
     discard_stale_wheels(config, dirs, report, settings)
     try:
         _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress, pins)
-    except ToolError as exc:
-        if skip_constraints or fromager.CONSTRAINTS_CONFLICT not in str(exc):
+    except ConstraintsConflictError:
+        if skip_constraints:
             raise
         # The build graph needs two versions of a transitive dependency: every wheel
         # is built already, so the rerun only skips writing the constraints file.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 import sysconfig
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -14,7 +16,16 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from srcstacks.errors import BuildError, StateError, ToolError
+from srcstacks.errors import (
+    BuildError,
+    ConstraintsConflictError,
+    DownloadError,
+    PatchFailedError,
+    SettingsRejectedError,
+    SrcstacksError,
+    StateError,
+    ToolError,
+)
 from srcstacks.records import read_json_state
 from srcstacks.tools.process import run_logged, tool_env
 
@@ -136,9 +147,11 @@ def bootstrap(
 
     ``constraints_file`` pins versions (Fromager's global ``-c``), for exact rebuilds.
 
-    Raises :class:`BuildError` naming the package that failed and its build log, or
-    :class:`ToolError` (with ``CONSTRAINTS_CONFLICT`` in its message) when the built
-    graph needs two versions of a project and ``skip_constraints`` was not given.
+    Raises :class:`BuildError` (:class:`PatchFailedError`, :class:`DownloadError`)
+    naming the package that failed and its build log, :class:`SettingsRejectedError`
+    naming the settings file and key Fromager refused, or
+    :class:`ConstraintsConflictError` when the built graph needs two versions of a
+    project and ``skip_constraints`` was not given.
     """
     command: list[str] = [
         sys.executable,
@@ -177,6 +190,7 @@ def bootstrap(
         elif on_progress and (match := _PROGRESS_LINE.search(line)):
             on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
 
+    started = time.time()
     try:
         # cwd: Fromager reads a global ./overrides/settings.yaml; never the user's by accident.
         run_logged(
@@ -188,7 +202,8 @@ def bootstrap(
             on_line=watch,
         )
     except ToolError as exc:
-        raise _explain_failure(dirs, errors, log_path, exc) from None
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+        raise explain_failure(text, errors, str(log_path), exc, dirs, started) from None
 
 
 def portable_build_env(work_dir: Path) -> dict[str, str]:
@@ -197,54 +212,94 @@ def portable_build_env(work_dir: Path) -> dict[str, str]:
     - ``LDSHARED`` without the build interpreter's RUNPATH: an interpreter built with
       ``--enable-shared`` and an rpath (pyenv's, here) records ``-Wl,-rpath,<prefix>/lib``
       in its link command and setuptools copies it into every extension, which does not
-      need it (extensions do not link libpython). A user's own ``LDSHARED`` is kept.
+      need it (extensions do not link libpython).
     - ``CPPFLAGS`` mapping the interpreter prefix and Fromager's build folders to fixed
       names, so ``__FILE__`` in Python's headers and debug info name no local path.
-      setuptools adds ``CPPFLAGS`` to every compile; a user's own flags come first.
+      setuptools adds ``CPPFLAGS`` to every compile.
+
+    Each flag is shell-quoted: setuptools splits these variables with ``split_quoted``,
+    meson with ``shlex``, make and CMake through the shell, and all of them honour
+    quotes, so a work dir with spaces stays one argument. The user's own compiler
+    variables never reach a build (only the build settings' ``env`` adds to these).
     """
     env: dict[str, str] = {}
-    if "LDSHARED" not in os.environ:
-        tokens = (sysconfig.get_config_var("LDSHARED") or "").split()
-        kept = [
-            token
-            for token in tokens
-            if not (token.startswith(("-Wl,-rpath,", "-Wl,-rpath=")) and sys.base_prefix in token)
-        ]
-        if len(kept) < len(tokens):
-            env["LDSHARED"] = " ".join(kept)
-    prefix_maps = [
-        f"-ffile-prefix-map={sys.base_prefix}=/python",
-        f"-ffile-prefix-map={work_dir}=/build",
+    tokens = shlex.split(sysconfig.get_config_var("LDSHARED") or "")
+    kept = [
+        token
+        for token in tokens
+        if not (token.startswith(("-Wl,-rpath,", "-Wl,-rpath=")) and sys.base_prefix in token)
     ]
-    env["CPPFLAGS"] = " ".join([os.environ.get("CPPFLAGS", ""), *prefix_maps]).strip()
+    if len(kept) < len(tokens):
+        env["LDSHARED"] = shlex.join(kept)
+    env["CPPFLAGS"] = shlex.join(
+        [
+            f"-ffile-prefix-map={sys.base_prefix}=/python",
+            f"-ffile-prefix-map={work_dir}=/build",
+        ]
+    )
     return env
 
 
-def _explain_failure(
-    dirs: FromagerDirs, errors: Sequence[tuple[str, str]], log_path: Path, exc: ToolError
-) -> ToolError:
-    text = log_path.read_text(encoding="utf-8", errors="replace")
-    if CONSTRAINTS_CONFLICT in text:
-        return ToolError(f"fromager bootstrap: {CONSTRAINTS_CONFLICT}", str(log_path))
+def explain_failure(
+    log_text: str,
+    errors: Sequence[tuple[str, str]],
+    log_path: str,
+    exc: ToolError,
+    dirs: FromagerDirs | None = None,
+    started: float = 0.0,
+) -> SrcstacksError:
+    """The typed error a failed ``fromager bootstrap`` stands for, from its log text.
+
+    ``errors`` are the ``(package, message)`` pairs of its ``ERROR`` lines; build logs
+    in ``dirs`` older than ``started`` belong to earlier runs and are never blamed.
+    """
+    if rejected := _settings_rejection(log_text):
+        return rejected
+    if CONSTRAINTS_CONFLICT in log_text:
+        return ConstraintsConflictError(f"fromager bootstrap: {CONSTRAINTS_CONFLICT}", log_path)
     if not errors:
         return exc
-    patch_failure = _patch_failure(text)
+    patch_failure = _patch_failure(log_text)
     if patch_failure is not None:
-        return BuildError(patch_failure, str(log_path))
+        return PatchFailedError(patch_failure, log_path)
     # The first error is usually the root cause; later ones are the callers giving up.
     package, message = errors[0]
-    if "download" in message and (download_failure := _download_failure(text, package)):
-        return BuildError(download_failure, str(log_path))
+    if "download" in message and (download_failure := _download_failure(log_text, package)):
+        return DownloadError(download_failure, log_path)
     if match := _UNRESOLVED.search(message):
         return BuildError(
             f"no source distribution on {match['index']} matches {match['spec']}"
             " (srcstacks builds only from sdists: check the name and version)",
-            str(log_path),
+            log_path,
         )
-    build_log = _package_build_log(dirs, package)
+    build_log = _package_build_log(dirs, package, started) if dirs else None
     return BuildError(
         f"building {package} from source failed: {_shorten(message)}",
         str(build_log or log_path),
+    )
+
+
+_SETTINGS_REJECTED = re.compile(
+    r"ERROR \S+: failed to load settings \(source: PosixPath\('(?P<path>[^']+)'\)\):"
+    r" \d+ validation errors? for \w+\n(?P<details>(?:(?!\d\d:\d\d:\d\d ).*\n?)*)"
+)
+_INVALID_FIELD = re.compile(r"^(?P<key>\S[^\n]*)\n\s+(?P<problem>[^\n\[]+)", re.MULTILINE)
+
+
+def _settings_rejection(log_text: str) -> SettingsRejectedError | None:
+    """Name the settings file and each key Fromager's settings model refused."""
+    match = _SETTINGS_REJECTED.search(log_text)
+    if match is None:
+        return None
+    details = match["details"].split(" because ", 1)[0]
+    problems = [
+        f"'{field['key'].strip()}': {field['problem'].strip()}"
+        for field in _INVALID_FIELD.finditer(details)
+        if not field["key"].startswith("For further information")
+    ]
+    return SettingsRejectedError(
+        f"{match['path']}: Fromager rejects these build settings:"
+        f" {'; '.join(problems) or _shorten(details)}"
     )
 
 
@@ -265,7 +320,9 @@ def _download_failure(log_text: str, package: str) -> str | None:
     )
 
 
-_APPLYING = re.compile(r"INFO (?P<package>\S+): applying patch file (?P<patch>\S+) to (?P<src>\S+)")
+_APPLYING = re.compile(
+    r"INFO (?P<package>\S+): applying patch file (?P<patch>.+?\.patch) to (?P<src>.+)$"
+)
 _HUNK_FAILED = re.compile(r"(?P<package>\S+): (?P<hunk>Hunk #\d+ FAILED at \d+)")
 _PATCHING = re.compile(r"(?P<package>\S+): patching file (?P<file>\S+)")
 
@@ -301,13 +358,17 @@ def _first_hunk_header(reject: Path) -> str:
     return ""
 
 
-def _package_build_log(dirs: FromagerDirs, package: str) -> Path | None:
+def _package_build_log(dirs: FromagerDirs, package: str, started: float) -> Path | None:
+    """The newest build log of ``package`` written since ``started`` (this run), if any."""
     prefix = package.replace("-", "_").lower()
     candidates = [
         path
         for path in dirs.work_dir.glob("*/build.log")
-        if path.parent.name.replace("-", "_").lower().startswith(prefix + "_")
-        or path.parent.name.lower().startswith(package.lower() + "-")
+        if (
+            path.parent.name.replace("-", "_").lower().startswith(prefix + "_")
+            or path.parent.name.lower().startswith(package.lower() + "-")
+        )
+        and path.stat().st_mtime >= started
     ]
     if not candidates:
         return None

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from srcstacks.errors import ToolError
-from srcstacks.tools.process import tool_env
+from srcstacks.tools.process import die_with_parent, tool_env
 
 _ELF_MAGIC = b"\x7fELF"
 
@@ -38,6 +38,8 @@ def _run(args: list[str], target: Path) -> str:
         capture_output=True,
         text=True,
         check=False,
+        env=tool_env(),
+        preexec_fn=die_with_parent,
     )
     if result.returncode != 0:
         raise ToolError(f"patchelf {' '.join(args)} {target}: {result.stderr.strip()}")

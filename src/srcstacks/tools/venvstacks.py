@@ -129,7 +129,11 @@ def lock(
         "--build-dir", str(build_dir), *_index_args(wheel_dir),
     ]  # fmt: skip
     return run_logged(
-        command, log_path=log_path, what="venvstacks lock", env=tool_env(env), on_line=on_line
+        command,
+        log_path=log_path,
+        what="venvstacks lock",
+        env=tool_env(env, uv_project_config=True),
+        on_line=on_line,
     )
 
 
@@ -150,5 +154,9 @@ def build(
         *_index_args(wheel_dir),
     ]  # fmt: skip
     return run_logged(
-        command, log_path=log_path, what="venvstacks build", env=tool_env(env), on_line=on_line
+        command,
+        log_path=log_path,
+        what="venvstacks build",
+        env=tool_env(env, uv_project_config=True),
+        on_line=on_line,
     )

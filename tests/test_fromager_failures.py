@@ -1,0 +1,108 @@
+"""What a failed ``fromager bootstrap`` is reported as, read from real Fromager 0.77 output.
+
+The logs in ``fixtures/fromager_logs/`` were captured from Fromager runs (paths
+shortened to ``/stack`` and ``/venv``); the constraints-conflict line is Fromager's own
+message (``fromager/commands/bootstrap.py``), which needs two built versions to provoke.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from srcstacks.errors import (
+    BuildError,
+    ConfigError,
+    ConstraintsConflictError,
+    PatchFailedError,
+    SettingsRejectedError,
+    ToolError,
+)
+from srcstacks.tools.fromager import _ERROR_LINE, FromagerDirs, explain_failure
+
+LOGS = Path(__file__).parent / "fixtures" / "fromager_logs"
+
+
+def classify(text: str, dirs: FromagerDirs | None = None, started: float = 0.0) -> Exception:
+    errors = [(m["package"], m["message"]) for m in _ERROR_LINE.finditer(text)]
+    generic = ToolError("fromager bootstrap failed", "/log")
+    return explain_failure(text, errors, "/log", generic, dirs, started)
+
+
+def test_unknown_settings_key_names_the_file_and_key() -> None:
+    error = classify((LOGS / "settings-unknown-key.log").read_text())
+    assert isinstance(error, SettingsRejectedError) and isinstance(error, ConfigError)
+    assert str(error) == (
+        "/stack/build-settings/markupsafe.yaml: Fromager rejects these build settings:"
+        " 'bogus_key': Extra inputs are not permitted"
+    )
+
+
+def test_every_rejected_key_is_named_once() -> None:
+    error = classify((LOGS / "settings-wrong-type-and-unknown-key.log").read_text())
+    assert isinstance(error, SettingsRejectedError)
+    message = str(error)
+    assert message.startswith("/stack/build-settings/markupsafe.yaml: ")
+    assert "'variants.cpu.env': Input should be a valid dictionary" in message
+    assert "'variants.cpu.bogus': Extra inputs are not permitted" in message
+    assert message.count("variants.cpu.bogus") == 1, message
+
+
+@pytest.mark.parametrize("stack", ["/stack", "/my stack é"])
+def test_patch_that_does_not_apply_is_a_patch_error(stack: str) -> None:
+    text = (LOGS / "patch-hunk-failed.log").read_text().replace("/stack", stack)
+    error = classify(text)
+    assert isinstance(error, PatchFailedError) and isinstance(error, BuildError)
+    message = str(error)
+    assert "patch patches/idna/0001-bad.patch does not apply to idna" in message
+    assert "Hunk #1 FAILED at 1 in idna/core.py" in message
+    assert f"(rejects in {stack}/wd/idna-3.11/idna-3.11/idna/core.py.rej)" in message
+
+
+def test_constraints_conflict_is_its_own_type() -> None:
+    text = (
+        "12:00:00 ERROR Could not produce a pip compatible constraints file. Please review"
+        " /stack/work-dir/constraints.txt for more details\n"
+    )
+    error = classify(text)
+    assert isinstance(error, ConstraintsConflictError)
+    # A log without that line is not one (negative control).
+    text = (LOGS / "unknown-project.log").read_text()
+    assert not isinstance(classify(text), ConstraintsConflictError)
+
+
+def test_unknown_project_names_the_project_and_fromager_log() -> None:
+    error = classify((LOGS / "unknown-project.log").read_text())
+    assert type(error) is BuildError
+    assert "srcstacks-no-such-project-anywhere" in str(error)
+    assert str(error).endswith("(log: /log)")
+
+
+def _build_log(dirs: FromagerDirs, folder: str, mtime: float) -> Path:
+    path = dirs.work_dir / folder / "build.log"
+    path.parent.mkdir(parents=True)
+    path.write_text("compile error\n")
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+@pytest.mark.parametrize("written_this_run", [True, False])
+def test_only_a_build_log_written_during_this_run_is_blamed(
+    tmp_path: Path, written_this_run: bool
+) -> None:
+    dirs = FromagerDirs(tmp_path)
+    started = time.time()
+    _build_log(dirs, "markupsafe-3.0.2", started - 3600)  # an earlier run's, newer version
+    current = _build_log(
+        dirs, "markupsafe-3.0.4", started + 1 if written_this_run else started - 7200
+    )
+    text = "12:00:00 ERROR markupsafe: command failed with exit code 1: gcc ...\n"
+    error = classify(text, dirs, started)
+    assert type(error) is BuildError
+    if written_this_run:
+        assert str(error).endswith(f"(log: {current})"), error
+    else:
+        assert str(error).endswith("(log: /log)"), error  # Fromager's log, not a stale one
