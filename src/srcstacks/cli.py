@@ -7,7 +7,6 @@ as one line on stderr with a non-zero exit, never as a traceback.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -222,18 +221,15 @@ def deploy_command(
     """Unpack the published archives into TARGET and run each layer's postinstall."""
 
     def action() -> None:
-        from srcstacks.stages.deploy import deploy
+        from srcstacks.stages.deploy import deploy, run_app
 
         config = load_config(spec, Overrides(variant=variant, output_dir=output_dir))
         apps = deploy(config.output_dir, target.absolute(), _say)
         if run:
             for deployed in apps:
                 _say(f"==> {deployed.name}")
-                result = subprocess.run(
-                    [str(deployed.python), "-m", deployed.launch_module], check=False
-                )
-                if result.returncode != 0:
-                    _fail(f"{deployed.name} exited with code {result.returncode}")
+                if (code := run_app(deployed)) != 0:
+                    _fail(f"{deployed.name} exited with code {code}")
 
     _guarded(action)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from srcstacks.errors import SrcstacksError
 from srcstacks.layout import inside
 from srcstacks.stages.archives import published_layers
+from srcstacks.tools.process import die_with_parent, tool_env
 
 Report = Callable[[str], None]
 
@@ -46,6 +47,8 @@ def deploy(output_dir: Path, target: Path, report: Report = print) -> list[Deplo
         layer_dir = inside(target, layer.install_target, "layer")
         result = subprocess.run(
             [str(runtime_python), str(layer_dir / "postinstall.py")],
+            env=tool_env(),
+            preexec_fn=die_with_parent,
             capture_output=True,
             text=True,
             check=False,
@@ -62,3 +65,15 @@ def deploy(output_dir: Path, target: Path, report: Report = print) -> list[Deplo
     for app in apps:
         report(f"  run {app.name}: {app.python} -m {app.launch_module}")
     return apps
+
+
+def run_app(app: DeployedApp) -> int:
+    """Run a deployed application as ``<python> -m <launch module>``; return its exit code.
+
+    It runs in the same allow-listed environment as every tool srcstacks starts, so a
+    ``PYTHONPATH`` or ``PYTHONSTARTUP`` of the user's cannot change what it imports.
+    """
+    command = [str(app.python), "-m", app.launch_module]
+    return subprocess.run(
+        command, env=tool_env(), preexec_fn=die_with_parent, check=False
+    ).returncode

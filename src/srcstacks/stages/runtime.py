@@ -29,6 +29,7 @@ from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.layout import Layout, remove_tree
 from srcstacks.records import RuntimeRecord
 from srcstacks.stages.runtime_pack import pack_runtime, probe_interpreter
+from srcstacks.tools.process import die_with_parent, tool_env
 
 Report = Callable[[str], None]
 
@@ -195,6 +196,8 @@ def _check_version(prefix: Path, layer: Layer, origin: Path) -> None:
     try:
         result = subprocess.run(
             [str(python), "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            env=tool_env(),
+            preexec_fn=die_with_parent,
             capture_output=True,
             text=True,
             check=True,

@@ -23,6 +23,7 @@ from pathlib import Path
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.fsutil import atomic_path, sha256_file
 from srcstacks.tools import patchelf
+from srcstacks.tools.process import die_with_parent, tool_env
 
 # Folders of the standard library that a deployed runtime does not need.
 _SKIPPED_STDLIB_DIRS = frozenset(
@@ -77,7 +78,13 @@ def probe_interpreter(interpreter: str) -> InterpreterInfo:
     found = shutil.which(interpreter) or interpreter
     try:
         result = subprocess.run(
-            [found, "-I", "-c", _PROBE], capture_output=True, text=True, check=True, timeout=60
+            [found, "-I", "-c", _PROBE],
+            env=tool_env(),
+            preexec_fn=die_with_parent,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise RuntimeSourceError(
