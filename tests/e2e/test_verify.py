@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BuiltStack, run_cli
+from tests.conftest import BuiltStack, copy_built_stack, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -113,7 +113,10 @@ def test_provenance_entry_dropped(copied_outputs: tuple[Path, Path, list[str]]) 
 
 
 def test_rebuild_is_bit_for_bit_identical(built_stack: BuiltStack, tmp_path: Path) -> None:
-    result = run_cli("verify", built_stack.spec, "--rebuild", "--scratch", tmp_path / "again")
+    # On a copy: venvstacks rewrites the stack's requirements/*/requirements-*.in (same
+    # bytes) when the archives are rebuilt, and the shared build is read-only.
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
+    result = run_cli("verify", spec, "--rebuild", "--scratch", tmp_path / "again")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert not [line for line in lines if line.startswith("DIFFERENT")]
@@ -122,6 +125,34 @@ def test_rebuild_is_bit_for_bit_identical(built_stack: BuiltStack, tmp_path: Pat
     assert any("archives/cpython-3.11.tar.xz" in line for line in identical)
     assert any("archives/app-greeter.tar.xz" in line for line in identical)
     assert any("app-greeter.tar.xz.cdx.json" in line for line in identical)
+
+
+def test_rebuild_with_another_source_date_epoch_is_different(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    """Negative control: wheels rebuilt with other zip timestamps are reported, exit 1."""
+    scratch = tmp_path / "again"
+    result = run_cli(
+        "verify", built_stack.spec, "--rebuild", "--scratch", scratch,
+        check=False, env={"SOURCE_DATE_EPOCH": "1700000000"},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    different = [line for line in lines if line.startswith("DIFFERENT")]
+    markupsafe = "markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl"
+    (line,) = [line for line in different if line.startswith(f"DIFFERENT  wheels/{markupsafe}: ")]
+    assert " member(s) differ: " in line and "markupsafe/__init__.py" in line
+    assert "DIFFERENT  wheels/provenance.json: content differs" in different
+    assert "DIFFERENT  archives: not rebuilt: the rebuilt wheels already differ" in different
+    assert not [line for line in lines if line.startswith("identical  wheels/")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("srcstacks: error:")]
+    summary = f"rebuild differs: {len(different)} artifact(s) listed above"
+    assert errors == [f"srcstacks: error: {summary}"]
+    assert "Traceback" not in result.stderr
+    # The rebuild wrote its wheels into the scratch dir (the shared build is checked by
+    # conftest's guard), and they really carry the other timestamp.
+    with zipfile.ZipFile(scratch / "wheels" / markupsafe) as wheel:
+        assert wheel.infolist()[0].date_time[0] == 2023
 
 
 def _machine_paths_in(data: bytes, paths: list[str]) -> list[str]:
