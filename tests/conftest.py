@@ -75,7 +75,9 @@ class BuiltStack:
         """Every file, link and folder of the shared build, with its content and mtime.
 
         Left out: the work dir's ``.lock`` (every run takes it, verify too) and the
-        ``__pycache__`` that running the deployed apps writes.
+        ``__pycache__`` that running the deployed apps writes. The mtime of venvstacks'
+        ``requirements-*.in`` is left out too: every venvstacks build rewrites them, with
+        the same bytes (``verify --rebuild`` does).
         """
         config = self.config
         stack_dir = self.spec.parent
@@ -85,6 +87,7 @@ class BuiltStack:
             if not folder.is_relative_to(stack_dir)
         ]
         ignored = {config.work_dir / ".lock"}
+        requirements = stack_dir / "requirements"
         entries: Snapshot = {}
         for root in roots:
             for path in sorted(root.rglob("*")):
@@ -94,7 +97,9 @@ class BuiltStack:
                     entries[str(path)] = f"link {os.readlink(path)}"
                 elif path.is_file():
                     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                    entries[str(path)] = f"file {digest} {path.stat().st_mtime_ns}"
+                    rewritten = path.suffix == ".in" and path.parent.parent == requirements
+                    mtime = "" if rewritten else f" {path.stat().st_mtime_ns}"
+                    entries[str(path)] = f"file {digest}{mtime}"
                 else:
                     entries[str(path)] = "dir"
         return entries
