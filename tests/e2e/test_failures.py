@@ -27,7 +27,12 @@ def test_requirement_no_index_has(tmp_path: Path) -> None:
     spec.write_text(text)
     result = run_cli("build", spec, check=False)
     assert result.returncode == 1
-    line = assert_one_clear_error(result.stderr, "srcstacks-no-such-project-anywhere", "log: ")
+    line = assert_one_clear_error(
+        result.stderr,
+        "srcstacks-no-such-project-anywhere",
+        "https://pypi.org/simple/srcstacks-no-such-project-anywhere/",
+        "log: ",
+    )
     log = Path(line.rsplit("log: ", 1)[1].rstrip(")"))
     assert log.is_file()
 
