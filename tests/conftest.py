@@ -1,10 +1,18 @@
-"""Shared fixtures: one real build of the demo stack, shared by every test that reads it."""
+"""Shared fixtures: one real build of the demo stack, shared by every test that reads it.
+
+The shared build is read-only: after every test that used it, the whole tree (stack
+folder with its work dir, wheel dir and output dir, and the deploy dir) is compared with
+a snapshot taken when it was built, and the test fails if it wrote anything there.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +37,16 @@ def copy_demo_stack(target: Path) -> Path:
 
 
 def run_cli(
-    *args: str | Path, cwd: Path | None = None, check: bool = True
+    *args: str | Path,
+    cwd: Path | None = None,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``srcstacks`` command line in a child process."""
+    """Run the real ``srcstacks`` command line in a child process (``env`` added to ours)."""
     result = subprocess.run(
         [sys.executable, "-m", "srcstacks", *map(str, args)],
         cwd=cwd,
+        env={**os.environ, **env} if env else None,
         capture_output=True,
         text=True,
         check=False,
@@ -47,14 +59,81 @@ def run_cli(
     return result
 
 
+Snapshot = dict[str, str]
+
+
 @dataclass(frozen=True)
 class BuiltStack:
-    """The demo stack, built for real once per test session, and deployed."""
+    """The demo stack, built for real once per test session, and deployed. Read-only."""
 
     spec: Path
     config: StackConfig
     build_output: str
     deploy_dir: Path
+
+    def snapshot(self) -> Snapshot:
+        """Every file, link and folder of the shared build, with its content and mtime.
+
+        Left out: the work dir's ``.lock`` (every run takes it, verify too) and the
+        ``__pycache__`` that running the deployed apps writes. The mtime of venvstacks'
+        ``requirements-*.in`` is left out too: every venvstacks build rewrites them, with
+        the same bytes (``verify --rebuild`` does).
+        """
+        config = self.config
+        stack_dir = self.spec.parent
+        roots = [stack_dir, self.deploy_dir] + [
+            folder
+            for folder in (config.work_dir, config.wheel_dir, config.output_dir)
+            if not folder.is_relative_to(stack_dir)
+        ]
+        ignored = {config.work_dir / ".lock"}
+        requirements = stack_dir / "requirements"
+        entries: Snapshot = {}
+        for root in roots:
+            for path in sorted(root.rglob("*")):
+                if path in ignored or "__pycache__" in path.parts:
+                    continue
+                if path.is_symlink():
+                    entries[str(path)] = f"link {os.readlink(path)}"
+                elif path.is_file():
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                    rewritten = path.suffix == ".in" and path.parent.parent == requirements
+                    mtime = "" if rewritten else f" {path.stat().st_mtime_ns}"
+                    entries[str(path)] = f"file {digest}{mtime}"
+                else:
+                    entries[str(path)] = "dir"
+        return entries
+
+
+def snapshot_changes(before: Snapshot, after: Snapshot) -> list[str]:
+    """What differs between two snapshots, one line per path."""
+    changes = []
+    for path in sorted(before.keys() | after.keys()):
+        old, new = before.get(path), after.get(path)
+        if old == new:
+            continue
+        if old is None or new is None:
+            changes.append(f"{'added' if old is None else 'removed'} {path}")
+        elif old.split()[:2] == new.split()[:2]:
+            changes.append(f"rewritten with the same bytes {path}")
+        else:
+            changes.append(f"changed {path}")
+    return changes
+
+
+def copy_built_stack(stack: BuiltStack, target: Path) -> Path:
+    """A private copy of the shared build's stack folder (work, wheel and output dirs in it).
+
+    The locks in the copy still name the shared build's wheel dir as their index (see
+    docs/guarantees.md, "Locks across checkouts"): venvstacks would lock again there, but
+    srcstacks' own checks, which read wheel names and hashes, run on the copy as they are.
+    """
+    shutil.copytree(stack.spec.parent, target, symlinks=True)
+    return target / stack.spec.name
+
+
+# The shared build as it was when built, and as the last test that used it left it.
+_SNAPSHOTS: dict[Path, Snapshot] = {}
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +141,7 @@ def built_stack(tmp_path_factory: pytest.TempPathFactory) -> BuiltStack:
     """Build the demo stack end to end with Fromager and venvstacks, then deploy it.
 
     Tests that only read the outputs share this one build; tests that change or break
-    a stack make their own.
+    a stack make their own (``copy_built_stack``, or ``copy_demo_stack`` and a build).
     """
     root = tmp_path_factory.mktemp("demo")
     spec = copy_demo_stack(root / "stack")
@@ -70,4 +149,26 @@ def built_stack(tmp_path_factory: pytest.TempPathFactory) -> BuiltStack:
     config = load_config(spec)
     deploy_dir = root / "deployed"
     run_cli("deploy", spec, "--target", deploy_dir)
-    return BuiltStack(spec=spec, config=config, build_output=result.stderr, deploy_dir=deploy_dir)
+    stack = BuiltStack(spec=spec, config=config, build_output=result.stderr, deploy_dir=deploy_dir)
+    _SNAPSHOTS[spec] = stack.snapshot()
+    return stack
+
+
+@pytest.fixture(autouse=True)
+def _shared_build_stays_untouched(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test that wrote into the shared build (hashing it takes well under a second)."""
+    if "built_stack" not in request.fixturenames:
+        yield
+        return
+    stack: BuiltStack = request.getfixturevalue("built_stack")
+    before = _SNAPSHOTS[stack.spec]
+    yield
+    after = stack.snapshot()
+    if after != before:
+        # Blame this test only: the next one is compared with the tree as it is now.
+        _SNAPSHOTS[stack.spec] = after
+        changes = snapshot_changes(before, after)
+        pytest.fail(
+            f"{request.node.nodeid} wrote into the shared built_stack, which is read-only"
+            f" (copy it first): {len(changes)} change(s):\n" + "\n".join(changes[:30])
+        )

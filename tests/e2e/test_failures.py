@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BuiltStack, copy_demo_stack, run_cli
+from tests.conftest import BuiltStack, copy_built_stack, copy_demo_stack, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +26,13 @@ def test_requirement_no_index_has(tmp_path: Path) -> None:
     text = spec.read_text().replace('"idna==3.11"', '"srcstacks-no-such-project-anywhere"')
     spec.write_text(text)
     result = run_cli("build", spec, check=False)
-    assert result.returncode != 0
-    line = assert_one_clear_error(result.stderr, "srcstacks-no-such-project-anywhere", "log: ")
+    assert result.returncode == 1
+    line = assert_one_clear_error(
+        result.stderr,
+        "srcstacks-no-such-project-anywhere",
+        "https://pypi.org/simple/srcstacks-no-such-project-anywhere/",
+        "log: ",
+    )
     log = Path(line.rsplit("log: ", 1)[1].rstrip(")"))
     assert log.is_file()
 
@@ -38,7 +43,7 @@ def test_compile_error_names_package_and_build_log_and_a_rerun_resumes(tmp_path:
     good_settings = settings.read_text()
     settings.write_text(good_settings.replace("-O2", "-O2 -include srcstacks-missing-header.h"))
     result = run_cli("build", spec, check=False)
-    assert result.returncode != 0
+    assert result.returncode == 1
     line = assert_one_clear_error(result.stderr, "markupsafe", "build.log")
     build_log = Path(line.rsplit("log: ", 1)[1].rstrip(")"))
     assert "srcstacks-missing-header.h" in build_log.read_text()
@@ -65,10 +70,13 @@ def test_version_with_no_sdist(tmp_path: Path) -> None:
 
 
 def _bad_runtime_lock(stack: BuiltStack, runtime: Path) -> str:
-    locks = stack.spec.parent / "requirements"
+    # A private copy: a failed lock must keep the locks, and the shared build stays read-only.
+    spec = copy_built_stack(stack, runtime.parent / "stack")
+    locks = spec.parent / "requirements"
     before = {p: p.read_bytes() for p in sorted(locks.rglob("*")) if p.is_file()}
+    assert before
     result = run_cli(
-        "lock", stack.spec, "--runtime-source", "local", "--runtime-path", runtime, check=False
+        "lock", spec, "--runtime-source", "local", "--runtime-path", runtime, check=False
     )
     assert result.returncode == 1
     after = {p: p.read_bytes() for p in sorted(locks.rglob("*")) if p.is_file()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -50,10 +49,14 @@ def test_killed_while_building_wheels_then_rerun(tmp_path: Path, signum: int) ->
     wait_for(lambda: len(list(built.glob("*.whl"))) >= 2, "the first wheels")
     os.killpg(process.pid, signum)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode != 0
     if signum == signal.SIGINT:
-        assert "interrupted; finished work is kept" in stderr
+        assert process.returncode == 130, stderr
+        assert stderr.strip().splitlines()[-1] == (
+            "srcstacks: error: interrupted; finished work is kept, rerun the same command to resume"
+        )
         assert "Traceback" not in stderr
+    else:
+        assert process.returncode == -signal.SIGKILL
     finished = {p.name: p.stat().st_mtime_ns for p in built.glob("*.whl")}
 
     run_cli("wheels", spec)
@@ -74,27 +77,99 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield spec
 
 
+# Loaded by the srcstacks process through PYTHONPATH (its tools never publish into the
+# output dir): the first archive renamed into the output dir is followed by a signal to
+# srcstacks itself, so the run dies in the middle of publishing the set.
+KILL_WHILE_PUBLISHING = """
+import os
+
+_output_dir = os.environ["SRCSTACKS_TEST_OUTPUT_DIR"]
+_signum = int(os.environ["SRCSTACKS_TEST_SIGNAL"])
+_replace = os.replace
+
+
+def replace(source, target, **kwargs):
+    _replace(source, target, **kwargs)
+    target = os.path.abspath(target)
+    if os.path.dirname(target) == _output_dir and target.endswith(".tar.xz"):
+        with open(os.environ["SRCSTACKS_TEST_WITNESS"], "w") as witness:
+            witness.write(os.path.basename(target))
+        os.kill(os.getpid(), _signum)
+
+
+os.replace = replace
+"""
+
+
+def published_set(output_dir: Path) -> dict[str, bytes]:
+    """The archives and venvstacks' and srcstacks' records of them (SBOMs come later)."""
+    return {
+        str(path.relative_to(output_dir)): path.read_bytes()
+        for path in sorted(output_dir.rglob("*"))
+        if path.is_file() and not path.name.endswith((".cdx.json", ".part"))
+    }
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
-def test_killed_while_publishing_archives_then_rerun(fault_stack: Path, signum: int) -> None:
+def test_killed_while_publishing_archives_then_rerun(
+    fault_stack: Path, tmp_path: Path, signum: int
+) -> None:
     config = load_config(fault_stack)
-    # venvstacks skips archives it already made: start from a fresh staging folder so
-    # this run really compresses and publishes the whole set again.
-    shutil.rmtree(config.variant_dir / "staging")
-    process = start_cli("archives", fault_stack)
-    assert process.stderr is not None
-    for line in process.stderr:
-        if "compressing archives" in line:
-            break
-    time.sleep(1)
-    assert process.poll() is None, "the run finished before it could be interrupted"
-    os.killpg(process.pid, signum)
-    process.communicate(timeout=120)
-    assert process.returncode != 0
-    # What was published before is whole and still matches its records.
-    assert run_cli("verify", fault_stack, check=False).returncode == 0
+    # A new set to publish: a changed requirement relocks the greeter, which changes its
+    # archive and metadata (the other archives are made again byte for byte). A changed
+    # launch module would not do: venvstacks keeps the archive it made before.
+    original, extended = '["jinja2==3.1.6"]', '["jinja2==3.1.6", "markupsafe==3.0.4"]'
+    text = fault_stack.read_text()
+    if original in text:
+        fault_stack.write_text(text.replace(original, extended))
+    else:
+        fault_stack.write_text(text.replace(extended, original))
+    run_cli("lock", fault_stack)
+    old = published_set(config.output_dir)
+    injected = tmp_path / "inject"
+    injected.mkdir()
+    (injected / "sitecustomize.py").write_text(KILL_WHILE_PUBLISHING)
+    witness = tmp_path / "killed-after"
+    fault = {
+        "PYTHONPATH": str(injected),
+        "SRCSTACKS_TEST_OUTPUT_DIR": str(config.output_dir),
+        "SRCSTACKS_TEST_SIGNAL": str(signum),
+        "SRCSTACKS_TEST_WITNESS": str(witness),
+    }
+
+    killed = run_cli("archives", fault_stack, check=False, env=fault)
+    assert witness.read_text() == "app-greeter.tar.xz", "not killed while publishing"
+    if signum == signal.SIGINT:
+        assert killed.returncode == 130, killed.stderr
+        assert killed.stderr.strip().splitlines()[-1] == (
+            "srcstacks: error: interrupted; finished work is kept, rerun the same command to resume"
+        )
+        assert "Traceback" not in killed.stderr
+    else:
+        assert killed.returncode == -signal.SIGKILL
+    after_kill = published_set(config.output_dir)
+    check = run_cli("verify", fault_stack, check=False)
+    mismatches = [line for line in check.stdout.splitlines() if line.startswith("MISMATCH")]
+
     run_cli("archives", fault_stack)
+    new = published_set(config.output_dir)
+    assert new["app-greeter.tar.xz"] != old["app-greeter.tar.xz"], "no new set was published"
+    from_new = sorted(name for name, data in after_kill.items() if data != old.get(name))
+    # What a reader finds after the kill is one whole set, the old one or the new one,
+    # never the new greeter archive beside the old metadata.
+    assert after_kill in (old, new), (
+        f"killed mid-publish, the output dir held the old set but these from the new one:"
+        f" {from_new}; verify said:\n" + "\n".join(mismatches)
+    )
+    # Whichever set it is, verify finds it whole; a new set may only lack its SBOMs,
+    # which the sbom stage writes next.
+    assert not [line for line in mismatches if "no SBOM beside it" not in line], mismatches
+    if after_kill == old:
+        assert check.returncode == 0, check.stdout + check.stderr
     assert not partial_files(config.output_dir, config.wheel_dir)
-    assert run_cli("verify", fault_stack, check=False).returncode == 0
+    run_cli("sbom", fault_stack)
+    verified = run_cli("verify", fault_stack, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_second_run_on_the_same_work_dir_is_refused(fault_stack: Path) -> None:
@@ -140,7 +215,8 @@ def test_disk_full_while_publishing_keeps_previous_archives(
     assert "No space left on device" in error and "already there are intact" in error
     assert {p.name: p.read_bytes() for p in output.glob("*.tar.xz")} == before
     assert not partial_files(output)
-    assert run_cli("verify", fault_stack, "--output-dir", output, check=False).returncode == 0
+    verified = run_cli("verify", fault_stack, "--output-dir", output, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
     filler.unlink()
     run_cli("archives", fault_stack, "--output-dir", output)

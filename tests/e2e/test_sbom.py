@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -172,10 +173,15 @@ def test_no_build_machine_paths(built_stack: BuiltStack) -> None:
         assert str(Path.home()) + "/" not in text
 
 
-def test_rerun_gives_identical_bytes(built_stack: BuiltStack) -> None:
-    paths = [sbom_path(archive) for archive in archives(built_stack).values()]
+def test_rerun_gives_identical_bytes(built_stack: BuiltStack, tmp_path: Path) -> None:
+    # Rerun into a copy of the output dir: the shared build is read-only.
+    output = tmp_path / "artifacts"
+    shutil.copytree(built_stack.config.output_dir, output)
+    paths = [output / sbom_path(archive).name for archive in archives(built_stack).values()]
     before = [path.read_bytes() for path in paths]
-    run_cli("sbom", built_stack.spec)
+    for path in paths:
+        path.unlink()
+    run_cli("sbom", built_stack.spec, "--output-dir", output)
     assert [path.read_bytes() for path in paths] == before
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from srcstacks.config import Overrides, load_config
 from srcstacks.provenance import read_manifest
-from tests.conftest import REPO_ROOT, BuiltStack, copy_demo_stack, run_cli
+from tests.conftest import REPO_ROOT, BuiltStack, copy_built_stack, copy_demo_stack, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -86,12 +86,14 @@ def test_impossible_conflict_is_reported_before_anything_is_built(tmp_path: Path
 def test_second_variant_builds_apart_with_its_flags(
     built_stack: BuiltStack, tmp_path: Path
 ) -> None:
-    cpu = built_stack.config
+    # A second variant is built beside the first in a copy: the shared build is read-only.
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
+    cpu = load_config(spec)
     cpu_outputs = [cpu.wheel_dir, cpu.output_dir, cpu.spec_dir / "requirements"]
     before = tree_digest(*cpu_outputs)
 
-    run_cli("build", built_stack.spec, "--variant", "hardened")
-    hardened = load_config(built_stack.spec, Overrides(variant="hardened"))
+    run_cli("build", spec, "--variant", "hardened")
+    hardened = load_config(spec, Overrides(variant="hardened"))
 
     assert tree_digest(*cpu_outputs) == before, "building 'hardened' changed the cpu outputs"
     assert hardened.wheel_dir != cpu.wheel_dir and hardened.output_dir != cpu.output_dir

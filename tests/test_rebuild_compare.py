@@ -1,0 +1,207 @@
+"""The comparators behind ``verify --rebuild``: each kind of difference is reported.
+
+Negative controls for the bit-for-bit rebuild guarantee: a comparator that always said
+"identical" fails here. Small real zip and tar files are written into ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+from srcstacks.stages.rebuild import (
+    _compare_outputs,
+    _compare_wheel_dirs,
+    _member_diff,
+    _tar_digests,
+    _zip_digests,
+)
+
+WHEEL = "demo-1.0-0-py3-none-any.whl"
+MEMBERS = {"demo/__init__.py": b"VALUE = 1\n", "demo-1.0.dist-info/METADATA": b"Name: demo\n"}
+EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def write_zip(
+    path: Path,
+    members: dict[str, bytes] = MEMBERS,
+    date_time: tuple[int, int, int, int, int, int] = EPOCH,
+    compression: int = zipfile.ZIP_DEFLATED,
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time), data, compress_type=compression)
+    return path
+
+
+def write_tar(
+    path: Path, members: dict[str, bytes] = MEMBERS, mtime: int = 0, preset: int = 6
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:xz", preset=preset) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), mtime, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def changed(name: str, data: bytes) -> dict[str, bytes]:
+    return {**MEMBERS, name: data}
+
+
+# --- _zip_digests, _tar_digests and _member_diff ------------------------------------------
+
+
+def test_member_diff_of_identical_members_blames_the_container(tmp_path: Path) -> None:
+    a = _zip_digests(write_zip(tmp_path / "a.zip"))
+    b = _zip_digests(write_zip(tmp_path / "b.zip", compression=zipfile.ZIP_STORED))
+    assert a == b
+    assert "same members and contents; the container bytes differ" in _member_diff(a, b)
+
+
+def test_zip_member_bytes_changed(tmp_path: Path) -> None:
+    a = _zip_digests(write_zip(tmp_path / "a.zip"))
+    b = _zip_digests(write_zip(tmp_path / "b.zip", changed("demo/__init__.py", b"VALUE = 2\n")))
+    assert _member_diff(a, b) == "1 member(s) differ: demo/__init__.py"
+
+
+def test_zip_member_timestamp_changed(tmp_path: Path) -> None:
+    a = _zip_digests(write_zip(tmp_path / "a.zip"))
+    b = _zip_digests(write_zip(tmp_path / "b.zip", date_time=(2024, 1, 1, 0, 0, 0)))
+    assert _member_diff(a, b) == "2 member(s) differ: demo-1.0.dist-info/METADATA, demo/__init__.py"
+
+
+def test_zip_member_missing(tmp_path: Path) -> None:
+    a = _zip_digests(write_zip(tmp_path / "a.zip"))
+    b = _zip_digests(write_zip(tmp_path / "b.zip", {"demo/__init__.py": b"VALUE = 1\n"}))
+    assert _member_diff(a, b) == "1 member(s) differ: demo-1.0.dist-info/METADATA"
+    assert _member_diff(b, a) == "1 member(s) differ: demo-1.0.dist-info/METADATA"
+
+
+def test_tar_member_bytes_mtime_and_absence_each_differ(tmp_path: Path) -> None:
+    base = _tar_digests(write_tar(tmp_path / "a.tar.xz"))
+    edited = _tar_digests(write_tar(tmp_path / "b.tar.xz", changed("demo/__init__.py", b"X\n")))
+    touched = _tar_digests(write_tar(tmp_path / "c.tar.xz", mtime=1))
+    missing = _tar_digests(write_tar(tmp_path / "d.tar.xz", {"demo/__init__.py": b"VALUE = 1\n"}))
+    assert _member_diff(base, edited) == "1 member(s) differ: demo/__init__.py"
+    assert _member_diff(base, touched).startswith("2 member(s) differ: ")
+    assert _member_diff(base, missing) == "1 member(s) differ: demo-1.0.dist-info/METADATA"
+
+
+def test_tar_container_only_difference(tmp_path: Path) -> None:
+    a, b = write_tar(tmp_path / "a.tar.xz"), write_tar(tmp_path / "b.tar.xz", preset=0)
+    assert a.read_bytes() != b.read_bytes()
+    assert "container bytes differ" in _member_diff(_tar_digests(a), _tar_digests(b))
+
+
+def test_member_diff_lists_ten_and_counts_the_rest() -> None:
+    first = {f"m{i:02}": "x" for i in range(12)}
+    diff = _member_diff(first, {})
+    assert diff.startswith("12 member(s) differ: m00, m01,")
+    assert diff.endswith("m09 and 2 more")
+
+
+# --- _compare_wheel_dirs ---------------------------------------------------------------------
+
+
+def wheel_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        write_zip(folder / WHEEL)
+        (folder / "provenance.json").write_text('{"wheels": {}}\n')
+    return first, second
+
+
+def verdicts(results: list) -> dict[str, tuple[bool, str]]:  # type: ignore[type-arg]
+    return {result.artifact: (result.identical, result.detail) for result in results}
+
+
+def test_identical_wheel_dirs(tmp_path: Path) -> None:
+    assert verdicts(_compare_wheel_dirs(*wheel_dirs(tmp_path))) == {
+        f"wheels/{WHEEL}": (True, ""),
+        "wheels/provenance.json": (True, ""),
+    }
+
+
+def test_rebuilt_wheel_with_other_timestamps_is_different(tmp_path: Path) -> None:
+    first, second = wheel_dirs(tmp_path)
+    write_zip(second / WHEEL, date_time=(2024, 1, 1, 0, 0, 0))
+    result = verdicts(_compare_wheel_dirs(first, second))[f"wheels/{WHEEL}"]
+    assert result == (False, "2 member(s) differ: demo-1.0.dist-info/METADATA, demo/__init__.py")
+
+
+def test_rebuilt_wheel_with_one_changed_file_is_different(tmp_path: Path) -> None:
+    first, second = wheel_dirs(tmp_path)
+    write_zip(second / WHEEL, changed("demo/__init__.py", b"VALUE = 2\n"))
+    result = verdicts(_compare_wheel_dirs(first, second))[f"wheels/{WHEEL}"]
+    assert result == (False, "1 member(s) differ: demo/__init__.py")
+
+
+def test_wheel_missing_from_either_side_and_changed_provenance(tmp_path: Path) -> None:
+    first, second = wheel_dirs(tmp_path)
+    write_zip(first / "only-1.0-0-py3-none-any.whl")
+    write_zip(second / "extra-1.0-0-py3-none-any.whl")
+    (second / "provenance.json").write_text('{"wheels": {"x": {}}}\n')
+    assert verdicts(_compare_wheel_dirs(first, second)) == {
+        f"wheels/{WHEEL}": (True, ""),
+        "wheels/only-1.0-0-py3-none-any.whl": (False, "missing from the rebuild"),
+        "wheels/extra-1.0-0-py3-none-any.whl": (False, "missing from the first build"),
+        "wheels/provenance.json": (False, "content differs"),
+    }
+
+
+# --- _compare_outputs ------------------------------------------------------------------------
+
+ARCHIVE = "app-demo.tar.xz"
+
+
+def output_dir(folder: Path) -> Path:
+    """A published output dir in venvstacks' layout, with one layer and its records."""
+    write_tar(folder / ARCHIVE)
+    layer = {"archive_name": ARCHIVE, "install_target": "app-demo"}
+    manifest = {"layers": {"runtimes": [], "frameworks": [], "applications": [layer]}}
+    (folder / "__venvstacks__" / "env_metadata").mkdir(parents=True)
+    (folder / "__venvstacks__" / "venvstacks.json").write_text(json.dumps(manifest))
+    (folder / "__venvstacks__" / "env_metadata" / "app-demo.json").write_text(json.dumps(layer))
+    (folder / "__srcstacks__").mkdir()
+    (folder / "__srcstacks__" / "build.json").write_text('{"variant": "cpu"}\n')
+    (folder / f"{ARCHIVE}.cdx.json").write_text('{"serialNumber": "urn:uuid:1"}\n')
+    return folder
+
+
+def test_identical_outputs(tmp_path: Path) -> None:
+    results = _compare_outputs(output_dir(tmp_path / "a"), output_dir(tmp_path / "b"))
+    assert verdicts(results) == {
+        f"archives/{ARCHIVE}": (True, ""),
+        f"{ARCHIVE}.cdx.json": (True, ""),
+        "__venvstacks__/env_metadata/app-demo.json": (True, ""),
+        "__venvstacks__/venvstacks.json": (True, ""),
+        "__srcstacks__/build.json": (True, ""),
+    }
+
+
+def test_outputs_differing_in_an_archive_member_and_a_record(tmp_path: Path) -> None:
+    first, second = output_dir(tmp_path / "a"), output_dir(tmp_path / "b")
+    write_tar(second / ARCHIVE, changed("demo/__init__.py", b"VALUE = 2\n"))
+    (second / f"{ARCHIVE}.cdx.json").write_text('{"serialNumber": "urn:uuid:2"}\n')
+    (second / "__srcstacks__" / "build.json").unlink()
+    results = verdicts(_compare_outputs(first, second))
+    assert results[f"archives/{ARCHIVE}"] == (False, "1 member(s) differ: demo/__init__.py")
+    assert results[f"{ARCHIVE}.cdx.json"] == (False, "content differs")
+    assert results["__srcstacks__/build.json"] == (False, "content differs")
+    assert results["__venvstacks__/venvstacks.json"] == (True, "")
+
+
+def test_outputs_with_an_archive_missing_or_differing_only_in_compression(tmp_path: Path) -> None:
+    first, second = output_dir(tmp_path / "a"), output_dir(tmp_path / "b")
+    write_tar(second / ARCHIVE, preset=0)
+    (detail,) = [r.detail for r in _compare_outputs(first, second) if not r.identical]
+    assert detail.startswith("same members and contents; the container bytes differ")
+    (second / ARCHIVE).unlink()
+    results = verdicts(_compare_outputs(first, second))
+    assert results[f"archives/{ARCHIVE}"] == (False, "missing from the rebuild")
