@@ -11,12 +11,14 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from srcstacks.layout import discard_temporary
+from srcstacks.errors import StateError
+from srcstacks.layout import discard_temporary, inside, remove_file
 
 _CHUNK = 1 << 20
 
@@ -79,14 +81,25 @@ def write_json(target: Path, data: Any) -> None:
     atomic_write_text(target, dump_json(data))
 
 
-def publish_tree(staging: Path, target_dir: Path) -> list[Path]:
+PUBLISH_JOURNAL = ".srcstacks-publishing.json"
+
+
+def publish_tree(staging: Path, target_dir: Path, *, retire: Sequence[Path] = ()) -> list[Path]:
     """Copy every file under ``staging`` into ``target_dir`` as one all-or-nothing step.
 
     Changed files are first copied beside their targets under temporary names; only when
     every copy succeeded are they renamed into place (renames need no space). A copy
     that fails, a full disk say, removes the temporaries and raises ``OSError``, leaving
-    ``target_dir`` exactly as it was. Returns the published files.
+    ``target_dir`` exactly as it was. Files in ``retire`` (records describing what is
+    being replaced) are removed together with the renames. Returns the published files.
+
+    The renames cannot all happen at once, so they are listed first in a journal
+    (:data:`PUBLISH_JOURNAL`) and Ctrl-C is held off while they run. A run killed part
+    way (SIGKILL, power loss) leaves the journal behind: :func:`finish_publish`, which
+    the next publish calls first, completes the set, and readers refuse a folder with a
+    journal (:func:`interrupted_publish`), so nobody acts on a mix of two sets.
     """
+    finish_publish(target_dir)
     sources = sorted(path for path in staging.rglob("*") if path.is_file())
     pending: list[tuple[Path, Path]] = []
     try:
@@ -105,6 +118,57 @@ def publish_tree(staging: Path, target_dir: Path) -> list[Path]:
     # Metadata files sort after the archives they describe only by luck; rename archives
     # first so a reader never sees metadata naming an archive that is not there yet.
     pending.sort(key=lambda item: item[1].suffix == ".json")
-    for temporary, target in pending:
-        os.replace(temporary, target)
+    journal = [
+        [temporary.relative_to(target_dir).as_posix(), target.relative_to(target_dir).as_posix()]
+        for temporary, target in pending
+    ]
+    retired = [path.relative_to(target_dir).as_posix() for path in retire]
+    write_json(target_dir / PUBLISH_JOURNAL, {"renames": journal, "retire": retired})
+    with _interrupts_held():
+        _rename_all(target_dir, journal, retired)
     return [target for _, target in pending]
+
+
+def interrupted_publish(target_dir: Path) -> Path | None:
+    """The journal of a publish into ``target_dir`` that was killed part way, if any."""
+    journal = target_dir / PUBLISH_JOURNAL
+    return journal if journal.is_file() else None
+
+
+def finish_publish(target_dir: Path) -> bool:
+    """Complete the renames of a publish that was killed part way; True if there was one."""
+    journal = interrupted_publish(target_dir)
+    if journal is None:
+        return False
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+        renames, retired = data["renames"], data["retire"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StateError(
+            f"{journal}: unreadable publish journal ({exc}); the archives in {target_dir}"
+            " may be a mix of two builds: remove it and rerun 'srcstacks archives'"
+        ) from None
+    with _interrupts_held():
+        _rename_all(target_dir, renames, retired)
+    return True
+
+
+def _rename_all(target_dir: Path, renames: list[list[str]], retired: list[str]) -> None:
+    for temporary_name, target_name in renames:
+        temporary = inside(target_dir, temporary_name, "journal entry")
+        if temporary.exists():  # else renamed already, before the run was killed
+            os.replace(temporary, inside(target_dir, target_name, "journal entry"))
+    for name in retired:
+        remove_file(inside(target_dir, name, "journal entry"))
+    remove_file(target_dir / PUBLISH_JOURNAL)
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done; they are delivered afterwards."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

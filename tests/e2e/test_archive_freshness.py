@@ -18,11 +18,6 @@ pytestmark = pytest.mark.e2e
 MEMBER = "app-greeter/lib/python3.11/site-packages/greeter.py"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: venvstacks re-makes the layer environment with the new launch module but"
-    " keeps the archive already in the staging folder (its metadata did not change)",
-)
 def test_an_edited_launch_module_is_published(built_stack: BuiltStack, tmp_path: Path) -> None:
     spec = copy_built_stack(built_stack, tmp_path / "stack")
     launch_module = spec.parent / "launch_modules" / "greeter.py"

@@ -125,11 +125,6 @@ def test_rebuild_is_bit_for_bit_identical(built_stack: BuiltStack, tmp_path: Pat
     assert any("app-greeter.tar.xz.cdx.json" in line for line in identical)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: uv writes the wheel file's ctime into <dist-info>/uv_cache.json, so the"
-    " archives change whenever the wheel dir is copied or restored",
-)
 def test_archives_do_not_record_when_the_wheel_files_were_written(built_stack: BuiltStack) -> None:
     """A layer archive must not depend on the inode times of the wheels it installs.
 

@@ -17,12 +17,13 @@ from pathlib import Path
 import srcstacks
 from srcstacks.config import StackConfig
 from srcstacks.errors import PublishError
-from srcstacks.fsutil import publish_tree, sha256_file, write_json
+from srcstacks.fsutil import finish_publish, publish_tree, sha256_file, write_json
 from srcstacks.layout import (
     Layout,
     claim_dir,
     remove_file,
     remove_partial_files,
+    remove_tree,
     sbom_path,
     stack_manifest_path,
 )
@@ -55,6 +56,9 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     # the finished set is then published all at once, so the output dir never holds a
     # half-written archive, even if this run is killed or the disk fills up.
     staged = replace(layout, output_dir=layout.staging)
+    # venvstacks keeps an archive already in its output folder when the lock did not
+    # change, even if a launch module did: every build starts from an empty staging.
+    remove_tree(staged.output_dir)
     venvstacks.build(
         venvstacks_spec(config),
         build_dir=layout.venvstacks_build,
@@ -72,9 +76,11 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     }
     write_json(staged.build_info, BuildInfo(config.variant, tuple(runtimes), tools).to_json())
     claim_dir(config.output_dir, "output dir")
+    if finish_publish(config.output_dir):
+        report(f"  completed the interrupted publish of the previous set in {config.output_dir}")
     remove_partial_files(config.output_dir)
     try:
-        publish_tree(staged.output_dir, config.output_dir)
+        publish_tree(staged.output_dir, config.output_dir, retire=_replaced_sboms(layout, staged))
     except OSError as exc:
         raise PublishError(
             f"{config.output_dir}: cannot publish the archives ({exc.strerror or exc});"
@@ -84,6 +90,23 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     report(f"published {len(archives)} archive(s) to {config.output_dir}; log: {log_path}")
     _remove_stale_sboms(archives, report)
     return archives
+
+
+def _replaced_sboms(published: Layout, staged: Layout) -> list[Path]:
+    """SBOMs of published archives the staged set replaces with other bytes.
+
+    They go in the same step as the archives they describe, so no SBOM ever stands
+    beside an archive it does not describe, even when a publish is cut off part way.
+    """
+    replaced = []
+    for layer in published_layers(staged.output_dir):
+        old = published.archive(layer.archive_name)
+        sbom = sbom_path(old)
+        if not sbom.exists():
+            continue
+        if not old.exists() or sha256_file(staged.archive(layer.archive_name)) != sha256_file(old):
+            replaced.append(sbom)
+    return replaced
 
 
 def _remove_stale_sboms(archives: list[Path], report: Report) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcstacks.errors import SrcstacksError
+from srcstacks.errors import SrcstacksError, StageOrderError
+from srcstacks.fsutil import interrupted_publish
 from srcstacks.layout import inside
 from srcstacks.stages.archives import published_layers
 from srcstacks.tools.process import die_with_parent, tool_env
@@ -32,6 +33,11 @@ class DeployedApp:
 
 def deploy(output_dir: Path, target: Path, report: Report = print) -> list[DeployedApp]:
     """Deploy every published layer from ``output_dir`` into ``target``."""
+    if (journal := interrupted_publish(output_dir)) is not None:
+        raise StageOrderError(
+            f"{output_dir}: a publish of the archives was killed part way ({journal.name} is"
+            " there), so they may be a mix of two builds: rerun 'srcstacks archives'"
+        )
     layers = published_layers(output_dir)
     target.mkdir(parents=True, exist_ok=True)
     for layer in layers:

@@ -144,7 +144,7 @@ def _compare_manifests(first: Path, second: Path, only: frozenset[str]) -> Compa
         subset = Manifest({name: record for name, record in wheels.items() if name in only})
         texts.append(dump_json(subset.to_json()))
     same = texts[0] == texts[1]
-    detail = "" if same else "this stack's provenance records differ"
+    detail = "" if same else "content differs (this stack's records)"
     return Comparison(f"wheels/{MANIFEST_NAME}", same, detail)
 
 

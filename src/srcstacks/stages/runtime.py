@@ -50,14 +50,19 @@ def discard_layer_envs(config: StackConfig) -> None:
 
 
 def runtime_env(config: StackConfig) -> dict[str, str]:
-    """Extra environment for venvstacks: the runtime source, and no bytecode writes.
+    """Extra environment for venvstacks: the runtime source, no bytecode, no installer notes.
+
+    ``UV_NO_INSTALLER_METADATA``: uv otherwise writes ``uv_cache.json`` into every
+    installed dist-info, holding the wheel file's inode change time, so a copied or
+    restored wheel dir would give other archives from the same wheels and locks (and
+    ``INSTALLER``/``REQUESTED`` say nothing an SBOM or verify needs).
 
     venvstacks clamps archive mtimes to the lock time, but only from above: a folder
     of the runtime that Python touches while locking (writing ``__pycache__`` into
     ``encodings/``, say) would keep that earlier, ever-different time and make the
     runtime archive differ between otherwise identical builds.
     """
-    env = {"PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "UV_NO_INSTALLER_METADATA": "1"}
     if config.runtime.kind == "mirror" and config.runtime.mirror_url:
         env["PBS_INSTALLER_BASE_URL"] = config.runtime.mirror_url
     return env

@@ -19,7 +19,7 @@ from pathlib import Path
 from srcstacks.archive_reader import ArchiveContents, InstalledDist, read_archive
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import ConfigError, SbomError, StageOrderError
-from srcstacks.fsutil import atomic_write_text
+from srcstacks.fsutil import atomic_write_text, finish_publish
 from srcstacks.layout import Layout, sbom_path
 from srcstacks.provenance import Manifest, check_wheel_dir
 from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
@@ -58,6 +58,8 @@ class _Published:
 
 def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
     """Write the SBOM of every published layer archive; return their paths."""
+    if finish_publish(config.output_dir):
+        report(f"  completed the interrupted publish of the archives in {config.output_dir}")
     layers = _published(config)
     build_info = read_build_info(Layout.of(config).build_info)
     manifest = check_wheel_dir(config.wheel_dir)
