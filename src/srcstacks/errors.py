@@ -63,3 +63,11 @@ class OwnershipError(SrcstacksError):
 
 class StateError(SrcstacksError):
     """A state file in the work dir, or a tool's output file, is missing or unreadable."""
+
+
+class ArchiveError(SrcstacksError):
+    """A layer archive cannot be read: not a tar, truncated, or corrupt compression."""
+
+
+class SbomFormatError(SrcstacksError):
+    """An SBOM given to verify or ``sbom check`` is not a CycloneDX document srcstacks can read."""
