@@ -184,6 +184,13 @@ def check_wheel_dir(wheel_dir: Path) -> Manifest:
     return manifest
 
 
+def describe_wheel_problem(name: str, problem: str) -> str:
+    """``<wheel> has no provenance entry``, ``<wheel>: no Fromager build metadata ...``."""
+    if problem.startswith(("has ", "does ", "is ")):
+        return f"{name} {problem}"
+    return f"{name}: {problem}"
+
+
 def wheel_dir_problems(wheel_dir: Path, manifest: Manifest) -> dict[str, list[str]]:
     """What is wrong with each wheel of ``wheel_dir`` (or recorded for it), by file name."""
     problems: dict[str, list[str]] = {}

@@ -32,11 +32,14 @@ FORMAT = 1
 
 
 def list_tree(folder: Path, leave_out: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Every file and symlink under ``folder`` (relative POSIX paths), but ``leave_out``."""
+    """Every file and symlink under ``folder`` (relative POSIX paths), but ``leave_out``.
+
+    ``__pycache__`` folders are left out: venvstacks never puts them in an archive.
+    """
     entries: dict[str, str] = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
-        if relative in leave_out:
+        if relative in leave_out or "__pycache__" in path.relative_to(folder).parts:
             continue
         if path.is_symlink():
             entries[relative] = "symlink:" + os.readlink(path)

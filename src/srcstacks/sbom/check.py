@@ -15,6 +15,8 @@ are judged as they are written.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -68,7 +70,7 @@ def check_document(path: Path, archive: ArchiveContents | None = None) -> CheckR
         result.problems.append(Problem("document", "not a CycloneDX JSON object"))
         return result
     result.document = document
-    result.problems.extend(schema_problems(text))
+    result.problems.extend(schema_problems(document))
     result.problems.extend(minimum_element_problems(document))
     result.components = len(as_objects(document.get("components")))
     if archive is not None:
@@ -76,21 +78,55 @@ def check_document(path: Path, archive: ArchiveContents | None = None) -> CheckR
     return result
 
 
-def schema_problems(text: str) -> list[Problem]:
-    """Where the document breaks the CycloneDX 1.6 JSON schema."""
-    # Imported here: the validator pulls in jsonschema and its format checkers, seconds
-    # of start-up that every other command would pay.
+def schema_problems(document: Any) -> list[Problem]:
+    """Where the (parsed) document breaks the CycloneDX 1.6 JSON schema."""
+    errors = _schema_validator().iter_errors(document)
+    return [
+        Problem("document", f"schema: {_json_path(error.instance_path)}: {_message(error)}")
+        for error in itertools.islice(errors, _SCHEMA_ERRORS_SHOWN)
+    ]
+
+
+@functools.cache
+def _schema_validator() -> Any:
+    """The official CycloneDX 1.6 strict JSON schema, formats checked, as jsonschema-rs.
+
+    The schema files are cyclonedx-python-lib's; the validator is jsonschema-rs, which
+    checks a 30,000-component SBOM in under a second. The pure-Python jsonschema the
+    library uses takes minutes to hours there: its ``uniqueItems`` compares every pair of
+    components, and its ``iri-reference`` check is an Earley parser (~80 ms per URL).
+    """
+    # Imported here: only `sbom check`, `sbom` and `verify` need the schema.
+    import jsonschema_rs
     from cyclonedx.schema import SchemaVersion
+    from cyclonedx.schema._res import CRYPTOGRAPHY_DEFS, JSF, SPDX_JSON
     from cyclonedx.validation.json import JsonStrictValidator
 
-    errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text, all_errors=True)
-    problems = []
-    for error in list(errors or [])[:_SCHEMA_ERRORS_SHOWN]:
-        detail = error.data
-        message = str(getattr(detail, "message", detail))
-        location = getattr(detail, "json_path", "$")
-        problems.append(Problem("document", f"schema: {location}: {message[:200]}"))
-    return problems
+    schema_file = JsonStrictValidator(SchemaVersion.V1_6)._schema_file
+    prefix = "http://cyclonedx.org/schema/"
+    referenced = {
+        f"{prefix}spdx.SNAPSHOT.schema.json": SPDX_JSON,
+        f"{prefix}cryptography-defs.SNAPSHOT.schema.json": CRYPTOGRAPHY_DEFS,
+        f"{prefix}jsf-0.82.SNAPSHOT.schema.json": JSF,
+    }
+    registry = jsonschema_rs.Registry(
+        [
+            (uri, json.loads(Path(path).read_text(encoding="utf-8")))
+            for uri, path in referenced.items()
+        ]
+    )
+    schema = json.loads(Path(str(schema_file)).read_text(encoding="utf-8"))
+    return jsonschema_rs.Draft7Validator(schema, registry=registry, validate_formats=True)
+
+
+def _json_path(parts: list[str | int]) -> str:
+    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts)
+
+
+def _message(error: Any) -> str:
+    if error.kind.name == "uniqueItems":
+        return "has non-unique elements"  # the message would repeat the whole array
+    return str(error.message)[:200]
 
 
 def as_object(value: Any) -> dict[str, Any]:

@@ -199,7 +199,8 @@ def _check_version(prefix: Path, layer: Layer, origin: Path) -> None:
     python = prefix / "bin" / "python3"
     try:
         result = subprocess.run(
-            [str(python), "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            # -B: no bytecode written into the seeded runtime.
+            [str(python), "-I", "-B", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
             capture_output=True,
             text=True,
             check=True,

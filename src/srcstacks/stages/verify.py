@@ -35,7 +35,13 @@ from srcstacks.config import StackConfig
 from srcstacks.errors import ArchiveError, BusyError, ProvenanceError, SrcstacksError
 from srcstacks.fsutil import sha256_file
 from srcstacks.layout import Layout, inside
-from srcstacks.provenance import Manifest, read_manifest, records_digest, wheel_dir_problems
+from srcstacks.provenance import (
+    Manifest,
+    describe_wheel_problem,
+    read_manifest,
+    records_digest,
+    wheel_dir_problems,
+)
 from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, read_build_info
 from srcstacks.runtime_files import list_sha256, published_list_path, read_list
@@ -140,7 +146,9 @@ def _checked_manifest(
         return Manifest({}), {}
     found = wheel_dir_problems(config.wheel_dir, manifest)
     for name, problems in sorted(found.items()):
-        result.problems.extend(f"{config.wheel_dir}: {name} {problem}" for problem in problems)
+        result.problems.extend(
+            f"{config.wheel_dir}: {describe_wheel_problem(name, problem)}" for problem in problems
+        )
     return manifest, found
 
 
