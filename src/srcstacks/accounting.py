@@ -57,6 +57,17 @@ class InstalledWheel:
 class _Expected:
     entry: str | None  # "sha256=..." or "symlink:<target>"; None: accounted by name only
     source: str  # what put it there, for messages
+    wheel_path: str | None = None  # its path in the wheel, when a wheel put it there
+
+    def differs(self, shown: str) -> str:
+        """``<path> differs from <where it came from>``."""
+        if self.wheel_path is not None:
+            return f"{self.wheel_path} differs from the file in {self.source}"
+        return f"{shown} differs from {self.source}"
+
+    def missing(self, shown: str) -> str:
+        """``<path> from <where it came from> is missing``."""
+        return f"{self.wheel_path or shown} from {self.source} is missing"
 
 
 def account_for_files(
@@ -102,7 +113,7 @@ def account_for_files(
         if want is None:
             unaccounted.append(relative)
         elif not _matches(want, relative, entry):
-            problems.append(f"{name}: {root}/{relative} differs from {want.source}")
+            problems.append(f"{name}: {want.differs(f'{root}/{relative}')}")
     for relative in unaccounted[:_MAX_LISTED]:
         problems.append(
             f"{name}: {root}/{relative} is unaccounted for (in no wheel's RECORD, not in the"
@@ -113,7 +124,7 @@ def account_for_files(
     for relative, want in sorted(expected.items()):
         if relative not in found and want.entry is not None and not _optional(want):
             # A wheel file missing from the archive, or a runtime file.
-            problems.append(f"{name}: {root}/{relative} from {want.source} is missing")
+            problems.append(f"{name}: {want.missing(f'{root}/{relative}')}")
     return problems
 
 
@@ -169,12 +180,13 @@ def _wheel_files(wheel: InstalledWheel, site: str) -> dict[str, _Expected]:
             }.get(scheme)
             if target is not None:
                 # Installers rewrite a script's #! line: accounted by name.
-                files[target] = _Expected(None if scheme == "scripts" else digest, source)
+                entry = None if scheme == "scripts" else digest
+                files[target] = _Expected(entry, source, path)
             continue
         in_dist_info = path.startswith(wheel.dist.dist_info + "/")
         if in_dist_info and PurePosixPath(path).name == "RECORD":
             continue
-        files[f"{site}/{path}"] = _Expected(digest, source)
+        files[f"{site}/{path}"] = _Expected(digest, source, path)
     for name, reason in INSTALLER_FILES.items():
         files[f"{site}/{wheel.dist.dist_info}/{name}"] = _Expected(
             None, f"the installer ({reason})"
