@@ -70,7 +70,7 @@ def check_document(path: Path, archive: ArchiveContents | None = None) -> CheckR
         result.problems.append(Problem("document", "not a CycloneDX JSON object"))
         return result
     result.document = document
-    result.problems.extend(schema_problems(document))
+    result.problems.extend(parsed_schema_problems(document))
     result.problems.extend(minimum_element_problems(document))
     result.components = len(as_objects(document.get("components")))
     if archive is not None:
@@ -78,8 +78,13 @@ def check_document(path: Path, archive: ArchiveContents | None = None) -> CheckR
     return result
 
 
-def schema_problems(document: Any) -> list[Problem]:
-    """Where the (parsed) document breaks the CycloneDX 1.6 JSON schema."""
+def schema_problems(text: str) -> list[Problem]:
+    """Where the document (its JSON text) breaks the CycloneDX 1.6 JSON schema."""
+    return parsed_schema_problems(json.loads(text))
+
+
+def parsed_schema_problems(document: Any) -> list[Problem]:
+    """Where the parsed document breaks the CycloneDX 1.6 JSON schema."""
     errors = _schema_validator().iter_errors(document)
     return [
         Problem("document", f"schema: {_json_path(error.instance_path)}: {_message(error)}")
@@ -99,10 +104,10 @@ def _schema_validator() -> Any:
     # Imported here: only `sbom check`, `sbom` and `verify` need the schema.
     import jsonschema_rs
     from cyclonedx.schema import SchemaVersion
-    from cyclonedx.schema._res import CRYPTOGRAPHY_DEFS, JSF, SPDX_JSON
-    from cyclonedx.validation.json import JsonStrictValidator
+    from cyclonedx.schema._res import BOM_JSON_STRICT, CRYPTOGRAPHY_DEFS, JSF, SPDX_JSON
 
-    schema_file = JsonStrictValidator(SchemaVersion.V1_6)._schema_file
+    # The files cyclonedx-python-lib's JsonStrictValidator validates against.
+    schema_file = BOM_JSON_STRICT[SchemaVersion.V1_6]
     prefix = "http://cyclonedx.org/schema/"
     referenced = {
         f"{prefix}spdx.SNAPSHOT.schema.json": SPDX_JSON,
