@@ -103,7 +103,7 @@ def account_for_files(
     found: dict[str, str] = {}
     for member, entry in sorted(contents.members.items()):
         top, _, relative = member.partition("/")
-        if top != root:
+        if top != root or (not relative.strip("/") and entry != "dir"):
             problems.append(f"{name}: {member} lies outside the layer's folder {root}/")
         elif entry != "dir" and relative:
             found[relative.rstrip("/")] = entry
