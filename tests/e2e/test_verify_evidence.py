@@ -203,3 +203,41 @@ def test_verify_works_on_a_read_only_copy(read_only_build: Path) -> None:
     result = verify([str(read_only_build / "venvstacks.toml")])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "verified: every archive matches its records" in result.stdout
+
+
+@pytest.fixture
+def copied_stack(built_stack: BuiltStack, tmp_path: Path) -> Path:
+    """The spec, patches, sdists, wheel dir and output dir of the shared build, copied."""
+    source = built_stack.spec.parent
+    target = tmp_path / "stack"
+    for name in ("venvstacks.toml", "launch_modules", "build-settings", "patches"):
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name)
+        else:
+            target.mkdir(exist_ok=True)
+            shutil.copy2(source / name, target / name)
+    config = built_stack.config
+    sdists = config.work_dir / "cpu" / "fromager" / "sdists-repo" / "downloads"
+    relative = sdists.relative_to(source)
+    shutil.copytree(sdists, target / relative)
+    for folder in (config.wheel_dir, config.output_dir):
+        shutil.copytree(folder, target / folder.relative_to(source))
+    return target / "venvstacks.toml"
+
+
+def test_changed_patch_and_missing_sdist_are_named(copied_stack: Path) -> None:
+    assert verify([str(copied_stack)]).returncode == 0  # the copy alone verifies
+    stack = copied_stack.parent
+    (patch,) = (stack / "patches" / "markupsafe").glob("*.patch")
+    patch.write_text(patch.read_text() + "\n")
+    downloads = stack / "_srcstacks" / "cpu" / "fromager" / "sdists-repo" / "downloads"
+    (downloads / "idna-3.11.tar.gz").unlink()
+    result = verify([str(copied_stack)])
+    assert result.returncode == 1
+    out = result.stdout
+    assert (
+        f"markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl: patch patches/markupsafe/{patch.name}"
+        " differs from the sha256 recorded for it"
+    ) in out
+    assert "idna-3.11-0-py3-none-any.whl: its sdist" in out
+    assert "idna-3.11.tar.gz is gone, so its sha256 cannot be checked" in out
