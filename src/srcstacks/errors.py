@@ -67,7 +67,3 @@ class StateError(SrcstacksError):
 
 class ArchiveError(SrcstacksError):
     """A layer archive cannot be read: not a tar, truncated, or corrupt compression."""
-
-
-class SbomFormatError(SrcstacksError):
-    """An SBOM given to verify or ``sbom check`` is not a CycloneDX document srcstacks can read."""
