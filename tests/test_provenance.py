@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.utils import parse_wheel_filename
 
+from srcstacks.archive_reader import record_digest
 from srcstacks.errors import ProvenanceError
-from srcstacks.fsutil import sha256_file
+from srcstacks.fsutil import sha256_bytes, sha256_file
 from srcstacks.patches import applicable_patches
 from srcstacks.provenance import (
     Manifest,
@@ -16,13 +19,19 @@ from srcstacks.provenance import (
     WheelProvenance,
     check_wheel_dir,
     read_manifest,
+    records_digest,
     write_manifest,
 )
+from srcstacks.wheel_evidence import FROMAGER_FILES, read_evidence
 
 
-def publish(wheel_dir: Path, name: str, content: bytes) -> WheelProvenance:
+def publish(wheel_dir: Path, name: str, content: bytes | None = None) -> WheelProvenance:
+    """Publish a wheel named ``name``: a Fromager-like wheel, or ``content`` as it is."""
     wheel_dir.mkdir(parents=True, exist_ok=True)
-    (wheel_dir / name).write_bytes(content)
+    if content is None:
+        make_wheel(wheel_dir / name)
+    else:
+        (wheel_dir / name).write_bytes(content)
     return WheelProvenance(
         filename=name,
         project=name.split("-")[0],
@@ -33,18 +42,50 @@ def publish(wheel_dir: Path, name: str, content: bytes) -> WheelProvenance:
         sdist=SdistRecord(url="https://example.invalid/x.tar.gz", filename="x.tar.gz", sha256="ab"),
         patches=(PatchRecord(path="patches/x/1.patch", sha256="cd"),),
         build_env={"CFLAGS": "-O2"},
+        build_settings_sha256=sha256_bytes(SETTINGS),
+        built_from_source=True,
     )
 
 
+SETTINGS = b'[env]\nCFLAGS = "-O2"\n'
+
+
+def make_wheel(
+    path: Path, *, fromager: bool = True, tags: str | None = None, build: str | None = None
+) -> Path:
+    """A wheel with Fromager's build metadata, a WHEEL file and a RECORD, like Fromager's."""
+    name, version, build_tag, parsed = parse_wheel_filename(path.name)
+    dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
+    wheel_tags = tags or "\n".join(f"Tag: {tag}" for tag in sorted(str(t) for t in parsed))
+    build_line = build if build is not None else "".join(str(part) for part in build_tag)
+    files = {
+        f"{name}/__init__.py": b"VALUE = 1\n",
+        f"{dist_info}/METADATA": f"Name: {name}\nVersion: {version}\n".encode(),
+        f"{dist_info}/WHEEL": f"Wheel-Version: 1.0\n{wheel_tags}\nBuild: {build_line}\n".encode(),
+    }
+    if fromager:
+        files[f"{dist_info}/fromager-build-settings"] = SETTINGS
+        for extra in FROMAGER_FILES[1:]:
+            files[f"{dist_info}/{extra}"] = b""
+    record = "".join(
+        f"{member},{record_digest(data)},{len(data)}\n" for member, data in files.items()
+    )
+    files[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in files.items():
+            archive.writestr(member, data)
+    return path
+
+
 def test_round_trip(tmp_path: Path) -> None:
-    record = publish(tmp_path, "six-1.17.0-0-py3-none-any.whl", b"wheel")
+    record = publish(tmp_path, "six-1.17.0-0-py3-none-any.whl")
     write_manifest(tmp_path, Manifest({record.filename: record}))
     assert read_manifest(tmp_path).wheels == {record.filename: record}
     assert check_wheel_dir(tmp_path).wheels[record.filename] == record
 
 
 def test_wheel_without_entry_is_named(tmp_path: Path) -> None:
-    record = publish(tmp_path, "six-1.17.0-0-py3-none-any.whl", b"wheel")
+    record = publish(tmp_path, "six-1.17.0-0-py3-none-any.whl")
     write_manifest(tmp_path, Manifest({record.filename: record}))
     (tmp_path / "idna-3.11-py3-none-any.whl").write_bytes(b"from pypi")
     with pytest.raises(
@@ -109,3 +150,61 @@ def test_installed_dist_is_matched_to_the_build_it_came_from(tmp_path: Path) -> 
     assert manifest.installed_from(installed("7")) is None
     other = InstalledDist("other", "1.0", "other-1.0.dist-info", {})
     assert manifest.installed_from(other) is None
+
+
+def test_a_fromager_wheel_carries_its_build_evidence(tmp_path: Path) -> None:
+    evidence = read_evidence(make_wheel(tmp_path / "six-1.17.0-0-py3-none-any.whl"))
+    assert evidence.built_from_source, evidence.problems
+    assert evidence.build_settings_sha256 == sha256_bytes(SETTINGS)
+
+
+def test_a_public_binary_under_a_published_name_has_no_evidence(tmp_path: Path) -> None:
+    """The issue's hole: a manylinux wheel renamed to the published name, hash edited in."""
+    wheel = make_wheel(
+        tmp_path / "markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl",
+        fromager=False,
+        tags="Tag: cp311-cp311-manylinux_2_17_x86_64\nTag: cp311-cp311-manylinux2014_x86_64",
+        build="",
+    )
+    evidence = read_evidence(wheel)
+    assert not evidence.built_from_source
+    text = "; ".join(evidence.problems)
+    assert "WHEEL tags cp311-cp311-manylinux2014_x86_64" in text
+    assert "disagree with the file name's cp311-cp311-linux_x86_64" in text
+    assert "WHEEL build tag 'none' disagrees with the file name's '0'" in text
+    assert "no Fromager build metadata (fromager-build-settings" in text
+    record = publish(tmp_path, wheel.name, wheel.read_bytes())
+    write_manifest(tmp_path, Manifest({record.filename: record}))
+    with pytest.raises(ProvenanceError, match="no Fromager build metadata"):
+        check_wheel_dir(tmp_path)
+
+
+def test_a_file_changed_inside_a_wheel_breaks_its_record(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path / "six-1.17.0-0-py3-none-any.whl")
+    with zipfile.ZipFile(wheel, "a") as archive:
+        archive.writestr("six/evil.py", b"import os\n")
+    assert read_evidence(wheel).problems == ("files not in RECORD: six/evil.py",)
+
+
+def test_a_record_not_built_from_source_is_refused(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    record = replace(publish(tmp_path, "six-1.17.0-0-py3-none-any.whl"), built_from_source=False)
+    write_manifest(tmp_path, Manifest({record.filename: record}))
+    with pytest.raises(ProvenanceError, match="does not record it as built from source"):
+        check_wheel_dir(tmp_path)
+
+
+def test_records_digest_pins_one_stacks_records(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    six = publish(tmp_path, "six-1.17.0-0-py3-none-any.whl")
+    idna = publish(tmp_path, "idna-3.11-0-py3-none-any.whl")
+    mine = {six.filename}
+    before = records_digest(Manifest({six.filename: six}), mine)
+    # Another stack publishing into the same wheel dir does not change this stack's pin...
+    assert records_digest(Manifest({six.filename: six, idna.filename: idna}), mine) == before
+    # ...an edited record of its own does, and so does a dropped one.
+    edited = replace(six, sha256="0" * 64)
+    assert records_digest(Manifest({six.filename: edited}), mine) != before
+    assert records_digest(Manifest({}), mine) != records_digest(Manifest({}), set())

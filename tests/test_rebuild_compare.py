@@ -163,7 +163,7 @@ ARCHIVE = "app-demo.tar.xz"
 def output_dir(folder: Path) -> Path:
     """A published output dir in venvstacks' layout, with one layer and its records."""
     write_tar(folder / ARCHIVE)
-    layer = {"archive_name": ARCHIVE, "install_target": "app-demo"}
+    layer = {"archive_name": ARCHIVE, "install_target": "app-demo", "runtime_layer": "cpython"}
     manifest = {"layers": {"runtimes": [], "frameworks": [], "applications": [layer]}}
     (folder / "__venvstacks__" / "env_metadata").mkdir(parents=True)
     (folder / "__venvstacks__" / "venvstacks.json").write_text(json.dumps(manifest))

@@ -30,7 +30,9 @@ PATCH = b"--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"
 PATCH_PATH = "patches/markupsafe/0001-fix.patch"
 
 
-def dist(name: str, version: str, *requires: str, patched: bool = False) -> DistInputs:
+def dist(
+    name: str, version: str, *requires: str, patched: bool = False, from_source: bool = True
+) -> DistInputs:
     text = (
         f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\nSummary: {name} here\n"
         "License-Expression: BSD-3-Clause\nAuthor-email: Dev <dev@example.org>\n"
@@ -51,6 +53,7 @@ def dist(name: str, version: str, *requires: str, patched: bool = False) -> Dist
         ),
         patches=(PatchRecord(PATCH_PATH, hashlib.sha256(PATCH).hexdigest()),) if patched else (),
         build_env={"CFLAGS": "-O2"},
+        built_from_source=from_source,
     )
     installed = InstalledDist(
         project, version, f"{project}-{version}.dist-info", {"METADATA": text}
@@ -200,6 +203,16 @@ def test_patch_and_provenance(stack: dict[str, Path]) -> None:
     assert sdist[0]["url"] == "https://files.example.org/markupsafe-3.0.4.tar.gz"
 
 
+def test_built_from_source_is_what_the_provenance_says() -> None:
+    """Negative control for the "true" above: a record without the claim says "false"."""
+    document = build_document(
+        layer_inputs("fw", "framework", (dist("MarkupSafe", "3.0.4", from_source=False),))
+    )
+    markupsafe = by_name(json.loads(document.text))["MarkupSafe"]
+    properties = {item["name"]: item["value"] for item in markupsafe["properties"]}
+    assert properties["srcstacks:built_from_source"] == "false"
+
+
 def test_runtime_component_keeps_no_local_path(stack: dict[str, Path]) -> None:
     text = stack["runtime"].read_text()
     assert "/home/someone" not in text
@@ -337,3 +350,35 @@ def test_cli_check_exit_codes(stack: dict[str, Path]) -> None:
     assert "1 of 2 SBOM(s) lack required elements" in failed.stderr
     mismatch = check(broken, "--archive", "a", "--archive", "b")
     assert mismatch.exit_code == 1 and "give one --archive per FILE" in mismatch.stderr
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda d: d["components"][0].pop("name"), "missing name"),
+        (lambda d: d.__setitem__("metadata", "not an object"), "no metadata.component"),
+        (lambda d: d.__setitem__("components", {"a": 1}), "schema:"),
+        (lambda d: d["components"][0].__setitem__("hashes", "abc"), "missing sha256 hash"),
+        (lambda d: d["dependencies"][0].__setitem__("dependsOn", [{"x": 1}]), "unknown bom-ref"),
+        (lambda d: d["metadata"]["component"].__setitem__("hashes", [{"alg": []}]), "schema:"),
+    ],
+)
+def test_check_names_malformed_documents_without_a_traceback(
+    stack: dict[str, Path], damage: Any, expected: str, tmp_path: Path
+) -> None:
+    found = problems(edited(stack["app"], damage))
+    assert any(expected in problem for problem in found), found
+    archive = make_archive(tmp_path / "fw.tar.xz", ("jinja2", "3.1.6"))
+    # Against an archive too: the archive comparison must not trip over the damage.
+    assert problems(edited(stack["app"], damage), archive)
+
+
+def test_cli_check_names_a_corrupt_archive(stack: dict[str, Path], tmp_path: Path) -> None:
+    corrupt = tmp_path / "app-greeter.tar.xz"
+    corrupt.write_bytes(b"\xfd7zXZ\x00 not really xz")
+    result = CliRunner().invoke(
+        app, ["sbom", "check", str(stack["app"]), "--archive", str(corrupt)]
+    )
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"srcstacks: error: {corrupt}: unreadable archive")

@@ -11,14 +11,17 @@ import base64
 import csv
 import hashlib
 import io
+import lzma
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
-from srcstacks.elf import ELF_MAGIC, ElfLinks, read_links
+from srcstacks.elf import ElfLinks, read_links
+from srcstacks.errors import ArchiveError
 from srcstacks.fsutil import sha256_file
 
 _DIST_INFO_FILES = ("METADATA", "RECORD", "WHEEL")
@@ -64,30 +67,61 @@ class ArchiveContents:
     # Path relative to site-packages -> record_digest of its content.
     digests: dict[str, str]
     elf_files: tuple[ElfFile, ...] = ()
+    # Every member by its name in the archive -> what it is: "sha256=..." (a file, its
+    # content in RECORD notation), "symlink:<target>", "dir", or "other:<tar type>".
+    members: dict[str, str] = field(default_factory=dict)
 
 
 def read_archive(archive: Path) -> ArchiveContents:
-    """Read ``archive`` once and describe its site-packages."""
+    """Read ``archive`` once and describe its site-packages and every member.
+
+    An archive that cannot be read (not a tar, truncated, corrupt compression) is an
+    :class:`ArchiveError` naming it.
+    """
+    try:
+        return _read(archive)
+    except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError) as exc:
+        # tarfile lists every compression it tried on lines of their own: keep one line.
+        detail = " ".join(str(exc).split())
+        raise ArchiveError(
+            f"{archive}: unreadable archive ({type(exc).__name__}: {detail});"
+            " rebuild it with 'srcstacks archives'"
+        ) from None
+
+
+def _member_kind(member: tarfile.TarInfo) -> str | None:
+    """What a non-file member is; None for a file (or hard link) whose content is read."""
+    if member.isdir():
+        return "dir"
+    if member.issym():
+        return "symlink:" + member.linkname
+    if member.isfile() or member.islnk():
+        return None
+    return f"other:{member.type.decode('ascii', errors='replace')}"
+
+
+def _read(archive: Path) -> ArchiveContents:
     digests: dict[str, str] = {}
     texts: dict[str, dict[str, str]] = {}
     elf_files: list[ElfFile] = []
+    members: dict[str, str] = {}
     with tarfile.open(archive) as tar:
         for member in tar:
-            if not member.isfile():
+            kind = _member_kind(member)
+            if kind is not None:
+                members[member.name] = kind
                 continue
             relative = _site_packages_path(member.name)
             stream = tar.extractfile(member)
             assert stream is not None
-            head = stream.read(len(ELF_MAGIC))
-            if relative is None and head != ELF_MAGIC:
-                continue  # outside site-packages only compiled files matter
-            data = head + stream.read()
+            data = stream.read()
+            members[member.name] = record_digest(data)
             if (links := read_links(data, member.name)) is not None:
                 inside = member.name.split("/", 1)[1] if "/" in member.name else member.name
                 elf_files.append(ElfFile(inside, relative, links))
             if relative is None:
                 continue
-            digests[relative] = record_digest(data)
+            digests[relative] = members[member.name]
             parts = PurePosixPath(relative).parts
             if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _DIST_INFO_FILES:
                 texts.setdefault(parts[0], {})[parts[1]] = data.decode("utf-8", errors="replace")
@@ -98,16 +132,38 @@ def read_archive(archive: Path) -> ArchiveContents:
         dists=dists,
         digests=digests,
         elf_files=tuple(elf_files),
+        members=members,
     )
 
 
 def wheel_record(wheel: Path) -> dict[str, str]:
     """The hashed RECORD rows of a wheel file."""
-    with zipfile.ZipFile(wheel) as archive:
-        for name in archive.namelist():
-            if name.count("/") == 1 and name.endswith(".dist-info/RECORD"):
-                return parse_record(archive.read(name).decode("utf-8"))
-    return {}
+    return read_wheel_files(wheel).record
+
+
+@dataclass(frozen=True)
+class WheelFiles:
+    """What installing a wheel puts where: its RECORD and its entry points."""
+
+    record: dict[str, str]  # path in the wheel -> "sha256=..."
+    entry_points: str  # the text of .dist-info/entry_points.txt ("" when none)
+
+
+def read_wheel_files(wheel: Path) -> WheelFiles:
+    """Read a wheel's RECORD and entry points (empty when it cannot be read)."""
+    record, entry_points = {}, ""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                if name.count("/") != 1 or ".dist-info/" not in name:
+                    continue
+                if name.endswith("/RECORD"):
+                    record = parse_record(archive.read(name).decode("utf-8", errors="replace"))
+                elif name.endswith("/entry_points.txt"):
+                    entry_points = archive.read(name).decode("utf-8", errors="replace")
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return WheelFiles({}, "")
+    return WheelFiles(record, entry_points)
 
 
 def _site_packages_path(name: str) -> str | None:

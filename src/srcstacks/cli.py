@@ -197,15 +197,20 @@ def sbom_check_command(
     missing = [str(path) for path in archives if not path.is_file()]
     if missing:
         _fail(f"no such archive: {', '.join(missing)}")
-    failed = 0
-    for index, path in enumerate(files):
-        result = check_document(path, read_archive(archives[index]) if archives else None)
-        for problem in result.problems:
-            typer.echo(f"{path.name}: {problem}")
-        if result.ok:
-            typer.echo(f"{path.name}: OK ({result.components} component(s))")
-        else:
-            failed += 1
+
+    def action() -> int:
+        failed = 0
+        for index, path in enumerate(files):
+            result = check_document(path, read_archive(archives[index]) if archives else None)
+            for problem in result.problems:
+                typer.echo(f"{path.name}: {problem}")
+            if result.ok:
+                typer.echo(f"{path.name}: OK ({result.components} component(s))")
+            else:
+                failed += 1
+        return failed
+
+    failed = _guarded(action)
     if failed:
         _fail(f"{failed} of {len(files)} SBOM(s) lack required elements (listed above)")
 
@@ -252,11 +257,13 @@ def verify_command(
     def action() -> None:
         from srcstacks import pipeline
         from srcstacks.stages.rebuild import rebuild_and_compare
-        from srcstacks.stages.verify import verify_build
+        from srcstacks.stages.verify import held_for_reading, verify_build
 
         overrides = Overrides(variant=variant, wheel_dir=wheel_dir, output_dir=output_dir)
         config = load_config(spec, overrides)
-        with pipeline.work_dir_held(config, _say):
+        # Verify alone only reads (it works on a read-only copy); a rebuild writes.
+        held = pipeline.work_dir_held(config, _say) if rebuild else held_for_reading(config)
+        with held:
             result = verify_build(config, _say)
             for problem in result.problems:
                 typer.echo(f"MISMATCH {problem}")

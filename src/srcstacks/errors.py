@@ -83,3 +83,7 @@ class DownloadError(BuildError):
 
 class SettingsRejectedError(ConfigError):
     """Fromager refused a build-settings file: an unknown key or a value of the wrong type."""
+
+
+class ArchiveError(SrcstacksError):
+    """A layer archive cannot be read: not a tar, truncated, or corrupt compression."""

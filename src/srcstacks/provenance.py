@@ -8,6 +8,7 @@ a wheel only if it has an entry here whose sha256 matches the file.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from packaging.utils import canonicalize_version, parse_wheel_filename
 
 from srcstacks.archive_reader import InstalledDist
 from srcstacks.errors import ProvenanceError
-from srcstacks.fsutil import sha256_file, write_json
+from srcstacks.fsutil import dump_json, sha256_bytes, sha256_file, write_json
+from srcstacks.wheel_evidence import read_evidence
 
 MANIFEST_NAME = "provenance.json"
 FORMAT_VERSION = 1
@@ -55,7 +57,9 @@ class WheelProvenance:
     build_settings_sha256: str = ""
     # The environment Fromager's settings put in force for the build (CFLAGS, ...).
     build_env: dict[str, str] = field(default_factory=dict)
-    built_from_source: bool = True
+    # Set by publish only when the wheel carries Fromager's build evidence
+    # (:mod:`wheel_evidence`); a record without it claims nothing.
+    built_from_source: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WheelProvenance:
@@ -110,6 +114,21 @@ class Manifest:
         }
 
 
+def records_digest(manifest: Manifest, names: Iterable[str] | None = None) -> str:
+    """sha256 of the records of ``names`` (all when None), as ``provenance.json`` writes them.
+
+    This pins one stack's provenance in ``build.json`` and every SBOM: a wheel dir
+    shared with other stacks changes ``provenance.json`` whenever they publish, but the
+    records of this stack's wheels change only when this stack publishes again.
+    """
+    wanted = set(manifest.wheels) if names is None else set(names)
+    subset = Manifest({name: record for name, record in manifest.wheels.items() if name in wanted})
+    # A name without a record must change the digest too.
+    missing = sorted(wanted - set(manifest.wheels))
+    data = subset.to_json() | ({"missing": missing} if missing else {})
+    return sha256_bytes(dump_json(data).encode("utf-8"))
+
+
 def manifest_path(wheel_dir: Path) -> Path:
     """Where the manifest of ``wheel_dir`` lives."""
     return wheel_dir / MANIFEST_NAME
@@ -146,22 +165,58 @@ def check_wheel_dir(wheel_dir: Path) -> Manifest:
     """Check every wheel in ``wheel_dir`` against the manifest; return the manifest.
 
     Raises :class:`ProvenanceError` listing every wheel without an entry, with a hash
-    that differs from its entry, and every entry whose wheel is missing.
+    that differs from its entry or without the build evidence its entry claims
+    (:func:`evidence_problems`), and every entry whose wheel is missing.
     """
     manifest = read_manifest(wheel_dir)
-    problems: list[str] = []
+    found = wheel_dir_problems(wheel_dir, manifest)
+    problems = [
+        f"{name} {problem}"
+        if problem.startswith(("has ", "does ", "is "))
+        else f"{name}: {problem}"
+        for name, listed in sorted(found.items())
+        for problem in listed
+    ]
+    if problems:
+        raise ProvenanceError(
+            f"{wheel_dir}: {len(found)} wheel(s) fail the provenance check: " + "; ".join(problems)
+        )
+    return manifest
+
+
+def describe_wheel_problem(name: str, problem: str) -> str:
+    """``<wheel> has no provenance entry``, ``<wheel>: no Fromager build metadata ...``."""
+    if problem.startswith(("has ", "does ", "is ")):
+        return f"{name} {problem}"
+    return f"{name}: {problem}"
+
+
+def wheel_dir_problems(wheel_dir: Path, manifest: Manifest) -> dict[str, list[str]]:
+    """What is wrong with each wheel of ``wheel_dir`` (or recorded for it), by file name."""
+    problems: dict[str, list[str]] = {}
     present = {path.name: path for path in wheel_dir.glob("*.whl")}
     for name, path in sorted(present.items()):
         record = manifest.wheels.get(name)
         if record is None:
-            problems.append(f"{name} has no provenance entry")
+            problems[name] = ["has no provenance entry"]
         elif sha256_file(path) != record.sha256:
-            problems.append(f"{name} does not match the sha256 recorded for it")
+            problems[name] = ["does not match the sha256 recorded for it"]
+        elif found := evidence_problems(path, record):
+            problems[name] = found
     for name in sorted(set(manifest.wheels) - set(present)):
-        problems.append(f"{name} is recorded but missing")
-    if problems:
-        raise ProvenanceError(
-            f"{wheel_dir}: {len(problems)} wheel(s) fail the provenance check: "
-            + "; ".join(problems)
-        )
-    return manifest
+        problems[name] = ["is recorded but missing"]
+    return problems
+
+
+def evidence_problems(wheel: Path, record: WheelProvenance) -> list[str]:
+    """Where ``wheel`` contradicts its provenance record or lacks Fromager's evidence."""
+    evidence = read_evidence(wheel)
+    problems = list(evidence.problems)
+    if not record.built_from_source:
+        problems.append("its provenance does not record it as built from source")
+    if (
+        evidence.build_settings_sha256 is not None
+        and evidence.build_settings_sha256 != record.build_settings_sha256
+    ):
+        problems.append("its fromager-build-settings differ from the provenance's sha256")
+    return problems

@@ -43,6 +43,11 @@ class BuildInfo:
     variant: str
     runtimes: tuple[RuntimeRecord, ...]
     tools: dict[str, str] = field(default_factory=dict)
+    # sha256 of this stack's provenance records (provenance.records_digest): editing
+    # them after the build is caught by verify.
+    provenance_sha256: str = ""
+    # Runtime layer (install target) -> sha256 of its published file list (runtime_files).
+    runtime_files: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written beside the archives."""
@@ -50,6 +55,8 @@ class BuildInfo:
             "variant": self.variant,
             "runtimes": [asdict(record) for record in self.runtimes],
             "tools": dict(sorted(self.tools.items())),
+            "provenance_sha256": self.provenance_sha256,
+            "runtime_files": dict(sorted(self.runtime_files.items())),
         }
 
     def runtime_of(self, layer: str) -> RuntimeRecord | None:
@@ -83,6 +90,10 @@ def read_build_info(path: Path) -> BuildInfo:
             variant=str(data["variant"]),
             runtimes=tuple(RuntimeRecord.from_json(item) for item in data.get("runtimes", [])),
             tools={str(key): str(value) for key, value in data.get("tools", {}).items()},
+            provenance_sha256=str(data.get("provenance_sha256", "")),
+            runtime_files={
+                str(key): str(value) for key, value in data.get("runtime_files", {}).items()
+            },
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise StateError(

@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name
 
 from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir
 from srcstacks.stages.archives import published_layers
+from srcstacks.wheel_evidence import read_evidence
 from tests.conftest import BuiltStack
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +81,9 @@ def test_every_deployed_distribution_is_a_published_wheel(built_stack: BuiltStac
         site_packages_dists = _installed_dists(layer_dir)
         for dist_info in site_packages_dists:
             record = _provenance_for(manifest, dist_info)
+            # Set by publish from the wheel's own evidence (a record without it says False).
             assert record.built_from_source
+            assert read_evidence(wheel_dir / record.filename).built_from_source
             assert record.sdist.url.endswith(".tar.gz")
             expected = _wheel_record(wheel_dir / record.filename)
             site_packages = dist_info.parent

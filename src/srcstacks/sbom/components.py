@@ -166,7 +166,10 @@ def library_component(
 
 
 def runtime_component(
-    record: RuntimeRecord, supplier: SbomParty | None, system_libraries: tuple[str, ...] = ()
+    record: RuntimeRecord,
+    supplier: SbomParty | None,
+    system_libraries: tuple[str, ...] = (),
+    files_sha256: str = "",
 ) -> Component:
     """The CPython interpreter of a runtime layer, where srcstacks got it, and the system
     libraries it loads from the machine it is deployed on."""
@@ -208,6 +211,7 @@ def runtime_component(
             f"{NS}:runtime:origin": origin,
             f"{NS}:runtime:filename": record.filename,
             **({f"{NS}:system_libraries": " ".join(system_libraries)} if system_libraries else {}),
+            **({f"{NS}:runtime:files_sha256": files_sha256} if files_sha256 else {}),
         }),
     )  # fmt: skip
 

@@ -64,6 +64,10 @@ class LayerInputs:
     settings: SbomSettings
     # Runtime layers: system libraries the interpreter and standard library load.
     runtime_system_libraries: tuple[str, ...] = ()
+    # Runtime layers: sha256 of the runtime's file list published beside the archives.
+    runtime_files_sha256: str = ""
+    # sha256 of this stack's provenance records, as pinned in build.json.
+    provenance_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,10 @@ def build_document(inputs: LayerInputs) -> Document:
     runtime = None
     if inputs.runtime is not None:
         runtime = parts.runtime_component(
-            inputs.runtime, settings.supplier, inputs.runtime_system_libraries
+            inputs.runtime,
+            settings.supplier,
+            inputs.runtime_system_libraries,
+            inputs.runtime_files_sha256,
         )
         members.append(runtime)
         graph_root.append(runtime)
@@ -194,6 +201,11 @@ def _metadata(inputs: LayerInputs, root: Component) -> BomMetaData:
             Property(name="cdx:reproducible", value="true"),
             Property(name=f"{parts.NS}:variant", value=inputs.variant),
             Property(name=f"{parts.NS}:timestamp_source", value=inputs.timestamp_source),
+            *(
+                [Property(name=f"{parts.NS}:provenance_sha256", value=inputs.provenance_sha256)]
+                if inputs.provenance_sha256
+                else []
+            ),
         ],
     )
 

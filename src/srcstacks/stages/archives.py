@@ -2,9 +2,11 @@
 
 Reads the lock files (lock stage) and the wheel dir; runs ``venvstacks build --publish``
 with the same index flags, into a staging folder. Publishes ``<layer>.tar.xz``,
-venvstacks' metadata (``__venvstacks__/``) and ``__srcstacks__/build.json`` (the
-variant, the runtime's origin and the tool versions, for the SBOM stage) into the output
-dir as one all-or-nothing step.
+venvstacks' metadata (``__venvstacks__/``), ``__srcstacks__/build.json`` (the variant,
+the runtime's origin, the tool versions and the sha256 of this stack's provenance
+records, for the SBOM stage and verify) and each runtime layer's file list
+(``__srcstacks__/<layer>.runtime-files.json``, for verify) into the output dir as one
+all-or-nothing step.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import srcstacks
+from srcstacks.accounting import VENVSTACKS_FILES
 from srcstacks.config import StackConfig
 from srcstacks.errors import PublishError
 from srcstacks.fsutil import finish_publish, publish_tree, sha256_file, write_json
@@ -27,8 +30,17 @@ from srcstacks.layout import (
     sbom_path,
     stack_manifest_path,
 )
-from srcstacks.provenance import check_wheel_dir
+from srcstacks.provenance import check_wheel_dir, records_digest
+from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo
+from srcstacks.runtime_files import (
+    list_sha256,
+    list_tree,
+    published_list_path,
+    read_list,
+    work_list_path,
+    write_list,
+)
 from srcstacks.stages.lock import check_locks
 from srcstacks.stages.runtime import discard_layer_envs, prepare_runtimes, runtime_env
 from srcstacks.stages.variant_spec import venvstacks_spec
@@ -74,7 +86,14 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
         "venvstacks": venvstacks.version(),
         "uv": venvstacks.uv_version(),
     }
-    write_json(staged.build_info, BuildInfo(config.variant, tuple(runtimes), tools).to_json())
+    build_info = BuildInfo(
+        config.variant,
+        tuple(runtimes),
+        tools,
+        provenance_sha256=records_digest(manifest, stack_wheels(layout) or None),
+        runtime_files=_publish_runtime_files(config, staged),
+    )
+    write_json(staged.build_info, build_info.to_json())
     claim_dir(config.output_dir, "output dir")
     if finish_publish(config.output_dir):
         report(f"  completed the interrupted publish of the previous set in {config.output_dir}")
@@ -107,6 +126,24 @@ def _replaced_sboms(published: Layout, staged: Layout) -> list[Path]:
         if not old.exists() or sha256_file(staged.archive(layer.archive_name)) != sha256_file(old):
             replaced.append(sbom)
     return replaced
+
+
+def _publish_runtime_files(config: StackConfig, staged: Layout) -> dict[str, str]:
+    """Put each runtime layer's file list beside the archives; return their sha256s.
+
+    A seeded runtime (pack, local) was listed when it was seeded; a downloaded one is
+    listed from the runtime layer venvstacks unpacked, without venvstacks' own files.
+    """
+    layout = Layout.of(config)
+    digests = {}
+    for layer in config.layers_of("runtime"):
+        if config.runtime.kind in ("pack", "local"):
+            entries = read_list(work_list_path(layout, layer.env_name)) or {}
+        else:
+            entries = list_tree(layout.layer_env(layer.env_name), frozenset(VENVSTACKS_FILES))
+        write_list(published_list_path(staged.output_dir, layer.env_name), entries)
+        digests[layer.env_name] = list_sha256(entries)
+    return digests
 
 
 def _remove_stale_sboms(archives: list[Path], report: Report) -> None:

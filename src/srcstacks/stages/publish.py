@@ -35,6 +35,7 @@ from srcstacks.provenance import (
 from srcstacks.publishers import Publisher, read_publishers, write_publisher
 from srcstacks.settings import effective_env
 from srcstacks.tools.fromager import BuildOrderEntry, FromagerDirs, read_build_order
+from srcstacks.wheel_evidence import read_evidence
 from srcstacks.worklock import publishing_into
 
 Report = Callable[[str], None]
@@ -135,6 +136,13 @@ def _describe(
         PatchRecord(path=_relative(patch, config.spec_dir), sha256=sha256_file(patch))
         for patch in applicable_patches(config.patches_dir, project, version, config.variant)
     )
+    # Built from source means: Fromager built it here from the sdist just recorded, and
+    # the wheel carries Fromager's build metadata and agrees with its own file name.
+    evidence = read_evidence(wheel)
+    if not evidence.built_from_source:
+        raise ProvenanceError(
+            f"{wheel}: no evidence Fromager built it from source: {'; '.join(evidence.problems)}"
+        )
     settings_text = _read_dist_info_file(wheel, "fromager-build-settings")
     _, _, build_tag, _ = parse_wheel_filename(wheel.name)
     record = WheelProvenance(
@@ -148,6 +156,7 @@ def _describe(
         patches=patches,
         build_settings_sha256=sha256_bytes(settings_text.encode("utf-8")),
         build_env=_settings_env(settings_text, config.variant),
+        built_from_source=evidence.built_from_source,
     )
     return wheel, record
 

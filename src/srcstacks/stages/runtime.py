@@ -10,7 +10,8 @@ Four sources (``[tool.srcstacks.runtime] source``):
 For ``local`` and ``pack`` the interpreter is seeded into venvstacks' build dir as
 ``cpython@X.Y.Z/`` before every lock and build; venvstacks then uses it instead of
 downloading. Every source is recorded in ``<work_dir>/<variant>/runtime.json`` with the
-sha256 of what was used, for the SBOM.
+sha256 of what was used, for the SBOM; a seeded runtime's file list is recorded in
+``<work_dir>/<variant>/runtime-files/<layer>.json``, for verify.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from srcstacks.errors import RuntimeSourceError
 from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.layout import Layout, remove_tree
 from srcstacks.records import RuntimeRecord
+from srcstacks.runtime_files import list_tree, work_list_path, write_list
 from srcstacks.stages.runtime_pack import pack_runtime, probe_interpreter
 from srcstacks.tools.process import die_with_parent, tool_env
 
@@ -94,6 +96,9 @@ def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord
         assert source.path is not None
         archive, origin = source.path, source.path.as_posix()
     seeded = _seed(config, layer, archive)
+    # The interpreter's own files, as seeded: verify accounts for the runtime archive's
+    # files with this list (see runtime_files).
+    write_list(work_list_path(Layout.of(config), layer.env_name), list_tree(seeded))
     if archive.is_dir():
         digest, filename = _tree_digest(seeded), archive.name
     else:
@@ -200,7 +205,8 @@ def _check_version(prefix: Path, layer: Layer, origin: Path) -> None:
     python = prefix / "bin" / "python3"
     try:
         result = subprocess.run(
-            [str(python), "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            # -B: no bytecode written into the seeded runtime.
+            [str(python), "-I", "-B", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
             env=tool_env(),
             preexec_fn=die_with_parent,
             capture_output=True,

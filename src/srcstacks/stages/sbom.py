@@ -21,7 +21,8 @@ from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import ConfigError, SbomError, StageOrderError
 from srcstacks.fsutil import atomic_write_text, finish_publish
 from srcstacks.layout import Layout, sbom_path
-from srcstacks.provenance import Manifest, check_wheel_dir
+from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
+from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.components import DistInputs, LayerInfo
@@ -61,8 +62,15 @@ def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
     if finish_publish(config.output_dir):
         report(f"  completed the interrupted publish of the archives in {config.output_dir}")
     layers = _published(config)
-    build_info = read_build_info(Layout.of(config).build_info)
+    layout = Layout.of(config)
+    build_info = read_build_info(layout.build_info)
     manifest = check_wheel_dir(config.wheel_dir)
+    pinned = records_digest(manifest, stack_wheels(layout) or None)
+    if build_info.provenance_sha256 and pinned != build_info.provenance_sha256:
+        raise SbomError(
+            f"{layout.provenance}: this stack's provenance records changed since the archives"
+            f" were built ({layout.build_info} pins another sha256); run 'srcstacks archives'"
+        )
     written: list[Path] = []
     for item in _lower_layers_first(layers):
         contents = read_archive(item.archive)
@@ -180,6 +188,10 @@ def _layer_inputs(
         ),
         runtime=_runtime_record(build_info, item.layer) if is_runtime else None,
         runtime_system_libraries=unowned if is_runtime else (),
+        runtime_files_sha256=build_info.runtime_files.get(meta.install_target, "")
+        if is_runtime
+        else "",
+        provenance_sha256=build_info.provenance_sha256,
         tools=_tool_versions(build_info),
         variant=build_info.variant,
         timestamp=timestamp,

@@ -1,31 +1,54 @@
 """``srcstacks verify``: check that a finished build is what its records say it is.
 
-Reads the wheel dir and its provenance, the published archives and venvstacks'
-metadata. Reports every mismatch it finds (it does not stop at the first):
+Reads (never writes) the wheel dir and its provenance, the published archives,
+venvstacks' metadata, ``__srcstacks__/build.json``, the runtime file lists, the SBOMs,
+the sdists in the work dir and the patch files. Reports every mismatch it finds (it
+does not stop at the first):
 
-- a wheel in the wheel dir without provenance, or with a different hash;
-- an archive whose sha256 differs from venvstacks' metadata;
+- a wheel in the wheel dir without provenance, with a different hash, or without its
+  build evidence (Fromager's metadata, WHEEL tags and build tag agreeing with the file
+  name, a RECORD that matches its files; see :mod:`wheel_evidence`);
+- this stack's provenance records changed since the build: their sha256 differs from
+  the one pinned in ``build.json`` and in every SBOM;
+- an sdist or patch whose sha256 differs from what provenance records for it;
+- an archive that cannot be read, or whose sha256 differs from venvstacks' metadata;
 - a distribution in an archive that is not a published wheel with provenance;
-- an installed file whose content differs from the wheel it was installed from;
-- an archive without its SBOM, or whose SBOM is incomplete, names another sha256, or
-  gives a distribution a wheel hash other than its provenance's (see ``sbom check``).
+- a file in an archive that differs from where it came from, or that came from nowhere
+  we can name (:mod:`accounting`);
+- an archive without its SBOM, or whose SBOM is malformed or incomplete, names another
+  sha256, or gives a distribution a wheel hash or a built-from-source claim its
+  provenance and wheel do not back (see ``sbom check``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import fcntl
+import importlib.resources
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
-from srcstacks.archive_reader import ArchiveContents, read_archive, wheel_record
+from srcstacks.accounting import InstalledWheel, account_for_files
+from srcstacks.archive_reader import ArchiveContents, WheelFiles, read_archive, read_wheel_files
 from srcstacks.config import StackConfig
-from srcstacks.errors import ProvenanceError
-from srcstacks.layout import Layout, sbom_path
-from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir, read_manifest
-from srcstacks.sbom.check import check_document
+from srcstacks.errors import ArchiveError, BusyError, ProvenanceError, SrcstacksError
+from srcstacks.fsutil import interrupted_publish, sha256_file
+from srcstacks.layout import Layout, inside
+from srcstacks.provenance import (
+    Manifest,
+    describe_wheel_problem,
+    read_manifest,
+    records_digest,
+    wheel_dir_problems,
+)
+from srcstacks.publishers import stack_wheels
+from srcstacks.records import BuildInfo, read_build_info
+from srcstacks.runtime_files import list_sha256, published_list_path, read_list
 from srcstacks.stages.archives import published_layers
+from srcstacks.stages.verify_sbom import check_sbom
+from srcstacks.tools import venvstacks
+from srcstacks.tools.venvstacks import LayerMetadata
 
 Report = Callable[[str], None]
 
@@ -45,39 +68,73 @@ class Verification:
         return not self.problems
 
 
+@contextlib.contextmanager
+def held_for_reading(config: StackConfig) -> Iterator[None]:
+    """Wait for no srcstacks run to be writing, without writing anything ourselves.
+
+    A shared ``flock`` on the work dir's lock file when it exists and can be opened;
+    verify of a read-only copy (or without a work dir) proceeds without one.
+    """
+    path = config.work_dir / ".lock"
+    try:
+        handle = path.open("rb")
+    except OSError:
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = handle.read().decode("utf-8", errors="replace").strip() or "another process"
+            raise BusyError(
+                f"{config.work_dir} is in use by srcstacks run {holder}; wait for it to finish"
+            ) from None
+        except OSError:
+            pass  # a file system without locks: read anyway
+        yield
+
+
 def verify_build(config: StackConfig, report: Report = print) -> Verification:
-    """Check the wheel dir, every archive and every distribution in it."""
+    """Check the wheel dir, every archive and every file and distribution in it."""
     result = Verification()
-    manifest = _checked_manifest(config, result)
-    result.wheels = len(manifest.wheels)
-    records: dict[str, dict[str, str]] = {}
     layout = Layout.of(config)
+    if (journal := interrupted_publish(config.output_dir)) is not None:
+        result.problems.append(
+            f"{config.output_dir}: a publish of the archives was killed part way"
+            f" ({journal.name} is there), so they may be a mix of two builds:"
+            " rerun 'srcstacks archives' to complete it"
+        )
+    manifest, wheel_problems = _checked_manifest(config, result)
+    result.wheels = len(manifest.wheels)
+    ours = stack_wheels(layout) or frozenset(manifest.wheels)
+    build_info = _build_info(layout, result)
+    if build_info is not None:
+        _check_pin(layout, manifest, ours, build_info, result)
+    _check_sources(config, manifest, ours, result)
+    postinstall = _venvstacks_postinstall(build_info)
+    wheels: dict[str, WheelFiles] = {}
     for layer in published_layers(config.output_dir):
         archive = layout.archive(layer.archive_name)
         if not archive.is_file():
             result.problems.append(f"{archive}: archive listed by venvstacks is missing")
             continue
+        try:
+            contents = read_archive(archive)
+        except ArchiveError as exc:
+            result.problems.append(str(exc))
+            continue
         result.archives += 1
-        contents = read_archive(archive)
         if contents.sha256 != layer.archive_sha256:
             result.problems.append(
                 f"{archive.name}: sha256 differs from venvstacks' metadata"
                 " (the archive was changed)"
             )
-        _check_sbom(contents, manifest, result)
-        for dist in contents.dists:
-            result.distributions += 1
-            record = manifest.installed_from(dist)
-            if record is None:
-                result.problems.append(
-                    f"{archive.name}: {dist.name} {dist.version} is not a published wheel"
-                    " with provenance"
-                )
-                continue
-            wheel = layout.wheel(record.filename)
-            if record.filename not in records:
-                records[record.filename] = wheel_record(wheel) if wheel.is_file() else {}
-            _compare_files(archive, contents, record, records[record.filename], result)
+        result.problems.extend(check_sbom(contents, manifest, wheel_problems, build_info))
+        installed = _installed_wheels(layout, contents, manifest, wheels, result)
+        runtime_files = _runtime_files(config, layer, build_info, result)
+        result.problems.extend(
+            account_for_files(contents, layer, installed, runtime_files, postinstall)
+        )
     report(
         f"checked {result.wheels} wheel(s), {result.archives} archive(s),"
         f" {result.distributions} installed distribution(s): {len(result.problems)} problem(s)"
@@ -85,53 +142,142 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
     return result
 
 
-def _checked_manifest(config: StackConfig, result: Verification) -> Manifest:
+def _checked_manifest(
+    config: StackConfig, result: Verification
+) -> tuple[Manifest, dict[str, list[str]]]:
     try:
-        return check_wheel_dir(config.wheel_dir)
+        manifest = read_manifest(config.wheel_dir)
     except ProvenanceError as exc:
         result.problems.append(str(exc))
+        return Manifest({}), {}
+    found = wheel_dir_problems(config.wheel_dir, manifest)
+    for name, problems in sorted(found.items()):
+        result.problems.extend(
+            f"{config.wheel_dir}: {describe_wheel_problem(name, problem)}" for problem in problems
+        )
+    return manifest, found
+
+
+def _build_info(layout: Layout, result: Verification) -> BuildInfo | None:
     try:
-        return read_manifest(config.wheel_dir)
-    except ProvenanceError:
-        return Manifest({})
+        return read_build_info(layout.build_info)
+    except SrcstacksError as exc:
+        result.problems.append(str(exc))
+        return None
 
 
-def _check_sbom(contents: ArchiveContents, manifest: Manifest, result: Verification) -> None:
-    sbom = sbom_path(contents.archive)
-    if not sbom.is_file():
-        result.problems.append(f"{contents.archive.name}: no SBOM beside it (run 'srcstacks sbom')")
-        return
-    checked = check_document(sbom, contents)
-    result.problems.extend(f"{sbom.name}: {problem}" for problem in checked.problems)
-    for component in (checked.document or {}).get("components", []):
-        if component.get("type") != "library":
-            continue
-        name, version = canonicalize_name(component["name"]), component["version"]
-        records = manifest.records_for(name, version)
-        hashes = {item["alg"]: item["content"] for item in component.get("hashes", [])}
-        if records and hashes.get("SHA-256") not in {record.sha256 for record in records}:
-            result.problems.append(
-                f"{sbom.name}: {name} {version} has a wheel sha256 other than its provenance's"
-            )
-
-
-def _compare_files(
-    archive: Path,
-    contents: ArchiveContents,
-    record: WheelProvenance,
-    expected: dict[str, str],
+def _check_pin(
+    layout: Layout,
+    manifest: Manifest,
+    ours: frozenset[str],
+    build_info: BuildInfo,
     result: Verification,
 ) -> None:
-    if not expected:
-        result.problems.append(f"{archive.name}: {record.filename} is missing from the wheel dir")
-        return
-    for path, digest in sorted(expected.items()):
-        if ".dist-info/" in path:
-            continue  # installers rewrite RECORD and add INSTALLER and friends
-        found = contents.digests.get(path)
-        if found is None:
-            result.problems.append(f"{archive.name}: {path} from {record.filename} is missing")
-        elif found != digest:
+    if not build_info.provenance_sha256:
+        result.problems.append(
+            f"{layout.build_info}: pins no provenance sha256 (made by an older srcstacks);"
+            " rerun 'srcstacks archives' and 'srcstacks sbom'"
+        )
+    elif records_digest(manifest, ours) != build_info.provenance_sha256:
+        result.problems.append(
+            f"{layout.provenance}: this stack's provenance records differ from the sha256"
+            f" pinned in {layout.build_info} (edited after the archives were built)"
+        )
+
+
+def _check_sources(
+    config: StackConfig, manifest: Manifest, ours: frozenset[str], result: Verification
+) -> None:
+    """The sdist and patches of each of this stack's wheels still have their recorded sha256."""
+    downloads = Layout.of(config).fromager.downloaded_sdists
+    checked: set[Path] = set()
+    for name in sorted(ours):
+        record = manifest.wheels.get(name)
+        if record is None:
+            continue
+        try:
+            sdist = inside(downloads, record.sdist.filename, "sdist file name")
+            patches = [(inside(config.spec_dir, p.path, "patch path"), p) for p in record.patches]
+        except SrcstacksError as exc:
+            result.problems.append(f"{name}: {exc}")
+            continue
+        if sdist not in checked:
+            checked.add(sdist)
+            if not sdist.is_file():
+                result.problems.append(
+                    f"{name}: its sdist {sdist} is gone, so its sha256 cannot be checked"
+                    " (verify where the build's work dir is)"
+                )
+            elif sha256_file(sdist) != record.sdist.sha256:
+                result.problems.append(f"{name}: {sdist} differs from the sdist sha256 recorded")
+        for path, patch in patches:
+            if not path.is_file():
+                result.problems.append(f"{name}: patch {patch.path} recorded for it is missing")
+            elif sha256_file(path) != patch.sha256:
+                result.problems.append(
+                    f"{name}: patch {patch.path} differs from the sha256 recorded for it"
+                )
+
+
+def _venvstacks_postinstall(build_info: BuildInfo | None) -> bytes | None:
+    """venvstacks' postinstall.py, when this venvstacks is the one that built the archives."""
+    if build_info is None or build_info.tools.get("venvstacks") != venvstacks.version():
+        return None
+    script = importlib.resources.files("venvstacks._injected") / "postinstall.py"
+    return script.read_bytes()
+
+
+def _installed_wheels(
+    layout: Layout,
+    contents: ArchiveContents,
+    manifest: Manifest,
+    wheels: dict[str, WheelFiles],
+    result: Verification,
+) -> list[InstalledWheel]:
+    installed = []
+    for dist in contents.dists:
+        result.distributions += 1
+        record = manifest.installed_from(dist)
+        if record is None:
             result.problems.append(
-                f"{archive.name}: {path} differs from the file in {record.filename}"
+                f"{contents.archive.name}: {dist.name} {dist.version} is not a published wheel"
+                " with provenance"
             )
+            continue
+        if record.filename not in wheels:
+            wheel = layout.wheel(record.filename)
+            wheels[record.filename] = (
+                read_wheel_files(wheel) if wheel.is_file() else WheelFiles({}, "")
+            )
+        files = wheels[record.filename]
+        if not files.record:
+            result.problems.append(
+                f"{contents.archive.name}: {record.filename} is missing from the wheel dir"
+            )
+            continue
+        installed.append(InstalledWheel(dist, record.filename, files))
+    return installed
+
+
+def _runtime_files(
+    config: StackConfig, layer: LayerMetadata, build_info: BuildInfo | None, result: Verification
+) -> dict[str, str] | None:
+    """The runtime's file list of a runtime layer (None for other layers)."""
+    if layer.runtime_layer != layer.install_target:
+        return None
+    path = published_list_path(config.output_dir, layer.install_target)
+    try:
+        entries = read_list(path)
+    except SrcstacksError as exc:
+        result.problems.append(str(exc))
+        return {}
+    if entries is None:
+        result.problems.append(
+            f"{path}: no runtime file list, so the runtime's files cannot be accounted for"
+            " (rerun 'srcstacks archives')"
+        )
+        return {}
+    pinned = build_info.runtime_files.get(layer.install_target) if build_info else None
+    if pinned != list_sha256(entries):
+        result.problems.append(f"{path}: differs from the sha256 pinned in build.json")
+    return entries

@@ -1,0 +1,115 @@
+"""What a wheel file itself says about how it was built: its build evidence.
+
+Reads one ``.whl`` (nothing is written). A wheel Fromager built from an sdist carries:
+
+- Fromager's build metadata in its ``.dist-info`` (``fromager-build-settings`` and the
+  ``fromager-build-*-requirements.txt`` files), listed in its ``RECORD``;
+- a ``WHEEL`` file whose ``Tag`` lines and ``Build`` line agree with the file name;
+- a ``RECORD`` that lists every file of the wheel with its hash.
+
+A public binary copied over a published wheel under the published name (the hole a
+provenance check by hash alone leaves open once the hash is edited too) fails these:
+no Fromager metadata, tags that disagree with the file name. Publish records
+``built_from_source`` only for a wheel with this evidence; verify checks it again.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from srcstacks.archive_reader import parse_record, record_digest
+from srcstacks.fsutil import sha256_bytes
+
+# Written by Fromager into every wheel it builds (fromager.wheels.add_extra_metadata_to_wheels).
+FROMAGER_FILES = (
+    "fromager-build-settings",
+    "fromager-build-system-requirements.txt",
+    "fromager-build-backend-requirements.txt",
+    "fromager-build-sdist-requirements.txt",
+)
+
+
+@dataclass(frozen=True)
+class WheelEvidence:
+    """The build evidence found in one wheel, and what is missing or contradicts it."""
+
+    filename: str
+    problems: tuple[str, ...]
+    build_settings_sha256: str | None  # of fromager-build-settings, when present
+
+    @property
+    def built_from_source(self) -> bool:
+        """True when the wheel carries Fromager's evidence and agrees with its file name."""
+        return not self.problems
+
+
+def read_evidence(wheel: Path) -> WheelEvidence:
+    """Read ``wheel`` and judge its build evidence."""
+    try:
+        _, _, build_tag, tags = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename as exc:
+        return WheelEvidence(wheel.name, (f"not a wheel file name: {exc}",), None)
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            files = {info.filename: archive.read(info) for info in archive.infolist()
+                     if not info.is_dir()}  # fmt: skip
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        return WheelEvidence(wheel.name, (f"not a readable wheel: {exc}",), None)
+    dist_info = _dist_info(files)
+    if dist_info is None:
+        return WheelEvidence(wheel.name, ("no single top-level .dist-info folder",), None)
+    problems: list[str] = []
+    wheel_text = files.get(f"{dist_info}/WHEEL", b"").decode("utf-8", errors="replace")
+    found_tags = {line[4:].strip() for line in wheel_text.splitlines() if line.startswith("Tag:")}
+    named_tags = {str(tag) for tag in tags}
+    if found_tags != named_tags:
+        problems.append(
+            f"WHEEL tags {', '.join(sorted(found_tags)) or 'none'} disagree with the file"
+            f" name's {', '.join(sorted(named_tags))}"
+        )
+    found_build = next(
+        (line[6:].strip() for line in wheel_text.splitlines() if line.startswith("Build:")), ""
+    )
+    named_build = "".join(str(part) for part in build_tag)
+    if found_build != named_build:
+        problems.append(
+            f"WHEEL build tag {found_build or 'none'!r} disagrees with the file name's"
+            f" {named_build or 'none'!r}"
+        )
+    missing = [name for name in FROMAGER_FILES if f"{dist_info}/{name}" not in files]
+    if missing:
+        problems.append(f"no Fromager build metadata ({', '.join(missing)} missing)")
+    problems.extend(_record_problems(files, dist_info))
+    settings = files.get(f"{dist_info}/fromager-build-settings")
+    digest = sha256_bytes(settings) if settings is not None else None
+    return WheelEvidence(wheel.name, tuple(problems), digest)
+
+
+def _dist_info(files: dict[str, bytes]) -> str | None:
+    folders = {name.split("/", 1)[0] for name in files if name.count("/") == 1}
+    found = [folder for folder in folders if folder.endswith(".dist-info")]
+    return found[0] if len(found) == 1 else None
+
+
+def _record_problems(files: dict[str, bytes], dist_info: str) -> list[str]:
+    """Every file is in RECORD with its hash, and every hashed RECORD entry is a file."""
+    record_name = f"{dist_info}/RECORD"
+    if record_name not in files:
+        return ["no RECORD"]
+    record = parse_record(files[record_name].decode("utf-8", errors="replace"))
+    unlisted = sorted(set(files) - set(record) - {record_name})
+    differing = sorted(
+        name for name, digest in record.items()
+        if name in files and record_digest(files[name]) != digest
+    )  # fmt: skip
+    absent = sorted(name for name in record if name not in files)
+    problems = []
+    for label, names in (("not in RECORD", unlisted), ("differ from RECORD", differing),
+                         ("in RECORD but missing", absent)):  # fmt: skip
+        if names:
+            problems.append(f"files {label}: {', '.join(names[:5])}")
+    return problems

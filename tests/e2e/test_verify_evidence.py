@@ -1,0 +1,243 @@
+"""End-to-end: what `srcstacks verify` proves beyond hashes (issue 8, holes 6 and 7).
+
+Each test tampers with a private copy of the shared build's wheel dir and output dir,
+updating every hash a careful attacker would update, so that only the check under test
+can catch it. The untouched copy passes (the negative control).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BuiltStack, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def outputs(built_stack: BuiltStack, tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A private copy of the shared build's wheel dir and output dir, free to tamper with."""
+    wheels = tmp_path / "wheels"
+    output = tmp_path / "artifacts"
+    shutil.copytree(built_stack.config.wheel_dir, wheels)
+    shutil.copytree(built_stack.config.output_dir, output)
+    args = [str(built_stack.spec), "--wheel-dir", str(wheels), "--output-dir", str(output)]
+    return wheels, output, args
+
+
+def verify(args: list[str]) -> subprocess.CompletedProcess[str]:
+    result = run_cli("verify", *args, check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def edit_json(path: Path, change: object) -> None:
+    data = json.loads(path.read_text())
+    change(data)  # type: ignore[operator]
+    path.write_text(json.dumps(data, indent=2))
+
+
+def test_untouched_copy_passes(outputs: tuple[Path, Path, list[str]]) -> None:
+    result = verify(outputs[2])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 problem(s)" in result.stderr
+
+
+def test_pypi_wheel_under_the_published_name_with_its_hash_edited_in(
+    outputs: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    """Hole 6: a manylinux markupsafe over the published one, sha256 edited everywhere."""
+    wheels, output, args = outputs
+    download = tmp_path / "pypi"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary",
+         ":all:", "--index-url", "https://pypi.org/simple", "markupsafe==3.0.4",
+         "-d", str(download)],
+        check=True,
+    )  # fmt: skip
+    (pypi_wheel,) = download.glob("markupsafe-3.0.4-*manylinux*.whl")
+    (ours,) = wheels.glob("markupsafe-3.0.4-0-*.whl")
+    old_sha256 = sha256(ours)
+    shutil.copyfile(pypi_wheel, ours)
+    new_sha256 = sha256(ours)
+
+    def new_hash(data: dict) -> None:  # type: ignore[type-arg]
+        data["wheels"][ours.name]["sha256"] = new_sha256
+
+    edit_json(wheels / "provenance.json", new_hash)
+    sbom = output / "framework-web.tar.xz.cdx.json"
+    sbom.write_text(sbom.read_text().replace(old_sha256, new_sha256))
+    result = verify(args)
+    assert result.returncode == 1
+    out = result.stdout
+    assert f"{ours.name}: WHEEL tags cp311-cp311-manylinux" in out
+    assert "disagree with the file name's cp311-cp311-linux_x86_64" in out
+    assert f"{ours.name}: no Fromager build metadata (fromager-build-settings" in out
+    assert "provenance.json: this stack's provenance records differ from the sha256 pinned" in out
+    assert f"markupsafe 3.0.4 is claimed built from source, but {ours.name}: WHEEL tags" in out
+    assert "srcstacks: error: verification failed" in result.stderr
+
+
+def _add_to_archive(archive: Path, name: str, data: bytes) -> None:
+    with tarfile.open(archive) as tar:
+        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]  # type: ignore[union-attr]
+    template = next(m for m, _ in members if m.name.endswith("/punycode.py"))
+    with tarfile.open(archive, "w:xz") as tar:
+        for member, content in members:
+            tar.addfile(member, io.BytesIO(content) if content is not None else None)
+        extra = tarfile.TarInfo(name)
+        extra.size, extra.mtime, extra.mode = len(data), template.mtime, template.mode
+        tar.addfile(extra, io.BytesIO(data))
+
+
+def test_file_of_no_wheel_added_to_an_archive_with_every_hash_updated(
+    outputs: tuple[Path, Path, list[str]],
+) -> None:
+    """Hole 7: zz_evil.pth in site-packages; venvstacks' metadata and the SBOM updated."""
+    _, output, args = outputs
+    archive = output / "app-punycode.tar.xz"
+    old_sha256 = sha256(archive)
+    evil = "app-punycode/lib/python3.11/site-packages/zz_evil.pth"
+    _add_to_archive(archive, evil, b"import os; os.system('id')\n")
+    new_sha256 = sha256(archive)
+    for metadata in [
+        output / "__venvstacks__" / "venvstacks.json",
+        output / "__venvstacks__" / "env_metadata" / "app-punycode.json",
+        output / "app-punycode.tar.xz.cdx.json",
+    ]:
+        metadata.write_text(metadata.read_text().replace(old_sha256, new_sha256))
+    result = verify(args)
+    assert result.returncode == 1
+    out = result.stdout
+    (line,) = [line for line in out.splitlines() if line.startswith("MISMATCH")]
+    assert line == (
+        f"MISMATCH app-punycode.tar.xz: {evil} is unaccounted for (in no wheel's RECORD,"
+        " not in the runtime's file list, not a file venvstacks writes)"
+    )
+
+
+def test_file_added_to_the_runtime_archive_is_unaccounted(
+    outputs: tuple[Path, Path, list[str]],
+) -> None:
+    _, output, args = outputs
+    archive = output / "cpython-3.11.tar.xz"
+    with tarfile.open(archive) as tar:
+        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]  # type: ignore[union-attr]
+    with tarfile.open(archive, "w:xz", preset=0) as tar:
+        for member, content in members:
+            if member.name.endswith("lib/python3.11/os.py"):
+                assert content is not None
+                content += b"\nimport sys\n"
+                member.size = len(content)
+            tar.addfile(member, io.BytesIO(content) if content is not None else None)
+        extra = tarfile.TarInfo("cpython-3.11/lib/python3.11/sitecustomize.py")
+        extra.size = 4
+        tar.addfile(extra, io.BytesIO(b"pass"))
+    result = verify(args)
+    assert result.returncode == 1
+    out = result.stdout
+    assert "cpython-3.11/lib/python3.11/sitecustomize.py is unaccounted for" in out
+    assert "cpython-3.11/lib/python3.11/os.py differs from the runtime's file list" in out
+
+
+def test_malformed_sbom_and_corrupt_archive_are_one_line_each(
+    outputs: tuple[Path, Path, list[str]],
+) -> None:
+    _, output, args = outputs
+
+    def break_it(data: dict) -> None:  # type: ignore[type-arg]
+        del data["components"][0]["name"]
+        data["metadata"] = "not an object"
+
+    edit_json(output / "app-greeter.tar.xz.cdx.json", break_it)
+    (output / "framework-web.tar.xz").write_bytes(b"\xfd7zXZ\x00 truncated")
+    result = verify(args)
+    assert result.returncode == 1
+    out = result.stdout
+    assert "app-greeter.tar.xz.cdx.json: document: no metadata.component" in out
+    assert "app-greeter.tar.xz.cdx.json: document: schema:" in out
+    assert "framework-web.tar.xz: unreadable archive (ReadError" in out
+    assert all(line.startswith("MISMATCH ") for line in out.splitlines())
+    check = run_cli("sbom", "check", output / "app-greeter.tar.xz.cdx.json", check=False)
+    assert check.returncode == 1
+    assert "Traceback" not in check.stderr
+    assert check.stderr.splitlines() == [
+        "srcstacks: error: 1 of 1 SBOM(s) lack required elements (listed above)"
+    ]
+
+
+@pytest.fixture
+def read_only_build(built_stack: BuiltStack, tmp_path: Path) -> Iterator[Path]:
+    """The whole shared build (spec, work dir, wheels, archives) mounted read-only.
+
+    We run as root, so file modes would not stop a write: a read-only bind mount does.
+    """
+    root = built_stack.spec.parent
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    subprocess.run(["mount", "--bind", str(root), str(mount)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], check=True)
+        with pytest.raises(OSError):
+            (mount / "probe").write_text("x")
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_verify_works_on_a_read_only_copy(read_only_build: Path) -> None:
+    result = verify([str(read_only_build / "venvstacks.toml")])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verified: every archive matches its records" in result.stdout
+
+
+@pytest.fixture
+def copied_stack(built_stack: BuiltStack, tmp_path: Path) -> Path:
+    """The spec, patches, sdists, wheel dir and output dir of the shared build, copied."""
+    source = built_stack.spec.parent
+    target = tmp_path / "stack"
+    for name in ("venvstacks.toml", "launch_modules", "build-settings", "patches"):
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name)
+        else:
+            target.mkdir(exist_ok=True)
+            shutil.copy2(source / name, target / name)
+    config = built_stack.config
+    sdists = config.work_dir / "cpu" / "fromager" / "sdists-repo" / "downloads"
+    relative = sdists.relative_to(source)
+    shutil.copytree(sdists, target / relative)
+    for folder in (config.wheel_dir, config.output_dir):
+        shutil.copytree(folder, target / folder.relative_to(source))
+    return target / "venvstacks.toml"
+
+
+def test_changed_patch_and_missing_sdist_are_named(copied_stack: Path) -> None:
+    assert verify([str(copied_stack)]).returncode == 0  # the copy alone verifies
+    stack = copied_stack.parent
+    (patch,) = (stack / "patches" / "markupsafe").glob("*.patch")
+    patch.write_text(patch.read_text() + "\n")
+    downloads = stack / "_srcstacks" / "cpu" / "fromager" / "sdists-repo" / "downloads"
+    (downloads / "idna-3.11.tar.gz").unlink()
+    result = verify([str(copied_stack)])
+    assert result.returncode == 1
+    out = result.stdout
+    assert (
+        f"markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl: patch patches/markupsafe/{patch.name}"
+        " differs from the sha256 recorded for it"
+    ) in out
+    assert "idna-3.11-0-py3-none-any.whl: its sdist" in out
+    assert "idna-3.11.tar.gz is gone, so its sha256 cannot be checked" in out
