@@ -68,6 +68,16 @@ def test_work_dir_that_holds_a_users_files_is_refused(
     assert snapshot(folder) == before
 
 
+def redate(wheel: Path) -> None:
+    """Rewrite ``wheel`` with the same members and contents, dated 2001."""
+    with zipfile.ZipFile(wheel) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in members:
+            info.date_time = (2001, 1, 1, 0, 0, 0)
+            target.writestr(info, data)
+
+
 def _drop_from_build_order(spec: Path, project: str) -> None:
     order_path = spec.parent / "_srcstacks" / "cpu" / "fromager" / "work-dir" / "build-order.json"
     order = json.loads(order_path.read_text())
@@ -91,12 +101,12 @@ def test_two_stacks_share_one_wheel_dir(built_stack: BuiltStack, tmp_path: Path)
     verified = run_cli("verify", stack_a, "--wheel-dir", shared, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
-    # A wheel of the same name with other bytes (another variant, patch, ...) is refused.
+    # A wheel of the same name with other bytes (here: other zip dates, as another
+    # SOURCE_DATE_EPOCH would give; its build evidence is intact) is refused.
     (markupsafe,) = (tmp_path / "b" / "_srcstacks/cpu/fromager/wheels-repo/downloads").glob(
         "markupsafe-*.whl"
     )
-    with zipfile.ZipFile(markupsafe, "a") as wheel:
-        wheel.writestr("markupsafe/extra.txt", "other bytes")
+    redate(markupsafe)
     published = (shared / markupsafe.name).read_bytes()
     refused = run_cli("publish-wheels", stack_b, "--wheel-dir", shared, check=False)
     assert refused.returncode == 1
