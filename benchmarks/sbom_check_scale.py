@@ -64,8 +64,10 @@ def main() -> int:
             check=False,
         )
         elapsed = time.perf_counter() - start
-    print(f"{options.components} components, {size:.1f} MB: `srcstacks sbom check` took"
-          f" {elapsed:.1f} s, exit code {result.returncode}")
+    print(
+        f"{options.components} components, {size:.1f} MB: `srcstacks sbom check` took"
+        f" {elapsed:.1f} s, exit code {result.returncode}"
+    )
     print((result.stdout + result.stderr).strip().splitlines()[-1])
     return 0
 
