@@ -136,6 +136,17 @@ def copy_built_stack(stack: BuiltStack, target: Path) -> Path:
 _SNAPSHOTS: dict[Path, Snapshot] = {}
 
 
+@pytest.fixture
+def copied_outputs(built_stack: BuiltStack, tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A private copy of the shared build's wheel dir and output dir, free to tamper with."""
+    wheels = tmp_path / "wheels"
+    output = tmp_path / "artifacts"
+    shutil.copytree(built_stack.config.wheel_dir, wheels)
+    shutil.copytree(built_stack.config.output_dir, output)
+    args = [str(built_stack.spec), "--wheel-dir", str(wheels), "--output-dir", str(output)]
+    return wheels, output, args
+
+
 @pytest.fixture(scope="session")
 def built_stack(tmp_path_factory: pytest.TempPathFactory) -> BuiltStack:
     """Build the demo stack end to end with Fromager and venvstacks, then deploy it.

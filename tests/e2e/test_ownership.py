@@ -7,13 +7,12 @@ outputs), so they run the real publish and verify stages without building again.
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BuiltStack, run_cli
+from tests.conftest import BuiltStack, copy_built_stack, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -24,12 +23,6 @@ def assert_one_error(stderr: str, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in line, line
     return line
-
-
-def copy_stack(stack: BuiltStack, target: Path) -> Path:
-    """A private copy of the built stack folder (spec, work dir, outputs)."""
-    shutil.copytree(stack.spec.parent, target, symlinks=True)
-    return target / stack.spec.name
 
 
 def users_folder(path: Path) -> dict[str, bytes]:
@@ -47,7 +40,7 @@ def snapshot(path: Path) -> dict[str, bytes]:
 def test_rebuild_scratch_that_holds_a_users_files_is_refused(
     built_stack: BuiltStack, tmp_path: Path
 ) -> None:
-    spec = copy_stack(built_stack, tmp_path / "stack")
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
     home = tmp_path / "home"
     before = users_folder(home)
     result = run_cli("verify", spec, "--rebuild", "--scratch", home, check=False)
@@ -59,7 +52,7 @@ def test_rebuild_scratch_that_holds_a_users_files_is_refused(
 def test_work_dir_that_holds_a_users_files_is_refused(
     built_stack: BuiltStack, tmp_path: Path
 ) -> None:
-    spec = copy_stack(built_stack, tmp_path / "stack")
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
     folder = tmp_path / "here"
     before = users_folder(folder)
     result = run_cli("wheels", spec, "--work-dir", folder, check=False)
@@ -85,8 +78,8 @@ def _drop_from_build_order(spec: Path, project: str) -> None:
 
 
 def test_two_stacks_share_one_wheel_dir(built_stack: BuiltStack, tmp_path: Path) -> None:
-    stack_a = copy_stack(built_stack, tmp_path / "a")
-    stack_b = copy_stack(built_stack, tmp_path / "b")
+    stack_a = copy_built_stack(built_stack, tmp_path / "a")
+    stack_b = copy_built_stack(built_stack, tmp_path / "b")
     shared = tmp_path / "team-wheels"
     run_cli("publish-wheels", stack_a, "--wheel-dir", shared)
     (idna,) = shared.glob("idna-*.whl")

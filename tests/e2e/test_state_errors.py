@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BuiltStack, run_cli
-from tests.e2e.test_ownership import assert_one_error, copy_stack
+from tests.conftest import BuiltStack, copy_built_stack, run_cli
+from tests.e2e.test_ownership import assert_one_error
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ VARIANT_DIR = Path("_srcstacks") / "cpu"
 def test_corrupt_state_file_is_named(
     built_stack: BuiltStack, tmp_path: Path, state_file: str, command: str, fragment: str
 ) -> None:
-    spec = copy_stack(built_stack, tmp_path / "stack")
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
     path = spec.parent / VARIANT_DIR / state_file
     path.write_text('{"cut off')
     result = run_cli(command, spec, check=False)
@@ -42,7 +42,7 @@ def test_corrupt_state_file_is_named(
 
 
 def test_work_dir_that_is_a_file(built_stack: BuiltStack, tmp_path: Path) -> None:
-    spec = copy_stack(built_stack, tmp_path / "stack")
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
     not_a_folder = tmp_path / "work"
     not_a_folder.write_text("a file")
     result = run_cli("lock", spec, "--work-dir", not_a_folder, check=False)
@@ -65,7 +65,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def test_output_dir_on_a_read_only_disk(
     built_stack: BuiltStack, tmp_path: Path, small_disk: Path
 ) -> None:
-    spec = copy_stack(built_stack, tmp_path / "stack")
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
     output = small_disk / "artifacts"
     shutil.copytree(built_stack.config.output_dir, output)
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)

@@ -18,17 +18,6 @@ from tests.conftest import BuiltStack, run_cli
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def copied_outputs(built_stack: BuiltStack, tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    """A private copy of the shared build's wheel dir and output dir, free to tamper with."""
-    wheels = tmp_path / "wheels"
-    output = tmp_path / "artifacts"
-    shutil.copytree(built_stack.config.wheel_dir, wheels)
-    shutil.copytree(built_stack.config.output_dir, output)
-    args = [str(built_stack.spec), "--wheel-dir", str(wheels), "--output-dir", str(output)]
-    return wheels, output, args
-
-
 def verify(args: list[str]) -> subprocess.CompletedProcess[str]:
     return run_cli("verify", *args, check=False)
 

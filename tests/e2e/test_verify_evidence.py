@@ -24,17 +24,6 @@ from tests.conftest import BuiltStack, run_cli
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def outputs(built_stack: BuiltStack, tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    """A private copy of the shared build's wheel dir and output dir, free to tamper with."""
-    wheels = tmp_path / "wheels"
-    output = tmp_path / "artifacts"
-    shutil.copytree(built_stack.config.wheel_dir, wheels)
-    shutil.copytree(built_stack.config.output_dir, output)
-    args = [str(built_stack.spec), "--wheel-dir", str(wheels), "--output-dir", str(output)]
-    return wheels, output, args
-
-
 def verify(args: list[str]) -> subprocess.CompletedProcess[str]:
     result = run_cli("verify", *args, check=False)
     assert "Traceback" not in result.stderr, result.stderr
@@ -51,17 +40,17 @@ def edit_json(path: Path, change: object) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
-def test_untouched_copy_passes(outputs: tuple[Path, Path, list[str]]) -> None:
-    result = verify(outputs[2])
+def test_untouched_copy_passes(copied_outputs: tuple[Path, Path, list[str]]) -> None:
+    result = verify(copied_outputs[2])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 problem(s)" in result.stderr
 
 
 def test_pypi_wheel_under_the_published_name_with_its_hash_edited_in(
-    outputs: tuple[Path, Path, list[str]], tmp_path: Path
+    copied_outputs: tuple[Path, Path, list[str]], tmp_path: Path
 ) -> None:
     """Hole 6: a manylinux markupsafe over the published one, sha256 edited everywhere."""
-    wheels, output, args = outputs
+    wheels, output, args = copied_outputs
     download = tmp_path / "pypi"
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary",
@@ -105,10 +94,10 @@ def _add_to_archive(archive: Path, name: str, data: bytes) -> None:
 
 
 def test_file_of_no_wheel_added_to_an_archive_with_every_hash_updated(
-    outputs: tuple[Path, Path, list[str]],
+    copied_outputs: tuple[Path, Path, list[str]],
 ) -> None:
     """Hole 7: zz_evil.pth in site-packages; venvstacks' metadata and the SBOM updated."""
-    _, output, args = outputs
+    _, output, args = copied_outputs
     archive = output / "app-punycode.tar.xz"
     old_sha256 = sha256(archive)
     evil = "app-punycode/lib/python3.11/site-packages/zz_evil.pth"
@@ -131,9 +120,9 @@ def test_file_of_no_wheel_added_to_an_archive_with_every_hash_updated(
 
 
 def test_file_added_to_the_runtime_archive_is_unaccounted(
-    outputs: tuple[Path, Path, list[str]],
+    copied_outputs: tuple[Path, Path, list[str]],
 ) -> None:
-    _, output, args = outputs
+    _, output, args = copied_outputs
     archive = output / "cpython-3.11.tar.xz"
     with tarfile.open(archive) as tar:
         members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]  # type: ignore[union-attr]
@@ -155,9 +144,9 @@ def test_file_added_to_the_runtime_archive_is_unaccounted(
 
 
 def test_malformed_sbom_and_corrupt_archive_are_one_line_each(
-    outputs: tuple[Path, Path, list[str]],
+    copied_outputs: tuple[Path, Path, list[str]],
 ) -> None:
-    _, output, args = outputs
+    _, output, args = copied_outputs
 
     def break_it(data: dict) -> None:  # type: ignore[type-arg]
         del data["components"][0]["name"]

@@ -31,7 +31,7 @@ from srcstacks.layout import Layout, remove_tree
 from srcstacks.records import RuntimeRecord
 from srcstacks.runtime_files import list_tree, work_list_path, write_list
 from srcstacks.stages.runtime_pack import pack_runtime, probe_interpreter
-from srcstacks.tools.process import die_with_parent, tool_env
+from srcstacks.tools.process import run_probe
 
 Report = Callable[[str], None]
 
@@ -204,21 +204,15 @@ def _extract_install_only(archive: Path, target: Path) -> None:
 def _check_version(prefix: Path, layer: Layer, origin: Path) -> None:
     python = prefix / "bin" / "python3"
     try:
-        result = subprocess.run(
-            # -B: no bytecode written into the seeded runtime.
-            [str(python), "-I", "-B", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-            env=tool_env(),
-            preexec_fn=die_with_parent,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
+        # -B: no bytecode written into the seeded runtime.
+        output = run_probe(
+            [str(python), "-I", "-B", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise RuntimeSourceError(
             f"{origin}: the runtime's bin/python3 does not run: {exc}"
         ) from None
-    found = result.stdout.strip()
+    found = output.strip()
     if found != layer.python_version:
         raise RuntimeSourceError(
             f"{origin}: runtime is Python {found} but layer {layer.name!r} wants"

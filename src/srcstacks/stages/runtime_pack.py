@@ -23,7 +23,7 @@ from pathlib import Path
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.fsutil import atomic_path, sha256_file
 from srcstacks.tools import patchelf
-from srcstacks.tools.process import die_with_parent, tool_env
+from srcstacks.tools.process import run_probe
 
 # Folders of the standard library that a deployed runtime does not need.
 _SKIPPED_STDLIB_DIRS = frozenset(
@@ -77,20 +77,12 @@ def probe_interpreter(interpreter: str) -> InterpreterInfo:
     """Ask ``interpreter`` (a path or a command on PATH) for its prefix and version."""
     found = shutil.which(interpreter) or interpreter
     try:
-        result = subprocess.run(
-            [found, "-I", "-c", _PROBE],
-            env=tool_env(),
-            preexec_fn=die_with_parent,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
+        output = run_probe([found, "-I", "-c", _PROBE])
     except (OSError, subprocess.SubprocessError) as exc:
         raise RuntimeSourceError(
             f"cannot run interpreter {interpreter!r} to pack it: {exc}"
         ) from None
-    data = json.loads(result.stdout)
+    data = json.loads(output)
     return InterpreterInfo(
         prefix=Path(data["prefix"]),
         version=data["version"],

@@ -215,6 +215,26 @@ def supervised(command: Sequence[str]) -> list[str]:
 
 # The reaper's exit code and line when the tool itself cannot be started.
 CANNOT_START_CODE = 127
+
+
+def run_probe(command: Sequence[str], *, timeout: float = 60) -> str:
+    """Run a short command (an interpreter asked about itself) and return its stdout.
+
+    It gets the tool environment and dies with srcstacks, like every tool. Raises
+    ``OSError`` (cannot start) or ``subprocess.SubprocessError`` (failed, timed out).
+    """
+    result = subprocess.run(
+        list(command),
+        env=tool_env(),
+        preexec_fn=die_with_parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout,
+    )
+    return result.stdout
+
+
 CANNOT_START_PREFIX = "srcstacks-reaper: cannot start "
 
 
