@@ -96,3 +96,22 @@ def test_only_temporary_files_are_discarded_as_temporaries(tmp_path: Path) -> No
     with pytest.raises(OwnershipError, match="not a srcstacks temporary file"):
         discard_temporary(keep)
     assert keep.exists()
+
+
+def test_a_folder_made_for_another_purpose_is_not_claimed_as_scratch(tmp_path: Path) -> None:
+    output = claim_dir(tmp_path / "artifacts", "output dir")
+    (output / "app.tar.xz").write_bytes(b"published")
+    with pytest.raises(OwnershipError, match="made this folder as the output dir"):
+        claim_dir(output, "rebuild scratch dir", only_as=True)
+    assert claim_dir(output, "output dir") == output  # its own purpose is fine
+    assert (output / "app.tar.xz").read_bytes() == b"published"
+
+
+def test_folders_made_inside_an_owned_folder_go_with_it(tmp_path: Path) -> None:
+    scratch = claim_dir(tmp_path / "scratch", "rebuild scratch dir", only_as=True)
+    wheels = claim_dir(scratch / "wheels", "wheel dir")
+    (wheels / "a.whl").write_bytes(b"")
+    with pytest.raises(OwnershipError, match="whole srcstacks folder"):
+        remove_tree(scratch)
+    empty_dir(claim_dir(scratch, "rebuild scratch dir", only_as=True))
+    assert [path.name for path in scratch.iterdir()] == [OWNER_MARKER]

@@ -80,7 +80,8 @@ def read_archive(archive: Path) -> ArchiveContents:
     """
     try:
         return _read(archive)
-    except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError) as exc:
+    # KeyError: a hard link to a member the archive does not hold.
+    except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError, KeyError) as exc:
         # tarfile lists every compression it tried on lines of their own: keep one line.
         detail = " ".join(str(exc).split())
         raise ArchiveError(

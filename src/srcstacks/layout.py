@@ -45,16 +45,25 @@ def inside(base: Path, relative: str | Path, what: str) -> Path:
     return candidate
 
 
-def claim_dir(folder: Path, purpose: str) -> Path:
+def claim_dir(folder: Path, purpose: str, *, only_as: bool = False) -> Path:
     """Create ``folder`` (with parents) for srcstacks' use, or accept one it made before.
 
     A folder that exists, is not empty and has no :data:`OWNER_MARKER` was not made by
-    srcstacks: it is refused, so nothing in it is ever overwritten or deleted.
+    srcstacks: it is refused, so nothing in it is ever overwritten or deleted. With
+    ``only_as`` (folders srcstacks empties: a rebuild scratch dir, a deploy target), a
+    folder srcstacks made for another purpose is refused too: a work, wheel or output
+    dir, or a copy of one, is never emptied as scratch.
     """
     marker = folder / OWNER_MARKER
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise OwnershipError(f"{folder}: the {purpose} must be a folder, not a file or link")
     if marker.is_file():
+        made_as = _purpose_of(marker)
+        if only_as and made_as != purpose:
+            raise OwnershipError(
+                f"{folder}: srcstacks made this folder as the {made_as or 'unknown'}, not as"
+                f" a {purpose}; name a new or empty folder for the {purpose}"
+            )
         return folder
     if folder.is_dir() and any(folder.iterdir()):
         raise OwnershipError(
@@ -71,17 +80,32 @@ def claim_dir(folder: Path, purpose: str) -> Path:
     return folder
 
 
+def _purpose_of(marker: Path) -> str:
+    """What srcstacks made a folder for, from its marker ("" when unreadable)."""
+    try:
+        text = marker.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return text.removeprefix("created by srcstacks as the ")
+
+
 def is_owned(folder: Path) -> bool:
     """Whether srcstacks created ``folder`` (it holds the marker)."""
     return (folder / OWNER_MARKER).is_file()
 
 
 def _owner_of(path: Path) -> Path:
-    """The nearest folder at or above ``path`` that srcstacks created; refuse if none."""
+    """The nearest folder above ``path`` that srcstacks created; refuse if none.
+
+    Strictly above: a folder srcstacks made (a wheel dir in a rebuild scratch dir, say)
+    may go with the folder that holds it, never on its own.
+    """
     resolved = Path(os.path.realpath(path.parent)) / path.name
-    for folder in [resolved, *resolved.parents]:
+    for folder in resolved.parents:
         if is_owned(folder):
             return folder
+    if is_owned(resolved):
+        raise OwnershipError(f"{path}: refusing to delete a whole srcstacks folder")
     raise OwnershipError(f"{path}: not inside a folder srcstacks created; refusing to delete it")
 
 
@@ -89,9 +113,7 @@ def remove_tree(path: Path) -> None:
     """Delete ``path`` (a folder or a file) if it lies inside a folder srcstacks created."""
     if not path.exists() and not path.is_symlink():
         return
-    owner = _owner_of(path)
-    if Path(os.path.realpath(path.parent)) / path.name == owner:
-        raise OwnershipError(f"{path}: refusing to delete a whole srcstacks folder")
+    _owner_of(path)
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:
@@ -242,10 +264,15 @@ class Layout:
     # --- the wheel dir: published wheels and their provenance -------------------------
     # Several stacks may share one wheel dir; each records what it published.
 
+    def spec_seen_from(self, folder: Path) -> str:
+        """The spec's path relative to ``folder``, with the variant: names this stack to
+        the folders it publishes into, and stays the same when the whole tree is moved."""
+        return f"{Path(os.path.relpath(self.spec_path, folder)).as_posix()}#{self.variant}"
+
     @property
     def stack_id(self) -> str:
         """Names this stack and variant among the publishers of a shared wheel dir."""
-        key = f"{self.spec_path}\0{self.variant}".encode()
+        key = self.spec_seen_from(self.wheel_dir).encode()
         return hashlib.sha256(key).hexdigest()[:16]
 
     @property
@@ -268,6 +295,11 @@ class Layout:
         return inside(self.wheel_dir, filename, "wheel file name")
 
     # --- the output dir: published archives and their records ------------------------
+
+    @property
+    def output_owner(self) -> Path:
+        """Which stack's archives the output dir holds (one stack per output dir)."""
+        return self.output_dir / ".srcstacks-stack"
 
     @property
     def build_info(self) -> Path:

@@ -150,13 +150,15 @@ def read_manifest(wheel_dir: Path) -> Manifest:
         ) from None
     except (OSError, ValueError) as exc:
         raise ProvenanceError(f"{path}: unreadable provenance manifest: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProvenanceError(f"{path}: not a provenance manifest (a JSON object is expected)")
     if data.get("format") != FORMAT_VERSION:
         raise ProvenanceError(f"{path}: unsupported manifest format {data.get('format')!r}")
     try:
         wheels = {
-            name: WheelProvenance.from_dict(record) for name, record in data["wheels"].items()
+            str(name): WheelProvenance.from_dict(record) for name, record in data["wheels"].items()
         }
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ProvenanceError(f"{path}: malformed provenance entry: {exc}") from None
     return Manifest(wheels)
 

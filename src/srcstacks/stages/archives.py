@@ -20,7 +20,13 @@ import srcstacks
 from srcstacks.accounting import VENVSTACKS_FILES
 from srcstacks.config import StackConfig
 from srcstacks.errors import PublishError
-from srcstacks.fsutil import finish_publish, publish_tree, sha256_file, write_json
+from srcstacks.fsutil import (
+    atomic_write_text,
+    finish_publish,
+    publish_tree,
+    sha256_file,
+    write_json,
+)
 from srcstacks.layout import (
     Layout,
     claim_dir,
@@ -58,6 +64,8 @@ def published_layers(output_dir: Path) -> list[LayerMetadata]:
 def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     """Build every layer from its lock and publish the archives; return their paths."""
     layout = Layout.of(config)
+    claim_dir(config.output_dir, "output dir")
+    _claim_for_this_stack(layout)
     manifest = check_wheel_dir(config.wheel_dir)
     check_locks(config, manifest)
     runtimes = prepare_runtimes(config, report)
@@ -94,12 +102,11 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
         runtime_files=_publish_runtime_files(config, staged),
     )
     write_json(staged.build_info, build_info.to_json())
-    claim_dir(config.output_dir, "output dir")
     if finish_publish(config.output_dir):
         report(f"  completed the interrupted publish of the previous set in {config.output_dir}")
     remove_partial_files(config.output_dir)
     try:
-        publish_tree(staged.output_dir, config.output_dir, retire=_replaced_sboms(layout, staged))
+        publish_tree(staged.output_dir, config.output_dir, retire=_retired_files(layout, staged))
     except OSError as exc:
         raise PublishError(
             f"{config.output_dir}: cannot publish the archives ({exc.strerror or exc});"
@@ -111,12 +118,50 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     return archives
 
 
-def _replaced_sboms(published: Layout, staged: Layout) -> list[Path]:
-    """SBOMs of published archives the staged set replaces with other bytes.
+def _claim_for_this_stack(layout: Layout) -> None:
+    """Refuse an output dir holding another stack's archives (two specs in one folder
+    share the default one); record this stack as its owner otherwise."""
+    mine = layout.spec_seen_from(layout.output_dir)
+    owner = layout.output_owner
+    if owner.is_file():
+        recorded = owner.read_text(encoding="utf-8", errors="replace").strip()
+        if recorded != mine:
+            raise PublishError(
+                f"{layout.output_dir}: holds the archives of another stack ({recorded}, seen"
+                f" from there; this is {mine}); give this stack its own --output-dir or"
+                f" work_dir (if that stack is gone, remove {owner})"
+            )
+        return
+    atomic_write_text(owner, mine + "\n")
 
-    They go in the same step as the archives they describe, so no SBOM ever stands
-    beside an archive it does not describe, even when a publish is cut off part way.
+
+def _retired_files(published: Layout, staged: Layout) -> list[Path]:
+    """Published files the staged set makes stale: the SBOMs of archives it replaces
+    with other bytes, and everything of layers the spec no longer has.
+
+    They go in the same step as the new set, so no SBOM ever stands beside an archive it
+    does not describe and no dropped layer lingers, even when a publish is cut off.
     """
+    staged_names = {layer.install_target for layer in published_layers(staged.output_dir)}
+    retired = _replaced_sboms(published, staged)
+    if published.stack_manifest.is_file():
+        for layer in published_layers(published.output_dir):
+            if layer.install_target in staged_names:
+                continue
+            archive = published.archive(layer.archive_name)
+            metadata = inside(
+                published.stack_manifest.parent / "env_metadata",
+                f"{layer.install_target}.json",
+                "layer",
+            )
+            runtime_files = published_list_path(published.output_dir, layer.install_target)
+            candidates = [archive, sbom_path(archive), metadata, runtime_files]
+            retired.extend(path for path in candidates if path.is_file())
+    return retired
+
+
+def _replaced_sboms(published: Layout, staged: Layout) -> list[Path]:
+    """SBOMs of published archives the staged set replaces with other bytes."""
     replaced = []
     for layer in published_layers(staged.output_dir):
         old = published.archive(layer.archive_name)

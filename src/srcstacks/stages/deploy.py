@@ -15,7 +15,7 @@ from pathlib import Path
 
 from srcstacks.errors import SrcstacksError, StageOrderError
 from srcstacks.fsutil import interrupted_publish
-from srcstacks.layout import inside
+from srcstacks.layout import claim_dir, empty_dir, inside
 from srcstacks.stages.archives import published_layers
 from srcstacks.tools.process import die_with_parent, tool_env
 
@@ -39,7 +39,9 @@ def deploy(output_dir: Path, target: Path, report: Report = print) -> list[Deplo
             " there), so they may be a mix of two builds: rerun 'srcstacks archives'"
         )
     layers = published_layers(output_dir)
-    target.mkdir(parents=True, exist_ok=True)
+    # Only into a new or empty folder, or one srcstacks deployed into before, which is
+    # emptied first: no file of yours is overwritten, and none left from elsewhere runs.
+    empty_dir(claim_dir(target, "deploy target", only_as=True))
     for layer in layers:
         archive = inside(output_dir, layer.archive_name, "archive name")
         try:

@@ -19,7 +19,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
 from srcstacks.config import StackConfig
-from srcstacks.errors import ProvenanceError, PublishError, StageOrderError
+from srcstacks.errors import ProvenanceError, PublishError, StageOrderError, StateError
 from srcstacks.fsutil import atomic_copy, sha256_bytes, sha256_file
 from srcstacks.layout import Layout, claim_dir, remove_file, remove_partial_files
 from srcstacks.patches import applicable_patches
@@ -111,6 +111,11 @@ def _read_build_order(dirs: FromagerDirs) -> list[BuildOrderEntry]:
     if entries is None:
         raise StageOrderError(
             f"{dirs.build_order}: no Fromager build yet (run 'srcstacks wheels' first)"
+        )
+    if not entries:
+        # Publishing nothing would prune every wheel this stack published before.
+        raise StateError(
+            f"{dirs.build_order}: the build order lists no wheel; rerun 'srcstacks wheels'"
         )
     return entries
 

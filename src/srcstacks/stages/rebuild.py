@@ -56,7 +56,7 @@ def rebuild_and_compare(
     ``scratch`` must be new, empty, or a scratch dir srcstacks made before (whose old
     contents are then discarded): a folder of the user's is refused, never emptied.
     """
-    empty_dir(claim_dir(scratch, "rebuild scratch dir"))
+    empty_dir(claim_dir(scratch, "rebuild scratch dir", only_as=True))
     again = replace(
         config,
         work_dir=scratch / "work",

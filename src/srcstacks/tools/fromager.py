@@ -108,6 +108,10 @@ def read_build_order(dirs: FromagerDirs) -> list[BuildOrderEntry] | None:
     data = read_json_state(path, "Fromager build order", "srcstacks wheels")
     if data is None:
         return None
+    if not isinstance(data, list):
+        raise StateError(
+            f"{path}: not a Fromager build order (a JSON list); rerun 'srcstacks wheels'"
+        )
     try:
         return [
             BuildOrderEntry(

@@ -288,6 +288,9 @@ def run_logged(
         ):
             reason = lines[-1].removeprefix(CANNOT_START_PREFIX).strip()
             raise ToolStartError(f"{what}: cannot start {reason}", str(log_path))
+        if process.returncode in (130, -signal.SIGINT):
+            # The tool got the terminal's Ctrl-C with us: report it as an interruption.
+            raise KeyboardInterrupt
         if process.returncode != 0:
             reason = last_error_line(lines) or f"exit code {process.returncode}"
             raise ToolError(f"{what} failed: {reason}", str(log_path))
