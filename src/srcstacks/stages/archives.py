@@ -30,6 +30,7 @@ from srcstacks.fsutil import (
 from srcstacks.layout import (
     Layout,
     claim_dir,
+    inside,
     remove_file,
     remove_partial_files,
     remove_tree,
