@@ -7,6 +7,7 @@ outputs), so they run the real publish and verify stages without building again.
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -111,3 +112,51 @@ def test_two_stacks_share_one_wheel_dir(built_stack: BuiltStack, tmp_path: Path)
     result = run_cli("publish-wheels", stack_a, "--wheel-dir", shared)
     assert f"removed {idna.name}" in result.stderr
     assert not idna.exists()
+
+
+def test_rebuild_scratch_that_is_another_srcstacks_folder_is_refused(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
+    published = spec.parent / "_srcstacks" / "cpu" / "artifacts"
+    release = tmp_path / "release-v1"  # a copy of the outputs carries their marker
+    shutil.copytree(published, release)
+    for folder in (published, spec.parent / "_srcstacks", release):
+        before = snapshot(folder)
+        result = run_cli("verify", spec, "--rebuild", "--scratch", folder, check=False)
+        assert result.returncode == 1
+        assert_one_error(result.stderr, str(folder), "not as a rebuild scratch dir")
+        assert snapshot(folder) == before
+
+
+def test_deploy_never_overwrites_a_users_folder_and_redeploys_clean(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine"
+    before = users_folder(mine)
+    result = run_cli("deploy", built_stack.spec, "--target", mine, check=False)
+    assert result.returncode == 1
+    assert_one_error(result.stderr, str(mine), "holds files srcstacks did not create")
+    assert snapshot(mine) == before
+
+    target = tmp_path / "deployed"
+    run_cli("deploy", built_stack.spec, "--target", target)
+    site = target / "app-punycode" / "lib" / "python3.11" / "site-packages"
+    (site / "zz_planted.pth").write_text("import sys; print('PLANTED CODE RAN')\n")
+    result = run_cli("deploy", built_stack.spec, "--target", target, "--run")
+    assert not (site / "zz_planted.pth").exists()
+    assert "PLANTED CODE RAN" not in result.stdout + result.stderr
+
+
+def test_two_specs_in_one_folder_never_share_an_output_dir(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
+    other = spec.with_name("other.toml")
+    other.write_text(spec.read_text().replace("idna==3.11", "idna==3.10"))
+    output = spec.parent / "_srcstacks" / "cpu" / "artifacts"
+    before = snapshot(output)
+    result = run_cli("archives", other, check=False)
+    assert result.returncode == 1
+    assert_one_error(result.stderr, str(output), "holds the archives of another stack")
+    assert snapshot(output) == before
