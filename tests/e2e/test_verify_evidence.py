@@ -112,11 +112,14 @@ def test_file_of_no_wheel_added_to_an_archive_with_every_hash_updated(
     result = verify(args)
     assert result.returncode == 1
     out = result.stdout
-    (line,) = [line for line in out.splitlines() if line.startswith("MISMATCH")]
-    assert line == (
+    mismatches = [line for line in out.splitlines() if line.startswith("MISMATCH")]
+    assert (
         f"MISMATCH app-punycode.tar.xz: {evil} is unaccounted for (in no wheel's RECORD,"
         " not in the runtime's file list, not a file venvstacks writes)"
-    )
+    ) in mismatches
+    # The SBOM with only its hash updated no longer matches the one srcstacks makes
+    # (its serial number derives from the archive's hash); nothing else is reported.
+    assert len(mismatches) == 2, mismatches
 
 
 def test_file_added_to_the_runtime_archive_is_unaccounted(
@@ -230,3 +233,30 @@ def test_changed_patch_and_missing_sdist_are_named(copied_stack: Path) -> None:
     ) in out
     assert "idna-3.11-0-py3-none-any.whl: its sdist" in out
     assert "idna-3.11.tar.gz is gone, so its sha256 cannot be checked" in out
+
+
+@pytest.mark.parametrize("edit", ["licence", "pedigree", "supplier", "sdist url"])
+def test_edited_sbom_content_is_caught(
+    copied_outputs: tuple[Path, Path, list[str]], edit: str
+) -> None:
+    """Every hash in the SBOM still matches; only what it claims was changed."""
+    _, output, args = copied_outputs
+    path = output / "framework-web.tar.xz.cdx.json"
+    document = json.loads(path.read_text())
+    (markupsafe,) = [c for c in document["components"] if c["name"].lower() == "markupsafe"]
+    if edit == "licence":
+        markupsafe["licenses"] = [{"license": {"id": "MIT"}}]
+    elif edit == "pedigree":
+        del markupsafe["pedigree"]  # hides the patch
+    elif edit == "supplier":
+        document["metadata"]["supplier"] = {"name": "Evil Corp"}
+    else:
+        for reference in markupsafe["externalReferences"]:
+            reference["url"] = "https://evil.example/markupsafe-3.0.4.tar.gz"
+    path.write_text(json.dumps(document, indent=2))
+    result = verify(args)
+    assert result.returncode == 1, result.stdout
+    assert (
+        "MISMATCH framework-web.tar.xz.cdx.json: differs from the SBOM srcstacks makes"
+        in result.stdout
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.components import DistInputs, LayerInfo
-from srcstacks.sbom.document import LayerInputs, LowerLayer, build_document
+from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.sbom.system_libs import system_libraries
@@ -72,11 +72,7 @@ def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
             f" were built ({layout.build_info} pins another sha256); run 'srcstacks archives'"
         )
     written: list[Path] = []
-    for item in _lower_layers_first(layers):
-        contents = read_archive(item.archive)
-        inputs = _layer_inputs(config, item, contents, layers, manifest, build_info, report)
-        document = build_document(inputs)
-        _check_portable(document.text, config)
+    for item, contents, inputs, document in _documents(config, layers, manifest, report):
         target = sbom_path(item.archive)
         try:
             atomic_write_text(target, document.text)
@@ -93,6 +89,32 @@ def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
     hint = "" if config.sbom.supplier else " (set [tool.srcstacks.sbom] supplier to name it)"
     report(f"wrote {len(written)} SBOM(s) to {config.output_dir}{hint}")
     return written
+
+
+def _documents(
+    config: StackConfig, layers: dict[str, _Published], manifest: Manifest, report: Report
+) -> Iterator[tuple[_Published, ArchiveContents, LayerInputs, Document]]:
+    """Each layer's SBOM as srcstacks makes it, lower layers first (nothing written)."""
+    build_info = read_build_info(Layout.of(config).build_info)
+    for item in _lower_layers_first(layers):
+        contents = read_archive(item.archive)
+        inputs = _layer_inputs(config, item, contents, layers, manifest, build_info, report)
+        document = build_document(inputs)
+        _check_portable(document.text, config)
+        yield item, contents, inputs, document
+
+
+def expected_sboms(config: StackConfig, manifest: Manifest) -> dict[Path, str]:
+    """The SBOM each published archive should have beside it, by path, as the sbom stage
+    would write it now from the archives and records (for ``verify``; writes nothing).
+
+    An upper layer's document links to the lower layers' SBOMs as they are on disk.
+    """
+    layers = _published(config)
+    return {
+        sbom_path(item.archive): document.text
+        for item, _, _, document in _documents(config, layers, manifest, lambda _: None)
+    }
 
 
 def _published(config: StackConfig) -> dict[str, _Published]:

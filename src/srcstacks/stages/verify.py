@@ -46,7 +46,7 @@ from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, read_build_info
 from srcstacks.runtime_files import list_sha256, published_list_path, read_list
 from srcstacks.stages.archives import published_layers
-from srcstacks.stages.verify_sbom import check_sbom
+from srcstacks.stages.verify_sbom import check_sbom, regenerated_problems
 from srcstacks.tools import venvstacks
 from srcstacks.tools.venvstacks import LayerMetadata
 
@@ -135,6 +135,7 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
         result.problems.extend(
             account_for_files(contents, layer, installed, runtime_files, postinstall)
         )
+    result.problems.extend(regenerated_problems(config, manifest))
     report(
         f"checked {result.wheels} wheel(s), {result.archives} archive(s),"
         f" {result.distributions} installed distribution(s): {len(result.problems)} problem(s)"

@@ -4,14 +4,21 @@ Reads the SBOM beside an archive (nothing is written). Beyond ``sbom check`` (sc
 minimum elements, the archive's sha256 and distributions), it checks what only the
 build's records can tell: each library's wheel sha256 is its provenance's, a claim that
 a wheel was built from source is backed by that wheel's evidence, and the document pins
-the same provenance sha256 as ``build.json``.
+the same provenance sha256 as ``build.json``. Finally every SBOM is compared with the
+one the sbom stage makes from the same archives and records
+(:func:`regenerated_problems`): an edited licence, patch pedigree, supplier or
+reference is caught there.
 """
 
 from __future__ import annotations
 
+import json
+
 from packaging.utils import canonicalize_name
 
 from srcstacks.archive_reader import ArchiveContents
+from srcstacks.config import StackConfig
+from srcstacks.errors import SrcstacksError
 from srcstacks.layout import sbom_path
 from srcstacks.provenance import Manifest
 from srcstacks.records import BuildInfo
@@ -23,6 +30,7 @@ from srcstacks.sbom.check import (
 )
 
 PROVENANCE_PROPERTY = "srcstacks:provenance_sha256"
+TIMESTAMP_SOURCE_PROPERTY = "srcstacks:timestamp_source"
 
 
 def check_sbom(
@@ -73,3 +81,44 @@ def check_sbom(
                     f" {record.filename}: {why}"
                 )
     return problems
+
+
+def regenerated_problems(config: StackConfig, manifest: Manifest) -> list[str]:
+    """SBOMs whose content differs from what the sbom stage makes of the same inputs.
+
+    The documents are reproducible, so any difference is an edit after they were
+    written. Only when it was written is left out (``metadata.timestamp`` and where that
+    came from), since ``SOURCE_DATE_EPOCH`` may differ between writing and verifying.
+    """
+    from srcstacks.stages.sbom import expected_sboms  # the SBOM builder, only when needed
+
+    try:
+        expected = expected_sboms(config, manifest)
+    except SrcstacksError:
+        return []  # the records themselves are broken; verify names that elsewhere
+    problems = []
+    for path, text in sorted(expected.items()):
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # missing or unreadable: named by the checks above
+        if _timeless(found) != _timeless(json.loads(text)):
+            problems.append(
+                f"{path.name}: differs from the SBOM srcstacks makes from this archive and"
+                " its records (edited after it was written; 'srcstacks sbom' writes it again)"
+            )
+    return problems
+
+
+def _timeless(document: object) -> object:
+    """``document`` without its timestamp and the property saying where it came from."""
+    if not isinstance(document, dict) or not isinstance(document.get("metadata"), dict):
+        return document
+    metadata = {key: value for key, value in document["metadata"].items() if key != "timestamp"}
+    if isinstance(metadata.get("properties"), list):
+        metadata["properties"] = [
+            item
+            for item in metadata["properties"]
+            if not (isinstance(item, dict) and item.get("name") == TIMESTAMP_SOURCE_PROPERTY)
+        ]
+    return {**document, "metadata": metadata}
