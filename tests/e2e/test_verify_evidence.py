@@ -260,3 +260,15 @@ def test_edited_sbom_content_is_caught(
         "MISMATCH framework-web.tar.xz.cdx.json: differs from the SBOM srcstacks makes"
         in result.stdout
     )
+
+
+def test_patch_that_applies_but_is_not_recorded_is_named(copied_stack: Path) -> None:
+    """A patch list emptied in provenance (or a patch added since the build) is caught."""
+    extra = copied_stack.parent / "patches" / "markupsafe" / "0002-added-later.patch"
+    extra.write_text("--- a/README.md\n+++ b/README.md\n")
+    result = verify([str(copied_stack)])
+    assert result.returncode == 1
+    assert (
+        f"markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl: patch {extra} applies to markupsafe"
+        " 3.0.4 but its provenance records no such patch"
+    ) in result.stdout

@@ -35,6 +35,7 @@ from srcstacks.config import StackConfig
 from srcstacks.errors import ArchiveError, BusyError, ProvenanceError, SrcstacksError
 from srcstacks.fsutil import interrupted_publish, sha256_file
 from srcstacks.layout import Layout, inside
+from srcstacks.patches import applicable_patches
 from srcstacks.provenance import (
     Manifest,
     describe_wheel_problem,
@@ -217,6 +218,17 @@ def _check_sources(
             elif sha256_file(path) != patch.sha256:
                 result.problems.append(
                     f"{name}: patch {patch.path} differs from the sha256 recorded for it"
+                )
+        recorded = {path.resolve() for path, _ in patches}
+        applying = applicable_patches(
+            config.patches_dir, record.project, record.version, record.variant
+        )
+        for path in applying:
+            if path.resolve() not in recorded:
+                result.problems.append(
+                    f"{name}: patch {path} applies to {record.project} {record.version} but"
+                    " its provenance records no such patch (provenance edited, or the patch"
+                    " added since the build: rerun 'srcstacks build')"
                 )
 
 
