@@ -72,3 +72,16 @@ def test_output_dir_on_a_read_only_disk(
     result = run_cli("sbom", spec, "--output-dir", output, check=False)
     assert result.returncode == 1
     assert_one_error(result.stderr, str(output), "Read-only file system")
+
+
+def test_empty_build_order_never_prunes_the_published_wheels(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
+    (spec.parent / VARIANT_DIR / "fromager/work-dir/build-order.json").write_text("[]")
+    wheels = spec.parent / VARIANT_DIR / "wheels"
+    before = sorted(path.name for path in wheels.glob("*.whl"))
+    result = run_cli("publish-wheels", spec, check=False)
+    assert result.returncode == 1
+    assert_one_error(result.stderr, "the build order lists no wheel")
+    assert sorted(path.name for path in wheels.glob("*.whl")) == before
