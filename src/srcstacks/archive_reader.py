@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import lzma
+import stat
 import tarfile
 import zipfile
 import zlib
@@ -70,6 +71,9 @@ class ArchiveContents:
     # Every member by its name in the archive -> what it is: "sha256=..." (a file, its
     # content in RECORD notation), "symlink:<target>", "dir", or "other:<tar type>".
     members: dict[str, str] = field(default_factory=dict)
+    # Members whose mode a build never gives: setuid/setgid, or writable by group or
+    # others (a deployer extracting with ``tar -p`` as root would keep it).
+    unsafe_modes: dict[str, int] = field(default_factory=dict)
 
 
 def read_archive(archive: Path) -> ArchiveContents:
@@ -90,6 +94,9 @@ def read_archive(archive: Path) -> ArchiveContents:
         ) from None
 
 
+_UNSAFE_MODE_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH
+
+
 def _member_kind(member: tarfile.TarInfo) -> str | None:
     """What a non-file member is; None for a file (or hard link) whose content is read."""
     if member.isdir():
@@ -106,8 +113,11 @@ def _read(archive: Path) -> ArchiveContents:
     texts: dict[str, dict[str, str]] = {}
     elf_files: list[ElfFile] = []
     members: dict[str, str] = {}
+    unsafe_modes: dict[str, int] = {}
     with tarfile.open(archive) as tar:
         for member in tar:
+            if not member.issym() and member.mode & _UNSAFE_MODE_BITS:
+                unsafe_modes[member.name] = member.mode
             kind = _member_kind(member)
             if kind is not None:
                 members[member.name] = kind
@@ -134,6 +144,7 @@ def _read(archive: Path) -> ArchiveContents:
         digests=digests,
         elf_files=tuple(elf_files),
         members=members,
+        unsafe_modes=unsafe_modes,
     )
 
 

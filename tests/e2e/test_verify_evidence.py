@@ -272,3 +272,33 @@ def test_patch_that_applies_but_is_not_recorded_is_named(copied_stack: Path) -> 
         f"markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl: patch {extra} applies to markupsafe"
         " 3.0.4 but its provenance records no such patch"
     ) in result.stdout
+
+
+def test_setuid_or_world_writable_member_is_named(
+    copied_outputs: tuple[Path, Path, list[str]],
+) -> None:
+    """Same bytes, every hash updated, only a member's mode changed."""
+    _, output, args = copied_outputs
+    archive = output / "app-punycode.tar.xz"
+    old_sha256 = sha256(archive)
+    target = "app-punycode/lib/python3.11/site-packages/idna/core.py"
+    with tarfile.open(archive) as tar:
+        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]  # type: ignore[union-attr]
+    with tarfile.open(archive, "w:xz") as tar:
+        for member, content in members:
+            if member.name == target:
+                member.mode = 0o4777
+            tar.addfile(member, io.BytesIO(content) if content is not None else None)
+    new_sha256 = sha256(archive)
+    for metadata in [
+        output / "__venvstacks__" / "venvstacks.json",
+        output / "__venvstacks__" / "env_metadata" / "app-punycode.json",
+        output / "app-punycode.tar.xz.cdx.json",
+    ]:
+        metadata.write_text(metadata.read_text().replace(old_sha256, new_sha256))
+    result = verify(args)
+    assert result.returncode == 1
+    assert (
+        f"MISMATCH app-punycode.tar.xz: {target} has mode 4777 (setuid, setgid or writable"
+        " by group or others), which no build gives"
+    ) in result.stdout

@@ -130,6 +130,11 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
                 f"{archive.name}: sha256 differs from venvstacks' metadata"
                 " (the archive was changed)"
             )
+        result.problems.extend(
+            f"{archive.name}: {name} has mode {mode:o} (setuid, setgid or writable by group"
+            " or others), which no build gives"
+            for name, mode in sorted(contents.unsafe_modes.items())
+        )
         result.problems.extend(check_sbom(contents, manifest, wheel_problems, build_info))
         installed = _installed_wheels(layout, contents, manifest, wheels, result)
         runtime_files = _runtime_files(config, layer, build_info, result)
