@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -81,27 +81,39 @@ def test_pypi_wheel_under_the_published_name_with_its_hash_edited_in(
     assert "srcstacks: error: verification failed" in result.stderr
 
 
-def _add_to_archive(archive: Path, name: str, data: bytes) -> None:
+Members = list[tuple[tarfile.TarInfo, bytes | None]]
+
+
+def _adding(name: str, data: bytes) -> Callable[[Members], None]:
+    """A change that adds ``name`` as a file, dated and moded like its neighbours."""
+
+    def add(members: Members) -> None:
+        template = next(m for m, _ in members if m.name.endswith("/punycode.py"))
+        extra = tarfile.TarInfo(name)
+        extra.size, extra.mtime, extra.mode = len(data), template.mtime, template.mode
+        members.append((extra, data))
+
+    return add
+
+
+def _rewrite_archive(archive: Path, change: Callable[[Members], None]) -> None:
     with tarfile.open(archive) as tar:
-        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]  # type: ignore[union-attr]
-    template = next(m for m, _ in members if m.name.endswith("/punycode.py"))
+        members: Members = [
+            (m, tar.extractfile(m).read() if m.isfile() else None)  # type: ignore[union-attr]
+            for m in tar
+        ]
+    change(members)
     with tarfile.open(archive, "w:xz") as tar:
         for member, content in members:
             tar.addfile(member, io.BytesIO(content) if content is not None else None)
-        extra = tarfile.TarInfo(name)
-        extra.size, extra.mtime, extra.mode = len(data), template.mtime, template.mode
-        tar.addfile(extra, io.BytesIO(data))
 
 
-def test_file_of_no_wheel_added_to_an_archive_with_every_hash_updated(
-    copied_outputs: tuple[Path, Path, list[str]],
-) -> None:
-    """Hole 7: zz_evil.pth in site-packages; venvstacks' metadata and the SBOM updated."""
-    _, output, args = copied_outputs
+def _tamper_with_punycode_archive(output: Path, change: Callable[[Members], None]) -> None:
+    """Change the app-punycode archive, then every hash that names it, as an attacker
+    who knows the records would: only srcstacks' own checks are left to catch it."""
     archive = output / "app-punycode.tar.xz"
     old_sha256 = sha256(archive)
-    evil = "app-punycode/lib/python3.11/site-packages/zz_evil.pth"
-    _add_to_archive(archive, evil, b"import os; os.system('id')\n")
+    _rewrite_archive(archive, change)
     new_sha256 = sha256(archive)
     for metadata in [
         output / "__venvstacks__" / "venvstacks.json",
@@ -109,6 +121,15 @@ def test_file_of_no_wheel_added_to_an_archive_with_every_hash_updated(
         output / "app-punycode.tar.xz.cdx.json",
     ]:
         metadata.write_text(metadata.read_text().replace(old_sha256, new_sha256))
+
+
+def test_file_of_no_wheel_added_to_an_archive_with_every_hash_updated(
+    copied_outputs: tuple[Path, Path, list[str]],
+) -> None:
+    """Hole 7: zz_evil.pth in site-packages; venvstacks' metadata and the SBOM updated."""
+    _, output, args = copied_outputs
+    evil = "app-punycode/lib/python3.11/site-packages/zz_evil.pth"
+    _tamper_with_punycode_archive(output, _adding(evil, b"import os; os.system('id')\n"))
     result = verify(args)
     assert result.returncode == 1
     out = result.stdout
@@ -279,23 +300,14 @@ def test_setuid_or_world_writable_member_is_named(
 ) -> None:
     """Same bytes, every hash updated, only a member's mode changed."""
     _, output, args = copied_outputs
-    archive = output / "app-punycode.tar.xz"
-    old_sha256 = sha256(archive)
     target = "app-punycode/lib/python3.11/site-packages/idna/core.py"
-    with tarfile.open(archive) as tar:
-        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar]  # type: ignore[union-attr]
-    with tarfile.open(archive, "w:xz") as tar:
-        for member, content in members:
+
+    def make_setuid(members: Members) -> None:
+        for member, _ in members:
             if member.name == target:
                 member.mode = 0o4777
-            tar.addfile(member, io.BytesIO(content) if content is not None else None)
-    new_sha256 = sha256(archive)
-    for metadata in [
-        output / "__venvstacks__" / "venvstacks.json",
-        output / "__venvstacks__" / "env_metadata" / "app-punycode.json",
-        output / "app-punycode.tar.xz.cdx.json",
-    ]:
-        metadata.write_text(metadata.read_text().replace(old_sha256, new_sha256))
+
+    _tamper_with_punycode_archive(output, make_setuid)
     result = verify(args)
     assert result.returncode == 1
     assert (
