@@ -76,6 +76,20 @@ RuntimePathOpt = Annotated[
 ]
 RuntimeMirrorOpt = Annotated[str | None, typer.Option(help="python-build-standalone mirror.")]
 RuntimeInterpreterOpt = Annotated[str | None, typer.Option(help="Interpreter to pack.")]
+IndexOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--index",
+        help="Private index URL (devpi: .../USER/INDEX/ or its +simple/) to publish to and"
+        " lock against; credentials from SRCSTACKS_INDEX_USER and SRCSTACKS_INDEX_PASSWORD.",
+    ),
+]
+NoIndexOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-index", help="Use the wheel dir alone, whatever [tool.srcstacks.index] says."
+    ),
+]
 
 
 def _say(message: str) -> None:
@@ -114,6 +128,8 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
         runtime_path: RuntimePathOpt = None,
         runtime_mirror_url: RuntimeMirrorOpt = None,
         runtime_interpreter: RuntimeInterpreterOpt = None,
+        index: IndexOpt = None,
+        no_index: NoIndexOpt = False,
     ) -> None:
         if runtime_source not in (None, "download", "mirror", "local", "pack"):
             _fail(
@@ -130,6 +146,8 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
             runtime_path=runtime_path,
             runtime_mirror_url=runtime_mirror_url,
             runtime_interpreter=runtime_interpreter,
+            index_url=index,
+            no_index=no_index,
         )
 
         def run() -> None:
@@ -245,6 +263,8 @@ def verify_command(
     variant: VariantOpt = None,
     wheel_dir: WheelOpt = None,
     output_dir: OutputOpt = None,
+    index: IndexOpt = None,
+    no_index: NoIndexOpt = False,
     rebuild: Annotated[
         bool, typer.Option(help="Also rebuild everything in a scratch dir and compare bytes.")
     ] = False,
@@ -259,11 +279,17 @@ def verify_command(
         from srcstacks.stages.rebuild import rebuild_and_compare
         from srcstacks.stages.verify import held_for_reading, verify_build
 
-        overrides = Overrides(variant=variant, wheel_dir=wheel_dir, output_dir=output_dir)
+        overrides = Overrides(
+            variant=variant,
+            wheel_dir=wheel_dir,
+            output_dir=output_dir,
+            index_url=index,
+            no_index=no_index,
+        )
         config = load_config(spec, overrides)
         # Verify alone only reads (it works on a read-only copy); a rebuild writes.
         held = pipeline.work_dir_held(config, _say) if rebuild else held_for_reading(config)
-        with held:
+        with held, pipeline.index_running(config, _say):
             result = verify_build(config, _say)
             for problem in result.problems:
                 typer.echo(f"MISMATCH {problem}")

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from srcstacks import spec_rules
 from srcstacks.errors import ConfigError
@@ -67,6 +68,24 @@ class SbomSettings:
     authors: tuple[SbomParty, ...] = ()
 
 
+# The managed index's port when the spec names none: devpi's own default.
+DEFAULT_INDEX_PORT = 3141
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """``[tool.srcstacks.index]`` or ``--index``: a private index as the home of the wheels.
+
+    Either ``url`` (an index someone runs: devpi, Artifactory) or ``managed`` (srcstacks
+    runs devpi-server on loopback for the length of each run, state under the work dir).
+    Credentials never come from here: see :mod:`srcstacks.private_index`.
+    """
+
+    url: str | None = None
+    managed: bool = False
+    port: int = DEFAULT_INDEX_PORT
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """Everything the pipeline needs to know, with every path made absolute."""
@@ -84,6 +103,8 @@ class StackConfig:
     # The variant the spec itself names (or Fromager's default); its locks live beside
     # the spec, every other variant's under variants/<name>/ (see stages/variant_spec.py).
     spec_variant: str = DEFAULT_VARIANT
+    # None: the wheel dir alone is the home of the wheels (the offline default).
+    index: IndexSettings | None = None
 
     @property
     def spec_dir(self) -> Path:
@@ -133,6 +154,9 @@ class Overrides:
     runtime_path: Path | None = None
     runtime_mirror_url: str | None = None
     runtime_interpreter: str | None = None
+    index_url: str | None = None
+    # --no-index: the wheel dir alone, whatever the spec's [tool.srcstacks.index] says.
+    no_index: bool = False
 
 
 def load_config(spec: Path, overrides: Overrides | None = None) -> StackConfig:
@@ -188,7 +212,9 @@ _TOOL_KEYS = {
     "output_dir": str,
     "runtime": dict,
     "sbom": dict,
+    "index": dict,
 }
+_INDEX_KEYS: dict[str, type | tuple[type, ...]] = {"url": str, "managed": bool, "port": int}
 _RUNTIME_KEYS = {"source": str, "path": str, "mirror_url": str, "interpreter": str}
 _SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
     "supplier": (str, dict),
@@ -198,7 +224,13 @@ _SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
 _PARTY_KEYS = {"name": str, "url": str, "email": str}
 
 
-_KIND_NAMES: dict[type, str] = {dict: "a table", str: "a string", list: "a list"}
+_KIND_NAMES: dict[type, str] = {
+    dict: "a table",
+    str: "a string",
+    list: "a list",
+    bool: "true or false",
+    int: "a number",
+}
 
 
 def _check_keys(
@@ -237,6 +269,7 @@ class _ToolTable:
     variant: str | None
     runtime: RuntimeSource
     sbom: SbomSettings
+    index: IndexSettings | None
 
 
 _PATH_KEYS = ("settings_dir", "patches_dir", "work_dir", "wheel_dir", "output_dir")
@@ -271,7 +304,48 @@ def _parse_tool_table(spec_path: Path, table: Mapping[str, Any]) -> _ToolTable:
         path=(spec_dir / runtime_path).absolute() if runtime_path else None,
         interpreter=runtime_table.get("interpreter"),
     )
-    return _ToolTable(named, variant, runtime, sbom)
+    index = _parse_index_table(spec_path, table.get("index"))
+    return _ToolTable(named, variant, runtime, sbom, index)
+
+
+def _parse_index_table(spec_path: Path, table: Mapping[str, Any] | None) -> IndexSettings | None:
+    if table is None:
+        return None
+    prefix = "tool.srcstacks.index"
+    for secret in ("user", "username", "password", "token"):
+        if secret in table:
+            raise ConfigError(
+                f"{spec_path}: '{prefix}.{secret}': credentials never go in the spec; set"
+                " SRCSTACKS_INDEX_USER and SRCSTACKS_INDEX_PASSWORD in the environment"
+            )
+    _check_keys(spec_path, table, _INDEX_KEYS, prefix)
+    url, managed = table.get("url"), bool(table.get("managed", False))
+    if url is not None and managed:
+        raise ConfigError(
+            f"{spec_path}: [{prefix}] sets both 'url' and 'managed = true'; choose one"
+        )
+    if url is None and not managed:
+        raise ConfigError(f"{spec_path}: [{prefix}] needs 'url' or 'managed = true'")
+    port = table.get("port", DEFAULT_INDEX_PORT)
+    if isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ConfigError(f"{spec_path}: '{prefix}.port' must be a port number, not {port!r}")
+    if url is not None:
+        check_index_url(f"{spec_path}: '{prefix}.url'", url)
+    return IndexSettings(url=url, managed=managed, port=port)
+
+
+def check_index_url(origin: str, url: str) -> None:
+    """Refuse an index URL that is not plain http(s), or that carries credentials."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{origin} must be an http:// or https:// URL, not {url!r}")
+    if parts.username or parts.password:
+        raise ConfigError(
+            f"{origin}: credentials never go in the URL; set SRCSTACKS_INDEX_USER and"
+            " SRCSTACKS_INDEX_PASSWORD in the environment"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{origin}: an index URL has no query or fragment ({url!r})")
 
 
 def _parse_sbom_table(spec_path: Path, table: Mapping[str, Any]) -> SbomSettings:
@@ -353,7 +427,17 @@ def _resolve(
         output_dir=path("output_dir", work_dir / variant / "artifacts"),
         runtime=_runtime_overrides(table.runtime, overrides),
         sbom=table.sbom,
+        index=_index_overrides(table.index, overrides),
     )
+
+
+def _index_overrides(index: IndexSettings | None, overrides: Overrides) -> IndexSettings | None:
+    if overrides.no_index:
+        return None
+    if overrides.index_url is not None:
+        check_index_url("--index", overrides.index_url)
+        return IndexSettings(url=overrides.index_url)
+    return index
 
 
 def _check_named_folder(spec_path: Path, named: _Named) -> None:

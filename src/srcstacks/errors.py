@@ -87,3 +87,7 @@ class SettingsRejectedError(ConfigError):
 
 class ArchiveError(SrcstacksError):
     """A layer archive cannot be read: not a tar, truncated, or corrupt compression."""
+
+
+class PrivateIndexError(SrcstacksError):
+    """The private index is unreachable, refuses us, or is not private enough to trust."""

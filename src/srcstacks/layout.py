@@ -210,6 +210,16 @@ class Layout:
         return self.variant_dir / "build-inputs.json"
 
     @property
+    def fetched_provenance(self) -> Path:
+        """Provenance of the wheels fetched from the private index, as checked on fetch."""
+        return self.variant_dir / "fetched-provenance.json"
+
+    @property
+    def index_state(self) -> Path:
+        """The managed index's devpi-server state (``[tool.srcstacks.index] managed``)."""
+        return self.work_dir / "index"
+
+    @property
     def sdists_checked(self) -> Path:
         """The sdists already checked against their index's sha256."""
         return self.variant_dir / "sdists-checked.json"

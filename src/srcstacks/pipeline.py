@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from srcstacks.config import StackConfig
-from srcstacks.layout import claim_dir
+from srcstacks.layout import Layout, claim_dir
 from srcstacks.stages.archives import build_archives
 from srcstacks.stages.lock import lock_layers
 from srcstacks.stages.publish import publish_wheels
@@ -30,6 +30,21 @@ STAGES: dict[str, Stage] = {
 
 
 @contextlib.contextmanager
+def index_running(config: StackConfig, report: Report = print) -> Iterator[None]:
+    """Run the managed index for the length of the block, if the stack has one."""
+    if config.index is None or not config.index.managed:
+        yield
+        return
+    from srcstacks.managed_index import managed_index
+
+    layout = Layout.of(config)
+    with managed_index(
+        layout.index_state, port=config.index.port, index_name=config.variant, report=report
+    ):
+        yield
+
+
+@contextlib.contextmanager
 def work_dir_held(config: StackConfig, report: Report = print) -> Iterator[None]:
     """Claim the work dir for srcstacks (see :mod:`layout`) and hold its lock."""
     claim_dir(config.work_dir, "work dir")
@@ -39,14 +54,14 @@ def work_dir_held(config: StackConfig, report: Report = print) -> Iterator[None]
 
 def run_stage(name: str, config: StackConfig, report: Report = print) -> Any:
     """Run one stage alone, holding the work dir's lock."""
-    with work_dir_held(config, report):
+    with work_dir_held(config, report), index_running(config, report):
         announce_environment(report)
         return STAGES[name](config, report)
 
 
 def run_all(config: StackConfig, report: Report = print) -> None:
     """Run every stage in order; a failure stops the run and keeps what was done."""
-    with work_dir_held(config, report):
+    with work_dir_held(config, report), index_running(config, report):
         announce_environment(report)
         for number, (name, stage) in enumerate(STAGES.items(), start=1):
             report(f"==> [{number}/{len(STAGES)}] {name}")

@@ -27,6 +27,7 @@ from srcstacks.fsutil import (
     sha256_file,
     write_json,
 )
+from srcstacks.index_target import wheel_source
 from srcstacks.layout import (
     Layout,
     claim_dir,
@@ -68,7 +69,7 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     claim_dir(config.output_dir, "output dir")
     _claim_for_this_stack(layout)
     manifest = check_wheel_dir(config.wheel_dir)
-    check_locks(config, manifest)
+    check_locks(config, manifest, wheel_source(config).index_url)
     runtimes = prepare_runtimes(config, report)
     discard_layer_envs(config)
     report(f"building and compressing {len(config.layers)} layer archive(s) (xz is slow)")
@@ -83,7 +84,7 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     venvstacks.build(
         venvstacks_spec(config),
         build_dir=layout.venvstacks_build,
-        wheel_dir=config.wheel_dir,
+        source=wheel_source(config),
         output_dir=staged.output_dir,
         log_path=log_path,
         env=runtime_env(config),

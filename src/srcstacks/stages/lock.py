@@ -12,9 +12,11 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from srcstacks.config import StackConfig
 from srcstacks.errors import ProvenanceError, StageOrderError, StateError
+from srcstacks.index_target import wheel_source
 from srcstacks.layout import Layout, inside
 from srcstacks.provenance import Manifest, check_wheel_dir
 from srcstacks.stages.runtime import prepare_runtimes, runtime_env
@@ -53,21 +55,40 @@ def lock_layers(config: StackConfig, report: Report = print) -> list[LockedWheel
     prepare_runtimes(config, report)
     layout = Layout.of(config)
     log_path = layout.log("venvstacks-lock")
-    venvstacks.lock(
-        venvstacks_spec(config),
-        build_dir=layout.venvstacks_build,
-        wheel_dir=config.wheel_dir,
-        log_path=log_path,
-        env=runtime_env(config),
-        on_line=venvstacks.progress_filter(report),
-    )
-    locked = check_locks(config, manifest)
+    source = wheel_source(config)
+
+    def run(if_needed: bool) -> None:
+        venvstacks.lock(
+            venvstacks_spec(config),
+            build_dir=layout.venvstacks_build,
+            source=source,
+            log_path=log_path,
+            env=runtime_env(config),
+            if_needed=if_needed,
+            on_line=venvstacks.progress_filter(report),
+        )
+
+    # Locks venvstacks still finds valid are kept (committed locks stay as they are)
+    # if they name exactly the published wheels; otherwise every layer is locked again.
+    run(if_needed=True)
+    try:
+        locked = check_locks(config, manifest, source.index_url)
+    except (ProvenanceError, StageOrderError) as exc:
+        report(f"the existing locks do not fit the published wheels ({exc}); locking again")
+        run(if_needed=False)
+        locked = check_locks(config, manifest, source.index_url)
     report(f"locked {len(config.layers)} layer(s), {len(locked)} wheel(s); log: {log_path}")
     return locked
 
 
-def check_locks(config: StackConfig, manifest: Manifest) -> list[LockedWheel]:
-    """Every wheel in every layer's lock must be a published wheel with its recorded hash."""
+def check_locks(
+    config: StackConfig, manifest: Manifest, index_url: str | None = None
+) -> list[LockedWheel]:
+    """Every wheel in every layer's lock must be a published wheel with its recorded hash.
+
+    With ``index_url``, every locked package must also come from that index (a lock
+    made against another index, or against the wheel dir, is stale).
+    """
     locked: list[LockedWheel] = []
     problems: list[str] = []
     for layer in config.layers:
@@ -84,8 +105,15 @@ def check_locks(config: StackConfig, manifest: Manifest) -> list[LockedWheel]:
                 if "from_lower_layer" not in package.get("marker", ""):
                     problems.append(f"{layer.env_name}: {package.get('name')} has no wheel")
                 continue
+            if index_url is not None and package.get("index") != index_url:
+                problems.append(
+                    f"{layer.env_name}: {package.get('name')} is locked from"
+                    f" {package.get('index')}, not {index_url}"
+                )
+                continue
             for wheel in wheels:
-                filename = Path(wheel.get("path") or wheel.get("name") or "").name
+                location = wheel.get("path") or wheel.get("name") or wheel.get("url") or ""
+                filename = unquote(Path(urlsplit(location).path).name)
                 sha256 = wheel.get("hashes", {}).get("sha256", "")
                 record = manifest.wheels.get(filename)
                 if record is None:

@@ -21,6 +21,7 @@ from packaging.version import Version
 from srcstacks.config import StackConfig
 from srcstacks.errors import ProvenanceError, PublishError, StageOrderError, StateError
 from srcstacks.fsutil import atomic_copy, sha256_bytes, sha256_file
+from srcstacks.index_target import index_target
 from srcstacks.layout import Layout, claim_dir, remove_file, remove_partial_files
 from srcstacks.patches import applicable_patches
 from srcstacks.provenance import (
@@ -33,7 +34,9 @@ from srcstacks.provenance import (
     write_manifest,
 )
 from srcstacks.publishers import Publisher, read_publishers, write_publisher
-from srcstacks.settings import effective_env
+from srcstacks.settings import effective_env, read_settings
+from srcstacks.stages.cache_check import read_fetched_records
+from srcstacks.stages.publish_index import publish_to_index
 from srcstacks.tools.fromager import BuildOrderEntry, FromagerDirs, read_build_order
 from srcstacks.wheel_evidence import read_evidence
 from srcstacks.worklock import publishing_into
@@ -46,9 +49,10 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
     layout = Layout.of(config)
     dirs = layout.fromager
     build_order = _read_build_order(dirs)
+    fetched = read_fetched_records(config)
     records: dict[str, tuple[Path, WheelProvenance]] = {}
     for entry in build_order:
-        wheel, record = _describe(config, dirs, entry)
+        wheel, record = _describe(config, dirs, entry, fetched)
         records[wheel.name] = (wheel, record)
     wheel_dir = claim_dir(config.wheel_dir, "wheel dir")
     # Two stacks publishing into one wheel dir at once must not interleave.
@@ -85,6 +89,10 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
         f"published {len(records)} wheel(s) ({copied} new or changed) to {wheel_dir}"
         f" with provenance.json{shared}"
     )
+    index = index_target(config)
+    if index is not None:
+        built = {name: record for name, (_, record) in records.items()}
+        publish_to_index(config, index, built, read_settings(config.settings_dir), report)
     return manifest
 
 
@@ -127,7 +135,10 @@ def _previous_manifest(wheel_dir: Path) -> Manifest:
 
 
 def _describe(
-    config: StackConfig, dirs: FromagerDirs, entry: BuildOrderEntry
+    config: StackConfig,
+    dirs: FromagerDirs,
+    entry: BuildOrderEntry,
+    fetched: dict[str, WheelProvenance],
 ) -> tuple[Path, WheelProvenance]:
     project, version = entry.project, entry.version
     if entry.prebuilt:
@@ -136,6 +147,11 @@ def _describe(
             " srcstacks publishes only wheels built from source"
         )
     wheel = _find_wheel(dirs.built_wheels, project, version)
+    from_index = fetched.get(wheel.name)
+    if from_index is not None and from_index.sha256 == sha256_file(wheel):
+        # Fetched from the private index and checked against its provenance there
+        # (stages/cache_check.py): no sdist was downloaded here to describe it from.
+        return wheel, from_index
     sdist = _sdist_record(dirs, project, version, entry.source_url)
     patches = tuple(
         PatchRecord(path=_relative(patch, config.spec_dir), sha256=sha256_file(patch))

@@ -62,6 +62,8 @@ def rebuild_and_compare(
         work_dir=scratch / "work",
         wheel_dir=scratch / "wheels",
         output_dir=scratch / "artifacts",
+        # Rebuilt here, never fetched from the index, and never uploaded to it.
+        index=None,
     )
     report(f"rebuilding wheels in {scratch} from the same sdists and pinned versions")
     _seed_sdists(config, again)
@@ -78,7 +80,7 @@ def rebuild_and_compare(
     # The locks name the published wheel dir; its wheels were just shown byte-identical
     # to the rebuilt ones, so the archives are rebuilt from the locks as committed.
     report("rebuilding archives from the committed locks")
-    rebuilt = replace(again, wheel_dir=config.wheel_dir)
+    rebuilt = replace(again, wheel_dir=config.wheel_dir, index=config.index)
     build_archives(rebuilt, report)
     write_sboms(rebuilt, report)
     results.extend(_compare_outputs(config.output_dir, again.output_dir))

@@ -47,6 +47,8 @@ from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, read_build_info
 from srcstacks.runtime_files import list_sha256, published_list_path, read_list
 from srcstacks.stages.archives import published_layers
+from srcstacks.stages.cache_check import read_fetched_records
+from srcstacks.stages.verify_index import index_problems
 from srcstacks.stages.verify_sbom import check_sbom, regenerated_problems
 from srcstacks.tools import venvstacks
 from srcstacks.tools.venvstacks import LayerMetadata
@@ -112,6 +114,7 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
     if build_info is not None:
         _check_pin(layout, manifest, ours, build_info, result)
     _check_sources(config, manifest, ours, result)
+    result.problems.extend(index_problems(config, manifest, ours))
     postinstall = _venvstacks_postinstall(build_info)
     wheels: dict[str, WheelFiles] = {}
     for layer in published_layers(config.output_dir):
@@ -197,6 +200,9 @@ def _check_sources(
 ) -> None:
     """The sdist and patches of each of this stack's wheels still have their recorded sha256."""
     downloads = Layout.of(config).fromager.downloaded_sdists
+    # Wheels fetched from the private index had their sdist's sha256 checked against
+    # the upstream index when fetched; no sdist was downloaded here for them.
+    fetched = read_fetched_records(config)
     checked: set[Path] = set()
     for name in sorted(ours):
         record = manifest.wheels.get(name)
@@ -208,7 +214,9 @@ def _check_sources(
         except SrcstacksError as exc:
             result.problems.append(f"{name}: {exc}")
             continue
-        if sdist not in checked:
+        if fetched.get(name) == record and not sdist.is_file():
+            pass
+        elif sdist not in checked:
             checked.add(sdist)
             if not sdist.is_file():
                 result.problems.append(

@@ -9,6 +9,7 @@ a rerun after a failure reuses every wheel already built) and
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,10 +23,13 @@ from packaging.version import InvalidVersion, Version
 from srcstacks.config import StackConfig
 from srcstacks.errors import ConfigError, ConstraintsConflictError
 from srcstacks.fsutil import atomic_write_text, write_json
+from srcstacks.index_target import index_target
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
+from srcstacks.private_index import IndexLocation
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
+from srcstacks.stages.cache_check import check_fetched_wheels, fetched_projects
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.tools import fromager
 
@@ -166,18 +170,29 @@ def build_wheels(
     log_path = layout.log("fromager-bootstrap")
     progress = _progress_printer(report)
     discard_stale_wheels(config, dirs, report, settings)
+    target = index_target(config)
+    cache = target.location if target else None
+    run = functools.partial(_bootstrap, config, dirs, requirements_file, log_path, progress, pins)
     try:
-        _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress, pins)
-    except ConstraintsConflictError:
-        if skip_constraints:
-            raise
-        # The build graph needs two versions of a transitive dependency: every wheel
-        # is built already, so the rerun only skips writing the constraints file.
-        report(
-            "the built graph needs two versions of one project; rerunning with --skip-constraints"
-        )
-        skip_constraints = True
-        _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress, pins)
+        try:
+            run(skip_constraints, cache)
+        except ConstraintsConflictError:
+            if skip_constraints:
+                raise
+            # The build graph needs two versions of a transitive dependency: every wheel
+            # is built already, so the rerun only skips writing the constraints file.
+            report(
+                "the built graph needs two versions of one project;"
+                " rerunning with --skip-constraints"
+            )
+            skip_constraints = True
+            run(skip_constraints, cache)
+        if cache is not None:
+            fetched = fetched_projects(log_path.read_text(encoding="utf-8", errors="replace"))
+            if check_fetched_wheels(config, dirs, settings, cache, fetched, report):
+                # Only the wheels just removed are missing: everything else is reused.
+                report("building the wheels the index could not vouch for")
+                run(skip_constraints, None)
     finally:
         # Also after a failure: the wheels that did get built keep their inputs on record.
         record_inputs(config, dirs, settings)
@@ -202,10 +217,11 @@ def _bootstrap(
     config: StackConfig,
     dirs: fromager.FromagerDirs,
     requirements_file: Path,
-    skip_constraints: bool,
     log_path: Path,
     progress: Report,
     pins: Path | None,
+    skip_constraints: bool,
+    cache: IndexLocation | None,
 ) -> None:
     fromager.bootstrap(
         dirs,
@@ -216,6 +232,7 @@ def _bootstrap(
         skip_constraints=skip_constraints,
         log_path=log_path,
         constraints_file=pins,
+        cache_wheel_server_url=cache.simple_url if cache else None,
         on_progress=progress,
     )
 

@@ -145,11 +145,14 @@ def bootstrap(
     skip_constraints: bool,
     log_path: Path,
     constraints_file: Path | None = None,
+    cache_wheel_server_url: str | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> None:
     """``fromager bootstrap -r requirements_file``: build everything it needs from source.
 
     ``constraints_file`` pins versions (Fromager's global ``-c``), for exact rebuilds.
+    ``cache_wheel_server_url`` is an index whose wheels Fromager downloads instead of
+    building them (same name, version and build tag); the caller checks what it took.
 
     Raises :class:`BuildError` (:class:`PatchFailedError`, :class:`DownloadError`)
     naming the package that failed and its build log, :class:`SettingsRejectedError`
@@ -180,6 +183,8 @@ def bootstrap(
     ]
     if skip_constraints:
         command.append("--skip-constraints")
+    if cache_wheel_server_url:
+        command += ["--cache-wheel-server-url", cache_wheel_server_url]
     env = tool_env(
         {
             "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),

@@ -109,30 +109,52 @@ def progress_filter(report: Callable[[str], None]) -> Callable[[str], None]:
     return watch
 
 
-def _index_args(wheel_dir: Path) -> list[str]:
-    # --no-index plus our wheel dir: nothing from a public index can be locked or installed.
-    return ["--no-index", "--local-wheels", str(wheel_dir)]
+@dataclass(frozen=True)
+class WheelSource:
+    """Where venvstacks may take wheels from: the wheel dir, or one private index."""
+
+    wheel_dir: Path
+    # The index's simple URL; None: the wheel dir alone.
+    index_url: str | None = None
+
+    def args(self) -> list[str]:
+        """venvstacks' options: never PyPI, whichever the source."""
+        if self.index_url is None:
+            # --no-index plus our wheel dir: nothing from a public index is locked or installed.
+            return ["--no-index", "--local-wheels", str(self.wheel_dir)]
+        # The index replaces PyPI as uv's default index (below), so it is the only one.
+        return ["--index"]
+
+    def env(self) -> dict[str, str]:
+        """uv's setting naming the index; tool_env drops every UV_* of the user's own."""
+        return {"UV_DEFAULT_INDEX": self.index_url} if self.index_url else {}
 
 
 def lock(
     spec: Path,
     *,
     build_dir: Path,
-    wheel_dir: Path,
+    source: WheelSource,
     log_path: Path,
     env: Mapping[str, str] | None = None,
+    if_needed: bool = False,
     on_line: Callable[[str], None] | None = None,
 ) -> str:
-    """``venvstacks lock``; returns its output."""
+    """``venvstacks lock``; returns its output.
+
+    ``if_needed`` keeps each layer's lock while venvstacks finds it valid for the spec
+    (the caller still checks it against the published wheels).
+    """
     command = [
         sys.executable, "-m", "venvstacks", "lock", str(spec),
-        "--build-dir", str(build_dir), *_index_args(wheel_dir),
+        "--build-dir", str(build_dir), *source.args(),
+        *(["--if-needed"] if if_needed else []),
     ]  # fmt: skip
     return run_logged(
         command,
         log_path=log_path,
         what="venvstacks lock",
-        env=tool_env(env, uv_project_config=True),
+        env=tool_env({**(env or {}), **source.env()}, uv_project_config=True),
         on_line=on_line,
     )
 
@@ -141,7 +163,7 @@ def build(
     spec: Path,
     *,
     build_dir: Path,
-    wheel_dir: Path,
+    source: WheelSource,
     output_dir: Path,
     log_path: Path,
     env: Mapping[str, str] | None = None,
@@ -151,12 +173,12 @@ def build(
     command = [
         sys.executable, "-m", "venvstacks", "build", str(spec),
         "--build-dir", str(build_dir), "--output-dir", str(output_dir), "--publish",
-        *_index_args(wheel_dir),
+        *source.args(),
     ]  # fmt: skip
     return run_logged(
         command,
         log_path=log_path,
         what="venvstacks build",
-        env=tool_env(env, uv_project_config=True),
+        env=tool_env({**(env or {}), **source.env()}, uv_project_config=True),
         on_line=on_line,
     )

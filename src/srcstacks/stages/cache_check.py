@@ -1,0 +1,157 @@
+"""Trust a wheel fetched from the private index only if this build would have made it.
+
+Fromager, given the index as its cache server, downloads any wheel of the same name,
+version and build tag instead of building it. That alone says nothing about how it was
+built, so after each bootstrap every fetched wheel is checked against its provenance
+companion on the index (:mod:`srcstacks.private_index`):
+
+- the companion exists and records this wheel's sha256;
+- it was built for this variant, with the same patches and build settings file as
+  this build would use (the inputs :mod:`build_inputs` records);
+- its sdist's sha256 is the one the upstream index publishes for that file.
+
+A wheel that passes keeps its record in ``<work_dir>/<variant>/fetched-provenance.json``
+(read by publish, since no sdist was downloaded for it here); one that fails is
+removed from Fromager's repo with a line saying why, and is then built here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from srcstacks.config import StackConfig
+from srcstacks.errors import PrivateIndexError
+from srcstacks.fsutil import sha256_file, write_json
+from srcstacks.index_client import PYPI_SIMPLE, IndexReadError, published_sha256
+from srcstacks.layout import Layout
+from srcstacks.private_index import (
+    PROVENANCE_PROJECT,
+    IndexFile,
+    IndexLocation,
+    download,
+    project_files,
+    provenance_filename,
+    read_companion,
+)
+from srcstacks.provenance import WheelProvenance
+from srcstacks.records import read_json_state
+from srcstacks.settings import Settings
+from srcstacks.stages.build_inputs import built_wheels, current_inputs, discard_built_wheel
+from srcstacks.tools.fromager import FromagerDirs
+
+Report = Callable[[str], None]
+
+_FETCHED = re.compile(r"INFO (?P<package>[A-Za-z0-9_.-]+): found built wheel on cache server")
+
+
+def fetched_projects(log_text: str) -> set[str]:
+    """Canonical names of the projects Fromager took from its cache server in this log."""
+    return {canonicalize_name(match["package"]) for match in _FETCHED.finditer(log_text)}
+
+
+def read_fetched_records(config: StackConfig) -> dict[str, WheelProvenance]:
+    """The provenance of every wheel accepted from the index, by wheel file name."""
+    path = Layout.of(config).fetched_provenance
+    data = read_json_state(path, "record of fetched wheels", "srcstacks wheels")
+    if not isinstance(data, dict):
+        return {}
+    return {str(name): WheelProvenance.from_dict(record) for name, record in data.items()}
+
+
+def check_fetched_wheels(
+    config: StackConfig,
+    dirs: FromagerDirs,
+    settings: Settings,
+    location: IndexLocation,
+    fetched: set[str],
+    report: Report,
+) -> list[str]:
+    """Check this run's fetched wheels; remove the untrusted ones. Return their names."""
+    records = read_fetched_records(config)
+    wheels = {name: value for name, value in built_wheels(dirs).items() if value[0] in fetched}
+    if not wheels:
+        return []
+    companions = project_files(location, PROVENANCE_PROJECT)
+    discarded: list[str] = []
+    for filename, (project, version) in sorted(wheels.items()):
+        wheel = dirs.built_wheels / filename
+        try:
+            record = _companion_record(companions, filename)
+            problem = _mismatch(config, settings, wheel, record, project, version)
+        except PrivateIndexError as exc:
+            problem = str(exc)
+            record = None
+        if problem or record is None:
+            report(f"  not using {filename} from {location.simple_url}: {problem}; building it")
+            discard_built_wheel(dirs, filename, version)
+            records.pop(filename, None)
+            discarded.append(filename)
+            continue
+        records[filename] = WheelProvenance.from_dict(record["wheel"])
+    write_json(
+        Layout.of(config).fetched_provenance,
+        {name: _as_json(record) for name, record in sorted(records.items())},
+    )
+    accepted = len(wheels) - len(discarded)
+    if accepted:
+        report(f"fetched {accepted} wheel(s) from {location.simple_url}; their provenance matches")
+    return discarded
+
+
+def _companion_record(companions: dict[str, IndexFile], filename: str) -> dict[str, Any]:
+    companion = companions.get(provenance_filename(filename))
+    if companion is None:
+        raise PrivateIndexError("the index has no provenance for it")
+    return read_companion(download(companion), companion.url)
+
+
+def _mismatch(
+    config: StackConfig,
+    settings: Settings,
+    wheel: Path,
+    record: dict[str, Any],
+    project: str,
+    version: str,
+) -> str:
+    """Why the fetched ``wheel`` is not what this build would produce ('' if it is)."""
+    try:
+        provenance = WheelProvenance.from_dict(record["wheel"])
+        inputs = record["inputs"]
+    except (KeyError, TypeError, ValueError):
+        return "its provenance on the index is malformed"
+    if provenance.sha256 != sha256_file(wheel) or provenance.filename != wheel.name:
+        return "its provenance on the index records another file"
+    wanted = current_inputs(config, project, version, settings)
+    for key, what in (
+        ("variant", "variant"),
+        ("patches", "patches"),
+        ("settings_sha256", "build settings"),
+    ):
+        if inputs.get(key) != wanted[key]:
+            return f"it was built with other {what} than this build uses"
+    return _sdist_mismatch(provenance, settings)
+
+
+def _sdist_mismatch(provenance: WheelProvenance, settings: Settings) -> str:
+    project_settings = settings.get(provenance.project)
+    index_url = (project_settings.sdist_index if project_settings else None) or PYPI_SIMPLE
+    try:
+        published = published_sha256(index_url, provenance.project)
+    except IndexReadError as exc:
+        return f"its sdist cannot be checked against {index_url}: {exc}"
+    expected = published.get(provenance.sdist.filename)
+    if expected is None:
+        return f"its sdist {provenance.sdist.filename} is not listed on {index_url}"
+    if expected != provenance.sdist.sha256:
+        return f"its sdist {provenance.sdist.filename} differs from the one {index_url} publishes"
+    return ""
+
+
+def _as_json(record: WheelProvenance) -> dict[str, Any]:
+    return asdict(record)
