@@ -49,6 +49,7 @@ from srcstacks.runtime_files import (
     work_list_path,
     write_list,
 )
+from srcstacks.stages.index_mirror import mirror_locked_wheels
 from srcstacks.stages.lock import check_locks
 from srcstacks.stages.runtime import discard_layer_envs, prepare_runtimes, runtime_env
 from srcstacks.stages.variant_spec import venvstacks_spec
@@ -68,6 +69,8 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
     layout = Layout.of(config)
     claim_dir(config.output_dir, "output dir")
     _claim_for_this_stack(layout)
+    # With a private index, committed locks need no wheel built here: fetch them.
+    mirror_locked_wheels(config, report)
     manifest = check_wheel_dir(config.wheel_dir)
     check_locks(config, manifest, wheel_source(config).index_url)
     runtimes = prepare_runtimes(config, report)

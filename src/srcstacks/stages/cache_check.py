@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -79,11 +78,11 @@ def check_fetched_wheels(
         return []
     companions = project_files(location, PROVENANCE_PROJECT)
     discarded: list[str] = []
-    for filename, (project, version) in sorted(wheels.items()):
+    for filename, (_, version) in sorted(wheels.items()):
         wheel = dirs.built_wheels / filename
         try:
-            record = _companion_record(companions, filename)
-            problem = _mismatch(config, settings, wheel, record, project, version)
+            record = companion_record(companions, filename)
+            problem = mismatch(config, settings, filename, sha256_file(wheel), record)
         except PrivateIndexError as exc:
             problem = str(exc)
             record = None
@@ -104,30 +103,27 @@ def check_fetched_wheels(
     return discarded
 
 
-def _companion_record(companions: dict[str, IndexFile], filename: str) -> dict[str, Any]:
+def companion_record(companions: dict[str, IndexFile], filename: str) -> dict[str, Any]:
+    """The provenance the index keeps for the wheel ``filename``; an error if it has none."""
     companion = companions.get(provenance_filename(filename))
     if companion is None:
         raise PrivateIndexError("the index has no provenance for it")
     return read_companion(download(companion), companion.url)
 
 
-def _mismatch(
-    config: StackConfig,
-    settings: Settings,
-    wheel: Path,
-    record: dict[str, Any],
-    project: str,
-    version: str,
+def mismatch(
+    config: StackConfig, settings: Settings, filename: str, sha256: str, record: dict[str, Any]
 ) -> str:
-    """Why the fetched ``wheel`` is not what this build would produce ('' if it is)."""
+    """Why the wheel ``filename`` (``sha256``) with provenance ``record`` (from the
+    index) is not what this build would produce; '' if it is."""
     try:
         provenance = WheelProvenance.from_dict(record["wheel"])
         inputs = record["inputs"]
     except (KeyError, TypeError, ValueError):
         return "its provenance on the index is malformed"
-    if provenance.sha256 != sha256_file(wheel) or provenance.filename != wheel.name:
+    if provenance.sha256 != sha256 or provenance.filename != filename:
         return "its provenance on the index records another file"
-    wanted = current_inputs(config, project, version, settings)
+    wanted = current_inputs(config, provenance.project, provenance.version, settings)
     for key, what in (
         ("variant", "variant"),
         ("patches", "patches"),

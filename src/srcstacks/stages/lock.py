@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -81,15 +81,15 @@ def lock_layers(config: StackConfig, report: Report = print) -> list[LockedWheel
     return locked
 
 
-def check_locks(
-    config: StackConfig, manifest: Manifest, index_url: str | None = None
-) -> list[LockedWheel]:
-    """Every wheel in every layer's lock must be a published wheel with its recorded hash.
+def read_locks(
+    config: StackConfig, index_url: str | None = None
+) -> tuple[list[LockedWheel], list[str]]:
+    """Every wheel the layers' locks install (names as locked), and what is wrong with them.
 
-    With ``index_url``, every locked package must also come from that index (a lock
-    made against another index, or against the wheel dir, is stale).
+    A package with no wheel that no lower layer provides is a problem; so is, with
+    ``index_url``, a package locked from another index.
     """
-    locked: list[LockedWheel] = []
+    entries: list[LockedWheel] = []
     problems: list[str] = []
     for layer in config.layers:
         path = lock_file_path(config, layer.env_name)
@@ -113,19 +113,36 @@ def check_locks(
                 continue
             for wheel in wheels:
                 location = wheel.get("path") or wheel.get("name") or wheel.get("url") or ""
-                filename = unquote(Path(urlsplit(location).path).name)
-                sha256 = wheel.get("hashes", {}).get("sha256", "")
-                record = manifest.wheels.get(filename)
-                if record is None:
-                    problems.append(f"{layer.env_name}: {filename} is not a published wheel")
-                elif record.sha256 != sha256:
-                    problems.append(f"{layer.env_name}: {filename} hash differs from provenance")
-                else:
-                    locked.append(
-                        LockedWheel(
-                            layer.env_name, record.project, record.version, filename, sha256
-                        )
+                entries.append(
+                    LockedWheel(
+                        layer=layer.env_name,
+                        project=str(package.get("name", "")),
+                        version=str(package.get("version", "")),
+                        filename=unquote(Path(urlsplit(location).path).name),
+                        sha256=wheel.get("hashes", {}).get("sha256", ""),
                     )
+                )
+    return entries, problems
+
+
+def check_locks(
+    config: StackConfig, manifest: Manifest, index_url: str | None = None
+) -> list[LockedWheel]:
+    """Every wheel in every layer's lock must be a published wheel with its recorded hash.
+
+    With ``index_url``, every locked package must also come from that index (a lock
+    made against another index, or against the wheel dir, is stale).
+    """
+    locked: list[LockedWheel] = []
+    entries, problems = read_locks(config, index_url)
+    for entry in entries:
+        record = manifest.wheels.get(entry.filename)
+        if record is None:
+            problems.append(f"{entry.layer}: {entry.filename} is not a published wheel")
+        elif record.sha256 != entry.sha256:
+            problems.append(f"{entry.layer}: {entry.filename} hash differs from provenance")
+        else:
+            locked.append(replace(entry, project=record.project, version=record.version))
     if problems:
         raise ProvenanceError(
             "the locks do not match the published wheels (run 'srcstacks lock'): "
