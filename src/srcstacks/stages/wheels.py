@@ -24,6 +24,7 @@ from srcstacks.errors import ConfigError, ConstraintsConflictError
 from srcstacks.fsutil import atomic_write_text, write_json
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
+from srcstacks.run_summary import RunRecorder
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
 from srcstacks.stages.sdist_check import check_sdists
@@ -166,6 +167,7 @@ def build_wheels(
     log_path = layout.log("fromager-bootstrap")
     progress = _progress_printer(report)
     discard_stale_wheels(config, dirs, report, settings)
+    recorder = RunRecorder(layout, log_path)
     try:
         _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress, pins)
     except ConstraintsConflictError:
@@ -177,10 +179,12 @@ def build_wheels(
             "the built graph needs two versions of one project; rerunning with --skip-constraints"
         )
         skip_constraints = True
+        recorder.keep_attempt()
         _bootstrap(config, dirs, requirements_file, skip_constraints, log_path, progress, pins)
     finally:
         # Also after a failure: the wheels that did get built keep their inputs on record.
         record_inputs(config, dirs, settings)
+        recorder.write(report)
     check_sdists(config, dirs, settings, report)
     _warn_about_unused_inputs(config, dirs, report, settings)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
