@@ -205,6 +205,11 @@ class Layout:
         return self.variant_dir / "wheels.json"
 
     @property
+    def run_summary(self) -> Path:
+        """What the last wheels run did with each wheel (``run-summary.json``)."""
+        return self.variant_dir / "run-summary.json"
+
+    @property
     def build_inputs(self) -> Path:
         """Each built wheel's inputs (patch hashes, settings hash, variant)."""
         return self.variant_dir / "build-inputs.json"

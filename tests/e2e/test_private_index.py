@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from srcstacks.managed_index import ManagedIndex
+from srcstacks.tools.devpi import ensure_private_index
+
 from srcstacks.private_index import (
     PROVENANCE_PROJECT,
     Credentials,
@@ -29,7 +30,6 @@ from srcstacks.private_index import (
     provenance_filename,
     upload,
 )
-from srcstacks.tools.devpi import ensure_private_index
 from tests.conftest import DEMO_FILES, BuiltStack, copy_built_stack, copy_demo_stack, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -144,9 +144,7 @@ def test_verify_names_wheels_missing_from_the_index(
     ok = run_cli("verify", index_build.stack / "venvstacks.toml", "--index", index_build.index_url)
     assert "0 problem(s)" in ok.stderr
     empty = fresh_index(devpi_index, "empty-for-verify")
-    result = run_cli(
-        "verify", index_build.stack / "venvstacks.toml", "--index", empty, check=False
-    )
+    result = run_cli("verify", index_build.stack / "venvstacks.toml", "--index", empty, check=False)
     assert result.returncode == 1
     assert "idna-3.11-0-py3-none-any.whl is not on the index" in result.stdout
     assert "has no provenance on the index" in result.stdout

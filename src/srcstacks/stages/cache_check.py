@@ -17,12 +17,9 @@ removed from Fromager's repo with a line saying why, and is then built here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
-
-from packaging.utils import canonicalize_name
 
 from srcstacks.config import StackConfig
 from srcstacks.errors import PrivateIndexError
@@ -46,13 +43,6 @@ from srcstacks.tools.fromager import FromagerDirs
 
 Report = Callable[[str], None]
 
-_FETCHED = re.compile(r"INFO (?P<package>[A-Za-z0-9_.-]+): found built wheel on cache server")
-
-
-def fetched_projects(log_text: str) -> set[str]:
-    """Canonical names of the projects Fromager took from its cache server in this log."""
-    return {canonicalize_name(match["package"]) for match in _FETCHED.finditer(log_text)}
-
 
 def read_fetched_records(config: StackConfig) -> dict[str, WheelProvenance]:
     """The provenance of every wheel accepted from the index, by wheel file name."""
@@ -71,14 +61,17 @@ def check_fetched_wheels(
     fetched: set[str],
     report: Report,
 ) -> list[str]:
-    """Check this run's fetched wheels; remove the untrusted ones. Return their names."""
+    """Check the wheels of the ``fetched`` projects; remove the untrusted ones.
+
+    Returns the canonical names of the projects whose wheel was removed.
+    """
     records = read_fetched_records(config)
     wheels = {name: value for name, value in built_wheels(dirs).items() if value[0] in fetched}
     if not wheels:
         return []
     companions = project_files(location, PROVENANCE_PROJECT)
     discarded: list[str] = []
-    for filename, (_, version) in sorted(wheels.items()):
+    for filename, (project, version) in sorted(wheels.items()):
         wheel = dirs.built_wheels / filename
         try:
             record = companion_record(companions, filename)
@@ -90,7 +83,7 @@ def check_fetched_wheels(
             report(f"  not using {filename} from {location.simple_url}: {problem}; building it")
             discard_built_wheel(dirs, filename, version)
             records.pop(filename, None)
-            discarded.append(filename)
+            discarded.append(project)
             continue
         records[filename] = WheelProvenance.from_dict(record["wheel"])
     write_json(

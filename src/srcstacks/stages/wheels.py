@@ -27,9 +27,10 @@ from srcstacks.index_target import index_target
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
 from srcstacks.private_index import IndexLocation
+from srcstacks.run_summary import RunRecorder
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
-from srcstacks.stages.cache_check import check_fetched_wheels, fetched_projects
+from srcstacks.stages.cache_check import check_fetched_wheels
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.tools import fromager
 
@@ -173,6 +174,7 @@ def build_wheels(
     target = index_target(config)
     cache = target.location if target else None
     run = functools.partial(_bootstrap, config, dirs, requirements_file, log_path, progress, pins)
+    recorder = RunRecorder(layout, log_path)
     try:
         try:
             run(skip_constraints, cache)
@@ -186,16 +188,20 @@ def build_wheels(
                 " rerunning with --skip-constraints"
             )
             skip_constraints = True
+            recorder.keep_attempt()
             run(skip_constraints, cache)
         if cache is not None:
-            fetched = fetched_projects(log_path.read_text(encoding="utf-8", errors="replace"))
-            if check_fetched_wheels(config, dirs, settings, cache, fetched, report):
+            fetched = recorder.fetched_in_last_attempt()
+            rejected = check_fetched_wheels(config, dirs, settings, cache, fetched, report)
+            if rejected:
                 # Only the wheels just removed are missing: everything else is reused.
                 report("building the wheels the index could not vouch for")
+                recorder.keep_attempt(superseded=rejected)
                 run(skip_constraints, None)
     finally:
         # Also after a failure: the wheels that did get built keep their inputs on record.
         record_inputs(config, dirs, settings)
+        recorder.write(report)
     check_sdists(config, dirs, settings, report)
     _warn_about_unused_inputs(config, dirs, report, settings)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))

@@ -1,0 +1,291 @@
+"""What one ``srcstacks wheels`` run did with each wheel: ``run-summary.json``.
+
+Reads Fromager's bootstrap log (``<work_dir>/<variant>/logs/fromager-bootstrap.log``) and
+its build order (``fromager/work-dir/build-order.json``); writes
+``<work_dir>/<variant>/run-summary.json`` with one entry per wheel of the build: whether
+Fromager built it, reused a wheel already in this work dir, or fetched it from the
+cache server (the stack's index), and the seconds Fromager spent on it.
+
+Written after every bootstrap, failed ones too: packages Fromager started but did not
+finish are listed as ``unfinished``. The log lines read here are Fromager 0.77's
+(``fromager/bootstrapper.py`` and ``fromager/metrics.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from srcstacks.errors import StateError
+from srcstacks.fsutil import write_json
+from srcstacks.layout import Layout
+from srcstacks.tools import fromager
+
+FORMAT = 1
+
+Report = Callable[[str], None]
+Key = tuple[str, str]  # (canonical project name, version)
+
+
+class Action(StrEnum):
+    """How a wheel of the build came to be there."""
+
+    BUILT = "built"  # Fromager built it from its sdist in this run
+    REUSED = "reused"  # a wheel already in this work dir's wheels-repo
+    FETCHED = "fetched"  # downloaded from the cache server (the stack's index)
+    PREBUILT = "prebuilt"  # a binary a settings file marks pre_built (publish refuses it)
+    UNFINISHED = "unfinished"  # started in this run, never finished (the run failed)
+    UNKNOWN = "unknown"  # in the build order, but the log does not say how
+
+
+# Every line below is prefixed by Fromager with the requirement's name as written
+# (``MarkupSafe``, ``flit_core``): compared after canonicalizing.
+_PREFIX = r"\d\d:\d\d:\d\d INFO (?P<package>[A-Za-z0-9._-]+): "
+_STARTED = re.compile(_PREFIX + r"new \S+ dependency .* resolves to (?P<version>\S+)$")
+_BUILT = re.compile(_PREFIX + r"built wheel for version (?P<version>\S+): ")
+_REUSED = re.compile(_PREFIX + r"found existing wheel ")
+_CHECKING_CACHE = re.compile(_PREFIX + r"checking if wheel was already uploaded to (?P<url>\S+)")
+_FETCHED = re.compile(_PREFIX + r"found built wheel on cache server")
+_PREBUILT = re.compile(_PREFIX + r"\S+ requirement .* uses a pre-built wheel")
+_ADDED = re.compile(
+    _PREFIX + r"adding \('(?P<project>[^']+)', '(?P<version>[^']+)'\) to build order"
+)
+# Fromager's own wheel server, which it also asks on every build: never a fetch.
+_LOCAL_SERVER = re.compile(r"\d\d:\d\d:\d\d INFO started wheel server at (?P<url>\S+)")
+# metrics.summarize, printed once at the end of a bootstrap that succeeded, one line
+# per name as written and version: ``timedelta(seconds=round(total))``.
+_TIMING = re.compile(
+    r"\d\d:\d\d:\d\d INFO Bootstrapping (?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+) took"
+    r" (?:(?P<days>\d+) days?, )?(?P<hours>\d+):(?P<minutes>\d\d):(?P<seconds>\d\d(?:\.\d+)?)"
+    r" total"
+)
+
+
+@dataclass
+class LogFacts:
+    """What one ``fromager bootstrap`` log says about each package it handled."""
+
+    finished: dict[Key, Action] = field(default_factory=dict)
+    started: set[Key] = field(default_factory=set)
+    seconds: dict[Key, float] = field(default_factory=dict)
+
+
+def read_log(text: str) -> LogFacts:
+    """The packages a bootstrap log started and finished, how, and their timings.
+
+    Fromager bootstraps one package at a time (build dependencies nested inside), so the
+    last action line under a package's name before its "adding ... to build order"
+    line says how that package's wheel was obtained.
+    """
+    facts = LogFacts()
+    local_server: str | None = None
+    pending: dict[str, Action] = {}
+    cache_url: dict[str, str] = {}
+    for line in text.splitlines():
+        if match := _LOCAL_SERVER.search(line):
+            local_server = match["url"]
+        elif match := _STARTED.search(line):
+            name = canonicalize_name(match["package"])
+            facts.started.add((name, match["version"]))
+            pending.pop(name, None)
+        elif match := _BUILT.search(line):
+            pending[canonicalize_name(match["package"])] = Action.BUILT
+        elif match := _REUSED.search(line):
+            pending[canonicalize_name(match["package"])] = Action.REUSED
+        elif match := _PREBUILT.search(line):
+            pending[canonicalize_name(match["package"])] = Action.PREBUILT
+        elif match := _CHECKING_CACHE.search(line):
+            cache_url[canonicalize_name(match["package"])] = match["url"]
+        elif match := _FETCHED.search(line):
+            name = canonicalize_name(match["package"])
+            from_local = local_server is not None and cache_url.get(name) == local_server
+            pending[name] = Action.REUSED if from_local else Action.FETCHED
+        elif match := _ADDED.search(line):
+            name = canonicalize_name(match["project"])
+            facts.finished.setdefault((name, match["version"]), pending.pop(name, Action.UNKNOWN))
+        elif match := _TIMING.search(line):
+            key = (canonicalize_name(match["name"]), match["version"])
+            facts.seconds[key] = facts.seconds.get(key, 0.0) + _seconds(match)
+    return facts
+
+
+def _seconds(match: re.Match[str]) -> float:
+    return (
+        int(match["days"] or 0) * 86400
+        + int(match["hours"]) * 3600
+        + int(match["minutes"]) * 60
+        + float(match["seconds"])
+    )
+
+
+@dataclass(frozen=True)
+class SummaryEntry:
+    """One wheel of the build and what this run did for it."""
+
+    project: str  # canonical name
+    version: str
+    action: Action
+    # Fromager's own measure, whole seconds; None when its log has no timing for it.
+    seconds: int | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "project": self.project,
+            "version": self.version,
+            "action": self.action.value,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Every wheel of one ``wheels`` run, sorted by project and version."""
+
+    variant: str
+    entries: tuple[SummaryEntry, ...]
+
+    def totals(self) -> dict[str, int]:
+        """How many wheels each action covers, every action listed."""
+        counts = {action.value: 0 for action in Action}
+        for entry in self.entries:
+            counts[entry.action.value] += 1
+        return counts
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "format": FORMAT,
+            "variant": self.variant,
+            "entries": [entry.to_json() for entry in self.entries],
+            "totals": self.totals(),
+        }
+
+    def describe(self) -> str:
+        """One line: ``3 built, 2 reused, 0 fetched from the index`` and any others."""
+        totals = self.totals()
+        text = (
+            f"{totals['built']} built, {totals['reused']} reused,"
+            f" {totals['fetched']} fetched from the index"
+        )
+        others = {
+            Action.PREBUILT: "pre-built (refused at publish)",
+            Action.UNFINISHED: "unfinished",
+            Action.UNKNOWN: "not in Fromager's log",
+        }
+        for action, label in others.items():
+            if totals[action.value]:
+                text += f", {totals[action.value]} {label}"
+        return text
+
+
+def summarize(
+    variant: str,
+    build_order: Iterable[fromager.BuildOrderEntry] | None,
+    attempts: Sequence[LogFacts],
+) -> RunSummary:
+    """The summary of a run whose bootstraps left ``attempts`` (oldest first).
+
+    A rerun after a constraints conflict finds every wheel the first attempt made:
+    the first attempt that finished a package says how, and gives its seconds. A
+    package some attempt started but none finished is ``unfinished``.
+    """
+    how: dict[Key, tuple[Action, int | None]] = {}
+    for facts in attempts:
+        for key, action in facts.finished.items():
+            if key not in how:
+                seconds = facts.seconds.get(key)
+                how[key] = (action, None if seconds is None else round(seconds))
+    started: set[Key] = set()
+    for facts in attempts:
+        started |= facts.started
+    keys = {(entry.project, entry.version) for entry in build_order or ()}
+    entries = [
+        SummaryEntry(project, version, *_outcome((project, version), how, started))
+        for project, version in keys | how.keys() | started
+    ]
+    entries.sort(key=lambda entry: (entry.project, _version_order(entry.version)))
+    return RunSummary(variant, tuple(entries))
+
+
+def _outcome(
+    key: Key, how: dict[Key, tuple[Action, int | None]], started: set[Key]
+) -> tuple[Action, int | None]:
+    if key in how:
+        return how[key]
+    return (Action.UNFINISHED if key in started else Action.UNKNOWN, None)
+
+
+def _version_order(version: str) -> tuple[int, Version | str]:
+    try:
+        return (0, Version(version))
+    except InvalidVersion:
+        return (1, version)
+
+
+class RunRecorder:
+    """Collects one ``wheels`` run's bootstrap logs and writes its ``run-summary.json``.
+
+    Make it just before the first bootstrap; call :meth:`keep_attempt` before a
+    bootstrap is rerun (the rerun overwrites the log) and :meth:`write` once at the end,
+    whether the bootstrap succeeded or not.
+    """
+
+    def __init__(self, layout: Layout, log_path: Path) -> None:
+        self.layout = layout
+        self.log_path = log_path
+        # The filesystem's clock is coarser than time.time(): allow it a second.
+        self.started = time.time() - 1.0
+        self.earlier: list[LogFacts] = []
+
+    def keep_attempt(self, superseded: Iterable[str] = ()) -> None:
+        """Remember what the bootstrap that just ended did, before it is rerun.
+
+        ``superseded``: canonical names of projects whose outcome the rerun decides
+        (a fetched wheel the index could not vouch for, removed to be built).
+        """
+        facts = read_log(_read_text(self.log_path))
+        dropped = set(superseded)
+        facts.finished = {
+            key: action for key, action in facts.finished.items() if key[0] not in dropped
+        }
+        self.earlier.append(facts)
+
+    def fetched_in_last_attempt(self) -> set[str]:
+        """Canonical names of the projects the bootstrap that just ended fetched."""
+        facts = read_log(_read_text(self.log_path))
+        return {name for (name, _), action in facts.finished.items() if action == Action.FETCHED}
+
+    def write(self, report: Report) -> RunSummary:
+        """Write ``run-summary.json`` and report its totals in one line.
+
+        Never raises for what Fromager left behind (it runs after failures too, and
+        must not hide them): a build order that cannot be read is left out, and the
+        entries come from the log alone.
+        """
+        attempts = [*self.earlier, read_log(_read_text(self.log_path))]
+        summary = summarize(self.layout.variant, self._build_order(), attempts)
+        write_json(self.layout.run_summary, summary.to_json())
+        report(f"{summary.describe()} (run summary: {self.layout.run_summary})")
+        return summary
+
+    def _build_order(self) -> list[fromager.BuildOrderEntry] | None:
+        dirs = self.layout.fromager
+        try:
+            if dirs.build_order.stat().st_mtime < self.started:
+                return None  # an earlier run's: this one failed before finishing any
+            return fromager.read_build_order(dirs)
+        except (OSError, StateError):
+            return None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
