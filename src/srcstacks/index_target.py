@@ -51,7 +51,7 @@ def _managed_credentials(config: StackConfig) -> Credentials | None:
     path = Layout.of(config).index_state / CREDENTIALS_NAME
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Credentials(str(data["user"]), str(data["password"]))
+        return Credentials(MANAGED_USER, str(data["password"]))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
