@@ -88,6 +88,18 @@ def test_first_build_publishes_wheels_and_provenance(index_build: IndexBuild) ->
     assert f"uploaded {len(summary)} wheel(s) and {len(summary)} provenance" in index_build.output
 
 
+def test_the_password_is_in_no_output_and_no_file(
+    index_build: IndexBuild, devpi_index: ManagedIndex
+) -> None:
+    assert devpi_index.password not in index_build.output
+    leaked = [
+        path
+        for path in (index_build.stack / "_srcstacks").rglob("*")
+        if path.is_file() and devpi_index.password.encode() in path.read_bytes()
+    ]
+    assert leaked == []
+
+
 def test_locks_name_the_index_and_no_path_of_this_machine(index_build: IndexBuild) -> None:
     locks = sorted((index_build.stack / "requirements").rglob("*"))
     texts = [path.read_text() for path in locks if path.is_file()]
@@ -300,3 +312,61 @@ def _cut_off_upload(location: IndexLocation, filename: str) -> None:
 @pytest.fixture(scope="module")
 def _unused() -> Iterator[None]:
     yield
+
+
+# --- the cache check, on wheels as Fromager leaves them after fetching ----------------
+
+
+def test_a_fetched_wheel_is_used_only_with_matching_provenance(
+    publish_copy: Path, devpi_index: ManagedIndex
+) -> None:
+    from dataclasses import replace
+
+    from srcstacks.config import load_config
+    from srcstacks.layout import Layout
+    from srcstacks.provenance import read_manifest
+    from srcstacks.settings import read_settings
+    from srcstacks.stages.cache_check import check_fetched_wheels
+    from srcstacks.stages.publish_index import companion_record
+
+    config = load_config(publish_copy)
+    dirs = Layout.of(config).fromager
+    settings = read_settings(config.settings_dir)
+    (idna,) = dirs.built_wheels.glob("idna-*.whl")
+    record = read_manifest(config.wheel_dir).wheels[idna.name]
+    credentials = Credentials(devpi_index.user, devpi_index.password)
+    lines: list[str] = []
+
+    def check(url: str) -> list[str]:
+        if not idna.exists():
+            shutil.copy2(config.wheel_dir / idna.name, idna)
+        location = IndexLocation.parse(url)
+        return check_fetched_wheels(config, dirs, settings, location, {"idna"}, lines.append)
+
+    def index_with(name: str, companion: dict[str, object] | None) -> str:
+        url = fresh_index(devpi_index, name)
+        location = IndexLocation.parse(url)
+        upload(location, credentials, idna.name, idna.read_bytes(), project="idna", version="3.11")
+        if companion is not None:
+            upload(
+                location, credentials, provenance_filename(idna.name),
+                provenance_companion(companion), project=PROVENANCE_PROJECT, version="1",
+            )  # fmt: skip
+        return url
+
+    good = companion_record(config, settings, record)
+    assert check(index_with("cache-good", good)) == []
+    assert idna.exists()
+
+    assert check(index_with("cache-none", None)) == ["idna"]
+    assert not idna.exists()
+    assert "the index has no provenance for it; building it" in lines[-1]
+
+    other_patches = {**good, "inputs": {**good["inputs"], "patches": [["x.patch", "0" * 64]]}}
+    assert check(index_with("cache-patches", other_patches)) == ["idna"]
+    assert "built with other patches than this build uses" in lines[-1]
+
+    other_sdist = replace(record, sdist=replace(record.sdist, sha256="1" * 64))
+    tampered = companion_record(config, settings, other_sdist)
+    assert check(index_with("cache-sdist", tampered)) == ["idna"]
+    assert "differs from the one https://pypi.org/simple/ publishes" in lines[-1]
