@@ -87,3 +87,7 @@ class SettingsRejectedError(ConfigError):
 
 class ArchiveError(SrcstacksError):
     """A layer archive cannot be read: not a tar, truncated, or corrupt compression."""
+
+
+class IndexServerError(SrcstacksError):
+    """A package index server refused a request, answered nonsense or cannot be reached."""
