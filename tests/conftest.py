@@ -20,6 +20,8 @@ import pytest
 
 from srcstacks.config import StackConfig, load_config
 
+pytest_plugins = ["tests.devpi_fixtures"]  # devpi_index: a real devpi-server
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILES = ("venvstacks.toml", "launch_modules", "build-settings", "patches")
 

@@ -392,6 +392,12 @@ def _root(
     """srcstacks: Python source in, deployable and audited environment archives out."""
 
 
+# Sub-apps of their own modules, imported last: they use the helpers above.
+from srcstacks.cli_index import index_app  # noqa: E402
+
+app.add_typer(index_app, name="index")
+
+
 def main() -> None:
     """Console entry point."""
     app()

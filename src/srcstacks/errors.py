@@ -91,3 +91,7 @@ class ArchiveError(SrcstacksError):
 
 class PrivateIndexError(SrcstacksError):
     """The private index is unreachable, refuses us, or is not private enough to trust."""
+
+
+class IndexServerError(SrcstacksError):
+    """A package index server refused a request, answered nonsense or cannot be reached."""

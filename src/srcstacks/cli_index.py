@@ -1,0 +1,102 @@
+"""``srcstacks index ...``: the private package index srcstacks can run for you.
+
+Reads the stack spec (for the work dir and the variant, which names the index) and
+hands over to :mod:`srcstacks.managed_index`, imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from srcstacks.cli import SpecArg, VariantOpt, WorkOpt, _guarded, _say
+from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
+from srcstacks.layout import claim_dir
+
+if TYPE_CHECKING:
+    from srcstacks.tools.devpi import DevpiServer
+
+index_app = typer.Typer(
+    help="A private package index (devpi) on this machine for the stack's wheels.",
+    no_args_is_help=True,
+)
+
+PortOpt = Annotated[int, typer.Option(help="Loopback port to serve on.", min=1, max=65535)]
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(help="The index's state: its wheels and credentials (default: <work dir>/index)."),
+]
+
+
+@index_app.command("serve")
+def serve_command(
+    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+    variant: VariantOpt = None,
+    work_dir: WorkOpt = None,
+    port: PortOpt = 3141,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Run a private devpi index on 127.0.0.1 until Ctrl-C; its name is the variant."""
+
+    def action() -> None:
+        from srcstacks.managed_index import managed_index
+
+        config = load_config(spec, Overrides(variant=variant, work_dir=work_dir))
+        if state_dir is None:
+            claim_dir(config.work_dir, "work dir")  # before a folder is made inside it
+        target = (state_dir or config.work_dir / "index").absolute()
+        with managed_index(
+            target,
+            port=port,
+            index_name=config.variant,
+            report=_say,
+            port_hint="choose another port with --port",
+        ) as index:
+            typer.echo(f"index:       {index.base_url}")
+            typer.echo(f"simple API:  {index.simple_url}")
+            typer.echo(f"upload user: {index.user} (password in {index.credentials_file})")
+            _say("stop it with Ctrl-C")
+            # Ctrl-C is how the user stops it: the server is stopped on the way out.
+            with contextlib.suppress(KeyboardInterrupt), _stop_signals_interrupt():
+                _wait_while_running(index.server)
+        _say("private index stopped")
+
+    _guarded(action)
+
+
+def _wait_while_running(server: DevpiServer | None) -> None:
+    from srcstacks.errors import ToolError
+
+    assert server is not None  # managed_index always yields its server
+    while (code := server.exit_code()) is None:
+        time.sleep(0.5)
+    raise ToolError(f"devpi-server stopped by itself (exit code {code})", str(server.log_path))
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM (a service manager) stop the index like Ctrl-C.
+
+    SIGINT too, since a shell starts a background job with SIGINT ignored, and Python
+    then never turns it into KeyboardInterrupt.
+    """
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -1,0 +1,140 @@
+"""A private devpi index that srcstacks runs for you, with its state in one folder.
+
+Reads and writes the state folder (claimed as srcstacks' own, see :mod:`layout`)::
+
+    <state_dir>/credentials.json   the passwords (mode 0600, made once, reused)
+    <state_dir>/devpi/             devpi-server's state: users, indexes, wheels
+    <state_dir>/devpi-server.log   the server's log (devpi-init.log: its first start)
+    <state_dir>/.lock              held while the server runs
+
+The index is ``srcstacks/<index_name>``: no upstream bases, non-volatile. Its user's
+password goes to whoever uploads (the publish stage); root's stays in the credentials
+file, used only here to create the user and the index. No password is ever printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from srcstacks.errors import StateError
+from srcstacks.layout import claim_dir, discard_temporary
+from srcstacks.tools import devpi
+from srcstacks.worklock import exclusive
+
+INDEX_USER = "srcstacks"
+DEFAULT_PORT = 3141
+HOST = "127.0.0.1"  # loopback only: nothing outside this machine can reach it
+
+
+@dataclass(frozen=True)
+class ManagedIndex:
+    """A running managed index: where it is and how to upload to it."""
+
+    base_url: str  # ``http://127.0.0.1:<port>/srcstacks/<index>/``
+    user: str
+    password: str = field(repr=False)
+    credentials_file: Path = field(repr=False, default=Path())
+    server: devpi.DevpiServer | None = field(repr=False, compare=False, default=None)
+
+    @property
+    def simple_url(self) -> str:
+        """The index's PEP 503 simple API."""
+        return self.base_url + "+simple/"
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    password: str = field(repr=False)
+    root_password: str = field(repr=False)
+
+
+@contextlib.contextmanager
+def managed_index(
+    state_dir: Path,
+    *,
+    port: int = DEFAULT_PORT,
+    index_name: str,
+    report: Callable[[str], None],
+    port_hint: str = "choose another port with [tool.srcstacks.index] port or --index-port",
+) -> Iterator[ManagedIndex]:
+    """Run devpi-server on ``127.0.0.1:port`` with the index ``srcstacks/<index_name>``.
+
+    Stops the server on exit. One server per state folder at a time (its ``.lock``).
+    """
+    state_dir = claim_dir(state_dir.absolute(), "index state")
+    with exclusive(state_dir, report):
+        server_dir = state_dir / "devpi"
+        credentials = _credentials(state_dir / "credentials.json", server_dir)
+        with devpi.serve(
+            server_dir,
+            host=HOST,
+            port=port,
+            log_path=state_dir / "devpi-server.log",
+            root_password=credentials.root_password,
+            port_hint=port_hint,
+        ) as server:
+            base_url = devpi.ensure_private_index(
+                server.root_url,
+                INDEX_USER,
+                credentials.password,
+                index_name,
+                admin=devpi.Login(devpi.ADMIN_USER, credentials.root_password),
+            )
+            report(
+                f"private index (devpi-server {server.version}, managed): {base_url}"
+                f" (state: {state_dir})"
+            )
+            yield ManagedIndex(
+                base_url, INDEX_USER, credentials.password, state_dir / "credentials.json", server
+            )
+
+
+def _credentials(path: Path, server_dir: Path) -> _Credentials:
+    """The passwords in ``path``, made (mode 0600 from the start) on the first run."""
+    if not path.exists():
+        if (server_dir / ".nodeinfo").exists():
+            raise StateError(
+                f"{path} is missing but {server_dir} holds an index made with it; restore the"
+                f" file, or move {path.parent} away to start an empty index"
+            )
+        made = _Credentials(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+        _write_private(path, {"user": INDEX_USER, "password": made.password,
+                              "root_password": made.root_password})  # fmt: skip
+        return made
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise StateError(
+            f"{path} can be read by other users (mode {mode:04o}); it holds the index's"
+            f" passwords: run 'chmod 600 {path}'"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return _Credentials(str(data["password"]), str(data["root_password"]))
+    except (ValueError, KeyError, TypeError):
+        raise StateError(f"{path}: not a credentials file srcstacks wrote") from None
+
+
+def _write_private(path: Path, data: dict[str, str]) -> None:
+    """Write ``path`` readable by its owner only from its creation on, all or nothing.
+
+    The bytes go to a temporary file made with mode 0600, which is then linked into
+    place: an interrupted first start leaves no half-written credentials file.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.link(temporary, path)  # unlike a rename, never replaces an existing file
+    finally:
+        discard_temporary(temporary)
