@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import io
+import ipaddress
 import json
 import os
 import secrets
@@ -226,7 +227,7 @@ def upload(
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
+        with opener_for(location.base_url).open(request, timeout=_TIMEOUT_SECONDS) as response:
             response.read()
     except urllib.error.HTTPError as exc:
         raise _upload_error(location, credentials, filename, exc) from None
@@ -300,9 +301,21 @@ def publish_companion(
     )
 
 
+def opener_for(url: str) -> urllib.request.OpenerDirector:
+    """No proxy for a loopback server: a proxy would see the password and cannot reach it."""
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener()
+
+
 def _get(url: str, accept: str) -> tuple[bytes, str]:
     request = urllib.request.Request(url, headers={"Accept": accept})
-    with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
+    with opener_for(url).open(request, timeout=_TIMEOUT_SECONDS) as response:
         return response.read(), response.headers.get("Content-Type", "")
 
 

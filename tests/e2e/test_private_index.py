@@ -13,23 +13,23 @@ import json
 import shutil
 import socket
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from srcstacks.managed_index import ManagedIndex
-from srcstacks.tools.devpi import ensure_private_index
 
+from srcstacks.managed_index import ManagedIndex
 from srcstacks.private_index import (
     PROVENANCE_PROJECT,
     Credentials,
     IndexLocation,
+    opener_for,
     project_files,
     provenance_companion,
     provenance_filename,
     upload,
 )
+from srcstacks.tools.devpi import ADMIN_USER, Login, ensure_private_index
 from tests.conftest import DEMO_FILES, BuiltStack, copy_built_stack, copy_demo_stack, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -49,10 +49,16 @@ def credentials_env(index: ManagedIndex) -> dict[str, str]:
     return {"SRCSTACKS_INDEX_USER": index.user, "SRCSTACKS_INDEX_PASSWORD": index.password}
 
 
+def admin(index: ManagedIndex) -> Login:
+    """devpi's root on the session's server: only root creates indexes there."""
+    root_password = json.loads(index.credentials_file.read_text())["root_password"]
+    return Login(ADMIN_USER, root_password)
+
+
 def fresh_index(index: ManagedIndex, name: str) -> str:
     """A new private index on the session's devpi-server; its base URL."""
     root = index.base_url.split(f"/{index.user}/", 1)[0] + "/"
-    return ensure_private_index(root, index.user, index.password, name)
+    return ensure_private_index(root, index.user, index.password, name, admin=admin(index))
 
 
 def artifacts(work_dir: Path) -> dict[str, bytes]:
@@ -212,14 +218,15 @@ def test_wrong_and_missing_credentials(publish_copy: Path, devpi_index: ManagedI
 def make_index(index: ManagedIndex, name: str, config: dict[str, object]) -> str:
     root = index.base_url.split(f"/{index.user}/", 1)[0]
     url = f"{root}/{index.user}/{name}"
-    credentials = Credentials(index.user, index.password)
+    root = admin(index)
+    credentials = Credentials(root.user, root.password)
     request = urllib.request.Request(
         url,
         data=json.dumps({"type": "stage", **config}).encode(),
         method="PUT",
         headers={"Content-Type": "application/json", "Authorization": credentials.header()},
     )
-    with urllib.request.urlopen(request) as response:
+    with opener_for(url).open(request) as response:
         response.read()
     return url + "/"
 
@@ -307,11 +314,6 @@ def _cut_off_upload(location: IndexLocation, filename: str) -> None:
             f"Content-Length: {len(body) * 4}\r\n\r\n".encode()
             + body
         )
-
-
-@pytest.fixture(scope="module")
-def _unused() -> Iterator[None]:
-    yield
 
 
 # --- the cache check, on wheels as Fromager leaves them after fetching ----------------

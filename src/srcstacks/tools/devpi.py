@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
-import ipaddress
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from typing import Any
 
 from srcstacks.errors import ConfigError, IndexServerError, ToolStartError
 from srcstacks.layout import remove_tree
+from srcstacks.private_index import opener_for
 from srcstacks.tools.process import (
     die_with_parent,
     last_error_line,
@@ -186,7 +186,7 @@ def _wait_until_answering(
         if (code := process.poll()) is not None:
             raise _exit_error(code, root_url, log_path, port_hint)
         try:
-            with _opener(root_url).open(_request("GET", root_url + "+api"), timeout=5) as reply:
+            with opener_for(root_url).open(_request("GET", root_url + "+api"), timeout=5) as reply:
                 if reply.headers.get("X-Devpi-Uuid") != uuid:
                     raise _port_taken(root_url, port_hint)  # another server answers there
                 return str(reply.headers.get("X-Devpi-Server-Version", "unknown version"))
@@ -298,7 +298,7 @@ def _call(
     """One JSON request; HTTP Basic auth with ``login`` (devpi takes the plain password)."""
     request = _request(method, url, login, payload)
     try:
-        with _opener(url).open(request, timeout=30) as reply:
+        with opener_for(url).open(request, timeout=30) as reply:
             status, body = reply.status, reply.read()
     except urllib.error.HTTPError as exc:
         message = _message(exc.read()) or exc.reason
@@ -339,15 +339,3 @@ def _message(body: bytes) -> str:
     except (ValueError, AttributeError):
         text = body.decode("utf-8", "replace")
     return " ".join(text.split())[:300]
-
-
-def _opener(url: str) -> urllib.request.OpenerDirector:
-    """No proxy for a loopback server: a proxy would see the password and cannot reach it."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
