@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import tomlkit
 
 from srcstacks.config import StackConfig, load_config
 
@@ -26,8 +27,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILES = ("venvstacks.toml", "launch_modules", "build-settings", "patches")
 
 
-def copy_demo_stack(target: Path) -> Path:
-    """Copy the repo's demo stack (spec, launch modules, settings, patches) to ``target``."""
+def copy_demo_stack(target: Path, *, with_index: bool = False) -> Path:
+    """Copy the repo's demo stack (spec, launch modules, settings, patches) to ``target``.
+
+    The demo's spec names a managed index on devpi's default port; the copy leaves it out
+    (the wheel dir alone) unless ``with_index``, so tests never contend for that port.
+    """
     target.mkdir(parents=True, exist_ok=True)
     for name in DEMO_FILES:
         source = REPO_ROOT / name
@@ -35,7 +40,12 @@ def copy_demo_stack(target: Path) -> Path:
             shutil.copytree(source, target / name)
         else:
             shutil.copy2(source, target / name)
-    return target / "venvstacks.toml"
+    spec = target / "venvstacks.toml"
+    if not with_index:
+        document = tomlkit.parse(spec.read_text(encoding="utf-8"))
+        document["tool"]["srcstacks"].pop("index", None)  # type: ignore[union-attr,index]
+        spec.write_text(tomlkit.dumps(document), encoding="utf-8")
+    return spec
 
 
 def run_cli(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from srcstacks.config import StackConfig
+from srcstacks.errors import BusyError
 from srcstacks.layout import Layout, claim_dir
 from srcstacks.stages.archives import build_archives
 from srcstacks.stages.lock import lock_layers
@@ -38,10 +39,30 @@ def index_running(config: StackConfig, report: Report = print) -> Iterator[None]
     from srcstacks.managed_index import managed_index
 
     layout = Layout.of(config)
-    with managed_index(
-        layout.index_state, port=config.index.port, index_name=config.variant, report=report
-    ):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(
+                managed_index(
+                    layout.index_state,
+                    port=config.index.port,
+                    index_name=config.variant,
+                    report=report,
+                )
+            )
+        except BusyError:
+            # 'srcstacks index serve' already runs this index: use it as it is.
+            _check_running_index(config, report)
         yield
+
+
+def _check_running_index(config: StackConfig, report: Report) -> None:
+    from srcstacks.index_target import index_target
+    from srcstacks.private_index import check_private
+
+    target = index_target(config)
+    assert target is not None
+    check_private(target.location)
+    report(f"using the managed index already running at {target.location.base_url}")
 
 
 @contextlib.contextmanager

@@ -30,7 +30,14 @@ from srcstacks.private_index import (
     upload,
 )
 from srcstacks.tools.devpi import ADMIN_USER, Login, ensure_private_index
-from tests.conftest import DEMO_FILES, BuiltStack, copy_built_stack, copy_demo_stack, run_cli
+from tests.conftest import (
+    DEMO_FILES,
+    REPO_ROOT,
+    BuiltStack,
+    copy_built_stack,
+    copy_demo_stack,
+    run_cli,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -73,7 +80,9 @@ def run_summary(work_dir: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def index_build(devpi_index: ManagedIndex, tmp_path_factory: pytest.TempPathFactory) -> IndexBuild:
-    url = fresh_index(devpi_index, "demo")
+    # The session index is srcstacks/cpu, as the demo's managed index is: only the port
+    # differs from the URL the demo's committed locks name.
+    url = devpi_index.base_url
     root = tmp_path_factory.mktemp("index-demo")
     spec = copy_demo_stack(root / "stack")
     env = credentials_env(devpi_index)
@@ -117,6 +126,18 @@ def test_locks_name_the_index_and_no_path_of_this_machine(index_build: IndexBuil
     pylocks = [path.read_text() for path in locks if path.name.startswith("pylock.")]
     simple = IndexLocation.parse(index_build.index_url).simple_url
     assert any(f'index = "{simple}"' in text for text in pylocks)
+
+
+def test_the_demos_committed_locks_are_what_a_build_locks(index_build: IndexBuild) -> None:
+    committed = REPO_ROOT / "requirements"
+    made = index_build.stack / "requirements"
+    server = index_build.index_url.split("/srcstacks/cpu/")[0]
+    demo_server = "http://127.0.0.1:3141"
+    names = sorted(path.relative_to(made) for path in made.rglob("pylock.*.toml"))
+    assert names == sorted(path.relative_to(committed) for path in committed.rglob("pylock.*.toml"))
+    for name in names:
+        text = (made / name).read_text().replace(server + "/", demo_server + "/")
+        assert text == (committed / name).read_text(), f"requirements/{name} is out of date"
 
 
 def test_second_machine_fetches_every_wheel_and_builds_identical_archives(
@@ -234,7 +255,8 @@ def make_index(index: ManagedIndex, name: str, config: dict[str, object]) -> str
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"bases": ["root/pypi"], "volatile": False}, "has upstream bases (root/pypi)"),
+        # Any base is refused; a mirror of PyPI (root/pypi) is what a base usually is.
+        ({"bases": ["srcstacks/upstream"], "volatile": False}, "has upstream bases"),
         ({"bases": [], "volatile": True}, "the index is volatile"),
     ],
 )
@@ -242,6 +264,8 @@ def test_index_that_could_serve_public_or_replaced_files_is_refused(
     publish_copy: Path, devpi_index: ManagedIndex, config: dict[str, object], message: str
 ) -> None:
     name = "with-bases" if config["bases"] else "volatile"
+    if config["bases"]:
+        make_index(devpi_index, "upstream", {"bases": [], "volatile": False})
     url = make_index(devpi_index, name, config)
     code, output = publish(publish_copy, url, credentials_env(devpi_index))
     assert code == 1

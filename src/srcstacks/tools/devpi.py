@@ -5,7 +5,7 @@ Reads and writes devpi's state folder (``--serverdir``), its log files beside
 one ``root_url`` names. Passwords travel in the environment of ``devpi-init`` and in
 ``Authorization`` headers only: never on a command line, in a log or in a message.
 
-The server is started locked down (see docs/index.md): without the ``root/pypi`` mirror,
+The server is started locked down (see docs/private-index.md): without the ``root/pypi`` mirror,
 in devpi's offline mode (it never connects anywhere), and with ``--restrict-modify root``
 (only root creates users and indexes or changes an index's settings, so the upload
 credentials cannot give the index an upstream base or make it volatile).
