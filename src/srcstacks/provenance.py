@@ -139,6 +139,13 @@ def write_manifest(wheel_dir: Path, manifest: Manifest) -> None:
     write_json(manifest_path(wheel_dir), manifest.to_json())
 
 
+def read_manifest_or_empty(wheel_dir: Path) -> Manifest:
+    """The manifest of ``wheel_dir``, or an empty one if it has none yet."""
+    if not manifest_path(wheel_dir).exists():
+        return Manifest({})
+    return read_manifest(wheel_dir)
+
+
 def read_manifest(wheel_dir: Path) -> Manifest:
     """Read the manifest of ``wheel_dir``; a missing or unreadable one is an error."""
     path = manifest_path(wheel_dir)

@@ -210,6 +210,14 @@ def error_line(output: str) -> str:
     return lines[0]
 
 
+def index_case(
+    stack: Path, index: ManagedIndex, url: str
+) -> tuple[IndexLocation, Path, Credentials]:
+    """The index at ``url``, the stack's published idna wheel, and the upload credentials."""
+    (idna,) = (stack.parent / "_srcstacks" / "cpu" / "wheels").glob("idna-*.whl")
+    return IndexLocation.parse(url), idna, Credentials(index.user, index.password)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -276,10 +284,7 @@ def test_same_file_name_other_bytes_is_refused_before_any_upload(
     publish_copy: Path, devpi_index: ManagedIndex
 ) -> None:
     url = fresh_index(devpi_index, "conflict")
-    location = IndexLocation.parse(url)
-    wheels = publish_copy.parent / "_srcstacks" / "cpu" / "wheels"
-    (idna,) = wheels.glob("idna-*.whl")
-    credentials = Credentials(devpi_index.user, devpi_index.password)
+    location, idna, credentials = index_case(publish_copy, devpi_index, url)
     upload(location, credentials, idna.name, b"not the wheel", project="idna", version="3.11")
     code, output = publish(publish_copy, url, credentials_env(devpi_index))
     assert code == 1
@@ -292,13 +297,10 @@ def test_interrupted_publish_is_completed_by_the_rerun(
     publish_copy: Path, devpi_index: ManagedIndex
 ) -> None:
     url = fresh_index(devpi_index, "interrupted")
-    location = IndexLocation.parse(url)
-    wheels = publish_copy.parent / "_srcstacks" / "cpu" / "wheels"
-    (idna,) = wheels.glob("idna-*.whl")
-    credentials = Credentials(devpi_index.user, devpi_index.password)
+    location, idna, credentials = index_case(publish_copy, devpi_index, url)
     # As if the first publish stopped after this wheel went up, before its provenance.
     upload(location, credentials, idna.name, idna.read_bytes(), project="idna", version="3.11")
-    _cut_off_upload(location, "jinja2-3.1.6-0-py3-none-any.whl")
+    _cut_off_upload(location)
     assert project_files(location, "jinja2") == {}
     code, output = publish(publish_copy, url, credentials_env(devpi_index))
     assert code == 0, output
@@ -312,10 +314,7 @@ def test_provenance_on_the_index_that_contradicts_its_wheel_is_refused(
     publish_copy: Path, devpi_index: ManagedIndex
 ) -> None:
     url = fresh_index(devpi_index, "inconsistent")
-    location = IndexLocation.parse(url)
-    wheels = publish_copy.parent / "_srcstacks" / "cpu" / "wheels"
-    (idna,) = wheels.glob("idna-*.whl")
-    credentials = Credentials(devpi_index.user, devpi_index.password)
+    location, idna, credentials = index_case(publish_copy, devpi_index, url)
     bogus = {"format": 1, "wheel": {"filename": idna.name, "sha256": "0" * 64}, "inputs": {}}
     upload(
         location, credentials, provenance_filename(idna.name), provenance_companion(bogus),
@@ -326,7 +325,7 @@ def test_provenance_on_the_index_that_contradicts_its_wheel_is_refused(
     assert "the index is inconsistent" in error_line(output)
 
 
-def _cut_off_upload(location: IndexLocation, filename: str) -> None:
+def _cut_off_upload(location: IndexLocation) -> None:
     """Start an upload and drop the connection half way, as a network failure would."""
     host, port = location.base_url.split("//", 1)[1].split("/", 1)[0].split(":")
     path = "/" + location.base_url.split("//", 1)[1].split("/", 1)[1]

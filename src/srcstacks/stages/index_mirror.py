@@ -28,10 +28,9 @@ from srcstacks.private_index import (
     project_files,
 )
 from srcstacks.provenance import (
-    MANIFEST_NAME,
     Manifest,
     WheelProvenance,
-    read_manifest,
+    read_manifest_or_empty,
     write_manifest,
 )
 from srcstacks.publishers import stack_wheels, write_publisher
@@ -51,7 +50,7 @@ def mirror_locked_wheels(config: StackConfig, report: Report = print) -> int:
     location = target.location
     entries, _ = read_locks(config, location.simple_url)
     layout = Layout.of(config)
-    manifest = _manifest_or_empty(config)
+    manifest = read_manifest_or_empty(config.wheel_dir)
     missing = {entry.filename: entry for entry in entries if not _present(layout, manifest, entry)}
     if not missing:
         return 0
@@ -105,9 +104,3 @@ def _present(layout: Layout, manifest: Manifest, entry: LockedWheel) -> bool:
     record = manifest.wheels.get(entry.filename)
     path = layout.wheel(entry.filename)
     return record is not None and record.sha256 == entry.sha256 and path.is_file()
-
-
-def _manifest_or_empty(config: StackConfig) -> Manifest:
-    if not (config.wheel_dir / MANIFEST_NAME).exists():
-        return Manifest({})
-    return read_manifest(config.wheel_dir)

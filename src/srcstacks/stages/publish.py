@@ -25,12 +25,11 @@ from srcstacks.index_target import index_target
 from srcstacks.layout import Layout, claim_dir, remove_file, remove_partial_files
 from srcstacks.patches import applicable_patches
 from srcstacks.provenance import (
-    MANIFEST_NAME,
     Manifest,
     PatchRecord,
     SdistRecord,
     WheelProvenance,
-    read_manifest,
+    read_manifest_or_empty,
     write_manifest,
 )
 from srcstacks.publishers import Publisher, read_publishers, write_publisher
@@ -58,7 +57,7 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
     # Two stacks publishing into one wheel dir at once must not interleave.
     with publishing_into(wheel_dir):
         remove_partial_files(wheel_dir)
-        previous = _previous_manifest(wheel_dir)
+        previous = read_manifest_or_empty(wheel_dir)
         publishers = read_publishers(layout)
         others = [item for key, item in publishers.items() if key != layout.stack_id]
         _refuse_conflicts(records, previous, others, wheel_dir)
@@ -126,12 +125,6 @@ def _read_build_order(dirs: FromagerDirs) -> list[BuildOrderEntry]:
             f"{dirs.build_order}: the build order lists no wheel; rerun 'srcstacks wheels'"
         )
     return entries
-
-
-def _previous_manifest(wheel_dir: Path) -> Manifest:
-    if not (wheel_dir / MANIFEST_NAME).exists():
-        return Manifest({})
-    return read_manifest(wheel_dir)
 
 
 def _describe(
