@@ -371,7 +371,8 @@ def test_a_fetched_wheel_is_used_only_with_matching_provenance(
     def index_with(name: str, companion: dict[str, object] | None) -> str:
         url = fresh_index(devpi_index, name)
         location = IndexLocation.parse(url)
-        upload(location, credentials, idna.name, idna.read_bytes(), project="idna", version="3.11")
+        published = (config.wheel_dir / idna.name).read_bytes()
+        upload(location, credentials, idna.name, published, project="idna", version="3.11")
         if companion is not None:
             upload(
                 location, credentials, provenance_filename(idna.name),

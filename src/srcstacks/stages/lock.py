@@ -87,7 +87,8 @@ def read_locks(
     """Every wheel the layers' locks install (names as locked), and what is wrong with them.
 
     A package with no wheel that no lower layer provides is a problem; so is, with
-    ``index_url``, a package locked from another index.
+    ``index_url``, a package locked from another index, and without it, a package
+    locked from any index server (the wheel dir alone is used).
     """
     entries: list[LockedWheel] = []
     problems: list[str] = []
@@ -105,10 +106,18 @@ def read_locks(
                 if "from_lower_layer" not in package.get("marker", ""):
                     problems.append(f"{layer.env_name}: {package.get('name')} has no wheel")
                 continue
-            if index_url is not None and package.get("index") != index_url:
+            locked_from = str(package.get("index", ""))
+            if index_url is not None and locked_from != index_url:
                 problems.append(
                     f"{layer.env_name}: {package.get('name')} is locked from"
-                    f" {package.get('index')}, not {index_url}"
+                    f" {locked_from}, not {index_url}"
+                )
+                continue
+            if index_url is None and locked_from.startswith(("http://", "https://")):
+                # --no-index (or no index configured): nothing may come from a server.
+                problems.append(
+                    f"{layer.env_name}: {package.get('name')} is locked from {locked_from},"
+                    " but this stack uses its wheel dir alone"
                 )
                 continue
             for wheel in wheels:

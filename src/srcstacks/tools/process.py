@@ -64,7 +64,7 @@ _FIXED = {
 
 # Dropped like every other variable, but worth telling the user about: they would
 # change what is fetched, built or linked.
-_REPORTED_PREFIXES = ("UV_", "PIP_", "FROMAGER_", "PDM_", "VENVSTACKS_")
+_REPORTED_PREFIXES = ("UV_", "PIP_", "FROMAGER_", "PDM_", "VENVSTACKS_", "DEVPISERVER_")
 _REPORTED_NAMES = frozenset(
     {
         *("CC", "CXX", "CPP", "LD", "AR", "CFLAGS", "CPPFLAGS", "CXXFLAGS", "LDFLAGS"),
