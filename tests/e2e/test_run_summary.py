@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from srcstacks.config import load_config
 from srcstacks.layout import Layout
 from srcstacks.tools.fromager import read_build_order
-from tests.conftest import BuiltStack, copy_built_stack, run_cli
+from tests.conftest import BuiltStack
 
 pytestmark = pytest.mark.e2e
 
@@ -42,18 +40,3 @@ def test_first_build_lists_every_wheel_of_the_build_order_as_built(
         f"{len(keys)} built, 0 reused, 0 fetched from the index (run summary:"
         in built_stack.build_output
     )
-
-
-def test_rerun_in_the_same_work_dir_reuses_every_wheel(
-    built_stack: BuiltStack, tmp_path: Path
-) -> None:
-    spec = copy_built_stack(built_stack, tmp_path / "stack")
-    result = run_cli("wheels", spec)
-    layout = Layout.of(load_config(spec))
-    summary = read_summary(layout)
-    keys = build_order_keys(layout)
-    assert [(e["project"], e["version"]) for e in summary["entries"]] == keys
-    assert {e["action"] for e in summary["entries"]} == {"reused"}
-    assert summary["totals"]["reused"] == len(keys) and summary["totals"]["built"] == 0
-    line = f"0 built, {len(keys)} reused, 0 fetched from the index"
-    assert f"{line} (run summary: {layout.run_summary})" in result.stderr + result.stdout

@@ -156,6 +156,11 @@ BROKEN_IDNA_PATCH = """--- a/idna/package_data.py
 """
 
 
+def run_summary_actions(stack: Path) -> dict[str, str]:
+    summary = json.loads((stack / "_srcstacks" / "cpu" / "run-summary.json").read_text())
+    return {entry["project"]: entry["action"] for entry in summary["entries"]}
+
+
 def test_patches_fail_warn_list_and_rebuild(tmp_path: Path) -> None:
     spec = copy_demo_stack(tmp_path)
     patch = tmp_path / "patches" / "idna" / "0001-mark.patch"
@@ -172,6 +177,8 @@ def test_patches_fail_warn_list_and_rebuild(tmp_path: Path) -> None:
     assert "Hunk #1 FAILED" in error and "idna/package_data.py" in error
     built = tmp_path / "_srcstacks" / "cpu" / "fromager" / "wheels-repo" / "downloads"
     assert list(built.glob("markupsafe-3.0.4-*.whl")), "wheels built before the failure were lost"
+    assert "1 unfinished (run summary:" in failed.stderr
+    assert run_summary_actions(tmp_path)["idna"] == "unfinished"
 
     patch.write_text(IDNA_PATCH.format(marker="first"))
     result = run_cli("wheels", spec)
@@ -187,6 +194,10 @@ def test_patches_fail_warn_list_and_rebuild(tmp_path: Path) -> None:
     patch.write_text(IDNA_PATCH.format(marker="second"))
     rebuilt = run_cli("wheels", spec)
     assert "idna 3.11: patches or build settings changed; rebuilding it" in rebuilt.stderr
+    # Only the wheel whose patch changed was built again; the run summary says so.
+    actions = run_summary_actions(tmp_path)
+    assert actions.pop("idna") == "built"
+    assert actions and set(actions.values()) == {"reused"}, actions
     run_cli("publish-wheels", spec)
     second = next(r for r in read_manifest(config.wheel_dir).wheels.values() if r.project == "idna")
     assert second.patches[0].sha256 == hashlib.sha256(patch.read_bytes()).hexdigest()
