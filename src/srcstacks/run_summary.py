@@ -256,10 +256,15 @@ class RunRecorder:
         }
         self.earlier.append(facts)
 
-    def fetched_in_last_attempt(self) -> set[str]:
-        """Canonical names of the projects the bootstrap that just ended fetched."""
-        facts = read_log(_read_text(self.log_path))
-        return {name for (name, _), action in facts.finished.items() if action == Action.FETCHED}
+    def fetched_so_far(self) -> set[str]:
+        """Canonical names of the projects this run's bootstraps fetched from the cache."""
+        attempts = [*self.earlier, read_log(_read_text(self.log_path))]
+        return {
+            name
+            for facts in attempts
+            for (name, _), action in facts.finished.items()
+            if action == Action.FETCHED
+        }
 
     def write(self, report: Report) -> RunSummary:
         """Write ``run-summary.json`` and report its totals in one line.

@@ -22,7 +22,7 @@ from dataclasses import asdict
 from typing import Any
 
 from srcstacks.config import StackConfig
-from srcstacks.errors import PrivateIndexError
+from srcstacks.errors import PrivateIndexError, StateError
 from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.index_client import PYPI_SIMPLE, IndexReadError, published_sha256
 from srcstacks.layout import Layout
@@ -48,9 +48,15 @@ def read_fetched_records(config: StackConfig) -> dict[str, WheelProvenance]:
     """The provenance of every wheel accepted from the index, by wheel file name."""
     path = Layout.of(config).fetched_provenance
     data = read_json_state(path, "record of fetched wheels", "srcstacks wheels")
-    if not isinstance(data, dict):
+    if data is None:
         return {}
-    return {str(name): WheelProvenance.from_dict(record) for name, record in data.items()}
+    try:
+        return {str(name): WheelProvenance.from_dict(record) for name, record in data.items()}
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise StateError(
+            f"{path}: malformed record of fetched wheels ({type(exc).__name__}: {exc});"
+            " remove it and rerun 'srcstacks wheels'"
+        ) from None
 
 
 def check_fetched_wheels(
@@ -94,6 +100,18 @@ def check_fetched_wheels(
     if accepted:
         report(f"fetched {accepted} wheel(s) from {location.simple_url}; their provenance matches")
     return discarded
+
+
+def discard_unchecked_fetches(config: StackConfig, dirs: FromagerDirs, fetched: set[str]) -> None:
+    """Remove the wheels of ``fetched`` projects that were never checked and accepted.
+
+    After a failed run: the next would find them in Fromager's repo and reuse them
+    without asking the index again.
+    """
+    accepted = read_fetched_records(config)
+    for filename, (project, version) in built_wheels(dirs).items():
+        if project in fetched and filename not in accepted:
+            discard_built_wheel(dirs, filename, version)
 
 
 def companion_record(companions: dict[str, IndexFile], filename: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from srcstacks.private_index import IndexLocation
 from srcstacks.run_summary import RunRecorder
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
-from srcstacks.stages.cache_check import check_fetched_wheels
+from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked_fetches
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.tools import fromager
 
@@ -175,6 +175,7 @@ def build_wheels(
     cache = target.location if target else None
     run = functools.partial(_bootstrap, config, dirs, requirements_file, log_path, progress, pins)
     recorder = RunRecorder(layout, log_path)
+    checked = False
     try:
         try:
             run(skip_constraints, cache)
@@ -191,14 +192,18 @@ def build_wheels(
             recorder.keep_attempt()
             run(skip_constraints, cache)
         if cache is not None:
-            fetched = recorder.fetched_in_last_attempt()
+            fetched = recorder.fetched_so_far()
             rejected = check_fetched_wheels(config, dirs, settings, cache, fetched, report)
+            checked = True
             if rejected:
                 # Only the wheels just removed are missing: everything else is reused.
                 report("building the wheels the index could not vouch for")
                 recorder.keep_attempt(superseded=rejected)
                 run(skip_constraints, None)
     finally:
+        if cache is not None and not checked:
+            # A failed run never leaves a fetched wheel unchecked for the next to reuse.
+            discard_unchecked_fetches(config, dirs, recorder.fetched_so_far())
         # Also after a failure: the wheels that did get built keep their inputs on record.
         record_inputs(config, dirs, settings)
         recorder.write(report)
