@@ -26,6 +26,7 @@ from pathlib import Path
 from srcstacks.errors import StateError
 from srcstacks.layout import claim_dir, discard_temporary
 from srcstacks.tools import devpi
+from srcstacks.tools.process import current_run, run_marked
 from srcstacks.worklock import exclusive
 
 INDEX_USER = "srcstacks"
@@ -62,13 +63,16 @@ def managed_index(
     port: int = DEFAULT_PORT,
     index_name: str,
     report: Callable[[str], None],
-    port_hint: str = "choose another port with [tool.srcstacks.index] port or --index-port",
+    port_hint: str = "choose another port with [tool.srcstacks.index] port",
 ) -> Iterator[ManagedIndex]:
     """Run devpi-server on ``127.0.0.1:port`` with the index ``srcstacks/<index_name>``.
 
     Stops the server on exit. One server per state folder at a time (its ``.lock``).
     """
     state_dir = claim_dir(state_dir.absolute(), "index state")
+    # The server carries the state dir's marker (so a leftover one is stopped by the
+    # next start); everything started while it runs keeps the caller's.
+    outer_run = current_run()
     with exclusive(state_dir, report):
         server_dir = state_dir / "devpi"
         credentials = _credentials(state_dir / "credentials.json", server_dir)
@@ -91,9 +95,14 @@ def managed_index(
                 f"private index (devpi-server {server.version}, managed): {base_url}"
                 f" (state: {state_dir})"
             )
-            yield ManagedIndex(
-                base_url, INDEX_USER, credentials.password, state_dir / "credentials.json", server
-            )
+            with run_marked(outer_run):
+                yield ManagedIndex(
+                    base_url,
+                    INDEX_USER,
+                    credentials.password,
+                    state_dir / "credentials.json",
+                    server,
+                )
 
 
 def _credentials(path: Path, server_dir: Path) -> _Credentials:

@@ -24,6 +24,7 @@ from srcstacks.layout import claim_dir
 from srcstacks.managed_index import ManagedIndex, managed_index
 from srcstacks.tools.devpi import ADMIN_USER, Login, index_config
 from srcstacks.tools.devpi import _call as devpi_call
+from srcstacks.tools.process import current_run, run_marked
 from tests.conftest import REPO_ROOT, run_cli
 from tests.devpi_fixtures import fetch, free_port, http_status, tiny_wheel, upload
 from tests.e2e.test_failures import assert_one_clear_error
@@ -220,3 +221,14 @@ def test_server_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> None:
     assert "devpi-server stopped before answering on http://127.0.0.1:" in message
     assert f"(log: {state_dir / 'devpi-server.log'})" in message
     assert "\n" not in message
+
+
+def test_tools_started_while_the_index_runs_keep_the_runs_marker(tmp_path: Path) -> None:
+    # Inside a pipeline run, the server carries the index state's marker (so the next
+    # start stops a leftover one), but Fromager and venvstacks keep the run's own.
+    work = tmp_path / "work"
+    with run_marked(work):
+        with managed_index(tmp_path / "state", port=free_port(), index_name="cpu", report=print):
+            assert current_run() == work
+        assert current_run() == work
+    assert current_run() is None

@@ -182,9 +182,14 @@ def announce_environment(report: Callable[[str], None]) -> None:
         )
 
 
+def current_run() -> Path | None:
+    """The work dir whose marker tools started now carry (None outside a run)."""
+    return _run_work_dir.get()
+
+
 @contextlib.contextmanager
-def run_marked(work_dir: Path) -> Iterator[None]:
-    """Tag every tool started inside with ``SRCSTACKS_WORK_DIR=<work_dir>``."""
+def run_marked(work_dir: Path | None) -> Iterator[None]:
+    """Tag every tool started inside with ``SRCSTACKS_WORK_DIR=<work_dir>`` (None: untagged)."""
     token = _run_work_dir.set(work_dir)
     try:
         yield
