@@ -80,6 +80,8 @@ def publish_to_index(
             )
     companions = project_files(location, PROVENANCE_PROJECT)
     stale = _companions_to_upload(companions, records)
+    if missing:
+        report(f"uploading {len(missing)} wheel(s) to {location.simple_url}")
     for record in missing:
         upload(
             location,
