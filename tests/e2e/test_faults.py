@@ -14,7 +14,7 @@ import pytest
 
 from srcstacks.config import load_config
 from srcstacks.fsutil import PUBLISH_JOURNAL, interrupted_publish
-from tests.conftest import copy_demo_stack, run_cli
+from tests.conftest import BuiltStack, copy_built_stack, copy_demo_stack, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -70,12 +70,12 @@ def test_killed_while_building_wheels_then_rerun(tmp_path: Path, signum: int) ->
 
 
 @pytest.fixture(scope="module")
-def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A demo stack built once for the tests below, which interrupt and rerun it."""
-    root = tmp_path_factory.mktemp("faults")
-    spec = copy_demo_stack(root)
-    run_cli("build", spec)
-    yield spec
+def fault_stack(
+    built_stack: BuiltStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """A private copy of the shared demo build for the tests below, which interrupt and
+    rerun it (a copy, not a build of its own: the suite builds the demo once)."""
+    yield copy_built_stack(built_stack, tmp_path_factory.mktemp("faults") / "stack")
 
 
 # Loaded by the srcstacks process through PYTHONPATH (its tools never publish into the
