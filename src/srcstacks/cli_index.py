@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from srcstacks.cli import SpecArg, VariantOpt, WorkOpt, _guarded, _say
-from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
-from srcstacks.layout import claim_dir
+from srcstacks.config import DEFAULT_INDEX_PORT, DEFAULT_SPEC_NAME, Overrides, load_config
+from srcstacks.layout import Layout, claim_dir
 
 if TYPE_CHECKING:
     from srcstacks.tools.devpi import DevpiServer
@@ -28,7 +28,14 @@ index_app = typer.Typer(
     no_args_is_help=True,
 )
 
-PortOpt = Annotated[int, typer.Option(help="Loopback port to serve on.", min=1, max=65535)]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Loopback port to serve on (default: [tool.srcstacks.index] port, or 3141).",
+        min=1,
+        max=65535,
+    ),
+]
 StateDirOpt = Annotated[
     Path | None,
     typer.Option(help="The index's state: its wheels and credentials (default: <work dir>/index)."),
@@ -40,7 +47,7 @@ def serve_command(
     spec: SpecArg = Path(DEFAULT_SPEC_NAME),
     variant: VariantOpt = None,
     work_dir: WorkOpt = None,
-    port: PortOpt = 3141,
+    port: PortOpt = None,
     state_dir: StateDirOpt = None,
 ) -> None:
     """Run a private devpi index on 127.0.0.1 until Ctrl-C; its name is the variant."""
@@ -51,10 +58,10 @@ def serve_command(
         config = load_config(spec, Overrides(variant=variant, work_dir=work_dir))
         if state_dir is None:
             claim_dir(config.work_dir, "work dir")  # before a folder is made inside it
-        target = (state_dir or config.work_dir / "index").absolute()
+        target = (state_dir or Layout.of(config).index_state).absolute()
         with managed_index(
             target,
-            port=port,
+            port=port or (config.index.port if config.index else DEFAULT_INDEX_PORT),
             index_name=config.variant,
             report=_say,
             port_hint="choose another port with --port",
