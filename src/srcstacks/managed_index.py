@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from srcstacks.config import DEFAULT_INDEX_PORT
 from srcstacks.errors import StateError
 from srcstacks.layout import claim_dir, discard_temporary
 from srcstacks.tools import devpi
@@ -30,8 +31,22 @@ from srcstacks.tools.process import current_run, run_marked
 from srcstacks.worklock import exclusive
 
 INDEX_USER = "srcstacks"
-DEFAULT_PORT = 3141
+DEFAULT_PORT = DEFAULT_INDEX_PORT
 HOST = "127.0.0.1"  # loopback only: nothing outside this machine can reach it
+CREDENTIALS_NAME = "credentials.json"
+
+
+def managed_url(port: int, index_name: str) -> str:
+    """The base URL of the managed index ``index_name`` (one per variant) on ``port``."""
+    return f"http://{HOST}:{port}/{INDEX_USER}/{index_name}/"
+
+
+def stored_password(state_dir: Path) -> str | None:
+    """The upload password kept in ``state_dir``; None before the index's first start."""
+    path = state_dir / CREDENTIALS_NAME
+    if not path.exists():
+        return None
+    return _read_credentials(path).password
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,7 @@ def managed_index(
     outer_run = current_run()
     with exclusive(state_dir, report):
         server_dir = state_dir / "devpi"
-        credentials = _credentials(state_dir / "credentials.json", server_dir)
+        credentials = _credentials(state_dir / CREDENTIALS_NAME, server_dir)
         with devpi.serve(
             server_dir,
             host=HOST,
@@ -100,7 +115,7 @@ def managed_index(
                     base_url,
                     INDEX_USER,
                     credentials.password,
-                    state_dir / "credentials.json",
+                    state_dir / CREDENTIALS_NAME,
                     server,
                 )
 
@@ -117,6 +132,10 @@ def _credentials(path: Path, server_dir: Path) -> _Credentials:
         _write_private(path, {"user": INDEX_USER, "password": made.password,
                               "root_password": made.root_password})  # fmt: skip
         return made
+    return _read_credentials(path)
+
+
+def _read_credentials(path: Path) -> _Credentials:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise StateError(

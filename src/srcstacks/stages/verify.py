@@ -214,9 +214,8 @@ def _check_sources(
         except SrcstacksError as exc:
             result.problems.append(f"{name}: {exc}")
             continue
-        if fetched.get(name) == record and not sdist.is_file():
-            pass
-        elif sdist not in checked:
+        fetched_here = fetched.get(name) == record and not sdist.is_file()
+        if not fetched_here and sdist not in checked:
             checked.add(sdist)
             if not sdist.is_file():
                 result.problems.append(
