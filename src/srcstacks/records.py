@@ -20,20 +20,123 @@ from srcstacks.errors import StageOrderError, StateError
 
 
 @dataclass(frozen=True)
+class PatchRecord:
+    """One patch applied to CPython's source, in the order applied."""
+
+    name: str  # file name inside the patches folder, e.g. "cpython/0001-fix.patch"
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BundledLibrary:
+    """Third-party code compiled into CPython from its own source tree (expat, libmpdec)."""
+
+    name: str
+    version: str  # as the built interpreter reports it, never from a table
+    license: str  # SPDX id
+    where: str  # the source folder it comes from, e.g. "Modules/expat"
+    module: str  # the extension module it is built into, e.g. "pyexpat"
+
+
+@dataclass(frozen=True)
+class SystemLibrary:
+    """A shared library the built interpreter loads from the machine it runs on."""
+
+    soname: str
+    # The Debian (or RPM) package that provided it on the build machine, where the
+    # machine can say; empty when it cannot.
+    package: str = ""
+    package_version: str = ""
+    package_manager: str = ""  # "deb" or "rpm"
+
+
+@dataclass(frozen=True)
+class CPythonBuild:
+    """How srcstacks built a runtime's CPython from its source tarball (source = "build")."""
+
+    version: str
+    tarball_origin: str  # the URL as the spec gives it, or the local tarball's file name
+    tarball_filename: str
+    tarball_sha256: str
+    patches: tuple[PatchRecord, ...]
+    configure_args: tuple[str, ...]  # every argument configure got, srcstacks' own first
+    env: dict[str, str]  # from build-settings/cpython.yaml for the variant
+    compiler: str  # e.g. "gcc (Debian 12.2.0-14+deb12u1) 12.2.0"
+    source_date_epoch: str
+    bundled: tuple[BundledLibrary, ...]
+    system_libraries: tuple[SystemLibrary, ...]
+    inputs_sha256: str  # the cache key: tarball, patches, settings, toolchain, recipe
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (sorted keys are left to the writer)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> CPythonBuild:
+        """Rebuild from :meth:`to_json` (raises KeyError/TypeError when malformed)."""
+        return cls(
+            version=str(data["version"]),
+            tarball_origin=str(data["tarball_origin"]),
+            tarball_filename=str(data["tarball_filename"]),
+            tarball_sha256=str(data["tarball_sha256"]),
+            patches=tuple(PatchRecord(str(p["name"]), str(p["sha256"])) for p in data["patches"]),
+            configure_args=tuple(str(arg) for arg in data["configure_args"]),
+            env={str(key): str(value) for key, value in data["env"].items()},
+            compiler=str(data["compiler"]),
+            source_date_epoch=str(data["source_date_epoch"]),
+            bundled=tuple(
+                BundledLibrary(
+                    **{name: str(item[name]) for name in BundledLibrary.__dataclass_fields__}
+                )
+                for item in data["bundled"]
+            ),
+            system_libraries=tuple(
+                SystemLibrary(
+                    **{name: str(item[name]) for name in SystemLibrary.__dataclass_fields__}
+                )
+                for item in data["system_libraries"]
+            ),
+            inputs_sha256=str(data["inputs_sha256"]),
+        )
+
+
+@dataclass(frozen=True)
 class RuntimeRecord:
     """Where one runtime layer's interpreter came from."""
 
     layer: str
     python_implementation: str
-    source: str  # download | mirror | local | pack
-    origin: str  # URL, local path or packed interpreter
+    source: str  # download | mirror | local | pack | build
+    origin: str  # URL, local path, packed interpreter, or the built tarball's origin
     filename: str
-    sha256: str  # of the archive used (python-build-standalone's, or the packed one)
+    sha256: str  # of the archive used (python-build-standalone's, packed or built)
+    build: CPythonBuild | None = None  # source = "build": how it was built
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form; ``build`` only for a runtime srcstacks built."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in _RUNTIME_RECORD_TEXT_FIELDS}
+        if self.build is not None:
+            data["build"] = self.build.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> RuntimeRecord:
         """Rebuild a record from its JSON form (raises KeyError/TypeError when malformed)."""
-        return cls(**{name: str(data[name]) for name in cls.__dataclass_fields__})
+        build = data.get("build")
+        return cls(
+            **{name: str(data[name]) for name in _RUNTIME_RECORD_TEXT_FIELDS},
+            build=CPythonBuild.from_json(build) if build is not None else None,
+        )
+
+
+_RUNTIME_RECORD_TEXT_FIELDS = (
+    "layer",
+    "python_implementation",
+    "source",
+    "origin",
+    "filename",
+    "sha256",
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +156,7 @@ class BuildInfo:
         """The JSON form written beside the archives."""
         return {
             "variant": self.variant,
-            "runtimes": [asdict(record) for record in self.runtimes],
+            "runtimes": [record.to_json() for record in self.runtimes],
             "tools": dict(sorted(self.tools.items())),
             "provenance_sha256": self.provenance_sha256,
             "runtime_files": dict(sorted(self.runtime_files.items())),
@@ -107,7 +210,7 @@ def read_runtime_records(path: Path) -> list[RuntimeRecord]:
     data = read_json_state(path, "runtime record", "srcstacks lock")
     try:
         return [RuntimeRecord.from_json(item) for item in data or []]
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise StateError(
             f"{path}: malformed runtime record ({type(exc).__name__}: {exc});"
             " rerun 'srcstacks lock'"

@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 from srcstacks.config import Layer, StackConfig
@@ -73,7 +72,7 @@ def runtime_env(config: StackConfig) -> dict[str, str]:
 def prepare_runtimes(config: StackConfig, report: Report = print) -> list[RuntimeRecord]:
     """Make each runtime layer's interpreter available to venvstacks; record its origin."""
     records = [_prepare(config, layer, report) for layer in config.layers_of("runtime")]
-    write_json(Layout.of(config).runtime_record, [asdict(record) for record in records])
+    write_json(Layout.of(config).runtime_record, [record.to_json() for record in records])
     return records
 
 
