@@ -19,6 +19,7 @@ from srcstacks import __version__
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.errors import SrcstacksError
 from srcstacks.layout import Layout
+from srcstacks.spec_runtime import RUNTIME_SOURCES
 
 # The stages, the SBOM code and their libraries (cyclonedx, elfdeps, ...) are imported
 # inside the commands that use them: `srcstacks --help` must not pay for all of them.
@@ -69,7 +70,8 @@ WorkOpt = Annotated[Path | None, typer.Option(help="Working state kept between r
 WheelOpt = Annotated[Path | None, typer.Option(help="Where built wheels are published.")]
 OutputOpt = Annotated[Path | None, typer.Option(help="Where layer archives are published.")]
 RuntimeSourceOpt = Annotated[
-    str | None, typer.Option(help="Runtime interpreter source: download, mirror, local or pack.")
+    str | None,
+    typer.Option(help="Runtime interpreter source: download, mirror, local, pack or build."),
 ]
 RuntimePathOpt = Annotated[
     Path | None, typer.Option(help="Local runtime: install_only folder or .tar.gz.")
@@ -131,9 +133,10 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
         index: IndexOpt = None,
         no_index: NoIndexOpt = False,
     ) -> None:
-        if runtime_source not in (None, "download", "mirror", "local", "pack"):
+        if runtime_source not in (None, *RUNTIME_SOURCES):
             _fail(
-                f"--runtime-source must be download, mirror, local or pack, not {runtime_source!r}"
+                f"--runtime-source must be one of {', '.join(RUNTIME_SOURCES)},"
+                f" not {runtime_source!r}"
             )
         overrides = Overrides(
             settings_dir=settings_dir,
@@ -167,9 +170,7 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
 
 
 def _runtime_kind(value: str | None) -> RuntimeSourceKind | None:
-    kinds: dict[str, RuntimeSourceKind] = {
-        "download": "download", "mirror": "mirror", "local": "local", "pack": "pack",
-    }  # fmt: skip
+    kinds: dict[str, RuntimeSourceKind] = {kind: kind for kind in RUNTIME_SOURCES}
     return kinds[value] if value is not None else None
 
 

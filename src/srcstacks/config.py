@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from srcstacks import spec_rules
@@ -23,27 +23,14 @@ from srcstacks.errors import ConfigError
 from srcstacks.spec_layers import Layer as Layer
 from srcstacks.spec_layers import LayerKind as LayerKind
 from srcstacks.spec_layers import parse_layers
-
-RuntimeSourceKind = Literal["download", "mirror", "local", "pack"]
+from srcstacks.spec_runtime import RUNTIME_KEYS, check_runtime_source, parse_runtime_table
+from srcstacks.spec_runtime import RuntimeSource as RuntimeSource
+from srcstacks.spec_runtime import RuntimeSourceKind as RuntimeSourceKind
 
 DEFAULT_SPEC_NAME = "venvstacks.toml"
 DEFAULT_VARIANT = "cpu"
 
-_RUNTIME_SOURCES: tuple[RuntimeSourceKind, ...] = ("download", "mirror", "local", "pack")
 _VARIANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class RuntimeSource:
-    """Where the runtime layer's CPython comes from (see docs/runtime.md)."""
-
-    kind: RuntimeSourceKind = "download"
-    # mirror: folder or URL holding python-build-standalone's original file names.
-    mirror_url: str | None = None
-    # local: an install_only-layout CPython, as a folder or a .tar.gz.
-    path: Path | None = None
-    # pack: the interpreter whose installation is packed (default: the one running us).
-    interpreter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +155,7 @@ def load_config(spec: Path, overrides: Overrides | None = None) -> StackConfig:
     spec_rules.check_no_uv_indexes(spec_path, data)
     settings = _parse_tool_table(spec_path, _table(spec_path, tool_table, "tool.srcstacks"))
     config = _resolve(spec_path, layers, settings, overrides or Overrides())
-    _check_runtime_source(config)
+    check_runtime_source(config.runtime, config.spec_path)
     return config
 
 
@@ -215,7 +202,6 @@ _TOOL_KEYS = {
     "index": dict,
 }
 _INDEX_KEYS: dict[str, type | tuple[type, ...]] = {"url": str, "managed": bool, "port": int}
-_RUNTIME_KEYS = {"source": str, "path": str, "mirror_url": str, "interpreter": str}
 _SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
     "supplier": (str, dict),
     "manufacturer": (str, dict),
@@ -280,7 +266,7 @@ _INPUT_DIRS = ("settings_dir", "patches_dir")
 def _parse_tool_table(spec_path: Path, table: Mapping[str, Any]) -> _ToolTable:
     _check_keys(spec_path, table, _TOOL_KEYS, "tool.srcstacks")
     runtime_table = table.get("runtime", {})
-    _check_keys(spec_path, runtime_table, _RUNTIME_KEYS, "tool.srcstacks.runtime")
+    _check_keys(spec_path, runtime_table, RUNTIME_KEYS, "tool.srcstacks.runtime")
     sbom = _parse_sbom_table(spec_path, table.get("sbom", {}))
     spec_dir = spec_path.parent
     named = {
@@ -291,19 +277,7 @@ def _parse_tool_table(spec_path: Path, table: Mapping[str, Any]) -> _ToolTable:
     variant = table.get("variant")
     if variant is not None:
         _check_variant(spec_path, variant)
-    source = runtime_table.get("source", "download")
-    if source not in _RUNTIME_SOURCES:
-        raise ConfigError(
-            f"{spec_path}: 'tool.srcstacks.runtime.source' must be one of"
-            f" {', '.join(_RUNTIME_SOURCES)}, not {source!r}"
-        )
-    runtime_path = runtime_table.get("path")
-    runtime = RuntimeSource(
-        kind=source,
-        mirror_url=runtime_table.get("mirror_url"),
-        path=(spec_dir / runtime_path).absolute() if runtime_path else None,
-        interpreter=runtime_table.get("interpreter"),
-    )
+    runtime = parse_runtime_table(spec_path, runtime_table)
     index = _parse_index_table(spec_path, table.get("index"))
     return _ToolTable(named, variant, runtime, sbom, index)
 
@@ -461,12 +435,3 @@ def _runtime_overrides(runtime: RuntimeSource, overrides: Overrides) -> RuntimeS
     if overrides.runtime_interpreter is not None:
         runtime = replace(runtime, interpreter=overrides.runtime_interpreter)
     return runtime
-
-
-def _check_runtime_source(config: StackConfig) -> None:
-    runtime = config.runtime
-    where = f"{config.spec_path}: [tool.srcstacks.runtime]"
-    if runtime.kind == "mirror" and not runtime.mirror_url:
-        raise ConfigError(f"{where}: source 'mirror' needs 'mirror_url' (or --runtime-mirror-url)")
-    if runtime.kind == "local" and runtime.path is None:
-        raise ConfigError(f"{where}: source 'local' needs 'path' (or --runtime-path)")

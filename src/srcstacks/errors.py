@@ -19,6 +19,7 @@ class ToolError(SrcstacksError):
     """An external tool (fromager, venvstacks, uv, patchelf) failed."""
 
     def __init__(self, message: str, log_path: str | None = None) -> None:
+        self.reason = message  # without the log's path, for a caller that rewords it
         if log_path:
             message = f"{message} (log: {log_path})"
         super().__init__(message)
@@ -95,3 +96,7 @@ class PrivateIndexError(SrcstacksError):
 
 class IndexServerError(SrcstacksError):
     """A package index server refused a request, answered nonsense or cannot be reached."""
+
+
+class RuntimeBuildError(BuildError):
+    """Building CPython from its source tarball failed (configure, make, a missing header)."""

@@ -264,6 +264,19 @@ class Layout:
         """Runtimes packed from local interpreters, shared by every variant."""
         return self.work_dir / "runtimes"
 
+    @property
+    def runtime_sources(self) -> Path:
+        """CPython source tarballs downloaded for ``source = "build"``, kept between runs."""
+        return self.work_dir / "runtime-sources"
+
+    def built_runtime(self, inputs_sha256: str) -> Path:
+        """A CPython srcstacks built, by the sha256 of its inputs: archive and record."""
+        return self.packed_runtimes / "built" / inputs_sha256[:16]
+
+    def runtime_build_tree(self, inputs_sha256: str) -> Path:
+        """Where CPython is unpacked, configured and compiled for those inputs."""
+        return self.work_dir / "runtime-build" / inputs_sha256[:16]
+
     def log(self, name: str) -> Path:
         """The log file of one tool run, e.g. ``log("fromager-bootstrap")``."""
         return self.variant_dir / "logs" / f"{name}.log"

@@ -9,6 +9,7 @@ from srcstacks.config import DEFAULT_VARIANT, StackConfig
 from srcstacks.errors import StageOrderError
 from srcstacks.patches import applicable_patches, unused_patch_dirs
 from srcstacks.settings import defined_variants, read_settings
+from srcstacks.stages.runtime_build import runtime_build_inputs
 from srcstacks.stages.wheels import built_projects, fromager_dirs
 
 
@@ -55,4 +56,5 @@ def list_patches(config: StackConfig) -> tuple[list[PatchedProject], list[str]]:
         if (patches := applicable_patches(config.patches_dir, project, version, config.variant))
     ]
     variants = {config.variant, *defined_variants(read_settings(config.settings_dir))}
-    return patched, unused_patch_dirs(config.patches_dir, set(built), variants)
+    used = set(built) | runtime_build_inputs(config)
+    return patched, unused_patch_dirs(config.patches_dir, used, variants)

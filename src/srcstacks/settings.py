@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,46 @@ def effective_env(base: dict[str, str], variant: dict[str, str]) -> dict[str, st
             lambda match: base.get(match["braced"] or match["bare"], match.group(0)), value
         )
     return dict(sorted(env.items()))
+
+
+# The settings file of ``source = "build"`` runtimes. It keeps to Fromager's schema
+# (Fromager reads every file of the folder and refuses unknown keys): base options in
+# ``config_settings.configure``, a variant's extra options in its annotation below.
+CPYTHON_SETTINGS = "cpython"
+CONFIGURE_ANNOTATION = "srcstacks.configure"
+
+
+@dataclass(frozen=True)
+class CPythonSettings:
+    """``build-settings/cpython.yaml`` for one variant: configure options and env."""
+
+    path: Path | None  # None when there is no such file
+    configure_args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def read_cpython_settings(settings_dir: Path, variant: str) -> CPythonSettings:
+    """The configure options and environment ``cpython.yaml`` sets for ``variant``."""
+    path = settings_dir / f"{CPYTHON_SETTINGS}.yaml"
+    if not path.is_file():
+        return CPythonSettings(None)
+    data = _load_yaml(path)
+    variants = data.get("variants") or {}
+    variant_data = variants.get(variant) or {}
+    base = (data.get("config_settings") or {}).get("configure", [])
+    if isinstance(base, str):
+        base = [base]
+    if not isinstance(base, list) or not all(isinstance(arg, str) for arg in base):
+        raise ConfigError(f"{path}: 'config_settings.configure' must be a list of strings")
+    annotation = (variant_data.get("annotations") or {}).get(CONFIGURE_ANNOTATION, "")
+    try:
+        extra = shlex.split(str(annotation))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path}: 'variants.{variant}.annotations.{CONFIGURE_ANNOTATION}': {exc}"
+        ) from None
+    return CPythonSettings(
+        path=path,
+        configure_args=(*base, *extra),
+        env=effective_env(_str_map(data.get("env")), _str_map(variant_data.get("env"))),
+    )

@@ -1,13 +1,14 @@
 """The runtime layer's CPython: where it comes from, and handing it to venvstacks.
 
-Four sources (``[tool.srcstacks.runtime] source``):
+Five sources (``[tool.srcstacks.runtime] source``):
 
 - ``download``: venvstacks downloads python-build-standalone itself.
 - ``mirror``: the same, from ``mirror_url`` (``PBS_INSTALLER_BASE_URL``).
 - ``local``: an ``install_only``-layout CPython, a folder or a ``.tar.gz``.
 - ``pack``: srcstacks packs a local interpreter (see :mod:`runtime_pack`) and uses that.
+- ``build``: srcstacks builds CPython from its source tarball (see :mod:`runtime_build`).
 
-For ``local`` and ``pack`` the interpreter is seeded into venvstacks' build dir as
+For ``local``, ``pack`` and ``build`` the interpreter is seeded into venvstacks' build dir as
 ``cpython@X.Y.Z/`` before every lock and build; venvstacks then uses it instead of
 downloading. Every source is recorded in ``<work_dir>/<variant>/runtime.json`` with the
 sha256 of what was used, for the SBOM; a seeded runtime's file list is recorded in
@@ -29,6 +30,7 @@ from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.layout import Layout, remove_tree
 from srcstacks.records import RuntimeRecord
 from srcstacks.runtime_files import list_tree, work_list_path, write_list
+from srcstacks.stages.runtime_build import build_runtime
 from srcstacks.stages.runtime_pack import pack_runtime, probe_interpreter
 from srcstacks.tools.process import run_probe
 
@@ -89,8 +91,13 @@ def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord
             url.rsplit("/", 1)[-1],
             sha256,
         )
+    build = None
     if source.kind == "pack":
         archive, origin = _packed_archive(config, layer, report)
+    elif source.kind == "build":
+        built = build_runtime(config, layer, report)
+        archive, build = built.archive, built.build
+        origin = built.build.tarball_origin
     else:
         assert source.path is not None
         archive, origin = source.path, source.path.as_posix()
@@ -103,7 +110,7 @@ def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord
     else:
         digest, filename = sha256_file(archive), archive.name
     return RuntimeRecord(
-        layer.name, layer.python_implementation, source.kind, origin, filename, digest
+        layer.name, layer.python_implementation, source.kind, origin, filename, digest, build
     )
 
 

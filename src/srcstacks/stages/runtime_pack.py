@@ -60,8 +60,12 @@ class InterpreterInfo:
     @property
     def archive_name(self) -> str:
         """File name in python-build-standalone's style, marked as locally packed."""
+        return self.archive_name_as("local")
+
+    def archive_name_as(self, label: str) -> str:
+        """File name in python-build-standalone's style, with ``label`` for its origin."""
         arch = self.platform.replace("-", "_")
-        return f"{self.implementation}-{self.version}-{arch}-local-install_only.tar.gz"
+        return f"{self.implementation}-{self.version}-{arch}-{label}-install_only.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -92,10 +96,13 @@ def probe_interpreter(interpreter: str) -> InterpreterInfo:
     )
 
 
-def pack_runtime(interpreter: str, dest_dir: Path, *, epoch: int = 0) -> PackedRuntime:
+def pack_runtime(
+    interpreter: str, dest_dir: Path, *, epoch: int = 0, label: str = "local"
+) -> PackedRuntime:
     """Pack the installation of ``interpreter`` into ``dest_dir``; return the archive.
 
     The archive is reproducible: sorted members, owner 0, every mtime set to ``epoch``.
+    ``label`` marks its origin in the file name (``local``: packed; ``srcstacks``: built).
     """
     info = probe_interpreter(interpreter)
     if info.implementation != "cpython":
@@ -106,7 +113,7 @@ def pack_runtime(interpreter: str, dest_dir: Path, *, epoch: int = 0) -> PackedR
         staging = Path(scratch) / "python"
         _copy_installation(info, staging)
         _make_relocatable(staging, info.prefix)
-        archive = dest_dir / info.archive_name
+        archive = dest_dir / info.archive_name_as(label)
         with atomic_path(archive) as tmp:
             _write_tar_gz(staging, tmp, epoch)
     return PackedRuntime(archive=archive, sha256=sha256_file(archive), interpreter=info)

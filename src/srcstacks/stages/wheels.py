@@ -31,6 +31,7 @@ from srcstacks.run_summary import RunRecorder
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
 from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked_fetches
+from srcstacks.stages.runtime_build import runtime_build_inputs
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.tools import fromager
 
@@ -268,7 +269,7 @@ def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
 def _warn_about_unused_inputs(
     config: StackConfig, dirs: fromager.FromagerDirs, report: Report, settings: Settings
 ) -> None:
-    built = set(built_projects(dirs))
+    built = set(built_projects(dirs)) | runtime_build_inputs(config)
     variants = {config.variant, *defined_variants(settings)}
     for warning in unused_patch_dirs(config.patches_dir, built, variants):
         report(f"warning: {warning}")

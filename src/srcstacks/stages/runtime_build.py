@@ -1,0 +1,442 @@
+"""Build the runtime layer's CPython from its source tarball (``source = "build"``).
+
+Reads the spec's ``tarball`` and ``sha256`` (:mod:`srcstacks.cpython_source`), the
+patches Fromager's layout rules select for ``cpython`` (``patches/cpython/``,
+``patches/cpython-<version>/``, a ``<variant>/`` subfolder of either) and
+``build-settings/cpython.yaml`` for the variant. Writes:
+
+- ``<work_dir>/runtimes/built/<inputs>/``: the ``install_only`` archive venvstacks seeds
+  from, and ``cpython-build.json`` (:class:`srcstacks.records.CPythonBuild`);
+- ``<work_dir>/runtime-build/<inputs>/``: the unpacked tree while it builds, removed
+  once the archive is made (kept after a failure, for its logs and objects);
+- ``<variant>/logs/cpython-{patch,configure,make,install}.log``.
+
+``<inputs>`` is the sha256 of everything that decides the result (tarball, patches,
+configure options, environment, compiler, ``SOURCE_DATE_EPOCH``, this recipe): a rerun
+with the same inputs reuses the archive instead of compiling for minutes.
+
+Reproducible by construction: ``SOURCE_DATE_EPOCH`` (``__DATE__`` in ``sys.version``),
+``-ffile-prefix-map`` for the tree's path in debug info and ``__FILE__``, no PGO unless
+the settings ask for it, a fixed prefix (``/install``, as python-build-standalone), the
+two text files that record the build folder rewritten to the mapped path, no bytecode in
+the archive, and a check that no other file names the build folder.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import pprint
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from srcstacks import cpython_source
+from srcstacks.config import Layer, StackConfig
+from srcstacks.elf import read_links
+from srcstacks.errors import ConfigError, RuntimeBuildError, StateError
+from srcstacks.fsutil import dump_json, sha256_bytes, sha256_file, write_json
+from srcstacks.layout import Layout, claim_dir, remove_tree
+from srcstacks.patches import applicable_patches
+from srcstacks.records import (
+    BundledLibrary,
+    CPythonBuild,
+    PatchRecord,
+    SystemLibrary,
+    read_json_state,
+)
+from srcstacks.settings import CPYTHON_SETTINGS, CPythonSettings, read_cpython_settings
+from srcstacks.stages.runtime_pack import pack_runtime
+from srcstacks.tools import cpython_build, patchelf, system_packages
+from srcstacks.tools.fromager import DEFAULT_SOURCE_DATE_EPOCH
+from srcstacks.tools.process import run_probe
+
+Report = Callable[[str], None]
+
+# Bump when the steps below change what comes out: it is part of every cache key.
+RECIPE = "1"
+PREFIX = "/install"
+OWN_CONFIGURE_ARGS = (f"--prefix={PREFIX}", "--enable-shared", "--without-ensurepip")
+# Options srcstacks sets itself: the packing and the relocatable layout depend on them.
+_OWNED_OPTIONS = (
+    "--prefix", "--exec-prefix", "--enable-shared", "--disable-shared", "--with-ensurepip",
+    "--without-ensurepip", "--libdir", "--bindir", "--with-platlibdir",
+)  # fmt: skip
+RECORD_NAME = "cpython-build.json"
+ARCHIVE_LABEL = "srcstacks"
+_PROGRESS_SECONDS = 30
+# Read from the built interpreter: the code CPython compiles in from its own tree.
+_BUNDLED_PROBE = """
+import json, pyexpat, _decimal
+print(json.dumps({
+    "expat": pyexpat.EXPAT_VERSION.removeprefix("expat_"),
+    "mpdecimal": _decimal.__libmpdec_version__,
+}))
+"""
+_BUNDLED = {
+    "expat": ("MIT", "Modules/expat", "pyexpat"),
+    "mpdecimal": ("BSD-2-Clause", "Modules/_decimal/libmpdec", "_decimal"),
+}
+
+
+@dataclass(frozen=True)
+class BuiltRuntime:
+    """An install_only archive srcstacks built, and how."""
+
+    archive: Path
+    build: CPythonBuild
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything that decides the built runtime, and the cache key made of it."""
+
+    tarball: cpython_source.Tarball
+    version: str
+    patches: tuple[Path, ...]
+    patch_records: tuple[PatchRecord, ...]
+    settings: CPythonSettings
+    configure_args: tuple[str, ...]
+    compiler: str
+    source_date_epoch: str
+    # Optional modules' headers this machine lacks: installing one changes the build.
+    missing_optional: tuple[cpython_build.Header, ...]
+
+    @property
+    def key(self) -> str:
+        return sha256_bytes(
+            dump_json({
+                "recipe": RECIPE,
+                "tarball_sha256": self.tarball.sha256,
+                "version": self.version,
+                "patches": [[p.name, p.sha256] for p in self.patch_records],
+                "configure_args": list(self.configure_args),
+                "env": self.settings.env,
+                "compiler": self.compiler,
+                "source_date_epoch": self.source_date_epoch,
+                "machine": os.uname().machine,
+                "missing_headers": [header.include for header in self.missing_optional],
+            }).encode()
+        )  # fmt: skip
+
+
+def runtime_build_inputs(config: StackConfig) -> set[tuple[str, str]]:
+    """``("cpython", version)`` of each runtime this stack builds from source, for the
+    checks that name patch folders and settings files nothing uses."""
+    if config.runtime.kind != "build":
+        return set()
+    return {
+        (CPYTHON_SETTINGS, layer.python_version)
+        for layer in config.layers_of("runtime")
+        if layer.python_version is not None
+    }
+
+
+def build_runtime(config: StackConfig, layer: Layer, report: Report) -> BuiltRuntime:
+    """CPython for ``layer`` built from the spec's tarball, or the cached build of the
+    same inputs."""
+    inputs = _gather_inputs(config, layer)
+    layout = Layout.of(config)
+    cached = _cached(layout, inputs.key)
+    if cached is not None:
+        report(
+            f"reusing CPython {inputs.version} built from {inputs.tarball.filename}"
+            f" (same tarball, patches, settings and compiler; {cached.archive.name})"
+        )
+        return cached
+    return _build(config, layout, inputs, report)
+
+
+def _gather_inputs(config: StackConfig, layer: Layer) -> _Inputs:
+    version = layer.python_version
+    assert version is not None
+    settings = read_cpython_settings(config.settings_dir, config.variant)
+    _check_configure_args(settings)
+    tarball = cpython_source.obtain_tarball(config.runtime, Layout.of(config))
+    patches = tuple(
+        applicable_patches(config.patches_dir, CPYTHON_SETTINGS, version, config.variant)
+    )
+    records = tuple(
+        PatchRecord(path.relative_to(config.patches_dir).as_posix(), sha256_file(path))
+        for path in patches
+    )
+    env = _build_env_of(settings)
+    missing = cpython_build.missing_headers(cpython_build.REQUIRED_HEADERS, env)
+    if missing:
+        raise RuntimeBuildError(
+            "cannot build CPython: missing headers "
+            + ", ".join(f"{h.include} (for {h.module}; Debian: {h.package})" for h in missing)
+            + f"; install them (apt-get install {' '.join(h.package for h in missing)})"
+        )
+    return _Inputs(
+        tarball=tarball,
+        version=version,
+        patches=patches,
+        patch_records=records,
+        settings=settings,
+        configure_args=(*OWN_CONFIGURE_ARGS, *settings.configure_args),
+        compiler=cpython_build.compiler_version(env),
+        source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),
+        missing_optional=tuple(cpython_build.missing_headers(cpython_build.OPTIONAL_HEADERS, env)),
+    )
+
+
+def _check_configure_args(settings: CPythonSettings) -> None:
+    for arg in settings.configure_args:
+        option = arg.split("=", 1)[0]
+        if option in _OWNED_OPTIONS:
+            raise ConfigError(
+                f"{settings.path}: configure option {arg!r} is set by srcstacks itself"
+                f" ({' '.join(OWN_CONFIGURE_ARGS)}): the packed runtime's layout depends on it"
+            )
+
+
+def _cached(layout: Layout, key: str) -> BuiltRuntime | None:
+    folder = layout.built_runtime(key)
+    record_path = folder / RECORD_NAME
+    data = read_json_state(record_path, "CPython build record", "srcstacks lock")
+    if data is None:
+        return None
+    try:
+        archive = folder / str(data["archive"])
+        build = CPythonBuild.from_json(data["build"])
+        expected = str(data["sha256"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise StateError(f"{record_path}: malformed CPython build record ({exc})") from None
+    if archive.is_file() and sha256_file(archive) == expected:
+        return BuiltRuntime(archive, build)
+    return None
+
+
+def _build(config: StackConfig, layout: Layout, inputs: _Inputs, report: Report) -> BuiltRuntime:
+    started = time.monotonic()
+    for header in inputs.missing_optional:
+        report(
+            f"note: {header.include} not found: the built CPython has no {header.module}"
+            f" module (Debian: {header.package})"
+        )
+    tree_dir = layout.runtime_build_tree(inputs.key)
+    remove_tree(tree_dir)
+    claim_dir(tree_dir, "CPython build folder")
+    report(f"building CPython {inputs.version} from {inputs.tarball.filename} in {tree_dir}")
+    tree = cpython_source.unpack(inputs.tarball, tree_dir / "src")
+    if tree.version != inputs.version:
+        raise RuntimeBuildError(
+            f"{inputs.tarball.origin} is CPython {tree.version}, but the runtime layer wants"
+            f" {inputs.version}: point 'tarball' at Python-{inputs.version}'s source"
+        )
+    for patch, record in zip(inputs.patches, inputs.patch_records, strict=True):
+        report(f"  applying {record.name}")
+        cpython_build.apply_patch(tree.root, patch, record.name, layout.log("cpython-patch"))
+    mapped = f"/build/Python-{inputs.version}"
+    env = _build_env(inputs, tree.root, mapped)
+    report(
+        f"  configure {' '.join(inputs.configure_args)} (log: {layout.log('cpython-configure')})"
+    )
+    cpython_build.configure(tree.root, inputs.configure_args, env, layout.log("cpython-configure"))
+    jobs = len(os.sched_getaffinity(0))
+    report(f"  make -j{jobs}: a few minutes (log: {layout.log('cpython-make')})")
+    cpython_build.make(tree.root, jobs, env, layout.log("cpython-make"), _progress(report))
+    destdir = tree_dir / "destdir"
+    cpython_build.make_install(tree.root, destdir, env, layout.log("cpython-install"))
+    installed = destdir / PREFIX.lstrip("/")
+    _remove_build_paths(installed, tree.root, mapped)
+    interpreter = installed / "bin" / f"python{_short(inputs.version)}"
+    patchelf.set_rpath(interpreter, ["$ORIGIN/../lib"])
+    _check_modules(interpreter)
+    build = CPythonBuild(
+        version=inputs.version,
+        tarball_origin=inputs.tarball.origin,
+        tarball_filename=inputs.tarball.filename,
+        tarball_sha256=inputs.tarball.sha256,
+        patches=inputs.patch_records,
+        configure_args=inputs.configure_args,
+        env=inputs.settings.env,
+        compiler=inputs.compiler,
+        source_date_epoch=inputs.source_date_epoch,
+        bundled=_bundled_libraries(interpreter),
+        system_libraries=_system_libraries(installed),
+        inputs_sha256=inputs.key,
+    )
+    folder = layout.built_runtime(inputs.key)
+    folder.mkdir(parents=True, exist_ok=True)
+    packed = pack_runtime(str(interpreter), folder, label=ARCHIVE_LABEL)
+    write_json(
+        folder / RECORD_NAME,
+        {"archive": packed.archive.name, "sha256": packed.sha256, "build": build.to_json()},
+    )
+    remove_tree(tree_dir)
+    minutes, seconds = divmod(int(time.monotonic() - started), 60)
+    report(f"built CPython {inputs.version} in {minutes}m{seconds:02d}s: {packed.archive.name}")
+    return BuiltRuntime(packed.archive, build)
+
+
+def _build_env_of(settings: CPythonSettings) -> dict[str, str]:
+    """The settings' env, plus what makes the build reproducible."""
+    env = dict(settings.env)
+    env["SOURCE_DATE_EPOCH"] = os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)
+    env["PYTHONHASHSEED"] = "0"  # the build runs Python (lib2to3's pickles, sysconfig)
+    env["LC_ALL"] = "C"
+    return env
+
+
+def _build_env(inputs: _Inputs, tree: Path, mapped: str) -> dict[str, str]:
+    """The build's env: the build tree's path mapped away in debug info and __FILE__."""
+    env = _build_env_of(inputs.settings)
+    prefix_map = f"-ffile-prefix-map={tree}={mapped}"
+    env["CFLAGS"] = f"{env.get('CFLAGS', '')} {prefix_map}".strip()
+    return env
+
+
+def _progress(report: Report) -> Callable[[str], None]:
+    """Print how far the compile is every 30 s, so minutes of make never look like a hang."""
+    started = last = time.monotonic()
+    compiled = 0
+
+    def see(line: str) -> None:
+        nonlocal compiled, last
+        if " -c " in line:
+            compiled += 1
+        now = time.monotonic()
+        if now - last >= _PROGRESS_SECONDS:
+            last = now
+            minutes, seconds = divmod(int(now - started), 60)
+            report(f"  still compiling CPython: {compiled} files so far ({minutes}m{seconds:02d}s)")
+
+    return see
+
+
+# Text files the build writes its own folder into (sysconfig's record of the build).
+_TEXT_RECORDS = ("_sysconfigdata_", "Makefile", "python-config", ".pc")
+
+
+def _remove_build_paths(installed: Path, tree: Path, mapped: str) -> None:
+    """Rewrite the build folder to ``mapped`` in text files; refuse it anywhere else.
+
+    Only the files the archive takes are checked: bytecode, static libraries and object
+    files are left out of it (see runtime_pack).
+    """
+    needle, replacement = os.fsencode(tree), mapped.encode()
+    for path in sorted(installed.rglob("*")):
+        if path.is_symlink() or not path.is_file() or _left_out(path):
+            continue
+        data = path.read_bytes()
+        if needle not in data:
+            continue
+        if b"\0" in data:
+            raise RuntimeBuildError(
+                f"{path.relative_to(installed)}: the built file names the build folder {tree};"
+                " its bytes would differ on every rebuild (check the CFLAGS in"
+                " build-settings/cpython.yaml)"
+            )
+        if path.name.startswith("_sysconfigdata_") and path.suffix == ".py":
+            path.write_text(_rewritten_sysconfigdata(data, str(tree), mapped), encoding="utf-8")
+        else:
+            path.write_bytes(data.replace(needle, replacement))
+
+
+_SYSCONFIG_HEADER = "# system configuration generated and used by the sysconfig module\n"
+_SYSCONFIG_ASSIGNMENT = "build_time_vars = "
+
+
+def _rewritten_sysconfigdata(data: bytes, tree: str, mapped: str) -> str:
+    """sysconfig's record with ``tree`` replaced, written the way CPython writes it.
+
+    A plain text replacement is not enough: the file is ``pprint`` output, whose line
+    breaks depend on the length of the values, so builds in folders of other lengths
+    would still differ.
+    """
+    text = data.decode("utf-8")
+    _, found, literal = text.partition(_SYSCONFIG_ASSIGNMENT)
+    if not found:
+        raise RuntimeBuildError(f"{tree}: unexpected sysconfig data file: no build_time_vars")
+    values = ast.literal_eval(literal)
+    cleaned = {
+        key: value.replace(tree, mapped) if isinstance(value, str) else value
+        for key, value in values.items()
+    }
+    return _SYSCONFIG_HEADER + _SYSCONFIG_ASSIGNMENT + pprint.pformat(cleaned) + "\n"
+
+
+def _left_out(path: Path) -> bool:
+    return "__pycache__" in path.parts or path.suffix in (".pyc", ".a", ".o")
+
+
+_NEEDED_MODULES = {
+    "ssl": "libssl-dev",
+    "ctypes": "libffi-dev",
+    "zlib": "zlib1g-dev",
+    "bz2": "libbz2-dev",
+    "lzma": "liblzma-dev",
+    "sqlite3": "libsqlite3-dev",
+}
+
+
+def _check_modules(interpreter: Path) -> None:
+    """The modules nearly every stack needs must import in the built interpreter."""
+    probe = (
+        "import importlib, json\nmissing = []\n"
+        f"for name in {sorted(_NEEDED_MODULES)!r}:\n"
+        "    try:\n        importlib.import_module(name)\n"
+        "    except ImportError:\n        missing.append(name)\n"
+        "print(json.dumps(missing))"
+    )
+    import json
+
+    missing = json.loads(_run_built(interpreter, probe))
+    if missing:
+        packages = " ".join(_NEEDED_MODULES[name] for name in missing)
+        raise RuntimeBuildError(
+            f"the built CPython cannot import {', '.join(missing)}: install {packages}"
+            " and rebuild (see the 'necessary bits' lines of the make log)"
+        )
+
+
+def _bundled_libraries(interpreter: Path) -> tuple[BundledLibrary, ...]:
+    import json
+
+    versions = json.loads(_run_built(interpreter, _BUNDLED_PROBE))
+    return tuple(
+        BundledLibrary(name, str(versions[name]), *_BUNDLED[name]) for name in sorted(_BUNDLED)
+    )
+
+
+def _run_built(interpreter: Path, code: str) -> str:
+    try:
+        return run_probe([str(interpreter), "-I", "-B", "-c", code])
+    except Exception as exc:
+        raise RuntimeBuildError(f"the built CPython {interpreter} does not run: {exc}") from None
+
+
+def _system_libraries(installed: Path) -> tuple[SystemLibrary, ...]:
+    """The shared libraries the built files load from the system, with their packages."""
+    held: set[str] = set()
+    needed: set[str] = set()
+    for path in sorted(installed.rglob("*")):
+        if path.is_symlink() or not path.is_file() or _left_out(path):
+            continue
+        with path.open("rb") as stream:
+            if stream.read(4) != b"\x7fELF":
+                continue
+        links = read_links(path.read_bytes(), path.name)
+        if links is None:
+            continue
+        held.add(path.name)
+        if links.soname:
+            held.add(links.soname)
+        needed.update(links.needs)
+    paths = system_packages.library_paths()
+    found = []
+    for soname in sorted(needed - held):
+        package = system_packages.package_of(paths[soname]) if soname in paths else None
+        found.append(
+            SystemLibrary(soname, package.name, package.version, package.manager)
+            if package
+            else SystemLibrary(soname)
+        )
+    return tuple(found)
+
+
+def _short(version: str) -> str:
+    return ".".join(version.split(".")[:2])
