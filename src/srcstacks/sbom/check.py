@@ -29,6 +29,9 @@ from packaging.utils import canonicalize_name
 from srcstacks.archive_reader import ArchiveContents
 
 _SCHEMA_ERRORS_SHOWN = 10
+# Properties of a system library nested in a built CPython (srcstacks.sbom.runtime).
+SYSTEM_LIBRARY_PACKAGE = "srcstacks:system_library:build_machine_package"
+SYSTEM_LIBRARY_SONAME = "srcstacks:system_library:soname"
 
 
 @dataclass(frozen=True)
@@ -226,8 +229,24 @@ def _component_problems(
 
 def _nested_problems(component: dict[str, Any]) -> list[Problem]:
     where = _describe(component, root=False)
-    missing = [key for key in ("name", "version", "bom-ref") if not component.get(key)]
+    required = ["name", "version", "bom-ref"]
+    if _unidentified_system_library(component):
+        required.remove("version")
+    missing = [key for key in required if not component.get(key)]
     return [Problem(where, f"missing {item}") for item in missing]
+
+
+def _unidentified_system_library(component: dict[str, Any]) -> bool:
+    """A system library a built CPython loads whose package the build machine could not
+    name: it has no version to give (it is named by soname, and is not in the archive)."""
+    properties = {
+        str(prop.get("name")): prop.get("value") for prop in as_objects(component.get("properties"))
+    }
+    return (
+        properties.get(SYSTEM_LIBRARY_PACKAGE) == "unknown"
+        and properties.get(SYSTEM_LIBRARY_SONAME) == component.get("name")
+        and not component.get("purl")
+    )
 
 
 def archive_problems(document: dict[str, Any], archive: ArchiveContents) -> list[Problem]:

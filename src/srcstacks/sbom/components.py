@@ -1,4 +1,5 @@
-"""CycloneDX components: the layer archive, each distribution in it, CPython, the tools.
+"""CycloneDX components: the layer archive, each distribution in it, the lower layers, the
+tools (CPython's is in :mod:`.runtime`).
 
 Every component gets an explicit ``bom-ref`` (its purl where it has one): the library
 would otherwise invent random ones, and the SBOM must come out byte for byte the same.
@@ -43,7 +44,6 @@ from packageurl import PackageURL
 from srcstacks.archive_reader import InstalledDist
 from srcstacks.config import LayerKind, SbomParty
 from srcstacks.provenance import WheelProvenance
-from srcstacks.records import RuntimeRecord
 from srcstacks.sbom.links import LayerSbom, LinkedComponent
 from srcstacks.sbom.metadata import DeclaredLicense, DistMetadata
 
@@ -119,7 +119,7 @@ def layer_component(layer: LayerInfo, supplier: SbomParty | None) -> Component:
         purl=purl,
         supplier=organization(supplier),
         hashes=hashes(layer.sha256, layer.sha512),
-        properties=_properties(layer.properties),
+        properties=properties_of(layer.properties),
     )
 
 
@@ -161,59 +161,8 @@ def library_component(
         licenses=[_license(declared) for declared in meta.licenses],
         external_references=references,
         pedigree=pedigree,
-        properties=[*_properties(properties), *extra_properties],
+        properties=[*properties_of(properties), *extra_properties],
     )
-
-
-def runtime_component(
-    record: RuntimeRecord,
-    supplier: SbomParty | None,
-    system_libraries: tuple[str, ...] = (),
-    files_sha256: str = "",
-) -> Component:
-    """The CPython interpreter of a runtime layer, where srcstacks got it, and the system
-    libraries it loads from the machine it is deployed on."""
-    implementation, _, version = record.python_implementation.partition("@")
-    origin = _portable_origin(record.origin)
-    qualifiers = {"file_name": record.filename}
-    if _is_url(origin):
-        qualifiers["download_url"] = origin
-    purl = PackageURL("generic", name=implementation, version=version, qualifiers=qualifiers)
-    references = []
-    if _is_url(origin):
-        references.append(ExternalReference(
-            type=ExternalReferenceType.DISTRIBUTION, url=XsUri(origin),
-            hashes=hashes(record.sha256), comment="python-build-standalone archive",
-        ))  # fmt: skip
-    downloaded = record.source in ("download", "mirror")
-    built_by = (
-        OrganizationalEntity(name="python-build-standalone",
-                             urls=[XsUri("https://github.com/astral-sh/python-build-standalone")])
-        if downloaded else organization(supplier)
-    )  # fmt: skip
-    return Component(
-        type=ComponentType.PLATFORM,
-        name=implementation,
-        version=version,
-        bom_ref=purl.to_string(),
-        purl=purl,
-        description=f"{implementation} {version} interpreter and standard library",
-        supplier=built_by,
-        authors=[OrganizationalContact(name="Python Software Foundation")],
-        # CPython's LICENSE is the PSF license stack that SPDX calls Python-2.0.
-        licenses=[DisjunctiveLicense(id="Python-2.0",
-                                     acknowledgement=LicenseAcknowledgement.CONCLUDED)],
-        hashes=hashes(record.sha256),
-        external_references=references,
-        properties=_properties({
-            f"{NS}:runtime:implementation": implementation,
-            f"{NS}:runtime:source": record.source,
-            f"{NS}:runtime:origin": origin,
-            f"{NS}:runtime:filename": record.filename,
-            **({f"{NS}:system_libraries": " ".join(system_libraries)} if system_libraries else {}),
-            **({f"{NS}:runtime:files_sha256": files_sha256} if files_sha256 else {}),
-        }),
-    )  # fmt: skip
 
 
 def lower_layer_component(lower: LayerSbom, stubs: Iterable[Component]) -> Component:
@@ -236,7 +185,7 @@ def lower_layer_component(lower: LayerSbom, stubs: Iterable[Component]) -> Compo
             hashes=hashes(lower.file_sha256), comment=f"SBOM file {lower.path.name}",
         )],
         components=stubs,
-        properties=_properties({f"{NS}:sbom_file": lower.path.name}),
+        properties=properties_of({f"{NS}:sbom_file": lower.path.name}),
     )  # fmt: skip
 
 
@@ -249,7 +198,7 @@ def linked_stub(lower: LayerSbom, linked: LinkedComponent) -> Component:
         bom_ref=lower.element_link(linked.bom_ref),
         purl=PackageURL.from_string(linked.purl) if linked.purl else None,
         hashes=hashes(linked.sha256),
-        properties=_properties({f"{NS}:provided_by": lower.layer.name}),
+        properties=properties_of({f"{NS}:provided_by": lower.layer.name}),
     )
 
 
@@ -295,7 +244,7 @@ def _pedigree(record: WheelProvenance, texts: Mapping[str, bytes]) -> Pedigree:
     )  # fmt: skip
     patches = [
         Patch(type=PatchClassification.UNOFFICIAL,
-              diff=Diff(text=_patch_text(texts.get(patch.path)), url=XsUri(patch.path)))
+              diff=Diff(text=patch_text(texts.get(patch.path)), url=XsUri(patch.path)))
         for patch in record.patches
     ]  # fmt: skip
     count = f"{len(patches)} patch(es) applied" if patches else "no patches"
@@ -306,7 +255,7 @@ def _pedigree(record: WheelProvenance, texts: Mapping[str, bytes]) -> Pedigree:
     )
 
 
-def _patch_text(data: bytes | None) -> AttachedText | None:
+def patch_text(data: bytes | None) -> AttachedText | None:
     if data is None:
         return None
     try:
@@ -331,18 +280,18 @@ def _url_reference(kind: str, url: str, label: str) -> ExternalReference:
     return ExternalReference(type=ExternalReferenceType(kind), url=XsUri(url), comment=label)
 
 
-def _properties(values: Mapping[str, str]) -> list[Property]:
+def properties_of(values: Mapping[str, str]) -> list[Property]:
     return [Property(name=name, value=value) for name, value in sorted(values.items())]
 
 
-def _is_url(value: str) -> bool:
+def is_url(value: str) -> bool:
     return value.startswith(("https://", "http://"))
 
 
-def _portable_origin(origin: str) -> str:
+def portable_origin(origin: str) -> str:
     """A URL as it is; a local path reduced to its file name.
 
     A local path names the build machine's folders, which the SBOM must not leak (and
     which would make two builds of the same archive differ).
     """
-    return origin if _is_url(origin) else PurePath(origin).name
+    return origin if is_url(origin) else PurePath(origin).name

@@ -12,7 +12,7 @@ import json
 import uuid
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cyclonedx.model import Property
@@ -28,6 +28,7 @@ from srcstacks.records import RuntimeRecord
 from srcstacks.sbom import components as parts
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
+from srcstacks.sbom.runtime import runtime_component
 
 _TOP_LEVEL_ORDER = (
     "$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
@@ -68,6 +69,9 @@ class LayerInputs:
     runtime_files_sha256: str = ""
     # sha256 of this stack's provenance records, as pinned in build.json.
     provenance_sha256: str = ""
+    # Runtime layers built by srcstacks: patch name -> text, for each patch whose file
+    # still has the sha256 the build recorded.
+    runtime_patch_texts: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,11 +127,12 @@ def build_document(inputs: LayerInputs) -> Document:
     members = [*libraries.values(), *lower.components()]
     runtime = None
     if inputs.runtime is not None:
-        runtime = parts.runtime_component(
+        runtime = runtime_component(
             inputs.runtime,
             settings.supplier,
             inputs.runtime_system_libraries,
             inputs.runtime_files_sha256,
+            inputs.runtime_patch_texts,
         )
         members.append(runtime)
         graph_root.append(runtime)
@@ -143,7 +148,9 @@ def build_document(inputs: LayerInputs) -> Document:
     for name, component in libraries.items():
         _depend(bom, component, graph[name])
     if runtime is not None:
-        _depend(bom, runtime, [])  # CPython needs nothing from the archive's packages
+        # CPython needs nothing from the archive's packages; a built one depends on the
+        # code compiled into it and the system libraries it loads (nested in it).
+        _depend(bom, runtime, list(runtime.components))
     for below in inputs.lower:  # the layers' stacking, as far as this layer sees it
         _depend(bom, lower.layer(below), lower.layers(below.depends_on))
     with warnings.catch_warnings():
@@ -151,22 +158,26 @@ def build_document(inputs: LayerInputs) -> Document:
         # root with only layer edges; `sbom check` judges the graph, not this warning.
         warnings.filterwarnings("ignore", message=".*has no defined dependencies")
         serialised = JsonV1Dot6(bom).output_as_string()
-    text = _finish(serialised, lower.stub_refs())
+    # Nested in CPython, its bundled code and system libraries have dependencies that
+    # are not described here (unknown), not none.
+    nested = {str(part.bom_ref) for part in runtime.components} if runtime is not None else set()
+    text = _finish(serialised, lower.stub_refs() | nested)
     return Document(text=text, serial=str(bom.serial_number), unresolved=tuple(unresolved))
 
 
-def _finish(text: str, stub_refs: set[str]) -> str:
+def _finish(text: str, unknown_refs: set[str]) -> str:
     """Final touches to the library's JSON: entry order, and no false "no dependencies".
 
-    The library flattens the graph and so gives each BOM-Link stub an empty dependency
-    entry, which in CycloneDX means "depends on nothing"; a stub's dependencies are
-    unknown here (its own SBOM has them), which the spec spells as "no entry". The
+    The library flattens the graph and so gives each BOM-Link stub (and each component
+    nested in a built CPython) an empty dependency entry, which in CycloneDX means
+    "depends on nothing"; their dependencies are unknown here (a stub's own SBOM has
+    them), which the spec spells as "no entry". The
     identity fields go first so a reader sees what the document is at once.
     """
     document = json.loads(text)
     document["dependencies"] = [
         entry for entry in document.get("dependencies", [])
-        if entry.get("dependsOn") or entry["ref"] not in stub_refs
+        if entry.get("dependsOn") or entry["ref"] not in unknown_refs
     ]  # fmt: skip
     first = [key for key in _TOP_LEVEL_ORDER if key in document]
     ordered = {key: document[key] for key in [*first, *sorted(set(document) - set(first))]}

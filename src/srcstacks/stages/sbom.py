@@ -20,7 +20,7 @@ from srcstacks.archive_reader import ArchiveContents, InstalledDist, read_archiv
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import ConfigError, SbomError, StageOrderError
 from srcstacks.fsutil import atomic_write_text, finish_publish
-from srcstacks.layout import Layout, sbom_path
+from srcstacks.layout import Layout, inside, sbom_path
 from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
@@ -208,7 +208,12 @@ def _layer_inputs(
             LowerLayer(read_layer_sbom(sbom_path(lower.archive)), lower.depends_on)
             for lower in _stack_below(item, layers)
         ),
-        runtime=_runtime_record(build_info, item.layer) if is_runtime else None,
+        runtime=_portable_runtime(_runtime_record(build_info, item.layer), config)
+        if is_runtime
+        else None,
+        runtime_patch_texts=_runtime_patch_texts(config, build_info, item.layer, report)
+        if is_runtime
+        else {},
         runtime_system_libraries=unowned if is_runtime else (),
         runtime_files_sha256=build_info.runtime_files.get(meta.install_target, "")
         if is_runtime
@@ -280,6 +285,38 @@ def _runtime_record(build_info: BuildInfo, layer: Layer) -> RuntimeRecord:
     )
 
 
+def _portable_runtime(record: RuntimeRecord, config: StackConfig) -> RuntimeRecord:
+    """A built runtime's settings and configure arguments with this checkout's folders
+    replaced by placeholders, as for the wheels' build settings."""
+    if record.build is None:
+        return record
+    build = record.build
+    arguments = tuple(_portable_text(argument, config) for argument in build.configure_args)
+    return replace(
+        record,
+        build=replace(build, env=_portable_env(build.env, config), configure_args=arguments),
+    )
+
+
+def _runtime_patch_texts(
+    config: StackConfig, build_info: BuildInfo, layer: Layer, report: Report
+) -> dict[str, bytes]:
+    """The text of each patch applied to a built runtime, read from the patches folder,
+    when the file still has the sha256 the build recorded."""
+    record = build_info.runtime_of(layer.name)
+    if record is None or record.build is None:
+        return {}
+    texts: dict[str, bytes] = {}
+    for patch in record.build.patches:
+        path = inside(config.patches_dir, patch.name, "runtime patch")
+        data = path.read_bytes() if path.is_file() else None
+        if data is not None and hashlib.sha256(data).hexdigest() == patch.sha256:
+            texts[patch.name] = data
+        else:  # the SBOM still records the patch by name and sha256, without its text
+            report(f"  warning: {path} changed since the runtime was built; its text is left out")
+    return texts
+
+
 def _tool_versions(build_info: BuildInfo) -> dict[str, str]:
     """The tool versions the archives stage recorded when it built the archives."""
     return {name: build_info.tools[name] for name in TOOLS if name in build_info.tools}
@@ -303,12 +340,13 @@ def _machine_paths(config: StackConfig) -> list[tuple[str, str]]:
 
 def _portable_env(env: dict[str, str], config: StackConfig) -> dict[str, str]:
     """Build settings with this checkout's folders replaced by placeholders."""
-    portable = {}
-    for key, value in env.items():
-        for path, label in _machine_paths(config):
-            value = value.replace(path, label)
-        portable[key] = value
-    return portable
+    return {key: _portable_text(value, config) for key, value in env.items()}
+
+
+def _portable_text(value: str, config: StackConfig) -> str:
+    for path, label in _machine_paths(config):
+        value = value.replace(path, label)
+    return value
 
 
 def _check_portable(text: str, config: StackConfig) -> None:
