@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from srcstacks.config import Overrides, load_config
+from srcstacks.tools.venvstacks import VENVSTACKS_MODULE
 from tests.conftest import copy_demo_stack
 
 pytestmark = pytest.mark.e2e
@@ -209,7 +210,7 @@ def _venvstacks_running(work_dir: Path) -> bool:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv[1:3] == [b"-m", b"venvstacks"]:
+        if argv[1:3] == [b"-m", VENVSTACKS_MODULE.encode()]:
             return True
     return False
 

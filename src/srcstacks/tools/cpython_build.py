@@ -25,6 +25,8 @@ class Header:
     include: str
     module: str
     package: str
+    # Found through pkg-config rather than the compiler's default include path.
+    pkg_config: str = ""
 
 
 # Without these, modules that nearly every stack needs (ssl for any download, ctypes,
@@ -43,6 +45,7 @@ OPTIONAL_HEADERS = (
     Header("ncurses.h", "curses", "libncurses-dev"),
     Header("uuid/uuid.h", "_uuid", "uuid-dev"),
     Header("gdbm.h", "dbm.gnu", "libgdbm-dev"),
+    Header("tk.h", "tkinter", "tk-dev", pkg_config="tk"),
 )
 
 
@@ -51,6 +54,10 @@ def missing_headers(headers: Sequence[Header], env: Mapping[str, str]) -> list[H
     compiler = env.get("CC", "gcc")
     missing = []
     for header in headers:
+        if header.pkg_config:
+            if not _pkg_config_has(header.pkg_config, env):
+                missing.append(header)
+            continue
         result = subprocess.run(
             [compiler, "-E", "-x", "c", "-"],
             input=f"#include <{header.include}>\n",
@@ -62,6 +69,16 @@ def missing_headers(headers: Sequence[Header], env: Mapping[str, str]) -> list[H
         if result.returncode != 0:
             missing.append(header)
     return missing
+
+
+def _pkg_config_has(name: str, env: Mapping[str, str]) -> bool:
+    try:
+        result = subprocess.run(
+            ["pkg-config", "--exists", name], env=tool_env(env), check=False, capture_output=True
+        )
+    except OSError:
+        return False
+    return result.returncode == 0
 
 
 def compiler_version(env: Mapping[str, str]) -> str:

@@ -1,7 +1,9 @@
 """Run venvstacks through its command line.
 
-venvstacks is started as ``<python> -m venvstacks``: its console script, started by an
-interpreter named ``python3.11``, looks for ``bin/python.11`` and fails.
+venvstacks is started as ``<python> -m srcstacks.tools.venvstacks_main``: its console
+script, started by an interpreter named ``python3.11``, looks for ``bin/python.11`` and
+fails, and the module adds the one change srcstacks needs (seeded runtimes of any
+version; see :mod:`srcstacks.tools.venvstacks_main`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from srcstacks.records import read_json_state
 from srcstacks.tools.process import run_logged, tool_env
 
 _LAYER_KINDS = ("runtimes", "frameworks", "applications")
+VENVSTACKS_MODULE = "srcstacks.tools.venvstacks_main"
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def lock(
     (the caller still checks it against the published wheels).
     """
     command = [
-        sys.executable, "-m", "venvstacks", "lock", str(spec),
+        sys.executable, "-m", VENVSTACKS_MODULE, "lock", str(spec),
         "--build-dir", str(build_dir), *source.args(),
         *(["--if-needed"] if if_needed else []),
     ]  # fmt: skip
@@ -171,7 +174,7 @@ def build(
 ) -> str:
     """``venvstacks build --publish`` from the existing locks; returns its output."""
     command = [
-        sys.executable, "-m", "venvstacks", "build", str(spec),
+        sys.executable, "-m", VENVSTACKS_MODULE, "build", str(spec),
         "--build-dir", str(build_dir), "--output-dir", str(output_dir), "--publish",
         *source.args(),
     ]  # fmt: skip
