@@ -7,7 +7,6 @@ as one line on stderr with a non-zero exit, never as a traceback.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -31,8 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-runtime_app = typer.Typer(help="Make and inspect runtime-layer interpreters.", no_args_is_help=True)
-app.add_typer(runtime_app, name="runtime")
 
 
 class _SbomGroup(TyperGroup):
@@ -352,25 +349,6 @@ def patches_command(spec: SpecArg = Path(DEFAULT_SPEC_NAME), variant: VariantOpt
     _guarded(action)
 
 
-@runtime_app.command("pack")
-def runtime_pack_command(
-    interpreter: Annotated[
-        str, typer.Option(help="Interpreter whose installation is packed.")
-    ] = sys.executable,
-    output: Annotated[Path, typer.Option(help="Folder for the archive.")] = Path("."),
-) -> None:
-    """Pack a local CPython (stdlib only, relocatable) as an install_only .tar.gz."""
-
-    def action() -> None:
-        from srcstacks.stages.runtime_pack import pack_runtime
-
-        packed = pack_runtime(interpreter, output.absolute())
-        typer.echo(f"{packed.archive}")
-        _say(f"sha256 {packed.sha256}; CPython {packed.interpreter.version}")
-
-    _guarded(action)
-
-
 def _display(path: Path, base: Path) -> str:
     return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
 
@@ -395,8 +373,10 @@ def _root(
 
 # Sub-apps of their own modules, imported last: they use the helpers above.
 from srcstacks.cli_index import index_app  # noqa: E402
+from srcstacks.cli_runtime import runtime_app  # noqa: E402
 
 app.add_typer(index_app, name="index")
+app.add_typer(runtime_app, name="runtime")
 
 
 def main() -> None:

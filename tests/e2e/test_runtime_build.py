@@ -1,0 +1,239 @@
+"""The runtime layer built from CPython's source tarball (``source = "build"``), for real.
+
+The slow part of the suite, kept in one place: one CPython 3.11.2 build from the upstream
+tarball (Debian's ``python3.11_3.11.2.orig.tar.gz``, fetched by
+``tests/tools/fetch-cpython-source.sh``) runs the demo stack, and one ``verify --rebuild``
+compiles it again to compare the bytes. The fault tests stop before or early in the
+compile, with ``srcstacks runtime build``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import tomlkit
+
+from tests.conftest import REPO_ROOT, copy_demo_stack, run_cli
+
+pytestmark = pytest.mark.e2e
+
+TARBALL_SHA256 = "2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849"
+FETCH_SCRIPT = REPO_ROOT / "tests" / "tools" / "fetch-cpython-source.sh"
+# Set by .ci/run; otherwise the script fetches into the user's cache once.
+TARBALL_VARIABLE = "SRCSTACKS_TEST_CPYTHON_TARBALL"
+
+
+@pytest.fixture(scope="session")
+def cpython_tarball() -> Path:
+    """CPython 3.11.2's upstream source tarball (26 MB), fetched once and cached."""
+    given = os.environ.get(TARBALL_VARIABLE)
+    if given:
+        return Path(given)
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "srcstacks-tests"
+    result = subprocess.run(
+        ["bash", str(FETCH_SCRIPT), str(cache)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"fetching CPython's source failed:\n{result.stderr}"
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def built_runtime_spec(
+    target: Path, tarball: Path, *, sha256: str = TARBALL_SHA256, version: str = "3.11.2"
+) -> Path:
+    """The demo stack with its runtime built from ``tarball`` (the wheel dir, no index)."""
+    spec = copy_demo_stack(target)
+    document = tomlkit.parse(spec.read_text(encoding="utf-8"))
+    document["runtimes"][0]["python_implementation"] = f"cpython@{version}"  # type: ignore[index]
+    runtime = tomlkit.table()
+    runtime.update({"source": "build", "tarball": str(tarball), "sha256": sha256})
+    document["tool"]["srcstacks"]["runtime"] = runtime  # type: ignore[index]
+    spec.write_text(tomlkit.dumps(document), encoding="utf-8")
+    return spec
+
+
+@dataclass(frozen=True)
+class BuiltRuntimeStack:
+    spec: Path
+    output: Path
+    deployed: Path
+    build_log: str
+
+
+@pytest.fixture(scope="module")
+def runtime_stack(
+    tmp_path_factory: pytest.TempPathFactory, cpython_tarball: Path
+) -> BuiltRuntimeStack:
+    root = tmp_path_factory.mktemp("built-runtime")
+    spec = built_runtime_spec(root / "stack", cpython_tarball)
+    result = run_cli("build", spec)
+    deployed = root / "deployed"
+    run_cli("deploy", spec, "--target", deployed)
+    return BuiltRuntimeStack(
+        spec, root / "stack" / "_srcstacks" / "cpu" / "artifacts", deployed, result.stderr
+    )
+
+
+def test_the_demo_runs_on_a_cpython_built_from_its_source(
+    runtime_stack: BuiltRuntimeStack,
+) -> None:
+    assert "built CPython 3.11.2 in" in runtime_stack.build_log
+    python = runtime_stack.deployed / "cpython-3.11" / "bin" / "python3"
+    version = subprocess.run(
+        [str(python), "-c", "import sys, ssl, sqlite3, ctypes, lzma; print(sys.version)"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert version.startswith("3.11.2 "), version
+    # SOURCE_DATE_EPOCH (1980-01-01 by default) is the build date the interpreter reports.
+    assert "Jan  1 1980, 00:00:00" in version
+    greeter = runtime_stack.deployed / "app-greeter" / "bin" / "python"
+    out = subprocess.run(
+        [str(greeter), "-m", "greeter"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Hello, O&apos;Brien &lt;admin&gt;!" in out
+    assert "C speedups" in out  # markupsafe's extension loads in the built interpreter
+    punycode = runtime_stack.deployed / "app-punycode" / "bin" / "python"
+    out = subprocess.run(
+        [str(punycode), "-m", "punycode"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "xn--bcher-kva.example" in out
+
+
+def test_the_runtime_is_relocatable_and_records_how_it_was_built(
+    runtime_stack: BuiltRuntimeStack,
+) -> None:
+    with tarfile.open(runtime_stack.output / "cpython-3.11.tar.xz") as tar:
+        names = tar.getnames()
+        sysconfig = next(name for name in names if "/_sysconfigdata_" in name)
+        stream = tar.extractfile(sysconfig)
+        assert stream is not None
+        text = stream.read().decode()
+    assert "/build/Python-3.11.2" in text  # the build folder, mapped
+    assert str(runtime_stack.spec.parent) not in text
+    assert not any("__pycache__" in name or "site-packages/" in name for name in names)
+    build = json.loads((runtime_stack.output / "__srcstacks__" / "build.json").read_text())
+    record = build["runtimes"][0]
+    assert record["source"] == "build"
+    assert record["build"]["tarball_sha256"] == TARBALL_SHA256
+    assert record["build"]["configure_args"][:2] == ["--prefix=/install", "--enable-shared"]
+    bundled = {item["name"]: item["version"] for item in record["build"]["bundled"]}
+    assert bundled == {"expat": "2.5.0", "mpdecimal": "2.5.1"}  # read from the built interpreter
+    sonames = {item["soname"] for item in record["build"]["system_libraries"]}
+    assert {"libc.so.6", "libssl.so.3"} <= sonames
+    sbom = json.loads((runtime_stack.output / "cpython-3.11.tar.xz.cdx.json").read_text())
+    cpython = next(c for c in sbom["components"] if c["name"] == "cpython")
+    assert cpython["cpe"] == "cpe:2.3:a:python:python:3.11.2:*:*:*:*:*:*:*"
+    nested = {c["name"]: c.get("version") for c in cpython["components"]}
+    assert nested["expat"] == "2.5.0" and nested["mpdecimal"] == "2.5.1"
+    assert any(
+        c.get("purl", "").startswith("pkg:deb/debian/libssl3@") for c in cpython["components"]
+    )
+    run_cli("sbom", "check", runtime_stack.output / "cpython-3.11.tar.xz.cdx.json")
+    run_cli("verify", runtime_stack.spec)
+
+
+def test_a_rerun_reuses_the_cpython_built_from_the_same_inputs(
+    runtime_stack: BuiltRuntimeStack,
+) -> None:
+    result = run_cli("runtime", "build", runtime_stack.spec)
+    assert "reusing CPython 3.11.2 built from python3.11_3.11.2.orig.tar.gz" in result.stderr
+    assert "building CPython" not in result.stderr
+    assert result.stdout.strip().endswith("-srcstacks-install_only.tar.gz")
+
+
+def test_the_runtime_archive_rebuilds_bit_for_bit(runtime_stack: BuiltRuntimeStack) -> None:
+    # Compiles CPython again, in the rebuild's own scratch folder (other paths).
+    result = run_cli("verify", runtime_stack.spec, "--rebuild", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "identical  archives/cpython-3.11.tar.xz" in result.stdout + result.stderr
+    assert "built CPython 3.11.2 in" in result.stderr  # really built again, not reused
+
+
+# --- faults: each stops before the compile, or early in it -------------------------
+
+
+def _fails(spec: Path) -> str:
+    result = run_cli("runtime", "build", spec, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("srcstacks: error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_a_tarball_with_another_sha256_is_refused_before_unpacking(
+    tmp_path: Path, cpython_tarball: Path
+) -> None:
+    spec = built_runtime_spec(tmp_path / "stack", cpython_tarball, sha256="0" * 64)
+    error = _fails(spec)
+    assert f"sha256 is {TARBALL_SHA256}" in error and "refused before unpacking" in error
+    assert not (tmp_path / "stack" / "_srcstacks" / "runtime-build").exists()
+
+
+def test_a_tarball_that_is_not_cpython_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "not-python.tar.gz"
+    source = tmp_path / "src" / "project-1.0"
+    source.mkdir(parents=True)
+    (source / "setup.py").write_text("print('hi')\n")
+    with tarfile.open(fake, "w:gz") as tar:
+        tar.add(source, arcname="project-1.0")
+    import hashlib
+
+    digest = hashlib.sha256(fake.read_bytes()).hexdigest()
+    spec = built_runtime_spec(tmp_path / "stack", fake, sha256=digest)
+    error = _fails(spec)
+    assert "not-python.tar.gz: not a CPython source tree" in error
+
+
+def test_a_tarball_of_another_version_than_the_layer_is_refused(
+    tmp_path: Path, cpython_tarball: Path
+) -> None:
+    spec = built_runtime_spec(tmp_path / "stack", cpython_tarball, version="3.11.7")
+    error = _fails(spec)
+    assert "is CPython 3.11.2, but the runtime layer wants 3.11.7" in error
+
+
+def test_a_patch_that_does_not_apply_is_named(tmp_path: Path, cpython_tarball: Path) -> None:
+    spec = built_runtime_spec(tmp_path / "stack", cpython_tarball)
+    patches = spec.parent / "patches" / "cpython"
+    patches.mkdir(parents=True)
+    (patches / "0001-wrong.patch").write_text(
+        "--- a/README.rst\n+++ b/README.rst\n@@ -1,3 +1,3 @@\n-No such line here\n"
+        "+Another line\n context\n context\n"
+    )
+    error = _fails(spec)
+    assert "patch cpython/0001-wrong.patch does not apply to CPython's source" in error
+    assert "cpython-patch.log" in error
+
+
+def test_an_option_srcstacks_owns_is_refused_in_the_settings(
+    tmp_path: Path, cpython_tarball: Path
+) -> None:
+    spec = built_runtime_spec(tmp_path / "stack", cpython_tarball)
+    settings = spec.parent / "build-settings" / "cpython.yaml"
+    settings.write_text("config_settings:\n  configure: ['--prefix=/opt/python']\n")
+    error = _fails(spec)
+    assert f"{settings}: configure option '--prefix=/opt/python' is set by srcstacks" in error
+
+
+def test_a_failed_compile_names_its_log_and_error(tmp_path: Path, cpython_tarball: Path) -> None:
+    spec = built_runtime_spec(tmp_path / "stack", cpython_tarball)
+    patches = spec.parent / "patches" / "cpython"
+    patches.mkdir(parents=True)
+    # Programs/python.c is among the first files make compiles.
+    (patches / "0001-break.patch").write_text(
+        "--- a/Programs/python.c\n+++ b/Programs/python.c\n@@ -1,3 +1,4 @@\n"
+        " /* Minimal main program -- everything is loaded from the library */\n"
+        '+#error srcstacks test: this build must fail\n \n #include "Python.h"\n'
+    )
+    error = _fails(spec)
+    assert "CPython's make failed" in error and "srcstacks test: this build must fail" in error
+    assert "cpython-make.log" in error
+    # The folder stays for a look at the failure; nothing was cached as built.
+    work = spec.parent / "_srcstacks"
+    assert any((work / "runtime-build").iterdir())
+    assert not (work / "runtimes" / "built").exists()
