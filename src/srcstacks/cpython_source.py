@@ -10,6 +10,7 @@ runtime layer asks for.
 
 from __future__ import annotations
 
+import http.client
 import re
 import shutil
 import tarfile
@@ -78,7 +79,7 @@ def _download(url: str, sha256: str, layout: Layout) -> Tarball:
         with atomic_path(cached) as part:
             _fetch(url, part)
             _check_sha256(part, sha256, url)
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:
         raise RuntimeSourceError(
             f"{url}: cannot download CPython's source: {_reason(exc)}"
         ) from None
@@ -88,9 +89,18 @@ def _download(url: str, sha256: str, layout: Layout) -> Tarball:
 def _fetch(url: str, target: Path) -> None:
     with opener_for(url).open(url, timeout=_TIMEOUT_SECONDS) as response, target.open("wb") as out:
         shutil.copyfileobj(response, out, length=1 << 20)
+        announced = response.headers.get("Content-Length", "")
+        written = out.tell()
+    # urllib returns a body cut off by a dropped connection as if it were whole: said
+    # as a sha256 mismatch, it would invite pasting the cut file's hash into the spec.
+    if announced.isdigit() and written != int(announced):
+        raise RuntimeSourceError(
+            f"{url}: the download was cut off after {written} of {announced} bytes;"
+            " nothing was kept, run again"
+        )
 
 
-def _reason(exc: OSError) -> str:
+def _reason(exc: OSError | http.client.HTTPException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} ({exc.reason})"
     return str(getattr(exc, "reason", exc))
@@ -114,17 +124,25 @@ def unpack(tarball: Tarball, dest: Path) -> SourceTree:
     label = tarball.origin
     try:
         with tarfile.open(tarball.path, "r:*") as tar:
-            members = tar.getmembers()
-            tops = {PurePosixPath(member.name).parts[0] for member in members if member.name}
+            # A leading "/" or "./" is dropped, as tarfile's filter drops it on extraction.
+            tops = {
+                parts[0]
+                for parts in (PurePosixPath(m.name.lstrip("/")).parts for m in tar.getmembers())
+                if parts
+            }
             if len(tops) != 1:
                 raise RuntimeSourceError(
                     f"{label}: not a CPython source tarball (expected one top folder such as"
                     f" Python-3.11.2/, found {len(tops)})"
                 )
             tar.extractall(dest, filter="data")
+    except tarfile.FilterError as exc:
+        raise RuntimeSourceError(f"{label}: unsafe member refused, nothing used: {exc}") from None
     except (tarfile.TarError, EOFError) as exc:
-        raise RuntimeSourceError(f"{label}: corrupt source tarball: {exc}") from None
-    root = dest / tops.pop()
+        # tarfile's "r:*" lists each compression it tried on a line of its own.
+        reason = " ".join(str(exc).split())
+        raise RuntimeSourceError(f"{label}: corrupt source tarball: {reason}") from None
+    root = inside(dest, tops.pop(), "the tarball's top folder")
     return SourceTree(root, _source_version(root, label))
 
 

@@ -147,22 +147,36 @@ def read_cpython_settings(settings_dir: Path, variant: str) -> CPythonSettings:
     if not path.is_file():
         return CPythonSettings(None)
     data = _load_yaml(path)
-    variants = data.get("variants") or {}
-    variant_data = variants.get(variant) or {}
-    base = (data.get("config_settings") or {}).get("configure", [])
-    if isinstance(base, str):
-        base = [base]
+    variants = _mapping(path, data, "variants")
+    variant_data = _mapping(path, variants, variant, "variants.")
+    base = _mapping(path, data, "config_settings").get("configure", [])
+    if isinstance(base, str):  # Fromager allows one string: options as a shell would split
+        base = _split(path, "config_settings.configure", base)
     if not isinstance(base, list) or not all(isinstance(arg, str) for arg in base):
         raise ConfigError(f"{path}: 'config_settings.configure' must be a list of strings")
-    annotation = (variant_data.get("annotations") or {}).get(CONFIGURE_ANNOTATION, "")
-    try:
-        extra = shlex.split(str(annotation))
-    except ValueError as exc:
-        raise ConfigError(
-            f"{path}: 'variants.{variant}.annotations.{CONFIGURE_ANNOTATION}': {exc}"
-        ) from None
+    annotations = _mapping(path, variant_data, "annotations", f"variants.{variant}.")
+    extra = _split(
+        path,
+        f"variants.{variant}.annotations.{CONFIGURE_ANNOTATION}",
+        str(annotations.get(CONFIGURE_ANNOTATION, "")),
+    )
     return CPythonSettings(
         path=path,
         configure_args=(*base, *extra),
         env=effective_env(_str_map(data.get("env")), _str_map(variant_data.get("env"))),
     )
+
+
+def _mapping(path: Path, data: dict[str, Any], key: str, where: str = "") -> dict[str, Any]:
+    """``data[key]`` as a mapping (empty when unset), or a ConfigError naming the key."""
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: '{where}{key}' must be a mapping")
+    return value
+
+
+def _split(path: Path, key: str, text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: '{key}': {exc}") from None

@@ -58,7 +58,7 @@ def parse_runtime_table(spec_path: Path, table: Mapping[str, Any]) -> RuntimeSou
     path = table.get("path")
     tarball = table.get("tarball")
     tarball_url = tarball_path = None
-    if tarball is not None:
+    if tarball:  # "" is no tarball: check_runtime_source names the key
         if "://" in tarball:
             _check_tarball_url(spec_path, tarball)
             tarball_url = tarball

@@ -63,6 +63,7 @@ _OWNED_OPTIONS = (
     "--prefix", "--exec-prefix", "--enable-shared", "--disable-shared", "--with-ensurepip",
     "--without-ensurepip", "--libdir", "--bindir", "--with-platlibdir",
 )  # fmt: skip
+_OWNED_DIRECTORIES = ("--prefix", "--exec-prefix", "--libdir", "--bindir")
 RECORD_NAME = "cpython-build.json"
 ARCHIVE_LABEL = "srcstacks"
 _PROGRESS_SECONDS = 30
@@ -184,12 +185,25 @@ def _gather_inputs(config: StackConfig, layer: Layer) -> _Inputs:
 
 def _check_configure_args(settings: CPythonSettings) -> None:
     for arg in settings.configure_args:
-        option = arg.split("=", 1)[0]
-        if option in _OWNED_OPTIONS:
+        if _owned_option(arg):
             raise ConfigError(
                 f"{settings.path}: configure option {arg!r} is set by srcstacks itself"
                 f" ({' '.join(OWN_CONFIGURE_ARGS)}): the packed runtime's layout depends on it"
             )
+
+
+def _owned_option(arg: str) -> bool:
+    """Whether configure would read ``arg`` as one of :data:`_OWNED_OPTIONS`.
+
+    autoconf's configure takes one or two dashes, ``_`` for ``-`` and the directory
+    options abbreviated (``--pre=/opt`` is ``--prefix=/opt``).
+    """
+    if not arg.startswith("-"):
+        return False
+    option = "--" + arg.lstrip("-").split("=", 1)[0].replace("_", "-")
+    if option in _OWNED_OPTIONS:
+        return True
+    return len(option) > 2 and any(owned.startswith(option) for owned in _OWNED_DIRECTORIES)
 
 
 def _cached(layout: Layout, key: str) -> BuiltRuntime | None:

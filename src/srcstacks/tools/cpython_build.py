@@ -58,14 +58,17 @@ def missing_headers(headers: Sequence[Header], env: Mapping[str, str]) -> list[H
             if not _pkg_config_has(header.pkg_config, env):
                 missing.append(header)
             continue
-        result = subprocess.run(
-            [compiler, "-E", "-x", "c", "-"],
-            input=f"#include <{header.include}>\n",
-            capture_output=True,
-            text=True,
-            env=tool_env(env),
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                [compiler, "-E", "-x", "c", "-"],
+                input=f"#include <{header.include}>\n",
+                capture_output=True,
+                text=True,
+                env=tool_env(env),
+                check=False,
+            )
+        except OSError as exc:
+            raise _no_compiler(compiler, exc) from None
         if result.returncode != 0:
             missing.append(header)
     return missing
@@ -87,10 +90,14 @@ def compiler_version(env: Mapping[str, str]) -> str:
     try:
         return run_probe([compiler, "--version"]).splitlines()[0].strip()
     except (OSError, subprocess.SubprocessError, IndexError) as exc:
-        raise RuntimeBuildError(
-            f"no working C compiler {compiler!r} to build CPython: {exc}"
-            " (on Debian: apt-get install build-essential)"
-        ) from None
+        raise _no_compiler(compiler, exc) from None
+
+
+def _no_compiler(compiler: str, exc: Exception) -> RuntimeBuildError:
+    return RuntimeBuildError(
+        f"no working C compiler {compiler!r} to build CPython: {exc}"
+        " (on Debian: apt-get install build-essential)"
+    )
 
 
 def apply_patch(tree: Path, patch: Path, label: str, log_path: Path) -> None:

@@ -56,17 +56,22 @@ def _deb_package(path: str) -> Package | None:
     # system where the linker's cache says /lib/...
     for candidate in dict.fromkeys([path, os.path.realpath(path), "/usr" + path]):
         try:
-            owner = run_probe(["dpkg-query", "-S", candidate]).split(":", 1)[0].strip()
+            # "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6" (arch-less for arch: all)
+            found = run_probe(["dpkg-query", "-S", candidate])
+            owner = found.split(": ", 1)[0].split(",")[0].strip()
             break
         except (OSError, subprocess.SubprocessError):
             continue
     if not owner:
         return None
     try:
+        # Asked with its architecture: with libc6:i386 installed too, a bare "libc6"
+        # prints both versions run together.
         version = run_probe(["dpkg-query", "-W", "-f=${Version}", owner]).strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return Package(owner, version, "deb") if owner and version else None
+    name = owner.split(":", 1)[0]
+    return Package(name, version, "deb") if name and version else None
 
 
 def _rpm_package(path: str) -> Package | None:
