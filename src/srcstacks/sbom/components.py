@@ -10,7 +10,7 @@ Properties of our own live under ``srcstacks:`` (see docs/sbom.md); the standard
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -242,17 +242,26 @@ def _pedigree(record: WheelProvenance, texts: Mapping[str, bytes]) -> Pedigree:
             hashes=hashes(record.sdist.sha256),
         )],
     )  # fmt: skip
+    names = [patch.path for patch in record.patches]
+    return patched_pedigree(
+        upstream,
+        names,
+        texts,
+        f"Built from the upstream sdist by Fromager (variant {record.variant})",
+    )
+
+
+def patched_pedigree(
+    upstream: Component, patch_names: Sequence[str], texts: Mapping[str, bytes], how: str
+) -> Pedigree:
+    """``upstream`` as the ancestor, each patch (its text when read), and how it was built."""
     patches = [
         Patch(type=PatchClassification.UNOFFICIAL,
-              diff=Diff(text=patch_text(texts.get(patch.path)), url=XsUri(patch.path)))
-        for patch in record.patches
+              diff=Diff(text=patch_text(texts.get(name)), url=XsUri(name)))
+        for name in patch_names
     ]  # fmt: skip
     count = f"{len(patches)} patch(es) applied" if patches else "no patches"
-    return Pedigree(
-        ancestors=[upstream],
-        patches=patches,
-        notes=f"Built from the upstream sdist by Fromager (variant {record.variant}); {count}.",
-    )
+    return Pedigree(ancestors=[upstream], patches=patches, notes=f"{how}; {count}.")
 
 
 def patch_text(data: bytes | None) -> AttachedText | None:

@@ -23,9 +23,6 @@ from cyclonedx.model import ExternalReference, ExternalReferenceType, XsUri
 from cyclonedx.model.component import (
     Component,
     ComponentType,
-    Diff,
-    Patch,
-    PatchClassification,
     Pedigree,
 )
 from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
@@ -40,7 +37,7 @@ from srcstacks.sbom.components import (
     hashes,
     is_url,
     organization,
-    patch_text,
+    patched_pedigree,
     portable_origin,
     properties_of,
 )
@@ -176,17 +173,11 @@ def _pedigree(build: CPythonBuild, texts: Mapping[str, bytes]) -> Pedigree:
         authors=[_PSF], licenses=[_python_license()],
         external_references=_source_references(build),
     )  # fmt: skip
-    patches = [
-        Patch(type=PatchClassification.UNOFFICIAL,
-              diff=Diff(text=patch_text(texts.get(patch.name)), url=XsUri(patch.name)))
-        for patch in build.patches
-    ]  # fmt: skip
-    count = f"{len(patches)} patch(es) applied" if patches else "no patches"
-    return Pedigree(
-        ancestors=[upstream],
-        patches=patches,
-        notes=f"Built by srcstacks from the CPython source tarball {build.tarball_filename};"
-        f" {count}.",
+    return patched_pedigree(
+        upstream,
+        [patch.name for patch in build.patches],
+        texts,
+        f"Built by srcstacks from the CPython source tarball {build.tarball_filename}",
     )
 
 
