@@ -162,6 +162,9 @@ def test_the_lock_stops_what_a_killed_run_left_before_granting(tmp_path: Path) -
     with run_marked(tmp_path.resolve()):
         env = tool_env()
     orphan = subprocess.Popen(["sleep", "300"], env=env)
+    # Popen returns once exec has begun; the kernel shows the new environment a moment
+    # later (under load, visibly later). A leftover of a killed run is long past that.
+    assert _wait_until(lambda: orphan.pid in leftover_processes(tmp_path.resolve()))
     lines: list[str] = []
     try:
         with exclusive(tmp_path, lines.append):
