@@ -83,6 +83,14 @@ IndexOpt = Annotated[
         " lock against; credentials from SRCSTACKS_INDEX_USER and SRCSTACKS_INDEX_PASSWORD.",
     ),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Run even when nothing changed since the last successful run (which is"
+        " otherwise skipped as up to date).",
+    ),
+]
 NoIndexOpt = Annotated[
     bool,
     typer.Option(
@@ -129,6 +137,7 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
         runtime_interpreter: RuntimeInterpreterOpt = None,
         index: IndexOpt = None,
         no_index: NoIndexOpt = False,
+        force: ForceOpt = False,
     ) -> None:
         if runtime_source not in (None, *RUNTIME_SOURCES):
             _fail(
@@ -155,10 +164,10 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
 
             config = load_config(spec, overrides)
             if stage is None:
-                pipeline.run_all(config, _say)
+                pipeline.run_all(config, _say, force=force)
                 _say(f"done: archives and their SBOMs in {config.output_dir}")
             else:
-                pipeline.run_stage(stage, config, _say)
+                pipeline.run_stage(stage, config, _say, force=force)
 
         _guarded(run)
 

@@ -215,6 +215,11 @@ class Layout:
         return self.variant_dir / "build-inputs.json"
 
     @property
+    def stage_fingerprints(self) -> Path:
+        """Each stage's input fingerprint and output stamps from its last successful run."""
+        return self.variant_dir / "stage-fingerprints.json"
+
+    @property
     def fetched_provenance(self) -> Path:
         """Provenance of the wheels fetched from the private index, as checked on fetch."""
         return self.variant_dir / "fetched-provenance.json"

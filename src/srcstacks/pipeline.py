@@ -1,14 +1,28 @@
-"""The pipeline: the stages in order, each runnable alone, one run per work dir at a time."""
+"""The pipeline: the stages in order, each runnable alone, one run per work dir at a time.
+
+A stage whose inputs and outputs are as its last successful run left them is skipped
+(see :mod:`srcstacks.fingerprints` and :mod:`srcstacks.stage_inputs`); ``force`` runs it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from srcstacks.config import StackConfig
 from srcstacks.errors import BusyError
+from srcstacks.fingerprints import (
+    StageRecord,
+    content_digest,
+    fingerprint_of,
+    read_records,
+    stamp_files,
+    write_record,
+)
 from srcstacks.layout import Layout, claim_dir
+from srcstacks.stage_inputs import stage_inputs, stage_outputs
 from srcstacks.stages.archives import build_archives
 from srcstacks.stages.lock import lock_layers
 from srcstacks.stages.publish import publish_wheels
@@ -73,17 +87,81 @@ def work_dir_held(config: StackConfig, report: Report = print) -> Iterator[None]
         yield
 
 
-def run_stage(name: str, config: StackConfig, report: Report = print) -> Any:
-    """Run one stage alone, holding the work dir's lock."""
-    with work_dir_held(config, report), index_running(config, report):
+def run_stage(
+    name: str, config: StackConfig, report: Report = print, *, force: bool = False
+) -> Any:
+    """Run one stage alone, holding the work dir's lock; skip it when it is up to date."""
+    with work_dir_held(config, report), contextlib.ExitStack() as later:
         announce_environment(report)
-        return STAGES[name](config, report)
+        if not force and _up_to_date(name, config, report):
+            return None
+        later.enter_context(index_running(config, report))
+        return _run_recorded(name, config, report)
 
 
-def run_all(config: StackConfig, report: Report = print) -> None:
-    """Run every stage in order; a failure stops the run and keeps what was done."""
-    with work_dir_held(config, report), index_running(config, report):
+def run_all(config: StackConfig, report: Report = print, *, force: bool = False) -> None:
+    """Run every stage in order; a failure stops the run and keeps what was done.
+
+    A stage whose inputs and outputs are as its last successful run left them is
+    skipped (unless ``force``); the managed index starts only once a stage runs, so a
+    run with nothing to do starts no tool and needs no network.
+    """
+    with work_dir_held(config, report), contextlib.ExitStack() as later:
         announce_environment(report)
-        for number, (name, stage) in enumerate(STAGES.items(), start=1):
+        index_started = False
+        for number, name in enumerate(STAGES, start=1):
             report(f"==> [{number}/{len(STAGES)}] {name}")
-            stage(config, report)
+            if not force and _up_to_date(name, config, report):
+                continue
+            if not index_started:
+                later.enter_context(index_running(config, report))
+                index_started = True
+            _run_recorded(name, config, report)
+
+
+def _up_to_date(name: str, config: StackConfig, report: Report) -> bool:
+    if check_stage(name, config).up_to_date:
+        report(f"{name}: up to date (nothing changed since the last run)")
+        return True
+    return False
+
+
+def _run_recorded(name: str, config: StackConfig, report: Report) -> Any:
+    """Run a stage; record its fingerprint and outputs only once it succeeded."""
+    path = Layout.of(config).stage_fingerprints
+    # Fingerprinted before the run: an input edited while the stage runs makes the
+    # next run do it again.
+    fingerprint = check_stage(name, config).fingerprint
+    write_record(path, name, None)
+    result = STAGES[name](config, report)
+    outputs = stamp_files(stage_outputs(name, config), {})
+    write_record(path, name, StageRecord(fingerprint, outputs))
+    return result
+
+
+@dataclass(frozen=True)
+class StageCheck:
+    """A stage's current input fingerprint, and whether its last run left it up to date."""
+
+    fingerprint: str
+    up_to_date: bool
+
+
+def check_stage(name: str, config: StackConfig) -> StageCheck:
+    """Compare a stage's inputs and outputs now with its record (starts no tool)."""
+    records = read_records(Layout.of(config).stage_fingerprints)
+    earlier: dict[str, str] = {}
+    for stage in STAGES:
+        if stage == name:
+            break
+        known = records[stage].outputs if stage in records else {}
+        earlier[stage] = content_digest(stamp_files(stage_outputs(stage, config), known))
+    fingerprint = fingerprint_of(stage_inputs(name, config, earlier))
+    record = records.get(name)
+    if record is None or record.fingerprint != fingerprint:
+        return StageCheck(fingerprint, False)
+    current = stamp_files(stage_outputs(name, config), record.outputs)
+    same = {key: stamp[0] for key, stamp in current.items()} == {
+        key: stamp[0] for key, stamp in record.outputs.items()
+    }
+    return StageCheck(fingerprint, same and bool(current))

@@ -45,6 +45,9 @@ class Layer:
     # Requirements whose marker is false wherever venvstacks locks (e.g. for an older
     # Python): venvstacks sees them in the spec, Fromager does not build them.
     left_out: tuple[Requirement, ...] = ()
+    # Application layers only: launch_module and support_modules, relative to the spec's
+    # folder (checked to stay inside it), as the archives stage copies them.
+    modules: tuple[str, ...] = ()
 
     @property
     def built_requirements(self) -> tuple[Requirement, ...]:
@@ -114,7 +117,16 @@ def _parse_layer(
             where, entry.get("python_implementation")
         )
         return Layer(kind, name, tuple(requirements), (), implementation)
-    return Layer(kind, name, tuple(requirements), _parse_depends_on(where, entry, earlier))
+    modules = (
+        (entry["launch_module"], *entry.get("support_modules", [])) if kind == "application" else ()
+    )
+    return Layer(
+        kind,
+        name,
+        tuple(requirements),
+        _parse_depends_on(where, entry, earlier),
+        modules=tuple(str(module) for module in modules),
+    )
 
 
 def _mark_left_out(spec_path: Path, layers: tuple[Layer, ...]) -> tuple[Layer, ...]:

@@ -218,7 +218,8 @@ def test_disk_full_while_publishing_keeps_previous_archives(
     filler = small_disk / "filler"
     filler.write_bytes(b"\0" * (stats.f_bavail * stats.f_frsize - (1 << 20)))
 
-    result = run_cli("archives", fault_stack, "--output-dir", output, check=False)
+    # --force: nothing changed since the last run, which would skip the stage.
+    result = run_cli("archives", fault_stack, "--output-dir", output, "--force", check=False)
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith(f"srcstacks: error: {output}: cannot publish the archives")

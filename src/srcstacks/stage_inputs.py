@@ -1,0 +1,194 @@
+"""What each pipeline stage reads and writes, as :mod:`srcstacks.fingerprints` sees it.
+
+Reads (never writes) the spec, the settings and patches folders, the launch modules,
+the installed tool versions, the runtime's origin and the files each stage leaves:
+
+- ``wheels``: Fromager's build order and built wheels, ``wheels.json``, the per-wheel
+  ``build-inputs.json``, the checked sdists and fetched-wheel records.
+- ``publish-wheels``: the wheel dir's wheels, ``provenance.json``, this stack's
+  publisher record.
+- ``lock``: every layer's lock folder beside the spec, ``runtime.json``.
+- ``archives``: every file of the output dir but the SBOMs.
+- ``sbom``: the SBOMs (``*.cdx.json``) of the output dir.
+
+A stage's inputs include the output contents of every stage before it, so a changed
+wheel makes lock, archives and sbom run again, while a stage that ran again and left
+the same bytes lets the later ones stay skipped. Paths enter a fingerprint relative to
+the spec's folder, so a stack folder copied or moved whole stays up to date.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import srcstacks
+from srcstacks.config import StackConfig
+from srcstacks.fingerprints import files_under, path_content, tree_content
+from srcstacks.layout import Layout, inside
+
+SBOM_SUFFIX = ".cdx.json"
+
+
+def _relative(config: StackConfig, path: Path | None) -> str | None:
+    return None if path is None else os.path.relpath(path, config.spec_dir)
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    names = ("fromager", "venvstacks", "uv", "pbs-installer")
+    found = {"srcstacks": srcstacks.__version__}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = ""
+    return found
+
+
+def _common(config: StackConfig) -> dict[str, Any]:
+    """What every stage depends on: the variant, the tools, this interpreter, the index."""
+    index = config.index
+    return {
+        "variant": config.variant,
+        "tools": _versions(),
+        "python": sys.version,
+        "machine": platform.machine(),
+        "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
+        "index": None if index is None else [index.url, index.managed, index.port],
+        "dirs": [
+            _relative(config, folder)
+            for folder in (config.work_dir, config.wheel_dir, config.output_dir)
+        ],
+    }
+
+
+def _build_inputs(config: StackConfig) -> dict[str, Any]:
+    """What Fromager's result depends on beyond the common inputs."""
+    requirements = [
+        [layer.env_name, [str(req) for req in layer.requirements]] for layer in config.layers
+    ]
+    return {
+        "requirements": requirements,
+        "settings": tree_content(config.settings_dir),
+        "patches": tree_content(config.patches_dir),
+    }
+
+
+def _runtime_inputs(config: StackConfig) -> dict[str, Any]:
+    """Where the runtime layers' interpreter comes from, and what that is now."""
+    source = config.runtime
+    described: dict[str, Any] = {
+        "kind": source.kind,
+        "mirror_url": source.mirror_url,
+        "path": _relative(config, source.path),
+        "interpreter": source.interpreter,
+        "implementations": [layer.python_implementation for layer in config.layers_of("runtime")],
+    }
+    if source.kind == "local" and source.path is not None:
+        described["content"] = path_content(source.path)
+    if source.kind == "pack":
+        # The packed archive is made from the interpreter's prefix; its version and
+        # the binary itself say whether that interpreter changed.
+        binary = Path(source.interpreter or sys.executable).resolve()
+        stat = binary.stat() if binary.exists() else None
+        described["binary"] = [
+            str(binary),
+            stat.st_size if stat else 0,
+            stat.st_mtime_ns if stat else 0,
+        ]
+    if source.kind == "build":
+        # CPython's own patches and build settings live in the stack's folders.
+        described["patches"] = tree_content(config.patches_dir)
+        described["settings"] = tree_content(config.settings_dir)
+    return described
+
+
+def _spec_inputs(config: StackConfig) -> dict[str, Any]:
+    """The spec's bytes and the application modules venvstacks copies into archives."""
+    modules = {
+        module: path_content(inside(config.spec_dir, module, "launch module"))
+        for layer in config.layers
+        for module in layer.modules
+    }
+    return {"spec": path_content(config.spec_path), "modules": modules}
+
+
+InputsOf = Callable[[StackConfig], dict[str, Any]]
+
+_STAGE_INPUTS: dict[str, InputsOf] = {
+    "wheels": _build_inputs,
+    "publish-wheels": lambda config: {
+        **_build_inputs(config),
+        "stack": Layout.of(config).stack_id,
+    },
+    "lock": lambda config: {**_spec_inputs(config), "runtime": _runtime_inputs(config)},
+    "archives": lambda config: {**_spec_inputs(config), "runtime": _runtime_inputs(config)},
+    "sbom": lambda config: {
+        **_spec_inputs(config),
+        "patches": tree_content(config.patches_dir),
+        "settings": tree_content(config.settings_dir),
+        "runtime": _runtime_inputs(config),
+    },
+}
+
+
+def stage_inputs(
+    stage: str, config: StackConfig, earlier_outputs: dict[str, str]
+) -> dict[str, Any]:
+    """Everything ``stage`` reads, with ``earlier_outputs``: the earlier stages' output
+    digests by stage name (see :func:`srcstacks.fingerprints.content_digest`)."""
+    return {
+        "stage": stage,
+        **_common(config),
+        **_STAGE_INPUTS[stage](config),
+        "earlier_outputs": earlier_outputs,
+    }
+
+
+def stage_outputs(stage: str, config: StackConfig) -> dict[str, Path]:
+    """The files ``stage`` leaves for the stages after it, keyed as recorded."""
+    layout = Layout.of(config)
+    if stage == "wheels":
+        dirs = layout.fromager
+        found = files_under("fromager-wheels", dirs.built_wheels)
+        found.update(files_under("fromager-sdists", dirs.downloaded_sdists))
+        for label, path in (
+            ("work/build-order.json", dirs.build_order),
+            ("work/wheels.json", layout.wheels_record),
+            ("work/build-inputs.json", layout.build_inputs),
+            ("work/sdists-checked.json", layout.sdists_checked),
+            ("work/fetched-provenance.json", layout.fetched_provenance),
+        ):
+            found[label] = path
+        return found
+    if stage == "publish-wheels":
+        found = {
+            key: path
+            for key, path in files_under("wheels", config.wheel_dir).items()
+            if path.suffix == ".whl" or path in (layout.provenance, layout.publisher_record)
+        }
+        return found
+    if stage == "lock":
+        from srcstacks.stages.variant_spec import venvstacks_spec_dir
+
+        requirements = venvstacks_spec_dir(config) / "requirements"
+        found = {"work/runtime.json": layout.runtime_record}
+        for layer in config.layers:
+            folder = inside(requirements, layer.env_name, "layer")
+            found.update(files_under(f"locks/{layer.env_name}", folder))
+        return found
+    if stage == "archives":
+        return files_under("output", config.output_dir, skip=(SBOM_SUFFIX,))
+    if stage == "sbom":
+        return {
+            key: path
+            for key, path in files_under("output", config.output_dir).items()
+            if key.endswith(SBOM_SUFFIX)
+        }
+    raise KeyError(stage)
