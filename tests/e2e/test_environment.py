@@ -219,7 +219,8 @@ def test_tools_die_with_a_killed_srcstacks_and_a_rerun_locks(hostile_build: Host
     assert hostile_build.returncode == 0, hostile_build.stderr
     work_dir = hostile_build.work_dir
     args = ("lock", hostile_build.spec, "--work-dir", work_dir)
-    process = srcstacks(*args, env=dict(os.environ))
+    # --force: the build left the lock up to date, and this run must start venvstacks.
+    process = srcstacks(*args, "--force", env=dict(os.environ))
     deadline = time.monotonic() + 120
     while not _venvstacks_running(work_dir):
         assert process.poll() is None, process.communicate()
@@ -233,9 +234,11 @@ def test_tools_die_with_a_killed_srcstacks_and_a_rerun_locks(hostile_build: Host
         time.sleep(0.05)
     assert left == [], f"processes of the killed run still alive: {left}"
 
+    # No --force: the killed lock left no record, so the rerun locks again.
     rerun = srcstacks(*args, env=dict(os.environ))
     _, stderr = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, stderr
+    assert "lock: up to date" not in stderr
     assert "left running" not in stderr  # nothing was left for the lock to stop
 
 

@@ -183,7 +183,8 @@ def test_killed_while_publishing_archives_then_rerun(
 
 
 def test_second_run_on_the_same_work_dir_is_refused(fault_stack: Path) -> None:
-    first = start_cli("wheels", fault_stack)
+    # --force: the copied stack is up to date, and the first run must hold the lock a while.
+    first = start_cli("wheels", fault_stack, "--force")
     lock = load_config(fault_stack).work_dir / ".lock"
     wait_for(lambda: lock.exists() and lock.read_text().startswith("pid "), "the first run's lock")
     second = run_cli("wheels", fault_stack, check=False)

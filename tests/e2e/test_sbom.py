@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,12 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from srcstacks.archive_reader import read_archive
+from srcstacks.config import load_config
 from srcstacks.fsutil import sha256_file
 from srcstacks.layout import build_info_path, sbom_path
 from srcstacks.sbom.check import schema_problems
 from srcstacks.stages.archives import published_layers
-from tests.conftest import BuiltStack, run_cli
+from tests.conftest import BuiltStack, copy_built_stack, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -174,14 +174,15 @@ def test_no_build_machine_paths(built_stack: BuiltStack) -> None:
 
 
 def test_rerun_gives_identical_bytes(built_stack: BuiltStack, tmp_path: Path) -> None:
-    # Rerun into a copy of the output dir: the shared build is read-only.
-    output = tmp_path / "artifacts"
-    shutil.copytree(built_stack.config.output_dir, output)
+    # Rerun in a copy of the stack: the shared build is read-only (the stage records
+    # what it wrote in the work dir).
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
+    output = load_config(spec).output_dir
     paths = [output / sbom_path(archive).name for archive in archives(built_stack).values()]
     before = [path.read_bytes() for path in paths]
     for path in paths:
         path.unlink()
-    run_cli("sbom", built_stack.spec, "--output-dir", output)
+    run_cli("sbom", spec)
     assert [path.read_bytes() for path in paths] == before
 
 
