@@ -13,18 +13,13 @@ from pathlib import Path
 import pytest
 from fromager.packagesettings import PackageSettings
 
+from srcstacks.built_cpython import remove_build_paths, rewritten_sysconfigdata
 from srcstacks.config import load_config
 from srcstacks.cpython_source import Tarball
 from srcstacks.errors import ConfigError, PatchFailedError, RuntimeBuildError
 from srcstacks.records import PatchRecord
 from srcstacks.settings import CPythonSettings, read_cpython_settings
-from srcstacks.stages.runtime_build import (
-    _check_configure_args,
-    _Inputs,
-    _remove_build_paths,
-    _rewritten_sysconfigdata,
-    runtime_build_inputs,
-)
+from srcstacks.stages.runtime_build import _check_configure_args, _Inputs, runtime_build_inputs
 from srcstacks.tools import system_packages
 from srcstacks.tools.cpython_build import Header, apply_patch, missing_headers
 from tests.test_runtime_source import SHA, write_spec
@@ -181,8 +176,8 @@ def test_sysconfigdata_from_folders_of_other_lengths_comes_out_identical() -> No
     assert short.replace(SHORT_TREE.encode(), MAPPED.encode()) != long.replace(
         LONG_TREE.encode(), MAPPED.encode()
     )
-    from_short = _rewritten_sysconfigdata(short, SHORT_TREE, MAPPED)
-    from_long = _rewritten_sysconfigdata(long, LONG_TREE, MAPPED)
+    from_short = rewritten_sysconfigdata(short, SHORT_TREE, MAPPED)
+    from_long = rewritten_sysconfigdata(long, LONG_TREE, MAPPED)
     assert from_short == from_long
     assert SHORT_TREE not in from_short and LONG_TREE not in from_long
     values = ast.literal_eval(from_short.partition("build_time_vars = ")[2])
@@ -195,7 +190,7 @@ def test_sysconfigdata_from_folders_of_other_lengths_comes_out_identical() -> No
 
 def test_sysconfigdata_without_build_time_vars_is_refused() -> None:
     with pytest.raises(RuntimeBuildError, match="no build_time_vars"):
-        _rewritten_sysconfigdata(b"something = {}\n", SHORT_TREE, MAPPED)
+        rewritten_sysconfigdata(b"something = {}\n", SHORT_TREE, MAPPED)
 
 
 def installed_tree(root: Path, tree: str) -> Path:
@@ -218,12 +213,12 @@ def test_text_records_are_rewritten_and_left_out_files_ignored(tmp_path: Path) -
     installed = installed_tree(tmp_path, LONG_TREE)
     lib = installed / "lib" / "python3.11"
     pyc = (lib / "__pycache__" / "os.cpython-311.pyc").read_bytes()
-    _remove_build_paths(installed, Path(LONG_TREE), MAPPED)
+    remove_build_paths(installed, Path(LONG_TREE), MAPPED)
     assert (lib / "config-3.11-x86_64-linux-gnu" / "Makefile").read_text() == f"srcdir=\t{MAPPED}\n"
     pc = (installed / "lib" / "pkgconfig" / "python-3.11.pc").read_text()
     assert pc == f"# built in {MAPPED}\n"
     sysconfig = (lib / "_sysconfigdata__linux_x86_64-linux-gnu.py").read_text()
-    assert sysconfig == _rewritten_sysconfigdata(sysconfigdata(SHORT_TREE), SHORT_TREE, MAPPED)
+    assert sysconfig == rewritten_sysconfigdata(sysconfigdata(SHORT_TREE), SHORT_TREE, MAPPED)
     assert (lib / "os.py").read_text() == "# no build folder here\n"
     # Bytecode and static libraries are not in the archive: neither refused nor touched.
     assert (lib / "__pycache__" / "os.cpython-311.pyc").read_bytes() == pyc
@@ -234,7 +229,7 @@ def test_binary_naming_the_build_folder_is_refused_by_name(tmp_path: Path) -> No
     (installed / "bin").mkdir()
     (installed / "bin" / "python3.11").write_bytes(b"\x7fELF\0" + LONG_TREE.encode() + b"\0")
     with pytest.raises(RuntimeBuildError) as caught:
-        _remove_build_paths(installed, Path(LONG_TREE), MAPPED)
+        remove_build_paths(installed, Path(LONG_TREE), MAPPED)
     message = str(caught.value)
     assert message.startswith(f"bin/python3.11: the built file names the build folder {LONG_TREE}")
     assert "build-settings/cpython.yaml" in message

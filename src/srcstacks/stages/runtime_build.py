@@ -24,33 +24,27 @@ the archive, and a check that no other file names the build folder.
 
 from __future__ import annotations
 
-import ast
 import os
-import pprint
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcstacks import cpython_source
+from srcstacks import built_cpython, cpython_source
 from srcstacks.config import Layer, StackConfig
-from srcstacks.elf import read_links
 from srcstacks.errors import ConfigError, RuntimeBuildError, StateError
 from srcstacks.fsutil import dump_json, sha256_bytes, sha256_file, write_json
 from srcstacks.layout import Layout, claim_dir, remove_tree
 from srcstacks.patches import applicable_patches
 from srcstacks.records import (
-    BundledLibrary,
     CPythonBuild,
     PatchRecord,
-    SystemLibrary,
     read_json_state,
 )
 from srcstacks.settings import CPYTHON_SETTINGS, CPythonSettings, read_cpython_settings
 from srcstacks.stages.runtime_pack import pack_runtime
-from srcstacks.tools import cpython_build, patchelf, system_packages
+from srcstacks.tools import cpython_build, patchelf
 from srcstacks.tools.fromager import DEFAULT_SOURCE_DATE_EPOCH
-from srcstacks.tools.process import run_probe
 
 Report = Callable[[str], None]
 
@@ -67,18 +61,6 @@ _OWNED_DIRECTORIES = ("--prefix", "--exec-prefix", "--libdir", "--bindir")
 RECORD_NAME = "cpython-build.json"
 ARCHIVE_LABEL = "srcstacks"
 _PROGRESS_SECONDS = 30
-# Read from the built interpreter: the code CPython compiles in from its own tree.
-_BUNDLED_PROBE = """
-import json, pyexpat, _decimal
-print(json.dumps({
-    "expat": pyexpat.EXPAT_VERSION.removeprefix("expat_"),
-    "mpdecimal": _decimal.__libmpdec_version__,
-}))
-"""
-_BUNDLED = {
-    "expat": ("MIT", "Modules/expat", "pyexpat"),
-    "mpdecimal": ("BSD-2-Clause", "Modules/_decimal/libmpdec", "_decimal"),
-}
 
 
 @dataclass(frozen=True)
@@ -255,10 +237,10 @@ def _build(config: StackConfig, layout: Layout, inputs: _Inputs, report: Report)
     destdir = tree_dir / "destdir"
     cpython_build.make_install(tree.root, destdir, env, layout.log("cpython-install"))
     installed = destdir / PREFIX.lstrip("/")
-    _remove_build_paths(installed, tree.root, mapped)
+    built_cpython.remove_build_paths(installed, tree.root, mapped)
     interpreter = installed / "bin" / f"python{_short(inputs.version)}"
     patchelf.set_rpath(interpreter, ["$ORIGIN/../lib"])
-    _check_modules(interpreter)
+    built_cpython.check_modules(interpreter)
     build = CPythonBuild(
         version=inputs.version,
         tarball_origin=inputs.tarball.origin,
@@ -269,8 +251,8 @@ def _build(config: StackConfig, layout: Layout, inputs: _Inputs, report: Report)
         env=inputs.settings.env,
         compiler=inputs.compiler,
         source_date_epoch=inputs.source_date_epoch,
-        bundled=_bundled_libraries(interpreter),
-        system_libraries=_system_libraries(installed),
+        bundled=built_cpython.bundled_libraries(interpreter),
+        system_libraries=built_cpython.system_libraries(installed),
         inputs_sha256=inputs.key,
     )
     folder = layout.built_runtime(inputs.key)
@@ -319,137 +301,6 @@ def _progress(report: Report) -> Callable[[str], None]:
             report(f"  still compiling CPython: {compiled} files so far ({minutes}m{seconds:02d}s)")
 
     return see
-
-
-# Text files the build writes its own folder into (sysconfig's record of the build).
-_TEXT_RECORDS = ("_sysconfigdata_", "Makefile", "python-config", ".pc")
-
-
-def _remove_build_paths(installed: Path, tree: Path, mapped: str) -> None:
-    """Rewrite the build folder to ``mapped`` in text files; refuse it anywhere else.
-
-    Only the files the archive takes are checked: bytecode, static libraries and object
-    files are left out of it (see runtime_pack).
-    """
-    needle, replacement = os.fsencode(tree), mapped.encode()
-    for path in sorted(installed.rglob("*")):
-        if path.is_symlink() or not path.is_file() or _left_out(path):
-            continue
-        data = path.read_bytes()
-        if needle not in data:
-            continue
-        if b"\0" in data:
-            raise RuntimeBuildError(
-                f"{path.relative_to(installed)}: the built file names the build folder {tree};"
-                " its bytes would differ on every rebuild (check the CFLAGS in"
-                " build-settings/cpython.yaml)"
-            )
-        if path.name.startswith("_sysconfigdata_") and path.suffix == ".py":
-            path.write_text(_rewritten_sysconfigdata(data, str(tree), mapped), encoding="utf-8")
-        else:
-            path.write_bytes(data.replace(needle, replacement))
-
-
-_SYSCONFIG_HEADER = "# system configuration generated and used by the sysconfig module\n"
-_SYSCONFIG_ASSIGNMENT = "build_time_vars = "
-
-
-def _rewritten_sysconfigdata(data: bytes, tree: str, mapped: str) -> str:
-    """sysconfig's record with ``tree`` replaced, written the way CPython writes it.
-
-    A plain text replacement is not enough: the file is ``pprint`` output, whose line
-    breaks depend on the length of the values, so builds in folders of other lengths
-    would still differ.
-    """
-    text = data.decode("utf-8")
-    _, found, literal = text.partition(_SYSCONFIG_ASSIGNMENT)
-    if not found:
-        raise RuntimeBuildError(f"{tree}: unexpected sysconfig data file: no build_time_vars")
-    values = ast.literal_eval(literal)
-    cleaned = {
-        key: value.replace(tree, mapped) if isinstance(value, str) else value
-        for key, value in values.items()
-    }
-    return _SYSCONFIG_HEADER + _SYSCONFIG_ASSIGNMENT + pprint.pformat(cleaned) + "\n"
-
-
-def _left_out(path: Path) -> bool:
-    return "__pycache__" in path.parts or path.suffix in (".pyc", ".a", ".o")
-
-
-_NEEDED_MODULES = {
-    "ssl": "libssl-dev",
-    "ctypes": "libffi-dev",
-    "zlib": "zlib1g-dev",
-    "bz2": "libbz2-dev",
-    "lzma": "liblzma-dev",
-    "sqlite3": "libsqlite3-dev",
-}
-
-
-def _check_modules(interpreter: Path) -> None:
-    """The modules nearly every stack needs must import in the built interpreter."""
-    probe = (
-        "import importlib, json\nmissing = []\n"
-        f"for name in {sorted(_NEEDED_MODULES)!r}:\n"
-        "    try:\n        importlib.import_module(name)\n"
-        "    except ImportError:\n        missing.append(name)\n"
-        "print(json.dumps(missing))"
-    )
-    import json
-
-    missing = json.loads(_run_built(interpreter, probe))
-    if missing:
-        packages = " ".join(_NEEDED_MODULES[name] for name in missing)
-        raise RuntimeBuildError(
-            f"the built CPython cannot import {', '.join(missing)}: install {packages}"
-            " and rebuild (see the 'necessary bits' lines of the make log)"
-        )
-
-
-def _bundled_libraries(interpreter: Path) -> tuple[BundledLibrary, ...]:
-    import json
-
-    versions = json.loads(_run_built(interpreter, _BUNDLED_PROBE))
-    return tuple(
-        BundledLibrary(name, str(versions[name]), *_BUNDLED[name]) for name in sorted(_BUNDLED)
-    )
-
-
-def _run_built(interpreter: Path, code: str) -> str:
-    try:
-        return run_probe([str(interpreter), "-I", "-B", "-c", code])
-    except Exception as exc:
-        raise RuntimeBuildError(f"the built CPython {interpreter} does not run: {exc}") from None
-
-
-def _system_libraries(installed: Path) -> tuple[SystemLibrary, ...]:
-    """The shared libraries the built files load from the system, with their packages."""
-    held: set[str] = set()
-    needed: set[str] = set()
-    for path in sorted(installed.rglob("*")):
-        if path.is_symlink() or not path.is_file() or _left_out(path):
-            continue
-        with path.open("rb") as stream:
-            if stream.read(4) != b"\x7fELF":
-                continue
-        links = read_links(path.read_bytes(), path.name)
-        if links is None:
-            continue
-        held.add(path.name)
-        if links.soname:
-            held.add(links.soname)
-        needed.update(links.needs)
-    paths = system_packages.library_paths()
-    found = []
-    for soname in sorted(needed - held):
-        package = system_packages.package_of(paths[soname]) if soname in paths else None
-        found.append(
-            SystemLibrary(soname, package.name, package.version, package.manager)
-            if package
-            else SystemLibrary(soname)
-        )
-    return tuple(found)
 
 
 def _short(version: str) -> str:
