@@ -1,9 +1,9 @@
 """What a freshly installed CPython holds, read before it is packed (``source = "build"``).
 
 Reads the installation :mod:`srcstacks.stages.runtime_build` made under its DESTDIR, and
-the interpreter in it. Writes only inside that installation: the two text records that
-name the build folder are rewritten to the mapped path. Everything else is a question:
-does any other packed file name the build folder (then the build stops: rebuilds would
+the interpreter in it. Writes only inside that installation: text files that name the
+build folder (sysconfig's records) are rewritten to the mapped path. Everything else is a
+question: does a packed binary name the build folder (then the build stops: rebuilds would
 differ), do the modules nearly every stack needs import, which versions of the code
 CPython compiles in from its own tree (expat, libmpdec) were built, and which system
 libraries the interpreter links, with the package that provides each here.

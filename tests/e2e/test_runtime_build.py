@@ -197,13 +197,19 @@ def test_a_tarball_of_another_version_than_the_layer_is_refused(
     assert "is CPython 3.11.2, but the runtime layer wants 3.11.7" in error
 
 
+def _add_cpython_patch(spec: Path, name: str, text: str) -> None:
+    patches = spec.parent / "patches" / "cpython"
+    patches.mkdir(parents=True, exist_ok=True)
+    (patches / name).write_text(text)
+
+
 def test_a_patch_that_does_not_apply_is_named(tmp_path: Path, cpython_tarball: Path) -> None:
     spec = built_runtime_spec(tmp_path / "stack", cpython_tarball)
-    patches = spec.parent / "patches" / "cpython"
-    patches.mkdir(parents=True)
-    (patches / "0001-wrong.patch").write_text(
+    _add_cpython_patch(
+        spec,
+        "0001-wrong.patch",
         "--- a/README.rst\n+++ b/README.rst\n@@ -1,3 +1,3 @@\n-No such line here\n"
-        "+Another line\n context\n context\n"
+        "+Another line\n context\n context\n",
     )
     error = _fails(spec)
     assert "patch cpython/0001-wrong.patch does not apply to CPython's source" in error
@@ -222,13 +228,13 @@ def test_an_option_srcstacks_owns_is_refused_in_the_settings(
 
 def test_a_failed_compile_names_its_log_and_error(tmp_path: Path, cpython_tarball: Path) -> None:
     spec = built_runtime_spec(tmp_path / "stack", cpython_tarball)
-    patches = spec.parent / "patches" / "cpython"
-    patches.mkdir(parents=True)
     # Programs/python.c is among the first files make compiles.
-    (patches / "0001-break.patch").write_text(
+    _add_cpython_patch(
+        spec,
+        "0001-break.patch",
         "--- a/Programs/python.c\n+++ b/Programs/python.c\n@@ -1,3 +1,4 @@\n"
         " /* Minimal main program -- everything is loaded from the library */\n"
-        '+#error srcstacks test: this build must fail\n \n #include "Python.h"\n'
+        '+#error srcstacks test: this build must fail\n \n #include "Python.h"\n',
     )
     error = _fails(spec)
     assert "CPython's make failed" in error and "srcstacks test: this build must fail" in error

@@ -18,8 +18,8 @@ with the same inputs reuses the archive instead of compiling for minutes.
 Reproducible by construction: ``SOURCE_DATE_EPOCH`` (``__DATE__`` in ``sys.version``),
 ``-ffile-prefix-map`` for the tree's path in debug info and ``__FILE__``, no PGO unless
 the settings ask for it, a fixed prefix (``/install``, as python-build-standalone), the
-two text files that record the build folder rewritten to the mapped path, no bytecode in
-the archive, and a check that no other file names the build folder.
+text files that record the build folder rewritten to the mapped path, no bytecode in
+the archive, and a check that no packed binary names the build folder.
 """
 
 from __future__ import annotations
