@@ -49,9 +49,14 @@ from srcstacks.tools.fromager import DEFAULT_SOURCE_DATE_EPOCH
 Report = Callable[[str], None]
 
 # Bump when the steps below change what comes out: it is part of every cache key.
-RECIPE = "1"
+RECIPE = "2"
 PREFIX = "/install"
 OWN_CONFIGURE_ARGS = (f"--prefix={PREFIX}", "--enable-shared", "--without-ensurepip")
+# Defaults the settings may override (configure takes the last of two options): a
+# deployed runtime needs no test suite. Lib/test and the other tests folders are half of
+# the standard library's files, and ``make install`` byte-compiles each three times;
+# Debian ships them apart too (libpython3.X-testsuite).
+DEFAULT_CONFIGURE_ARGS = ("--disable-test-modules",)
 # Options srcstacks sets itself: the packing and the relocatable layout depend on them.
 _OWNED_OPTIONS = (
     "--prefix", "--exec-prefix", "--enable-shared", "--disable-shared", "--with-ensurepip",
@@ -158,7 +163,7 @@ def _gather_inputs(config: StackConfig, layer: Layer) -> _Inputs:
         patches=patches,
         patch_records=records,
         settings=settings,
-        configure_args=(*OWN_CONFIGURE_ARGS, *settings.configure_args),
+        configure_args=(*OWN_CONFIGURE_ARGS, *DEFAULT_CONFIGURE_ARGS, *settings.configure_args),
         compiler=cpython_build.compiler_version(env),
         source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),
         missing_optional=tuple(cpython_build.missing_headers(cpython_build.OPTIONAL_HEADERS, env)),
