@@ -32,6 +32,9 @@ from srcstacks.tools.process import run_logged, tool_env
 # 1980-01-01, the earliest time a zip file can record: wheels built without a
 # SOURCE_DATE_EPOCH from the user still come out byte-identical run after run.
 DEFAULT_SOURCE_DATE_EPOCH = "315532800"
+# Fromager started through srcstacks' wrapper, which writes the requirements files it puts
+# in wheels in sorted order (see the module): every Fromager command goes through it.
+FROMAGER_MODULE = "srcstacks.tools.fromager_main"
 
 _ERROR_LINE = re.compile(r"\bERROR (?P<package>[A-Za-z0-9_.-]+): (?P<message>.*)")
 _PROGRESS_LINE = re.compile(
@@ -163,7 +166,7 @@ def bootstrap(
     command: list[str] = [
         sys.executable,
         "-m",
-        "fromager",
+        FROMAGER_MODULE,
         "--settings-dir",
         str(settings_dir),
         "--patches-dir",

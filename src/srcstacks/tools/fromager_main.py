@@ -1,0 +1,43 @@
+"""Fromager's command line, with one change: the requirements files it puts in wheels are sorted.
+
+Fromager 0.77 copies each package's ``*-requirements.txt`` (build-system, build-backend,
+build-sdist and install requirements) into the wheel's ``.dist-info`` as
+``fromager-build-*-requirements.txt``. It writes them from sets of requirements, whose
+order changes from one process to the next, so two builds of the same sdist gave wheels
+that differ in those files' lines (7 of 31 wheels on a stack with hatchling, hatch-vcs,
+setuptools-scm and Cython among the build tools). Here every such file is written in
+sorted order, before the wheel is packed: the fix belongs where the file is written.
+
+Started as ``<python> -m srcstacks.tools.fromager_main ARGS`` in place of
+``-m fromager``. It wraps a private function of the pinned Fromager release; a release
+without it stops here with a message instead of building wheels that may not rebuild.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import fromager.dependencies as dependencies
+
+_HOOKED = "_write_requirements_file"
+
+
+def _write_sorted(requirements: Iterable[Any], filename: Path) -> None:
+    _fromager_write(sorted(requirements, key=str), filename)
+
+
+if not hasattr(dependencies, _HOOKED):
+    sys.exit(
+        f"srcstacks: this Fromager has no dependencies.{_HOOKED}(): reproducible wheels"
+        " need the Fromager release srcstacks pins (see pyproject.toml)"
+    )
+_fromager_write = getattr(dependencies, _HOOKED)
+setattr(dependencies, _HOOKED, _write_sorted)
+
+if __name__ == "__main__":
+    from fromager.__main__ import invoke_main
+
+    invoke_main()
