@@ -12,13 +12,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from srcstacks.stages.rebuild import (
-    _compare_outputs,
-    _compare_wheel_dirs,
-    _member_diff,
-    _tar_digests,
-    _zip_digests,
-)
+from srcstacks.rebuild_diff import HINTS, DiffKind, MemberDiff, classify, compare_members, describe
+from srcstacks.stages.rebuild import _compare_outputs, _compare_wheel_dirs
 
 WHEEL = "demo-1.0-0-py3-none-any.whl"
 MEMBERS = {"demo/__init__.py": b"VALUE = 1\n", "demo-1.0.dist-info/METADATA": b"Name: demo\n"}
@@ -54,56 +49,108 @@ def changed(name: str, data: bytes) -> dict[str, bytes]:
     return {**MEMBERS, name: data}
 
 
-# --- _zip_digests, _tar_digests and _member_diff ------------------------------------------
+# --- rebuild_diff: which members differ, and of what kind ---------------------------------
+
+
+def diff(a: Path, b: Path, roots: tuple[str, ...] = ()) -> str:
+    return describe(compare_members(a, b, roots))
 
 
 def test_member_diff_of_identical_members_blames_the_container(tmp_path: Path) -> None:
-    a = _zip_digests(write_zip(tmp_path / "a.zip"))
-    b = _zip_digests(write_zip(tmp_path / "b.zip", compression=zipfile.ZIP_STORED))
-    assert a == b
-    assert "same members and contents; the container bytes differ" in _member_diff(a, b)
+    a = write_zip(tmp_path / "a.zip")
+    b = write_zip(tmp_path / "b.zip", compression=zipfile.ZIP_STORED)
+    assert a.read_bytes() != b.read_bytes()
+    assert "same members and contents; the container bytes differ" in diff(a, b)
 
 
-def test_zip_member_bytes_changed(tmp_path: Path) -> None:
-    a = _zip_digests(write_zip(tmp_path / "a.zip"))
-    b = _zip_digests(write_zip(tmp_path / "b.zip", changed("demo/__init__.py", b"VALUE = 2\n")))
-    assert _member_diff(a, b) == "1 member(s) differ: demo/__init__.py"
+def test_a_changed_file_is_content(tmp_path: Path) -> None:
+    a = write_zip(tmp_path / "a.zip")
+    b = write_zip(tmp_path / "b.zip", changed("demo/__init__.py", b"VALUE = 2\n"))
+    assert diff(a, b) == (
+        f"1 member(s) differ: content in demo/__init__.py ({HINTS[DiffKind.CONTENT]})"
+    )
 
 
-def test_zip_member_timestamp_changed(tmp_path: Path) -> None:
-    a = _zip_digests(write_zip(tmp_path / "a.zip"))
-    b = _zip_digests(write_zip(tmp_path / "b.zip", date_time=(2024, 1, 1, 0, 0, 0)))
-    assert _member_diff(a, b) == "2 member(s) differ: demo-1.0.dist-info/METADATA, demo/__init__.py"
+def test_other_dates_are_timestamps(tmp_path: Path) -> None:
+    a = write_zip(tmp_path / "a.zip")
+    b = write_zip(tmp_path / "b.zip", date_time=(2024, 1, 1, 0, 0, 0))
+    assert diff(a, b) == (
+        "2 member(s) differ: timestamps in demo-1.0.dist-info/METADATA, demo/__init__.py"
+        f" ({HINTS[DiffKind.TIMESTAMPS]})"
+    )
+    assert "SOURCE_DATE_EPOCH" in HINTS[DiffKind.TIMESTAMPS]
 
 
-def test_zip_member_missing(tmp_path: Path) -> None:
-    a = _zip_digests(write_zip(tmp_path / "a.zip"))
-    b = _zip_digests(write_zip(tmp_path / "b.zip", {"demo/__init__.py": b"VALUE = 1\n"}))
-    assert _member_diff(a, b) == "1 member(s) differ: demo-1.0.dist-info/METADATA"
-    assert _member_diff(b, a) == "1 member(s) differ: demo-1.0.dist-info/METADATA"
+def test_the_same_lines_in_another_order_are_metadata_order(tmp_path: Path) -> None:
+    name = "demo-1.0.dist-info/fromager-build-backend-requirements.txt"
+    a = write_zip(tmp_path / "a.zip", {**MEMBERS, name: b"hatch-vcs\nhatchling\n"})
+    b = write_zip(tmp_path / "b.zip", {**MEMBERS, name: b"hatchling\nhatch-vcs\n"})
+    assert diff(a, b).startswith(f"1 member(s) differ: metadata order in {name} (")
+    # A changed line is not an order difference.
+    c = write_zip(tmp_path / "c.zip", {**MEMBERS, name: b"hatchling\nhatch-vcs>=0.4\n"})
+    assert diff(a, c).startswith(f"1 member(s) differ: content in {name} (")
 
 
-def test_tar_member_bytes_mtime_and_absence_each_differ(tmp_path: Path) -> None:
-    base = _tar_digests(write_tar(tmp_path / "a.tar.xz"))
-    edited = _tar_digests(write_tar(tmp_path / "b.tar.xz", changed("demo/__init__.py", b"X\n")))
-    touched = _tar_digests(write_tar(tmp_path / "c.tar.xz", mtime=1))
-    missing = _tar_digests(write_tar(tmp_path / "d.tar.xz", {"demo/__init__.py": b"VALUE = 1\n"}))
-    assert _member_diff(base, edited) == "1 member(s) differ: demo/__init__.py"
-    assert _member_diff(base, touched).startswith("2 member(s) differ: ")
-    assert _member_diff(base, missing) == "1 member(s) differ: demo-1.0.dist-info/METADATA"
+def test_a_recorded_build_folder_is_paths(tmp_path: Path) -> None:
+    first, second = "/srv/build-a/work", "/home/ci/rebuild/work"
+    record = "demo/_build_info.py"
+    a = write_zip(tmp_path / "a.zip", changed(record, f"SRC = '{first}/demo'\n".encode()))
+    b = write_zip(tmp_path / "b.zip", changed(record, f"SRC = '{second}/demo'\n".encode()))
+    assert diff(a, b, (first, second)).startswith(f"1 member(s) differ: paths in {record} (")
+    # Temporary folders need no root: two builds never share one.
+    c = write_zip(tmp_path / "c.zip", changed(record, b"SRC = '/tmp/tmpab12_x/demo'\n"))
+    d = write_zip(tmp_path / "d.zip", changed(record, b"SRC = '/tmp/tmpzz99-q/demo'\n"))
+    assert diff(c, d).startswith(f"1 member(s) differ: paths in {record} (")
+    # Without the roots, the same difference is plain content.
+    assert diff(a, b).startswith(f"1 member(s) differ: content in {record} (")
+
+
+def test_a_differing_elf_object_is_compiled_code(tmp_path: Path) -> None:
+    so = "demo/_speedups.cpython-311-x86_64-linux-gnu.so"
+    a = write_zip(tmp_path / "a.zip", {**MEMBERS, so: b"\x7fELF\x02\x01 one"})
+    b = write_zip(tmp_path / "b.zip", {**MEMBERS, so: b"\x7fELF\x02\x01 two"})
+    assert diff(a, b) == f"1 member(s) differ: compiled code in {so} ({HINTS[DiffKind.COMPILED]})"
+
+
+def test_kinds_are_grouped_and_a_missing_member_is_named(tmp_path: Path) -> None:
+    a = write_zip(tmp_path / "a.zip")
+    b = write_zip(tmp_path / "b.zip", {"demo/__init__.py": b"VALUE = 3\n", "demo/extra.py": b""})
+    text = diff(a, b)
+    assert text.startswith("3 member(s) differ: content in demo/__init__.py (")
+    assert "; missing in demo-1.0.dist-info/METADATA, demo/extra.py (" in text
+
+
+def test_tar_members_are_classified_too(tmp_path: Path) -> None:
+    base = write_tar(tmp_path / "a.tar.xz")
+    edited = write_tar(tmp_path / "b.tar.xz", changed("demo/__init__.py", b"X\n"))
+    touched = write_tar(tmp_path / "c.tar.xz", mtime=1)
+    missing = write_tar(tmp_path / "d.tar.xz", {"demo/__init__.py": b"VALUE = 1\n"})
+    assert diff(base, edited).startswith("1 member(s) differ: content in demo/__init__.py (")
+    assert diff(base, touched).startswith("2 member(s) differ: timestamps in ")
+    assert diff(base, missing).startswith(
+        "1 member(s) differ: missing in demo-1.0.dist-info/METADATA ("
+    )
 
 
 def test_tar_container_only_difference(tmp_path: Path) -> None:
     a, b = write_tar(tmp_path / "a.tar.xz"), write_tar(tmp_path / "b.tar.xz", preset=0)
     assert a.read_bytes() != b.read_bytes()
-    assert "container bytes differ" in _member_diff(_tar_digests(a), _tar_digests(b))
+    assert "container bytes differ" in diff(a, b)
 
 
 def test_member_diff_lists_ten_and_counts_the_rest() -> None:
-    first = {f"m{i:02}": "x" for i in range(12)}
-    diff = _member_diff(first, {})
-    assert diff.startswith("12 member(s) differ: m00, m01,")
-    assert diff.endswith("m09 and 2 more")
+    diffs = [MemberDiff(f"m{i:02}", DiffKind.CONTENT) for i in range(12)]
+    text = describe(diffs)
+    assert text.startswith("12 member(s) differ: content in m00, m01,")
+    assert f"m09 and 2 more ({HINTS[DiffKind.CONTENT]})" in text
+
+
+def test_classify_prefers_the_most_specific_kind() -> None:
+    assert classify(b"a\nb\n", b"a\nb\n") is DiffKind.TIMESTAMPS
+    assert classify(b"a\nb\n", b"b\na\n") is DiffKind.ORDER
+    assert classify(b"\x7fELF x", b"\x7fELF y") is DiffKind.COMPILED
+    assert classify(b"/r1/x", b"/r2/x", ("/r1", "/r2")) is DiffKind.PATHS
+    assert classify(b"/r1/x", b"/r2/y", ("/r1", "/r2")) is DiffKind.CONTENT
 
 
 # --- _compare_wheel_dirs ---------------------------------------------------------------------
@@ -132,14 +179,18 @@ def test_rebuilt_wheel_with_other_timestamps_is_different(tmp_path: Path) -> Non
     first, second = wheel_dirs(tmp_path)
     write_zip(second / WHEEL, date_time=(2024, 1, 1, 0, 0, 0))
     result = verdicts(_compare_wheel_dirs(first, second))[f"wheels/{WHEEL}"]
-    assert result == (False, "2 member(s) differ: demo-1.0.dist-info/METADATA, demo/__init__.py")
+    assert result[0] is False
+    assert result[1].startswith(
+        "2 member(s) differ: timestamps in demo-1.0.dist-info/METADATA, demo/__init__.py ("
+    )
 
 
 def test_rebuilt_wheel_with_one_changed_file_is_different(tmp_path: Path) -> None:
     first, second = wheel_dirs(tmp_path)
     write_zip(second / WHEEL, changed("demo/__init__.py", b"VALUE = 2\n"))
     result = verdicts(_compare_wheel_dirs(first, second))[f"wheels/{WHEEL}"]
-    assert result == (False, "1 member(s) differ: demo/__init__.py")
+    assert result[0] is False
+    assert result[1].startswith("1 member(s) differ: content in demo/__init__.py (")
 
 
 def test_wheel_missing_from_either_side_and_changed_provenance(tmp_path: Path) -> None:
@@ -191,7 +242,8 @@ def test_outputs_differing_in_an_archive_member_and_a_record(tmp_path: Path) -> 
     (second / f"{ARCHIVE}.cdx.json").write_text('{"serialNumber": "urn:uuid:2"}\n')
     (second / "__srcstacks__" / "build.json").unlink()
     results = verdicts(_compare_outputs(first, second))
-    assert results[f"archives/{ARCHIVE}"] == (False, "1 member(s) differ: demo/__init__.py")
+    identical, detail = results[f"archives/{ARCHIVE}"]
+    assert not identical and detail.startswith("1 member(s) differ: content in demo/__init__.py")
     assert results[f"{ARCHIVE}.cdx.json"] == (False, "content differs")
     assert results["__srcstacks__/build.json"] == (False, "content differs")
     assert results["__venvstacks__/venvstacks.json"] == (True, "")

@@ -4,24 +4,23 @@ The rebuild uses the same sdists (copied from the first build's sdists repo), th
 settings, patches and variant, the versions the first build resolved (as Fromager
 constraints), the committed locks and the same runtime source. It then compares, file
 by file: wheels, the provenance manifest, layer archives (naming the members that
-differ), the SBOMs, venvstacks' archive metadata and srcstacks' build record.
+differ and how: :mod:`srcstacks.rebuild_diff`), the SBOMs, venvstacks' archive metadata
+and srcstacks' build record.
 """
 
 from __future__ import annotations
 
 import shutil
-import tarfile
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from srcstacks.archive_reader import record_digest
 from srcstacks.config import StackConfig
 from srcstacks.fsutil import atomic_write_text, dump_json
 from srcstacks.layout import Layout, claim_dir, empty_dir, inside, sbom_path
 from srcstacks.provenance import MANIFEST_NAME, Manifest, read_manifest
 from srcstacks.publishers import stack_wheels
+from srcstacks.rebuild_diff import compare_members, describe
 from srcstacks.stages.archives import build_archives, published_layers
 from srcstacks.stages.publish import publish_wheels
 from srcstacks.stages.sbom import write_sboms
@@ -30,7 +29,6 @@ from srcstacks.stages.wheels import build_wheels, fromager_dirs
 from srcstacks.tools.fromager import read_build_order
 
 Report = Callable[[str], None]
-_MAX_LISTED = 10
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,9 @@ def rebuild_and_compare(
     publish_wheels(again, report)
     # The wheel dir may be shared with other stacks: compare this stack's wheels only.
     ours = stack_wheels(Layout.of(config)) or None
-    results = _compare_wheel_dirs(config.wheel_dir, again.wheel_dir, ours)
+    # Where the two builds ran: a difference that goes away without them is a path.
+    roots = _build_roots(config, again)
+    results = _compare_wheel_dirs(config.wheel_dir, again.wheel_dir, ours, roots)
     if not all(result.identical for result in results):
         results.append(
             Comparison("archives", False, "not rebuilt: the rebuilt wheels already differ")
@@ -83,7 +83,7 @@ def rebuild_and_compare(
     rebuilt = replace(again, wheel_dir=config.wheel_dir, index=config.index)
     build_archives(rebuilt, report)
     write_sboms(rebuilt, report)
-    results.extend(_compare_outputs(config.output_dir, again.output_dir))
+    results.extend(_compare_outputs(config.output_dir, again.output_dir, roots))
     return results
 
 
@@ -113,8 +113,17 @@ def _pin_versions(config: StackConfig, again: StackConfig) -> Path:
     return pins
 
 
+def _build_roots(config: StackConfig, again: StackConfig) -> tuple[str, ...]:
+    folders = {config.work_dir, config.wheel_dir, config.output_dir, again.work_dir}
+    folders |= {again.wheel_dir, again.output_dir}
+    return tuple(sorted(str(folder.resolve()) for folder in folders))
+
+
 def _compare_wheel_dirs(
-    first: Path, second: Path, only: frozenset[str] | None = None
+    first: Path,
+    second: Path,
+    only: frozenset[str] | None = None,
+    roots: tuple[str, ...] = (),
 ) -> list[Comparison]:
     """Compare two wheel dirs file by file; ``only`` limits it to those wheels of a
     shared first dir, and the provenance manifests to their records."""
@@ -132,7 +141,7 @@ def _compare_wheel_dirs(
         elif a.read_bytes() == b.read_bytes():
             results.append(Comparison(label, True))
         elif name.endswith(".whl"):
-            results.append(Comparison(label, False, _member_diff(_zip_digests(a), _zip_digests(b))))
+            results.append(Comparison(label, False, describe(compare_members(a, b, roots))))
         else:
             results.append(Comparison(label, False, "content differs"))
     return results
@@ -150,7 +159,7 @@ def _compare_manifests(first: Path, second: Path, only: frozenset[str]) -> Compa
     return Comparison(f"wheels/{MANIFEST_NAME}", same, detail)
 
 
-def _compare_outputs(first: Path, second: Path) -> list[Comparison]:
+def _compare_outputs(first: Path, second: Path, roots: tuple[str, ...] = ()) -> list[Comparison]:
     results = []
     for layer in published_layers(first):
         name = layer.archive_name
@@ -160,7 +169,7 @@ def _compare_outputs(first: Path, second: Path) -> list[Comparison]:
         elif a.read_bytes() == b.read_bytes():
             results.append(Comparison(f"archives/{name}", True))
         else:
-            diff = _member_diff(_tar_digests(a), _tar_digests(b))
+            diff = describe(compare_members(a, b, roots))
             results.append(Comparison(f"archives/{name}", False, diff))
     records = [
         *(
@@ -176,32 +185,3 @@ def _compare_outputs(first: Path, second: Path) -> list[Comparison]:
         same = twin.exists() and twin.read_bytes() == metadata.read_bytes()
         results.append(Comparison(str(relative), same, "" if same else "content differs"))
     return results
-
-
-def _zip_digests(path: Path) -> dict[str, str]:
-    with zipfile.ZipFile(path) as archive:
-        return {
-            info.filename: f"{record_digest(archive.read(info))} {info.date_time}"
-            for info in archive.infolist()
-        }
-
-
-def _tar_digests(path: Path) -> dict[str, str]:
-    digests = {}
-    with tarfile.open(path) as tar:
-        for member in tar:
-            stream = tar.extractfile(member) if member.isfile() else None
-            content = record_digest(stream.read()) if stream else member.linkname
-            digests[member.name] = f"{content} {member.mode:o} {member.mtime}"
-    return digests
-
-
-def _member_diff(first: dict[str, str], second: dict[str, str]) -> str:
-    differing = sorted(
-        name for name in first.keys() | second.keys() if first.get(name) != second.get(name)
-    )
-    if not differing:
-        return "same members and contents; the container bytes differ (order or headers)"
-    listed = ", ".join(differing[:_MAX_LISTED])
-    more = f" and {len(differing) - _MAX_LISTED} more" if len(differing) > _MAX_LISTED else ""
-    return f"{len(differing)} member(s) differ: {listed}{more}"
