@@ -90,3 +90,27 @@ def test_authors_come_before_maintainers() -> None:
         "Author-email: Bob <bob@example.org>\nMaintainer: Max\n"
     )
     assert [(p.name, p.email) for p in meta.authors] == [("Ann", None), ("Bob", "bob@example.org")]
+
+
+def test_project_urls_that_are_not_valid_uris_are_percent_encoded() -> None:
+    from cyclonedx.exception.model import InvalidUriException
+    from cyclonedx.model import XsUri
+
+    from srcstacks.sbom.metadata import project_urls
+
+    # frozenlist 1.8.0's metadata: a second "#" is not allowed in a URI, and CycloneDX
+    # refused the whole SBOM for it.
+    matrix = "https://matrix.to/#/#aio-libs-space:matrix.org"
+    urls = project_urls({"Chat: Matrix Space": matrix, "Docs": "https://x.org/a%zz"}, None)
+    by_label = {url.label: url.url for url in urls}
+    assert by_label == {
+        "Chat: Matrix Space": "https://matrix.to/#/%23aio-libs-space:matrix.org",
+        "Docs": "https://x.org/a%25zz",
+    }
+    for url in urls:
+        XsUri(url.url)  # accepted as is
+    with pytest.raises(InvalidUriException):
+        XsUri(matrix)
+    assert project_urls({"Home": "https://x.org/p%20q#top"}, None)[0].url == (
+        "https://x.org/p%20q#top"
+    )

@@ -165,10 +165,24 @@ def _license_field(field: str) -> DeclaredLicense:
 
 def project_urls(labelled: dict[str, str], home_page: str | None) -> tuple[ProjectUrl, ...]:
     """Every URL the metadata gives, typed for CycloneDX (``other`` when unknown)."""
-    urls = [ProjectUrl(_url_kind(label), url.strip(), label) for label, url in labelled.items()]
+    urls = [
+        ProjectUrl(_url_kind(label), uri_reference(url), label) for label, url in labelled.items()
+    ]
     if home_page and home_page.strip() and home_page.strip().upper() != "UNKNOWN":
-        urls.append(ProjectUrl("website", home_page.strip(), "Home-page"))
+        urls.append(ProjectUrl("website", uri_reference(home_page), "Home-page"))
     return tuple(sorted({url for url in urls if url.url}, key=lambda u: (u.kind, u.url, u.label)))
+
+
+def uri_reference(url: str) -> str:
+    """``url`` as a valid URI reference, which CycloneDX requires of every URL.
+
+    Project metadata holds URLs browsers accept but RFC 3986 does not, such as
+    ``https://matrix.to/#/#room:matrix.org`` (a second ``#``) or a stray ``%``: each such
+    character is percent-encoded, so the URL still leads to the same place.
+    """
+    url = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", url.strip())
+    base, hash_, fragment = url.partition("#")
+    return base + hash_ + fragment.replace("#", "%23")
 
 
 def _url_kind(label: str) -> str:
