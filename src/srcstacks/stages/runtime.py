@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from srcstacks.config import Layer, StackConfig
@@ -37,7 +37,7 @@ from srcstacks.tools.process import run_probe
 Report = Callable[[str], None]
 
 
-def discard_layer_envs(config: StackConfig) -> None:
+def discard_layer_envs(config: StackConfig, names: Collection[str] | None = None) -> None:
     """Remove the layer environments venvstacks left in its build dir, so it makes them anew.
 
     venvstacks clamps archive mtimes to the lock time only from above, so anything
@@ -45,9 +45,12 @@ def discard_layer_envs(config: StackConfig) -> None:
     runtime layer's environment (``share/venv/metadata``, say) just before it stamps the
     lock; a build from committed locks creates it after. Rebuilding every environment
     from scratch gives both the same archive, and keeps leftovers of an earlier lock out.
+    ``names``: only those layers' environments (the ones about to be built again).
     """
     layout = Layout.of(config)
     for layer in config.layers:
+        if names is not None and layer.env_name not in names:
+            continue
         remove_tree(layout.layer_env(layer.env_name))
         remove_tree(layout.layer_env(f"{layer.env_name}.last-build.json"))
 
