@@ -117,7 +117,8 @@ def layer_lock_state(
 def lock_reasons(state: LayerLockState, record: LayerRecord | None) -> list[str]:
     """Why a layer must be locked again (empty: its lock is kept as it is)."""
     reasons = stale_reasons(record, state.components, state.outputs)
-    if state.problems:
+    # A changed wheel already says why its lock no longer fits; anything else is named.
+    if state.problems and not any(reason.startswith("wheel ") for reason in reasons):
         reasons.append("its lock does not fit the published wheels: " + "; ".join(state.problems))
     return reasons
 
