@@ -142,9 +142,8 @@ def main() -> None:
     print(f"raw tools             {raw_total:7.2f} s")
     for name, seconds in raw.items():
         print(f"    {name:<18}{seconds:7.2f} s")
-    print(
-        f"srcstacks overhead    {cold - raw_total:7.2f} s   {cold / raw_total - 1:+6.1%} (goal <= +5%)"
-    )
+    overhead = cold / raw_total - 1
+    print(f"srcstacks overhead    {cold - raw_total:7.2f} s   {overhead:+6.1%} (goal <= +5%)")
     print(f"no-op rerun           {noop:7.2f} s   {noop / cold:6.1%} of cold (goal <= 5%)")
     print(f"one patch changed     {one_patch:7.2f} s   {one_patch / cold:6.1%} of cold")
     for name, seconds in patch_stages.items():
