@@ -75,8 +75,10 @@ def srcstacks_build(spec: Path) -> tuple[float, dict[str, float]]:
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    # As `uv run` would: this environment's scripts (Fromager runs `wheel`) come first.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, check=True,
+    subprocess.run(command, cwd=cwd, env={**os.environ, "PATH": path, **(env or {})}, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     return time.perf_counter() - start
 

@@ -66,6 +66,7 @@ from srcstacks.stages.archive_plan import (
     merged_manifest,
     published_entries,
     read_published_manifest,
+    runtimes_for,
 )
 from srcstacks.stages.index_mirror import mirror_locked_wheels
 from srcstacks.stages.lock_files import LockedWheel, check_locks
@@ -112,8 +113,8 @@ def build_archives(
     remove_tree(staged.output_dir)
     staged.output_dir.mkdir(parents=True, exist_ok=True)
     log_path = layout.log("venvstacks-build")
+    runtimes = runtimes_for(config, rebuilt, report) if rebuilt else _published_runtimes(config)
     if rebuilt:
-        runtimes = prepare_runtimes(config, report)
         discard_layer_envs(config, rebuilt)
         report(f"building and compressing {len(rebuilt)} layer archive(s) (xz is slow)")
         # venvstacks writes archives in place; it writes into a staging folder instead,
@@ -129,8 +130,6 @@ def build_archives(
             include=rebuilt,
             on_line=venvstacks.progress_filter(report),
         )
-    else:
-        runtimes = _published_runtimes(config)
     staged_manifest = read_published_manifest(staged.output_dir)
     atomic_write_text(
         staged.stack_manifest, merged_manifest(config, published, staged_manifest, set(rebuilt))

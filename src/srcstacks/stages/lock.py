@@ -26,6 +26,7 @@ from srcstacks.layer_fingerprints import (
 )
 from srcstacks.layout import Layout
 from srcstacks.provenance import Manifest, check_wheel_dir
+from srcstacks.stages.archive_plan import runtimes_for
 from srcstacks.stages.lock_files import (
     LockedWheel,
     check_locks,
@@ -38,7 +39,7 @@ from srcstacks.stages.lock_plan import (
     lock_reasons,
     needs_reset,
 )
-from srcstacks.stages.runtime import prepare_runtimes, runtime_env
+from srcstacks.stages.runtime import runtime_env
 from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import venvstacks
 
@@ -64,7 +65,7 @@ def lock_layers(
         if not stale:
             break
         if not locking.relocked:
-            prepare_runtimes(config, report)
+            runtimes_for(config, stale, report)
         locking.relock(stale, report)
     locked = check_locks(config, manifest, source.index_url)
     _record(config, manifest, source.index_url)
@@ -108,7 +109,8 @@ class _Locking:
     def relock(self, stale: list[str], report: Report) -> None:
         """``venvstacks lock --if-needed --include`` the stale layers; a lock venvstacks
         keeps that still does not fit the published wheels is made again from scratch."""
-        reset = [name for name in stale if needs_reset(self.state(name), self.records.get(name))]
+        before = {name: self.state(name) for name in stale}
+        reset = [name for name in stale if needs_reset(before[name], self.records.get(name))]
         self._run(stale, reset, report)
         unfit = [name for name in stale if self.state(name).problems]
         if unfit:
@@ -117,6 +119,21 @@ class _Locking:
                 " wheels; locking them again from scratch"
             )
             self._run(unfit, unfit, report)
+        # venvstacks keeps a valid lock of a layer above one it just locked again, even
+        # when that one now pins another version: such a layer is locked from scratch.
+        moved = [
+            name
+            for name in stale
+            if name not in reset
+            and name not in unfit
+            and _lower_pins(self.state(name)) != _lower_pins(before[name])
+        ]
+        if moved:
+            report(
+                f"  lock: the layers below {', '.join(moved)} now pin other versions;"
+                " locking them again from scratch"
+            )
+            self._run(moved, moved, report)
         self.relocked.extend(stale)
 
     def _run(self, include: list[str], reset: list[str], report: Report) -> None:
@@ -146,3 +163,8 @@ def _record(config: StackConfig, manifest: Manifest, index_url: str | None) -> N
         state = layer_lock_state(config, layer, manifest, index_url, tables)
         records[layer.env_name] = LayerRecord(state.components, stamp_files(state.outputs, {}))
     write_layer_records(config, STAGE, records)
+
+
+def _lower_pins(state: LayerLockState) -> dict[str, str]:
+    """What the layers below pin for this one (the ``lower:`` parts of its inputs)."""
+    return {key: value for key, value in state.components.items() if key.startswith("lower:")}

@@ -107,7 +107,8 @@ def write_sboms(config: StackConfig, report: Report = print, *, force: bool = Fa
         },
     )
     hint = "" if config.sbom.supplier else " (set [tool.srcstacks.sbom] supplier to name it)"
-    report(f"wrote {len(written)} of {len(layers)} SBOM(s) to {config.output_dir}{hint}")
+    kept = len(layers) - len(written)
+    report(f"wrote {len(written)} SBOM(s), kept {kept}, in {config.output_dir}{hint}")
     return [sbom_path(archive) for archive in archives.values()]
 
 
