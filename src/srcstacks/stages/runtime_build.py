@@ -49,7 +49,7 @@ from srcstacks.tools.fromager import DEFAULT_SOURCE_DATE_EPOCH
 Report = Callable[[str], None]
 
 # Bump when the steps below change what comes out: it is part of every cache key.
-RECIPE = "1"
+RECIPE = "2"  # 2: packed at gzip level 1 (runtime_pack.PACK_FORMAT)
 PREFIX = "/install"
 OWN_CONFIGURE_ARGS = (f"--prefix={PREFIX}", "--enable-shared", "--without-ensurepip")
 # Options srcstacks sets itself: the packing and the relocatable layout depend on them.

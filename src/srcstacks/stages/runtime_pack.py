@@ -168,6 +168,10 @@ def _make_relocatable(staging: Path, prefix: Path) -> None:
         patchelf.set_rpath(path, rewritten)
 
 
+# How _write_tar_gz packs (cached archives packed another way are packed again).
+PACK_FORMAT = "tar.gz, gzip level 1"
+
+
 def _write_tar_gz(staging: Path, target: Path, epoch: int) -> None:
     def normalise(member: tarfile.TarInfo) -> tarfile.TarInfo:
         member.uid = member.gid = 0
