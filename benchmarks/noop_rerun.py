@@ -3,8 +3,10 @@
 Copies the demo stack into a fresh folder and times, with ``--no-index`` (the wheel dir
 alone, so no devpi port is needed): a cold ``srcstacks build``; the same command again
 with nothing changed (every stage skipped as up to date); and again after the
-markupsafe patch's pure-Python replacement string changed (markupsafe rebuilt, the
-framework archive and the SBOMs made again). Prints each time and its ratio to cold.
+markupsafe patch's pure-Python replacement string changed (markupsafe rebuilt; the
+framework's lock, archive and SBOM, and the SBOM of the app linking to it, made again).
+Prints each time and its ratio to cold. ``benchmarks/overhead.py`` measures these and
+srcstacks against the raw tools in one run.
 
     python -m uv run python benchmarks/noop_rerun.py
 """

@@ -77,8 +77,8 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StackConfig:
     return config
 
 
-def _writer(name: str, calls: list[str]) -> Callable[[StackConfig, Any], None]:
-    def stage(config: StackConfig, report: Any) -> None:
+def _writer(name: str, calls: list[str]) -> Callable[..., None]:
+    def stage(config: StackConfig, report: Any, force: bool = False) -> None:
         calls.append(name)
         layout = Layout.of(config)
         target = {
@@ -154,7 +154,7 @@ def test_a_failed_stage_leaves_no_record(
     _ran(stack)
     (stack.spec_dir / "launch_modules" / "punycode.py").write_text("print('edited')\n")
 
-    def broken(config: StackConfig, report: Any) -> None:
+    def broken(config: StackConfig, report: Any, force: bool = False) -> None:
         raise RuntimeError("venvstacks failed")
 
     monkeypatch.setitem(pipeline.STAGES, "archives", broken)

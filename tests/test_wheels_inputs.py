@@ -143,3 +143,26 @@ def test_a_wheel_whose_patches_vanished_is_named_before_its_rebuild(
     assert discarded == [wheel]
     assert lines[0].startswith("warning: idna 3.11 was built with patch 0001-x.patch, now missing")
     assert str(config.patches_dir) in lines[0] and "rebuilding it without them" in lines[0]
+
+
+def test_a_rebuilt_wheel_is_recorded_with_its_new_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A patch changed from A to B and back to A rebuilds the wheel both times."""
+    config = stack(tmp_path)
+    dirs = wheels.fromager_dirs(config)
+    wheel = "idna-3.11-0-py3-none-any.whl"
+    dirs.built_wheels.mkdir(parents=True)
+    (dirs.built_wheels / wheel).write_bytes(b"")
+    patch = config.patches_dir / "idna" / "0001-x.patch"
+    patch.parent.mkdir(parents=True)
+    patch.write_text("A\n")
+    found = read_settings(config.settings_dir)
+    build_inputs.record_inputs(config, dirs, found)
+    monkeypatch.setattr(build_inputs, "discard_built_wheel", lambda *_: None)
+    assert discard_stale_wheels(config, dirs, lambda _: None, found) == []  # control
+    patch.write_text("B\n")
+    assert discard_stale_wheels(config, dirs, lambda _: None, found) == [wheel]
+    build_inputs.record_inputs(config, dirs, found)  # after Fromager rebuilt it
+    patch.write_text("A\n")
+    assert discard_stale_wheels(config, dirs, lambda _: None, found) == [wheel]

@@ -32,7 +32,7 @@ from srcstacks.tools.process import announce_environment
 from srcstacks.worklock import exclusive
 
 Report = Callable[[str], None]
-Stage = Callable[[StackConfig, Report], Any]
+Stage = Callable[..., Any]  # (config, report), and force= for LAYERED_STAGES
 
 # Each stage reads what the one before it wrote to disk.
 STAGES: dict[str, Stage] = {
@@ -42,6 +42,9 @@ STAGES: dict[str, Stage] = {
     "archives": build_archives,
     "sbom": write_sboms,
 }
+
+# Stages that work layer by layer and take ``force`` (redo every layer).
+LAYERED_STAGES = frozenset({"lock", "archives", "sbom"})
 
 
 @contextlib.contextmanager
@@ -96,7 +99,7 @@ def run_stage(
         if not force and _up_to_date(name, config, report):
             return None
         later.enter_context(index_running(config, report))
-        return _run_recorded(name, config, report)
+        return _run_recorded(name, config, report, force=force)
 
 
 def run_all(config: StackConfig, report: Report = print, *, force: bool = False) -> None:
@@ -116,7 +119,7 @@ def run_all(config: StackConfig, report: Report = print, *, force: bool = False)
             if not index_started:
                 later.enter_context(index_running(config, report))
                 index_started = True
-            _run_recorded(name, config, report)
+            _run_recorded(name, config, report, force=force)
 
 
 def _up_to_date(name: str, config: StackConfig, report: Report) -> bool:
@@ -126,14 +129,19 @@ def _up_to_date(name: str, config: StackConfig, report: Report) -> bool:
     return False
 
 
-def _run_recorded(name: str, config: StackConfig, report: Report) -> Any:
-    """Run a stage; record its fingerprint and outputs only once it succeeded."""
+def _run_recorded(name: str, config: StackConfig, report: Report, *, force: bool) -> Any:
+    """Run a stage; record its fingerprint and outputs only once it succeeded.
+
+    The lock, archives and sbom stages redo only the layers whose inputs changed
+    (:mod:`srcstacks.layer_fingerprints`); ``force`` makes them redo every layer.
+    """
     path = Layout.of(config).stage_fingerprints
     # Fingerprinted before the run: an input edited while the stage runs makes the
     # next run do it again.
     fingerprint = check_stage(name, config).fingerprint
     write_record(path, name, None)
-    result = STAGES[name](config, report)
+    options = {"force": force} if name in LAYERED_STAGES else {}
+    result = STAGES[name](config, report, **options)
     outputs = stamp_files(stage_outputs(name, config), {})
     write_record(path, name, StageRecord(fingerprint, outputs))
     return result

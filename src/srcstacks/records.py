@@ -151,6 +151,14 @@ class BuildInfo:
     provenance_sha256: str = ""
     # Runtime layer (install target) -> sha256 of its published file list (runtime_files).
     runtime_files: dict[str, str] = field(default_factory=dict)
+    # Layer (install target) -> sha256 of the provenance records of the wheels its lock
+    # installs: what that layer's SBOM pins, so a wheel of another layer changing
+    # leaves its SBOM as it is.
+    layer_provenance_sha256: dict[str, str] = field(default_factory=dict)
+
+    def provenance_pin(self, layer: str) -> str:
+        """The provenance sha256 the SBOM of ``layer`` pins (the stack's, if unrecorded)."""
+        return self.layer_provenance_sha256.get(layer, self.provenance_sha256)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form written beside the archives."""
@@ -160,6 +168,7 @@ class BuildInfo:
             "tools": dict(sorted(self.tools.items())),
             "provenance_sha256": self.provenance_sha256,
             "runtime_files": dict(sorted(self.runtime_files.items())),
+            "layer_provenance_sha256": dict(sorted(self.layer_provenance_sha256.items())),
         }
 
     def runtime_of(self, layer: str) -> RuntimeRecord | None:
@@ -196,6 +205,10 @@ def read_build_info(path: Path) -> BuildInfo:
             provenance_sha256=str(data.get("provenance_sha256", "")),
             runtime_files={
                 str(key): str(value) for key, value in data.get("runtime_files", {}).items()
+            },
+            layer_provenance_sha256={
+                str(key): str(value)
+                for key, value in data.get("layer_provenance_sha256", {}).items()
             },
         )
     except (KeyError, TypeError, AttributeError) as exc:

@@ -51,7 +51,7 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _common(config: StackConfig) -> dict[str, Any]:
+def common_inputs(config: StackConfig) -> dict[str, Any]:
     """What every stage depends on: the variant, the tools, this interpreter, the index."""
     index = config.index
     return {
@@ -80,7 +80,7 @@ def _build_inputs(config: StackConfig) -> dict[str, Any]:
     }
 
 
-def _runtime_inputs(config: StackConfig) -> dict[str, Any]:
+def runtime_inputs(config: StackConfig) -> dict[str, Any]:
     """Where the runtime layers' interpreter comes from, and what that is now."""
     source = config.runtime
     described: dict[str, Any] = {
@@ -127,13 +127,13 @@ _STAGE_INPUTS: dict[str, InputsOf] = {
         **_build_inputs(config),
         "stack": Layout.of(config).stack_id,
     },
-    "lock": lambda config: {**_spec_inputs(config), "runtime": _runtime_inputs(config)},
-    "archives": lambda config: {**_spec_inputs(config), "runtime": _runtime_inputs(config)},
+    "lock": lambda config: {**_spec_inputs(config), "runtime": runtime_inputs(config)},
+    "archives": lambda config: {**_spec_inputs(config), "runtime": runtime_inputs(config)},
     "sbom": lambda config: {
         **_spec_inputs(config),
         "patches": tree_content(config.patches_dir),
         "settings": tree_content(config.settings_dir),
-        "runtime": _runtime_inputs(config),
+        "runtime": runtime_inputs(config),
     },
 }
 
@@ -145,7 +145,7 @@ def stage_inputs(
     digests by stage name (see :func:`srcstacks.fingerprints.content_digest`)."""
     return {
         "stage": stage,
-        **_common(config),
+        **common_inputs(config),
         **_STAGE_INPUTS[stage](config),
         "earlier_outputs": earlier_outputs,
     }

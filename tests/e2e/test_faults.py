@@ -214,13 +214,15 @@ def test_disk_full_while_publishing_keeps_previous_archives(
     run_cli("archives", fault_stack, "--output-dir", output)
     run_cli("sbom", fault_stack, "--output-dir", output)
     before = {p.name: p.read_bytes() for p in output.glob("*.tar.xz")}
-    # Leave 1 MiB free: too little for the 13 MB runtime archive to be published again.
+    # An edited launch module: the punycode app's archive (37 kB) is built and published
+    # again (only archives whose bytes change are written). Leave 8 kB free: too little.
+    launch = fault_stack.parent / "launch_modules" / "punycode.py"
+    launch.write_text(launch.read_text() + "\n# edited\n")
     stats = os.statvfs(small_disk)
     filler = small_disk / "filler"
-    filler.write_bytes(b"\0" * (stats.f_bavail * stats.f_frsize - (1 << 20)))
+    filler.write_bytes(b"\0" * (stats.f_bavail * stats.f_frsize - (8 << 10)))
 
-    # --force: nothing changed since the last run, which would skip the stage.
-    result = run_cli("archives", fault_stack, "--output-dir", output, "--force", check=False)
+    result = run_cli("archives", fault_stack, "--output-dir", output, check=False)
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith(f"srcstacks: error: {output}: cannot publish the archives")

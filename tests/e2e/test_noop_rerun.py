@@ -1,5 +1,5 @@
 """End-to-end: a rerun with nothing changed does nothing, offline; one patch changed
-rebuilds that package and the archive holding it, and nothing else.
+rebuilds that package, and only the lock, archive and SBOMs that hold it.
 
 Works on a private copy of the shared build (no build from scratch): the no-op run is
 offline (``unshare -n``: no network at all), the patch change uses the network
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -70,7 +71,9 @@ def test_noop_rerun_offline_then_one_patch_changed(built_stack: BuiltStack, tmp_
     assert "archives: up to date" not in broken.stderr
     shutil.copy2(tmp_path / "kept.tar.xz", config.output_dir / "app-punycode.tar.xz")
 
-    # (2) One patch changed: markupsafe is rebuilt, and the archive holding it changes.
+    # (2) One patch changed: markupsafe is rebuilt, and only what holds it is made again.
+    before = _published(config.output_dir)
+    locks_before = _times(spec.parent / "requirements")
     patch = next((spec.parent / "patches" / "markupsafe").glob("*.patch"))
     text = patch.read_text()
     assert '+        .replace("\'", "&apos;")' in text
@@ -78,7 +81,8 @@ def test_noop_rerun_offline_then_one_patch_changed(built_stack: BuiltStack, tmp_
         text.replace('+        .replace("\'", "&apos;")', '+        .replace("\'", "&#x27;")')
     )
     rebuilt = run_cli("build", spec)
-    assert "markupsafe 3.0.4: patches or build settings changed; rebuilding it" in rebuilt.stderr
+    out = rebuilt.stderr
+    assert "markupsafe 3.0.4: patches or build settings changed; rebuilding it" in out
     summary = json.loads(layout.run_summary.read_text())
     actions = {entry["project"]: entry["action"] for entry in summary["entries"]}
     assert actions["markupsafe"] == "built"
@@ -86,16 +90,60 @@ def test_noop_rerun_offline_then_one_patch_changed(built_stack: BuiltStack, tmp_
     now = _digests(config.wheel_dir, "*.whl")
     changed_wheels = {name for name in wheels if now.get(name) != wheels[name]}
     assert changed_wheels == {n for n in wheels if n.startswith("markupsafe-")}, changed_wheels
-    after = _digests(config.output_dir, "*.tar.xz")
-    changed = {name for name in archives if after.get(name) != archives[name]}
-    # markupsafe is in the web framework alone. In place, the other archives come out
-    # byte-identical (venvstacks relocks only the changed layer); in this copy every
-    # application's lock names the shared build's wheel dir (see copy_built_stack), so
-    # venvstacks relocks them and their lock time changes: only the runtime stays.
-    assert "framework-web.tar.xz" in changed, changed
-    assert "cpython-3.11.tar.xz" not in changed, changed
-    sboms = stage_outputs("sbom", config)
-    assert len(sboms) == len(archives)
+
+    # Each layer says whether it is redone and why; only the web framework is locked
+    # again (the lock stage resolves no other layer) and only its archive is rebuilt.
+    assert "lock: layer framework-web: wheel markupsafe changed" in out
+    assert "archives: layer framework-web: " in out and "wheel markupsafe changed" in out
+    for layer in ("cpython-3.11", "app-greeter", "app-punycode"):
+        assert f"lock: layer {layer}: up to date, lock kept" in out
+        assert f"archives: layer {layer}: up to date, archive kept" in out
+    assert "sbom: layer app-greeter: lower layer framework-web changed; writing its SBOM" in out
+    for layer in ("cpython-3.11", "app-punycode"):
+        assert f"sbom: layer {layer}: up to date, SBOM kept" in out
+    lock_log = layout.log("venvstacks-lock").read_text()
+    assert "--include framework-web" in lock_log
+    locked = lock_log.partition("Locked environments:")[2]
+    assert "framework-web/" in locked and "app-" not in locked, locked
+    locks_now = _times(spec.parent / "requirements")
+    touched_locks = {Path(p).parent.name for p in locks_now if locks_now[p] != locks_before.get(p)}
+    assert "app-punycode" not in touched_locks and "app-greeter" not in touched_locks
+
+    # What holds markupsafe changed: its archive and SBOM, and the SBOM of the app that
+    # links to it; every other archive, metadata file and SBOM is untouched (bytes and
+    # mtime). The stack-wide records (venvstacks.json, build.json) are written again.
+    after = _published(config.output_dir)
+    changed = {name for name in before if after.get(name) != before[name]}
+    assert changed == {
+        "framework-web.tar.xz",
+        "framework-web.tar.xz.cdx.json",
+        "__venvstacks__/env_metadata/framework-web.json",
+        "app-greeter.tar.xz.cdx.json",
+        "__venvstacks__/venvstacks.json",
+        "__srcstacks__/build.json",
+    }, changed
     document = json.loads((config.output_dir / "framework-web.tar.xz.cdx.json").read_text())
     hashes = {h["alg"]: h["content"] for h in document["metadata"]["component"]["hashes"]}
-    assert hashes["SHA-256"] == after["framework-web.tar.xz"]
+    archive = config.output_dir / "framework-web.tar.xz"
+    assert hashes["SHA-256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert len(stage_outputs("sbom", config)) == 4
+    verified = run_cli("verify", spec, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "0 problem(s)" in verified.stderr
+
+    # Negative control: the same comparison sees a kept archive that was rewritten.
+    kept = config.output_dir / "app-punycode.tar.xz"
+    os.utime(kept, ns=(kept.stat().st_atime_ns, kept.stat().st_mtime_ns + 1_000_000_000))
+    assert _published(config.output_dir)["app-punycode.tar.xz"] != after["app-punycode.tar.xz"]
+
+
+def _published(output_dir: Path) -> dict[str, tuple[str, int]]:
+    """sha256 and mtime of every archive, SBOM and metadata file of the output dir."""
+    return {
+        path.relative_to(output_dir).as_posix(): (
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+            path.stat().st_mtime_ns,
+        )
+        for path in output_dir.rglob("*")
+        if path.is_file() and not path.name.startswith(".")
+    }

@@ -15,11 +15,13 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import srcstacks
 from srcstacks.accounting import VENVSTACKS_FILES
 from srcstacks.config import StackConfig
-from srcstacks.errors import PublishError
+from srcstacks.errors import PublishError, SrcstacksError
+from srcstacks.fingerprints import stamp_files
 from srcstacks.fsutil import (
     atomic_write_text,
     finish_publish,
@@ -28,6 +30,14 @@ from srcstacks.fsutil import (
     write_json,
 )
 from srcstacks.index_target import wheel_source
+from srcstacks.layer_fingerprints import (
+    LayerRecord,
+    lower_first,
+    read_layer_records,
+    say_plan,
+    spec_tables,
+    write_layer_records,
+)
 from srcstacks.layout import (
     Layout,
     claim_dir,
@@ -38,9 +48,9 @@ from srcstacks.layout import (
     sbom_path,
     stack_manifest_path,
 )
-from srcstacks.provenance import check_wheel_dir, records_digest
+from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
-from srcstacks.records import BuildInfo
+from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
 from srcstacks.runtime_files import (
     list_sha256,
     list_tree,
@@ -49,14 +59,24 @@ from srcstacks.runtime_files import (
     work_list_path,
     write_list,
 )
+from srcstacks.stages.archive_plan import (
+    archive_components,
+    archive_outputs,
+    archive_reasons,
+    merged_manifest,
+    published_entries,
+    read_published_manifest,
+    runtimes_for,
+)
 from srcstacks.stages.index_mirror import mirror_locked_wheels
-from srcstacks.stages.lock import check_locks
+from srcstacks.stages.lock_files import LockedWheel, check_locks
 from srcstacks.stages.runtime import discard_layer_envs, prepare_runtimes, runtime_env
 from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import fromager, venvstacks
 from srcstacks.tools.venvstacks import LayerMetadata, read_layer_metadata
 
 Report = Callable[[str], None]
+STAGE = "archives"
 
 
 def published_layers(output_dir: Path) -> list[LayerMetadata]:
@@ -64,52 +84,59 @@ def published_layers(output_dir: Path) -> list[LayerMetadata]:
     return read_layer_metadata(stack_manifest_path(output_dir))
 
 
-def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
-    """Build every layer from its lock and publish the archives; return their paths."""
+def build_archives(
+    config: StackConfig, report: Report = print, *, force: bool = False
+) -> list[Path]:
+    """Build the archives of the layers whose inputs changed (all with ``force``) and
+    publish them with the stack's records; return every layer's archive path.
+
+    An archive kept as published keeps its bytes, its metadata and its SBOM, untouched.
+    """
     layout = Layout.of(config)
     claim_dir(config.output_dir, "output dir")
     _claim_for_this_stack(layout)
+    if finish_publish(config.output_dir):
+        report(f"  completed the interrupted publish of the previous set in {config.output_dir}")
+    remove_partial_files(config.output_dir)
     # With a private index, committed locks need no wheel built here: fetch them.
     mirror_locked_wheels(config, report)
     manifest = check_wheel_dir(config.wheel_dir)
-    check_locks(config, manifest, wheel_source(config).index_url)
-    runtimes = prepare_runtimes(config, report)
-    discard_layer_envs(config)
-    report(f"building and compressing {len(config.layers)} layer archive(s) (xz is slow)")
-    log_path = layout.log("venvstacks-build")
-    # venvstacks writes archives in place; it writes into a staging folder instead, and
-    # the finished set is then published all at once, so the output dir never holds a
-    # half-written archive, even if this run is killed or the disk fills up.
+    locked = check_locks(config, manifest, wheel_source(config).index_url)
+    published = read_published_manifest(config.output_dir)
+    records = {} if force else read_layer_records(config, STAGE)
+    plan = _plan(config, published, records)
+    say_plan(report, STAGE, plan, "building its archive", "archive kept")
+    rebuilt = [name for name, reasons in plan.items() if reasons]
     staged = replace(layout, output_dir=layout.staging)
     # venvstacks keeps an archive already in its output folder when the lock did not
     # change, even if a launch module did: every build starts from an empty staging.
     remove_tree(staged.output_dir)
-    venvstacks.build(
-        venvstacks_spec(config),
-        build_dir=layout.venvstacks_build,
-        source=wheel_source(config),
-        output_dir=staged.output_dir,
-        log_path=log_path,
-        env=runtime_env(config),
-        on_line=venvstacks.progress_filter(report),
+    staged.output_dir.mkdir(parents=True, exist_ok=True)
+    log_path = layout.log("venvstacks-build")
+    runtimes = runtimes_for(config, rebuilt, report) if rebuilt else _published_runtimes(config)
+    if rebuilt:
+        discard_layer_envs(config, rebuilt)
+        report(f"building and compressing {len(rebuilt)} layer archive(s) (xz is slow)")
+        # venvstacks writes archives in place; it writes into a staging folder instead,
+        # and the set is then published all at once, so the output dir never holds a
+        # half-written archive, even if this run is killed or the disk fills up.
+        venvstacks.build(
+            venvstacks_spec(config),
+            build_dir=layout.venvstacks_build,
+            source=wheel_source(config),
+            output_dir=staged.output_dir,
+            log_path=log_path,
+            env=runtime_env(config),
+            include=rebuilt,
+            on_line=venvstacks.progress_filter(report),
+        )
+    staged_manifest = read_published_manifest(staged.output_dir)
+    atomic_write_text(
+        staged.stack_manifest, merged_manifest(config, published, staged_manifest, set(rebuilt))
     )
-    tools = {
-        "srcstacks": srcstacks.__version__,
-        "fromager": fromager.version(),
-        "venvstacks": venvstacks.version(),
-        "uv": venvstacks.uv_version(),
-    }
-    build_info = BuildInfo(
-        config.variant,
-        tuple(runtimes),
-        tools,
-        provenance_sha256=records_digest(manifest, stack_wheels(layout) or None),
-        runtime_files=_publish_runtime_files(config, staged),
-    )
-    write_json(staged.build_info, build_info.to_json())
-    if finish_publish(config.output_dir):
-        report(f"  completed the interrupted publish of the previous set in {config.output_dir}")
-    remove_partial_files(config.output_dir)
+    _write_build_info(config, staged, manifest, locked, runtimes, set(rebuilt))
+    # Only what changed is published: files with the bytes already there stay untouched.
+    _drop_unchanged(staged.output_dir, config.output_dir)
     try:
         publish_tree(staged.output_dir, config.output_dir, retire=_retired_files(layout, staged))
     except OSError as exc:
@@ -117,10 +144,97 @@ def build_archives(config: StackConfig, report: Report = print) -> list[Path]:
             f"{config.output_dir}: cannot publish the archives ({exc.strerror or exc});"
             " the archives already there are intact"
         ) from None
+    _record(config)
     archives = [layout.archive(layer.archive_name) for layer in published_layers(config.output_dir)]
-    report(f"published {len(archives)} archive(s) to {config.output_dir}; log: {log_path}")
+    what = f"{len(rebuilt)} rebuilt" if rebuilt else "none rebuilt"
+    report(f"published {len(archives)} archive(s) ({what}) to {config.output_dir}; log: {log_path}")
     _remove_stale_sboms(archives, report)
     return archives
+
+
+def _plan(
+    config: StackConfig, published: dict[str, Any] | None, records: dict[str, LayerRecord]
+) -> dict[str, list[str]]:
+    """Why each layer's archive must be built again (lower layers first; empty: kept)."""
+    tables = spec_tables(config)
+    entries = published_entries(published)
+    plan: dict[str, list[str]] = {}
+    for layer in lower_first(config):
+        entry = entries.get(layer.env_name)
+        plan[layer.env_name] = archive_reasons(
+            archive_components(config, layer, tables),
+            archive_outputs(config, layer, entry),
+            records.get(layer.env_name),
+            entry,
+        )
+    return plan
+
+
+def _record(config: StackConfig) -> None:
+    """Record every layer's archive inputs and published files as they are now."""
+    tables = spec_tables(config)
+    entries = published_entries(read_published_manifest(config.output_dir))
+    old = read_layer_records(config, STAGE)
+    records: dict[str, LayerRecord] = {}
+    for layer in config.layers:
+        outputs = archive_outputs(config, layer, entries.get(layer.env_name))
+        known = old[layer.env_name].outputs if layer.env_name in old else {}
+        records[layer.env_name] = LayerRecord(
+            archive_components(config, layer, tables), stamp_files(outputs, known)
+        )
+    write_layer_records(config, STAGE, records)
+
+
+def _published_runtimes(config: StackConfig) -> list[RuntimeRecord]:
+    """The runtime records of the published set (no layer rebuilt: the runtime is as it
+    was); prepared again when there is no readable build record."""
+    try:
+        return list(read_build_info(Layout.of(config).build_info).runtimes)
+    except SrcstacksError:
+        return prepare_runtimes(config)
+
+
+def _write_build_info(
+    config: StackConfig,
+    staged: Layout,
+    manifest: Manifest,
+    locked: list[LockedWheel],
+    runtimes: list[RuntimeRecord],
+    rebuilt: set[str],
+) -> None:
+    """``__srcstacks__/build.json`` (and the file lists of rebuilt runtime layers)."""
+    tools = {
+        "srcstacks": srcstacks.__version__,
+        "fromager": fromager.version(),
+        "venvstacks": venvstacks.version(),
+        "uv": venvstacks.uv_version(),
+    }
+    layer_wheels: dict[str, set[str]] = {layer.env_name: set() for layer in config.layers}
+    for entry in locked:
+        layer_wheels.setdefault(entry.layer, set()).add(entry.filename)
+    build_info = BuildInfo(
+        config.variant,
+        tuple(runtimes),
+        tools,
+        provenance_sha256=records_digest(manifest, stack_wheels(Layout.of(config)) or None),
+        runtime_files=_publish_runtime_files(config, staged, rebuilt),
+        layer_provenance_sha256={
+            name: records_digest(manifest, names) for name, names in layer_wheels.items()
+        },
+    )
+    write_json(staged.build_info, build_info.to_json())
+
+
+def _drop_unchanged(staging: Path, output_dir: Path) -> None:
+    """Remove from staging each file the output dir already holds with the same bytes."""
+    for path in sorted(staging.rglob("*")):
+        target = output_dir / path.relative_to(staging)
+        if not path.is_file() or not target.is_file():
+            continue
+        if path.stat().st_size == target.stat().st_size and sha256_file(path) == sha256_file(
+            target
+        ):
+            remove_file(path)
 
 
 def _claim_for_this_stack(layout: Layout) -> None:
@@ -147,7 +261,7 @@ def _retired_files(published: Layout, staged: Layout) -> list[Path]:
     They go in the same step as the new set, so no SBOM ever stands beside an archive it
     does not describe and no dropped layer lingers, even when a publish is cut off.
     """
-    staged_names = {layer.install_target for layer in published_layers(staged.output_dir)}
+    staged_names = {layer.install_target for layer in _staged_layers(published, staged)}
     retired = _replaced_sboms(published, staged)
     if published.stack_manifest.is_file():
         for layer in published_layers(published.output_dir):
@@ -165,21 +279,30 @@ def _retired_files(published: Layout, staged: Layout) -> list[Path]:
     return retired
 
 
+def _staged_layers(published: Layout, staged: Layout) -> list[LayerMetadata]:
+    """The layers of the set being published (its manifest was left out of staging
+    when it has the bytes already published)."""
+    manifest = staged if staged.stack_manifest.is_file() else published
+    return published_layers(manifest.output_dir)
+
+
 def _replaced_sboms(published: Layout, staged: Layout) -> list[Path]:
     """SBOMs of published archives the staged set replaces with other bytes."""
     replaced = []
-    for layer in published_layers(staged.output_dir):
-        old = published.archive(layer.archive_name)
+    for layer in _staged_layers(published, staged):
+        new, old = staged.archive(layer.archive_name), published.archive(layer.archive_name)
         sbom = sbom_path(old)
-        if not sbom.exists():
-            continue
-        if not old.exists() or sha256_file(staged.archive(layer.archive_name)) != sha256_file(old):
+        # An archive not in staging is kept as published (see _drop_unchanged).
+        if sbom.exists() and new.exists():
             replaced.append(sbom)
     return replaced
 
 
-def _publish_runtime_files(config: StackConfig, staged: Layout) -> dict[str, str]:
-    """Put each runtime layer's file list beside the archives; return their sha256s.
+def _publish_runtime_files(
+    config: StackConfig, staged: Layout, rebuilt: set[str]
+) -> dict[str, str]:
+    """Put each rebuilt runtime layer's file list beside the archives; return the
+    sha256 of every runtime layer's list (a kept layer's as published).
 
     A seeded runtime (pack, local) was listed when it was seeded; a downloaded one is
     listed from the runtime layer venvstacks unpacked, without venvstacks' own files.
@@ -187,6 +310,10 @@ def _publish_runtime_files(config: StackConfig, staged: Layout) -> dict[str, str
     layout = Layout.of(config)
     digests = {}
     for layer in config.layers_of("runtime"):
+        if layer.env_name not in rebuilt:
+            kept = read_list(published_list_path(config.output_dir, layer.env_name)) or {}
+            digests[layer.env_name] = list_sha256(kept)
+            continue
         if config.runtime.kind in ("pack", "local"):
             entries = read_list(work_list_path(layout, layer.env_name)) or {}
         else:

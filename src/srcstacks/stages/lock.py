@@ -1,160 +1,170 @@
-"""Stage 3, ``srcstacks lock``: lock every layer against the published wheels only.
+"""Stage 3, ``srcstacks lock``: lock the layers against the published wheels only.
 
 Reads the wheel dir and its ``provenance.json`` (written by publish-wheels); refuses a
-wheel without matching provenance; runs ``venvstacks lock --no-index --local-wheels``.
-Writes venvstacks' lock files in ``requirements/`` beside the spec, then checks that
-every wheel they name is a published wheel with the sha256 recorded for it.
+wheel without matching provenance; runs ``venvstacks lock --no-index --local-wheels``
+for the layers whose lock inputs changed (see :mod:`srcstacks.stages.lock_plan`), and
+only those (``--include``). Writes venvstacks' lock files in ``requirements/`` beside
+the spec, then checks that every wheel they name is a published wheel with the sha256
+recorded for it, and records each layer's lock inputs for the next run.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass, field
 
 from srcstacks.config import StackConfig
-from srcstacks.errors import ProvenanceError, StageOrderError, StateError
+from srcstacks.fingerprints import stamp_files
 from srcstacks.index_target import wheel_source
-from srcstacks.layout import Layout, inside
+from srcstacks.layer_fingerprints import (
+    LayerRecord,
+    lower_first,
+    read_layer_records,
+    say_plan,
+    spec_tables,
+    write_layer_records,
+)
+from srcstacks.layout import Layout
 from srcstacks.provenance import Manifest, check_wheel_dir
-from srcstacks.stages.runtime import prepare_runtimes, runtime_env
-from srcstacks.stages.variant_spec import venvstacks_spec, venvstacks_spec_dir
+from srcstacks.stages.archive_plan import runtimes_for
+from srcstacks.stages.lock_files import (
+    LockedWheel,
+    check_locks,
+    lock_file_path,
+    read_locks,
+)
+from srcstacks.stages.lock_plan import (
+    LayerLockState,
+    layer_lock_state,
+    lock_reasons,
+    needs_reset,
+)
+from srcstacks.stages.runtime import runtime_env
+from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import venvstacks
 
+__all__ = ["LockedWheel", "check_locks", "lock_file_path", "lock_layers", "read_locks"]
+
 Report = Callable[[str], None]
+STAGE = "lock"
 
 
-@dataclass(frozen=True)
-class LockedWheel:
-    """One wheel a layer's lock file installs."""
-
-    layer: str
-    project: str
-    version: str
-    filename: str
-    sha256: str
-
-
-def lock_file_path(config: StackConfig, env_name: str) -> Path:
-    """The pylock file venvstacks writes for the layer deployed as ``env_name``."""
-    folder = inside(venvstacks_spec_dir(config) / "requirements", env_name, "layer")
-    matches = sorted(folder.glob("pylock.*.toml"))
-    if not matches:
-        raise StageOrderError(
-            f"{folder}: layer {env_name!r} is not locked (run 'srcstacks lock' first)"
-        )
-    return matches[0]
-
-
-def lock_layers(config: StackConfig, report: Report = print) -> list[LockedWheel]:
-    """Lock every layer with venvstacks against the wheel dir; return what was locked."""
+def lock_layers(
+    config: StackConfig, report: Report = print, *, force: bool = False
+) -> list[LockedWheel]:
+    """Lock the layers whose lock inputs changed (all with ``force``); return every
+    layer's locked wheels."""
     manifest = check_wheel_dir(config.wheel_dir)
     report(f"{len(manifest.wheels)} published wheel(s) pass the provenance check")
-    prepare_runtimes(config, report)
-    layout = Layout.of(config)
-    log_path = layout.log("venvstacks-lock")
     source = wheel_source(config)
+    locking = _Locking(config, manifest, {} if force else read_layer_records(config, STAGE))
+    # Lower layers first; a layer above one that now pins something else is locked in
+    # a second round (a rebuilt wheel of the same version pins nothing new).
+    for _round in config.layers:
+        stale = locking.plan(report)
+        if not stale:
+            break
+        if not locking.relocked:
+            runtimes_for(config, stale, report)
+        locking.relock(stale, report)
+    locked = check_locks(config, manifest, source.index_url)
+    _record(config, manifest, source.index_url)
+    log = Layout.of(config).log("venvstacks-lock")
+    count = len(locking.relocked)
+    what = f"locked {count} layer(s) again" if count else "no layer needed locking"
+    report(f"{what}; {len(locked)} wheel(s) in the {len(config.layers)} locks; log: {log}")
+    return locked
 
-    def run(if_needed: bool) -> None:
+
+@dataclass
+class _Locking:
+    """One lock stage's rounds: which layers were locked again, how many tool runs."""
+
+    config: StackConfig
+    manifest: Manifest
+    records: dict[str, LayerRecord]
+    relocked: list[str] = field(default_factory=list)
+    runs: int = 0
+
+    def state(self, name: str) -> LayerLockState:
+        layer = next(item for item in self.config.layers if item.env_name == name)
+        return layer_lock_state(
+            self.config, layer, self.manifest, wheel_source(self.config).index_url
+        )
+
+    def plan(self, report: Report) -> list[str]:
+        """The layers not locked yet in this stage to lock again, lower first; says why."""
+        plan = {
+            layer.env_name: lock_reasons(
+                self.state(layer.env_name), self.records.get(layer.env_name)
+            )
+            for layer in lower_first(self.config)
+            if layer.env_name not in self.relocked
+        }
+        if self.relocked:  # a later round: name only what it adds
+            plan = {name: reasons for name, reasons in plan.items() if reasons}
+        say_plan(report, "lock", plan, "locking again", "lock kept")
+        return [name for name, reasons in plan.items() if reasons]
+
+    def relock(self, stale: list[str], report: Report) -> None:
+        """``venvstacks lock --if-needed --include`` the stale layers; a lock venvstacks
+        keeps that still does not fit the published wheels is made again from scratch."""
+        before = {name: self.state(name) for name in stale}
+        reset = [name for name in stale if needs_reset(before[name], self.records.get(name))]
+        self._run(stale, reset, report)
+        unfit = [name for name in stale if self.state(name).problems]
+        if unfit:
+            report(
+                f"  lock: the kept locks of {', '.join(unfit)} do not fit the published"
+                " wheels; locking them again from scratch"
+            )
+            self._run(unfit, unfit, report)
+        # venvstacks keeps a valid lock of a layer above one it just locked again, even
+        # when that one now pins another version: such a layer is locked from scratch.
+        moved = [
+            name
+            for name in stale
+            if name not in reset
+            and name not in unfit
+            and _lower_pins(self.state(name)) != _lower_pins(before[name])
+        ]
+        if moved:
+            report(
+                f"  lock: the layers below {', '.join(moved)} now pin other versions;"
+                " locking them again from scratch"
+            )
+            self._run(moved, moved, report)
+        self.relocked.extend(stale)
+
+    def _run(self, include: list[str], reset: list[str], report: Report) -> None:
+        """One ``venvstacks lock``, logged to ``venvstacks-lock.log`` (a second run in
+        this stage to ``venvstacks-lock-2.log``, and so on)."""
+        self.runs += 1
+        layout = Layout.of(self.config)
+        name = "venvstacks-lock" if self.runs == 1 else f"venvstacks-lock-{self.runs}"
         venvstacks.lock(
-            venvstacks_spec(config),
+            venvstacks_spec(self.config),
             build_dir=layout.venvstacks_build,
-            source=source,
-            log_path=log_path,
-            env=runtime_env(config),
-            if_needed=if_needed,
+            source=wheel_source(self.config),
+            log_path=layout.log(name),
+            env=runtime_env(self.config),
+            if_needed=True,
+            include=include,
+            reset=reset,
             on_line=venvstacks.progress_filter(report),
         )
 
-    # Locks venvstacks still finds valid are kept (committed locks stay as they are)
-    # if they name exactly the published wheels; otherwise every layer is locked again.
-    run(if_needed=True)
-    try:
-        locked = check_locks(config, manifest, source.index_url)
-    except (ProvenanceError, StageOrderError) as exc:
-        report(f"the existing locks do not fit the published wheels ({exc}); locking again")
-        run(if_needed=False)
-        locked = check_locks(config, manifest, source.index_url)
-    report(f"locked {len(config.layers)} layer(s), {len(locked)} wheel(s); log: {log_path}")
-    return locked
 
-
-def read_locks(
-    config: StackConfig, index_url: str | None = None
-) -> tuple[list[LockedWheel], list[str]]:
-    """Every wheel the layers' locks install (names as locked), and what is wrong with them.
-
-    A package with no wheel that no lower layer provides is a problem; so is, with
-    ``index_url``, a package locked from another index, and without it, a package
-    locked from any index server (the wheel dir alone is used).
-    """
-    entries: list[LockedWheel] = []
-    problems: list[str] = []
+def _record(config: StackConfig, manifest: Manifest, index_url: str | None) -> None:
+    """Record every layer's lock inputs and files as they are now (all checked)."""
+    tables = spec_tables(config)
+    records: dict[str, LayerRecord] = {}
     for layer in config.layers:
-        path = lock_file_path(config, layer.env_name)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise StateError(
-                f"{path}: unreadable lock file ({exc}); rerun 'srcstacks lock'"
-            ) from None
-        for package in data.get("packages", []):
-            wheels = package.get("wheels", [])
-            if not wheels:
-                if "from_lower_layer" not in package.get("marker", ""):
-                    problems.append(f"{layer.env_name}: {package.get('name')} has no wheel")
-                continue
-            locked_from = str(package.get("index", ""))
-            if index_url is not None and locked_from != index_url:
-                problems.append(
-                    f"{layer.env_name}: {package.get('name')} is locked from"
-                    f" {locked_from}, not {index_url}"
-                )
-                continue
-            if index_url is None and locked_from.startswith(("http://", "https://")):
-                # --no-index (or no index configured): nothing may come from a server.
-                problems.append(
-                    f"{layer.env_name}: {package.get('name')} is locked from {locked_from},"
-                    " but this stack uses its wheel dir alone"
-                )
-                continue
-            for wheel in wheels:
-                location = wheel.get("path") or wheel.get("name") or wheel.get("url") or ""
-                entries.append(
-                    LockedWheel(
-                        layer=layer.env_name,
-                        project=str(package.get("name", "")),
-                        version=str(package.get("version", "")),
-                        filename=unquote(Path(urlsplit(location).path).name),
-                        sha256=wheel.get("hashes", {}).get("sha256", ""),
-                    )
-                )
-    return entries, problems
+        state = layer_lock_state(config, layer, manifest, index_url, tables)
+        records[layer.env_name] = LayerRecord(state.components, stamp_files(state.outputs, {}))
+    write_layer_records(config, STAGE, records)
 
 
-def check_locks(
-    config: StackConfig, manifest: Manifest, index_url: str | None = None
-) -> list[LockedWheel]:
-    """Every wheel in every layer's lock must be a published wheel with its recorded hash.
-
-    With ``index_url``, every locked package must also come from that index (a lock
-    made against another index, or against the wheel dir, is stale).
-    """
-    locked: list[LockedWheel] = []
-    entries, problems = read_locks(config, index_url)
-    for entry in entries:
-        record = manifest.wheels.get(entry.filename)
-        if record is None:
-            problems.append(f"{entry.layer}: {entry.filename} is not a published wheel")
-        elif record.sha256 != entry.sha256:
-            problems.append(f"{entry.layer}: {entry.filename} hash differs from provenance")
-        else:
-            locked.append(replace(entry, project=record.project, version=record.version))
-    if problems:
-        raise ProvenanceError(
-            "the locks do not match the published wheels (run 'srcstacks lock'): "
-            + "; ".join(problems)
-        )
-    return locked
+def _lower_pins(state: LayerLockState) -> dict[str, str]:
+    """What the layers below pin for this one (the ``lower:`` parts of its inputs)."""
+    return {key: value for key, value in state.components.items() if key.startswith("lower:")}

@@ -21,23 +21,23 @@ import os
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.fsutil import sha256_file, write_json
-from srcstacks.layout import Layout, remove_tree
+from srcstacks.layout import Layout, remove_file, remove_tree
 from srcstacks.records import RuntimeRecord
-from srcstacks.runtime_files import list_tree, work_list_path, write_list
+from srcstacks.runtime_files import list_tree, read_list, work_list_path, write_list
 from srcstacks.stages.runtime_build import build_runtime
-from srcstacks.stages.runtime_pack import pack_runtime, probe_interpreter
+from srcstacks.stages.runtime_pack import PACK_FORMAT, pack_runtime, probe_interpreter
 from srcstacks.tools.process import run_probe
 
 Report = Callable[[str], None]
 
 
-def discard_layer_envs(config: StackConfig) -> None:
+def discard_layer_envs(config: StackConfig, names: Collection[str] | None = None) -> None:
     """Remove the layer environments venvstacks left in its build dir, so it makes them anew.
 
     venvstacks clamps archive mtimes to the lock time only from above, so anything
@@ -45,9 +45,12 @@ def discard_layer_envs(config: StackConfig) -> None:
     runtime layer's environment (``share/venv/metadata``, say) just before it stamps the
     lock; a build from committed locks creates it after. Rebuilding every environment
     from scratch gives both the same archive, and keeps leftovers of an earlier lock out.
+    ``names``: only those layers' environments (the ones about to be built again).
     """
     layout = Layout.of(config)
     for layer in config.layers:
+        if names is not None and layer.env_name not in names:
+            continue
         remove_tree(layout.layer_env(layer.env_name))
         remove_tree(layout.layer_env(f"{layer.env_name}.last-build.json"))
 
@@ -144,11 +147,14 @@ def _packed_archive(config: StackConfig, layer: Layer, report: Report) -> tuple[
     dest = Layout.of(config).packed_runtimes
     archive = dest / info.archive_name
     stamp = archive.with_name(archive.name + ".origin")
-    if archive.exists() and stamp.exists() and stamp.read_text() == str(info.prefix):
+    # The pack format is part of the cache key: an archive packed another way (an older
+    # srcstacks' gzip level) would give another sha256 than a rebuild's.
+    origin = f"{info.prefix}\n{PACK_FORMAT}"
+    if archive.exists() and stamp.exists() and stamp.read_text() == origin:
         return archive, info.archive_name
     report(f"packing the local CPython {info.version} at {info.prefix} into {archive.name}")
     packed = pack_runtime(interpreter, dest)
-    stamp.write_text(str(info.prefix))
+    stamp.write_text(origin)
     # The origin names the file, not this machine's interpreter path, to keep outputs portable.
     return packed.archive, info.archive_name
 
@@ -161,8 +167,20 @@ def _current_base_interpreter() -> str:
 
 
 def _seed(config: StackConfig, layer: Layer, archive: Path) -> Path:
-    """Put the interpreter where venvstacks looks before downloading one."""
-    target = Layout.of(config).seeded_runtime(str(layer.python_implementation))
+    """Put the interpreter where venvstacks looks before downloading one.
+
+    A runtime archive already unpacked there by the previous seed (the lock stage's,
+    for the archives stage of the same build) is kept when nothing in it changed: the
+    same archive, every file and link as listed then, every entry still dated 1970.
+    """
+    layout = Layout.of(config)
+    target = layout.seeded_runtime(str(layer.python_implementation))
+    stamp = target.with_name(target.name + ".seeded-from")
+    origin = sha256_file(archive) if archive.is_file() else None
+    if origin is not None and _seeded_intact(target, stamp, origin, layout, layer):
+        _check_version(target, layer, archive)
+        return target
+    remove_file(stamp)
     remove_tree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if archive.is_dir():
@@ -173,7 +191,25 @@ def _seed(config: StackConfig, layer: Layer, archive: Path) -> Path:
         raise RuntimeSourceError(f"{archive}: runtime archive not found")
     _check_version(target, layer, archive)
     _reset_mtimes(target)
+    if origin is not None:
+        stamp.write_text(origin, encoding="utf-8")
     return target
+
+
+def _seeded_intact(target: Path, stamp: Path, origin: str, layout: Layout, layer: Layer) -> bool:
+    """Whether ``target`` is exactly what unpacking the archive ``origin`` left."""
+    try:
+        if stamp.read_text(encoding="utf-8") != origin:
+            return False
+    except OSError:
+        return False
+    listed = read_list(work_list_path(layout, layer.env_name))
+    if listed is None or not target.is_dir():
+        return False
+    for path in [target, *target.rglob("*")]:
+        if path.lstat().st_mtime_ns != 0:  # touched since (see _reset_mtimes)
+            return False
+    return list_tree(target) == listed
 
 
 def _reset_mtimes(folder: Path) -> None:

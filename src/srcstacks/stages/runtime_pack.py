@@ -168,6 +168,10 @@ def _make_relocatable(staging: Path, prefix: Path) -> None:
         patchelf.set_rpath(path, rewritten)
 
 
+# How _write_tar_gz packs (cached archives packed another way are packed again).
+PACK_FORMAT = "tar.gz, gzip level 1"
+
+
 def _write_tar_gz(staging: Path, target: Path, epoch: int) -> None:
     def normalise(member: tarfile.TarInfo) -> tarfile.TarInfo:
         member.uid = member.gid = 0
@@ -175,9 +179,11 @@ def _write_tar_gz(staging: Path, target: Path, epoch: int) -> None:
         member.mtime = epoch
         return member
 
+    # Level 1: this archive is only unpacked into venvstacks' build dir (the layer archive
+    # is venvstacks' xz); level 6 took 3.6 s of a cold demo build's 7 s of packing.
     with (
         target.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=epoch, compresslevel=6) as zipped,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=epoch, compresslevel=1) as zipped,
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         root = staging.parent

@@ -19,21 +19,31 @@ from pathlib import Path
 from srcstacks.archive_reader import ArchiveContents, InstalledDist, read_archive
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import ConfigError, SbomError, StageOrderError
+from srcstacks.fingerprints import stamp_files
 from srcstacks.fsutil import atomic_write_text, finish_publish
+from srcstacks.layer_fingerprints import (
+    LayerRecord,
+    read_layer_records,
+    say_plan,
+    spec_tables,
+    stale_reasons,
+    write_layer_records,
+)
 from srcstacks.layout import Layout, inside, sbom_path
 from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
-from srcstacks.sbom.check import check_document
 from srcstacks.sbom.components import DistInputs, LayerInfo
 from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.sbom.system_libs import system_libraries
 from srcstacks.stages.archives import published_layers
+from srcstacks.stages.sbom_plan import sbom_components
 from srcstacks.tools.venvstacks import LayerMetadata
 
 Report = Callable[[str], None]
+STAGE = "sbom"
 
 TOOLS = ("srcstacks", "fromager", "venvstacks", "uv")
 # venvstacks' layer metadata worth carrying into the layer component's properties.
@@ -57,8 +67,9 @@ class _Published:
         return () if self.layer.kind == "runtime" else self.meta.depends_on
 
 
-def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
-    """Write the SBOM of every published layer archive; return their paths."""
+def write_sboms(config: StackConfig, report: Report = print, *, force: bool = False) -> list[Path]:
+    """Write the SBOM of each published layer archive whose inputs changed (every one
+    with ``force``), lower layers first; return every layer's SBOM path."""
     if finish_publish(config.output_dir):
         report(f"  completed the interrupted publish of the archives in {config.output_dir}")
     layers = _published(config)
@@ -71,24 +82,63 @@ def write_sboms(config: StackConfig, report: Report = print) -> list[Path]:
             f"{layout.provenance}: this stack's provenance records changed since the archives"
             f" were built ({layout.build_info} pins another sha256); run 'srcstacks archives'"
         )
+    records = {} if force else read_layer_records(config, STAGE)
+    tables = spec_tables(config)
+    archives = {name: item.archive for name, item in layers.items()}
     written: list[Path] = []
-    for item, contents, inputs, document in _documents(config, layers, manifest, report):
+    components: dict[str, dict[str, str]] = {}
+    for item in _lower_layers_first(layers):
+        name = item.layer.env_name
         target = sbom_path(item.archive)
-        try:
-            atomic_write_text(target, document.text)
-        except OSError as exc:
-            raise SbomError(f"{target}: cannot write the SBOM ({exc.strerror or exc})") from None
-        written.append(target)
-        for unresolved in document.unresolved:
-            report(f"  warning: {target.name}: requirement found in no layer: {unresolved}")
-        result = check_document(target, contents)
-        state = "complete" if result.ok else (
-            f"{len(result.problems)} missing element(s), see 'srcstacks sbom check {target}'"
-        )  # fmt: skip
-        report(f"  {target.name}: {len(inputs.dists)} distribution(s), {state}")
+        components[name] = sbom_components(
+            config, item.layer, tables, item.meta.raw, build_info, manifest, archives
+        )
+        reasons = stale_reasons(records.get(name), components[name], {"sbom": target})
+        say_plan(report, STAGE, {name: reasons}, "writing its SBOM", "SBOM kept")
+        if reasons:
+            _write_sbom(config, item, layers, manifest, build_info, report)
+            written.append(target)
+    write_layer_records(
+        config,
+        STAGE,
+        {
+            name: LayerRecord(parts, stamp_files({"sbom": sbom_path(archives[name])}, {}))
+            for name, parts in components.items()
+        },
+    )
     hint = "" if config.sbom.supplier else " (set [tool.srcstacks.sbom] supplier to name it)"
-    report(f"wrote {len(written)} SBOM(s) to {config.output_dir}{hint}")
-    return written
+    kept = len(layers) - len(written)
+    report(f"wrote {len(written)} SBOM(s), kept {kept}, in {config.output_dir}{hint}")
+    return [sbom_path(archive) for archive in archives.values()]
+
+
+def _write_sbom(
+    config: StackConfig,
+    item: _Published,
+    layers: dict[str, _Published],
+    manifest: Manifest,
+    build_info: BuildInfo,
+    report: Report,
+) -> None:
+    """Make, write and check one layer's SBOM (the SBOMs below it are written already)."""
+    from srcstacks.sbom.check import check_document  # the validator is slow to import
+
+    contents = read_archive(item.archive)
+    inputs = _layer_inputs(config, item, contents, layers, manifest, build_info, report)
+    document = build_document(inputs)
+    _check_portable(document.text, config)
+    target = sbom_path(item.archive)
+    try:
+        atomic_write_text(target, document.text)
+    except OSError as exc:
+        raise SbomError(f"{target}: cannot write the SBOM ({exc.strerror or exc})") from None
+    for unresolved in document.unresolved:
+        report(f"  warning: {target.name}: requirement found in no layer: {unresolved}")
+    result = check_document(target, contents)
+    state = "complete" if result.ok else (
+        f"{len(result.problems)} missing element(s), see 'srcstacks sbom check {target}'"
+    )  # fmt: skip
+    report(f"  {target.name}: {len(inputs.dists)} distribution(s), {state}")
 
 
 def _documents(
@@ -218,7 +268,7 @@ def _layer_inputs(
         runtime_files_sha256=build_info.runtime_files.get(meta.install_target, "")
         if is_runtime
         else "",
-        provenance_sha256=build_info.provenance_sha256,
+        provenance_sha256=build_info.provenance_pin(meta.install_target),
         tools=_tool_versions(build_info),
         variant=build_info.variant,
         timestamp=timestamp,

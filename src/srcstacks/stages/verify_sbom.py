@@ -20,7 +20,7 @@ from srcstacks.archive_reader import ArchiveContents
 from srcstacks.config import StackConfig
 from srcstacks.errors import SrcstacksError
 from srcstacks.layout import sbom_path
-from srcstacks.provenance import Manifest
+from srcstacks.provenance import Manifest, records_digest
 from srcstacks.records import BuildInfo
 from srcstacks.sbom.check import (
     as_objects,
@@ -48,11 +48,7 @@ def check_sbom(
     document = checked.document
     if document is None:
         return problems
-    pinned = build_info.provenance_sha256 if build_info is not None else ""
-    if pinned and metadata_property(document, PROVENANCE_PROPERTY) != pinned:
-        problems.append(
-            f"{sbom.name}: its {PROVENANCE_PROPERTY} differs from the one build.json pins"
-        )
+    problems.extend(_pin_problems(sbom.name, document, contents, manifest, build_info))
     for component in library_components(document):
         name = canonicalize_name(str(component.get("name", "")))
         version = str(component.get("version", ""))
@@ -80,6 +76,39 @@ def check_sbom(
                     f"{sbom.name}: {name} {version} is claimed built from source, but"
                     f" {record.filename}: {why}"
                 )
+    return problems
+
+
+def _pin_problems(
+    name: str,
+    document: dict[str, object],
+    contents: ArchiveContents,
+    manifest: Manifest,
+    build_info: BuildInfo | None,
+) -> list[str]:
+    """The SBOM pins the provenance sha256 build.json records for its layer, and that
+    is the sha256 of the records of the wheels the archive holds."""
+    if build_info is None:
+        return []
+    component = document.get("metadata")
+    layer = ""
+    if isinstance(component, dict) and isinstance(component.get("component"), dict):
+        layer = str(component["component"].get("name", ""))
+    pinned = build_info.provenance_pin(layer)
+    problems = []
+    if pinned and metadata_property(document, PROVENANCE_PROPERTY) != pinned:
+        problems.append(f"{name}: its {PROVENANCE_PROPERTY} differs from the one build.json pins")
+    if layer in build_info.layer_provenance_sha256:
+        wheels = {
+            record.filename
+            for dist in contents.dists
+            if (record := manifest.installed_from(dist)) is not None
+        }
+        if records_digest(manifest, wheels) != pinned:
+            problems.append(
+                f"{name}: build.json pins, for layer {layer}, a provenance sha256 other than"
+                " that of the records of the wheels in its archive"
+            )
     return problems
 
 

@@ -8,9 +8,10 @@ version; see :mod:`srcstacks.tools.venvstacks_main`).
 
 from __future__ import annotations
 
+import glob
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -133,6 +134,12 @@ class WheelSource:
         return {"UV_DEFAULT_INDEX": self.index_url} if self.index_url else {}
 
 
+def layer_options(option: str, names: Sequence[str]) -> list[str]:
+    """``option NAME`` for each layer; names are venvstacks ``fnmatch`` patterns, so
+    their wildcard characters are escaped to match that layer alone."""
+    return [text for name in names for text in (option, glob.escape(name))]
+
+
 def lock(
     spec: Path,
     *,
@@ -141,17 +148,23 @@ def lock(
     log_path: Path,
     env: Mapping[str, str] | None = None,
     if_needed: bool = False,
+    include: Sequence[str] = (),
+    reset: Sequence[str] = (),
     on_line: Callable[[str], None] | None = None,
 ) -> str:
     """``venvstacks lock``; returns its output.
 
     ``if_needed`` keeps each layer's lock while venvstacks finds it valid for the spec
-    (the caller still checks it against the published wheels).
+    (the caller still checks it against the published wheels). ``include`` locks only
+    those layers (with ``if_needed``, the layers above them are left alone and the
+    layers below them are locked only if they have no valid lock); ``reset`` makes
+    those layers' locks from scratch.
     """
     command = [
         sys.executable, "-m", VENVSTACKS_MODULE, "lock", str(spec),
         "--build-dir", str(build_dir), *source.args(),
         *(["--if-needed"] if if_needed else []),
+        *layer_options("--include", include), *layer_options("--reset-lock", reset),
     ]  # fmt: skip
     return run_logged(
         command,
@@ -170,13 +183,19 @@ def build(
     output_dir: Path,
     log_path: Path,
     env: Mapping[str, str] | None = None,
+    include: Sequence[str] = (),
     on_line: Callable[[str], None] | None = None,
 ) -> str:
-    """``venvstacks build --publish`` from the existing locks; returns its output."""
+    """``venvstacks build --publish`` from the existing locks; returns its output.
+
+    ``include`` builds and publishes only those layers (the layers below them are
+    built if their environments are missing, never published; the layers above them
+    are left alone). venvstacks then lists only those layers in its stack manifest.
+    """
     command = [
         sys.executable, "-m", VENVSTACKS_MODULE, "build", str(spec),
         "--build-dir", str(build_dir), "--output-dir", str(output_dir), "--publish",
-        *source.args(),
+        *source.args(), *layer_options("--include", include),
     ]  # fmt: skip
     return run_logged(
         command,
