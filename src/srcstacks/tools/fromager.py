@@ -26,6 +26,7 @@ from srcstacks.errors import (
     StateError,
     ToolError,
 )
+from srcstacks.parallel_log import PARALLEL_START, node_project
 from srcstacks.records import read_json_state
 from srcstacks.tools.process import run_logged, tool_env
 
@@ -147,9 +148,15 @@ def bootstrap(
     constraints_file: Path | None = None,
     cache_wheel_server_url: str | None = None,
     on_progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    on_line: Callable[[str], None] | None = None,
 ) -> None:
     """``fromager bootstrap -r requirements_file``: build everything it needs from source.
 
+    ``jobs`` above 1 runs ``fromager bootstrap-parallel -m jobs`` instead: a serial
+    bootstrap that builds only the build tools and downloads every other source, then
+    ``build-parallel`` over the dependency graph it wrote. ``on_line`` sees every line
+    of Fromager's output; ``on_progress`` a short text per requirement resolved.
     ``constraints_file`` pins versions (Fromager's global ``-c``), for exact rebuilds.
     ``cache_wheel_server_url`` is an index whose wheels Fromager downloads instead of
     building them (same name, version and build tag); the caller checks what it took.
@@ -177,7 +184,7 @@ def bootstrap(
         "--work-dir",
         str(dirs.work_dir),
         *(["--constraints-file", str(constraints_file)] if constraints_file else []),
-        "bootstrap",
+        *(["bootstrap-parallel", "--max-workers", str(jobs)] if jobs > 1 else ["bootstrap"]),
         "-r",
         str(requirements_file),
     ]
@@ -192,10 +199,17 @@ def bootstrap(
         }
     )
     errors: list[tuple[str, str]] = []
+    in_parallel = False
 
     def watch(line: str) -> None:
+        nonlocal in_parallel
+        in_parallel = in_parallel or bool(PARALLEL_START.search(line))
+        if on_line is not None:
+            on_line(line)
         if match := _ERROR_LINE.search(line):
-            errors.append((match["package"], match["message"]))
+            # build-parallel names a package by its node key, name and version.
+            package = node_project(match["package"]) if in_parallel else match["package"]
+            errors.append((package, match["message"]))
         elif on_progress and (match := _PROGRESS_LINE.search(line)):
             on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
 
@@ -205,7 +219,7 @@ def bootstrap(
         run_logged(
             command,
             log_path=log_path,
-            what="fromager bootstrap",
+            what="fromager bootstrap-parallel" if jobs > 1 else "fromager bootstrap",
             cwd=dirs.root,
             env=env,
             on_line=watch,
