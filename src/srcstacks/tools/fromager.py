@@ -198,19 +198,12 @@ def bootstrap(
             **portable_build_env(dirs.work_dir),
         }
     )
-    errors: list[tuple[str, str]] = []
-    in_parallel = False
+    errors = ErrorLines()
 
     def watch(line: str) -> None:
-        nonlocal in_parallel
-        in_parallel = in_parallel or bool(PARALLEL_START.search(line))
         if on_line is not None:
             on_line(line)
-        if match := _ERROR_LINE.search(line):
-            # build-parallel names a package by its node key, name and version.
-            package = node_project(match["package"]) if in_parallel else match["package"]
-            errors.append((package, match["message"]))
-        elif on_progress and (match := _PROGRESS_LINE.search(line)):
+        if not errors.feed(line) and on_progress and (match := _PROGRESS_LINE.search(line)):
             on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
 
     started = time.time()
@@ -226,7 +219,28 @@ def bootstrap(
         )
     except ToolError as exc:
         text = log_path.read_text(encoding="utf-8", errors="replace")
-        raise explain_failure(text, errors, str(log_path), exc, dirs, started) from None
+        raise explain_failure(text, errors.found, str(log_path), exc, dirs, started) from None
+
+
+class ErrorLines:
+    """The ``(package, message)`` of each ``ERROR`` line of Fromager's output, in order."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+        self._in_parallel = False
+
+    def feed(self, line: str) -> bool:
+        """Take one line; whether it was an error line."""
+        self._in_parallel = self._in_parallel or bool(PARALLEL_START.search(line))
+        match = _ERROR_LINE.search(line)
+        if match is None:
+            return False
+        # build-parallel names a package by its node key: name and version.
+        package = match["package"]
+        self.found.append(
+            (node_project(package) if self._in_parallel else package, match["message"])
+        )
+        return True
 
 
 def portable_build_env(work_dir: Path) -> dict[str, str]:
