@@ -3,8 +3,11 @@
 Reads the stack spec; runs ``fromager bootstrap`` on the requirements of every layer
 (runtime layer included), with the stack's settings dir, patches dir and variant.
 Writes Fromager's repos under ``<work_dir>/<variant>/fromager/`` (kept between runs, so
-a rerun after a failure reuses every wheel already built) and
-``<work_dir>/<variant>/wheels.json`` describing the run.
+a rerun after a failure reuses every wheel already built),
+``<work_dir>/<variant>/wheels.json`` describing the run and a copy of the run's logs in
+``<work_dir>/<variant>/logs/runs/<start time>/``. ``--jobs`` above 1
+(:mod:`srcstacks.build_jobs`) builds independent packages at the same time with
+``fromager bootstrap-parallel``; :mod:`srcstacks.build_progress` shows the builds.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from srcstacks.index_target import index_target
 from srcstacks.layout import Layout, remove_tree
 from srcstacks.patches import unused_patch_dirs
 from srcstacks.private_index import IndexLocation
+from srcstacks.run_logs import keep_run_logs
 from srcstacks.run_summary import RunRecorder, RunSummary
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
@@ -216,6 +220,7 @@ def build_wheels(
         # Also after a failure: the wheels that did get built keep their inputs on record.
         record_inputs(config, dirs, settings)
         _report_slowest(recorder.write(report), report)
+        report(f"this run's logs: {keep_run_logs(layout, log_path, recorder.started)}")
     check_sdists(config, dirs, settings, report)
     _warn_about_unused_inputs(config, dirs, report, settings)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
