@@ -153,13 +153,13 @@ def test_node_keys_split_into_project_and_version() -> None:
     events = [reader.feed(line) for line in log("parallel-failed.log").splitlines()]
     failed = [e for e in events if isinstance(e, Failed)]
     assert [e.key for e in failed] == [("markupsafe", "3.0.4")]
-    finished = {e.key[0]: e.outcome for e in events if isinstance(e, Finished)}
+    finished = {e.key[0]: (e.outcome, e.earlier) for e in events if isinstance(e, Finished)}
     # The build tools were built by the serial part: build-parallel finds their wheels.
     assert finished == {
-        "flit-core": "reused",
-        "setuptools": "reused",
-        "idna": "built",
-        "jinja2": "built",
+        "flit-core": ("built", True),
+        "setuptools": ("built", True),
+        "idna": ("built", False),
+        "jinja2": ("built", False),
     }
 
 
@@ -217,6 +217,18 @@ def test_a_rerun_says_reused_and_never_building_from_source() -> None:
     progress.close()
     assert not any("from source" in line for line in said)
     assert sum(line.startswith("  reused ") for line in said) == 5
+
+
+def test_wheels_the_serial_part_fetched_are_shown_fetched_not_reused() -> None:
+    said: list[str] = []
+    progress = BuildProgress(said.append, 2, heartbeat=0, clock=FakeClock())
+    for line in log("parallel-fetched.log").splitlines():
+        progress.line(line)
+    progress.close()
+    finished = [line for line in said if line.startswith("  ") and "[" in line]
+    assert len(finished) == 5
+    assert all(line.startswith("  fetched ") for line in finished), finished
+    assert "  fetched idna 3.11 before the parallel builds [" in "\n".join(finished)
 
 
 def test_a_long_silent_compile_is_reported_with_its_elapsed_time() -> None:

@@ -108,17 +108,16 @@ class BuildProgress:
             elif isinstance(event, Compiling):
                 self._say(f"  building {_name(event.key)} from source")
             elif isinstance(event, Finished):
-                self._finished(event.key, event.outcome, now)
+                self._finished(event.key, event.outcome, now, earlier=event.earlier)
             elif isinstance(event, Failed):
                 self._finished(event.key, "FAILED", now)
 
-    def _finished(self, key: Key, outcome: str, now: float) -> None:
+    def _finished(self, key: Key, outcome: str, now: float, *, earlier: bool = False) -> None:
         started = self._running.pop(key, now)
         self._state.done += 1
-        self._say(
-            f"  {outcome} {_name(key)} in {duration(now - started)}"
-            f" [{self._counts()}{self._running_text(now)}]"
-        )
+        # A wheel the serial part built or fetched: its time was spent there.
+        when = "before the parallel builds" if earlier else f"in {duration(now - started)}"
+        self._say(f"  {outcome} {_name(key)} {when} [{self._counts()}{self._running_text(now)}]")
 
     def _counts(self) -> str:
         total = self._state.total

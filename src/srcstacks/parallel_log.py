@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from packaging.utils import canonicalize_name
+
 Key = tuple[str, str]  # (canonical project name, version)
 Outcome = Literal["built", "reused", "fetched", "prebuilt"]
 
@@ -32,6 +34,10 @@ _NODE = r"(?P<name>[a-z0-9][a-z0-9-]*?)-(?P<version>[^\s:-]+): "
 _INFO = re.compile(_STAMP + "INFO " + _NODE + r"(?P<message>.*)$")
 _FAILED = re.compile(_STAMP + "ERROR " + _NODE + r"Failed to build")
 _TOTAL = re.compile(_STAMP + r"INFO found (?P<count>\d+) packages to build")
+# The serial part (the names as the requirements wrote them): a wheel it built or fetched
+# is one build-parallel then finds in the work dir.
+_SERIAL = re.compile(_STAMP + r"INFO (?P<package>[A-Za-z0-9._-]+): (?P<message>.*)$")
+_LOCAL_SERVER = re.compile(_STAMP + r"INFO started wheel server at (?P<url>\S+)")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class Finished:
     outcome: Outcome
     at: int
     seconds: int  # since its Started line
+    earlier: bool = False  # the serial part built or fetched it; build-parallel found it
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,9 @@ class ParallelReader:
     """
 
     in_parallel: bool = False
+    _serial: dict[str, Outcome] = field(default_factory=dict)  # canonical name: outcome
+    _local_server: str | None = None
+    _cache_url: dict[str, str] = field(default_factory=dict)
     _started: dict[Key, int] = field(default_factory=dict)
     _fetching: set[Key] = field(default_factory=set)
     _prebuilt: set[Key] = field(default_factory=set)
@@ -91,6 +101,7 @@ class ParallelReader:
         """The event ``line`` stands for, if any."""
         if not self.in_parallel:
             self.in_parallel = bool(PARALLEL_START.search(line))
+            self._serial_line(line)
             return None
         if match := _TOTAL.search(line):
             return Total(int(match["count"]), _clock(match["time"]))
@@ -104,6 +115,25 @@ class ParallelReader:
         key = (match["name"], match["version"])
         return self._on_message(key, _clock(match["time"]), match["message"])
 
+    def _serial_line(self, line: str) -> None:
+        if match := _LOCAL_SERVER.search(line):
+            self._local_server = match["url"]
+            return
+        match = _SERIAL.search(line)
+        if match is None:
+            return
+        name, message = canonicalize_name(match["package"]), match["message"]
+        if message.startswith("built wheel for version "):
+            self._serial[name] = "built"
+        elif message.startswith("checking if wheel was already uploaded to "):
+            self._cache_url[name] = message.rsplit(" ", 1)[-1]
+        elif (
+            message.startswith("found built wheel on cache server")
+            # Fromager's own wheel server holds this work dir's wheels: not a fetch.
+            and self._cache_url.get(name) != self._local_server
+        ):
+            self._serial[name] = "fetched"
+
     def _on_message(self, key: Key, at: int, message: str) -> Event | None:
         if message.startswith("starting processing"):
             self._started[key] = at
@@ -115,16 +145,20 @@ class ParallelReader:
         elif message.startswith("building ") and " wheel for " in message:
             return Compiling(key, at)
         elif message.startswith("using existing wheel from "):
+            if earlier := self._serial.get(key[0]):
+                return self._finish(key, at, earlier, earlier=True)
             return self._finish(key, at, "fetched" if key in self._fetching else "reused")
         elif message.startswith("adding ") and message.endswith(" to local wheel server"):
             return self._finish(key, at, "prebuilt" if key in self._prebuilt else "built")
         return None
 
-    def _finish(self, key: Key, at: int, outcome: Outcome) -> Finished | None:
+    def _finish(
+        self, key: Key, at: int, outcome: Outcome, *, earlier: bool = False
+    ) -> Finished | None:
         if key in self._done:
             return None  # a second wheel moved into the mirror for the same package
         self._done.add(key)
-        return Finished(key, outcome, at, self._since(key, at))
+        return Finished(key, outcome, at, self._since(key, at), earlier)
 
     def _since(self, key: Key, at: int) -> int:
         started = self._started.get(key, at)
