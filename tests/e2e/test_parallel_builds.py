@@ -7,7 +7,12 @@ backend flit_core, both pure Python), so the one build it needs stays a few seco
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +85,65 @@ def test_two_jobs_build_publish_and_a_rerun_reuses(tmp_path: Path) -> None:
     assert not [line for line in again.stderr.splitlines() if line.startswith("  building ")]
     assert {action for action, _ in summary_actions(layout).values()} == {"reused"}
     assert built.stat().st_mtime_ns == mtime  # the same file, not rebuilt
+
+
+# A C compiler that first records its process id and sleeps: a compile that is still
+# running when the test presses Ctrl-C. Build settings give it to markupsafe as CC.
+SLOW_CC = """#!/bin/sh
+echo $$ >> "{pids}"
+sleep 600
+exec gcc "$@"
+"""
+
+MARKUPSAFE_SPEC = SPEC.replace(
+    'requirements = ["idna==3.11"]', 'requirements = ["markupsafe==3.0.4"]'
+)
+
+
+def test_ctrl_c_during_a_parallel_compile_stops_it_keeps_the_rest_and_a_rerun_resumes(
+    tmp_path: Path,
+) -> None:
+    spec = tiny_stack(tmp_path)
+    spec.write_text(MARKUPSAFE_SPEC + '\n[tool.srcstacks]\nsettings_dir = "build-settings"\n')
+    pids = tmp_path / "compiler-pids"
+    slow_cc = tmp_path / "slow-cc"
+    slow_cc.write_text(SLOW_CC.format(pids=pids))
+    slow_cc.chmod(0o755)
+    settings = tmp_path / "build-settings" / "markupsafe.yaml"
+    settings.parent.mkdir()
+    settings.write_text(f'env:\n  CC: "{slow_cc}"\n  CIBUILDWHEEL: "1"\n')
+    layout = Layout.of(load_config(spec))
+    built = layout.fromager.built_wheels
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "srcstacks", "wheels", str(spec), "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C reaches the whole foreground process group
+    )
+    deadline = time.monotonic() + 300
+    while not pids.exists():
+        assert time.monotonic() < deadline, "markupsafe's compile never started"
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "srcstacks: error: interrupted; finished work is kept, rerun the same command to resume"
+    )
+    assert "Traceback" not in stderr
+    for pid in pids.read_text().split():
+        assert not Path(f"/proc/{pid}").exists(), f"the compiler {pid} still runs"
+    kept = {path.name: path.stat().st_mtime_ns for path in built.glob("*.whl")}
+    assert any(name.startswith("setuptools-") for name in kept), kept
+    assert not any(name.startswith("markupsafe-") for name in kept), kept
+    assert summary_actions(layout)["markupsafe"] == ("unfinished", None)
+
+    settings.write_text('env:\n  CIBUILDWHEEL: "1"\n')
+    again = run_cli("wheels", spec, "--jobs", "2")
+    assert "  built markupsafe 3.0.4 in " in again.stderr
+    for name, mtime in kept.items():
+        assert (built / name).stat().st_mtime_ns == mtime, f"{name} was rebuilt"
+    assert summary_actions(layout)["markupsafe"][0] == "built"
