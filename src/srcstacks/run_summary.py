@@ -8,7 +8,9 @@ cache server (the stack's index), and the seconds Fromager spent on it.
 
 Written after every bootstrap, failed ones too: packages Fromager started but did not
 finish are listed as ``unfinished``. The log lines read here are Fromager 0.77's
-(``fromager/bootstrapper.py`` and ``fromager/metrics.py``).
+(``fromager/bootstrapper.py`` and ``fromager/metrics.py``); a ``bootstrap-parallel`` log
+(``--jobs`` above 1) is read in two parts: its serial sdist-only bootstrap, which builds
+only the build tools, then its build-parallel phase (:mod:`srcstacks.parallel_log`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from packaging.version import InvalidVersion, Version
 from srcstacks.errors import StateError
 from srcstacks.fsutil import write_json
 from srcstacks.layout import Layout
+from srcstacks.parallel_log import PARALLEL_START, read_parallel
 from srcstacks.tools import fromager
 
 FORMAT = 1
@@ -68,6 +71,10 @@ _TIMING = re.compile(
 )
 
 
+# The first line of ``fromager bootstrap-parallel``'s serial part.
+_SDIST_ONLY_START = "*** starting bootstrap in sdist-only mode ***"
+
+
 @dataclass
 class LogFacts:
     """What one ``fromager bootstrap`` log says about each package it handled."""
@@ -79,6 +86,31 @@ class LogFacts:
 
 def read_log(text: str) -> LogFacts:
     """The packages a bootstrap log started and finished, how, and their timings.
+
+    A ``bootstrap-parallel`` log: the serial part says how the build tools it built were
+    obtained, the build-parallel phase how every other package was.
+    """
+    if _SDIST_ONLY_START not in text:
+        return _read_bootstrap(text)
+    cut = PARALLEL_START.search(text)
+    serial = _read_bootstrap(text[: cut.start()] if cut else text)
+    # The serial part only resolves and downloads the sources of what is not a build
+    # tool ("adding ... to build order" with no wheel): those are decided in parallel.
+    serial.finished = {
+        key: action for key, action in serial.finished.items() if action != Action.UNKNOWN
+    }
+    serial.seconds = {key: serial.seconds[key] for key in serial.finished if key in serial.seconds}
+    parallel = read_parallel(text)
+    serial.started |= parallel.started
+    for key, outcome in parallel.finished.items():
+        if key not in serial.finished:
+            serial.finished[key] = Action(outcome)
+            serial.seconds[key] = float(parallel.seconds[key])
+    return serial
+
+
+def _read_bootstrap(text: str) -> LogFacts:
+    """The facts of a serial ``fromager bootstrap`` log.
 
     Fromager bootstraps one package at a time (build dependencies nested inside), so the
     last action line under a package's name before its "adding ... to build order"

@@ -3,8 +3,11 @@
 Reads the stack spec; runs ``fromager bootstrap`` on the requirements of every layer
 (runtime layer included), with the stack's settings dir, patches dir and variant.
 Writes Fromager's repos under ``<work_dir>/<variant>/fromager/`` (kept between runs, so
-a rerun after a failure reuses every wheel already built) and
-``<work_dir>/<variant>/wheels.json`` describing the run.
+a rerun after a failure reuses every wheel already built),
+``<work_dir>/<variant>/wheels.json`` describing the run and a copy of the run's logs in
+``<work_dir>/<variant>/logs/runs/<start time>/``. ``--jobs`` above 1
+(:mod:`srcstacks.build_jobs`) builds independent packages at the same time with
+``fromager bootstrap-parallel``; :mod:`srcstacks.build_progress` shows the builds.
 """
 
 from __future__ import annotations
@@ -20,14 +23,17 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from srcstacks.build_jobs import current_jobs
+from srcstacks.build_progress import BuildProgress, TimedWheel, slowest_table
 from srcstacks.config import StackConfig
 from srcstacks.errors import ConfigError, ConstraintsConflictError
 from srcstacks.fsutil import atomic_write_text, write_json
 from srcstacks.index_target import index_target
-from srcstacks.layout import Layout
+from srcstacks.layout import Layout, remove_tree
 from srcstacks.patches import unused_patch_dirs
 from srcstacks.private_index import IndexLocation
-from srcstacks.run_summary import RunRecorder
+from srcstacks.run_logs import keep_run_logs
+from srcstacks.run_summary import RunRecorder, RunSummary
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
 from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked_fetches
@@ -165,16 +171,21 @@ def build_wheels(
         report("layers pin conflicting versions, so Fromager runs with --skip-constraints:")
         for conflict in conflicts:
             report(f"  {conflict.describe()}")
+    jobs = current_jobs()
     report(
         f"building {len(requirements)} requirement(s) and their build tools from source"
-        f" (variant {config.variant!r})"
+        f" (variant {config.variant!r}, {_jobs_text(jobs)})"
     )
     log_path = layout.log("fromager-bootstrap")
-    progress = _progress_printer(report)
     discard_stale_wheels(config, dirs, report, settings)
+    if jobs > 1:
+        _discard_unfinished_builds(dirs)
     target = index_target(config)
     cache = target.location if target else None
-    run = functools.partial(_bootstrap, config, dirs, requirements_file, log_path, progress, pins)
+    progress = BuildProgress(report, jobs)
+    run = functools.partial(
+        _bootstrap, config, dirs, requirements_file, log_path, progress, pins, jobs
+    )
     recorder = RunRecorder(layout, log_path)
     checked = False
     try:
@@ -202,12 +213,14 @@ def build_wheels(
                 recorder.keep_attempt(superseded=rejected)
                 run(skip_constraints, None)
     finally:
+        progress.close()
         if cache is not None and not checked:
             # A failed run never leaves a fetched wheel unchecked for the next to reuse.
             discard_unchecked_fetches(config, dirs, recorder.fetched_so_far())
         # Also after a failure: the wheels that did get built keep their inputs on record.
         record_inputs(config, dirs, settings)
-        recorder.write(report)
+        _report_slowest(recorder.write(report), report)
+        report(f"this run's logs: {keep_run_logs(layout, log_path, recorder.started)}")
     check_sdists(config, dirs, settings, report)
     _warn_about_unused_inputs(config, dirs, report, settings)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
@@ -230,8 +243,9 @@ def _bootstrap(
     dirs: fromager.FromagerDirs,
     requirements_file: Path,
     log_path: Path,
-    progress: Report,
+    progress: BuildProgress,
     pins: Path | None,
+    jobs: int,
     skip_constraints: bool,
     cache: IndexLocation | None,
 ) -> None:
@@ -245,8 +259,38 @@ def _bootstrap(
         log_path=log_path,
         constraints_file=pins,
         cache_wheel_server_url=cache.simple_url if cache else None,
-        on_progress=progress,
+        on_progress=progress.resolved,
+        jobs=jobs,
+        on_line=progress.line,
     )
+
+
+def _jobs_text(jobs: int) -> str:
+    return "one package at a time" if jobs == 1 else f"up to {jobs} packages at a time"
+
+
+def _discard_unfinished_builds(dirs: fromager.FromagerDirs) -> None:
+    """Delete what an interrupted build-parallel left in ``wheels-repo/build/<thread>/``.
+
+    Each build thread writes its wheel there and Fromager moves every wheel it finds
+    there into the wheel mirror: a half-written wheel left by a killed run must never
+    be picked up by a later thread that happens to get the same folder.
+    """
+    build_root = dirs.wheels_repo / "build"
+    if build_root.is_dir():
+        for leftover in build_root.iterdir():
+            if leftover.is_dir():
+                remove_tree(leftover)
+
+
+def _report_slowest(summary: RunSummary, report: Report) -> None:
+    timed = [
+        TimedWheel(entry.project, entry.version, entry.action.value, entry.seconds)
+        for entry in summary.entries
+        if entry.seconds is not None
+    ]
+    for line in slowest_table(timed):
+        report(line)
 
 
 def _check_inputs(config: StackConfig) -> Settings:
@@ -277,12 +321,3 @@ def _warn_about_unused_inputs(
     for project, item in sorted(settings.items()):
         if project not in names:
             report(f"warning: {item.path}: settings for {project}, which is not in this build")
-
-
-def _progress_printer(report: Report) -> Report:
-    count = itertools.count(1)
-
-    def show(item: str) -> None:
-        report(f"  [{next(count)}] {item}")
-
-    return show

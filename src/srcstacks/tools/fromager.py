@@ -26,6 +26,7 @@ from srcstacks.errors import (
     StateError,
     ToolError,
 )
+from srcstacks.parallel_log import PARALLEL_START, node_project
 from srcstacks.records import read_json_state
 from srcstacks.tools.process import run_logged, tool_env
 
@@ -147,9 +148,15 @@ def bootstrap(
     constraints_file: Path | None = None,
     cache_wheel_server_url: str | None = None,
     on_progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    on_line: Callable[[str], None] | None = None,
 ) -> None:
     """``fromager bootstrap -r requirements_file``: build everything it needs from source.
 
+    ``jobs`` above 1 runs ``fromager bootstrap-parallel -m jobs`` instead: a serial
+    bootstrap that builds only the build tools and downloads every other source, then
+    ``build-parallel`` over the dependency graph it wrote. ``on_line`` sees every line
+    of Fromager's output; ``on_progress`` a short text per requirement resolved.
     ``constraints_file`` pins versions (Fromager's global ``-c``), for exact rebuilds.
     ``cache_wheel_server_url`` is an index whose wheels Fromager downloads instead of
     building them (same name, version and build tag); the caller checks what it took.
@@ -177,7 +184,7 @@ def bootstrap(
         "--work-dir",
         str(dirs.work_dir),
         *(["--constraints-file", str(constraints_file)] if constraints_file else []),
-        "bootstrap",
+        *(["bootstrap-parallel", "--max-workers", str(jobs)] if jobs > 1 else ["bootstrap"]),
         "-r",
         str(requirements_file),
     ]
@@ -191,12 +198,12 @@ def bootstrap(
             **portable_build_env(dirs.work_dir),
         }
     )
-    errors: list[tuple[str, str]] = []
+    errors = ErrorLines()
 
     def watch(line: str) -> None:
-        if match := _ERROR_LINE.search(line):
-            errors.append((match["package"], match["message"]))
-        elif on_progress and (match := _PROGRESS_LINE.search(line)):
+        if on_line is not None:
+            on_line(line)
+        if not errors.feed(line) and on_progress and (match := _PROGRESS_LINE.search(line)):
             on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
 
     started = time.time()
@@ -205,14 +212,35 @@ def bootstrap(
         run_logged(
             command,
             log_path=log_path,
-            what="fromager bootstrap",
+            what="fromager bootstrap-parallel" if jobs > 1 else "fromager bootstrap",
             cwd=dirs.root,
             env=env,
             on_line=watch,
         )
     except ToolError as exc:
         text = log_path.read_text(encoding="utf-8", errors="replace")
-        raise explain_failure(text, errors, str(log_path), exc, dirs, started) from None
+        raise explain_failure(text, errors.found, str(log_path), exc, dirs, started) from None
+
+
+class ErrorLines:
+    """The ``(package, message)`` of each ``ERROR`` line of Fromager's output, in order."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+        self._in_parallel = False
+
+    def feed(self, line: str) -> bool:
+        """Take one line; whether it was an error line."""
+        self._in_parallel = self._in_parallel or bool(PARALLEL_START.search(line))
+        match = _ERROR_LINE.search(line)
+        if match is None:
+            return False
+        # build-parallel names a package by its node key: name and version.
+        package = match["package"]
+        self.found.append(
+            (node_project(package) if self._in_parallel else package, match["message"])
+        )
+        return True
 
 
 def portable_build_env(work_dir: Path) -> dict[str, str]:
