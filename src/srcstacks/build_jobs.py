@@ -1,9 +1,10 @@
-"""How many packages the wheels stage builds at once: ``--jobs N``.
+"""How the wheels stage runs its builds: ``--jobs N`` and ``--executor``.
 
 Reads the CPUs this process may run on (its affinity mask, which containers and
 ``taskset`` narrow, not the machine's core count); writes nothing. The command line sets
-the number for the length of one command (:func:`building_with`); the wheels stage reads
-it with :func:`current_jobs`, so no stage signature or config file carries it.
+both for the length of one command (:func:`building_with`); the wheels stage reads them
+with :func:`current_jobs` and :func:`current_executor`, so no stage signature, config
+file or stage fingerprint carries them: they change how wheels are built, never which.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contextvars import ContextVar
 from srcstacks.errors import ConfigError
 
 _jobs: ContextVar[int | None] = ContextVar("srcstacks_build_jobs", default=None)
+_executor: ContextVar[str | None] = ContextVar("srcstacks_build_executor", default=None)
 
 
 def default_jobs() -> int:
@@ -41,15 +43,25 @@ def checked_jobs(value: int | None) -> int:
 
 
 @contextlib.contextmanager
-def building_with(jobs: int | None) -> Iterator[int]:
-    """Run the block with ``jobs`` parallel builds (checked; ``None``: the default)."""
-    token = _jobs.set(checked_jobs(jobs))
+def building_with(jobs: int | None, executor: str | None = None) -> Iterator[int]:
+    """Run the block with ``jobs`` parallel builds (checked; ``None``: the default) and
+    ``executor`` (checked: ``dask://HOST:PORT`` or ``None``)."""
+    from srcstacks.executors import check_executor
+
+    jobs_token = _jobs.set(checked_jobs(jobs))
+    executor_token = _executor.set(check_executor(executor))
     try:
         yield _jobs.get() or 1
     finally:
-        _jobs.reset(token)
+        _executor.reset(executor_token)
+        _jobs.reset(jobs_token)
 
 
 def current_jobs() -> int:
     """The parallel builds asked for on the command line, else the number of CPUs."""
     return _jobs.get() or default_jobs()
+
+
+def current_executor() -> str | None:
+    """The ``--executor`` given on the command line, if any."""
+    return _executor.get()

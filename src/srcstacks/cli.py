@@ -110,6 +110,15 @@ JobsOpt = Annotated[
     ),
 ]
 
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Run the package builds on a Dask cluster: dask://HOST:PORT (its scheduler)."
+        " Default: on this machine, --jobs at a time.",
+    ),
+]
+
 
 def _say(message: str) -> None:
     typer.echo(message, err=True)
@@ -153,6 +162,7 @@ def _stage_command(
         no_index: NoIndexOpt = False,
         force: ForceOpt = False,
         jobs: JobsOpt = None,
+        executor: ExecutorOpt = None,
     ) -> None:
         if runtime_source not in (None, *RUNTIME_SOURCES):
             _fail(
@@ -177,7 +187,7 @@ def _stage_command(
         def run() -> None:
             from srcstacks import pipeline
 
-            with building_with(jobs):
+            with building_with(jobs, executor):
                 config = load_config(spec, overrides)
                 if stage is None:
                     pipeline.run_all(config, _say, force=force)
@@ -189,9 +199,13 @@ def _stage_command(
 
     command.__doc__ = summary
     if not builds_wheels:
-        # --jobs only where wheels are built: typer reads the options from the signature.
+        # --jobs and --executor only where wheels are built: typer reads the signature.
         signature = inspect.signature(command, eval_str=True)
-        kept = [param for name, param in signature.parameters.items() if name != "jobs"]
+        kept = [
+            param
+            for name, param in signature.parameters.items()
+            if name not in ("jobs", "executor")
+        ]
         command.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
     return command
 
