@@ -1,22 +1,27 @@
 """``srcstacks wheels --jobs 2`` against ``--jobs 1`` on independent C-extension packages.
 
 Writes a stack of one application needing five independent C-extension projects
-(markupsafe, simplejson, wrapt, psutil, bitarray: each a setuptools build with its own C
-sources, no Cython), builds its wheels cold in two fresh work dirs, with ``--jobs 1``
-(``fromager bootstrap``) and ``--jobs 2`` (``fromager bootstrap-parallel -m 2``), and
-prints both times and their ratio side by side, with each run's wheel counts.
+(regex, pycryptodome, brotli, bitarray, psutil: each a setuptools build compiling its
+own C sources against nothing but the system's libc, several of them for tens of
+seconds), builds its wheels cold in two fresh work dirs, with ``--jobs 1`` (one
+``fromager bootstrap``) and ``--jobs 2`` (resolve, then srcstacks' scheduler running
+two ``fromager build`` at a time, then the recording bootstrap), and prints both times
+and their ratio side by side, each run's wheel counts and slowest builds, the load
+before and after, and whether both runs gave byte-identical wheels.
 
     python -m uv run python benchmarks/parallel_builds.py
 
-Both runs resolve the same graph and build the same build tools (setuptools, ...) one
-after another first: only the packages that are not build tools are built in parallel.
-A benchmark, not a test: the test suite does not run it.
+Both runs resolve the same graph and build the same build tool (setuptools) first:
+only the packages that are not build tools are built in parallel. A benchmark, not a
+test: the test suite does not run it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -24,11 +29,11 @@ import time
 from pathlib import Path
 
 REQUIREMENTS = [
-    "markupsafe==3.0.4",
-    "simplejson==4.3.0",
-    "wrapt==2.5.2",
-    "psutil==7.2.2",
+    "regex==2026.11.19",
+    "pycryptodome==4.4.0",
+    "brotli==1.2.1",
     "bitarray==3.12.3",
+    "psutil==7.2.2",
 ]
 
 SPEC = f"""\
@@ -51,7 +56,7 @@ source = "pack"
 
 def write_stack(folder: Path) -> Path:
     (folder / "launch_modules").mkdir(parents=True)
-    (folder / "launch_modules" / "cext.py").write_text("import markupsafe\n")
+    (folder / "launch_modules" / "cext.py").write_text("import regex\n")
     spec = folder / "venvstacks.toml"
     spec.write_text(SPEC)
     return spec
@@ -74,17 +79,33 @@ def build(spec: Path, jobs: int) -> tuple[float, dict[str, int], str]:
     return seconds, summary["totals"], slowest
 
 
+def wheel_hashes(spec: Path) -> dict[str, str]:
+    downloads = spec.parent / "_srcstacks" / "cpu" / "fromager" / "wheels-repo" / "downloads"
+    return {
+        wheel.name: hashlib.sha256(wheel.read_bytes()).hexdigest()
+        for wheel in sorted(downloads.glob("*.whl"))
+    }
+
+
 def main() -> None:
-    print(f"machine: {len(os.sched_getaffinity(0))} CPUs, load {os.getloadavg()[0]:.2f}")
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    cpus = len(os.sched_getaffinity(0))
+    print(f"machine: {cpus} CPUs, {platform.machine()}, load {load}")
     with tempfile.TemporaryDirectory(prefix="srcstacks-jobs-") as scratch:
         times: dict[int, float] = {}
+        hashes: dict[int, dict[str, str]] = {}
         for jobs in (1, 2):
             spec = write_stack(Path(scratch) / f"jobs-{jobs}")
             seconds, totals, slowest = build(spec, jobs)
             times[jobs] = seconds
+            hashes[jobs] = wheel_hashes(spec)
             print(f"--jobs {jobs}: {seconds:6.1f} s  {totals}")
             print(f"  slowest builds:{slowest.rstrip()}")
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"load after: {load}")
     print(f"ratio --jobs 2 / --jobs 1: {times[2] / times[1]:.2f}")
+    same = hashes[1] == hashes[2]
+    print(f"wheels byte-identical: {'yes' if same else 'NO'} ({len(hashes[1])} wheels)")
 
 
 if __name__ == "__main__":
