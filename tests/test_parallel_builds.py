@@ -387,7 +387,8 @@ def test_executor_builds_are_built_with_seconds_and_worker_though_the_last_boots
                             "worker": "local"}  # fmt: skip
     assert entries["b"]["worker"] == "worker-2" and entries["b"]["action"] == "built"
     assert entries["setuptools"]["action"] == "built" and entries["setuptools"]["worker"] == "local"
-    assert "c" not in entries  # never started, and no build order names it here
+    # Never started (an earlier build failed): unfinished, not unknown.
+    assert entries["c"]["action"] == "unfinished" and entries["c"]["worker"] is None
     # The negative control: without the outcomes, the final bootstrap's "reused" stands.
     alone = {e.project: e.action for e in summarize("cpu", None, [resolve, final]).entries}
     assert alone["a"] == Action.REUSED

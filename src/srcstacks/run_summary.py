@@ -97,13 +97,15 @@ def read_log(text: str, *, sdist_only: bool = False) -> LogFacts:
     return facts
 
 
-def outcome_facts(outcomes: Iterable[BuildOutcome]) -> LogFacts:
-    """The executor's builds as facts: built ones with their seconds and worker."""
-    facts = LogFacts()
+def outcome_facts(outcomes: Iterable[BuildOutcome], planned: Iterable[Key] = ()) -> LogFacts:
+    """The executor's builds as facts: built ones with their seconds and worker.
+
+    Every ``planned`` build this run did not finish (failed, never started because of a
+    failure or Ctrl-C) counts as started: ``unfinished`` in the summary.
+    """
+    facts = LogFacts(started=set(planned))
     for outcome in outcomes:
         key = outcome.build.key
-        if outcome.status == Status.NOT_STARTED:
-            continue
         facts.started.add(key)
         if outcome.status == Status.BUILT:
             facts.finished[key] = Action.BUILT
@@ -298,9 +300,9 @@ class RunRecorder:
         }
         self.earlier.append(facts)
 
-    def add_outcomes(self, outcomes: Iterable[BuildOutcome]) -> None:
+    def add_outcomes(self, outcomes: Iterable[BuildOutcome], planned: Iterable[Key] = ()) -> None:
         """Remember the executor's builds (after the resolve step, before the last bootstrap)."""
-        self.earlier.append(outcome_facts(outcomes))
+        self.earlier.append(outcome_facts(outcomes, planned))
 
     def _this_run(self, log: Path) -> str:
         """``log``'s text if this run wrote it; an earlier run's log says nothing here."""

@@ -33,7 +33,7 @@ from srcstacks.executors.scheduler import run_scheduled
 from srcstacks.index_client import PYPI_SIMPLE
 from srcstacks.layout import claim_dir, empty_dir, move_into, remove_tree
 from srcstacks.tools import fromager
-from srcstacks.tools.process import die_with_parent, last_error_line, supervised, tool_env
+from srcstacks.tools.process import last_error_line, supervised, tool_env
 
 WORKER = "local"
 
@@ -154,7 +154,8 @@ class LocalExecutor:
                 stderr=subprocess.STDOUT,
                 text=True,
                 errors="replace",
-                preexec_fn=die_with_parent,
+                # No preexec_fn (unsafe with threads): the reaper sets its own death
+                # signal and checks that srcstacks is still its parent.
             )
             with self._lock:
                 self._processes.add(process)

@@ -79,7 +79,7 @@ def build_in_parallel(
     try:
         executor.run(builds, context, seen.event)
     finally:
-        recorder.add_outcomes(seen.outcomes.values())
+        recorder.add_outcomes(seen.outcomes.values(), [build.key for build in builds])
     failed = [o for o in seen.outcomes.values() if o.status == Status.FAILED]
     if failed:
         first = min(failed, key=lambda outcome: outcome.ended)
