@@ -483,3 +483,42 @@ def test_slowest_builds_table_lists_the_slowest_first_and_skips_instant_ones() -
         "1h00m",
         "1h02m",
     ]
+
+
+# --- the loopback index the local builds install from ----------------------------------
+
+
+def test_the_loopback_index_serves_the_stacks_wheels_and_sdists_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    from srcstacks.executors.loopback_index import serving
+    from srcstacks.tools.fromager import FromagerDirs
+
+    dirs = FromagerDirs(tmp_path / "fromager")
+    dirs.built_wheels.mkdir(parents=True)
+    dirs.downloaded_sdists.mkdir(parents=True)
+    (dirs.built_wheels / "flit_core-3.12.0-0-py3-none-any.whl").write_bytes(b"wheel")
+    (dirs.downloaded_sdists / "markupsafe-3.0.4.tar.gz").write_bytes(b"sdist")
+    (tmp_path / "secret.whl").write_bytes(b"not served")
+    with serving(dirs) as url:
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/simple/")
+        page = urllib.request.urlopen(url + "flit-core/").read().decode()
+        assert 'href="/files/flit_core-3.12.0-0-py3-none-any.whl"' in page
+        page = urllib.request.urlopen(url + "MarkupSafe/").read().decode()
+        assert 'href="/files/markupsafe-3.0.4.tar.gz"' in page
+        base = url.removesuffix("simple/")
+        assert urllib.request.urlopen(base + "files/markupsafe-3.0.4.tar.gz").read() == b"sdist"
+        head = urllib.request.Request(
+            base + "files/flit_core-3.12.0-0-py3-none-any.whl", method="HEAD"
+        )
+        assert urllib.request.urlopen(head).headers["Content-Length"] == "5"
+        # A wheel moved in while serving is served at once.
+        (dirs.built_wheels / "idna-3.11-0-py3-none-any.whl").write_bytes(b"new")
+        assert "idna-3.11" in urllib.request.urlopen(url + "idna/").read().decode()
+        for missing in ("files/..%2Fsecret.whl", "files/secret.whl", "simple/six/", "etc"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + missing)
+            assert refused.value.code == 404

@@ -94,6 +94,11 @@ class BuildProgress:
         if self._live is not None and total:
             self._live.start()
 
+    def builds_ended(self) -> None:
+        """Every build has ended: the live display goes (progress lines stay)."""
+        if self._live is not None:
+            self._live.stop()
+
     def event(self, event: BuildEvent) -> None:
         """A build started or finished."""
         with self._lock:

@@ -79,6 +79,7 @@ def build_in_parallel(
     try:
         executor.run(builds, context, seen.event)
     finally:
+        progress.builds_ended()
         recorder.add_outcomes(seen.outcomes.values(), [build.key for build in builds])
     failed = [o for o in seen.outcomes.values() if o.status == Status.FAILED]
     if failed:
