@@ -90,7 +90,10 @@ class BuildProgress:
         """The parallel part builds ``total`` packages."""
         with self._lock:
             self._total = total
-            self._say(f"building {total} package(s) from source, up to {self._jobs} at a time")
+            if total == 0:
+                self._say("every wheel is there: nothing to build")
+            else:
+                self._say(f"building {total} package(s) from source, up to {self._jobs} at a time")
         if self._live is not None and total:
             self._live.start()
 
