@@ -63,6 +63,7 @@ def write_stack(folder: Path) -> Path:
 
 
 def build(spec: Path, jobs: int) -> tuple[float, dict[str, int], str]:
+    began = time.time()
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "srcstacks", "wheels", str(spec), "--jobs", str(jobs)],
@@ -76,7 +77,28 @@ def build(spec: Path, jobs: int) -> tuple[float, dict[str, int], str]:
         sys.exit(f"--jobs {jobs} failed:\n{result.stderr}")
     summary = json.loads((spec.parent / "_srcstacks" / "cpu" / "run-summary.json").read_text())
     slowest = result.stderr.split("slowest builds:", 1)[-1].split("checking", 1)[0]
+    if jobs > 1:
+        slowest += "\n  " + phases(result.stderr, began, seconds)
     return seconds, summary["totals"], slowest
+
+
+def phases(stderr: str, began: float, total: float) -> str:
+    """Where a parallel run's time went, from the modification times of its logs."""
+    line = next(ln for ln in stderr.splitlines() if ln.startswith("this run's logs: "))
+    logs = Path(line.removeprefix("this run's logs: "))
+    resolved = (logs / "fromager-resolve.log").stat().st_mtime - began
+    built = (
+        max(
+            path.stat().st_mtime
+            for path in (logs / "packages").glob("*.log")
+            if not path.name.endswith(".build.log")
+        )
+        - began
+    )
+    return (
+        f"phases: resolve {resolved:.0f} s, parallel builds {built - resolved:.0f} s,"
+        f" recording bootstrap and checks {total - built:.0f} s"
+    )
 
 
 def wheel_hashes(spec: Path) -> dict[str, str]:
