@@ -123,11 +123,25 @@ def main() -> None:
             hashes[jobs] = wheel_hashes(spec)
             print(f"--jobs {jobs}: {seconds:6.1f} s  {totals}")
             print(f"  slowest builds:{slowest.rstrip()}")
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(f"load after: {load}")
-    print(f"ratio --jobs 2 / --jobs 1: {times[2] / times[1]:.2f}")
-    same = hashes[1] == hashes[2]
-    print(f"wheels byte-identical: {'yes' if same else 'NO'} ({len(hashes[1])} wheels)")
+        load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+        print(f"load after: {load}")
+        print(f"ratio --jobs 2 / --jobs 1: {times[2] / times[1]:.2f}")
+        same = hashes[1] == hashes[2]
+        print(f"wheels byte-identical: {'yes' if same else 'NO'} ({len(hashes[1])} wheels)")
+        differ = sorted(
+            n for n in hashes[1].keys() | hashes[2].keys() if hashes[1].get(n) != hashes[2].get(n)
+        )
+        if differ:
+            print(f"  differing: {', '.join(differ)}")
+            keep = os.environ.get("SRCSTACKS_BENCH_KEEP")
+            if keep:
+                import shutil
+
+                for jobs in (1, 2):
+                    downloads = Path(scratch) / f"jobs-{jobs}" / "_srcstacks" / "cpu" / "fromager"
+                    shutil.copytree(
+                        downloads / "wheels-repo" / "downloads", Path(keep) / f"jobs-{jobs}"
+                    )
 
 
 if __name__ == "__main__":
