@@ -250,10 +250,6 @@ def build_env(work_dir: Path, base: dict[str, str] | None = None) -> dict[str, s
     """
     env = dict(base) if base is not None else tool_env()
     env["SOURCE_DATE_EPOCH"] = os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)
-    # Fromager writes a wheel's fromager-build-*-requirements.txt from a set: with string
-    # hashing randomized, a package with two build requirements (brotli: setuptools and
-    # pkgconfig) got them in either order, run to run, and so two different wheels.
-    env["PYTHONHASHSEED"] = "0"
     env.update(portable_build_env(work_dir))
     return env
 
