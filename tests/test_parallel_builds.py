@@ -522,3 +522,14 @@ def test_the_loopback_index_serves_the_stacks_wheels_and_sdists_and_nothing_else
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(base + missing)
             assert refused.value.code == 404
+
+
+def test_every_parallel_build_gets_its_own_build_paths_mapped_to_the_serial_ones(
+    tmp_path: Path,
+) -> None:
+    from srcstacks.tools.fromager import build_env
+
+    env = build_env(tmp_path / "parallel-builds" / "brotli-1.2.1" / "work-dir", {"PATH": "/bin"})
+    assert env["PATH"] == "/bin" and env["SOURCE_DATE_EPOCH"]
+    mapped = f"-ffile-prefix-map={tmp_path}/parallel-builds/brotli-1.2.1/work-dir=/build"
+    assert mapped in env["CPPFLAGS"]  # the same /build as the serial bootstrap's work dir
