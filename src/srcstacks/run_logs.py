@@ -45,8 +45,10 @@ def keep_run_logs(layout: Layout, main_log: Path, started: float, folder: Path) 
     if main_log.is_file() and main_log.stat().st_mtime >= started:
         atomic_copy(main_log, folder / main_log.name)
     for build_log in sorted(layout.fromager.work_dir.glob("*/build.log")):
-        if build_log.stat().st_mtime >= started:
-            atomic_copy(build_log, folder / "packages" / f"{build_log.parent.name}.build.log")
+        kept = folder / "packages" / f"{build_log.parent.name}.build.log"
+        # A parallel build's own build log, copied there already, is the one to keep.
+        if build_log.stat().st_mtime >= started and not kept.exists():
+            atomic_copy(build_log, kept)
     return folder
 
 

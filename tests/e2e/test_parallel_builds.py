@@ -155,7 +155,7 @@ def test_a_failure_keeps_the_other_wheel_ctrl_c_publishes_nothing_half_built_rer
     assert failed.returncode == 1, failed.stderr
     last = failed.stderr.strip().splitlines()[-1]
     assert last.startswith("srcstacks: error: building markupsafe")
-    assert last.endswith("/packages/markupsafe-3.0.4.log)"), last
+    assert last.endswith("/packages/markupsafe-3.0.4.build.log)"), last  # the compiler's output
     assert "Traceback" not in failed.stderr
     assert "  FAILED markupsafe 3.0.4 after " in failed.stderr
     kept = {path.name: path.stat().st_mtime_ns for path in built.glob("*.whl")}

@@ -30,6 +30,7 @@ from srcstacks.executors.base import (
 )
 from srcstacks.executors.loopback_index import serving
 from srcstacks.executors.scheduler import run_scheduled
+from srcstacks.fsutil import atomic_copy
 from srcstacks.index_client import PYPI_SIMPLE
 from srcstacks.layout import claim_dir, empty_dir, move_into, remove_tree
 from srcstacks.tools import fromager
@@ -116,7 +117,10 @@ class LocalExecutor:
         code, lines = self._run(command, folder, env, log)
         if self._stopping.is_set():
             return outcome(Status.FAILED, message="stopped")
+        build_log = _keep_build_log(dirs, context.run_log_dir)
         if code != 0:
+            # The build backend's own output names the cause best (a compile error).
+            log = build_log or log
             return outcome(Status.FAILED, message=_failure(build, lines, code, log))
         wheels = sorted(dirs.built_wheels.glob("*.whl"))
         if len(wheels) != 1:
@@ -178,6 +182,17 @@ class LocalExecutor:
             for process in self._processes:
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
+
+
+def _keep_build_log(dirs: fromager.FromagerDirs, run_log_dir: Path) -> Path | None:
+    """Copy Fromager's ``<dist>-<version>/build.log`` into the run's log folder, as the
+    serial path's run folders hold it (``packages/<dist>-<version>.build.log``)."""
+    found = sorted(dirs.work_dir.glob("*/build.log"))
+    if not found:
+        return None
+    kept = run_log_dir / "packages" / f"{found[0].parent.name}.build.log"
+    atomic_copy(found[0], kept)
+    return kept
 
 
 def _failure(build: PackageBuild, lines: list[str], code: int, log: Path) -> str:
