@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from srcstacks import settings as settings_module
+from srcstacks.build_jobs import building_with
 from srcstacks.config import Overrides, StackConfig, load_config
 from srcstacks.settings import read_settings, undefined_variant
 from srcstacks.stages import build_inputs, wheels
@@ -77,7 +78,8 @@ def run_wheels_stage(
 
     monkeypatch.setattr(settings_module, "_load_yaml", counting_load)
     lines: list[str] = []
-    wheels.build_wheels(config, lines.append)
+    with building_with(1):  # the stub stands in for the one serial bootstrap
+        wheels.build_wheels(config, lines.append)
     return lines, stub, parsed
 
 

@@ -7,6 +7,7 @@ as one line on stderr with a non-zero exit, never as a traceback.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -15,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from srcstacks import __version__
+from srcstacks.build_jobs import building_with
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.errors import SrcstacksError
 from srcstacks.layout import Layout
@@ -98,6 +100,25 @@ NoIndexOpt = Annotated[
     ),
 ]
 
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="Packages built at the same time (default: the number of CPUs); 1 builds"
+        " them one after another.",
+    ),
+]
+
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Run the package builds on a Dask cluster: dask://HOST:PORT (its scheduler)."
+        " Default: on this machine, --jobs at a time.",
+    ),
+]
+
 
 def _say(message: str) -> None:
     typer.echo(message, err=True)
@@ -122,7 +143,9 @@ def _guarded(action: Callable[[], Any]) -> Any:
         _fail("interrupted; finished work is kept, rerun the same command to resume", 130)
 
 
-def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
+def _stage_command(
+    stage: str | None, summary: str, *, builds_wheels: bool = False
+) -> Callable[..., None]:
     def command(
         spec: SpecArg = Path(DEFAULT_SPEC_NAME),
         variant: VariantOpt = None,
@@ -138,6 +161,8 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
         index: IndexOpt = None,
         no_index: NoIndexOpt = False,
         force: ForceOpt = False,
+        jobs: JobsOpt = None,
+        executor: ExecutorOpt = None,
     ) -> None:
         if runtime_source not in (None, *RUNTIME_SOURCES):
             _fail(
@@ -162,16 +187,26 @@ def _stage_command(stage: str | None, summary: str) -> Callable[..., None]:
         def run() -> None:
             from srcstacks import pipeline
 
-            config = load_config(spec, overrides)
-            if stage is None:
-                pipeline.run_all(config, _say, force=force)
-                _say(f"done: archives and their SBOMs in {config.output_dir}")
-            else:
-                pipeline.run_stage(stage, config, _say, force=force)
+            with building_with(jobs, executor):
+                config = load_config(spec, overrides)
+                if stage is None:
+                    pipeline.run_all(config, _say, force=force)
+                    _say(f"done: archives and their SBOMs in {config.output_dir}")
+                else:
+                    pipeline.run_stage(stage, config, _say, force=force)
 
         _guarded(run)
 
     command.__doc__ = summary
+    if not builds_wheels:
+        # --jobs and --executor only where wheels are built: typer reads the signature.
+        signature = inspect.signature(command, eval_str=True)
+        kept = [
+            param
+            for name, param in signature.parameters.items()
+            if name not in ("jobs", "executor")
+        ]
+        command.__signature__ = signature.replace(parameters=kept)  # type: ignore[attr-defined]
     return command
 
 
@@ -181,13 +216,18 @@ def _runtime_kind(value: str | None) -> RuntimeSourceKind | None:
 
 
 app.command("build")(
-    _stage_command(None, "Run every stage: wheels, publish-wheels, lock, archives, sbom.")
+    _stage_command(
+        None,
+        "Run every stage: wheels, publish-wheels, lock, archives, sbom.",
+        builds_wheels=True,
+    )
 )
 app.command("wheels")(
     _stage_command(
         "wheels",
         "Build every layer's dependencies from source with Fromager;"
         " check each sdist against its index's sha256.",
+        builds_wheels=True,
     )
 )
 app.command("publish-wheels")(

@@ -8,7 +8,11 @@ cache server (the stack's index), and the seconds Fromager spent on it.
 
 Written after every bootstrap, failed ones too: packages Fromager started but did not
 finish are listed as ``unfinished``. The log lines read here are Fromager 0.77's
-(``fromager/bootstrapper.py`` and ``fromager/metrics.py``).
+(``fromager/bootstrapper.py`` and ``fromager/metrics.py``). A parallel run (``--jobs``
+above 1, or ``--executor``) adds its resolve step's log (``bootstrap --sdist-only``,
+which builds the build tools) before, and the outcomes of the executor's builds
+(:class:`~srcstacks.executors.base.BuildOutcome`: built, with seconds and worker)
+between it and the final bootstrap, which only finds those wheels.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from srcstacks.errors import StateError
+from srcstacks.executors.base import BuildOutcome, Status
 from srcstacks.fsutil import write_json
 from srcstacks.layout import Layout
 from srcstacks.tools import fromager
@@ -70,15 +75,47 @@ _TIMING = re.compile(
 
 @dataclass
 class LogFacts:
-    """What one ``fromager bootstrap`` log says about each package it handled."""
+    """What one ``fromager bootstrap`` log (or one set of executor builds) says."""
 
     finished: dict[Key, Action] = field(default_factory=dict)
     started: set[Key] = field(default_factory=set)
     seconds: dict[Key, float] = field(default_factory=dict)
+    workers: dict[Key, str] = field(default_factory=dict)  # who built it (executor builds)
 
 
-def read_log(text: str) -> LogFacts:
+def read_log(text: str, *, sdist_only: bool = False) -> LogFacts:
     """The packages a bootstrap log started and finished, how, and their timings.
+
+    ``sdist_only``: the resolve step of a parallel run, which only prepares the sources
+    of what is not a build tool ("adding ... to build order" with no wheel): those are
+    left for the executor's outcomes to decide.
+    """
+    facts = _read_bootstrap(text)
+    if sdist_only:
+        facts.finished = {k: a for k, a in facts.finished.items() if a != Action.UNKNOWN}
+        facts.seconds = {k: facts.seconds[k] for k in facts.finished if k in facts.seconds}
+    return facts
+
+
+def outcome_facts(outcomes: Iterable[BuildOutcome], planned: Iterable[Key] = ()) -> LogFacts:
+    """The executor's builds as facts: built ones with their seconds and worker.
+
+    Every ``planned`` build this run did not finish (failed, never started because of a
+    failure or Ctrl-C) counts as started: ``unfinished`` in the summary.
+    """
+    facts = LogFacts(started=set(planned))
+    for outcome in outcomes:
+        key = outcome.build.key
+        facts.started.add(key)
+        if outcome.status == Status.BUILT:
+            facts.finished[key] = Action.BUILT
+            facts.seconds[key] = outcome.seconds
+            facts.workers[key] = outcome.worker
+    return facts
+
+
+def _read_bootstrap(text: str) -> LogFacts:
+    """The facts of a serial ``fromager bootstrap`` log.
 
     Fromager bootstraps one package at a time (build dependencies nested inside), so the
     last action line under a package's name before its "adding ... to build order"
@@ -134,6 +171,8 @@ class SummaryEntry:
     action: Action
     # Fromager's own measure, whole seconds; None when its log has no timing for it.
     seconds: int | None
+    # Who built it: "local" (this machine), a Dask worker's name; None if not built here.
+    worker: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -141,6 +180,7 @@ class SummaryEntry:
             "version": self.version,
             "action": self.action.value,
             "seconds": self.seconds,
+            "worker": self.worker,
         }
 
 
@@ -195,12 +235,13 @@ def summarize(
     the first attempt that finished a package says how, and gives its seconds. A
     package some attempt started but none finished is ``unfinished``.
     """
-    how: dict[Key, tuple[Action, int | None]] = {}
+    how: dict[Key, tuple[Action, int | None, str | None]] = {}
     for facts in attempts:
         for key, action in facts.finished.items():
             if key not in how:
                 seconds = facts.seconds.get(key)
-                how[key] = (action, None if seconds is None else round(seconds))
+                worker = facts.workers.get(key, "local") if action == Action.BUILT else None
+                how[key] = (action, None if seconds is None else round(seconds), worker)
     started: set[Key] = set()
     for facts in attempts:
         started |= facts.started
@@ -214,11 +255,11 @@ def summarize(
 
 
 def _outcome(
-    key: Key, how: dict[Key, tuple[Action, int | None]], started: set[Key]
-) -> tuple[Action, int | None]:
+    key: Key, how: dict[Key, tuple[Action, int | None, str | None]], started: set[Key]
+) -> tuple[Action, int | None, str | None]:
     if key in how:
         return how[key]
-    return (Action.UNFINISHED if key in started else Action.UNKNOWN, None)
+    return (Action.UNFINISHED if key in started else Action.UNKNOWN, None, None)
 
 
 def _version_order(version: str) -> tuple[int, Version | str]:
@@ -243,22 +284,38 @@ class RunRecorder:
         self.started = time.time() - 1.0
         self.earlier: list[LogFacts] = []
 
-    def keep_attempt(self, superseded: Iterable[str] = ()) -> None:
+    def keep_attempt(
+        self, superseded: Iterable[str] = (), *, log: Path | None = None, sdist_only: bool = False
+    ) -> None:
         """Remember what the bootstrap that just ended did, before it is rerun.
 
         ``superseded``: canonical names of projects whose outcome the rerun decides
-        (a fetched wheel the index could not vouch for, removed to be built).
+        (a fetched wheel the index could not vouch for, removed to be built). ``log``:
+        another bootstrap's log than the main one (a parallel run's resolve step).
         """
-        facts = read_log(_read_text(self.log_path))
+        facts = read_log(self._this_run(log or self.log_path), sdist_only=sdist_only)
         dropped = set(superseded)
         facts.finished = {
             key: action for key, action in facts.finished.items() if key[0] not in dropped
         }
         self.earlier.append(facts)
 
+    def add_outcomes(self, outcomes: Iterable[BuildOutcome], planned: Iterable[Key] = ()) -> None:
+        """Remember the executor's builds (after the resolve step, before the last bootstrap)."""
+        self.earlier.append(outcome_facts(outcomes, planned))
+
+    def _this_run(self, log: Path) -> str:
+        """``log``'s text if this run wrote it; an earlier run's log says nothing here."""
+        try:
+            if log.stat().st_mtime < self.started:
+                return ""
+        except OSError:
+            return ""
+        return _read_text(log)
+
     def fetched_so_far(self) -> set[str]:
         """Canonical names of the projects this run's bootstraps fetched from the cache."""
-        attempts = [*self.earlier, read_log(_read_text(self.log_path))]
+        attempts = [*self.earlier, read_log(self._this_run(self.log_path))]
         return {
             name
             for facts in attempts
@@ -273,7 +330,7 @@ class RunRecorder:
         must not hide them): a build order that cannot be read is left out, and the
         entries come from the log alone.
         """
-        attempts = [*self.earlier, read_log(_read_text(self.log_path))]
+        attempts = [*self.earlier, read_log(self._this_run(self.log_path))]
         summary = summarize(self.layout.variant, self._build_order(), attempts)
         write_json(self.layout.run_summary, summary.to_json())
         report(f"{summary.describe()} (run summary: {self.layout.run_summary})")

@@ -28,6 +28,8 @@ class ProjectSettings:
     # Fromager's ``resolver_dist.sdist_server_url``: the index this project's sdist
     # comes from, when it is not PyPI.
     sdist_index: str | None = None
+    # Fromager's ``changelog``: how many entries each version has (its wheels' build tag).
+    changelog: dict[str, int] = field(default_factory=dict)
 
 
 # Every project settings file of a run, keyed by canonical project name. Read once per
@@ -55,6 +57,7 @@ def read_settings(settings_dir: Path) -> Settings:
                 str(name): _str_map((info or {}).get("env")) for name, info in variants.items()
             },
             sdist_index=_sdist_index(data),
+            changelog=_changelog_lengths(data),
         )
     return found
 
@@ -100,6 +103,17 @@ def _sdist_index(data: dict[str, Any]) -> str | None:
     resolver = data.get("resolver_dist")
     url = resolver.get("sdist_server_url") if isinstance(resolver, dict) else None
     return str(url) if url else None
+
+
+def _changelog_lengths(data: dict[str, Any]) -> dict[str, int]:
+    changelog = data.get("changelog")
+    if not isinstance(changelog, dict):
+        return {}
+    return {
+        str(version): len(entries)
+        for version, entries in changelog.items()
+        if isinstance(entries, list)
+    }
 
 
 def _str_map(value: Any) -> dict[str, str]:

@@ -3,8 +3,11 @@
 Reads the stack spec; runs ``fromager bootstrap`` on the requirements of every layer
 (runtime layer included), with the stack's settings dir, patches dir and variant.
 Writes Fromager's repos under ``<work_dir>/<variant>/fromager/`` (kept between runs, so
-a rerun after a failure reuses every wheel already built) and
-``<work_dir>/<variant>/wheels.json`` describing the run.
+a rerun after a failure reuses every wheel already built),
+``<work_dir>/<variant>/wheels.json`` describing the run and the run's logs in
+``<work_dir>/<variant>/logs/runs/<start time>/``. ``--jobs`` above 1 or ``--executor``
+(:mod:`srcstacks.build_jobs`) builds independent packages at the same time
+(:mod:`srcstacks.stages.parallel_wheels`); :mod:`srcstacks.build_progress` shows the builds.
 """
 
 from __future__ import annotations
@@ -20,17 +23,23 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from srcstacks.build_jobs import current_executor, current_jobs
+from srcstacks.build_progress import BuildProgress, TimedWheel, slowest_table
 from srcstacks.config import StackConfig
-from srcstacks.errors import ConfigError, ConstraintsConflictError
+from srcstacks.errors import ConfigError
+from srcstacks.executors import make_executor
+from srcstacks.executors.base import BuildContext
 from srcstacks.fsutil import atomic_write_text, write_json
 from srcstacks.index_target import index_target
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
 from srcstacks.private_index import IndexLocation
-from srcstacks.run_summary import RunRecorder
+from srcstacks.run_logs import keep_run_logs, new_run_folder
+from srcstacks.run_summary import RunRecorder, RunSummary
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
 from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked_fetches
+from srcstacks.stages.parallel_wheels import build_in_parallel, on_terminal, retrying_conflicts
 from srcstacks.stages.runtime_build import runtime_build_inputs
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.tools import fromager
@@ -165,33 +174,44 @@ def build_wheels(
         report("layers pin conflicting versions, so Fromager runs with --skip-constraints:")
         for conflict in conflicts:
             report(f"  {conflict.describe()}")
+    jobs, executor_name = current_jobs(), current_executor()
+    # Checked before anything runs: a Dask executor that cannot load stops the run here.
+    executor = make_executor(executor_name, jobs) if jobs > 1 or executor_name else None
     report(
         f"building {len(requirements)} requirement(s) and their build tools from source"
-        f" (variant {config.variant!r})"
+        f" (variant {config.variant!r}, {_jobs_text(jobs, executor_name)})"
     )
     log_path = layout.log("fromager-bootstrap")
-    progress = _progress_printer(report)
     discard_stale_wheels(config, dirs, report, settings)
     target = index_target(config)
     cache = target.location if target else None
-    run = functools.partial(_bootstrap, config, dirs, requirements_file, log_path, progress, pins)
+    progress = BuildProgress(report, jobs, live=executor is not None and on_terminal())
+    bootstrap = functools.partial(_bootstrap, config, dirs, requirements_file, progress, pins)
     recorder = RunRecorder(layout, log_path)
+    run_log_dir = new_run_folder(layout, recorder.started)
     checked = False
     try:
-        try:
-            run(skip_constraints, cache)
-        except ConstraintsConflictError:
-            if skip_constraints:
-                raise
-            # The build graph needs two versions of a transitive dependency: every wheel
-            # is built already, so the rerun only skips writing the constraints file.
-            report(
-                "the built graph needs two versions of one project;"
-                " rerunning with --skip-constraints"
+        complete = True
+        if executor is not None:
+            context = BuildContext(config, layout, dirs, settings, run_log_dir, cache, pins)
+            skip_constraints, complete = build_in_parallel(
+                context,
+                executor,
+                lambda log, skip, sdist_only: bootstrap(log, skip, cache, sdist_only),
+                recorder,
+                progress,
+                report,
+                skip_constraints,
             )
-            skip_constraints = True
-            recorder.keep_attempt()
-            run(skip_constraints, cache)
+        if complete:
+            if executor is not None:
+                report("recording the build with fromager bootstrap (every wheel is there)")
+            skip_constraints = retrying_conflicts(
+                lambda skip: bootstrap(log_path, skip, cache, quiet=executor is not None),
+                skip_constraints,
+                recorder.keep_attempt,
+                report,
+            )
         if cache is not None:
             fetched = recorder.fetched_so_far()
             rejected = check_fetched_wheels(config, dirs, settings, cache, fetched, report)
@@ -200,14 +220,19 @@ def build_wheels(
                 # Only the wheels just removed are missing: everything else is reused.
                 report("building the wheels the index could not vouch for")
                 recorder.keep_attempt(superseded=rejected)
-                run(skip_constraints, None)
+                recorder.log_path = log_path
+                bootstrap(log_path, skip_constraints, None)
     finally:
+        progress.close()
         if cache is not None and not checked:
             # A failed run never leaves a fetched wheel unchecked for the next to reuse.
             discard_unchecked_fetches(config, dirs, recorder.fetched_so_far())
         # Also after a failure: the wheels that did get built keep their inputs on record.
         record_inputs(config, dirs, settings)
-        recorder.write(report)
+        _report_slowest(recorder.write(report), report)
+        keep_run_logs(layout, log_path, recorder.started, run_log_dir)
+        report(f"this run's logs: {run_log_dir}")
+    log_path = recorder.log_path
     check_sdists(config, dirs, settings, report)
     _warn_about_unused_inputs(config, dirs, report, settings)
     build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
@@ -229,11 +254,14 @@ def _bootstrap(
     config: StackConfig,
     dirs: fromager.FromagerDirs,
     requirements_file: Path,
-    log_path: Path,
-    progress: Report,
+    progress: BuildProgress,
     pins: Path | None,
+    log_path: Path,
     skip_constraints: bool,
     cache: IndexLocation | None,
+    sdist_only: bool = False,
+    *,
+    quiet: bool = False,
 ) -> None:
     fromager.bootstrap(
         dirs,
@@ -245,8 +273,25 @@ def _bootstrap(
         log_path=log_path,
         constraints_file=pins,
         cache_wheel_server_url=cache.simple_url if cache else None,
-        on_progress=progress,
+        on_progress=None if quiet else progress.resolved,
+        sdist_only=sdist_only,
     )
+
+
+def _jobs_text(jobs: int, executor: str | None) -> str:
+    if executor is not None:
+        return f"builds on {executor}"
+    return "one package at a time" if jobs == 1 else f"up to {jobs} packages at a time"
+
+
+def _report_slowest(summary: RunSummary, report: Report) -> None:
+    timed = [
+        TimedWheel(entry.project, entry.version, entry.action.value, entry.seconds)
+        for entry in summary.entries
+        if entry.seconds is not None
+    ]
+    for line in slowest_table(timed):
+        report(line)
 
 
 def _check_inputs(config: StackConfig) -> Settings:
@@ -277,12 +322,3 @@ def _warn_about_unused_inputs(
     for project, item in sorted(settings.items()):
         if project not in names:
             report(f"warning: {item.path}: settings for {project}, which is not in this build")
-
-
-def _progress_printer(report: Report) -> Report:
-    count = itertools.count(1)
-
-    def show(item: str) -> None:
-        report(f"  [{next(count)}] {item}")
-
-    return show

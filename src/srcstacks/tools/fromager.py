@@ -150,9 +150,13 @@ def bootstrap(
     constraints_file: Path | None = None,
     cache_wheel_server_url: str | None = None,
     on_progress: Callable[[str], None] | None = None,
+    sdist_only: bool = False,
 ) -> None:
     """``fromager bootstrap -r requirements_file``: build everything it needs from source.
 
+    ``sdist_only`` (the resolve step of a parallel run) builds only the build tools and
+    downloads and prepares every other source, writing the dependency graph the
+    parallel builds follow. ``on_progress`` sees a short text per requirement resolved.
     ``constraints_file`` pins versions (Fromager's global ``-c``), for exact rebuilds.
     ``cache_wheel_server_url`` is an index whose wheels Fromager downloads instead of
     building them (same name, version and build tag); the caller checks what it took.
@@ -163,7 +167,65 @@ def bootstrap(
     :class:`ConstraintsConflictError` when the built graph needs two versions of a
     project and ``skip_constraints`` was not given.
     """
-    command: list[str] = [
+    command = [
+        *global_options(dirs, settings_dir, patches_dir, variant, constraints_file),
+        "bootstrap",
+        "-r",
+        str(requirements_file),
+    ]
+    if sdist_only:
+        command.append("--sdist-only")
+    if skip_constraints:
+        command.append("--skip-constraints")
+    if cache_wheel_server_url:
+        command += ["--cache-wheel-server-url", cache_wheel_server_url]
+    env = build_env(dirs.work_dir)
+    errors = ErrorLines()
+
+    def watch(line: str) -> None:
+        if not errors.feed(line) and on_progress and (match := _PROGRESS_LINE.search(line)):
+            on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
+
+    started = time.time()
+    try:
+        # cwd: Fromager reads a global ./overrides/settings.yaml; never the user's by accident.
+        run_logged(
+            command,
+            log_path=log_path,
+            what="fromager bootstrap",
+            cwd=dirs.root,
+            env=env,
+            on_line=watch,
+        )
+    except ToolError as exc:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+        raise explain_failure(text, errors.found, str(log_path), exc, dirs, started) from None
+
+
+class ErrorLines:
+    """The ``(package, message)`` of each ``ERROR`` line of Fromager's output, in order."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def feed(self, line: str) -> bool:
+        """Take one line; whether it was an error line."""
+        match = _ERROR_LINE.search(line)
+        if match is None:
+            return False
+        self.found.append((match["package"], match["message"]))
+        return True
+
+
+def global_options(
+    dirs: FromagerDirs,
+    settings_dir: Path,
+    patches_dir: Path,
+    variant: str,
+    constraints_file: Path | None = None,
+) -> list[str]:
+    """``python -m fromager`` with the stack's settings, patches, variant and repos."""
+    return [
         sys.executable,
         "-m",
         FROMAGER_MODULE,
@@ -180,42 +242,19 @@ def bootstrap(
         "--work-dir",
         str(dirs.work_dir),
         *(["--constraints-file", str(constraints_file)] if constraints_file else []),
-        "bootstrap",
-        "-r",
-        str(requirements_file),
     ]
-    if skip_constraints:
-        command.append("--skip-constraints")
-    if cache_wheel_server_url:
-        command += ["--cache-wheel-server-url", cache_wheel_server_url]
-    env = tool_env(
-        {
-            "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),
-            **portable_build_env(dirs.work_dir),
-        }
-    )
-    errors: list[tuple[str, str]] = []
 
-    def watch(line: str) -> None:
-        if match := _ERROR_LINE.search(line):
-            errors.append((match["package"], match["message"]))
-        elif on_progress and (match := _PROGRESS_LINE.search(line)):
-            on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
 
-    started = time.time()
-    try:
-        # cwd: Fromager reads a global ./overrides/settings.yaml; never the user's by accident.
-        run_logged(
-            command,
-            log_path=log_path,
-            what="fromager bootstrap",
-            cwd=dirs.root,
-            env=env,
-            on_line=watch,
-        )
-    except ToolError as exc:
-        text = log_path.read_text(encoding="utf-8", errors="replace")
-        raise explain_failure(text, errors, str(log_path), exc, dirs, started) from None
+def build_env(work_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a Fromager run whose work dir is ``work_dir``.
+
+    ``base`` is :func:`tool_env` taken earlier (a build thread cannot take it: the run's
+    context does not reach threads).
+    """
+    env = dict(base) if base is not None else tool_env()
+    env["SOURCE_DATE_EPOCH"] = os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)
+    env.update(portable_build_env(work_dir))
+    return env
 
 
 def portable_build_env(work_dir: Path) -> dict[str, str]:

@@ -1,0 +1,98 @@
+"""Live progress of the wheels stage's builds and the slowest-builds table (plain lines)."""
+
+from __future__ import annotations
+
+import time
+
+from srcstacks.build_progress import BuildProgress, TimedWheel, duration, slowest_table
+from srcstacks.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
+
+# --- live progress ----------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def event(kind: str, name: str, status: Status = Status.BUILT, message: str = "") -> BuildEvent:
+    build = PackageBuild(name, "1.0", "u")
+    if kind == "started":
+        return BuildEvent("started", build, "local")
+    outcome = BuildOutcome(build, status, 0.0, "local", message=message)
+    return BuildEvent("finished", build, "local", outcome)
+
+
+def test_progress_names_each_build_its_duration_and_what_remains() -> None:
+    said: list[str] = []
+    clock = FakeClock()
+    progress = BuildProgress(said.append, 2, heartbeat=0, clock=clock)
+    progress.ready(("setuptools", "80.0"), "built", 12.0)
+    progress.ready(("idna", "3.11"), "reused", 0.0)
+    progress.planned(3)
+    progress.event(event("started", "regex"))
+    progress.event(event("started", "psutil"))
+    clock.now += 9
+    progress.event(event("finished", "psutil"))
+    clock.now += 116
+    progress.event(event("finished", "regex"))
+    progress.close()
+    assert said == [
+        "  built setuptools 80.0 in 12s",
+        "  reused idna 3.11",
+        "building 3 package(s) from source, up to 2 at a time",
+        "  building regex 1.0 from source",
+        "  building psutil 1.0 from source",
+        "  built psutil 1.0 in 9s [1/3 done, 1 waiting; running: regex 1.0 (9s)]",
+        "  built regex 1.0 in 2m05s [2/3 done, 1 waiting]",
+    ]
+
+
+def test_a_failed_build_is_shown_with_its_reason() -> None:
+    said: list[str] = []
+    progress = BuildProgress(said.append, 2, heartbeat=0, clock=FakeClock())
+    progress.event(event("started", "brotli"))
+    progress.event(event("finished", "brotli", Status.FAILED, "building brotli 1.0 failed: x"))
+    progress.close()
+    assert said[-1] == "  FAILED brotli 1.0 after 0s: building brotli 1.0 failed: x"
+
+
+def test_a_long_silent_compile_is_reported_with_its_elapsed_time() -> None:
+    said: list[str] = []
+    clock = FakeClock()
+    progress = BuildProgress(said.append, 2, heartbeat=0.05, clock=clock)
+    progress.planned(1)
+    progress.event(event("started", "pycryptodome"))
+    clock.now += 190  # three minutes of silence from the compile
+    deadline = time.monotonic() + 5
+    while not any("still building" in line for line in said) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    progress.close()
+    beats = [line for line in said if "still building" in line]
+    assert beats == ["  still building pycryptodome 1.0 (3m10s) [0/1 done, 0 waiting]"], said
+
+
+def test_slowest_builds_table_lists_the_slowest_first_and_skips_instant_ones() -> None:
+    wheels = [
+        TimedWheel("idna", "3.11", "built", 3),
+        TimedWheel("markupsafe", "3.0.4", "built", 754),
+        TimedWheel("flit-core", "3.12.0", "reused", 0),
+        TimedWheel("jinja2", "3.1.6", "fetched", 9),
+    ]
+    table = slowest_table(wheels, limit=2)
+    assert table == [
+        "slowest builds:",
+        "  markupsafe 3.0.4  built     12m34s",
+        "  jinja2 3.1.6      fetched       9s",
+    ]
+    assert slowest_table([TimedWheel("six", "1.17.0", "reused", 0)]) == []
+    assert [duration(s) for s in (0, 59, 60, 3600, 3725)] == [
+        "0s",
+        "59s",
+        "1m00s",
+        "1h00m",
+        "1h02m",
+    ]
