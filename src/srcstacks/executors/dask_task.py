@@ -96,9 +96,10 @@ def build_on_worker(task: BuildTask) -> TaskResult:
 
     worker = distributed.get_worker()
     name = str(worker.name)
+    # "worker_name": the scheduler overwrites a "worker" key with the worker's address.
     worker.log_event(task.events_topic, {"kind": "started", "key": list(task.build.key),
-                                         "worker": name})  # fmt: skip
-    cancelled = _cancel_check(distributed.Event(task.cancel_flag))  # type: ignore[no-untyped-call]
+                                         "worker_name": name})  # fmt: skip
+    cancelled = _cancel_check(distributed.Event(task.cancel_flag))
     started = time.monotonic()
     base = claim_dir(Path(worker.local_directory) / "srcstacks-builds", "Dask build folder")
     folder = base / f"{task.build.project}-{task.build.version}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,257 @@
+"""End-to-end: package builds fanned out to a real Dask cluster on loopback.
+
+One cluster for the whole file (a ``dask scheduler`` and two ``dask worker`` processes,
+each with its own local directory and the index credentials in its own environment)
+and the session's devpi-server; each test gets a fresh private index on it. The stack
+is tests/stacks/dask_pair (idna with a build setting, tomli with a patch, flit_core to
+build both), built locally once with ``srcstacks wheels`` (6 s): that gives the
+coordinator its sdists and build tools, and the local wheels the workers' must equal.
+Faults: a worker killed mid-build, a worker whose platform differs from the
+coordinator's, an unreachable scheduler, a stack without an index.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from srcstacks.config import IndexSettings, StackConfig, load_config
+from srcstacks.executors.base import BuildContext, BuildEvent, BuildOutcome, PackageBuild, Status
+from srcstacks.executors.dask_executor import DaskExecutor
+from srcstacks.fsutil import sha256_bytes
+from srcstacks.layout import Layout
+from srcstacks.managed_index import ManagedIndex
+from srcstacks.private_index import (
+    PROVENANCE_PROJECT,
+    IndexLocation,
+    download,
+    project_files,
+    provenance_filename,
+)
+from srcstacks.settings import read_settings
+from srcstacks.stages.cache_check import companion_record, mismatch
+from srcstacks.tools.fromager import read_build_order
+from tests.conftest import REPO_ROOT, run_cli
+from tests.devpi_fixtures import free_port
+from tests.e2e.test_private_index import credentials_env, fresh_index
+
+pytestmark = pytest.mark.e2e
+
+STACK = REPO_ROOT / "tests" / "stacks" / "dask_pair"
+PLANNED = ("idna", "tomli")  # built by the workers; flit_core is the build tool
+DASK = Path(sys.executable).parent / "dask"
+
+
+# --- the cluster ----------------------------------------------------------------------
+
+
+@dataclass
+class Cluster:
+    """A scheduler and named workers on loopback, stopped when the module ends."""
+
+    root: Path
+    env: dict[str, str]
+    address: str = ""
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start_scheduler(self) -> None:
+        port = free_port()
+        self.address = f"tcp://127.0.0.1:{port}"
+        # One task per single-thread worker at a time: two ready builds go to two workers.
+        env = {**self.env, "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
+        self._spawn("scheduler", [str(DASK), "scheduler", "--host", "127.0.0.1",
+                                  "--port", str(port), "--no-dashboard"], env)  # fmt: skip
+
+    def start_worker(self, name: str) -> None:
+        local = self.local_directory(name)
+        local.mkdir(parents=True, exist_ok=True)
+        # --no-nanny: killing the worker's process kills the worker (a nanny would
+        # restart it), so its task must go to the other one.
+        self._spawn(name, [str(DASK), "worker", self.address, "--name", name, "--nthreads", "1",
+                           "--no-nanny", "--no-dashboard", "--local-directory", str(local)],
+                    self.env)  # fmt: skip
+
+    def local_directory(self, name: str) -> Path:
+        return self.root / name
+
+    def wait_for_workers(self, count: int) -> None:
+        import distributed
+
+        with distributed.Client(self.address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(count, timeout=120)
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in [*sorted(set(self.processes) - {"scheduler"}), "scheduler"]:
+            process = self.processes.pop(name, None)
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        log = (self.root / f"{name}.log").open("wb")
+        self.processes[name] = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
+        )
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    devpi_index: ManagedIndex, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("dask-cluster")
+    # The workers' own environment holds the credentials; tasks never carry them.
+    worker_env = {**os.environ, **credentials_env(devpi_index)}
+    cluster = Cluster(root, worker_env)
+    try:
+        cluster.start_scheduler()
+        cluster.start_worker("worker-a")
+        cluster.start_worker("worker-b")
+        cluster.wait_for_workers(2)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+# --- the coordinator ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    """The stack built locally once: its config, and the wheels the local build made."""
+
+    config: StackConfig
+    local_wheels: dict[str, bytes]
+    builds: dict[str, PackageBuild]
+
+
+@pytest.fixture(scope="module")
+def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Coordinator:
+    stack = tmp_path_factory.mktemp("dask-stack") / "stack"
+    shutil.copytree(STACK, stack)
+    spec = stack / "venvstacks.toml"
+    run_cli("wheels", spec)
+    config = load_config(spec)
+    dirs = Layout.of(config).fromager
+    wheels = {path.name: path.read_bytes() for path in dirs.built_wheels.glob("*.whl")}
+    entries = read_build_order(dirs) or []
+    builds = {
+        entry.project: PackageBuild(entry.project, entry.version, entry.source_url)
+        for entry in entries
+        if entry.project in PLANNED
+    }
+    assert sorted(builds) == sorted(PLANNED)
+    return Coordinator(config, wheels, builds)
+
+
+@pytest.fixture(scope="module")
+def coordinator_credentials(devpi_index: ManagedIndex) -> Iterator[None]:
+    """The coordinator uploads the sdists and build tools: it needs credentials too."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in credentials_env(devpi_index).items():
+            patch.setenv(name, value)
+        yield
+
+
+def context_for(coordinator: Coordinator, index_url: str | None, log_dir: Path) -> BuildContext:
+    config = replace(coordinator.config, index=IndexSettings(url=index_url) if index_url else None)
+    layout = Layout.of(config)
+    return BuildContext(
+        config=config,
+        layout=layout,
+        dirs=layout.fromager,
+        settings=read_settings(config.settings_dir),
+        run_log_dir=log_dir,
+        index=IndexLocation.parse(index_url) if index_url else None,
+    )
+
+
+@dataclass
+class Recorder:
+    events: list[BuildEvent] = field(default_factory=list)
+
+    def __call__(self, event: BuildEvent) -> None:
+        self.events.append(event)
+
+    def started(self) -> list[tuple[str, str]]:
+        return [(e.build.project, e.worker) for e in self.events if e.kind == "started"]
+
+
+def index_record(location: IndexLocation, wheel: str) -> dict[str, object]:
+    return companion_record(project_files(location, PROVENANCE_PROJECT), wheel)
+
+
+def wheels_on_index(location: IndexLocation, project: str) -> dict[str, bytes]:
+    files = project_files(location, project)
+    return {name: download(file) for name, file in files.items() if name.endswith(".whl")}
+
+
+# --- the builds -----------------------------------------------------------------------
+
+
+def test_two_workers_build_the_plan_and_publish_wheels_with_provenance(
+    cluster: Cluster,
+    coordinator: Coordinator,
+    coordinator_credentials: None,
+    devpi_index: ManagedIndex,
+    tmp_path: Path,
+) -> None:
+    url = fresh_index(devpi_index, "dask-pair")
+    context = context_for(coordinator, url, tmp_path / "logs")
+    recorder = Recorder()
+    builds = [coordinator.builds[name] for name in PLANNED]
+
+    outcomes = DaskExecutor(cluster.address).run(builds, context, recorder)
+
+    assert [o.status for o in outcomes] == [Status.BUILT, Status.BUILT], outcomes
+    workers = {o.build.project: o.worker for o in outcomes}
+    assert set(workers.values()) == {"worker-a", "worker-b"}, workers
+    assert sorted(recorder.started()) == sorted(workers.items())
+    location = IndexLocation.parse(url)
+    for outcome in outcomes:
+        assert outcome.wheel is not None
+        on_index = wheels_on_index(location, outcome.build.project)
+        # Byte-identical to the wheel the local build made from the same inputs.
+        assert on_index == {outcome.wheel: coordinator.local_wheels[outcome.wheel]}
+        record = index_record(location, outcome.wheel)
+        assert record["worker"] == outcome.worker
+        sha256 = sha256_bytes(on_index[outcome.wheel])
+        # What the coordinator checks before it uses a fetched wheel (cache_check)...
+        assert mismatch(context.config, context.settings, outcome.wheel, sha256, record) == ""
+        # ...and a negative control: another wheel's bytes do not pass.
+        assert mismatch(context.config, context.settings, outcome.wheel, "0" * 64, record)
+        assert outcome.log is not None and "fromager" in outcome.log.read_text()
+    tomli = index_record(location, workers_wheel(outcomes, "tomli"))
+    assert [p["path"] for p in tomli["wheel"]["patches"]] == [  # type: ignore[index]
+        "patches/tomli/0001-mark-patched-build.patch"
+    ]
+    # The sdists and the build tool went up first, the tool with its provenance.
+    for build in builds:
+        assert any(name.endswith(".tar.gz") for name in project_files(location, build.project))
+    (tool,) = project_files(location, "flit-core")
+    assert tool in coordinator.local_wheels
+    assert provenance_filename(tool) in project_files(location, PROVENANCE_PROJECT)
+    for path in (context.run_log_dir).glob("*.log"):
+        assert devpi_index.password not in path.read_text()
+
+
+def workers_wheel(outcomes: list[BuildOutcome], project: str) -> str:
+    wheel = next(o.wheel for o in outcomes if o.build.project == project)
+    assert wheel is not None
+    return wheel
