@@ -17,6 +17,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,8 +26,10 @@ from pathlib import Path
 import pytest
 
 from srcstacks.config import IndexSettings, StackConfig, load_config
+from srcstacks.errors import ConfigError, ExecutorError
 from srcstacks.executors.base import BuildContext, BuildEvent, BuildOutcome, PackageBuild, Status
 from srcstacks.executors.dask_executor import DaskExecutor
+from srcstacks.executors.dask_payload import Interpreter
 from srcstacks.fsutil import sha256_bytes
 from srcstacks.layout import Layout
 from srcstacks.managed_index import ManagedIndex
@@ -255,3 +259,128 @@ def workers_wheel(outcomes: list[BuildOutcome], project: str) -> str:
     wheel = next(o.wheel for o in outcomes if o.build.project == project)
     assert wheel is not None
     return wheel
+
+
+def test_task_folders_are_removed_after_the_builds(cluster: Cluster) -> None:
+    # The builds of the test above ran in folders of their own below each worker's
+    # local directory; each was removed when its build ended.
+    for name in ("worker-a", "worker-b"):
+        marked = list(cluster.local_directory(name).glob("dask-scratch-space/*/srcstacks-builds"))
+        assert marked, f"{name} never built anything"
+        for folder in marked:
+            assert [path.name for path in folder.iterdir()] == [".srcstacks-owned"]
+
+
+# --- faults ---------------------------------------------------------------------------
+
+
+def test_a_worker_on_another_platform_is_refused_and_publishes_nothing(
+    cluster: Cluster,
+    coordinator: Coordinator,
+    coordinator_credentials: None,
+    devpi_index: ManagedIndex,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = fresh_index(devpi_index, "dask-other-platform")
+    context = context_for(coordinator, url, tmp_path / "logs")
+    here = Interpreter.here()
+    # The coordinator builds for another platform than the workers run: every worker
+    # differs from it, as a worker on another machine type would from this coordinator.
+    other = replace(here, platform="macosx-14.0-arm64", tags=("cp311-cp311-macosx_14_0_arm64",))
+    monkeypatch.setattr(Interpreter, "here", classmethod(lambda cls: other))
+
+    (outcome,) = DaskExecutor(cluster.address).run(
+        [coordinator.builds["idna"]], context, Recorder()
+    )
+
+    assert outcome.status == Status.FAILED
+    assert "\n" not in outcome.message
+    assert outcome.worker in outcome.message
+    assert "refused to build idna 3.11" in outcome.message
+    assert "macosx-14.0-arm64" in outcome.message and "another ABI" in outcome.message
+    location = IndexLocation.parse(url)
+    assert wheels_on_index(location, "idna") == {}
+    companions = project_files(location, PROVENANCE_PROJECT)
+    assert companions and not [name for name in companions if "-idna-" in name]
+
+
+def test_an_unreachable_scheduler_is_one_line_and_uploads_nothing(
+    coordinator: Coordinator,
+    coordinator_credentials: None,
+    devpi_index: ManagedIndex,
+    tmp_path: Path,
+) -> None:
+    url = fresh_index(devpi_index, "dask-unreachable")
+    context = context_for(coordinator, url, tmp_path / "logs")
+    address = f"127.0.0.1:{free_port()}"
+    with pytest.raises(ExecutorError) as caught:
+        DaskExecutor(f"dask://{address}", connect_timeout=2).run(
+            list(coordinator.builds.values()), context, Recorder()
+        )
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"tcp://{address}: cannot reach the Dask scheduler")
+    assert "--executor" in message
+    location = IndexLocation.parse(url)
+    assert all(project_files(location, name) == {} for name in (*PLANNED, "flit-core"))
+
+
+def test_dask_without_a_private_index_is_refused(coordinator: Coordinator, tmp_path: Path) -> None:
+    context = context_for(coordinator, None, tmp_path / "logs")
+    with pytest.raises(ConfigError) as caught:
+        DaskExecutor("dask://127.0.0.1:1").run(
+            list(coordinator.builds.values()), context, Recorder()
+        )
+    assert "\n" not in str(caught.value)
+    assert "need a private index" in str(caught.value)
+    assert "--index" in str(caught.value)
+
+
+def test_a_worker_killed_mid_build_has_its_build_retried_on_the_other(
+    cluster: Cluster,
+    coordinator: Coordinator,
+    coordinator_credentials: None,
+    devpi_index: ManagedIndex,
+    tmp_path: Path,
+) -> None:
+    url = fresh_index(devpi_index, "dask-killed-worker")
+    context = context_for(coordinator, url, tmp_path / "logs")
+    killed: list[tuple[str, Path]] = []
+
+    def kill_the_builder() -> None:
+        # Fromager has unpacked tomli's source on some worker: the build is under way.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            for name in ("worker-a", "worker-b"):
+                pattern = "dask-scratch-space/*/srcstacks-builds/tomli-2.2.1-*"
+                for folder in cluster.local_directory(name).glob(pattern):
+                    if (folder / "fromager" / "work-dir" / "tomli-2.2.1").is_dir():
+                        cluster.kill(name)
+                        killed.append((name, folder))
+                        return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=kill_the_builder)
+    watcher.start()
+    try:
+        (outcome,) = DaskExecutor(cluster.address).run(
+            [coordinator.builds["tomli"]], context, Recorder()
+        )
+    finally:
+        watcher.join()
+    assert killed, "no worker was seen building tomli"
+    (victim, folder), (survivor,) = killed[0], {"worker-a", "worker-b"} - {killed[0][0]}
+    # Killed mid-build: its folder stayed behind with no wheel in it...
+    assert not list(folder.glob("fromager/wheels-repo/downloads/*.whl"))
+    # ...and the other worker built it again, from scratch.
+    assert outcome.status == Status.BUILT, outcome.message
+    assert outcome.worker == survivor
+    location = IndexLocation.parse(url)
+    assert outcome.wheel is not None
+    assert wheels_on_index(location, "tomli") == {
+        outcome.wheel: coordinator.local_wheels[outcome.wheel]
+    }
+    assert index_record(location, outcome.wheel)["worker"] == survivor
+    cluster.start_worker(victim)
+    cluster.wait_for_workers(2)
