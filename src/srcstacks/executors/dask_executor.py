@@ -15,6 +15,7 @@ Dask is imported only here and in the task, never at CLI start-up.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import time
@@ -235,14 +236,16 @@ class _Run:
                 self.on_event(BuildEvent("started", build, str(message.get("worker_name", ""))))
 
     def _cancel(self, task: BuildTask, running: list[distributed.Future[TaskResult]]) -> None:
-        """Ctrl-C: tell running builds to stop and upload nothing, and drop their tasks."""
+        """Ctrl-C: tell running builds to stop and upload nothing, and drop their tasks.
+
+        Each step on its own: the interrupt matters more than a cleanup that failed.
+        """
         import distributed
 
-        try:
+        with contextlib.suppress(Exception):
             distributed.Event(task.cancel_flag, client=self.client).set()
+        with contextlib.suppress(Exception):
             self.client.cancel(running, force=True)
-        except Exception:  # the interrupt matters more than this cleanup
-            pass
 
 
 def _wait_first(futures: list[Any], timeout: float) -> set[Any]:

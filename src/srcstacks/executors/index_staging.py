@@ -77,11 +77,11 @@ def constraints_text(entries: Sequence[BuildOrderEntry]) -> str:
     could build with a newer one than a local build would. A project resolved at two
     versions (``--skip-constraints``) is left unpinned: one constraint cannot say both.
     """
-    versions: dict[str, set[str]] = {}
+    versions: dict[str, dict[str, str]] = {}
     for entry in entries:
-        versions.setdefault(entry.project, set()).add(canonicalize_version(entry.version))
-    pins = [f"{project}=={next(iter(found))}" for project, found in sorted(versions.items())
-            if len(found) == 1]  # fmt: skip
+        versions.setdefault(entry.project, {})[canonicalize_version(entry.version)] = entry.version
+    pins = [f"{project}=={next(iter(found.values()))}"
+            for project, found in sorted(versions.items()) if len(found) == 1]  # fmt: skip
     return "".join(f"{pin}\n" for pin in pins)
 
 
