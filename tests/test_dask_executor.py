@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from srcstacks.config import load_config
-from srcstacks.errors import ConfigError
+from srcstacks.errors import ConfigError, ExecutorError
 from srcstacks.executors.base import (
     BuildContext,
     BuildEvent,
@@ -35,7 +35,7 @@ from srcstacks.executors.dask_payload import (
     unpack_payload,
     wheel_tag_mismatch,
 )
-from srcstacks.executors.dask_task import BuildTask, TaskResult
+from srcstacks.executors.dask_task import BuildTask, TaskResult, build_and_publish
 from srcstacks.executors.index_staging import constraints_text
 from srcstacks.layout import Layout
 from srcstacks.private_index import IndexLocation
@@ -286,3 +286,37 @@ def test_the_executor_module_imports_no_dask() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)  # fmt: skip
     assert result.stdout.strip() == "[]"
+
+
+# --- the worker's refusals before it builds --------------------------------------------
+
+
+def never_cancelled() -> bool:
+    return False
+
+
+def test_a_worker_without_credentials_builds_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SRCSTACKS_INDEX_USER", raising=False)
+    monkeypatch.delenv("SRCSTACKS_INDEX_PASSWORD", raising=False)
+    task = fake_task(PackageBuild("tomli", "2.2.1", "https://x/tomli-2.2.1.tar.gz"))
+    with pytest.raises(ExecutorError) as caught:
+        build_and_publish(task, "w1", tmp_path, tmp_path / "log", never_cancelled)
+    assert "set SRCSTACKS_INDEX_USER and SRCSTACKS_INDEX_PASSWORD" in str(caught.value)
+    assert "worker w1" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # nothing unpacked, nothing built
+
+
+def test_a_worker_on_another_interpreter_builds_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SRCSTACKS_INDEX_USER", "builder")
+    monkeypatch.setenv("SRCSTACKS_INDEX_PASSWORD", "pw")
+    task = fake_task(PackageBuild("tomli", "2.2.1", "https://x/tomli-2.2.1.tar.gz"))
+    task = replace(task, target=replace(task.target, python_version="3.12"))
+    with pytest.raises(ExecutorError) as caught:
+        build_and_publish(task, "w1", tmp_path, tmp_path / "log", never_cancelled)
+    assert "refused to build tomli 2.2.1" in str(caught.value)
+    assert "another ABI is never published" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

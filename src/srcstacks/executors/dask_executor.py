@@ -88,12 +88,12 @@ class DaskExecutor:
         client = self._connect()
         try:
             staged = stage_on_index(context, target, builds)
-            run_id = uuid.uuid4().hex
+            # The payload and this Python's tags once: every task carries the same.
+            first = self._task(builds[0], context, "", staged.constraints, uuid.uuid4().hex)
             tasks = {
-                build.key: self._task(build, context, staged.sdist_sha256[build.key],
-                                      staged.constraints, run_id)
+                build.key: replace(first, build=build, sdist_sha256=staged.sdist_sha256[build.key])
                 for build in builds
-            }  # fmt: skip
+            }
             return _Run(client, tasks, on_event, context, self.retries).run(builds)
         finally:
             client.close()
