@@ -51,8 +51,15 @@ from srcstacks.settings import read_settings
 from srcstacks.stages.build_inputs import inputs_of
 from srcstacks.stages.publish import built_wheel_record
 from srcstacks.stages.publish_index import companion
+from srcstacks.tools import fromager as fromager_tool
 from srcstacks.tools.fromager import FromagerDirs, explain_failure, portable_build_env
 from srcstacks.tools.process import run_logged, tool_env
+
+# Workers must start Fromager exactly as the local bootstrap does, or their wheels differ
+# from a local build's. main starts it through srcstacks' wrapper module (FROMAGER_MODULE,
+# which sorts the requirements files Fromager writes into wheels); until this branch
+# meets that change, plain Fromager. Replace with a direct import after the merge.
+FROMAGER_MODULE: str = getattr(fromager_tool, "FROMAGER_MODULE", "fromager")
 
 # How often a running build asks the scheduler whether the coordinator cancelled it.
 _CANCEL_POLL_SECONDS = 2.0
@@ -181,7 +188,7 @@ def run_fromager_build(
     dirs.root.mkdir(parents=True, exist_ok=True)
     constraints.write_text(task.constraints, encoding="utf-8")
     command = [
-        sys.executable, "-m", "fromager",
+        sys.executable, "-m", FROMAGER_MODULE,
         "--settings-dir", str(settings_dir),
         "--patches-dir", str(patches_dir),
         "--variant", task.variant,
