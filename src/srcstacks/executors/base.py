@@ -1,9 +1,9 @@
-"""What an executor is given and what it reports: one build per package, and its outcome.
+"""The contract between the wheels stage and whatever runs its package builds.
 
-The wheels stage plans the builds (``build_plan.py``) and hands them to an executor
-(local processes, or a Dask cluster) with a :class:`BuildContext`; the executor returns
-one :class:`BuildOutcome` per build and reports :class:`BuildEvent` s as builds start
-and finish. Nothing here reads or writes files.
+Reads and writes nothing: the types an executor takes (:class:`PackageBuild`,
+:class:`BuildContext`), gives back (:class:`BuildOutcome`) and reports while it runs
+(:class:`BuildEvent`), and the :class:`Executor` protocol itself. The local executor
+(:mod:`srcstacks.executors.local`) and the Dask one both implement it.
 """
 
 from __future__ import annotations
@@ -12,38 +12,43 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from srcstacks.config import StackConfig
-from srcstacks.layout import Layout
-from srcstacks.private_index import IndexLocation
-from srcstacks.settings import Settings
-from srcstacks.tools import fromager
+if TYPE_CHECKING:
+    from srcstacks.config import StackConfig
+    from srcstacks.layout import Layout
+    from srcstacks.private_index import IndexLocation
+    from srcstacks.settings import Settings
+    from srcstacks.tools.fromager import FromagerDirs
+
+Key = tuple[str, str]  # (canonical project name, version)
 
 
 @dataclass(frozen=True)
 class PackageBuild:
-    """One wheel to build from source: a project at one version, after its ``needs``."""
+    """One wheel to build from its sdist, and the planned builds it must wait for."""
 
     project: str  # canonical name
     version: str
     source_url: str  # the sdist URL from graph.json's download_url
-    needs: tuple[tuple[str, str], ...] = ()  # (project, version) of planned builds first
+    needs: tuple[Key, ...] = ()  # (project, version) of planned builds first
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> Key:
         return (self.project, self.version)
 
 
 class Status(StrEnum):
+    """How one planned build ended."""
+
     BUILT = "built"
     FAILED = "failed"
-    NOT_STARTED = "not-started"
+    NOT_STARTED = "not-started"  # an earlier failure or Ctrl-C stopped the run first
 
 
 @dataclass(frozen=True)
 class BuildOutcome:
-    """What became of one build."""
+    """What became of one :class:`PackageBuild`."""
 
     build: PackageBuild
     status: Status
@@ -52,6 +57,9 @@ class BuildOutcome:
     wheel: str | None = None  # the wheel's file name when built
     log: Path | None = None  # the build's log on this machine (None when remote)
     message: str = ""  # one line when FAILED
+    # When the build started and ended (time.time()); 0 for a build never started.
+    started: float = 0.0
+    ended: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,14 +78,16 @@ class BuildContext:
 
     config: StackConfig
     layout: Layout
-    dirs: fromager.FromagerDirs
+    dirs: FromagerDirs
     settings: Settings
     run_log_dir: Path  # this run's log folder
     index: IndexLocation | None
+    # Versions pinned with Fromager's -c (verify --rebuild), else None.
+    constraints_file: Path | None = None
 
 
 class Executor(Protocol):
-    """Runs every build, each as soon as its ``needs`` are built."""
+    """Runs every planned build, each once its needs are built; returns every outcome."""
 
     name: str
 

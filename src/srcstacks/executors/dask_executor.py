@@ -89,7 +89,10 @@ class DaskExecutor:
         try:
             staged = stage_on_index(context, target, builds)
             # The payload and this Python's tags once: every task carries the same.
-            first = self._task(builds[0], context, "", staged.constraints, uuid.uuid4().hex)
+            # verify --rebuild's pins when it gives some, else the versions resolved here.
+            pins = context.constraints_file
+            constraints = pins.read_text(encoding="utf-8") if pins else staged.constraints
+            first = self._task(builds[0], context, "", constraints, uuid.uuid4().hex)
             tasks = {
                 build.key: replace(first, build=build, sdist_sha256=staged.sdist_sha256[build.key])
                 for build in builds

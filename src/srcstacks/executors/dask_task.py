@@ -107,21 +107,19 @@ def build_on_worker(task: BuildTask) -> TaskResult:
     worker.log_event(task.events_topic, {"kind": "started", "key": list(task.build.key),
                                          "worker_name": name})  # fmt: skip
     cancelled = _cancel_check(distributed.Event(task.cancel_flag))
-    started = time.monotonic()
+    started, began = time.monotonic(), time.time()
     base = claim_dir(Path(worker.local_directory) / "srcstacks-builds", "Dask build folder")
     folder = base / f"{task.build.project}-{task.build.version}-{uuid.uuid4().hex[:8]}"
     log_path = folder / "fromager-build.log"
     try:
         folder.mkdir()
         wheel = build_and_publish(task, name, folder, log_path, cancelled)
-        outcome = BuildOutcome(
-            task.build, Status.BUILT, time.monotonic() - started, name, wheel=wheel
-        )
+        outcome = BuildOutcome(task.build, Status.BUILT, time.monotonic() - started, name,
+                               wheel=wheel, started=began, ended=time.time())  # fmt: skip
     except SrcstacksError as exc:
         message = f"on Dask worker {name}: {getattr(exc, 'reason', str(exc))}"
-        outcome = BuildOutcome(
-            task.build, Status.FAILED, time.monotonic() - started, name, message=message
-        )
+        outcome = BuildOutcome(task.build, Status.FAILED, time.monotonic() - started, name,
+                               message=message, started=began, ended=time.time())  # fmt: skip
     finally:
         log_text = _read_log(log_path)
         remove_tree(folder)
