@@ -32,7 +32,9 @@ from srcstacks.executors.dask_payload import (
     Interpreter,
     interpreter_mismatch,
     make_payload,
+    tool_versions,
     unpack_payload,
+    versions_mismatch,
     wheel_tag_mismatch,
 )
 from srcstacks.executors.dask_task import BuildTask, TaskResult, build_and_publish
@@ -187,7 +189,8 @@ def fake_run(client: FakeClient, builds: list[PackageBuild], events: list[BuildE
 
 def fake_task(build: PackageBuild) -> BuildTask:
     return BuildTask(build, IndexLocation.parse("http://127.0.0.1:1/u/i/"), "cpu", b"", "patches",
-                     "0" * 64, "", "315532800", Interpreter.here(), "run")  # fmt: skip
+                     "0" * 64, "", "315532800", Interpreter.here(), tool_versions(),
+                     "run")  # fmt: skip
 
 
 def test_a_build_is_submitted_only_once_what_it_needs_is_built() -> None:
@@ -318,5 +321,21 @@ def test_a_worker_on_another_interpreter_builds_nothing(
     with pytest.raises(ExecutorError) as caught:
         build_and_publish(task, "w1", tmp_path, tmp_path / "log", never_cancelled)
     assert "refused to build tomli 2.2.1" in str(caught.value)
-    assert "another ABI is never published" in str(caught.value)
+    assert "another ABI or by other tools is never published" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_with_other_tool_versions_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    here = tool_versions()
+    assert versions_mismatch(here, here) == ""
+    other = (("srcstacks", "0.0.1"), *here[1:])
+    assert "srcstacks" in versions_mismatch(here, other)
+    assert "fromager missing" in versions_mismatch(here[:1], here)
+    monkeypatch.setenv("SRCSTACKS_INDEX_USER", "builder")
+    monkeypatch.setenv("SRCSTACKS_INDEX_PASSWORD", "pw")
+    task = replace(fake_task(PackageBuild("tomli", "2.2.1", "https://x/t.tar.gz")), versions=other)
+    with pytest.raises(ExecutorError, match=r"the coordinator has 0\.0\.1"):
+        build_and_publish(task, "w1", tmp_path, tmp_path / "log", never_cancelled)
     assert list(tmp_path.iterdir()) == []

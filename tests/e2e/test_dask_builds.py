@@ -326,6 +326,27 @@ def test_an_unreachable_scheduler_is_one_line_and_uploads_nothing(
     assert all(project_files(location, name) == {} for name in (*PLANNED, "flit-core"))
 
 
+def test_a_scheduler_without_workers_is_one_line_and_uploads_nothing(
+    coordinator: Coordinator,
+    coordinator_credentials: None,
+    devpi_index: ManagedIndex,
+    tmp_path: Path,
+) -> None:
+    url = fresh_index(devpi_index, "dask-no-workers")
+    context = context_for(coordinator, url, tmp_path / "logs")
+    empty = Cluster(tmp_path, dict(os.environ))
+    empty.start_scheduler()
+    try:
+        with pytest.raises(ExecutorError) as caught:
+            DaskExecutor(empty.address).run(list(coordinator.builds.values()), context, Recorder())
+    finally:
+        empty.stop()
+    assert str(caught.value).startswith(f"{empty.address}: the Dask scheduler has no workers")
+    assert "\n" not in str(caught.value)
+    location = IndexLocation.parse(url)
+    assert all(project_files(location, name) == {} for name in (*PLANNED, "flit-core"))
+
+
 def test_dask_without_a_private_index_is_refused(coordinator: Coordinator, tmp_path: Path) -> None:
     context = context_for(coordinator, None, tmp_path / "logs")
     with pytest.raises(ConfigError) as caught:

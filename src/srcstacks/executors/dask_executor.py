@@ -33,7 +33,7 @@ from srcstacks.executors.base import (
     PackageBuild,
     Status,
 )
-from srcstacks.executors.dask_payload import Interpreter, make_payload
+from srcstacks.executors.dask_payload import Interpreter, make_payload, tool_versions
 from srcstacks.executors.dask_task import BuildTask, TaskResult, build_on_worker
 from srcstacks.executors.index_staging import stage_on_index
 from srcstacks.index_target import index_target
@@ -87,6 +87,7 @@ class DaskExecutor:
             )
         client = self._connect()
         try:
+            self._check_workers(client)
             staged = stage_on_index(context, target, builds)
             # The payload and this Python's tags once: every task carries the same.
             # verify --rebuild's pins when it gives some, else the versions resolved here.
@@ -115,6 +116,14 @@ class DaskExecutor:
                 " start it ('dask scheduler') or check --executor"
             ) from None
 
+    def _check_workers(self, client: distributed.Client) -> None:
+        """Builds sent to a cluster without workers would wait forever: say so instead."""
+        if not client.scheduler_info().get("workers"):
+            raise ExecutorError(
+                f"{self.address}: the Dask scheduler has no workers; start some"
+                f" ('dask worker {self.address}', see docs/private-index.md)"
+            )
+
     def _task(
         self,
         build: PackageBuild,
@@ -135,6 +144,7 @@ class DaskExecutor:
             constraints=constraints,
             source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),
             target=Interpreter.here(),
+            versions=tool_versions(),
             run_id=run_id,
         )
 

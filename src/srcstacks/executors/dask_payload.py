@@ -51,6 +51,29 @@ class Interpreter:
         return f"{self.implementation} {self.python_version} on {self.platform}"
 
 
+Versions = tuple[tuple[str, str], ...]  # (tool, version) pairs
+
+
+def tool_versions() -> Versions:
+    """The versions of the tools that shape a wheel: srcstacks and the Fromager it drives."""
+    from srcstacks import __version__
+    from srcstacks.tools import fromager
+
+    return (("srcstacks", __version__), ("fromager", fromager.version()))
+
+
+def versions_mismatch(
+    worker: tuple[tuple[str, str], ...], wanted: tuple[tuple[str, str], ...]
+) -> str:
+    """Why a worker with these tool versions must not build for the coordinator ('' if it may)."""
+    differ = [
+        f"{name} {dict(worker).get(name, 'missing')} (the coordinator has {version})"
+        for name, version in wanted
+        if dict(worker).get(name) != version
+    ]
+    return f"the worker runs {', '.join(differ)}" if differ else ""
+
+
 def interpreter_mismatch(worker: Interpreter, wanted: Interpreter) -> str:
     """Why a worker running ``worker`` must not build for ``wanted`` ('' when it may)."""
     if (worker.implementation, worker.python_version, worker.platform) != (

@@ -32,7 +32,9 @@ from srcstacks.executors.base import BuildOutcome, PackageBuild, Status
 from srcstacks.executors.dask_payload import (
     Interpreter,
     interpreter_mismatch,
+    tool_versions,
     unpack_payload,
+    versions_mismatch,
     wheel_tag_mismatch,
 )
 from srcstacks.fsutil import sha256_file
@@ -78,6 +80,7 @@ class BuildTask:
     constraints: str  # pins for the build environment: the versions the coordinator resolved
     source_date_epoch: str
     target: Interpreter  # the coordinator's Python and platform
+    versions: tuple[tuple[str, str], ...]  # the coordinator's srcstacks and Fromager
     run_id: str  # names this run's event topic and cancel flag on the cluster
 
     @property
@@ -132,10 +135,14 @@ def build_and_publish(
     """Build in ``folder``, check, upload; the wheel's file name. Raises on any refusal."""
     build = task.build
     what = f"{build.project} {build.version}"
-    if problem := interpreter_mismatch(Interpreter.here(), task.target):
+    problem = interpreter_mismatch(Interpreter.here(), task.target) or versions_mismatch(
+        tool_versions(), task.versions
+    )
+    if problem:
         raise ExecutorError(
-            f"refused to build {what}: {problem}; a wheel built for another ABI is never"
-            " published (run the workers with the coordinator's Python and platform)"
+            f"refused to build {what}: {problem}; a wheel built for another ABI or by other"
+            " tools is never published (give the workers the coordinator's Python, platform"
+            " and srcstacks)"
         )
     credentials = Credentials.from_environment()
     if credentials is None:
