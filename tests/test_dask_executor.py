@@ -11,6 +11,7 @@ import pickle
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,12 +38,18 @@ from srcstacks.executors.dask_payload import (
     versions_mismatch,
     wheel_tag_mismatch,
 )
-from srcstacks.executors.dask_task import BuildTask, TaskResult, build_and_publish
+from srcstacks.executors.dask_task import (
+    BuildTask,
+    TaskResult,
+    build_and_publish,
+    run_cancellable,
+)
 from srcstacks.executors.index_staging import constraints_text
 from srcstacks.layout import Layout
 from srcstacks.private_index import IndexLocation
 from srcstacks.settings import read_settings
 from srcstacks.tools.fromager import BuildOrderEntry
+from srcstacks.tools.process import tool_env
 from tests.conftest import REPO_ROOT
 
 STACK = REPO_ROOT / "tests" / "stacks" / "dask_pair"
@@ -339,3 +346,39 @@ def test_a_worker_with_other_tool_versions_is_refused(
     with pytest.raises(ExecutorError, match=r"the coordinator has 0\.0\.1"):
         build_and_publish(task, "w1", tmp_path, tmp_path / "log", never_cancelled)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cancelled_build_is_stopped_with_all_it_started(tmp_path: Path) -> None:
+    marker = str(tmp_path / "work-dir")
+    child = tmp_path / "child.pid"
+    # A "build" that starts a child of its own and prints a line every 50 ms for 30 s.
+    script = (
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(child)!r}, 'w').write(str(p.pid))\n"
+        "for i in range(600):\n    print(i, flush=True); time.sleep(0.05)\n"
+    )
+    asked: list[int] = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 3
+
+    started = time.monotonic()
+    with pytest.raises(ExecutorError, match="the coordinator cancelled the run"):
+        run_cancellable([sys.executable, "-c", script, marker], log_path=tmp_path / "log",
+                        cwd=tmp_path, env=tool_env(), marker=marker,
+                        cancelled=cancelled)  # fmt: skip
+    assert time.monotonic() - started < 15
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the reaper kills it; the kernel may take a moment to reap
+    assert not Path(f"/proc/{pid}").exists()  # the build's own child went with it
+
+
+def test_a_build_nobody_cancelled_runs_to_its_end(tmp_path: Path) -> None:
+    script = "for i in range(5): print(i)"
+    run_cancellable([sys.executable, "-c", script], log_path=tmp_path / "log", cwd=tmp_path,
+                    env=tool_env(), marker="unused", cancelled=never_cancelled)  # fmt: skip
+    assert (tmp_path / "log").read_text().splitlines()[-1] == "4"

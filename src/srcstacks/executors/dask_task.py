@@ -15,6 +15,9 @@ only inside the function, on the worker.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
 import time
 import uuid
@@ -56,6 +59,7 @@ from srcstacks.stages.publish_index import companion
 from srcstacks.tools import fromager as fromager_tool
 from srcstacks.tools.fromager import FromagerDirs, explain_failure, portable_build_env
 from srcstacks.tools.process import run_logged, tool_env
+from srcstacks.tools.reaper import descendants
 
 # Workers must start Fromager exactly as the local bootstrap does, or their wheels differ
 # from a local build's. main starts it through srcstacks' wrapper module (FROMAGER_MODULE,
@@ -207,18 +211,60 @@ def run_fromager_build(
     env = tool_env(
         {"SOURCE_DATE_EPOCH": task.source_date_epoch, **portable_build_env(dirs.work_dir)}
     )
-
-    def watch(line: str) -> None:
-        if cancelled():
-            raise ExecutorError("the coordinator cancelled the run; the build was stopped")
-
     started = time.time()
     try:
-        run_logged(command, log_path=log_path, what="fromager build", cwd=dirs.root, env=env,
-                   on_line=watch)  # fmt: skip
+        run_cancellable(command, log_path=log_path, cwd=dirs.root, env=env,
+                        marker=str(dirs.work_dir), cancelled=cancelled)  # fmt: skip
     except ToolError as exc:
         text = log_path.read_text(encoding="utf-8", errors="replace")
         raise explain_failure(text, [], str(log_path), exc, dirs, started) from None
+
+
+def run_cancellable(
+    command: list[str],
+    *,
+    log_path: Path,
+    cwd: Path,
+    env: dict[str, str],
+    marker: str,
+    cancelled: Callable[[], bool],
+) -> None:
+    """:func:`run_logged`, stopped (the tool and all it started) once ``cancelled()``.
+
+    Asked at each line of output. ``marker`` is text only this tool's command line
+    holds (its work dir): it picks this build's reaper among the worker's children, which
+    then kills the whole tree. Raises :class:`ExecutorError` when it was cancelled.
+    """
+    stopped = False
+
+    def watch(line: str) -> None:
+        nonlocal stopped
+        if not stopped and cancelled():
+            stopped = True
+            _stop_tool(marker)
+
+    try:
+        run_logged(command, log_path=log_path, what="fromager build", cwd=cwd, env=env,
+                   on_line=watch)  # fmt: skip
+    except ToolError:
+        if not stopped:
+            raise
+    if stopped:
+        raise ExecutorError("the coordinator cancelled the run; the build was stopped")
+
+
+def _stop_tool(marker: str) -> None:
+    """SIGTERM the reaper of this worker's tool whose command line holds ``marker``."""
+    wanted = marker.encode()
+    for pid in descendants(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                arguments = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        if b"srcstacks.tools.reaper" in arguments and any(wanted in arg for arg in arguments):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
 def _read_log(path: Path) -> str:
