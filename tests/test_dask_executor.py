@@ -301,7 +301,7 @@ def test_the_executor_module_imports_no_dask() -> None:
 # --- the worker's refusals before it builds --------------------------------------------
 
 
-def never_cancelled() -> bool:
+def never_cancelled(fresh: bool = False) -> bool:
     return False
 
 
@@ -360,7 +360,7 @@ def test_a_cancelled_build_is_stopped_with_all_it_started(tmp_path: Path) -> Non
     )
     asked: list[int] = []
 
-    def cancelled() -> bool:
+    def cancelled(fresh: bool = False) -> bool:
         asked.append(1)
         return len(asked) > 3
 

@@ -22,11 +22,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from srcstacks.config import IndexSettings, StackConfig, load_config
 from srcstacks.errors import ConfigError, ExecutorError
+from srcstacks.executors import dask_executor
 from srcstacks.executors.base import BuildContext, BuildEvent, BuildOutcome, PackageBuild, Status
 from srcstacks.executors.dask_executor import DaskExecutor
 from srcstacks.executors.dask_payload import Interpreter
@@ -356,6 +358,57 @@ def test_dask_without_a_private_index_is_refused(coordinator: Coordinator, tmp_p
     assert "\n" not in str(caught.value)
     assert "need a private index" in str(caught.value)
     assert "--index" in str(caught.value)
+
+
+def building_folders(cluster: Cluster, project: str, version: str) -> list[Path]:
+    """The task folders of a build on any worker where Fromager has unpacked its source."""
+    return [
+        folder
+        for name in ("worker-a", "worker-b")
+        for folder in cluster.local_directory(name).glob(
+            f"dask-scratch-space/*/srcstacks-builds/{project}-{version}-*"
+        )
+        if (folder / "fromager" / "work-dir" / f"{project}-{version}").is_dir()
+    ]
+
+
+def test_ctrl_c_stops_the_running_builds_and_publishes_nothing(
+    cluster: Cluster,
+    coordinator: Coordinator,
+    coordinator_credentials: None,
+    devpi_index: ManagedIndex,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = fresh_index(devpi_index, "dask-ctrl-c")
+    context = context_for(coordinator, url, tmp_path / "logs")
+    seen: list[Path] = []
+
+    def interrupted_mid_build(futures: list[Any], timeout: float) -> set[Any]:
+        # The user presses Ctrl-C as soon as tomli is being built on a worker.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not seen:
+            seen.extend(building_folders(cluster, "tomli", "2.2.1"))
+            time.sleep(0.01)
+        if seen:
+            raise KeyboardInterrupt
+        return {future for future in futures if future.done()}
+
+    monkeypatch.setattr(dask_executor, "_wait_first", interrupted_mid_build)
+    with pytest.raises(KeyboardInterrupt):
+        DaskExecutor(cluster.address).run([coordinator.builds["tomli"]], context, Recorder())
+    assert seen, "tomli was not seen building"
+    # The worker stops the build (it checks the cancel flag every 2 s while it runs, and
+    # again before uploading) and removes its folder; nothing reaches the index, even
+    # after the build would have finished.
+    deadline = time.monotonic() + 60
+    while any(folder.exists() for folder in seen) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(folder.exists() for folder in seen)
+    time.sleep(3)
+    location = IndexLocation.parse(url)
+    assert wheels_on_index(location, "tomli") == {}
+    assert not [n for n in project_files(location, PROVENANCE_PROJECT) if "-tomli-" in n]
 
 
 def test_a_worker_killed_mid_build_has_its_build_retried_on_the_other(

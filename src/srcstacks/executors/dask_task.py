@@ -21,10 +21,9 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -66,6 +65,13 @@ from srcstacks.tools.reaper import descendants
 # which sorts the requirements files Fromager writes into wheels); until this branch
 # meets that change, plain Fromager. Replace with a direct import after the merge.
 FROMAGER_MODULE: str = getattr(fromager_tool, "FROMAGER_MODULE", "fromager")
+
+
+class CancelCheck(Protocol):
+    """Whether the coordinator cancelled the run (``fresh``: ask the scheduler now)."""
+
+    def __call__(self, fresh: bool = False) -> bool: ...
+
 
 # How often a running build asks the scheduler whether the coordinator cancelled it.
 _CANCEL_POLL_SECONDS = 2.0
@@ -134,7 +140,7 @@ def build_on_worker(task: BuildTask) -> TaskResult:
 
 
 def build_and_publish(
-    task: BuildTask, worker: str, folder: Path, log_path: Path, cancelled: Callable[[], bool]
+    task: BuildTask, worker: str, folder: Path, log_path: Path, cancelled: CancelCheck
 ) -> str:
     """Build in ``folder``, check, upload; the wheel's file name. Raises on any refusal."""
     build = task.build
@@ -174,7 +180,7 @@ def build_and_publish(
     inputs = inputs_of(
         task.variant, patches_dir, read_settings(settings_dir), build.project, build.version
     )
-    if cancelled():
+    if cancelled(fresh=True):
         raise ExecutorError(f"{what}: the coordinator cancelled the run; nothing uploaded")
     # The wheel first, then its provenance: a wheel without provenance is never trusted
     # (cache_check), and the same bytes again are a no-op, so a retry completes the pair.
@@ -190,7 +196,7 @@ def run_fromager_build(
     settings_dir: Path,
     patches_dir: Path,
     log_path: Path,
-    cancelled: Callable[[], bool],
+    cancelled: CancelCheck,
 ) -> None:
     """``fromager build NAME VERSION INDEX --wheel-server-url INDEX`` in ``dirs``."""
     constraints = dirs.root / "constraints.txt"
@@ -227,7 +233,7 @@ def run_cancellable(
     cwd: Path,
     env: dict[str, str],
     marker: str,
-    cancelled: Callable[[], bool],
+    cancelled: CancelCheck,
 ) -> None:
     """:func:`run_logged`, stopped (the tool and all it started) once ``cancelled()``.
 
@@ -271,13 +277,14 @@ def _read_log(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
 
 
-def _cancel_check(flag: Any) -> Callable[[], bool]:
-    """Ask the scheduler whether the run was cancelled, at most every few seconds."""
+def _cancel_check(flag: Any) -> CancelCheck:
+    """Ask the scheduler whether the run was cancelled: at most every few seconds while
+    a build runs, and afresh (``fresh=True``) right before anything is uploaded."""
     state = {"asked": 0.0, "cancelled": False}
 
-    def cancelled() -> bool:
+    def cancelled(fresh: bool = False) -> bool:
         now = time.monotonic()
-        if not state["cancelled"] and now - state["asked"] >= _CANCEL_POLL_SECONDS:
+        if not state["cancelled"] and (fresh or now - state["asked"] >= _CANCEL_POLL_SECONDS):
             state["asked"] = now
             state["cancelled"] = bool(flag.is_set())
         return bool(state["cancelled"])
