@@ -421,18 +421,16 @@ def test_a_worker_killed_mid_build_has_its_build_retried_on_the_other(
     url = fresh_index(devpi_index, "dask-killed-worker")
     context = context_for(coordinator, url, tmp_path / "logs")
     killed: list[tuple[str, Path]] = []
+    done = threading.Event()
 
     def kill_the_builder() -> None:
         # Fromager has unpacked tomli's source on some worker: the build is under way.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            for name in ("worker-a", "worker-b"):
-                pattern = "dask-scratch-space/*/srcstacks-builds/tomli-2.2.1-*"
-                for folder in cluster.local_directory(name).glob(pattern):
-                    if (folder / "fromager" / "work-dir" / "tomli-2.2.1").is_dir():
-                        cluster.kill(name)
-                        killed.append((name, folder))
-                        return
+        while not done.is_set():
+            for folder in building_folders(cluster, "tomli", "2.2.1"):
+                name = folder.relative_to(cluster.root).parts[0]
+                cluster.kill(name)
+                killed.append((name, folder))
+                return
             time.sleep(0.02)
 
     watcher = threading.Thread(target=kill_the_builder)
@@ -442,9 +440,14 @@ def test_a_worker_killed_mid_build_has_its_build_retried_on_the_other(
             [coordinator.builds["tomli"]], context, Recorder()
         )
     finally:
+        done.set()
         watcher.join()
+        for name, _ in killed:  # the next tests want two workers again
+            cluster.start_worker(name)
+            cluster.wait_for_workers(2)
     assert killed, "no worker was seen building tomli"
-    (victim, folder), (survivor,) = killed[0], {"worker-a", "worker-b"} - {killed[0][0]}
+    (victim, folder) = killed[0]
+    (survivor,) = {"worker-a", "worker-b"} - {victim}
     # Killed mid-build: its folder stayed behind with no wheel in it...
     assert not list(folder.glob("fromager/wheels-repo/downloads/*.whl"))
     # ...and the other worker built it again, from scratch.
@@ -456,5 +459,3 @@ def test_a_worker_killed_mid_build_has_its_build_retried_on_the_other(
         outcome.wheel: coordinator.local_wheels[outcome.wheel]
     }
     assert index_record(location, outcome.wheel)["worker"] == survivor
-    cluster.start_worker(victim)
-    cluster.wait_for_workers(2)
