@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -46,6 +43,7 @@ from srcstacks.settings import read_settings
 from srcstacks.stages.cache_check import companion_record, mismatch
 from srcstacks.tools.fromager import read_build_order
 from tests.conftest import REPO_ROOT, run_cli
+from tests.dask_cluster import Cluster
 from tests.devpi_fixtures import free_port
 from tests.e2e.test_private_index import credentials_env, fresh_index
 
@@ -53,68 +51,6 @@ pytestmark = pytest.mark.e2e
 
 STACK = REPO_ROOT / "tests" / "stacks" / "dask_pair"
 PLANNED = ("idna", "tomli")  # built by the workers; flit_core is the build tool
-DASK = Path(sys.executable).parent / "dask"
-
-
-# --- the cluster ----------------------------------------------------------------------
-
-
-@dataclass
-class Cluster:
-    """A scheduler and named workers on loopback, stopped when the module ends."""
-
-    root: Path
-    env: dict[str, str]
-    address: str = ""
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start_scheduler(self) -> None:
-        port = free_port()
-        self.address = f"tcp://127.0.0.1:{port}"
-        # One task per single-thread worker at a time: two ready builds go to two workers.
-        env = {**self.env, "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}
-        self._spawn("scheduler", [str(DASK), "scheduler", "--host", "127.0.0.1",
-                                  "--port", str(port), "--no-dashboard"], env)  # fmt: skip
-
-    def start_worker(self, name: str) -> None:
-        local = self.local_directory(name)
-        local.mkdir(parents=True, exist_ok=True)
-        # --no-nanny: killing the worker's process kills the worker (a nanny would
-        # restart it), so its task must go to the other one.
-        self._spawn(name, [str(DASK), "worker", self.address, "--name", name, "--nthreads", "1",
-                           "--no-nanny", "--no-dashboard", "--local-directory", str(local)],
-                    self.env)  # fmt: skip
-
-    def local_directory(self, name: str) -> Path:
-        return self.root / name
-
-    def wait_for_workers(self, count: int) -> None:
-        import distributed
-
-        with distributed.Client(self.address, timeout=60, set_as_default=False) as client:
-            client.wait_for_workers(count, timeout=120)
-
-    def kill(self, name: str) -> None:
-        process = self.processes.pop(name)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-
-    def stop(self) -> None:
-        for name in [*sorted(set(self.processes) - {"scheduler"}), "scheduler"]:
-            process = self.processes.pop(name, None)
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        log = (self.root / f"{name}.log").open("wb")
-        self.processes[name] = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
-        )
 
 
 @pytest.fixture(scope="module")
