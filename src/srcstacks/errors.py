@@ -100,3 +100,7 @@ class IndexServerError(SrcstacksError):
 
 class RuntimeBuildError(BuildError):
     """Building CPython from its source tarball failed (configure, make, a missing header)."""
+
+
+class ExecutorError(SrcstacksError):
+    """Builds cannot be handed out: a Dask scheduler unreachable, a worker refused or broken."""

@@ -34,12 +34,19 @@ def current_inputs(
     config: StackConfig, project: str, version: str, all_settings: Settings
 ) -> dict[str, Any]:
     """The inputs srcstacks controls that shape the build of ``project`` ``version``."""
+    return inputs_of(config.variant, config.patches_dir, all_settings, project, version)
+
+
+def inputs_of(
+    variant: str, patches_dir: Path, all_settings: Settings, project: str, version: str
+) -> dict[str, Any]:
+    """:func:`current_inputs` from the folders themselves (a Dask worker has no spec)."""
     settings = all_settings.get(project)
     return {
-        "variant": config.variant,
+        "variant": variant,
         "patches": [
             [patch.name, sha256_file(patch)]
-            for patch in applicable_patches(config.patches_dir, project, version, config.variant)
+            for patch in applicable_patches(patches_dir, project, version, variant)
         ],
         "settings_sha256": settings.sha256 if settings else "",
     }

@@ -51,7 +51,7 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
     fetched = read_fetched_records(config)
     records: dict[str, tuple[Path, WheelProvenance]] = {}
     for entry in build_order:
-        wheel, record = _describe(config, dirs, entry, fetched)
+        wheel, record = describe_wheel(config, dirs, entry, fetched)
         records[wheel.name] = (wheel, record)
     wheel_dir = claim_dir(config.wheel_dir, "wheel dir")
     # Two stacks publishing into one wheel dir at once must not interleave.
@@ -127,12 +127,13 @@ def _read_build_order(dirs: FromagerDirs) -> list[BuildOrderEntry]:
     return entries
 
 
-def _describe(
+def describe_wheel(
     config: StackConfig,
     dirs: FromagerDirs,
     entry: BuildOrderEntry,
     fetched: dict[str, WheelProvenance],
 ) -> tuple[Path, WheelProvenance]:
+    """The wheel Fromager left for ``entry`` and its provenance record."""
     project, version = entry.project, entry.version
     if entry.prebuilt:
         raise ProvenanceError(
@@ -150,6 +151,21 @@ def _describe(
         PatchRecord(path=_relative(patch, config.spec_dir), sha256=sha256_file(patch))
         for patch in applicable_patches(config.patches_dir, project, version, config.variant)
     )
+    return wheel, built_wheel_record(wheel, project, version, config.variant, sdist, patches)
+
+
+def built_wheel_record(
+    wheel: Path,
+    project: str,
+    version: str,
+    variant: str,
+    sdist: SdistRecord,
+    patches: tuple[PatchRecord, ...],
+) -> WheelProvenance:
+    """The provenance of ``wheel``, which Fromager just built from ``sdist`` with ``patches``.
+
+    Here or on a Dask worker (executors/dask_task.py): both describe a wheel alike.
+    """
     # Built from source means: Fromager built it here from the sdist just recorded, and
     # the wheel carries Fromager's build metadata and agrees with its own file name.
     evidence = read_evidence(wheel)
@@ -159,20 +175,19 @@ def _describe(
         )
     settings_text = _read_dist_info_file(wheel, "fromager-build-settings")
     _, _, build_tag, _ = parse_wheel_filename(wheel.name)
-    record = WheelProvenance(
+    return WheelProvenance(
         filename=wheel.name,
         project=project,
         version=version,
         build_tag="".join(str(part) for part in build_tag),
         sha256=sha256_file(wheel),
-        variant=config.variant,
+        variant=variant,
         sdist=sdist,
         patches=patches,
         build_settings_sha256=sha256_bytes(settings_text.encode("utf-8")),
-        build_env=_settings_env(settings_text, config.variant),
+        build_env=_settings_env(settings_text, variant),
         built_from_source=evidence.built_from_source,
     )
-    return wheel, record
 
 
 def _find_wheel(folder: Path, project: str, version: str) -> Path:

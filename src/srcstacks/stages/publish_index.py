@@ -40,10 +40,18 @@ def companion_record(
     config: StackConfig, settings: Settings, record: WheelProvenance
 ) -> dict[str, Any]:
     """What the index keeps about one wheel: its provenance and the inputs it was built with."""
+    return companion(record, current_inputs(config, record.project, record.version, settings))
+
+
+def companion(
+    record: WheelProvenance, inputs: dict[str, Any], worker: str | None = None
+) -> dict[str, Any]:
+    """A companion record; ``worker`` names the Dask worker that built the wheel, if one did."""
     return {
         "format": 1,
         "wheel": asdict(record),
-        "inputs": current_inputs(config, record.project, record.version, settings),
+        "inputs": inputs,
+        **({"worker": worker} if worker else {}),
     }
 
 
