@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 
 from srcstacks.build_jobs import (
+    DEFAULT_JOBS,
     building_with,
     checked_jobs,
+    cpus,
     current_executor,
     current_jobs,
-    default_jobs,
 )
 from srcstacks.build_plan import (
     build_environment,
@@ -50,13 +51,14 @@ def test_zero_or_negative_jobs_are_refused_naming_the_option(value: int) -> None
         checked_jobs(value)
 
 
-def test_jobs_default_to_the_cpus_this_process_may_use() -> None:
-    assert checked_jobs(None) == default_jobs() == len(os.sched_getaffinity(0))
+def test_jobs_default_to_one_package_at_a_time() -> None:
+    assert checked_jobs(None) == DEFAULT_JOBS == 1
+    assert cpus() == len(os.sched_getaffinity(0))
     assert checked_jobs(3) == 3
     with building_with(1, "dask://127.0.0.1:8786"):
         assert current_jobs() == 1
         assert current_executor() == "dask://127.0.0.1:8786"
-    assert current_jobs() == default_jobs()  # only for the length of the command
+    assert current_jobs() == DEFAULT_JOBS  # only for the length of the command
     assert current_executor() is None
 
 

@@ -20,8 +20,14 @@ _jobs: ContextVar[int | None] = ContextVar("srcstacks_build_jobs", default=None)
 _executor: ContextVar[str | None] = ContextVar("srcstacks_build_executor", default=None)
 
 
-def default_jobs() -> int:
-    """The number of CPUs this process may use (at least 1)."""
+# One package at a time unless asked: the parallel path prepares every package once more
+# (Fromager reads dependencies only from a prepared source), which measured slower than
+# the serial bootstrap on the demo and on stacks of quick compiles (docs/performance.md).
+DEFAULT_JOBS = 1
+
+
+def cpus() -> int:
+    """The number of CPUs this process may use (at least 1): a sensible ``--jobs N``."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not Linux
@@ -34,7 +40,7 @@ def checked_jobs(value: int | None) -> int:
     Zero or a negative number is a :class:`ConfigError` naming the option.
     """
     if value is None:
-        return default_jobs()
+        return DEFAULT_JOBS
     if value < 1:
         raise ConfigError(
             f"--jobs must be at least 1 (the number of packages built at once), not {value}"
@@ -59,7 +65,7 @@ def building_with(jobs: int | None, executor: str | None = None) -> Iterator[int
 
 def current_jobs() -> int:
     """The parallel builds asked for on the command line, else the number of CPUs."""
-    return _jobs.get() or default_jobs()
+    return _jobs.get() or DEFAULT_JOBS
 
 
 def current_executor() -> str | None:

@@ -105,8 +105,8 @@ JobsOpt = Annotated[
     typer.Option(
         "--jobs",
         "-j",
-        help="Packages built at the same time (default: the number of CPUs); 1 builds"
-        " them one after another.",
+        help="Packages built at the same time (default 1: one after another). Pays where"
+        " compiles are long: try the number of CPUs.",
     ),
 ]
 

@@ -12,10 +12,13 @@ coordinator's, an unreachable scheduler, a stack without an index.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,7 +48,7 @@ from srcstacks.tools.fromager import read_build_order
 from tests.conftest import REPO_ROOT, run_cli
 from tests.dask_cluster import Cluster
 from tests.devpi_fixtures import free_port
-from tests.e2e.test_private_index import credentials_env, fresh_index
+from tests.e2e.test_private_index import admin, credentials_env, fresh_index
 
 pytestmark = pytest.mark.e2e
 
@@ -395,3 +398,51 @@ def test_a_worker_killed_mid_build_has_its_build_retried_on_the_other(
         outcome.wheel: coordinator.local_wheels[outcome.wheel]
     }
     assert index_record(location, outcome.wheel)["worker"] == survivor
+
+
+# --- the whole pipeline with --executor dask:// ------------------------------------------
+
+
+def archives_of(work_dir: Path) -> dict[str, bytes]:
+    folder = work_dir / "cpu" / "artifacts"
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.tar.xz"))}
+
+
+def delete_index(index: ManagedIndex, url: str) -> None:
+    """Remove an index of the session's devpi-server: made volatile first, as devpi asks."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    login = admin(index)
+    token = base64.b64encode(f"{login.user}:{login.password}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json",
+               "Accept": "application/json"}  # fmt: skip
+    for method, body in (("PATCH", b'["volatile=True"]'), ("DELETE", None)):
+        request = urllib.request.Request(url.rstrip("/"), data=body, method=method,
+                                         headers=headers)  # fmt: skip
+        with opener.open(request, timeout=30) as reply:
+            assert reply.status in (200, 201), (method, reply.status)
+
+
+def test_build_on_the_cluster_gives_the_archives_of_a_local_build(
+    cluster: Cluster, devpi_index: ManagedIndex, tmp_path: Path
+) -> None:
+    env = credentials_env(devpi_index)
+    url = fresh_index(devpi_index, "dask-pipeline")
+    local = tmp_path / "local"
+    shutil.copytree(STACK, local)
+    run_cli("build", local / "venvstacks.toml", "--index", url, "--jobs", "1", env=env)
+    # The same stack on a second machine, with the locks the local build made and an
+    # empty index at the same URL: the workers must build every wheel again, and the
+    # locks (wheel names and sha256) hold only if they come out byte-identical.
+    delete_index(devpi_index, url)
+    assert fresh_index(devpi_index, "dask-pipeline") == url
+    remote = tmp_path / "remote"
+    shutil.copytree(local, remote, ignore=shutil.ignore_patterns("_srcstacks"))
+    executor = "dask://" + cluster.address.removeprefix("tcp://")
+    result = run_cli("build", remote / "venvstacks.toml", "--index", url, "--executor", executor,
+                     env=env)  # fmt: skip
+    summary = json.loads((remote / "_srcstacks" / "cpu" / "run-summary.json").read_text())
+    workers = {entry["project"]: entry.get("worker") for entry in summary["entries"]}
+    # The two packages were built on the cluster, one on each worker.
+    assert {workers["idna"], workers["tomli"]} == {"worker-a", "worker-b"}, result.stderr
+    built = archives_of(remote / "_srcstacks")
+    assert built and built == archives_of(local / "_srcstacks")

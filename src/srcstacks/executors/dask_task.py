@@ -60,11 +60,9 @@ from srcstacks.tools.fromager import FromagerDirs, explain_failure, portable_bui
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.reaper import descendants
 
-# Workers must start Fromager exactly as the local bootstrap does, or their wheels differ
-# from a local build's. main starts it through srcstacks' wrapper module (FROMAGER_MODULE,
-# which sorts the requirements files Fromager writes into wheels); until this branch
-# meets that change, plain Fromager. Replace with a direct import after the merge.
-FROMAGER_MODULE: str = getattr(fromager_tool, "FROMAGER_MODULE", "fromager")
+# Workers start Fromager exactly as the local bootstrap does (srcstacks' wrapper, which
+# sorts the requirements files Fromager writes into wheels), or their wheels would differ.
+FROMAGER_MODULE = fromager_tool.FROMAGER_MODULE
 
 
 class CancelCheck(Protocol):
