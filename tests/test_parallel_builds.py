@@ -96,6 +96,20 @@ def test_a_malformed_executor_on_the_command_line_builds_nothing(tmp_path: Path)
     assert not (tmp_path / "_srcstacks").exists()
 
 
+def test_dask_without_an_index_stops_before_anything_is_resolved(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path)
+    result = run_cli("wheels", spec, "--no-index", "--executor", "dask://127.0.0.1:1", check=False)
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()[-1]
+    assert error == (
+        "srcstacks: error: --executor dask://127.0.0.1:1: builds on a Dask cluster need a"
+        " private index, the only thing the workers share with this machine; set --index URL"
+        " or [tool.srcstacks.index]"
+    )
+    assert not list((tmp_path / "_srcstacks").rglob("fromager-*.log"))
+    assert not list((tmp_path / "_srcstacks").rglob("*.tar.gz"))  # no sdist downloaded
+
+
 def test_the_executor_is_local_unless_a_dask_address_is_given() -> None:
     local = make_executor(None, 3)
     assert isinstance(local, LocalExecutor) and local.jobs == 3 and local.name == "local"

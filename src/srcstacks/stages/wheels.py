@@ -177,13 +177,20 @@ def build_wheels(
     jobs, executor_name = current_jobs(), current_executor()
     # Checked before anything runs: a Dask executor that cannot load stops the run here.
     executor = make_executor(executor_name, jobs) if jobs > 1 or executor_name else None
+    target = index_target(config)
+    if executor_name and target is None:
+        # Also checked by the executor; here it stops the run before the resolve step.
+        raise ConfigError(
+            f"--executor {executor_name}: builds on a Dask cluster need a private index, the"
+            " only thing the workers share with this machine; set --index URL or"
+            " [tool.srcstacks.index]"
+        )
     report(
         f"building {len(requirements)} requirement(s) and their build tools from source"
         f" (variant {config.variant!r}, {_jobs_text(jobs, executor_name)})"
     )
     log_path = layout.log("fromager-bootstrap")
     discard_stale_wheels(config, dirs, report, settings)
-    target = index_target(config)
     cache = target.location if target else None
     progress = BuildProgress(report, jobs, live=executor is not None and on_terminal())
     bootstrap = functools.partial(_bootstrap, config, dirs, requirements_file, progress, pins)
