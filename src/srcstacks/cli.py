@@ -359,6 +359,42 @@ def verify_command(
     _guarded(action)
 
 
+@app.command("report")
+def report_command(
+    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+    variant: VariantOpt = None,
+    wheel_dir: WheelOpt = None,
+    output_dir: OutputOpt = None,
+    index: IndexOpt = None,
+    no_index: NoIndexOpt = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the page (default: <work_dir>/<variant>/report.html)."),
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option(help="Run verify's checks and show their result on the page.")
+    ] = True,
+) -> None:
+    """Write one self-contained HTML page on the stack: layers, components, patches,
+    build tools, licences, system libraries, the dependency graph and the verify result."""
+
+    def action() -> None:
+        from srcstacks.report import write_report
+
+        overrides = Overrides(
+            variant=variant,
+            wheel_dir=wheel_dir,
+            output_dir=output_dir,
+            index_url=index,
+            no_index=no_index,
+        )
+        config = load_config(spec, overrides)
+        target = (output or Layout.of(config).report).absolute()
+        typer.echo(f"report written to {write_report(config, target, _say, verify=verify)}")
+
+    _guarded(action)
+
+
 @app.command("variants")
 def variants_command(spec: SpecArg = Path(DEFAULT_SPEC_NAME)) -> None:
     """List the Fromager variants the build settings define, with their env."""

@@ -265,6 +265,11 @@ class Layout:
         return self.variant_dir / "rebuild-constraints.txt"
 
     @property
+    def report(self) -> Path:
+        """``srcstacks report``'s page when no ``--output`` is given."""
+        return self.variant_dir / "report.html"
+
+    @property
     def packed_runtimes(self) -> Path:
         """Runtimes packed from local interpreters, shared by every variant."""
         return self.work_dir / "runtimes"

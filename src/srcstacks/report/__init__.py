@@ -1,0 +1,37 @@
+"""``srcstacks report``: one self-contained HTML page an auditor can read.
+
+Reads the files a build left (venvstacks' stack manifest, ``build.json``, each
+archive's SBOM, ``provenance.json``, Fromager's ``graph.json``) and runs verify's
+read-only checks; writes only the page (by default ``<work_dir>/<variant>/report.html``).
+Modules: :mod:`.model` (typed values), :mod:`.gather` and :mod:`.sbom_reading` (read
+the files), :mod:`.build_tools` (which tools built each wheel), :mod:`.verify_result`,
+:mod:`.page` and :mod:`.graph_svg` (render).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from srcstacks.config import StackConfig
+from srcstacks.fsutil import atomic_write_text
+from srcstacks.report.gather import gather
+from srcstacks.report.model import VerifyOutcome
+from srcstacks.report.page import render_page
+from srcstacks.report.verify_result import run_verify
+
+
+def write_report(
+    config: StackConfig, output: Path, say: Callable[[str], None], *, verify: bool = True
+) -> Path:
+    """Write the page of ``config``'s stack to ``output``; return its path.
+
+    Every input is read (and a missing one named) before verify runs or anything is
+    written, so a stack that was never built leaves no page behind.
+    """
+    report = gather(config, VerifyOutcome(ran=False))
+    if verify:
+        report = replace(report, verify=run_verify(config, say))
+    atomic_write_text(output, render_page(report))
+    return output

@@ -1,0 +1,150 @@
+"""The report's data: typed values gathered from the stack's files, rendered to HTML.
+
+Nothing here reads or writes files; :mod:`srcstacks.report.gather` fills these values in
+and :mod:`srcstacks.report.page` renders them. Every text field holds text exactly as a
+file gave it (unescaped): escaping is the renderer's job, once, at the point of output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What a component is to its layer, as the page names it.
+DISTRIBUTION = "distribution"
+RUNTIME = "interpreter"
+BUNDLED = "built into the interpreter"
+SYSTEM_LIBRARY = "system library"
+LOWER_LAYER = "layer below"
+FROM_LOWER_LAYER = "from a layer below"
+
+
+@dataclass(frozen=True)
+class PatchText:
+    """One patch applied to a component's source, with its text when recorded."""
+
+    path: str  # as the SBOM names it: relative to the spec's folder (or patches folder)
+    text: str  # the diff; "" when the SBOM records the patch without its text
+
+
+@dataclass(frozen=True)
+class BuildTool:
+    """One build requirement installed to build a wheel."""
+
+    name: str
+    version: str
+    requirement_type: str  # build-system, build-backend, build-sdist
+    sha256: str  # of the tool's wheel, "" when not recorded
+
+
+@dataclass(frozen=True)
+class BuildTools:
+    """The build environment behind one wheel, and where the page learnt it."""
+
+    source: str  # "provenance", "Fromager's graph.json" or "not recorded"
+    tools: tuple[BuildTool, ...] = ()
+    compilers: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def recorded(self) -> bool:
+        """False when no file says which tools built the wheel."""
+        return self.source != NOT_RECORDED
+
+
+NOT_RECORDED = "not recorded"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of a layer's SBOM (nested ones included, flattened)."""
+
+    name: str
+    version: str
+    kind: str  # one of the kinds above
+    licences: tuple[str, ...]
+    supplier: str
+    origin: str  # sdist URL, runtime origin, bundled source folder, providing layer, ...
+    description: str
+    wheel: str  # the wheel file name, "" for anything but a distribution
+    patches: tuple[PatchText, ...]
+    system_libraries: tuple[str, ...]  # sonames its files load from the deploying machine
+    build: BuildTools | None  # for distributions only
+    node: str  # graph node id, "" when the component is not drawn
+
+
+@dataclass(frozen=True)
+class SystemLibraryNeed:
+    """A shared library a layer loads from the machine it is deployed on."""
+
+    soname: str
+    needed_by: tuple[str, ...]  # component names
+    build_machine_package: str  # what provided it where the layer was built, "" if unknown
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer archive and what its SBOM says it holds."""
+
+    name: str  # venvstacks' install target, e.g. "framework-web"
+    kind: str  # runtime, framework or application
+    archive: str
+    archive_sha256: str
+    sbom_file: str
+    depends_on: tuple[str, ...]  # install targets of the layers directly below
+    components: tuple[Component, ...]
+    system_libraries: tuple[SystemLibraryNeed, ...]
+    node: str  # graph node id of the layer itself
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A box in the dependency picture."""
+
+    node: str  # id, "n<number>": never text from a file
+    label: str
+    layer: str  # the layer whose column holds it
+    is_layer: bool  # the layer's own header box
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """An arrow from a component (or layer) to what it needs."""
+
+    source: str
+    target: str
+    between_layers: bool  # layer stacking rather than a requirement
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The dependency graph: layers as columns, packages as boxes."""
+
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """What ``srcstacks verify`` found when the report ran it (or that it did not run)."""
+
+    ran: bool
+    problems: tuple[str, ...] = ()
+    summary: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when verify ran and found nothing wrong."""
+        return self.ran and not self.problems
+
+
+@dataclass(frozen=True)
+class StackReport:
+    """Everything the page shows."""
+
+    spec_name: str
+    variant: str
+    tools: tuple[tuple[str, str], ...]  # name, version: what build.json records
+    provenance_sha256: str
+    layers: tuple[Layer, ...]
+    graph: Graph
+    verify: VerifyOutcome

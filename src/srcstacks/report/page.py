@@ -1,0 +1,279 @@
+"""Render the report as one self-contained HTML page.
+
+Reads and writes no file: it turns a :class:`~srcstacks.report.model.StackReport` into
+text. The page needs nothing else: inline CSS, the graph as inline SVG, no script, no
+font, image or style sheet fetched (its Content-Security-Policy forbids them, so even
+markup that slipped through could load or run nothing). Every text from an SBOM,
+provenance or metadata passes through :func:`html.escape` here, once. The same report
+gives the same bytes: no clock, no machine path, every list in a fixed order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from srcstacks.report.graph_svg import render_svg
+from srcstacks.report.model import (
+    DISTRIBUTION,
+    BuildTools,
+    Component,
+    Layer,
+    StackReport,
+    VerifyOutcome,
+)
+from srcstacks.report.style import CSS
+
+NOT_RECORDED_TEXT = "not recorded"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'"
+
+
+def render_page(report: StackReport) -> str:
+    """The whole HTML document."""
+    title = f"srcstacks report: {report.spec_name} (variant {report.variant})"
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        _summary(report),
+        _verify_section(report.verify),
+        _graph_section(report),
+        *(_layer_section(layer) for layer in report.layers),
+        _licence_section(report),
+    ]
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title>",
+            f"<style>{CSS}</style>",
+            "</head>",
+            "<body>",
+            *body,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def _e(text: str) -> str:
+    return escape(text, quote=True)
+
+
+def _summary(report: StackReport) -> str:
+    components = sum(len(layer.components) for layer in report.layers)
+    patched = sum(1 for layer in report.layers for c in layer.components if c.patches)
+    tools = ", ".join(f"{name} {version}" for name, version in report.tools) or NOT_RECORDED_TEXT
+    rows = [
+        ("Layers", str(len(report.layers))),
+        ("Components listed in the SBOMs", str(components)),
+        ("Components built from patched source", str(patched)),
+        ("Built with", tools),
+        ("Provenance records pinned (sha256)", report.provenance_sha256 or NOT_RECORDED_TEXT),
+        ("Verify", _verify_word(report.verify)),
+    ]
+    return _table(("", ""), rows, cls="summary", header=False)
+
+
+def _verify_word(verify: VerifyOutcome) -> str:
+    if not verify.ran:
+        return "not run (--no-verify)"
+    return "passed" if verify.ok else f"FAILED: {len(verify.problems)} problem(s)"
+
+
+def _verify_section(verify: VerifyOutcome) -> str:
+    state = "ok" if verify.ok else ("skipped" if not verify.ran else "failed")
+    parts = [
+        '<section id="verify">',
+        "<h2>Verify result</h2>",
+        f'<p class="verdict {state}">{_e(_verify_word(verify))}</p>',
+    ]
+    if verify.ran:
+        parts.append(
+            "<p>The checks of <code>srcstacks verify</code>, run when this report was made:"
+            " every archive holds only published wheels with provenance, every file is"
+            " accounted for, every SBOM matches its archive.</p>"
+        )
+        if verify.summary:
+            parts.append(f"<p><code>{_e(verify.summary)}</code></p>")
+        if verify.problems:
+            parts.append('<ul class="problems">')
+            parts.extend(f"<li>{_e(problem)}</li>" for problem in verify.problems)
+            parts.append("</ul>")
+    else:
+        parts.append("<p>Run <code>srcstacks verify</code> to check the archives.</p>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _graph_section(report: StackReport) -> str:
+    return "\n".join(
+        [
+            '<section id="graph">',
+            "<h2>Dependency graph</h2>",
+            "<p>One column per layer, from the runtime to the applications; a box per"
+            " package the layer holds. Solid arrows: a package requires another (from its"
+            " SBOM's dependencies). Dashed arrows: a layer is stacked on another.</p>",
+            f'<div class="graph-box">{render_svg(report.graph)}</div>',
+            "</section>",
+        ]
+    )
+
+
+def _layer_section(layer: Layer) -> str:
+    below = ", ".join(layer.depends_on) or "nothing (the runtime)"
+    parts = [
+        f'<section class="layer" id="layer-{layer.node}">',
+        f'<h2>Layer {_e(layer.name)} <span class="kind">{_e(layer.kind)}</span></h2>',
+        _table(
+            ("", ""),
+            [
+                ("Archive", layer.archive),
+                ("Archive sha256", layer.archive_sha256 or NOT_RECORDED_TEXT),
+                ("SBOM", layer.sbom_file),
+                ("Stacked on", below),
+            ],
+            cls="facts",
+            header=False,
+        ),
+        "<h3>Components</h3>",
+        _components_table(layer.components),
+        _patches(layer.components),
+        _build_tools(layer.components),
+        _system_libraries(layer),
+        "</section>",
+    ]
+    return "\n".join(part for part in parts if part)
+
+
+def _components_table(components: tuple[Component, ...]) -> str:
+    rows = [
+        (
+            c.name,
+            c.version,
+            c.kind,
+            "; ".join(c.licences) or NOT_RECORDED_TEXT,
+            c.supplier or NOT_RECORDED_TEXT,
+            c.origin or NOT_RECORDED_TEXT,
+            c.description,
+        )
+        for c in components
+    ]
+    head = ("Name", "Version", "What it is", "Licence", "Supplier", "Origin", "Summary")
+    return _table(head, rows, cls="components", row_cls="component")
+
+
+def _patches(components: tuple[Component, ...]) -> str:
+    patched = [c for c in components if c.patches]
+    if not patched:
+        return "<h3>Patches</h3>\n<p>No component of this layer was patched.</p>"
+    parts = ["<h3>Patches</h3>"]
+    for component in patched:
+        for patch in component.patches:
+            parts.append(
+                f"<h4>{_e(component.name)} {_e(component.version)}:"
+                f" <code>{_e(patch.path)}</code></h4>"
+            )
+            if patch.text:
+                parts.append(f'<pre class="patch">{_e(patch.text)}</pre>')
+            else:
+                parts.append(
+                    "<p>The SBOM records this patch by path and sha256 only: its file changed"
+                    " after the build, so its text is not shown.</p>"
+                )
+    return "\n".join(parts)
+
+
+def _build_tools(components: tuple[Component, ...]) -> str:
+    built = [c for c in components if c.kind == DISTRIBUTION and c.build is not None]
+    if not built:
+        return ""
+    rows = [
+        (
+            f"{c.name} {c.version}",
+            c.wheel or NOT_RECORDED_TEXT,
+            _tools_text(c.build),
+            "; ".join(c.build.compilers) if c.build and c.build.compilers else "",
+            ", ".join(f"{k}={v}" for k, v in c.build.env) if c.build else "",
+            c.build.source if c.build else NOT_RECORDED_TEXT,
+        )
+        for c in built
+    ]
+    head = ("Distribution", "Wheel", "Build tools", "Compilers", "Flags", "Recorded in")
+    return "<h3>Build tools behind each wheel</h3>\n" + _table(head, rows, cls="tools")
+
+
+def _tools_text(build: BuildTools | None) -> str:
+    if build is None or not build.recorded:
+        return NOT_RECORDED_TEXT
+    if not build.tools:
+        return "no build requirements recorded"
+    return "; ".join(
+        f"{tool.name} {tool.version} ({tool.requirement_type})"
+        + (f" sha256 {tool.sha256}" if tool.sha256 else "")
+        for tool in build.tools
+    )
+
+
+def _system_libraries(layer: Layer) -> str:
+    if not layer.system_libraries:
+        return (
+            "<h3>System libraries needed at deploy time</h3>\n"
+            "<p>None: nothing in this archive loads a shared library it does not hold.</p>"
+        )
+    rows = [
+        (need.soname, ", ".join(need.needed_by), need.build_machine_package or NOT_RECORDED_TEXT)
+        for need in layer.system_libraries
+    ]
+    head = ("Library (soname)", "Needed by", "Package on the build machine")
+    return (
+        "<h3>System libraries needed at deploy time</h3>\n"
+        "<p>Not in the archive: the machine it is deployed on must provide them.</p>\n"
+        + _table(head, rows, cls="syslibs")
+    )
+
+
+def _licence_section(report: StackReport) -> str:
+    users: dict[str, set[str]] = {}
+    for layer in report.layers:
+        for component in layer.components:
+            for licence in component.licences or (NOT_RECORDED_TEXT,):
+                label = f"{component.name} {component.version}".strip()
+                users.setdefault(licence, set()).add(f"{label} [{layer.name}]")
+    rows = [(licence, ", ".join(sorted(names))) for licence, names in sorted(users.items())]
+    return "\n".join(
+        [
+            '<section id="licences">',
+            "<h2>Licences</h2>",
+            "<p>Each licence as the SBOMs state it, with how it was found (declared by the"
+            " package, or concluded from its files).</p>",
+            _table(("Licence", "Components [layer]"), rows, cls="licences"),
+            "</section>",
+        ]
+    )
+
+
+def _table(
+    head: tuple[str, ...],
+    rows: Sequence[tuple[str, ...]],
+    *,
+    cls: str,
+    header: bool = True,
+    row_cls: str = "",
+) -> str:
+    parts = [f'<table class="{cls}">']
+    if header:
+        parts.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead>")
+    parts.append("<tbody>")
+    row_attr = f' class="{row_cls}"' if row_cls else ""
+    for row in rows:
+        cells = "".join(
+            f"<th>{_e(cell)}</th>" if not header and index == 0 else f"<td>{_e(cell)}</td>"
+            for index, cell in enumerate(row)
+        )
+        parts.append(f"<tr{row_attr}>{cells}</tr>")
+    parts.append("</tbody></table>")
+    return "\n".join(parts)
