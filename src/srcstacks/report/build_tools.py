@@ -15,6 +15,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name, canonicalize_version
 
+from srcstacks.errors import ProvenanceError
 from srcstacks.report.model import NOT_RECORDED, BuildTool, BuildTools
 
 BUILD_EDGES = ("build-system", "build-backend", "build-sdist")
@@ -37,9 +38,19 @@ class BuildToolsIndex:
     def read(cls, provenance_path: Path, graph_path: Path) -> BuildToolsIndex:
         """Read both files; a graph that is missing or unreadable counts as no graph.
 
-        The provenance manifest was already read and checked by the caller.
+        A missing or unreadable provenance manifest is an error naming it.
         """
-        return cls(_read_json(provenance_path), _read_json(graph_path))
+        try:
+            provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ProvenanceError(
+                f"{provenance_path}: no provenance manifest (run 'srcstacks publish-wheels')"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise ProvenanceError(
+                f"{provenance_path}: unreadable provenance manifest: {exc}"
+            ) from None
+        return cls(_mapping(provenance), _read_json(graph_path))
 
     def tools_for(self, wheel: str, project: str, version: str) -> BuildTools:
         """The build environment of ``wheel``, from the best record available."""

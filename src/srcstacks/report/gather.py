@@ -17,7 +17,6 @@ from urllib.parse import unquote
 from srcstacks.config import StackConfig
 from srcstacks.errors import SbomError, StageOrderError
 from srcstacks.layout import Layout, sbom_path
-from srcstacks.provenance import read_manifest
 from srcstacks.records import read_build_info
 from srcstacks.report.build_tools import BuildToolsIndex
 from srcstacks.report.model import (
@@ -49,7 +48,6 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
     layout = Layout.of(config)
     layers = read_layer_metadata(layout.stack_manifest)
     build_info = read_build_info(layout.build_info)
-    read_manifest(config.wheel_dir)  # missing or malformed: named, with the command to run
     tools = BuildToolsIndex.read(layout.provenance, layout.fromager.graph)
     documents = [(layer, _read_sbom(layout, layer)) for layer in layers]
     nodes = _NodeIds()

@@ -1,0 +1,441 @@
+"""``srcstacks report``'s own logic on made-up outputs: reading SBOMs, escaping, layout.
+
+The outputs here are written by the test (an SBOM with a hostile summary, both forms of
+a lower-layer reference, provenance with and without a build environment); the e2e
+test (tests/e2e/test_report.py) opens the page of a real build in a real browser.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from srcstacks.config import StackConfig, load_config
+from srcstacks.layout import Layout, sbom_path
+from srcstacks.report.build_tools import FROM_GRAPH, FROM_PROVENANCE, BuildToolsIndex
+from srcstacks.report.gather import gather
+from srcstacks.report.graph_svg import BOX_HEIGHT, COLUMN_WIDTH, layout, render_svg
+from srcstacks.report.model import NOT_RECORDED, Graph, GraphEdge, GraphNode, VerifyOutcome
+from srcstacks.report.page import render_page
+from srcstacks.report.verify_result import portable
+from tests.conftest import copy_demo_stack, run_cli
+from tests.test_cli_errors import error_line
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+HOSTILE_NAME = 'evil"><svg onload=alert(3)>'
+RUNTIME_SERIAL = "11111111-1111-5111-8111-111111111111"
+FRAMEWORK_SERIAL = "22222222-2222-5222-8222-222222222222"
+APP_SERIAL = "33333333-3333-5333-8333-333333333333"
+
+
+def _layer(name: str, runtime: str, required: list[str], app: str | None = None) -> dict[str, Any]:
+    return {
+        "install_target": name,
+        "archive_name": f"{name}.tar.xz",
+        "archive_hashes": {"sha256": "a" * 64},
+        "runtime_layer": runtime,
+        "required_layers": required,
+        "app_launch_module": app,
+    }
+
+
+def _document(serial: str, layer: str, components: list[Any], deps: list[Any]) -> dict[str, Any]:
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": f"urn:uuid:{serial}",
+        "metadata": {"component": {"bom-ref": f"layer:{layer}", "name": layer}},
+        "components": components,
+        "dependencies": deps,
+    }
+
+
+def _library(name: str, version: str, **extra: Any) -> dict[str, Any]:
+    wheel = f"{name}-{version}-0-py3-none-any.whl"
+    return {
+        "type": "library",
+        "bom-ref": f"pkg:pypi/{name}@{version}",
+        "name": name,
+        "version": version,
+        "licenses": [{"license": {"id": "MIT", "acknowledgement": "declared"}}],
+        "supplier": {"name": "ACME"},
+        "properties": [{"name": "srcstacks:wheel", "value": wheel}],
+        **extra,
+    }
+
+
+def write_outputs(config: StackConfig, *, local_refs: bool) -> None:
+    """A runtime, a framework (hostile summary, a patch) and an app on it, as files.
+
+    ``local_refs``: the app refers to the framework's package by a local bom-ref with a
+    ``bom`` external reference (instead of a bom-ref that is the BOM-Link itself).
+    """
+    layout = Layout.of(config)
+    layout.stack_manifest.parent.mkdir(parents=True)
+    layers = {
+        "runtimes": [_layer("cpython-3.11", "cpython-3.11", [])],
+        "frameworks": [_layer("framework-web", "cpython-3.11", [])],
+        "applications": [_layer("app-greeter", "cpython-3.11", ["framework-web"], "greeter")],
+    }
+    layout.stack_manifest.write_text(json.dumps({"layers": layers}))
+    layout.build_info.parent.mkdir(parents=True)
+    layout.build_info.write_text(
+        json.dumps({"variant": "cpu", "runtimes": [], "tools": {"fromager": "0.77.0"}})
+    )
+    config.wheel_dir.mkdir(parents=True)
+    environment = {
+        "tools": [
+            {"name": "setuptools", "version": "80.9.0", "filename": "s.whl",
+             "sha256": "b" * 64, "requirement_type": "build-system"},
+        ],
+        "compilers": ["GCC: (Debian 12.2.0-14+deb12u1) 12.2.0"],
+        "env": {"CFLAGS": "-O2"},
+    }  # fmt: skip
+    wheels = {
+        "markupsafe-3.0.4-0-py3-none-any.whl": {
+            "project": "markupsafe", "version": "3.0.4", "sha256": "c" * 64,
+            "build_environment": environment,
+        },
+        "jinja2-3.1.6-0-py3-none-any.whl": {
+            "project": "jinja2", "version": "3.1.6", "sha256": "d" * 64},
+        "flit_core-3.12.0-0-py3-none-any.whl": {
+            "project": "flit-core", "version": "3.12.0", "sha256": "e" * 64},
+    }  # fmt: skip
+    layout.provenance.write_text(json.dumps({"format": 1, "wheels": wheels}))
+    graph = {
+        "jinja2==3.1.6": {
+            "version": "3.1.6",
+            "canonicalized_name": "jinja2",
+            "edges": [
+                {"key": "flit-core==3.12.0", "req_type": "build-system"},
+                {"key": "markupsafe==3.0.4", "req_type": "install"},
+            ],
+        },
+        "flit-core==3.12.0": {"version": "3.12.0", "canonicalized_name": "flit-core"},
+    }
+    layout.fromager.graph.parent.mkdir(parents=True)
+    layout.fromager.graph.write_text(json.dumps(graph))
+    runtime = {
+        "type": "platform",
+        "bom-ref": "cpython",
+        "name": "cpython",
+        "version": "3.11.7",
+        "properties": [
+            {"name": "srcstacks:runtime:origin", "value": "cpython-3.11.7.tar.gz"},
+            {"name": "srcstacks:system_libraries", "value": "libc.so.6 libssl.so.3"},
+        ],
+        "components": [
+            {"type": "library", "bom-ref": "cpython::bundled:expat", "name": "expat",
+             "version": "2.5.0",
+             "properties": [{"name": "srcstacks:bundled:where", "value": "Modules/expat"}]},
+            {"type": "library", "bom-ref": "cpython::system:libssl.so.3", "name": "libssl3",
+             "version": "3.0.19",
+             "properties": [
+                 {"name": "srcstacks:system_library:soname", "value": "libssl.so.3"},
+                 {"name": "srcstacks:system_library:build_machine_package",
+                  "value": "libssl3 3.0.19 (deb)"}]},
+        ],
+    }  # fmt: skip
+    patch = {
+        "type": "unofficial",
+        "diff": {"url": "patches/markupsafe/0001.patch", "text": {"content": f"+{HOSTILE}\n"}},
+    }
+    markupsafe = _library("markupsafe", "3.0.4", description=HOSTILE, pedigree={"patches": [patch]})
+    evil = _library(HOSTILE_NAME, "6.6.6", description=HOSTILE)
+    runtime_link = f"urn:cdx:{RUNTIME_SERIAL}/1"
+    framework_link = f"urn:cdx:{FRAMEWORK_SERIAL}/1"
+    markupsafe_link = f"{framework_link}#pkg%3Apypi%2Fmarkupsafe%403.0.4"
+
+    def lower(link: str, name: str, nested: list[Any]) -> dict[str, Any]:
+        ref = f"lower:{name}" if local_refs else link
+        return {
+            "type": "framework", "bom-ref": ref, "name": name, "version": "1",
+            "externalReferences": [{"type": "bom", "url": link}],
+            "properties": [{"name": "srcstacks:sbom_file", "value": f"{name}.tar.xz.cdx.json"}],
+            "components": nested,
+        }  # fmt: skip
+
+    stub = {
+        "type": "library",
+        "bom-ref": "stub:markupsafe" if local_refs else markupsafe_link,
+        "name": "markupsafe",
+        "version": "3.0.4",
+        "externalReferences": [{"type": "bom", "url": markupsafe_link}],
+        "properties": [{"name": "srcstacks:provided_by", "value": "framework-web"}],
+    }
+    jinja2 = _library("jinja2", "3.1.6")
+    documents = {
+        "cpython-3.11": _document(RUNTIME_SERIAL, "cpython-3.11", [runtime], []),
+        "framework-web": _document(
+            FRAMEWORK_SERIAL,
+            "framework-web",
+            [markupsafe, evil, lower(runtime_link, "cpython-3.11", [])],
+            [{"ref": "layer:framework-web", "dependsOn": ["pkg:pypi/markupsafe@3.0.4"]}],
+        ),
+        "app-greeter": _document(
+            APP_SERIAL,
+            "app-greeter",
+            [jinja2, lower(framework_link, "framework-web", [stub])],
+            [{"ref": "pkg:pypi/jinja2@3.1.6", "dependsOn": [stub["bom-ref"]]}],
+        ),
+    }
+    for name, document in documents.items():
+        sbom_path(layout.archive(f"{name}.tar.xz")).write_text(json.dumps(document))
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> StackConfig:
+    config = load_config(copy_demo_stack(tmp_path / "stack"))
+    write_outputs(config, local_refs=False)
+    return config
+
+
+class _Elements(HTMLParser):
+    """Every element and attribute of a page, and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def injected(page: str) -> list[str]:
+    """Markup a page must never hold: scripts, images, event handler attributes."""
+    parser = _Elements()
+    parser.feed(page)
+    found = [tag for tag, _ in parser.tags if tag in ("script", "img", "iframe", "object")]
+    found += [name for _, attrs in parser.tags for name in attrs if name.startswith("on")]
+    return found
+
+
+def test_hostile_summary_and_name_are_escaped_everywhere(outputs: StackConfig) -> None:
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    assert injected(page) == []
+    parser = _Elements()
+    parser.feed(page)
+    text = "".join(parser.text)
+    # Shown as text: in the components table, the patch, the graph's labels.
+    assert text.count(HOSTILE) >= 3
+    assert HOSTILE_NAME in text
+
+
+def test_the_injection_check_catches_unescaped_markup(outputs: StackConfig) -> None:
+    """Negative control: the same page with one summary left unescaped fails the check."""
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt;"
+    assert escaped in page
+    assert injected(page.replace(escaped, HOSTILE, 1)) == ["script", "img", "onerror"]
+
+
+def test_same_outputs_give_the_same_bytes_wherever_they_lie(tmp_path: Path) -> None:
+    pages = []
+    for where in ("one", "two/deeper"):
+        config = load_config(copy_demo_stack(tmp_path / where / "stack"))
+        write_outputs(config, local_refs=False)
+        page = render_page(gather(config, VerifyOutcome(ran=False)))
+        assert str(tmp_path) not in page
+        pages.append(page)
+    assert pages[0] == pages[1]
+
+
+def test_every_component_is_listed_with_its_kind_and_origin(outputs: StackConfig) -> None:
+    report = gather(outputs, VerifyOutcome(ran=False))
+    listed = {
+        layer.name: [(c.name, c.version, c.kind) for c in layer.components]
+        for layer in report.layers
+    }
+    assert listed == {
+        "cpython-3.11": [
+            ("cpython", "3.11.7", "interpreter"),
+            ("expat", "2.5.0", "built into the interpreter"),
+            ("libssl3", "3.0.19", "system library"),
+        ],
+        "framework-web": [
+            ("markupsafe", "3.0.4", "distribution"),
+            (HOSTILE_NAME, "6.6.6", "distribution"),
+            ("cpython-3.11", "1", "layer below"),
+        ],
+        "app-greeter": [
+            ("jinja2", "3.1.6", "distribution"),
+            ("framework-web", "1", "layer below"),
+            ("markupsafe", "3.0.4", "from a layer below"),
+        ],
+    }
+    runtime = report.layers[0]
+    assert [(n.soname, n.needed_by, n.build_machine_package) for n in runtime.system_libraries] == [
+        ("libc.so.6", ("cpython",), ""),
+        ("libssl.so.3", ("cpython",), "libssl3 3.0.19 (deb)"),
+    ]
+    markupsafe = report.layers[1].components[0]
+    assert markupsafe.licences == ("MIT (declared)",)
+    assert [(p.path, p.text) for p in markupsafe.patches] == [
+        ("patches/markupsafe/0001.patch", f"+{HOSTILE}\n")
+    ]
+
+
+@pytest.mark.parametrize("local_refs", [False, True], ids=["bom-link-refs", "local-refs"])
+def test_edges_into_a_lower_layer_reach_its_package(tmp_path: Path, local_refs: bool) -> None:
+    config = load_config(copy_demo_stack(tmp_path / "stack"))
+    write_outputs(config, local_refs=local_refs)
+    graph = gather(config, VerifyOutcome(ran=False)).graph
+    labels = {node.node: node.label for node in graph.nodes}
+    drawn = {(labels[e.source], labels[e.target], e.between_layers) for e in graph.edges}
+    assert drawn == {
+        ("jinja2 3.1.6", "markupsafe 3.0.4", False),
+        ("framework-web", "cpython-3.11", True),
+        ("app-greeter", "framework-web", True),
+    }
+
+
+def test_build_tools_come_from_provenance_then_graph_then_nowhere(outputs: StackConfig) -> None:
+    layout = Layout.of(outputs)
+    index = BuildToolsIndex.read(layout.provenance, layout.fromager.graph)
+    recorded = index.tools_for("markupsafe-3.0.4-0-py3-none-any.whl", "markupsafe", "3.0.4")
+    assert recorded.source == FROM_PROVENANCE
+    assert [(t.name, t.version, t.sha256) for t in recorded.tools] == [
+        ("setuptools", "80.9.0", "b" * 64)
+    ]
+    assert recorded.compilers == ("GCC: (Debian 12.2.0-14+deb12u1) 12.2.0",)
+    assert recorded.env == (("CFLAGS", "-O2"),)
+    from_graph = index.tools_for("jinja2-3.1.6-0-py3-none-any.whl", "Jinja2", "3.1.6")
+    assert from_graph.source == FROM_GRAPH
+    # Only build edges, and the tool's wheel sha256 from its own provenance record.
+    assert [(t.name, t.version, t.requirement_type, t.sha256) for t in from_graph.tools] == [
+        ("flit-core", "3.12.0", "build-system", "e" * 64)
+    ]
+    nowhere = index.tools_for("idna-3.11-0-py3-none-any.whl", "idna", "3.11")
+    assert nowhere.source == NOT_RECORDED and not nowhere.recorded
+
+
+def test_page_names_tools_and_says_not_recorded(outputs: StackConfig) -> None:
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    assert "setuptools 80.9.0 (build-system) sha256 " + "b" * 64 in page
+    assert "GCC: (Debian 12.2.0-14+deb12u1) 12.2.0" in page
+    assert "flit-core 3.12.0 (build-system)" in page
+    # The hostile package has neither a provenance build environment nor a graph node.
+    assert "<td>not recorded</td><td></td><td></td><td>not recorded</td>" in page
+
+
+def test_graph_boxes_sit_in_their_layer_columns_without_overlapping() -> None:
+    nodes = [
+        GraphNode("n0", "runtime", "runtime", True),
+        GraphNode("n1", "cpython 3.11", "runtime", False),
+        GraphNode("n2", "framework", "framework", True),
+        *(GraphNode(f"n{3 + i}", f"pkg{i} 1.0", "framework", False) for i in range(4)),
+        GraphNode("n7", "app", "app", True),
+        GraphNode("n8", "<b>app-pkg</b> 1.0", "app", False),
+    ]
+    edges = [
+        GraphEdge("n8", "n1", False),
+        GraphEdge("n7", "n0", True),
+        GraphEdge("n3", "n4", False),
+    ]
+    boxes, width, height = layout(Graph(tuple(nodes), tuple(edges)))
+    columns = {box.node.layer: box.x for box in boxes.values() if box.node.is_layer}
+    assert columns["runtime"] < columns["framework"] < columns["app"]
+    for box in boxes.values():
+        assert box.x == columns[box.node.layer]
+        assert box.x > 0 and box.x + COLUMN_WIDTH < width and box.y + BOX_HEIGHT < height
+        if not box.node.is_layer:  # below its layer's header
+            header = next(b for b in boxes.values() if b.node.is_layer and b.x == box.x)
+            assert box.y > header.y + BOX_HEIGHT
+    placed = sorted((box.x, box.y) for box in boxes.values())
+    for (x1, y1), (x2, y2) in itertools.pairwise(placed):
+        assert x1 != x2 or y2 >= y1 + BOX_HEIGHT  # no two boxes of a column overlap
+    svg = render_svg(Graph(tuple(nodes), tuple(edges)))
+    assert "&lt;b&gt;app-pkg&lt;/b&gt; 1.0" in svg and "<b>" not in svg
+    assert svg.count('class="edge requires"') == 2 and svg.count('class="edge stacking"') == 1
+
+
+def test_an_arrow_over_a_column_passes_above_or_below_its_boxes() -> None:
+    nodes = (
+        GraphNode("n0", "a", "a", True),
+        GraphNode("n1", "b", "b", True),
+        GraphNode("n2", "b-pkg", "b", False),
+        GraphNode("n3", "c", "c", True),
+        GraphNode("n4", "c-pkg", "c", False),
+        GraphNode("n5", "a-pkg", "a", False),
+    )
+    graph = Graph(nodes, (GraphEdge("n3", "n0", True), GraphEdge("n4", "n5", False)))
+    boxes, _, _ = layout(graph)
+    svg = render_svg(graph)
+    paths = [line for line in svg.splitlines() if line.startswith('<path class="edge')]
+    top = min(box.y for box in boxes.values())
+    bottom = max(box.y + BOX_HEIGHT for box in boxes.values())
+    stacking = _control_y(next(p for p in paths if "stacking" in p))
+    requires = _control_y(next(p for p in paths if "requires" in p))
+    assert stacking < top and requires > bottom
+
+
+def _control_y(path: str) -> int:
+    """The y of a cubic path's first control point (``M x,y Cx,y ...``)."""
+    return int(path.split(" C", 1)[1].split(",", 1)[1].split(" ", 1)[0])
+
+
+def test_verify_messages_name_no_machine_folder(outputs: StackConfig) -> None:
+    message = f"{outputs.wheel_dir}/x.whl differs; see {outputs.spec_dir}/patches/p.patch"
+    assert (
+        portable(message, outputs) == "<wheel dir>/x.whl differs; see <stack dir>/patches/p.patch"
+    )
+
+
+def test_page_without_verify_says_so(outputs: StackConfig) -> None:
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    assert "not run (--no-verify)" in page
+    failed = VerifyOutcome(ran=True, problems=(HOSTILE,), summary="checked 1 wheel(s)")
+    page = render_page(gather(outputs, failed))
+    assert "FAILED: 1 problem(s)" in page and injected(page) == []
+
+
+def test_report_before_any_build_names_the_file_and_command(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path)
+    result = run_cli("report", spec, check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert "venvstacks.json" in line and "run 'srcstacks archives'" in line
+    assert not Layout.of(load_config(spec)).report.exists()
+
+
+def test_report_without_provenance_names_it(outputs: StackConfig) -> None:
+    Layout.of(outputs).provenance.unlink()
+    result = run_cli("report", outputs.spec_path, "--no-verify", check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert str(Layout.of(outputs).provenance) in line
+    assert "run 'srcstacks publish-wheels'" in line
+
+
+def test_report_without_an_sbom_names_it(outputs: StackConfig) -> None:
+    missing = sbom_path(Layout.of(outputs).archive("framework-web.tar.xz"))
+    missing.unlink()
+    result = run_cli("report", outputs.spec_path, "--no-verify", check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert str(missing) in line and "run 'srcstacks sbom'" in line
+
+
+def test_report_with_a_corrupt_sbom_names_it(outputs: StackConfig) -> None:
+    broken = sbom_path(Layout.of(outputs).archive("app-greeter.tar.xz"))
+    broken.write_text("{not json")
+    result = run_cli("report", outputs.spec_path, "--no-verify", check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert str(broken) in line and "unreadable SBOM" in line
+
+
+def test_report_command_writes_the_page(outputs: StackConfig, tmp_path: Path) -> None:
+    target = tmp_path / "page.html"
+    result = run_cli("report", outputs.spec_path, "--no-verify", "--output", target)
+    assert result.stdout == f"report written to {target}\n"
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
