@@ -102,7 +102,7 @@ def write_outputs(config: StackConfig, *, local_refs: bool) -> None:
             "build_environment": environment,
         },
         "jinja2-3.1.6-0-py3-none-any.whl": {
-            "project": "jinja2", "version": "3.1.6", "sha256": "d" * 64},
+            "project": "jinja2", "version": "3.1.6", "sha256": "d" * 64, "build_env": {}},
         "flit_core-3.12.0-0-py3-none-any.whl": {
             "project": "flit-core", "version": "3.12.0", "sha256": "e" * 64},
     }  # fmt: skip
@@ -308,14 +308,17 @@ def test_build_tools_come_from_provenance_then_graph_then_nowhere(outputs: Stack
     ]
     assert recorded.compilers == ("GCC: (Debian 12.2.0-14+deb12u1) 12.2.0",)
     assert recorded.env == (("CFLAGS", "-O2"),)
+    assert recorded.compilers == ("GCC: (Debian 12.2.0-14+deb12u1) 12.2.0",)
     from_graph = index.tools_for("jinja2-3.1.6-0-py3-none-any.whl", "Jinja2", "3.1.6")
     assert from_graph.source == FROM_GRAPH
     # Only build edges, and the tool's wheel sha256 from its own provenance record.
     assert [(t.name, t.version, t.requirement_type, t.sha256) for t in from_graph.tools] == [
         ("flit-core", "3.12.0", "build-system", "e" * 64)
     ]
+    assert from_graph.compilers is None and from_graph.env == ()
     nowhere = index.tools_for("idna-3.11-0-py3-none-any.whl", "idna", "3.11")
     assert nowhere.source == NOT_RECORDED and not nowhere.recorded
+    assert nowhere.compilers is None and nowhere.env is None
 
 
 def test_page_names_tools_and_says_not_recorded(outputs: StackConfig) -> None:
@@ -324,7 +327,9 @@ def test_page_names_tools_and_says_not_recorded(outputs: StackConfig) -> None:
     assert "GCC: (Debian 12.2.0-14+deb12u1) 12.2.0" in page
     assert "flit-core 3.12.0 (build-system)" in page
     # The hostile package has neither a provenance build environment nor a graph node.
-    assert "<td>not recorded</td><td></td><td></td><td>not recorded</td>" in page
+    assert "<td>not recorded</td>" * 4 in page
+    # jinja2's record has no build environment: tools from the graph, compilers unknown.
+    assert "<td>not recorded</td><td>none</td><td>Fromager&#x27;s graph.json</td>" in page
 
 
 def test_graph_boxes_sit_in_their_layer_columns_without_overlapping() -> None:

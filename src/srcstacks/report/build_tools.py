@@ -4,7 +4,8 @@ Reads the wheel dir's ``provenance.json`` (as JSON, so a record with or without 
 ``build_environment`` key reads the same) and, when a record has no build environment,
 Fromager's ``graph.json`` in the work dir: its ``build-system``, ``build-backend`` and
 ``build-sdist`` edges name each tool and version (the tool wheel's sha256 then comes
-from its own provenance record). Neither file: "not recorded". Writes nothing.
+from its own provenance record; the flags from the record's ``build_env``; compilers
+are then not recorded). Neither file: "not recorded". Writes nothing.
 """
 
 from __future__ import annotations
@@ -54,13 +55,17 @@ class BuildToolsIndex:
 
     def tools_for(self, wheel: str, project: str, version: str) -> BuildTools:
         """The build environment of ``wheel``, from the best record available."""
-        environment = _mapping(self._records.get(wheel, {}).get("build_environment"))
+        record = self._records.get(wheel, {})
+        environment = _mapping(record.get("build_environment"))
         if environment:
             return _from_provenance(environment)
+        # Records without a build environment still hold the flags (``build_env``).
+        flags = _env(record["build_env"]) if isinstance(record.get("build_env"), dict) else None
         edges = self._graph_edges(project, version)
         if edges is not None:
-            return BuildTools(FROM_GRAPH, tuple(self._tool_from_edge(edge) for edge in edges))
-        return BuildTools(NOT_RECORDED)
+            tools = tuple(self._tool_from_edge(edge) for edge in edges)
+            return BuildTools(FROM_GRAPH, tools, env=flags)
+        return BuildTools(NOT_RECORDED, env=flags)
 
     def _graph_edges(self, project: str, version: str) -> list[dict[str, Any]] | None:
         key = f"{canonicalize_name(project)}=={version}"
@@ -121,8 +126,11 @@ def _from_provenance(environment: dict[str, Any]) -> BuildTools:
         for tool in map(_mapping, _list(environment.get("tools")))
     )
     compilers = tuple(str(compiler) for compiler in _list(environment.get("compilers")))
-    env = tuple(sorted((str(k), str(v)) for k, v in _mapping(environment.get("env")).items()))
-    return BuildTools(FROM_PROVENANCE, tools, compilers, env)
+    return BuildTools(FROM_PROVENANCE, tools, compilers, _env(_mapping(environment.get("env"))))
+
+
+def _env(env: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(key), str(value)) for key, value in env.items()))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

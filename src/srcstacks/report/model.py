@@ -42,8 +42,10 @@ class BuildTools:
 
     source: str  # "provenance", "Fromager's graph.json" or "not recorded"
     tools: tuple[BuildTool, ...] = ()
-    compilers: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
+    # None: no record says (Fromager's graph names tools only; older provenance records
+    # have no compilers); () : recorded as none (a pure-Python wheel, no flags).
+    compilers: tuple[str, ...] | None = None
+    env: tuple[tuple[str, str], ...] | None = None
 
     @property
     def recorded(self) -> bool:

@@ -196,14 +196,27 @@ def _build_tools(components: tuple[Component, ...]) -> str:
             f"{c.name} {c.version}",
             c.wheel or NOT_RECORDED_TEXT,
             _tools_text(c.build),
-            "; ".join(c.build.compilers) if c.build and c.build.compilers else "",
-            ", ".join(f"{k}={v}" for k, v in c.build.env) if c.build else "",
+            _recorded(c.build.compilers if c.build else None, "; ", "none"),
+            _recorded(_flags(c.build), ", ", "none"),
             c.build.source if c.build else NOT_RECORDED_TEXT,
         )
         for c in built
     ]
     head = ("Distribution", "Wheel", "Build tools", "Compilers", "Flags", "Recorded in")
     return "<h3>Build tools behind each wheel</h3>\n" + _table(head, rows, cls="tools")
+
+
+def _flags(build: BuildTools | None) -> tuple[str, ...] | None:
+    if build is None or build.env is None:
+        return None
+    return tuple(f"{name}={value}" for name, value in build.env)
+
+
+def _recorded(values: tuple[str, ...] | None, separator: str, empty: str) -> str:
+    """``values`` joined; ``empty`` when recorded as none; "not recorded" when unknown."""
+    if values is None:
+        return NOT_RECORDED_TEXT
+    return separator.join(values) or empty
 
 
 def _tools_text(build: BuildTools | None) -> str:

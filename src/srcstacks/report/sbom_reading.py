@@ -31,6 +31,7 @@ from srcstacks.report.model import (
 
 SYSTEM_LIBRARIES = "srcstacks:system_libraries"
 BOM_LINK_PREFIX = "urn:cdx:"
+LAYER_TYPES = ("platform", "framework", "application")  # CycloneDX types of layer components
 
 # Finds the build tools of a wheel: (wheel file name, project, version) -> BuildTools.
 ToolsLookup = Callable[[str, str, str], BuildTools]
@@ -89,10 +90,13 @@ def _walk(items: list[Any], parent: dict[str, Any] | None) -> Iterator[RawCompon
 def _kind(item: dict[str, Any], parent: dict[str, Any] | None) -> str:
     props = properties(item)
     if parent is None:
-        if "srcstacks:sbom_file" in props or bom_link_of(item):
-            return LOWER_LAYER
         if any(name.startswith("srcstacks:runtime:") for name in props):
             return RUNTIME
+        # A layer's component: a wheel's own SBOM may be linked from a distribution too.
+        if "srcstacks:sbom_file" in props or (
+            item.get("type") in LAYER_TYPES and bom_link_of(item)
+        ):
+            return LOWER_LAYER
         return DISTRIBUTION
     if "srcstacks:provided_by" in props or _kind(parent, None) == LOWER_LAYER:
         return FROM_LOWER_LAYER

@@ -10,8 +10,8 @@ h3 { margin-top: 1.4em; } h4 { margin: 1em 0 .3em; font-weight: 600; }
 table { border-collapse: collapse; margin: .5em 0; width: 100%; }
 th, td { border: 1px solid #d5d9e0; padding: .25em .5em; text-align: left;
          vertical-align: top; overflow-wrap: anywhere; }
-table.components td:nth-child(-n+3) { white-space: nowrap; }
-thead th { background: #f1f3f7; }
+table.components td:nth-child(-n+3), table.tools td:first-child { white-space: nowrap; }
+thead th { background: #f1f3f7; white-space: nowrap; overflow-wrap: normal; }
 table.summary th, table.facts th { width: 18em; background: #f7f8fa; }
 code, pre { font-family: ui-monospace, monospace; font-size: .92em; }
 pre.patch { background: #f7f8fa; border: 1px solid #d5d9e0; padding: .6em;
