@@ -33,5 +33,8 @@ def write_report(
     report = gather(config, VerifyOutcome(ran=False))
     if verify:
         report = replace(report, verify=run_verify(config, say))
+        if not report.verify.ok:
+            # The page is still written: a failed check is what an auditor must see.
+            say(f"verify found {len(report.verify.problems)} problem(s); the page lists them")
     atomic_write_text(output, render_page(report))
     return output
