@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -444,3 +446,12 @@ def test_report_command_writes_the_page(outputs: StackConfig, tmp_path: Path) ->
     result = run_cli("report", outputs.spec_path, "--no-verify", "--output", target)
     assert result.stdout == f"report written to {target}\n"
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_the_cli_starts_without_importing_the_report() -> None:
+    code = (
+        "import sys; import srcstacks.cli; "
+        "print(sorted(m for m in sys.modules if m.startswith('srcstacks.report')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
