@@ -139,11 +139,16 @@ def layer_component(
         qualifiers={"file_name": layer.archive_name},
     )  # fmt: skip
     references = []
-    if settings.security_contact:
+    if contact := settings.security_contact:
         references.append(ExternalReference(
-            type=ExternalReferenceType.SECURITY_CONTACT, url=XsUri(settings.security_contact),
+            type=ExternalReferenceType.SECURITY_CONTACT, url=XsUri(contact),
             comment="where to report a vulnerability",
         ))  # fmt: skip
+        if contact.startswith("https://") and contact.endswith("/security.txt"):
+            # BSI TR-03183-2's "URL of the security.txt" (RFC 9116).
+            references.append(ExternalReference(
+                type=ExternalReferenceType.RFC_9166, url=XsUri(contact), comment="security.txt",
+            ))  # fmt: skip
     return Component(
         type=LAYER_TYPES[layer.kind],
         name=layer.name,
