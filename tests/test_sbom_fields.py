@@ -4,11 +4,15 @@ on SBOMs built from hand-made inputs (no real build)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from srcstacks.config import SbomParty, SbomSettings
+from srcstacks.errors import SbomError
 from srcstacks.sbom.components import DistInputs
 from srcstacks.sbom.document import LowerLayer, build_document
 from srcstacks.sbom.links import read_layer_sbom
@@ -218,3 +222,20 @@ def test_compositions_say_what_is_complete(tmp_path: Path) -> None:
     markupsafe = by_name(framework)["MarkupSafe"]["bom-ref"]
     (incomplete,) = [c for c in framework["compositions"] if c["aggregate"] == "incomplete"]
     assert incomplete["dependencies"] == [markupsafe]
+
+
+def test_a_lower_sbom_with_a_malformed_license_or_supplier_is_named(tmp_path: Path) -> None:
+    """Hand-edited lower SBOMs: an error naming the file, not a traceback."""
+    stack(tmp_path)
+    path = tmp_path / "framework-web.tar.xz.cdx.json"
+    original = path.read_text()
+    for damage in (
+        lambda d: by_name(d)["MarkupSafe"].__setitem__("licenses", [{"license": {}}]),
+        lambda d: d["metadata"]["component"].__setitem__("supplier", "ACME"),
+        lambda d: by_name(d)["MarkupSafe"].__setitem__("licenses", ["MIT"]),
+    ):
+        document = json.loads(original)
+        damage(document)
+        path.write_text(json.dumps(document))
+        with pytest.raises(SbomError, match=f"^{re.escape(str(path))}: unreadable layer SBOM"):
+            read_layer_sbom(path)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from cyclonedx.exception import CycloneDxException
 from cyclonedx.model import (
     AttachedText,
     ExternalReference,
@@ -43,7 +44,7 @@ class LinkedComponent:
     """A top-level component of a lower layer's SBOM, as an upper layer refers to it.
 
     The upper layer copies what a referenced component must carry (BSI TR-03183-2: its
-    creator; NTIA: its supplier) and its licenses, as JSON from that SBOM.
+    creator; NTIA: its supplier) and its licenses, read from that SBOM.
     """
 
     bom_ref: str
@@ -52,9 +53,9 @@ class LinkedComponent:
     purl: str | None
     sha256: str | None
     sha512: str | None = None
-    supplier: dict[str, Any] | None = None
-    manufacturer: dict[str, Any] | None = None
-    licenses: tuple[dict[str, Any], ...] = ()
+    supplier: OrganizationalEntity | None = None
+    manufacturer: OrganizationalEntity | None = None
+    licenses: tuple[License, ...] = ()
     copyright: str | None = None
     bsi_properties: tuple[tuple[str, str], ...] = ()  # the bsi:component:* properties
 
@@ -107,7 +108,8 @@ def read_layer_sbom(path: Path) -> LayerSbom:
         raise SbomError(
             f"{path}: the SBOM of a lower layer is missing (run 'srcstacks sbom')"
         ) from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    # CycloneDxException: a URL or license there that CycloneDX does not accept.
+    except (OSError, ValueError, KeyError, TypeError, CycloneDxException) as exc:
         raise SbomError(f"{path}: unreadable layer SBOM: {exc}") from None
 
 
@@ -120,9 +122,9 @@ def _linked(component: dict[str, Any]) -> LinkedComponent:
         purl=component.get("purl"),
         sha256=digests.get("SHA-256"),
         sha512=digests.get("SHA-512"),
-        supplier=component.get("supplier"),
-        manufacturer=component.get("manufacturer"),
-        licenses=tuple(component.get("licenses", [])),
+        supplier=entity_from_json(component.get("supplier")),
+        manufacturer=entity_from_json(component.get("manufacturer")),
+        licenses=tuple(license_from_json(item) for item in component.get("licenses", [])),
         copyright=component.get("copyright"),
         bsi_properties=tuple(
             (str(item["name"]), str(item["value"]))
@@ -182,17 +184,19 @@ def _linked_fields(linked: LinkedComponent) -> dict[str, Any]:
     return {
         "purl": PackageURL.from_string(linked.purl) if linked.purl else None,
         "hashes": hashes(linked.sha256, linked.sha512),
-        "supplier": entity_from_json(linked.supplier),
-        "manufacturer": entity_from_json(linked.manufacturer),
-        "licenses": [license_from_json(item) for item in linked.licenses],
+        "supplier": linked.supplier,
+        "manufacturer": linked.manufacturer,
+        "licenses": linked.licenses,
         "copyright": linked.copyright,
     }
 
 
-def entity_from_json(data: Mapping[str, Any] | None) -> OrganizationalEntity | None:
+def entity_from_json(data: Any) -> OrganizationalEntity | None:
     """An organisation as another SBOM wrote it (name, url, contact)."""
     if not data:
         return None
+    if not isinstance(data, Mapping):
+        raise TypeError(f"an organisation is an object, not {data!r}")
     contacts = [
         OrganizationalContact(name=item.get("name"), email=item.get("email"),
                               phone=item.get("phone"))
@@ -202,8 +206,10 @@ def entity_from_json(data: Mapping[str, Any] | None) -> OrganizationalEntity | N
     return OrganizationalEntity(name=data.get("name"), urls=urls, contacts=contacts)
 
 
-def license_from_json(item: Mapping[str, Any]) -> License:
+def license_from_json(item: Any) -> License:
     """A license entry as another SBOM wrote it."""
+    if not isinstance(item, Mapping):
+        raise TypeError(f"a license entry is an object, not {item!r}")
     ack = item.get("acknowledgement") or item.get("license", {}).get("acknowledgement")
     acknowledgement = LicenseAcknowledgement(ack) if ack else None
     if "expression" in item:
