@@ -140,11 +140,12 @@ def test_linked_components_carry_supplier_license_and_local_refs(tmp_path: Path)
     for component, source in ((stub, original), (layer, framework["metadata"]["component"])):
         assert component["bom-ref"] == source["bom-ref"]  # local, not a BOM-Link
         assert not component["bom-ref"].startswith("urn:cdx:")
-        for key in ("supplier", "licenses", "purl", "hashes", "manufacturer"):
+        for key in ("supplier", "licenses", "purl", "hashes", "manufacturer", "authors"):
             assert component.get(key) == source.get(key), key
         bsi = {k: v for k, v in properties(source).items() if k.startswith("bsi:")}
         assert bsi and bsi.items() <= properties(component).items()
     assert stub["supplier"] == {"name": "ACME builds"}
+    assert stub["authors"] == [{"email": "dev@example.org", "name": "Dev"}]
     assert stub["copyright"] == "Copyright 2010 Pallets"
     (link,) = stub["externalReferences"]
     serial = framework["serialNumber"].removeprefix("urn:uuid:")

@@ -56,6 +56,7 @@ class LinkedComponent:
     supplier: OrganizationalEntity | None = None
     manufacturer: OrganizationalEntity | None = None
     licenses: tuple[License, ...] = ()
+    authors: tuple[OrganizationalContact, ...] = ()
     copyright: str | None = None
     bsi_properties: tuple[tuple[str, str], ...] = ()  # the bsi:component:* properties
 
@@ -125,6 +126,7 @@ def _linked(component: dict[str, Any]) -> LinkedComponent:
         supplier=entity_from_json(component.get("supplier")),
         manufacturer=entity_from_json(component.get("manufacturer")),
         licenses=tuple(license_from_json(item) for item in component.get("licenses", [])),
+        authors=tuple(_contact(item) for item in component.get("authors", [])),
         copyright=component.get("copyright"),
         bsi_properties=tuple(
             (str(item["name"]), str(item["value"]))
@@ -187,6 +189,7 @@ def _linked_fields(linked: LinkedComponent) -> dict[str, Any]:
         "supplier": linked.supplier,
         "manufacturer": linked.manufacturer,
         "licenses": linked.licenses,
+        "authors": linked.authors,
         "copyright": linked.copyright,
     }
 
@@ -197,13 +200,17 @@ def entity_from_json(data: Any) -> OrganizationalEntity | None:
         return None
     if not isinstance(data, Mapping):
         raise TypeError(f"an organisation is an object, not {data!r}")
-    contacts = [
-        OrganizationalContact(name=item.get("name"), email=item.get("email"),
-                              phone=item.get("phone"))
-        for item in data.get("contact", [])
-    ]  # fmt: skip
+    contacts = [_contact(item) for item in data.get("contact", [])]
     urls = [XsUri(url) for url in data.get("url", [])]
     return OrganizationalEntity(name=data.get("name"), urls=urls, contacts=contacts)
+
+
+def _contact(item: Any) -> OrganizationalContact:
+    if not isinstance(item, Mapping):
+        raise TypeError(f"a contact is an object, not {item!r}")
+    return OrganizationalContact(
+        name=item.get("name"), email=item.get("email"), phone=item.get("phone")
+    )
 
 
 def license_from_json(item: Any) -> License:
