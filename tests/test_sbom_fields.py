@@ -17,6 +17,7 @@ from srcstacks.sbom.components import DistInputs
 from srcstacks.sbom.document import LowerLayer, build_document
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
+from tests.conftest import copy_demo_stack, run_cli
 from tests.test_sbom_document import RUNTIME, by_name, dist, layer_inputs, load, write
 
 FIXTURES = Path(__file__).parent / "fixtures" / "licenses"
@@ -240,3 +241,22 @@ def test_a_lower_sbom_with_a_malformed_license_or_supplier_is_named(tmp_path: Pa
         path.write_text(json.dumps(document))
         with pytest.raises(SbomError, match=f"^{re.escape(str(path))}: unreadable layer SBOM"):
             read_layer_sbom(path)
+
+
+def test_a_bad_security_contact_is_one_error_line_before_anything_runs(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path)
+    spec.write_text(
+        spec.read_text().replace(
+            'security_contact = "mailto:security@srcstacks.example"',
+            'security_contact = "security@srcstacks.example"',
+        )
+    )
+    result = run_cli("build", spec, check=False)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert line == (
+        f"srcstacks: error: {spec}: 'tool.srcstacks.sbom.security_contact' must be"
+        " 'mailto:<address>' or an https:// URL, not 'security@srcstacks.example'"
+    )
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "_srcstacks").exists()  # nothing ran
