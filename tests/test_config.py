@@ -319,9 +319,11 @@ def test_sbom_table(tmp_path: Path) -> None:
         + 'supplier = "ACME builds"\n'
         + 'manufacturer = { name = "ACME", url = "https://acme.example",'
         + ' email = "a@acme.example" }\n'
-        + 'authors = ["Jo", { name = "Sam", email = "sam@acme.example" }]\n',
+        + 'authors = ["Jo", { name = "Sam", email = "sam@acme.example" }]\n'
+        + 'security_contact = "https://acme.example/.well-known/security.txt"\n',
     )
     sbom = load_config(spec).sbom
+    assert sbom.security_contact == "https://acme.example/.well-known/security.txt"
     assert sbom.supplier is not None and sbom.supplier.name == "ACME builds"
     assert sbom.manufacturer is not None
     assert (sbom.manufacturer.url, sbom.manufacturer.email) == (
@@ -337,6 +339,13 @@ def test_sbom_table(tmp_path: Path) -> None:
 def test_sbom_table_defaults_to_nobody(tmp_path: Path) -> None:
     sbom = load_config(write(tmp_path, SPEC)).sbom
     assert sbom.supplier is None and sbom.manufacturer is None and sbom.authors == ()
+    assert sbom.security_contact is None
+
+
+def test_security_contact_by_mail(tmp_path: Path) -> None:
+    table = '\n[tool.srcstacks.sbom]\nsecurity_contact = "mailto:security@acme.example"\n'
+    sbom = load_config(write(tmp_path, SPEC + table)).sbom
+    assert sbom.security_contact == "mailto:security@acme.example"
 
 
 @pytest.mark.parametrize(
@@ -349,6 +358,23 @@ def test_sbom_table_defaults_to_nobody(tmp_path: Path) -> None:
         ('supplier = { name = "x", phone = "1" }', "tool.srcstacks.sbom.supplier.phone"),
         ('supplier = { url = "https://x" }', "'tool.srcstacks.sbom.supplier' needs a non-empty"),
         ('manufacturer = { name = "x", url = 1 }', "'tool.srcstacks.sbom.manufacturer.url'"),
+        (
+            'manufacturer = { name = "x", url = "acme.example" }',
+            "'tool.srcstacks.sbom.manufacturer.url' must be an http(s):// URL, not 'acme.example'",
+        ),
+        (
+            'supplier = { name = "x", email = "acme" }',
+            "'tool.srcstacks.sbom.supplier.email' must be an e-mail address, not 'acme'",
+        ),
+        ("security_contact = 3", "'tool.srcstacks.sbom.security_contact' must be a string"),
+        *(
+            (
+                f'security_contact = "{value}"',
+                "'tool.srcstacks.sbom.security_contact' must be 'mailto:<address>' or an"
+                f" https:// URL, not '{value}'",
+            )
+            for value in ("security@acme.example", "http://acme.example/sec", "mailto:acme")
+        ),
     ],
 )
 def test_sbom_table_errors_name_the_key(tmp_path: Path, table: str, expected: str) -> None:

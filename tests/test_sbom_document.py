@@ -164,15 +164,18 @@ def test_cross_layer_edge_is_a_bom_link_into_the_lower_sbom(stack: dict[str, Pat
     framework_serial = framework["serialNumber"].removeprefix("urn:uuid:")
     markupsafe_ref = by_name(framework)["MarkupSafe"]["bom-ref"]
     layer = by_name(app)["framework-web"]
-    assert layer["bom-ref"] == f"urn:cdx:{framework_serial}/1"
+    # bom-refs are local (the one each has in its own SBOM); the BOM-Links are references.
+    assert layer["bom-ref"] == framework["metadata"]["component"]["bom-ref"]
     (reference,) = layer["externalReferences"]
     assert reference["type"] == "bom" and reference["url"] == f"urn:cdx:{framework_serial}/1"
-    assert reference["hashes"] == [
-        {"alg": "SHA-256", "content": hashlib.sha256(stack["framework"].read_bytes()).hexdigest()}
-    ]
+    framework_sha256 = hashlib.sha256(stack["framework"].read_bytes()).hexdigest()
+    assert reference["hashes"] == [{"alg": "SHA-256", "content": framework_sha256}]
     (stub,) = layer["components"]
-    assert stub["bom-ref"].startswith(f"urn:cdx:{framework_serial}/1#pkg%3Apypi%2Fmarkupsafe")
-    assert stub["purl"] == markupsafe_ref
+    assert stub["bom-ref"] == stub["purl"] == markupsafe_ref
+    (stub_link,) = stub["externalReferences"]
+    assert stub_link["type"] == "bom"
+    assert stub_link["url"].startswith(f"urn:cdx:{framework_serial}/1#pkg%3Apypi%2Fmarkupsafe")
+    assert stub_link["hashes"] == [{"alg": "SHA-256", "content": framework_sha256}]
     graph = {entry["ref"]: entry.get("dependsOn", []) for entry in app["dependencies"]}
     assert graph[by_name(app)["Jinja2"]["bom-ref"]] == [stub["bom-ref"]]
     # The stub's own dependencies are unknown here (its SBOM has them): no entry at all.
@@ -198,8 +201,12 @@ def test_patch_and_provenance(stack: dict[str, Path]) -> None:
     assert properties[f"srcstacks:patch:{PATCH_PATH}:sha256"] == hashlib.sha256(PATCH).hexdigest()
     assert properties["srcstacks:build_env:CFLAGS"] == "-O2"
     assert properties["srcstacks:built_from_source"] == "true"
-    assert markupsafe["licenses"] == [{"acknowledgement": "declared", "expression": "BSD-3-Clause"}]
-    sdist = [r for r in markupsafe["externalReferences"] if r["type"] == "distribution"]
+    # A single SPDX id declared as an expression is written as an id (CycloneDX 1.6 cannot
+    # hold an expression beside a concluded license).
+    assert markupsafe["licenses"] == [
+        {"license": {"acknowledgement": "declared", "id": "BSD-3-Clause"}}
+    ]
+    sdist = [r for r in markupsafe["externalReferences"] if r["type"] == "source-distribution"]
     assert sdist[0]["url"] == "https://files.example.org/markupsafe-3.0.4.tar.gz"
 
 

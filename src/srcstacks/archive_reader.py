@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import lzma
+import re
 import stat
 import tarfile
 import zipfile
@@ -26,6 +27,9 @@ from srcstacks.errors import ArchiveError
 from srcstacks.fsutil import sha256_file
 
 _DIST_INFO_FILES = ("METADATA", "RECORD", "WHEEL")
+# License files a wheel ships in its .dist-info: anything under licenses/ (PEP 639), or,
+# from older backends, a LICENSE/COPYING/NOTICE file at its top (the SBOM reads them).
+_LICENSE_NAMES = re.compile(r"^(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)", re.IGNORECASE)
 
 
 def record_digest(data: bytes) -> str:
@@ -47,6 +51,8 @@ class InstalledDist:
     version: str
     dist_info: str  # folder name, relative to site-packages
     files: dict[str, str] = field(default_factory=dict)  # METADATA/RECORD/WHEEL texts
+    # License files, by path relative to the .dist-info folder -> text.
+    license_files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,7 @@ def _member_kind(member: tarfile.TarInfo) -> str | None:
 def _read(archive: Path) -> ArchiveContents:
     digests: dict[str, str] = {}
     texts: dict[str, dict[str, str]] = {}
+    licenses: dict[str, dict[str, str]] = {}
     elf_files: list[ElfFile] = []
     members: dict[str, str] = {}
     unsafe_modes: dict[str, int] = {}
@@ -136,7 +143,12 @@ def _read(archive: Path) -> ArchiveContents:
             parts = PurePosixPath(relative).parts
             if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _DIST_INFO_FILES:
                 texts.setdefault(parts[0], {})[parts[1]] = data.decode("utf-8", errors="replace")
-    dists = tuple(_dist(folder, files) for folder, files in sorted(texts.items()))
+            elif _is_license_file(parts):
+                text = data.decode("utf-8", errors="replace")
+                licenses.setdefault(parts[0], {})["/".join(parts[1:])] = text
+    dists = tuple(
+        _dist(folder, files, licenses.get(folder, {})) for folder, files in sorted(texts.items())
+    )
     return ArchiveContents(
         archive=archive,
         sha256=sha256_file(archive),
@@ -185,9 +197,17 @@ def _site_packages_path(name: str) -> str | None:
     return name.split(marker, 1)[1]
 
 
-def _dist(folder: str, files: dict[str, str]) -> InstalledDist:
+def _is_license_file(parts: tuple[str, ...]) -> bool:
+    if len(parts) < 2 or not parts[0].endswith(".dist-info"):
+        return False
+    if parts[1] == "licenses":
+        return len(parts) > 2
+    return len(parts) == 2 and _LICENSE_NAMES.match(parts[1]) is not None
+
+
+def _dist(folder: str, files: dict[str, str], licenses: dict[str, str]) -> InstalledDist:
     name, version = _name_and_version(files.get("METADATA", ""), folder)
-    return InstalledDist(canonicalize_name(name), version, folder, files)
+    return InstalledDist(canonicalize_name(name), version, folder, files, licenses)
 
 
 def _name_and_version(metadata: str, folder: str) -> tuple[str, str]:

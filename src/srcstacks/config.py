@@ -53,6 +53,8 @@ class SbomSettings:
     supplier: SbomParty | None = None
     manufacturer: SbomParty | None = None
     authors: tuple[SbomParty, ...] = ()
+    # Where to report a vulnerability (CRA): a mailto: or https: URL.
+    security_contact: str | None = None
 
 
 # The managed index's port when the spec names none: devpi's own default.
@@ -206,6 +208,7 @@ _SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
     "supplier": (str, dict),
     "manufacturer": (str, dict),
     "authors": list,
+    "security_contact": str,
 }
 _PARTY_KEYS = {"name": str, "url": str, "email": str}
 
@@ -333,6 +336,26 @@ def _parse_sbom_table(spec_path: Path, table: Mapping[str, Any]) -> SbomSettings
             _require_party(spec_path, author, f"{prefix}.authors[{index}]")
             for index, author in enumerate(authors)
         ),
+        security_contact=_security_contact(spec_path, table.get("security_contact")),
+    )
+
+
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+_WEB_URL = re.compile(r"^https?://[^\s/?#<>\"]+\.[^\s/?#<>\"]+([/?#][^\s<>\"]*)?$")
+
+
+def _security_contact(spec_path: Path, value: str | None) -> str | None:
+    """``mailto:<address>`` or an https URL (a page or a security.txt), else an error."""
+    if value is None:
+        return None
+    email = value.removeprefix("mailto:")
+    if value.startswith("mailto:") and _EMAIL.match(email):
+        return value
+    if value.startswith("https://") and _WEB_URL.match(value):
+        return value
+    raise ConfigError(
+        f"{spec_path}: 'tool.srcstacks.sbom.security_contact' must be 'mailto:<address>'"
+        f" or an https:// URL, not {value!r}"
     )
 
 
@@ -354,7 +377,13 @@ def _require_party(spec_path: Path, value: Any, key: str) -> SbomParty:
     name = table.get("name", "")
     if not name.strip():
         raise ConfigError(f"{spec_path}: '{key}' needs a non-empty 'name'")
-    return SbomParty(name=name, url=table.get("url"), email=table.get("email"))
+    url, email = table.get("url"), table.get("email")
+    # Written into the SBOM, where the schema wants a URI and an e-mail address.
+    if url is not None and not _WEB_URL.match(url):
+        raise ConfigError(f"{spec_path}: '{key}.url' must be an http(s):// URL, not {url!r}")
+    if email is not None and not _EMAIL.match(email):
+        raise ConfigError(f"{spec_path}: '{key}.email' must be an e-mail address, not {email!r}")
+    return SbomParty(name=name, url=url, email=email)
 
 
 def _check_variant(origin: Path | str, variant: str) -> None:

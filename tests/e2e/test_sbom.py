@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from packaging.utils import canonicalize_name
@@ -83,7 +84,10 @@ def test_patched_markupsafe_carries_its_patch(built_stack: BuiltStack) -> None:
     assert properties["srcstacks:variant"] == "cpu"
     (upstream,) = markupsafe["pedigree"]["ancestors"]
     assert upstream["purl"] == "pkg:pypi/markupsafe@3.0.4?file_name=markupsafe-3.0.4.tar.gz"
-    assert markupsafe["licenses"] == [{"acknowledgement": "declared", "expression": "BSD-3-Clause"}]
+    assert markupsafe["licenses"] == [
+        {"license": {"acknowledgement": "concluded", "id": "BSD-3-Clause"}},
+        {"license": {"acknowledgement": "declared", "id": "BSD-3-Clause"}},
+    ]
 
 
 def test_wheel_hashes_are_those_of_the_wheel_dir(built_stack: BuiltStack) -> None:
@@ -132,14 +136,17 @@ def test_cross_layer_edge_points_into_the_framework_sbom(built_stack: BuiltStack
     greeter, web = sbom(built_stack, "app-greeter"), sbom(built_stack, "framework-web")
     web_link = "urn:cdx:" + web["serialNumber"].removeprefix("urn:uuid:") + "/1"
     (web_layer,) = [c for c in greeter["components"] if c["name"] == "framework-web"]
-    assert web_layer["bom-ref"] == web_link
+    # bom-refs are local; the BOM-Links are in the `bom` external references.
+    assert web_layer["bom-ref"] == web["metadata"]["component"]["bom-ref"]
     (reference,) = web_layer["externalReferences"]
     web_file = sbom_path(archives(built_stack)["framework-web"])
     assert (reference["type"], reference["url"]) == ("bom", web_link)
     assert reference["hashes"] == [{"alg": "SHA-256", "content": sha256_file(web_file)}]
     (stub,) = web_layer["components"]
-    assert stub["purl"] == libraries(web)["markupsafe"]["purl"]
-    assert stub["bom-ref"].startswith(web_link + "#")
+    assert stub["purl"] == stub["bom-ref"] == libraries(web)["markupsafe"]["purl"]
+    (stub_reference,) = stub["externalReferences"]
+    assert stub_reference["type"] == "bom"
+    assert stub_reference["url"] == web_link + "#" + quote(stub["bom-ref"], safe="")
     graph = {entry["ref"]: entry.get("dependsOn", []) for entry in greeter["dependencies"]}
     assert graph[libraries(greeter)["jinja2"]["bom-ref"]] == [stub["bom-ref"]]
 
@@ -206,3 +213,82 @@ def test_check_passes_on_the_demo_and_fails_without_a_hash(
     result = run_cli("sbom", "check", broken, check=False)
     assert result.returncode == 1
     assert "MarkupSafe 3.0.4: missing sha256 hash" in result.stdout
+
+
+def properties(component: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in component.get("properties", [])}
+
+
+def every_component(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """metadata.component, each top-level component and each one nested in them, except
+    CPython's component and what is nested in it (sbom/runtime.py describes those)."""
+    found, pending = [], [document["metadata"]["component"], *document["components"]]
+    while pending:
+        component = pending.pop()
+        if component["name"] == "cpython" and component["type"] == "platform":
+            continue
+        found.append(component)
+        pending.extend(component.get("components", []))
+    return found
+
+
+def test_licenses_concluded_from_the_wheels_license_files(built_stack: BuiltStack) -> None:
+    """Every distribution of the demo ships a BSD-3-Clause LICENSE; jinja2 declares only
+    the classifier "BSD License", which names no license."""
+    for layer, name, notice in (
+        ("framework-web", "markupsafe", "Copyright 2010 Pallets"),
+        ("app-greeter", "jinja2", "Copyright 2007 Pallets"),
+        ("app-punycode", "idna", "Copyright (c) 2013-2025, Kim Davies and contributors."),
+    ):
+        component = libraries(sbom(built_stack, layer))[name]
+        concluded = [
+            item["license"]
+            for item in component["licenses"]
+            if item["license"]["acknowledgement"] == "concluded"
+        ]
+        assert concluded == [{"acknowledgement": "concluded", "id": "BSD-3-Clause"}], name
+        assert component["copyright"] == notice
+    jinja2 = libraries(sbom(built_stack, "app-greeter"))["jinja2"]
+    assert {"license": {"acknowledgement": "declared", "name": "BSD License"}} in jinja2["licenses"]
+
+
+def test_every_component_has_supplier_license_and_bsi_properties(built_stack: BuiltStack) -> None:
+    """What sbomaudit (NTIA) and BSI TR-03183-2 ask of each component, on every SBOM;
+    CPython's own component is the runtime SBOM's business (sbom/runtime.py)."""
+    bsi = ("filename", "executable", "archive", "structured")
+    checked = 0
+    for layer in archives(built_stack):
+        for component in every_component(sbom(built_stack, layer)):
+            label = f"{layer}: {component['name']}"
+            assert component["supplier"] == {"name": "srcstacks demo"}, label
+            assert any(
+                item.get("acknowledgement", item.get("license", {}).get("acknowledgement"))
+                == "concluded"
+                for item in component["licenses"]
+            ), label
+            assert {f"bsi:component:{key}" for key in bsi} <= set(properties(component)), label
+            assert not component["bom-ref"].startswith("urn:cdx:"), label
+            checked += 1
+    assert checked == 12  # 4 layers, 3 libraries, 4 lower layers, 1 stub
+
+
+def test_manufacturer_security_contact_and_compositions(built_stack: BuiltStack) -> None:
+    document = sbom(built_stack, "app-greeter")
+    root = document["metadata"]["component"]
+    manufacturer = {
+        "contact": [{"email": "sbom@srcstacks.example"}],
+        "name": "srcstacks demo",
+        "url": ["https://srcstacks.example"],
+    }
+    assert document["metadata"]["manufacturer"] == root["manufacturer"] == manufacturer
+    (contact,) = root["externalReferences"]
+    assert (contact["type"], contact["url"]) == (
+        "security-contact",
+        "mailto:security@srcstacks.example",
+    )
+    aggregates = {entry["aggregate"]: entry for entry in document["compositions"]}
+    assert aggregates["complete"]["assemblies"] == [root["bom-ref"]]
+    assert libraries(document)["jinja2"]["bom-ref"] in aggregates["complete"]["dependencies"]
+    (web,) = [c for c in document["components"] if c["name"] == "framework-web"]
+    assert web["bom-ref"] in aggregates["incomplete"]["assemblies"]
+    assert aggregates["unknown"]["dependencies"] == [web["components"][0]["bom-ref"]]

@@ -34,18 +34,15 @@ from cyclonedx.model.component import (
 )
 from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
 from cyclonedx.model.license import (
-    DisjunctiveLicense,
     License,
-    LicenseAcknowledgement,
-    LicenseExpression,
 )
 from packageurl import PackageURL
 
 from srcstacks.archive_reader import InstalledDist
-from srcstacks.config import LayerKind, SbomParty
+from srcstacks.config import LayerKind, SbomParty, SbomSettings
 from srcstacks.provenance import WheelProvenance
-from srcstacks.sbom.links import LayerSbom, LinkedComponent
-from srcstacks.sbom.metadata import DeclaredLicense, DistMetadata
+from srcstacks.sbom.licenses import LicenseFile, component_licenses, conclude
+from srcstacks.sbom.metadata import DistMetadata
 
 # Why these types: an application layer is an application; a framework layer is a
 # framework its applications run on; the runtime layer is a platform ("a runtime
@@ -56,6 +53,11 @@ LAYER_TYPES: dict[LayerKind, ComponentType] = {
     "application": ComponentType.APPLICATION,
 }
 NS = "srcstacks"
+# BSI TR-03183-2 (v2) properties, in the BSI's CycloneDX property taxonomy.
+BSI_FILENAME = "bsi:component:filename"
+BSI_EXECUTABLE = "bsi:component:executable"  # "executable" or "non-executable"
+BSI_ARCHIVE = "bsi:component:archive"  # "archive" or "no archive"
+BSI_STRUCTURED = "bsi:component:structured"  # "structured" or "unstructured"
 
 
 @dataclass(frozen=True)
@@ -105,21 +107,62 @@ def contact(party: SbomParty) -> OrganizationalContact:
     return OrganizationalContact(name=party.name, email=party.email)
 
 
-def layer_component(layer: LayerInfo, supplier: SbomParty | None) -> Component:
-    """The layer archive: ``metadata.component`` of its own SBOM."""
+def bsi_properties(
+    filename: str | None, *, executable: bool, archive: bool, structured: bool
+) -> dict[str, str]:
+    """BSI TR-03183-2's file properties of a component (no filename when it has none)."""
+    found = {
+        BSI_EXECUTABLE: "executable" if executable else "non-executable",
+        BSI_ARCHIVE: "archive" if archive else "no archive",
+        BSI_STRUCTURED: "structured" if structured else "unstructured",
+    }
+    return {BSI_FILENAME: filename, **found} if filename else found
+
+
+# A wheel and a layer archive are both archives (zip, tar) that keep their members'
+# names and metadata (structured), holding Python code and compiled modules that run
+# (executable).
+_PACKAGED_CODE = {"executable": True, "archive": True, "structured": True}
+
+
+def layer_component(
+    layer: LayerInfo, settings: SbomSettings, licenses: Iterable[License] = ()
+) -> Component:
+    """The layer archive: ``metadata.component`` of its own SBOM.
+
+    ``licenses``: what its components' licenses come to (the layer has none of its own).
+    The manufacturer and the security contact are the configured ones: who makes the
+    product and where to report its vulnerabilities (CRA, BSI TR-03183-2).
+    """
     purl = PackageURL(
         "generic", name=layer.name, version=layer.version,
         qualifiers={"file_name": layer.archive_name},
     )  # fmt: skip
+    references = []
+    if contact := settings.security_contact:
+        references.append(ExternalReference(
+            type=ExternalReferenceType.SECURITY_CONTACT, url=XsUri(contact),
+            comment="where to report a vulnerability",
+        ))  # fmt: skip
+        if contact.startswith("https://") and contact.endswith("/security.txt"):
+            # BSI TR-03183-2's "URL of the security.txt" (RFC 9116).
+            references.append(ExternalReference(
+                type=ExternalReferenceType.RFC_9166, url=XsUri(contact), comment="security.txt",
+            ))  # fmt: skip
     return Component(
         type=LAYER_TYPES[layer.kind],
         name=layer.name,
         version=layer.version,
         bom_ref=purl.to_string(),
         purl=purl,
-        supplier=organization(supplier),
+        supplier=organization(settings.supplier),
+        manufacturer=organization(settings.manufacturer),
         hashes=hashes(layer.sha256, layer.sha512),
-        properties=properties_of(layer.properties),
+        licenses=licenses,
+        external_references=references,
+        properties=properties_of(
+            {**layer.properties, **bsi_properties(layer.archive_name, **_PACKAGED_CODE)}
+        ),
     )
 
 
@@ -134,7 +177,12 @@ def library_component(
     qualifiers = {"file_name": record.filename} if record else {}
     purl = PackageURL("pypi", name=inputs.dist.name, version=inputs.dist.version,
                       qualifiers=qualifiers)  # fmt: skip
-    properties: dict[str, str] = {}
+    found = conclude(inputs.dist.license_files, meta.licenses)
+    licenses, declared_left_out = component_licenses(meta.licenses, found.expression)
+    properties = bsi_properties(record.filename if record else None, **_PACKAGED_CODE)
+    properties.update(_license_file_properties(found.files))
+    if declared_left_out:
+        properties[f"{NS}:license:declared"] = declared_left_out
     references = [_url_reference(url.kind, url.url, url.label) for url in meta.urls]
     pedigree = None
     if record is None:
@@ -158,47 +206,11 @@ def library_component(
         supplier=organization(supplier),
         authors=[OrganizationalContact(name=p.name, email=p.email) for p in meta.authors],
         hashes=hashes(record.sha256 if record else None, inputs.wheel_sha512),
-        licenses=[_license(declared) for declared in meta.licenses],
+        licenses=licenses,
+        copyright="\n".join(found.copyright) or None,
         external_references=references,
         pedigree=pedigree,
         properties=[*properties_of(properties), *extra_properties],
-    )
-
-
-def lower_layer_component(lower: LayerSbom, stubs: Iterable[Component]) -> Component:
-    """A layer below this one, described by its own SBOM, which this one links to.
-
-    Its bom-ref is the BOM-Link of that document; the distributions of it that this
-    layer's dependency graph reaches are nested in it, each with the BOM-Link of its
-    component in that document as bom-ref.
-    """
-    layer = lower.layer
-    return Component(
-        type=ComponentType(lower.layer_type),
-        name=layer.name,
-        version=layer.version,
-        bom_ref=lower.document_link,
-        purl=PackageURL.from_string(layer.purl) if layer.purl else None,
-        hashes=hashes(layer.sha256),
-        external_references=[ExternalReference(
-            type=ExternalReferenceType.BOM, url=XsUri(lower.document_link),
-            hashes=hashes(lower.file_sha256), comment=f"SBOM file {lower.path.name}",
-        )],
-        components=stubs,
-        properties=properties_of({f"{NS}:sbom_file": lower.path.name}),
-    )  # fmt: skip
-
-
-def linked_stub(lower: LayerSbom, linked: LinkedComponent) -> Component:
-    """A distribution a lower layer provides, as a BOM-Link into that layer's SBOM."""
-    return Component(
-        type=ComponentType.LIBRARY,
-        name=linked.name,
-        version=linked.version,
-        bom_ref=lower.element_link(linked.bom_ref),
-        purl=PackageURL.from_string(linked.purl) if linked.purl else None,
-        hashes=hashes(linked.sha256),
-        properties=properties_of({f"{NS}:provided_by": lower.layer.name}),
     )
 
 
@@ -224,9 +236,18 @@ def _build_properties(record: WheelProvenance) -> dict[str, str]:
     return {key: value for key, value in found.items() if value}
 
 
+def _license_file_properties(files: Iterable[LicenseFile]) -> dict[str, str]:
+    """Which SPDX license each license file holds, by its path in the .dist-info."""
+    return {
+        f"{NS}:license_file:{item.path}": " ".join(item.license_ids) or "unrecognised"
+        for item in files
+        if item.is_license
+    }
+
+
 def _sdist_reference(record: WheelProvenance) -> ExternalReference:
     return ExternalReference(
-        type=ExternalReferenceType.DISTRIBUTION, url=XsUri(record.sdist.url),
+        type=ExternalReferenceType.SOURCE_DISTRIBUTION, url=XsUri(record.sdist.url),
         hashes=hashes(record.sdist.sha256), comment="sdist the wheel was built from",
     )  # fmt: skip
 
@@ -272,17 +293,6 @@ def patch_text(data: bytes | None) -> AttachedText | None:
     except UnicodeDecodeError:
         return AttachedText(content=base64.b64encode(data).decode("ascii"),
                             content_type="text/x-diff", encoding=Encoding.BASE_64)  # fmt: skip
-
-
-def _license(declared: DeclaredLicense) -> License:
-    # Declared by the distribution's own metadata, not concluded by us.
-    ack = LicenseAcknowledgement.DECLARED
-    if declared.kind == "expression":
-        return LicenseExpression(declared.value, acknowledgement=ack)
-    text = AttachedText(content=declared.text) if declared.text else None
-    if declared.kind == "id":
-        return DisjunctiveLicense(id=declared.value, acknowledgement=ack)
-    return DisjunctiveLicense(name=declared.value, text=text, acknowledgement=ack)
 
 
 def _url_reference(kind: str, url: str, label: str) -> ExternalReference:

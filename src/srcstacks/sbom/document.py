@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cyclonedx.model import Property
 from cyclonedx.model.bom import Bom, BomMetaData
@@ -26,13 +27,15 @@ from cyclonedx.output.json import JsonV1Dot6
 from srcstacks.config import SbomSettings
 from srcstacks.records import RuntimeRecord
 from srcstacks.sbom import components as parts
+from srcstacks.sbom import links
+from srcstacks.sbom.licenses import aggregate_license, spdx_statement
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
 from srcstacks.sbom.runtime import runtime_component
 
 _TOP_LEVEL_ORDER = (
     "$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
-    "components", "dependencies",
+    "components", "dependencies", "compositions",
 )  # fmt: skip
 # uuid5 namespace of srcstacks SBOM serial numbers (itself uuid5(URL, "srcstacks:sbom")).
 SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "srcstacks:sbom")
@@ -96,11 +99,23 @@ def build_document(inputs: LayerInputs) -> Document:
         inputs.requirements,
         marker_environment(inputs.python_implementation, inputs.target_platform),
     )
-    root = parts.layer_component(inputs.layer, settings.supplier)
     libraries = {
         dist.dist.name: parts.library_component(dist, extras[dist.dist.name], settings.supplier)
         for dist in inputs.dists
     }
+    runtime = None
+    if inputs.runtime is not None:
+        runtime = runtime_component(
+            inputs.runtime,
+            settings.supplier,
+            inputs.runtime_system_libraries,
+            inputs.runtime_files_sha256,
+            inputs.runtime_patch_texts,
+        )
+    # The layer's license is what its own components' licenses come to.
+    own = [*libraries.values(), *([runtime] if runtime is not None else [])]
+    layer_license = aggregate_license([spdx_statement(list(part.licenses)) for part in own])
+    root = parts.layer_component(inputs.layer, settings, [layer_license] if layer_license else [])
     lower = _LowerLayers(inputs.lower)
     unresolved: list[str] = []
 
@@ -125,15 +140,7 @@ def build_document(inputs: LayerInputs) -> Document:
     graph = {name: targets(component, edges[name]) for name, component in libraries.items()}
     graph_root = targets(root, roots) + lower.layers(inputs.depends_on)
     members = [*libraries.values(), *lower.components()]
-    runtime = None
-    if inputs.runtime is not None:
-        runtime = runtime_component(
-            inputs.runtime,
-            settings.supplier,
-            inputs.runtime_system_libraries,
-            inputs.runtime_files_sha256,
-            inputs.runtime_patch_texts,
-        )
+    if runtime is not None:
         members.append(runtime)
         graph_root.append(runtime)
     bom = Bom(
@@ -161,12 +168,58 @@ def build_document(inputs: LayerInputs) -> Document:
     # Nested in CPython, its bundled code and system libraries have dependencies that
     # are not described here (unknown), not none.
     nested = {str(part.bom_ref) for part in runtime.components} if runtime is not None else set()
-    text = _finish(serialised, lower.stub_refs() | nested)
+    compositions = _compositions(inputs, root, libraries, runtime, lower, nested)
+    text = _finish(serialised, lower.stub_refs() | nested, {"compositions": compositions})
     return Document(text=text, serial=str(bom.serial_number), unresolved=tuple(unresolved))
 
 
-def _finish(text: str, unknown_refs: set[str]) -> str:
-    """Final touches to the library's JSON: entry order, and no false "no dependencies".
+def _compositions(
+    inputs: LayerInputs,
+    root: Component,
+    libraries: Mapping[str, Component],
+    runtime: Component | None,
+    lower: _LowerLayers,
+    nested: set[str],
+) -> list[dict[str, Any]]:
+    """What this document describes completely, and what it does not (CycloneDX
+    ``compositions``, which cyclonedx-python-lib does not model).
+
+    Complete: the layer's components (every distribution in the archive is one) and the
+    dependencies of the layer, of its distributions and of the layers below (their
+    stacking). Incomplete: the components of a layer below (only those this layer uses
+    are nested in it), and the dependencies of whatever loads system libraries, which
+    are named in ``srcstacks:system_libraries`` but are not components here. Unknown:
+    the dependencies of the components nested in a lower layer (its own SBOM has them)
+    and of those nested in a built CPython.
+    """
+    loads_system = {dist.dist.name for dist in inputs.dists if dist.system_libraries}
+    complete: list[str] = []
+    incomplete: list[str] = []
+    root_loads = f"{parts.NS}:system_libraries" in inputs.layer.properties
+    (incomplete if root_loads else complete).append(str(root.bom_ref))
+    for name, component in libraries.items():
+        (incomplete if name in loads_system else complete).append(str(component.bom_ref))
+    if runtime is not None:
+        system = inputs.runtime_system_libraries
+        (incomplete if system else complete).append(str(runtime.bom_ref))
+    layers_below = [str(component.bom_ref) for component in lower.components()]
+    entries = [
+        ("complete", [str(root.bom_ref)], complete + layers_below),
+        ("incomplete", layers_below, incomplete),
+        ("unknown", [], sorted(lower.stub_refs() | nested)),
+    ]
+    return [
+        {"aggregate": aggregate}
+        | ({"assemblies": sorted(assemblies)} if assemblies else {})
+        | ({"dependencies": sorted(dependencies)} if dependencies else {})
+        for aggregate, assemblies, dependencies in entries
+        if assemblies or dependencies
+    ]
+
+
+def _finish(text: str, unknown_refs: set[str], sections: Mapping[str, Any]) -> str:
+    """Final touches to the library's JSON: top-level ``sections`` the library does not
+    model (``compositions``), entry order, and no false "no dependencies".
 
     The library flattens the graph and so gives each BOM-Link stub (and each component
     nested in a built CPython) an empty dependency entry, which in CycloneDX means
@@ -175,6 +228,7 @@ def _finish(text: str, unknown_refs: set[str]) -> str:
     identity fields go first so a reader sees what the document is at once.
     """
     document = json.loads(text)
+    document.update({key: value for key, value in sections.items() if value})
     document["dependencies"] = [
         entry for entry in document.get("dependencies", [])
         if entry.get("dependsOn") or entry["ref"] not in unknown_refs
@@ -237,7 +291,7 @@ class _LowerLayers:
             if linked is not None:
                 stubs = self._stubs[sbom.layer.name]
                 if name not in stubs:
-                    stubs[name] = parts.linked_stub(sbom, linked)
+                    stubs[name] = links.linked_stub(sbom, linked)
                 return stubs[name]
         return None
 
@@ -245,7 +299,7 @@ class _LowerLayers:
         """Every lower layer's component, holding the stubs of its that were used."""
         if self._built is None:
             self._built = {
-                sbom.layer.name: parts.lower_layer_component(
+                sbom.layer.name: links.lower_layer_component(
                     sbom, self._stubs[sbom.layer.name].values()
                 )
                 for sbom in self._order

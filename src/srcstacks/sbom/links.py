@@ -10,26 +10,55 @@ another BOM) and by the sha256 of that SBOM file, which pins the exact document.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from cyclonedx.exception import CycloneDxException
+from cyclonedx.model import (
+    AttachedText,
+    ExternalReference,
+    ExternalReferenceType,
+    XsUri,
+)
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
+from cyclonedx.model.license import (
+    DisjunctiveLicense,
+    License,
+    LicenseAcknowledgement,
+    LicenseExpression,
+)
+from packageurl import PackageURL
 from packaging.utils import canonicalize_name
 
 from srcstacks.errors import SbomError
 from srcstacks.fsutil import sha256_bytes
+from srcstacks.sbom.components import NS, hashes, properties_of
 
 
 @dataclass(frozen=True)
 class LinkedComponent:
-    """A top-level component of a lower layer's SBOM, as an upper layer refers to it."""
+    """A top-level component of a lower layer's SBOM, as an upper layer refers to it.
+
+    The upper layer copies what a referenced component must carry (BSI TR-03183-2: its
+    creator; NTIA: its supplier) and its licenses, read from that SBOM.
+    """
 
     bom_ref: str
     name: str
     version: str
     purl: str | None
     sha256: str | None
+    sha512: str | None = None
+    supplier: OrganizationalEntity | None = None
+    manufacturer: OrganizationalEntity | None = None
+    licenses: tuple[License, ...] = ()
+    authors: tuple[OrganizationalContact, ...] = ()
+    copyright: str | None = None
+    bsi_properties: tuple[tuple[str, str], ...] = ()  # the bsi:component:* properties
 
 
 @dataclass(frozen=True)
@@ -80,19 +109,120 @@ def read_layer_sbom(path: Path) -> LayerSbom:
         raise SbomError(
             f"{path}: the SBOM of a lower layer is missing (run 'srcstacks sbom')"
         ) from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    # CycloneDxException: a URL or license there that CycloneDX does not accept.
+    except (OSError, ValueError, KeyError, TypeError, CycloneDxException) as exc:
         raise SbomError(f"{path}: unreadable layer SBOM: {exc}") from None
 
 
 def _linked(component: dict[str, Any]) -> LinkedComponent:
-    sha256 = next(
-        (item["content"] for item in component.get("hashes", []) if item["alg"] == "SHA-256"),
-        None,
-    )
+    digests = {item["alg"]: item["content"] for item in component.get("hashes", [])}
     return LinkedComponent(
         bom_ref=str(component["bom-ref"]),
         name=str(component["name"]),
         version=str(component.get("version", "")),
         purl=component.get("purl"),
-        sha256=sha256,
+        sha256=digests.get("SHA-256"),
+        sha512=digests.get("SHA-512"),
+        supplier=entity_from_json(component.get("supplier")),
+        manufacturer=entity_from_json(component.get("manufacturer")),
+        licenses=tuple(license_from_json(item) for item in component.get("licenses", [])),
+        authors=tuple(_contact(item) for item in component.get("authors", [])),
+        copyright=component.get("copyright"),
+        bsi_properties=tuple(
+            (str(item["name"]), str(item["value"]))
+            for item in component.get("properties", [])
+            if str(item.get("name", "")).startswith("bsi:component:")
+        ),
     )
+
+
+def lower_layer_component(lower: LayerSbom, stubs: Iterable[Component]) -> Component:
+    """A layer below this one, described by its own SBOM, which this one links to.
+
+    Its bom-ref is local (the bom-ref it has in its own SBOM); its ``bom`` external
+    reference holds the BOM-Link of that document. The distributions of it that this
+    layer's dependency graph reaches are nested in it (:func:`linked_stub`).
+    """
+    layer = lower.layer
+    return Component(
+        type=ComponentType(lower.layer_type),
+        name=layer.name,
+        version=layer.version,
+        bom_ref=layer.bom_ref,
+        external_references=[ExternalReference(
+            type=ExternalReferenceType.BOM, url=XsUri(lower.document_link),
+            hashes=hashes(lower.file_sha256), comment=f"SBOM file {lower.path.name}",
+        )],
+        components=stubs,
+        **_linked_fields(layer),
+        properties=properties_of(
+            {f"{NS}:sbom_file": lower.path.name, **dict(layer.bsi_properties)}
+        ),
+    )  # fmt: skip
+
+
+def linked_stub(lower: LayerSbom, linked: LinkedComponent) -> Component:
+    """A distribution a lower layer provides: its identity, supplier and licenses copied
+    from that layer's SBOM, with the BOM-Link to its component there as a ``bom``
+    external reference (the bom-ref stays local: the one it has there)."""
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=linked.name,
+        version=linked.version,
+        bom_ref=linked.bom_ref,
+        external_references=[ExternalReference(
+            type=ExternalReferenceType.BOM, url=XsUri(lower.element_link(linked.bom_ref)),
+            hashes=hashes(lower.file_sha256), comment=f"component in SBOM file {lower.path.name}",
+        )],
+        **_linked_fields(linked),
+        properties=properties_of(
+            {f"{NS}:provided_by": lower.layer.name, **dict(linked.bsi_properties)}
+        ),
+    )  # fmt: skip
+
+
+def _linked_fields(linked: LinkedComponent) -> dict[str, Any]:
+    """The fields a component of a lower layer's SBOM keeps when this one refers to it."""
+    return {
+        "purl": PackageURL.from_string(linked.purl) if linked.purl else None,
+        "hashes": hashes(linked.sha256, linked.sha512),
+        "supplier": linked.supplier,
+        "manufacturer": linked.manufacturer,
+        "licenses": linked.licenses,
+        "authors": linked.authors,
+        "copyright": linked.copyright,
+    }
+
+
+def entity_from_json(data: Any) -> OrganizationalEntity | None:
+    """An organisation as another SBOM wrote it (name, url, contact)."""
+    if not data:
+        return None
+    if not isinstance(data, Mapping):
+        raise TypeError(f"an organisation is an object, not {data!r}")
+    contacts = [_contact(item) for item in data.get("contact", [])]
+    urls = [XsUri(url) for url in data.get("url", [])]
+    return OrganizationalEntity(name=data.get("name"), urls=urls, contacts=contacts)
+
+
+def _contact(item: Any) -> OrganizationalContact:
+    if not isinstance(item, Mapping):
+        raise TypeError(f"a contact is an object, not {item!r}")
+    return OrganizationalContact(
+        name=item.get("name"), email=item.get("email"), phone=item.get("phone")
+    )
+
+
+def license_from_json(item: Any) -> License:
+    """A license entry as another SBOM wrote it."""
+    if not isinstance(item, Mapping):
+        raise TypeError(f"a license entry is an object, not {item!r}")
+    ack = item.get("acknowledgement") or item.get("license", {}).get("acknowledgement")
+    acknowledgement = LicenseAcknowledgement(ack) if ack else None
+    if "expression" in item:
+        return LicenseExpression(item["expression"], acknowledgement=acknowledgement)
+    data = item["license"]
+    text = AttachedText(content=data["text"]["content"]) if "text" in data else None
+    if "id" in data:
+        return DisjunctiveLicense(id=data["id"], text=text, acknowledgement=acknowledgement)
+    return DisjunctiveLicense(name=data["name"], text=text, acknowledgement=acknowledgement)
