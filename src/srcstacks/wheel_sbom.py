@@ -87,6 +87,7 @@ def render(
     pedigree["notes"] = f"Built from the sdist by Fromager (variant {sbom.variant}); {count}."
     component["pedigree"] = pedigree
     component["properties"] = [{"name": f"{NS}:variant", "value": sbom.variant}]
+    fromager = {"type": "application", "name": "fromager", "version": fromager_version}
     document: dict[str, Any] = {
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
@@ -95,8 +96,7 @@ def render(
         "metadata": {
             "timestamp": datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "lifecycles": [{"phase": "build"}],
-            "tools": {"components": [{"type": "application", "name": "fromager",
-                                      "version": fromager_version}]},  # fmt: skip
+            "tools": {"components": [fromager]},
             "component": component,
         },
         "formulation": [formula(subject, f"{sbom.project} {sbom.version}", sbom.environment)],

@@ -26,6 +26,7 @@ from cyclonedx.output.json import JsonV1Dot6
 from srcstacks.config import SbomSettings
 from srcstacks.records import RuntimeRecord
 from srcstacks.sbom import components as parts
+from srcstacks.sbom.formulation import add_formulation, built_wheels
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
 from srcstacks.sbom.runtime import runtime_component
@@ -162,6 +163,8 @@ def build_document(inputs: LayerInputs) -> Document:
     # are not described here (unknown), not none.
     nested = {str(part.bom_ref) for part in runtime.components} if runtime is not None else set()
     text = _finish(serialised, lower.stub_refs() | nested)
+    # How each wheel was built: its build tools, compilers and flags (sbom/formulation.py).
+    text = add_formulation(text, built_wheels(inputs.dists, libraries))
     return Document(text=text, serial=str(bom.serial_number), unresolved=tuple(unresolved))
 
 

@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from srcstacks.build_record import BuildEnvironment, BuildTool
+
+if TYPE_CHECKING:  # not imported at run time: Fromager's process imports this module too
+    from cyclonedx.model.component import Component
+
+    from srcstacks.sbom.components import DistInputs
 
 NS = "srcstacks"
 _VERSION = re.compile(r"(\d+(?:\.\d+)+)")
@@ -33,7 +38,8 @@ _VERSION = re.compile(r"(\d+(?:\.\d+)+)")
 
 def tool_purl(tool: BuildTool) -> str:
     """``pkg:pypi/<name>@<version>?file_name=<wheel>``."""
-    return f"pkg:pypi/{tool.name}@{quote(tool.version, safe='.+!')}?file_name={quote(tool.filename)}"
+    version = quote(tool.version, safe=".+!")
+    return f"pkg:pypi/{tool.name}@{version}?file_name={quote(tool.filename)}"
 
 
 def formula(subject_ref: str, title: str, environment: BuildEnvironment) -> dict[str, Any]:
@@ -54,7 +60,8 @@ def formula(subject_ref: str, title: str, environment: BuildEnvironment) -> dict
     if resources:
         workflow["resourceReferences"] = resources
     if environment.env:
-        variables = [{"name": key, "value": value} for key, value in sorted(environment.env.items())]
+        env = sorted(environment.env.items())
+        variables = [{"name": key, "value": value} for key, value in env]
         workflow["inputs"] = [{"environmentVars": variables}]
     workflow["outputs"] = [{"resource": {"ref": subject_ref}}]
     found: dict[str, Any] = {"bom-ref": f"formula:{subject_ref}"}
@@ -103,7 +110,8 @@ def environment_of(found: dict[str, Any]) -> BuildEnvironment:
     for component in found.get("components", []):
         values = {item["name"]: item["value"] for item in component.get("properties", [])}
         if component["type"] == "library":
-            (digest,) = [item["content"] for item in component["hashes"] if item["alg"] == "SHA-256"]
+            hashes = component["hashes"]
+            (digest,) = [item["content"] for item in hashes if item["alg"] == "SHA-256"]
             tools.append(
                 BuildTool(
                     name=component["name"],
@@ -137,3 +145,18 @@ def add_formulation(text: str, built: Iterable[tuple[str, str, BuildEnvironment]
     document = json.loads(text)
     document["formulation"] = formulas
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def built_wheels(
+    dists: Sequence[DistInputs], libraries: Mapping[str, Component]
+) -> list[tuple[str, str, BuildEnvironment]]:
+    """What :func:`add_formulation` takes, for a layer's distributions and components."""
+    found = []
+    for dist in dists:
+        record = dist.provenance
+        component = libraries.get(dist.dist.name)
+        if record is None or record.build_environment is None or component is None:
+            continue
+        ref = str(component.bom_ref.value)
+        found.append((ref, f"{dist.dist.name} {dist.dist.version}", record.build_environment))
+    return found

@@ -119,7 +119,10 @@ def step_of_each(
     return steps
 
 
-def _needed(dist: InstalledDist, extras: frozenset[str]) -> list[tuple[Requirement, frozenset[str]]]:
+Needed = list[tuple[Requirement, frozenset[str]]]
+
+
+def _needed(dist: InstalledDist, extras: frozenset[str]) -> Needed:
     needed = []
     for text in dist.requires:
         try:
