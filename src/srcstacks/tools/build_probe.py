@@ -40,6 +40,7 @@ from packaging.utils import (
     canonicalize_name,
     parse_wheel_filename,
 )
+from packaging.version import InvalidVersion, Version
 
 from srcstacks.build_record import REQUIREMENT_TYPES, BuildEnvironment, BuildTool
 from srcstacks.elf import ELF_MAGIC, read_compilers
@@ -215,10 +216,17 @@ def _is_wheel_of(filename: str, dist: InstalledDist) -> bool:
         return False
     return (
         name == dist.name
-        and str(version) == dist.version
+        and _same_version(version, dist.version)
         and "".join(str(part) for part in build) == dist.build_tag
         and {str(tag) for tag in tags} == dist.tags
     )
+
+
+def _same_version(version: Version, text: str) -> bool:
+    try:
+        return version == Version(text)
+    except InvalidVersion:
+        return False
 
 
 def _check_installed_from(dist: InstalledDist, filename: str, data: bytes) -> None:
