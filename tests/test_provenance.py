@@ -9,6 +9,7 @@ import pytest
 from packaging.utils import parse_wheel_filename
 
 from srcstacks.archive_reader import record_digest
+from srcstacks.build_record import BuildEnvironment
 from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import sha256_bytes, sha256_file
 from srcstacks.patches import applicable_patches
@@ -23,6 +24,7 @@ from srcstacks.provenance import (
     write_manifest,
 )
 from srcstacks.wheel_evidence import FROMAGER_FILES, read_evidence
+from srcstacks.wheel_sbom import WheelSbom, render, sbom_member
 
 
 def publish(wheel_dir: Path, name: str, content: bytes | None = None) -> WheelProvenance:
@@ -44,16 +46,30 @@ def publish(wheel_dir: Path, name: str, content: bytes | None = None) -> WheelPr
         build_env={"CFLAGS": "-O2"},
         build_settings_sha256=sha256_bytes(SETTINGS),
         built_from_source=True,
+        build_environment=BuildEnvironment(),
     )
 
 
 SETTINGS = b'[env]\nCFLAGS = "-O2"\n'
 
 
+def wheel_sbom(name: str, version: str, environment: BuildEnvironment | None = None) -> bytes:
+    """The SBOM srcstacks writes into a wheel built with ``environment`` (none by default)."""
+    sbom = WheelSbom(name, version, "cpu", "x.tar.gz", "ab", (), environment or BuildEnvironment())
+    return render(sbom, (), "0.77.0", 315532800)
+
+
 def make_wheel(
-    path: Path, *, fromager: bool = True, tags: str | None = None, build: str | None = None
+    path: Path,
+    *,
+    fromager: bool = True,
+    tags: str | None = None,
+    build: str | None = None,
+    sbom: bytes | None = None,
+    extra: dict[str, bytes] | None = None,
 ) -> Path:
-    """A wheel with Fromager's build metadata, a WHEEL file and a RECORD, like Fromager's."""
+    """A wheel with Fromager's build metadata, its own SBOM, a WHEEL file and a RECORD,
+    like the ones srcstacks builds (``sbom``: other SBOM bytes; ``extra``: more files)."""
     name, version, build_tag, parsed = parse_wheel_filename(path.name)
     dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
     wheel_tags = tags or "\n".join(f"Tag: {tag}" for tag in sorted(str(t) for t in parsed))
@@ -65,8 +81,10 @@ def make_wheel(
     }
     if fromager:
         files[f"{dist_info}/fromager-build-settings"] = SETTINGS
-        for extra in FROMAGER_FILES[1:]:
-            files[f"{dist_info}/{extra}"] = b""
+        for other in FROMAGER_FILES[1:]:
+            files[f"{dist_info}/{other}"] = b""
+        files[sbom_member(dist_info, name)] = sbom or wheel_sbom(name, str(version))
+    files.update(extra or {})
     record = "".join(
         f"{member},{record_digest(data)},{len(data)}\n" for member, data in files.items()
     )

@@ -1,4 +1,5 @@
-"""The shared libraries an ELF file needs (``DT_NEEDED``) and the name it provides.
+"""The shared libraries an ELF file needs (``DT_NEEDED``), the name it provides, and
+the compilers that built it (the ``.comment`` section).
 
 A layer archive's compiled extensions and interpreter load system libraries (libc,
 libssl, libffi, ...) that no SBOM component describes; the SBOM names them so an auditor
@@ -40,3 +41,20 @@ def read_links(data: bytes, name: str) -> ElfLinks | None:
     # elfdeps also lists pseudo-requirements such as "rtld(GNU_HASH)": keep sonames only.
     needs = sorted({item.soname for item in info.requires if ".so" in item.soname})
     return ElfLinks(soname=info.soname, needs=tuple(needs))
+
+
+def read_compilers(data: bytes) -> tuple[str, ...]:
+    """The strings of the ``.comment`` section of an ELF file, where compilers (GCC,
+    clang) and some linkers write their name and version; () when ``data`` is no ELF
+    file or has no such section."""
+    if not data.startswith(ELF_MAGIC):
+        return ()
+    try:
+        section = ELFFile(io.BytesIO(data)).get_section_by_name(".comment")
+        if section is None:
+            return ()
+        raw = section.data()
+    except (ELFError, ValueError, EOFError):
+        return ()
+    strings = (part.decode("utf-8", errors="replace").strip() for part in raw.split(b"\0"))
+    return tuple(sorted({text for text in strings if text}))

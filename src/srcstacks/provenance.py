@@ -16,9 +16,12 @@ from typing import Any
 from packaging.utils import canonicalize_version, parse_wheel_filename
 
 from srcstacks.archive_reader import InstalledDist
+from srcstacks.build_record import BuildEnvironment, BuildTool
 from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import dump_json, sha256_bytes, sha256_file, write_json
 from srcstacks.wheel_evidence import read_evidence
+
+__all__ = ["BuildEnvironment", "BuildTool"]  # re-exported: readers take them from here
 
 MANIFEST_NAME = "provenance.json"
 FORMAT_VERSION = 1
@@ -60,6 +63,9 @@ class WheelProvenance:
     # Set by publish only when the wheel carries Fromager's build evidence
     # (:mod:`wheel_evidence`); a record without it claims nothing.
     built_from_source: bool = False
+    # The build tools, compilers and flags the wheel was built with, as its own SBOM
+    # records them (.dist-info/sboms/); None on records written before srcstacks kept it.
+    build_environment: BuildEnvironment | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WheelProvenance:
@@ -67,7 +73,20 @@ class WheelProvenance:
         values = dict(data)
         values["sdist"] = SdistRecord(**values["sdist"])
         values["patches"] = tuple(PatchRecord(**patch) for patch in values.get("patches", ()))
+        environment = values.get("build_environment")
+        values["build_environment"] = (
+            None if environment is None else BuildEnvironment.from_dict(environment)
+        )
         return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form; ``build_environment`` only when there is one."""
+        data = asdict(self)
+        if self.build_environment is None:
+            del data["build_environment"]
+        else:
+            data["build_environment"] = self.build_environment.to_dict()
+        return data
 
 
 @dataclass(frozen=True)
@@ -110,7 +129,7 @@ class Manifest:
         """The JSON form written to ``provenance.json``."""
         return {
             "format": FORMAT_VERSION,
-            "wheels": {name: asdict(record) for name, record in sorted(self.wheels.items())},
+            "wheels": {name: record.to_dict() for name, record in sorted(self.wheels.items())},
         }
 
 
@@ -210,7 +229,7 @@ def wheel_dir_problems(wheel_dir: Path, manifest: Manifest) -> dict[str, list[st
             problems[name] = ["has no provenance entry"]
         elif sha256_file(path) != record.sha256:
             problems[name] = ["does not match the sha256 recorded for it"]
-        elif found := evidence_problems(path, record):
+        elif found := evidence_problems(path, record) + build_tool_problems(record, manifest):
             problems[name] = found
     for name in sorted(set(manifest.wheels) - set(present)):
         problems[name] = ["is recorded but missing"]
@@ -228,4 +247,25 @@ def evidence_problems(wheel: Path, record: WheelProvenance) -> list[str]:
         and evidence.build_settings_sha256 != record.build_settings_sha256
     ):
         problems.append("its fromager-build-settings differ from the provenance's sha256")
+    if evidence.sbom is not None and evidence.sbom.environment != record.build_environment:
+        problems.append(
+            "its SBOM's build environment (tools, compilers, flags) differs from its provenance's"
+            if record.build_environment is not None
+            else "its provenance records no build environment (publish it again)"
+        )
+    return problems
+
+
+def build_tool_problems(record: WheelProvenance, manifest: Manifest) -> list[str]:
+    """Each build tool of ``record`` is a wheel of the manifest, with the same sha256."""
+    problems = []
+    for tool in record.build_environment.tools if record.build_environment else ():
+        published = manifest.wheels.get(tool.filename)
+        if published is None:
+            problems.append(f"its build tool {tool.filename} has no provenance entry")
+        elif published.sha256 != tool.sha256:
+            problems.append(
+                f"its build tool {tool.filename} had sha256 {tool.sha256[:12]}..., the"
+                f" published one has {published.sha256[:12]}..."
+            )
     return problems

@@ -5,7 +5,11 @@ Reads one ``.whl`` (nothing is written). A wheel Fromager built from an sdist ca
 - Fromager's build metadata in its ``.dist-info`` (``fromager-build-settings`` and the
   ``fromager-build-*-requirements.txt`` files), listed in its ``RECORD``;
 - a ``WHEEL`` file whose ``Tag`` lines and ``Build`` line agree with the file name;
-- a ``RECORD`` that lists every file of the wheel with its hash.
+- a ``RECORD`` that lists every file of the wheel with its hash;
+- its own SBOM, ``.dist-info/sboms/<name>.cdx.json`` (PEP 770, :mod:`wheel_sbom`),
+  unedited (its serial number is derived from its content), naming this wheel, the
+  compilers its ELF files name and a build tool for every build requirement Fromager
+  recorded in the wheel.
 
 A public binary copied over a published wheel under the published name (the hole a
 provenance check by hash alone leaves open once the hash is edited too) fails these:
@@ -19,10 +23,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from srcstacks.archive_reader import parse_record, record_digest
+from srcstacks.build_record import REQUIREMENT_TYPES
+from srcstacks.elf import read_compilers
 from srcstacks.fsutil import sha256_bytes
+from srcstacks.wheel_sbom import WheelSbom, WheelSbomError, parse, sbom_member
 
 # Written by Fromager into every wheel it builds (fromager.wheels.add_extra_metadata_to_wheels).
 FROMAGER_FILES = (
@@ -40,6 +48,7 @@ class WheelEvidence:
     filename: str
     problems: tuple[str, ...]
     build_settings_sha256: str | None  # of fromager-build-settings, when present
+    sbom: WheelSbom | None = None  # the wheel's own SBOM, when present and readable
 
     @property
     def built_from_source(self) -> bool:
@@ -50,7 +59,7 @@ class WheelEvidence:
 def read_evidence(wheel: Path) -> WheelEvidence:
     """Read ``wheel`` and judge its build evidence."""
     try:
-        _, _, build_tag, tags = parse_wheel_filename(wheel.name)
+        project, version, build_tag, tags = parse_wheel_filename(wheel.name)
     except InvalidWheelFilename as exc:
         return WheelEvidence(wheel.name, (f"not a wheel file name: {exc}",), None)
     try:
@@ -84,9 +93,55 @@ def read_evidence(wheel: Path) -> WheelEvidence:
     if missing:
         problems.append(f"no Fromager build metadata ({', '.join(missing)} missing)")
     problems.extend(_record_problems(files, dist_info))
+    sbom, sbom_problems = _read_sbom(files, dist_info, project, str(version))
+    problems.extend(sbom_problems)
     settings = files.get(f"{dist_info}/fromager-build-settings")
     digest = sha256_bytes(settings) if settings is not None else None
-    return WheelEvidence(wheel.name, tuple(problems), digest)
+    return WheelEvidence(wheel.name, tuple(problems), digest, sbom)
+
+
+def _read_sbom(
+    files: dict[str, bytes], dist_info: str, project: str, version: str
+) -> tuple[WheelSbom | None, list[str]]:
+    """The wheel's own SBOM, and where it is missing, edited or contradicts the wheel."""
+    member = sbom_member(dist_info, canonicalize_name(project))
+    if member not in files:
+        return None, [f"no SBOM of its own ({member} missing)"]
+    try:
+        sbom = parse(files[member])
+    except WheelSbomError as exc:
+        return None, [f"its SBOM {member}: {exc}"]
+    problems = []
+    if (sbom.project, sbom.version) != (project, version):
+        problems.append(f"its SBOM describes {sbom.project} {sbom.version}, not this wheel")
+    compilers = tuple(sorted({text for data in files.values() for text in read_compilers(data)}))
+    if compilers != sbom.environment.compilers:
+        problems.append(
+            f"its SBOM names the compilers {list(sbom.environment.compilers)}, its ELF files"
+            f" {list(compilers)}"
+        )
+    problems.extend(_unrecorded_requirements(files, dist_info, sbom))
+    return sbom, problems
+
+
+def _unrecorded_requirements(files: dict[str, bytes], dist_info: str, sbom: WheelSbom) -> list[str]:
+    """Each build requirement Fromager wrote into the wheel is met by a tool in its SBOM."""
+    tools = {(tool.name, tool.requirement_type): tool for tool in sbom.environment.tools}
+    problems = []
+    for step in REQUIREMENT_TYPES:
+        text = files.get(f"{dist_info}/fromager-{step}-requirements.txt", b"").decode(
+            "utf-8", errors="replace"
+        )
+        for line in filter(None, (line.strip() for line in text.splitlines())):
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                problems.append(f"its fromager-{step}-requirements.txt has {line!r}")
+                continue
+            tool = tools.get((canonicalize_name(requirement.name), step))
+            if tool is None or not requirement.specifier.contains(tool.version, prereleases=True):
+                problems.append(f"its SBOM names no {step} tool meeting {line!r}")
+    return problems
 
 
 def _dist_info(files: dict[str, bytes]) -> str | None:

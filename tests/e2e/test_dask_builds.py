@@ -176,6 +176,10 @@ def test_two_workers_build_the_plan_and_publish_wheels_with_provenance(
         assert on_index == {outcome.wheel: coordinator.local_wheels[outcome.wheel]}
         record = index_record(location, outcome.wheel)
         assert record["worker"] == outcome.worker
+        # The worker's build environment, on the record: the build tool's wheel from the
+        # index, named by its sha256 (the same bytes as the local build's).
+        (used,) = record["wheel"]["build_environment"]["tools"]  # type: ignore[index]
+        assert used["sha256"] == sha256_bytes(coordinator.local_wheels[used["filename"]])
         sha256 = sha256_bytes(on_index[outcome.wheel])
         # What the coordinator checks before it uses a fetched wheel (cache_check)...
         assert mismatch(context.config, context.settings, outcome.wheel, sha256, record) == ""

@@ -109,6 +109,12 @@ def test_build_backends_are_built_from_source_and_published(built_stack: BuiltSt
     manifest = check_wheel_dir(built_stack.config.wheel_dir)
     projects = {record.project for record in manifest.wheels.values()}
     assert {"setuptools", "flit-core"} <= projects
+    # Each wheel names the backend it was built with as that published wheel (sha256 too).
+    (markupsafe,) = [r for r in manifest.wheels.values() if r.project == "markupsafe"]
+    assert markupsafe.build_environment is not None
+    (tool,) = markupsafe.build_environment.tools
+    assert tool.name == "setuptools"
+    assert tool.sha256 == manifest.wheels[tool.filename].sha256
 
 
 def test_patch_and_settings_are_recorded_in_provenance(built_stack: BuiltStack) -> None:

@@ -28,6 +28,7 @@ from srcstacks.config import SbomSettings
 from srcstacks.records import RuntimeRecord
 from srcstacks.sbom import components as parts
 from srcstacks.sbom import links
+from srcstacks.sbom.formulation import add_formulation, built_wheels
 from srcstacks.sbom.licenses import aggregate_license, spdx_statement
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
@@ -170,6 +171,8 @@ def build_document(inputs: LayerInputs) -> Document:
     nested = {str(part.bom_ref) for part in runtime.components} if runtime is not None else set()
     compositions = _compositions(inputs, root, libraries, runtime, lower, nested)
     text = _finish(serialised, lower.stub_refs() | nested, {"compositions": compositions})
+    # How each wheel was built: its build tools, compilers and flags (sbom/formulation.py).
+    text = add_formulation(text, built_wheels(inputs.dists, libraries))
     return Document(text=text, serial=str(bom.serial_number), unresolved=tuple(unresolved))
 
 

@@ -187,6 +187,8 @@ def built_wheel_record(
         build_settings_sha256=sha256_bytes(settings_text.encode("utf-8")),
         build_env=_settings_env(settings_text, variant),
         built_from_source=evidence.built_from_source,
+        # As the wheel's own SBOM records it (tools.wheel_sbom_hook wrote it at build time).
+        build_environment=evidence.sbom.environment if evidence.sbom else None,
     )
 
 

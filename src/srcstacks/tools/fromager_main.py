@@ -8,9 +8,13 @@ that differ in those files' lines (7 of 31 wheels on a stack with hatchling, hat
 setuptools-scm and Cython among the build tools). Here every such file is written in
 sorted order, before the wheel is packed: the fix belongs where the file is written.
 
+It also writes each wheel's own SBOM into its ``.dist-info/sboms/`` (PEP 770) at the
+point Fromager adds its metadata, before the wheel is packed
+(:mod:`srcstacks.tools.wheel_sbom_hook`).
+
 Started as ``<python> -m srcstacks.tools.fromager_main ARGS`` in place of
-``-m fromager``. It wraps a private function of the pinned Fromager release; a release
-without it stops here with a message instead of building wheels that may not rebuild.
+``-m fromager``. It wraps a private function and a hook dispatcher of the pinned Fromager release; a
+release without them stops here with a message instead of building wheels that may not rebuild.
 """
 
 from __future__ import annotations
@@ -21,21 +25,38 @@ from pathlib import Path
 from typing import Any
 
 import fromager.dependencies as dependencies
+import fromager.overrides as overrides
+
+from srcstacks.tools.wheel_sbom_hook import HOOKED_METHOD, write_wheel_sbom
 
 _HOOKED = "_write_requirements_file"
+_DISPATCH = "find_and_invoke"
 
 
 def _write_sorted(requirements: Iterable[Any], filename: Path) -> None:
     _fromager_write(sorted(requirements, key=str), filename)
 
 
-if not hasattr(dependencies, _HOOKED):
+def _invoke_then_write_sbom(distname: str, method: str, default_fn: Any, **kwargs: Any) -> Any:
+    result = _fromager_invoke(distname, method, default_fn, **kwargs)
+    if method == HOOKED_METHOD:
+        write_wheel_sbom(
+            kwargs["ctx"], kwargs["req"], kwargs["version"], kwargs["extra_environ"],
+            kwargs["sdist_root_dir"], kwargs["dist_info_dir"],
+        )  # fmt: skip
+    return result
+
+
+if not hasattr(dependencies, _HOOKED) or not hasattr(overrides, _DISPATCH):
     sys.exit(
-        f"srcstacks: this Fromager has no dependencies.{_HOOKED}(): reproducible wheels"
-        " need the Fromager release srcstacks pins (see pyproject.toml)"
+        f"srcstacks: this Fromager has no dependencies.{_HOOKED}() or"
+        f" overrides.{_DISPATCH}(): reproducible wheels with their SBOMs need the Fromager"
+        " release srcstacks pins (see pyproject.toml)"
     )
 _fromager_write = getattr(dependencies, _HOOKED)
 setattr(dependencies, _HOOKED, _write_sorted)
+_fromager_invoke = getattr(overrides, _DISPATCH)
+setattr(overrides, _DISPATCH, _invoke_then_write_sbom)
 
 if __name__ == "__main__":
     from fromager.__main__ import invoke_main

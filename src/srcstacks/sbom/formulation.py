@@ -1,0 +1,162 @@
+"""CycloneDX 1.6 ``formulation``: how each wheel was built, and with what.
+
+cyclonedx-python-lib 11 has no model for ``formulation``, so this module writes it as
+plain JSON, added to a finished document (:func:`add_formulation`, called by
+:mod:`.document` for a layer's SBOM; :mod:`srcstacks.wheel_sbom` for the SBOM inside a
+wheel). No file access. One formula per built wheel:
+
+- ``components``: each build tool as the wheel installed in its build environment
+  (name, version, ``pkg:pypi`` purl with ``file_name``, SHA-256, the step that installed
+  it, and ``srcstacks:wheel``: its own entry in ``provenance.json``, keyed by that file
+  name), and each compiler whose version string the wheel's ELF files carry;
+- ``workflows``: one ``build`` workflow whose output is the wheel's component, whose
+  resources are those tools and compilers, and whose input is the build's environment
+  variables (with this machine's paths replaced by fixed names).
+
+:func:`environment_of` reads a formula back, so verify can compare an SBOM inside a
+wheel with the provenance record of that wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from srcstacks.build_record import BuildEnvironment, BuildTool
+
+if TYPE_CHECKING:  # not imported at run time: Fromager's process imports this module too
+    from cyclonedx.model.component import Component
+
+    from srcstacks.sbom.components import DistInputs
+
+NS = "srcstacks"
+_VERSION = re.compile(r"(\d+(?:\.\d+)+)")
+
+
+def tool_purl(tool: BuildTool) -> str:
+    """``pkg:pypi/<name>@<version>?file_name=<wheel>``."""
+    version = quote(tool.version, safe=".+!")
+    return f"pkg:pypi/{tool.name}@{version}?file_name={quote(tool.filename)}"
+
+
+def formula(subject_ref: str, title: str, environment: BuildEnvironment) -> dict[str, Any]:
+    """The formula of one built wheel whose component has bom-ref ``subject_ref``."""
+    base = f"build:{subject_ref}"
+    tools = [_tool_component(base, tool) for tool in environment.tools]
+    compilers = [
+        _compiler_component(f"{base}:compiler:{index}", text)
+        for index, text in enumerate(environment.compilers)
+    ]
+    workflow: dict[str, Any] = {
+        "bom-ref": base,
+        "uid": base,
+        "name": f"build {title} from source with Fromager",
+        "taskTypes": ["build"],
+    }
+    resources = [{"ref": part["bom-ref"]} for part in [*tools, *compilers]]
+    if resources:
+        workflow["resourceReferences"] = resources
+    if environment.env:
+        env = sorted(environment.env.items())
+        variables = [{"name": key, "value": value} for key, value in env]
+        workflow["inputs"] = [{"environmentVars": variables}]
+    workflow["outputs"] = [{"resource": {"ref": subject_ref}}]
+    found: dict[str, Any] = {"bom-ref": f"formula:{subject_ref}"}
+    if tools or compilers:
+        found["components"] = [*tools, *compilers]
+    found["workflows"] = [workflow]
+    return found
+
+
+def _tool_component(base: str, tool: BuildTool) -> dict[str, Any]:
+    return {
+        "type": "library",
+        "bom-ref": f"{base}:tool:{tool.filename}",
+        "name": tool.name,
+        "version": tool.version,
+        "hashes": [{"alg": "SHA-256", "content": tool.sha256}],
+        "purl": tool_purl(tool),
+        "properties": [
+            {"name": f"{NS}:requirement_type", "value": tool.requirement_type},
+            # Its own provenance: the entry of provenance.json keyed by this file name,
+            # and the SBOM inside that wheel (.dist-info/sboms/).
+            {"name": f"{NS}:wheel", "value": tool.filename},
+        ],
+    }
+
+
+def _compiler_component(ref: str, text: str) -> dict[str, Any]:
+    """A compiler from one ``.comment`` string: ``GCC: (Debian 12.2.0-14) 12.2.0``."""
+    name = text.split(":", 1)[0].strip() if ":" in text else text.split(" ", 1)[0]
+    versions = _VERSION.findall(text)
+    component: dict[str, Any] = {"type": "application", "bom-ref": ref, "name": name or text}
+    if versions:
+        component["version"] = versions[-1]
+    component["description"] = text
+    component["properties"] = [{"name": f"{NS}:elf_comment", "value": text}]
+    return component
+
+
+def environment_of(found: dict[str, Any]) -> BuildEnvironment:
+    """The build environment a formula written by :func:`formula` describes.
+
+    Raises KeyError, TypeError or ValueError on a formula of another shape.
+    """
+    tools: list[BuildTool] = []
+    compilers: list[str] = []
+    for component in found.get("components", []):
+        values = {item["name"]: item["value"] for item in component.get("properties", [])}
+        if component["type"] == "library":
+            hashes = component["hashes"]
+            (digest,) = [item["content"] for item in hashes if item["alg"] == "SHA-256"]
+            tools.append(
+                BuildTool(
+                    name=component["name"],
+                    version=component["version"],
+                    filename=values[f"{NS}:wheel"],
+                    sha256=digest,
+                    requirement_type=values[f"{NS}:requirement_type"],
+                )
+            )
+        else:
+            compilers.append(values[f"{NS}:elf_comment"])
+    env: dict[str, str] = {}
+    for workflow in found.get("workflows", []):
+        for given in workflow.get("inputs", []):
+            for variable in given.get("environmentVars", []):
+                env[str(variable["name"])] = str(variable["value"])
+    return BuildEnvironment(tuple(tools), tuple(compilers), env).normalised()
+
+
+def add_formulation(text: str, built: Iterable[tuple[str, str, BuildEnvironment]]) -> str:
+    """``text`` (a finished CycloneDX JSON document) with a formula per built wheel.
+
+    ``built`` gives each wheel's component bom-ref, a title (``name version``) and its
+    build environment; wheels whose provenance records none are left out. The
+    document's own key order and layout are kept; ``formulation`` goes last.
+    """
+    formulas = [formula(ref, title, environment) for ref, title, environment in sorted(
+        built, key=lambda item: item[0])]  # fmt: skip
+    if not formulas:
+        return text
+    document = json.loads(text)
+    document["formulation"] = formulas
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def built_wheels(
+    dists: Sequence[DistInputs], libraries: Mapping[str, Component]
+) -> list[tuple[str, str, BuildEnvironment]]:
+    """What :func:`add_formulation` takes, for a layer's distributions and components."""
+    found = []
+    for dist in dists:
+        record = dist.provenance
+        component = libraries.get(dist.dist.name)
+        if record is None or record.build_environment is None or component is None:
+            continue
+        ref = str(component.bom_ref.value)
+        found.append((ref, f"{dist.dist.name} {dist.dist.version}", record.build_environment))
+    return found

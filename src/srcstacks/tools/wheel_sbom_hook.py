@@ -1,0 +1,94 @@
+"""Inside Fromager: write each wheel's own SBOM before Fromager packs the wheel.
+
+:mod:`fromager_main` wraps Fromager's ``overrides.find_and_invoke`` so that, when
+Fromager asks for a package's ``add_extra_metadata_to_wheels`` (with the wheel unpacked
+and its ``.dist-info`` folder in hand, before ``wheel pack`` writes ``RECORD``), this
+module writes ``<dist-info>/sboms/<name>.cdx.json`` (:mod:`srcstacks.wheel_sbom`) from
+what :mod:`build_probe` reads. A plugin of the package's own still runs first; the
+SBOM is added whatever it returns. Every path (serial ``bootstrap``, ``--jobs N``'s
+``fromager build``, a Dask worker's) starts Fromager through :mod:`fromager_main`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import (
+    InvalidSdistFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+)
+
+from srcstacks.fsutil import sha256_file
+from srcstacks.patches import applicable_patches
+from srcstacks.tools.build_probe import ProbeError, WheelServer, machine_paths, probe
+from srcstacks.wheel_sbom import SBOM_FOLDER, Patch, WheelSbom, render
+
+HOOKED_METHOD = "add_extra_metadata_to_wheels"
+_DEFAULT_SOURCE_DATE_EPOCH = "315532800"  # as tools.fromager, which Fromager never imports
+_servers: dict[str, WheelServer] = {}
+
+
+def write_wheel_sbom(ctx: Any, req: Requirement, version: Any, extra_environ: dict[str, str],
+                     sdist_root_dir: Path, dist_info_dir: Path) -> Path:  # fmt: skip
+    """Write the SBOM of the wheel being packed; its path."""
+    project = canonicalize_name(req.name)
+    build_dir = Path(sdist_root_dir).parent
+    build_env = Path(
+        extra_environ.get("VIRTUAL_ENV") or build_dir / f"build-{platform.python_version()}"
+    )
+    url = str(ctx.wheel_server_url)
+    server = _servers.setdefault(url, WheelServer(url))
+    paths = machine_paths(
+        Path(ctx.work_dir),
+        [(Path(ctx.sdists_repo), "<sdists-repo>"), (Path(ctx.wheels_repo), "<wheels-repo>"),
+         (build_env, "<build-env>"), (build_dir, "<build-dir>")],
+    )  # fmt: skip
+    environment = probe(
+        build_env=build_env,
+        build_dir=build_dir,
+        wheel_tree=Path(dist_info_dir).parent,
+        server=server,
+        extra_environ=extra_environ,
+        paths=paths,
+    )
+    sdist = _downloaded_sdist(Path(ctx.sdists_downloads), project, str(version))
+    patches_dir = Path(ctx.settings.patches_dir)
+    patches = tuple(
+        Patch(name=path.relative_to(patches_dir).as_posix(), text=path.read_bytes())
+        for path in applicable_patches(patches_dir, project, str(version), ctx.variant)
+    )
+    sbom = WheelSbom(
+        project=project,
+        version=str(version),
+        variant=str(ctx.variant),
+        sdist_filename=sdist.name if sdist else "",
+        sdist_sha256=sha256_file(sdist) if sdist else "",
+        patches=(),
+        environment=environment,
+    )
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", _DEFAULT_SOURCE_DATE_EPOCH))
+    target = Path(dist_info_dir) / SBOM_FOLDER / f"{project}.cdx.json"
+    if target.exists():
+        raise ProbeError(f"{target}: the build backend already wrote an SBOM of this name")
+    target.parent.mkdir(exist_ok=True)
+    target.write_bytes(render(sbom, patches, metadata.version("fromager"), epoch))
+    return target
+
+
+def _downloaded_sdist(folder: Path, project: str, version: str) -> Path | None:
+    """The upstream sdist of ``project`` ``version`` Fromager downloaded, if any."""
+    found = []
+    for path in sorted(folder.glob("*")):
+        try:
+            name, parsed = parse_sdist_filename(path.name)
+        except InvalidSdistFilename:
+            continue
+        if name == project and str(parsed) == version:
+            found.append(path)
+    return found[0] if found else None
