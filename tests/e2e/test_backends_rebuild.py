@@ -3,9 +3,10 @@
 tests/stacks/backends holds attrs (hatchling, hatch-vcs so setuptools-scm,
 hatch-fancy-pypi-readme), idna (flit_core), tomlkit (poetry-core), six (setuptools) and
 frozenlist (Cython and its own in-tree setuptools backend: a C extension). Every package
-and build tool is built from source, once for this module (about 75 s on 2 idle cores);
-``verify --rebuild`` builds it all again (about 70 s), and the negative control rebuilds
-frozenlist alone without its patch (about 20 s).
+and build tool is built from source, once for this module, and deployed (about 80 s on
+2 idle cores); ``verify --rebuild`` builds it all again (about 75 s, a third of it xz
+compressing the runtime archive), and the negative control rebuilds frozenlist alone
+without its patch (about 20 s). About 3 min in all; 5 min with other builds running.
 
 That ``verify --rebuild`` can fail at all is shown on the demo stack
 (tests/e2e/test_verify.py, another ``SOURCE_DATE_EPOCH``); here the negative control
@@ -15,6 +16,7 @@ shows that frozenlist's patch is what keeps a random folder out of its extension
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tarfile
 import zipfile
@@ -139,7 +141,7 @@ def test_the_stack_rebuilds_bit_for_bit(backends: BackendsBuild, tmp_path: Path)
     assert not [line for line in lines if line.startswith("DIFFERENT")]
     identical = {line.removeprefix("identical  ") for line in lines if line.startswith("identical")}
     wheels = sorted(path.name for path in config.wheel_dir.glob("*.whl"))
-    assert len(wheels) == 21  # the five packages and every build tool, each built once
+    assert len(wheels) > 15  # the five packages and every build tool (21 in Nov 2026)
     expected = {f"wheels/{name}" for name in wheels} | {
         "wheels/provenance.json",
         "archives/cpython-3.11.tar.xz",
@@ -153,7 +155,7 @@ def test_the_stack_rebuilds_bit_for_bit(backends: BackendsBuild, tmp_path: Path)
     # The rebuild really built them again, in the scratch folder, from the sdists.
     summary = json.loads((tmp_path / "again" / "work" / "cpu" / "run-summary.json").read_text())
     actions = [(entry["project"], entry["action"]) for entry in summary["entries"]]
-    assert len(actions) == 21 and {action for _, action in actions} == {"built"}, actions
+    assert len(actions) == len(wheels) and {action for _, action in actions} == {"built"}, actions
 
 
 def test_without_its_patch_frozenlist_records_a_random_folder(
@@ -165,7 +167,7 @@ def test_without_its_patch_frozenlist_records_a_random_folder(
     shutil.rmtree(stack / "patches" / "frozenlist-1.8.0")
     result = run_cli("wheels", stack)
     assert "frozenlist 1.8.0: patches or build settings changed; rebuilding it" in result.stderr
-    assert "1 built, 20 reused" in result.stderr
+    assert re.search(r"\n1 built, \d+ reused, 0 fetched", result.stderr), result.stderr
     run_cli("publish-wheels", stack)
     config = load_config(stack / "venvstacks.toml")
     with zipfile.ZipFile(config.wheel_dir / FROZENLIST) as wheel:
