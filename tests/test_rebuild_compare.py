@@ -12,6 +12,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+from srcstacks.archive_reader import record_digest
 from srcstacks.rebuild_diff import HINTS, DiffKind, MemberDiff, classify, compare_members, describe
 from srcstacks.stages.rebuild import _compare_outputs, _compare_wheel_dirs
 
@@ -100,7 +101,7 @@ def test_a_recorded_build_folder_is_paths(tmp_path: Path) -> None:
     # Temporary folders need no root: two builds never share one.
     c = write_zip(tmp_path / "c.zip", changed(record, b"SRC = '/tmp/tmpab12_x/demo'\n"))
     d = write_zip(tmp_path / "d.zip", changed(record, b"SRC = '/tmp/tmpzz99-q/demo'\n"))
-    assert diff(c, d).startswith(f"1 member(s) differ: paths in {record} (")
+    assert diff(c, d).startswith(f"1 member(s) differ: paths in {record} [/tmp/tmpab12_x] (")
     # Without the roots, the same difference is plain content.
     assert diff(a, b).startswith(f"1 member(s) differ: content in {record} (")
 
@@ -110,6 +111,67 @@ def test_a_differing_elf_object_is_compiled_code(tmp_path: Path) -> None:
     a = write_zip(tmp_path / "a.zip", {**MEMBERS, so: b"\x7fELF\x02\x01 one"})
     b = write_zip(tmp_path / "b.zip", {**MEMBERS, so: b"\x7fELF\x02\x01 two"})
     assert diff(a, b) == f"1 member(s) differ: compiled code in {so} ({HINTS[DiffKind.COMPILED]})"
+
+
+def elf_object(path: bytes, build_id: bytes, code: bytes = b"code") -> bytes:
+    """An ELF-like blob: a GNU build ID note, a source path in its debug info, code."""
+    note = b"\x04\x00\x00\x00\x14\x00\x00\x00\x03\x00\x00\x00GNU\x00" + build_id * 20
+    return b"\x7fELF\x02\x01\x00" + note + path + b"/src/demo/_speedups.cpp\x00" + code
+
+
+def test_an_elf_object_differing_only_in_a_temporary_folder_is_paths(tmp_path: Path) -> None:
+    # frozenlist 1.8.0's own PEP 517 backend compiles in a TemporaryDirectory copy: the
+    # debug info names /tmp/.tmp-frozenlist-pep517-<random>, of the same length each time,
+    # and the linker's build ID, a hash of the whole object, differs with it.
+    so = "demo/_speedups.cpython-311-x86_64-linux-gnu.so"
+    first = elf_object(b"/tmp/.tmp-demo-pep517-k2j4x9ab", b"\x01")
+    a = write_zip(tmp_path / "a.zip", changed(so, first))
+    b = write_zip(
+        tmp_path / "b.zip", changed(so, elf_object(b"/tmp/.tmp-demo-pep517-q8w1zz0c", b"\x02"))
+    )
+    assert diff(a, b) == (
+        f"1 member(s) differ: paths in {so} [/tmp/.tmp-demo-pep517-k2j4x9ab]"
+        f" ({HINTS[DiffKind.PATHS]})"
+    )
+    assert "build in place" in HINTS[DiffKind.PATHS]
+    # The same path but other code, or another build ID alone, is compiled code.
+    other_code = elf_object(b"/tmp/.tmp-demo-pep517-q8w1zz0c", b"\x02", b"cod3")
+    c = write_zip(tmp_path / "c.zip", changed(so, other_code))
+    assert diff(a, c).startswith(f"1 member(s) differ: compiled code in {so} (")
+    other_id = elf_object(b"/tmp/.tmp-demo-pep517-k2j4x9ab", b"\x02")
+    d = write_zip(tmp_path / "d.zip", changed(so, other_id))
+    assert diff(a, d).startswith(f"1 member(s) differ: compiled code in {so} (")
+
+
+def record_of(members: dict[str, bytes], prefix: str = "") -> bytes:
+    rows = [
+        f"{name[len(prefix) :]},{record_digest(data)},{len(data)}" for name, data in members.items()
+    ]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_a_record_that_only_follows_the_differing_members_says_so(tmp_path: Path) -> None:
+    record = "demo-1.0.dist-info/RECORD"
+    edited = changed("demo/__init__.py", b"VALUE = 2\n")
+    a = write_zip(tmp_path / "a.zip", {**MEMBERS, record: record_of(MEMBERS)})
+    b = write_zip(tmp_path / "b.zip", {**edited, record: record_of(edited)})
+    text = diff(a, b)
+    assert text.startswith("2 member(s) differ: content in demo/__init__.py (")
+    assert f"; RECORD hashes in {record} ({HINTS[DiffKind.RECORD]})" in text
+    # Negative control: a RECORD row that changed for a member which did not is content.
+    forged = record_of(changed("demo-1.0.dist-info/METADATA", b"Name: other\n"))
+    c = write_zip(tmp_path / "c.zip", {**edited, record: forged})
+    assert f"content in {record}, demo/__init__.py (" in diff(a, c)
+
+
+def test_an_installed_record_in_a_layer_archive_follows_its_members(tmp_path: Path) -> None:
+    site = "app-demo/lib/python3.11/site-packages/"
+    installed = {site + name: data for name, data in MEMBERS.items()}
+    edited = {**installed, site + "demo/__init__.py": b"VALUE = 2\n"}
+    record = site + "demo-1.0.dist-info/RECORD"
+    a = write_tar(tmp_path / "a.tar.xz", {**installed, record: record_of(installed, site)})
+    b = write_tar(tmp_path / "b.tar.xz", {**edited, record: record_of(edited, site)})
+    assert f"; RECORD hashes in {record} (" in diff(a, b)
 
 
 def test_kinds_are_grouped_and_a_missing_member_is_named(tmp_path: Path) -> None:
@@ -204,6 +266,30 @@ def test_wheel_missing_from_either_side_and_changed_provenance(tmp_path: Path) -
         "wheels/extra-1.0-0-py3-none-any.whl": (False, "missing from the first build"),
         "wheels/provenance.json": (False, "content differs"),
     }
+
+
+def test_differing_provenance_records_are_named_with_their_keys(tmp_path: Path) -> None:
+    first, second = wheel_dirs(tmp_path)
+    record = {
+        "project": "demo", "version": "1.0", "filename": WHEEL, "build_tag": "0",
+        "variant": "cpu", "sha256": "a" * 64, "built_from_source": True, "patches": [],
+        "build_settings_sha256": "", "build_env": {},
+        "sdist": {"filename": "demo-1.0.tar.gz", "sha256": "b" * 64, "url": "https://x/d.tgz"},
+    }  # fmt: skip
+    other = "other-1.0-0-py3-none-any.whl"
+    for folder, digest in ((first, "a"), (second, "c")):
+        write_zip(folder / other)
+        manifest = {
+            WHEEL: {**record, "sha256": digest * 64},
+            other: {**record, "project": "other", "filename": other},
+        }
+        (folder / "provenance.json").write_text(json.dumps({"format": 1, "wheels": manifest}))
+    only = frozenset({WHEEL, other})
+    result = verdicts(_compare_wheel_dirs(first, second, only))["wheels/provenance.json"]
+    assert result == (
+        False,
+        f"content differs (this stack's records): 1 record(s) differ: {WHEEL} (sha256)",
+    )
 
 
 # --- _compare_outputs ------------------------------------------------------------------------

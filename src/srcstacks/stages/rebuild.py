@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from srcstacks.config import StackConfig
 from srcstacks.fsutil import atomic_write_text, dump_json
@@ -29,6 +30,7 @@ from srcstacks.stages.wheels import build_wheels, fromager_dirs
 from srcstacks.tools.fromager import read_build_order
 
 Report = Callable[[str], None]
+_LISTED_RECORDS = 5
 
 
 @dataclass(frozen=True)
@@ -149,14 +151,35 @@ def _compare_wheel_dirs(
 
 def _compare_manifests(first: Path, second: Path, only: frozenset[str]) -> Comparison:
     """The provenance records of ``only`` in both wheel dirs, compared as written."""
-    texts = []
+    texts, records = [], []
     for folder in (first, second):
         wheels = read_manifest(folder).wheels
         subset = Manifest({name: record for name, record in wheels.items() if name in only})
         texts.append(dump_json(subset.to_json()))
+        records.append(subset.to_json()["wheels"])
     same = texts[0] == texts[1]
-    detail = "" if same else "content differs (this stack's records)"
+    detail = "" if same else f"content differs (this stack's records){_differing_records(*records)}"
     return Comparison(f"wheels/{MANIFEST_NAME}", same, detail)
+
+
+def _differing_records(first: dict[str, Any], second: dict[str, Any]) -> str:
+    """``: <wheel> (<keys>), ...`` for each record that differs; the ``sha256`` key
+    follows its wheel, whose own line says why it differs."""
+    parts = []
+    for name in sorted(first.keys() | second.keys()):
+        a, b = first.get(name), second.get(name)
+        if a == b:
+            continue
+        if a is None or b is None:
+            parts.append(f"{name} (only in the {'rebuild' if a is None else 'first build'})")
+            continue
+        keys = sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
+        parts.append(f"{name} ({', '.join(keys)})")
+    if not parts:
+        return ""
+    listed = ", ".join(parts[:_LISTED_RECORDS])
+    more = f" and {len(parts) - _LISTED_RECORDS} more" if len(parts) > _LISTED_RECORDS else ""
+    return f": {len(parts)} record(s) differ: {listed}{more}"
 
 
 def _compare_outputs(first: Path, second: Path, roots: tuple[str, ...] = ()) -> list[Comparison]:
