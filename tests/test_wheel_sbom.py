@@ -147,13 +147,29 @@ def test_each_build_requirement_fromager_recorded_needs_a_tool_in_the_sbom(tmp_p
     (tmp_path / "a").mkdir()
     without = make_wheel(tmp_path / "a" / name, extra=requirement)
     assert read_evidence(without).problems == (
-        "its SBOM names no build-system tool meeting 'setuptools>=77'",
+        "its SBOM names no build tool meeting 'setuptools>=77'"
+        " (from its fromager-build-system-requirements.txt)",
     )
     (tmp_path / "b").mkdir()
     tooled = BuildEnvironment(tools=(SETUPTOOLS,))
     with_tool = make_wheel(tmp_path / "b" / name, extra=requirement,
                            sbom=wheel_sbom("six", "1.17.0", tooled))  # fmt: skip
     assert read_evidence(with_tool).problems == ()
+    # One installed tool meets the same requirement from several steps (trove-classifiers
+    # asks for calver as a build-system and a build-backend requirement).
+    both = {**requirement, listed.replace("system", "backend"): b"setuptools\n"}
+    (tmp_path / "c").mkdir()
+    shared = make_wheel(tmp_path / "c" / name, extra=both,
+                        sbom=wheel_sbom("six", "1.17.0", tooled))  # fmt: skip
+    assert read_evidence(shared).problems == ()
+    too_old = {listed.replace("system", "backend"): b"setuptools>=99\n"}
+    (tmp_path / "d").mkdir()
+    unmet = make_wheel(tmp_path / "d" / name, extra=too_old,
+                       sbom=wheel_sbom("six", "1.17.0", tooled))  # fmt: skip
+    assert read_evidence(unmet).problems == (
+        "its SBOM names no build tool meeting 'setuptools>=99'"
+        " (from its fromager-build-backend-requirements.txt)",
+    )
 
 
 def test_provenance_keeps_the_build_environment_and_checks_the_tools_sha256(

@@ -125,8 +125,14 @@ def _read_sbom(
 
 
 def _unrecorded_requirements(files: dict[str, bytes], dist_info: str, sbom: WheelSbom) -> list[str]:
-    """Each build requirement Fromager wrote into the wheel is met by a tool in its SBOM."""
-    tools = {(tool.name, tool.requirement_type): tool for tool in sbom.environment.tools}
+    """Each build requirement Fromager wrote into the wheel is met by a tool in its SBOM.
+
+    A tool is installed once but may be asked for by several steps (trove-classifiers
+    lists ``calver`` as a build-system and a build-backend requirement); the SBOM names
+    each tool under the first step that needed it, so any tool of that name may meet the
+    requirement, whichever step it is filed under.
+    """
+    tools = {tool.name: tool for tool in sbom.environment.tools}
     problems = []
     for step in REQUIREMENT_TYPES:
         text = files.get(f"{dist_info}/fromager-{step}-requirements.txt", b"").decode(
@@ -138,9 +144,12 @@ def _unrecorded_requirements(files: dict[str, bytes], dist_info: str, sbom: Whee
             except InvalidRequirement:
                 problems.append(f"its fromager-{step}-requirements.txt has {line!r}")
                 continue
-            tool = tools.get((canonicalize_name(requirement.name), step))
+            tool = tools.get(canonicalize_name(requirement.name))
             if tool is None or not requirement.specifier.contains(tool.version, prereleases=True):
-                problems.append(f"its SBOM names no {step} tool meeting {line!r}")
+                problems.append(
+                    f"its SBOM names no build tool meeting {line!r}"
+                    f" (from its fromager-{step}-requirements.txt)"
+                )
     return problems
 
 
