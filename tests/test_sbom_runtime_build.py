@@ -264,10 +264,10 @@ def edit_nested(tmp_path: Path, name: str, change: Any) -> list[str]:
 def test_sbom_check_still_wants_a_version_of_every_other_nested_part(tmp_path: Path) -> None:
     """Negative controls for the one exemption (a system library with no known package)."""
     assert edit_nested(tmp_path, "expat", lambda c: c.pop("version")) == [
-        "expat ?: missing version"
+        "expat ?: missing version ($.components[0].components[0].version)"
     ]
     assert edit_nested(tmp_path, "libssl3", lambda c: c.pop("version")) == [
-        "libssl3 ?: missing version"
+        "libssl3 ?: missing version ($.components[0].components[3].version)"
     ]
 
     def claim_unknown_but_keep_purl(component: dict[str, Any]) -> None:
@@ -277,7 +277,7 @@ def test_sbom_check_still_wants_a_version_of_every_other_nested_part(tmp_path: P
                 prop["value"] = "unknown"
 
     assert edit_nested(tmp_path, "libc6", claim_unknown_but_keep_purl) == [
-        "libc6 ?: missing version"
+        "libc6 ?: missing version ($.components[0].components[1].version)"
     ]
 
 

@@ -119,6 +119,13 @@ def bundled_code(interpreter: Path) -> tuple[BundledLibrary, ...]:
     return tuple(found)
 
 
+def project_of(name: str) -> tuple[str, str]:
+    """The supplier and website of a library this module knows ("", "" otherwise), for
+    records written before srcstacks recorded them."""
+    known = _KNOWN.get(name)
+    return (known.supplier, known.url) if known is not None else ("", "")
+
+
 def _core_file(report: dict[str, str]) -> Path | None:
     """Where a built-in module's code is: libpython when there is one, else the binary."""
     for candidate in (report.get("libpython", ""), report.get("executable", "")):

@@ -31,7 +31,7 @@ from packageurl import PackageURL
 
 from srcstacks.config import SbomParty
 from srcstacks.records import BundledLibrary, CPythonBuild, RuntimeRecord, SystemLibrary
-from srcstacks.sbom.check import SYSTEM_LIBRARY_PACKAGE, SYSTEM_LIBRARY_SONAME
+from srcstacks.runtime_contents import project_of
 from srcstacks.sbom.components import (
     NS,
     hashes,
@@ -41,6 +41,7 @@ from srcstacks.sbom.components import (
     portable_origin,
     properties_of,
 )
+from srcstacks.sbom.profiles import SYSTEM_LIBRARY_PACKAGE, SYSTEM_LIBRARY_SONAME
 
 # What vulnerability scanners (NVD's dictionary) match these projects by.
 PYTHON_CPE = "cpe:2.3:a:python:python:{version}:*:*:*:*:*:*:*"
@@ -204,9 +205,10 @@ def _bundled_component(parent_ref: str, library: BundledLibrary) -> Component:
     }
     if library.filename:  # its deployable form is the module (or libpython) it is in
         properties.update(bsi_properties(library.filename, executable=True, archive=False))
-    supplier = OrganizationalEntity(
-        name=library.supplier, urls=[XsUri(library.supplier_url)] if library.supplier_url else None
-    ) if library.supplier else None  # fmt: skip
+    name, url = (
+        (library.supplier, library.supplier_url) if library.supplier else project_of(library.name)
+    )
+    supplier = OrganizationalEntity(name=name, urls=[XsUri(url)] if url else None) if name else None
     return Component(
         type=ComponentType.LIBRARY,
         name=library.name,
