@@ -33,6 +33,7 @@ from srcstacks.records import (
 )
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.document import build_document
+from srcstacks.sbom.profiles import profile_problems
 from srcstacks.stages.sbom import _portable_runtime, _runtime_patch_texts
 from tests.test_sbom_document import RUNTIME, layer_inputs
 
@@ -110,6 +111,11 @@ def test_built_cpython_names_its_tarball_cpe_and_how_it_was_built() -> None:
     assert cpython["version"] == "3.11.2"
     assert cpython["supplier"] == {"name": "ACME builds"}  # we built it
     assert cpython["authors"] == [{"name": "Python Software Foundation"}]
+    # Its creator, with the URL BSI TR-03183-2 asks of a component creator.
+    assert cpython["manufacturer"] == {
+        "name": "Python Software Foundation",
+        "url": ["https://www.python.org/psf/"],
+    }
     python_license = {"acknowledgement": "concluded", "id": "Python-2.0"}
     assert cpython["licenses"] == [{"license": python_license}]
     # The component's hash is the install_only tarball srcstacks packed...
@@ -383,3 +389,40 @@ def test_stage_keeps_the_checkout_folders_out_of_the_build_settings(tmp_path: Pa
     assert portable.configure_args == ("--prefix=/install", "--with-openssl=<stack dir>/openssl")
     assert portable.env == {"CFLAGS": "-O2 -I<stack dir>/include"}
     assert _portable_runtime(RUNTIME, config) is RUNTIME
+
+
+def test_cpython_and_what_it_carries_have_the_bsi_fields() -> None:
+    """The CPython component and its bundled libraries meet BSI TR-03183-2 (the layer's
+    own fields are the SBOM stage's); negative control: a record without the sha512."""
+    record = replace(
+        BUILT,
+        sha512="f" * 128,
+        bundled=(
+            BundledLibrary(
+                "expat", "2.5.0", "MIT", "Modules/expat", "pyexpat", "pyexpat.so",
+                "1" * 64, "2" * 128, "libexpat project", "https://libexpat.github.io",
+            ),
+        ),
+    )  # fmt: skip
+    document = json.loads(document_of(record))
+
+    def bsi_problems(document: dict[str, Any]) -> list[str]:
+        return [
+            str(item)
+            for item in profile_problems(document, "bsi")
+            if not item.where.startswith(("metadata.component", "document"))
+        ]
+
+    assert bsi_problems(document) == []
+    cpython = cpython_of(json.dumps(document))
+    assert properties(cpython)["bsi:component:filename"] == PACKED
+    assert cpython["hashes"][1] == {"alg": "SHA-512", "content": "f" * 128}
+    # The record's bundled list (read from the seeded runtime) wins over the build's.
+    assert [item["name"] for item in cpython["components"] if "bundled" in item["bom-ref"]] == [
+        "expat"
+    ]
+    older = json.loads(document_of(replace(record, sha512="")))
+    assert bsi_problems(older) == [
+        "cpython 3.11.2: missing SHA-512 hash of the deployable form"
+        " ($.components[0].hashes[alg=SHA-512])"
+    ]

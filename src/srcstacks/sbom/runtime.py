@@ -56,6 +56,10 @@ BUNDLED_CPES = {
 }
 SYSTEM_LIBRARY_LOCATION = "deploying machine (not in the archive)"
 _PSF = OrganizationalContact(name="Python Software Foundation")
+# CPython's creator and maintainer, with the URL BSI TR-03183-2 asks of a component creator.
+_PSF_ORGANIZATION = OrganizationalEntity(
+    name="Python Software Foundation", urls=[XsUri("https://www.python.org/psf/")]
+)
 _PBS = OrganizationalEntity(
     name="python-build-standalone",
     urls=[XsUri("https://github.com/astral-sh/python-build-standalone")],
@@ -123,6 +127,7 @@ def runtime_component(
         cpe=PYTHON_CPE.format(version=version) if implementation == "cpython" else None,
         description=f"{implementation} {version} interpreter and standard library",
         supplier=_PBS if downloaded else organization(supplier),
+        manufacturer=_PSF_ORGANIZATION,
         authors=[_PSF],
         # CPython's LICENSE is the PSF license stack that SPDX calls Python-2.0.
         licenses=[_python_license()],
