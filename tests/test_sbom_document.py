@@ -305,6 +305,17 @@ def test_check_lists_every_missing_element(stack: dict[str, Path]) -> None:
     )
 
 
+def test_check_fails_a_distribution_without_provenance(stack: dict[str, Path]) -> None:
+    def unbuilt(document: dict[str, Any]) -> None:
+        jinja2 = by_name(document)["Jinja2"]
+        jinja2["properties"].append({"name": "srcstacks:provenance", "value": "missing"})
+
+    assert problems(stack["app"]) == []  # negative control
+    assert problems(edited(stack["app"], unbuilt)) == [
+        "Jinja2 3.1.6: no provenance record (not built here)"
+    ]
+
+
 def test_check_reports_schema_errors_and_bad_json(stack: dict[str, Path], tmp_path: Path) -> None:
     def break_schema(document: dict[str, Any]) -> None:
         document["components"][0]["type"] = "gadget"

@@ -4,7 +4,8 @@ Four checks, every problem listed (the check does not stop at the first):
 
 1. the official CycloneDX 1.6 JSON schema;
 2. what makes a document wrong under any standard: edges to unknown bom-refs,
-   requirements no layer satisfies, BOM-Links without the linked SBOM's hash;
+   requirements no layer satisfies, BOM-Links without the linked SBOM's hash, a
+   distribution srcstacks did not build (``srcstacks:provenance = missing``);
 3. the fields a standard requires (:mod:`srcstacks.sbom.profiles`): the profile asked
    for, or the most demanding one of NTIA, CISA, BSI TR-03183-2 and the CRA that the
    document meets (failing on NTIA's minimum elements when it meets none);
@@ -201,7 +202,8 @@ def metadata_property(document: dict[str, Any], name: str) -> str | None:
 
 def structural_problems(document: dict[str, Any]) -> list[Problem]:
     """What makes the document wrong whatever standard it is held to: edges to unknown
-    bom-refs, requirements no layer satisfies, BOM-Links without the linked SBOM's hash."""
+    bom-refs, requirements no layer satisfies, BOM-Links without the linked SBOM's hash,
+    distributions srcstacks did not build (``srcstacks:provenance = missing``)."""
     problems: list[Problem] = []
     refs = set(_all_refs(document))
     for item in as_objects(document.get("dependencies")):
@@ -224,6 +226,9 @@ def structural_problems(document: dict[str, Any]) -> list[Problem]:
                 problems.append(
                     Problem(where, f"dependency found in no layer: {prop.get('value')}")
                 )
+            if prop.get("name") == "srcstacks:provenance" and prop.get("value") == "missing":
+                # In the archive, but not a wheel srcstacks built: no hash, no origin.
+                problems.append(Problem(where, "no provenance record (not built here)"))
     return problems
 
 
