@@ -112,3 +112,20 @@ def test_runtime_record_keeps_sha512_and_bundled_code_and_reads_older_records() 
     assert BundledLibrary.from_json(short) == BundledLibrary(
         "expat", "2.5.0", "MIT", "Modules/expat", "pyexpat"
     )
+
+
+def test_a_seeded_runtime_that_cannot_be_asked_is_one_error_naming_it(tmp_path: Path) -> None:
+    from srcstacks.errors import RuntimeSourceError
+    from srcstacks.spec_layers import Layer
+    from srcstacks.stages.runtime import _bundled_in
+
+    prefix = tmp_path / "cpython@3.11.7"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "python3").write_text("#!/bin/sh\nexit 3\n")
+    (prefix / "bin" / "python3").chmod(0o755)
+    layer = Layer("runtime", "cpython-3.11", (), python_implementation="cpython@3.11.7")
+    with pytest.raises(RuntimeSourceError) as raised:
+        _bundled_in(prefix, layer)
+    assert str(raised.value).startswith(
+        f"{prefix}: cannot ask the runtime of layer 'cpython-3.11' what it carries:"
+    )

@@ -387,6 +387,14 @@ def test_cli_says_which_profile_and_names_each_missing_field(tmp_path: Path) -> 
     assert failed.stderr == (
         "srcstacks: error: 1 of 2 SBOM(s) lack required elements (listed above)\n"
     )
+    drop("idna", "supplier")(document)  # meets no profile now
+    lacking = invoke(write(tmp_path, document, "lacking.cdx.json"))
+    assert lacking.exit_code == 1
+    assert lacking.stdout.splitlines() == [
+        "lacking.cdx.json: idna 3.11: missing supplier name ($.components[0].supplier.name)",
+        "lacking.cdx.json: meets none of the profiles ntia, cisa, bsi, cra; what it lacks for"
+        " the least demanding one (ntia) is listed above",
+    ]
 
 
 def test_cli_refuses_an_unknown_profile(tmp_path: Path) -> None:
