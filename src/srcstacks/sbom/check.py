@@ -34,8 +34,7 @@ from srcstacks.sbom.profiles import (
     PROFILES,
     STANDARDS,
     Missing,
-    profile_problems,
-    profiles_met,
+    problems_by_profile,
 )
 
 _SCHEMA_ERRORS_SHOWN = 10
@@ -241,12 +240,13 @@ def chosen_profile(
     to the most demanding profile it meets; one that meets none is held to the least
     demanding (NTIA's minimum elements), and fails on what it lacks for it.
     """
+    found = problems_by_profile(document)
     if requested is not None:
-        return requested, _as_problems(profile_problems(document, requested))
-    met = profiles_met(document)
+        return requested, _as_problems(found[requested])
+    met = [profile for profile in PROFILES if not found[profile]]
     if met:
         return met[-1], []
-    return None, _as_problems(profile_problems(document, PROFILES[0]))
+    return None, _as_problems(found[PROFILES[0]])
 
 
 def _as_problems(found: list[Missing]) -> list[Problem]:

@@ -34,6 +34,7 @@ its package), not a supplier, hash, license or file properties of srcstacks'.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -91,7 +92,7 @@ class _Graph:
     """What the document's ``dependencies`` and ``compositions`` say."""
 
     refs: frozenset[str]  # components with an entry of their own
-    targets: frozenset[str]  # components some entry depends on
+    related: frozenset[str]  # those, and the components some entry depends on
     completeness: frozenset[str]  # components a composition declares the completeness of
 
 
@@ -101,25 +102,32 @@ _Rule = tuple[frozenset[str], str, Callable[[_Component, _Graph], list[str]]]
 
 def profile_problems(document: dict[str, Any], profile: str) -> list[Missing]:
     """Every field ``profile`` requires that ``document`` lacks."""
-    graph = _graph(document)
-    found = [
-        Missing("document", field, path)
-        for profiles, field, check in _DOCUMENT_RULES
-        if profile in profiles
-        for path in check(document, graph)
-    ]
-    for component in _components(document):
-        for profiles, field, rule in _component_rules(component):
-            if profile in profiles:
-                found.extend(
-                    Missing(component.label, field, path) for path in rule(component, graph)
-                )
-    return found
+    return problems_by_profile(document)[profile]
 
 
 def profiles_met(document: dict[str, Any]) -> tuple[str, ...]:
     """The profiles ``document`` meets, least demanding first."""
-    return tuple(profile for profile in PROFILES if not profile_problems(document, profile))
+    found = problems_by_profile(document)
+    return tuple(profile for profile in PROFILES if not found[profile])
+
+
+def problems_by_profile(document: dict[str, Any]) -> dict[str, list[Missing]]:
+    """What ``document`` lacks for each profile, in one walk (each rule asked once)."""
+    graph = _graph(document)
+    found: dict[str, list[Missing]] = {profile: [] for profile in PROFILES}
+    for profiles, field, check in _DOCUMENT_RULES:
+        missing = [Missing("document", field, path) for path in check(document, graph)]
+        for profile in profiles:
+            found[profile].extend(missing)
+    for component in _components(document):
+        for profiles, field, rule in _component_rules(component):
+            paths = rule(component, graph)
+            if not paths:
+                continue
+            missing = [Missing(component.label, field, path) for path in paths]
+            for profile in profiles:
+                found[profile].extend(missing)
+    return found
 
 
 # -- the document ----------------------------------------------------------------------
@@ -237,7 +245,7 @@ def _relationship(component: _Component, graph: _Graph) -> list[str]:
     ref = str(component.data.get("bom-ref"))
     # The primary component needs an entry listing what it depends on; any other is
     # related when it has an entry or something depends on it ("X is included in Y").
-    related = ref in graph.refs if component.root else ref in graph.refs | graph.targets
+    related = ref in (graph.refs if component.root else graph.related)
     return _needs(related, f"$.dependencies[ref={ref}]")
 
 
@@ -323,13 +331,13 @@ def _components(document: dict[str, Any]) -> Iterator[_Component]:
     root = _object(_metadata(document).get("component"))
     if root:
         yield _Component(root, "$.metadata.component", True, False, False)
-    pending = [
+    pending = deque(
         (item, f"$.components[{index}]", False)
         for index, item in enumerate(document.get("components") or [])
         if isinstance(item, dict)
-    ]
+    )
     while pending:
-        data, path, in_linked = pending.pop(0)
+        data, path, in_linked = pending.popleft()
         linked = in_linked or _links_a_bom(data)
         outside = any(
             item.get("name") == SYSTEM_LIBRARY_LOCATION for item in _objects(data.get("properties"))
@@ -374,7 +382,7 @@ def _graph(document: dict[str, Any]) -> _Graph:
         for key in ("assemblies", "dependencies"):
             listed = composition.get(key)
             complete.update(str(item) for item in (listed if isinstance(listed, list) else []))
-    return _Graph(frozenset(refs), frozenset(targets), frozenset(complete))
+    return _Graph(frozenset(refs), frozenset(refs | targets), frozenset(complete))
 
 
 def _party_contact(party: dict[str, Any]) -> bool:
