@@ -262,18 +262,25 @@ def edited(path: Path, change: Any) -> Path:
     return target
 
 
-def problems(path: Path, archive: Path | None = None) -> list[str]:
+def problems(path: Path, archive: Path | None = None, profile: str | None = None) -> list[str]:
     contents = read_archive(archive) if archive is not None else None
-    return [str(problem) for problem in check_document(path, contents).problems]
+    return [str(problem) for problem in check_document(path, contents, profile).problems]
+
+
+def drop_hashes(component: dict[str, Any]) -> None:
+    """No hash of the component, nor of its distribution (which a checker may take)."""
+    component["hashes"] = []
+    for reference in component.get("externalReferences", []):
+        reference.pop("hashes", None)
 
 
 def test_check_names_a_component_without_hash(stack: dict[str, Path]) -> None:
     def drop_hash(document: dict[str, Any]) -> None:
-        by_name(document)["MarkupSafe"]["hashes"] = []
+        drop_hashes(by_name(document)["MarkupSafe"])
 
-    assert problems(edited(stack["framework"], drop_hash)) == [
-        "MarkupSafe 3.0.4: missing sha256 hash"
-    ]
+    found = problems(edited(stack["framework"], drop_hash), profile="cisa")
+    assert "MarkupSafe 3.0.4: missing cryptographic hash ($.components[0].hashes)" in found
+    assert not any("MarkupSafe" in item for item in problems(stack["framework"], profile="cisa"))
 
 
 def test_check_lists_every_missing_element(stack: dict[str, Path]) -> None:
@@ -287,15 +294,33 @@ def test_check_lists_every_missing_element(stack: dict[str, Path]) -> None:
         ]
         document["dependencies"][0]["dependsOn"].append("nowhere")
 
-    found = problems(edited(stack["app"], strip))
-    assert "document: no metadata.timestamp" in found
-    assert "document: no SBOM author: metadata.authors, supplier or manufacturer" in found
+    found = problems(edited(stack["app"], strip))  # held to NTIA's: it meets no profile
+    assert "document: missing timestamp ($.metadata.timestamp)" in found
+    assert "document: missing SBOM author name ($.metadata.authors[].name)" in found
     for missing in (
-        "unique identifier (purl, cpe or swid)", "license", "supplier or author",
-        "dependency relationships (no entry in dependencies)",
+        "unique identifier (purl, cpe or swid) ($.components[1].purl)",
+        "supplier name ($.components[1].supplier.name)",
     ):  # fmt: skip
         assert f"Jinja2 3.1.6: missing {missing}" in found
     assert any("depends on unknown bom-ref 'nowhere'" in problem for problem in found)
+    # Jinja2 is still a dependency of the layer, so it has a dependency relationship.
+    assert not any("Jinja2 3.1.6: missing dependency relationship" in item for item in found)
+    licensed = problems(edited(stack["app"], strip), profile="bsi")
+    assert (
+        "Jinja2 3.1.6: missing license as an SPDX identifier or expression"
+        " ($.components[1].licenses[].license.id)" in licensed
+    )
+
+
+def test_check_fails_a_distribution_without_provenance(stack: dict[str, Path]) -> None:
+    def unbuilt(document: dict[str, Any]) -> None:
+        jinja2 = by_name(document)["Jinja2"]
+        jinja2["properties"].append({"name": "srcstacks:provenance", "value": "missing"})
+
+    assert problems(stack["app"]) == []  # negative control
+    assert problems(edited(stack["app"], unbuilt)) == [
+        "Jinja2 3.1.6: no provenance record (not built here)"
+    ]
 
 
 def test_check_reports_schema_errors_and_bad_json(stack: dict[str, Path], tmp_path: Path) -> None:
@@ -348,13 +373,15 @@ def test_cli_check_exit_codes(stack: dict[str, Path]) -> None:
     assert "app-greeter.tar.xz.cdx.json: OK (3 component(s))" in ok.stdout
 
     def drop_hash(document: dict[str, Any]) -> None:
-        by_name(document)["Jinja2"]["hashes"] = []
+        drop_hashes(by_name(document)["Jinja2"])
 
     broken = edited(stack["app"], drop_hash)
-    failed = check(stack["framework"], broken)
+    assert check(broken).exit_code == 0  # NTIA's minimum elements ask for no hash
+    failed = check(stack["framework"], broken, "--profile", "cisa")
     assert failed.exit_code == 1
-    assert "Jinja2 3.1.6: missing sha256 hash" in failed.stdout
-    assert "1 of 2 SBOM(s) lack required elements" in failed.stderr
+    assert "Jinja2 3.1.6: missing cryptographic hash ($.components[1].hashes)" in failed.stdout
+    # The hand-made documents have no compositions: neither meets CISA's.
+    assert "2 of 2 SBOM(s) lack required elements" in failed.stderr
     mismatch = check(broken, "--archive", "a", "--archive", "b")
     assert mismatch.exit_code == 1 and "give one --archive per FILE" in mismatch.stderr
 
@@ -363,9 +390,9 @@ def test_cli_check_exit_codes(stack: dict[str, Path]) -> None:
     ("damage", "expected"),
     [
         (lambda d: d["components"][0].pop("name"), "missing name"),
-        (lambda d: d.__setitem__("metadata", "not an object"), "no metadata.component"),
+        (lambda d: d.__setitem__("metadata", "not an object"), "missing primary component"),
         (lambda d: d.__setitem__("components", {"a": 1}), "schema:"),
-        (lambda d: d["components"][0].__setitem__("hashes", "abc"), "missing sha256 hash"),
+        (lambda d: d["components"][0].__setitem__("hashes", "abc"), "schema:"),
         (lambda d: d["dependencies"][0].__setitem__("dependsOn", [{"x": 1}]), "unknown bom-ref"),
         (lambda d: d["metadata"]["component"].__setitem__("hashes", [{"alg": []}]), "schema:"),
     ],

@@ -33,6 +33,7 @@ from srcstacks.records import (
 )
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.document import build_document
+from srcstacks.sbom.profiles import profile_problems
 from srcstacks.stages.sbom import _portable_runtime, _runtime_patch_texts
 from tests.test_sbom_document import RUNTIME, layer_inputs
 
@@ -110,6 +111,11 @@ def test_built_cpython_names_its_tarball_cpe_and_how_it_was_built() -> None:
     assert cpython["version"] == "3.11.2"
     assert cpython["supplier"] == {"name": "ACME builds"}  # we built it
     assert cpython["authors"] == [{"name": "Python Software Foundation"}]
+    # Its creator, with the URL BSI TR-03183-2 asks of a component creator.
+    assert cpython["manufacturer"] == {
+        "name": "Python Software Foundation",
+        "url": ["https://www.python.org/psf/"],
+    }
     python_license = {"acknowledgement": "concluded", "id": "Python-2.0"}
     assert cpython["licenses"] == [{"license": python_license}]
     # The component's hash is the install_only tarball srcstacks packed...
@@ -264,10 +270,10 @@ def edit_nested(tmp_path: Path, name: str, change: Any) -> list[str]:
 def test_sbom_check_still_wants_a_version_of_every_other_nested_part(tmp_path: Path) -> None:
     """Negative controls for the one exemption (a system library with no known package)."""
     assert edit_nested(tmp_path, "expat", lambda c: c.pop("version")) == [
-        "expat ?: missing version"
+        "expat ?: missing version ($.components[0].components[0].version)"
     ]
     assert edit_nested(tmp_path, "libssl3", lambda c: c.pop("version")) == [
-        "libssl3 ?: missing version"
+        "libssl3 ?: missing version ($.components[0].components[3].version)"
     ]
 
     def claim_unknown_but_keep_purl(component: dict[str, Any]) -> None:
@@ -277,7 +283,7 @@ def test_sbom_check_still_wants_a_version_of_every_other_nested_part(tmp_path: P
                 prop["value"] = "unknown"
 
     assert edit_nested(tmp_path, "libc6", claim_unknown_but_keep_purl) == [
-        "libc6 ?: missing version"
+        "libc6 ?: missing version ($.components[0].components[1].version)"
     ]
 
 
@@ -383,3 +389,40 @@ def test_stage_keeps_the_checkout_folders_out_of_the_build_settings(tmp_path: Pa
     assert portable.configure_args == ("--prefix=/install", "--with-openssl=<stack dir>/openssl")
     assert portable.env == {"CFLAGS": "-O2 -I<stack dir>/include"}
     assert _portable_runtime(RUNTIME, config) is RUNTIME
+
+
+def test_cpython_and_what_it_carries_have_the_bsi_fields() -> None:
+    """The CPython component and its bundled libraries meet BSI TR-03183-2 (the layer's
+    own fields are the SBOM stage's); negative control: a record without the sha512."""
+    record = replace(
+        BUILT,
+        sha512="f" * 128,
+        bundled=(
+            BundledLibrary(
+                "expat", "2.5.0", "MIT", "Modules/expat", "pyexpat", "pyexpat.so",
+                "1" * 64, "2" * 128, "libexpat project", "https://libexpat.github.io",
+            ),
+        ),
+    )  # fmt: skip
+    document = json.loads(document_of(record))
+
+    def bsi_problems(document: dict[str, Any]) -> list[str]:
+        return [
+            str(item)
+            for item in profile_problems(document, "bsi")
+            if not item.where.startswith(("metadata.component", "document"))
+        ]
+
+    assert bsi_problems(document) == []
+    cpython = cpython_of(json.dumps(document))
+    assert properties(cpython)["bsi:component:filename"] == PACKED
+    assert cpython["hashes"][1] == {"alg": "SHA-512", "content": "f" * 128}
+    # The record's bundled list (read from the seeded runtime) wins over the build's.
+    assert [item["name"] for item in cpython["components"] if "bundled" in item["bom-ref"]] == [
+        "expat"
+    ]
+    older = json.loads(document_of(replace(record, sha512="")))
+    assert bsi_problems(older) == [
+        "cpython 3.11.2: missing SHA-512 hash of the deployable form"
+        " ($.components[0].hashes[alg=SHA-512])"
+    ]

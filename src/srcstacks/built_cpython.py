@@ -20,21 +20,9 @@ from pathlib import Path
 from srcstacks.elf import read_links
 from srcstacks.errors import RuntimeBuildError
 from srcstacks.records import BundledLibrary, SystemLibrary
+from srcstacks.runtime_contents import bundled_code
 from srcstacks.tools import system_packages
 from srcstacks.tools.process import run_probe
-
-# Read from the built interpreter: the code CPython compiles in from its own tree.
-_BUNDLED_PROBE = """
-import json, pyexpat, _decimal
-print(json.dumps({
-    "expat": pyexpat.EXPAT_VERSION.removeprefix("expat_"),
-    "mpdecimal": _decimal.__libmpdec_version__,
-}))
-"""
-_BUNDLED = {
-    "expat": ("MIT", "Modules/expat", "pyexpat"),
-    "mpdecimal": ("BSD-2-Clause", "Modules/_decimal/libmpdec", "_decimal"),
-}
 
 
 def remove_build_paths(installed: Path, tree: Path, mapped: str) -> None:
@@ -118,10 +106,11 @@ def check_modules(interpreter: Path) -> None:
 
 
 def bundled_libraries(interpreter: Path) -> tuple[BundledLibrary, ...]:
-    versions = json.loads(_run_built(interpreter, _BUNDLED_PROBE))
-    return tuple(
-        BundledLibrary(name, str(versions[name]), *_BUNDLED[name]) for name in sorted(_BUNDLED)
-    )
+    """The third-party code compiled or linked into the built interpreter (expat, ...)."""
+    try:
+        return bundled_code(interpreter)
+    except Exception as exc:
+        raise RuntimeBuildError(f"the built CPython {interpreter} does not run: {exc}") from None
 
 
 def _run_built(interpreter: Path, code: str) -> str:

@@ -20,6 +20,7 @@ from srcstacks.build_jobs import building_with
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.errors import SrcstacksError
 from srcstacks.layout import Layout
+from srcstacks.sbom.profiles import PROFILES as SBOM_PROFILES  # stdlib only: cheap
 from srcstacks.spec_runtime import RUNTIME_SOURCES
 
 # The stages, the SBOM code and their libraries (cyclonedx, elfdeps, ...) are imported
@@ -251,10 +252,17 @@ def sbom_check_command(
         list[Path] | None,
         typer.Option(help="The archive each FILE describes, in the same order (repeatable)."),
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="The standard whose fields every FILE must have: ntia, cisa, bsi"
+            " (TR-03183-2) or cra. Default: the most demanding one each FILE meets."
+        ),
+    ] = None,
 ) -> None:
-    """Check SBOMs: CycloneDX 1.6 schema, minimum elements, and optionally their archives."""
+    """Check SBOMs: CycloneDX 1.6 schema, a standard's fields, and optionally their archives."""
     from srcstacks.archive_reader import read_archive
-    from srcstacks.sbom.check import check_document
+    from srcstacks.sbom.check import check_document, describe_outcome
 
     archives = archive or []
     if archives and len(archives) != len(files):
@@ -262,17 +270,18 @@ def sbom_check_command(
     missing = [str(path) for path in archives if not path.is_file()]
     if missing:
         _fail(f"no such archive: {', '.join(missing)}")
+    if profile not in (None, *SBOM_PROFILES):
+        _fail(f"--profile must be one of {', '.join(SBOM_PROFILES)}, not {profile!r}")
 
     def action() -> int:
         failed = 0
         for index, path in enumerate(files):
-            result = check_document(path, read_archive(archives[index]) if archives else None)
+            contents = read_archive(archives[index]) if archives else None
+            result = check_document(path, contents, profile)
             for problem in result.problems:
                 typer.echo(f"{path.name}: {problem}")
-            if result.ok:
-                typer.echo(f"{path.name}: OK ({result.components} component(s))")
-            else:
-                failed += 1
+            typer.echo(f"{path.name}: {describe_outcome(result)}")
+            failed += not result.ok
         return failed
 
     failed = _guarded(action)

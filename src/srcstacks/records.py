@@ -34,8 +34,27 @@ class BundledLibrary:
     name: str
     version: str  # as the built interpreter reports it, never from a table
     license: str  # SPDX id
-    where: str  # the source folder it comes from, e.g. "Modules/expat"
+    where: str  # the source folder it comes from, e.g. "Modules/expat"; "" if linked in
     module: str  # the extension module it is built into, e.g. "pyexpat"
+    # The file that carries it (the module, or libpython for a built-in one) and its
+    # digests; "" in records written before srcstacks recorded them.
+    filename: str = ""
+    sha256: str = ""
+    sha512: str = ""
+    supplier: str = ""  # the project that makes it, e.g. "libexpat project"
+    supplier_url: str = ""
+
+    @classmethod
+    def from_json(cls, data: Any) -> BundledLibrary:
+        """Rebuild from its JSON form; the later fields may be absent (older records)."""
+        return cls(**{
+            name: str(data[name])
+            for name in cls.__dataclass_fields__
+            if name in data or name in _BUNDLED_REQUIRED
+        })  # fmt: skip
+
+
+_BUNDLED_REQUIRED = ("name", "version", "license", "where", "module")
 
 
 @dataclass(frozen=True)
@@ -84,12 +103,7 @@ class CPythonBuild:
             env={str(key): str(value) for key, value in data["env"].items()},
             compiler=str(data["compiler"]),
             source_date_epoch=str(data["source_date_epoch"]),
-            bundled=tuple(
-                BundledLibrary(
-                    **{name: str(item[name]) for name in BundledLibrary.__dataclass_fields__}
-                )
-                for item in data["bundled"]
-            ),
+            bundled=tuple(BundledLibrary.from_json(item) for item in data["bundled"]),
             system_libraries=tuple(
                 SystemLibrary(
                     **{name: str(item[name]) for name in SystemLibrary.__dataclass_fields__}
@@ -111,12 +125,22 @@ class RuntimeRecord:
     filename: str
     sha256: str  # of the archive used (python-build-standalone's, packed or built)
     build: CPythonBuild | None = None  # source = "build": how it was built
+    # sha512 of the same archive; "" for a downloaded one (venvstacks downloads it into a
+    # temporary file, and python-build-standalone publishes only its sha256).
+    sha512: str = ""
+    # The third-party code inside the interpreter, read from it (runtime_contents), for
+    # every source; empty in records written before, or when it could not be asked.
+    bundled: tuple[BundledLibrary, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form; ``build`` only for a runtime srcstacks built."""
         data: dict[str, Any] = {name: getattr(self, name) for name in _RUNTIME_RECORD_TEXT_FIELDS}
         if self.build is not None:
             data["build"] = self.build.to_json()
+        if self.sha512:
+            data["sha512"] = self.sha512
+        if self.bundled:
+            data["bundled"] = [asdict(library) for library in self.bundled]
         return data
 
     @classmethod
@@ -126,6 +150,8 @@ class RuntimeRecord:
         return cls(
             **{name: str(data[name]) for name in _RUNTIME_RECORD_TEXT_FIELDS},
             build=CPythonBuild.from_json(build) if build is not None else None,
+            sha512=str(data.get("sha512", "")),
+            bundled=tuple(BundledLibrary.from_json(item) for item in data.get("bundled", [])),
         )
 
 

@@ -133,6 +133,22 @@ def test_the_runtime_is_relocatable_and_records_how_it_was_built(
     assert any(
         c.get("purl", "").startswith("pkg:deb/debian/libssl3@") for c in cpython["components"]
     )
+    # The built archive's SHA-512 beside its SHA-256, and the code inside it read again
+    # from the seeded interpreter, each with the module file it is in and its digests.
+    assert cpython["hashes"] == [
+        {"alg": "SHA-256", "content": record["sha256"]},
+        {"alg": "SHA-512", "content": record["sha512"]},
+    ]
+    assert len(record["sha512"]) == 128
+    inside = {item["name"]: item for item in record["bundled"]}
+    assert {name: item["version"] for name, item in inside.items()} == bundled
+    assert inside["expat"]["filename"].startswith("pyexpat.cpython-311-")
+    expat = next(c for c in cpython["components"] if c["name"] == "expat")
+    assert {h["alg"]: h["content"] for h in expat["hashes"]} == {
+        "SHA-256": inside["expat"]["sha256"],
+        "SHA-512": inside["expat"]["sha512"],
+    }
+    assert expat["supplier"]["name"] == "libexpat project"
     run_cli("sbom", "check", runtime_stack.output / "cpython-3.11.tar.xz.cdx.json")
     run_cli("verify", runtime_stack.spec)
 

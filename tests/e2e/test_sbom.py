@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from packaging.utils import canonicalize_name
 from srcstacks.archive_reader import read_archive
 from srcstacks.config import load_config
 from srcstacks.fsutil import sha256_file
-from srcstacks.layout import build_info_path, sbom_path
+from srcstacks.layout import Layout, build_info_path, sbom_path
 from srcstacks.sbom.check import schema_problems
 from srcstacks.stages.archives import published_layers
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
@@ -108,10 +109,47 @@ def test_runtime_sbom_has_cpython(built_stack: BuiltStack) -> None:
     assert (cpython["type"], cpython["version"]) == ("platform", "3.11.7")
     build_info = json.loads(build_info_path(built_stack.config.output_dir).read_text())
     (runtime,) = build_info["runtimes"]
-    assert cpython["hashes"] == [{"alg": "SHA-256", "content": runtime["sha256"]}]
+    packed = Layout.of(built_stack.config).packed_runtimes / runtime["filename"]
+    assert runtime["sha512"] == hashlib.sha512(packed.read_bytes()).hexdigest()
+    assert runtime["sha256"] == sha256_file(packed)
+    assert cpython["hashes"] == [
+        {"alg": "SHA-256", "content": runtime["sha256"]},
+        {"alg": "SHA-512", "content": runtime["sha512"]},
+    ]
+    assert cpython["cpe"] == "cpe:2.3:a:python:python:3.11.7:*:*:*:*:*:*:*"
     properties = {item["name"]: item["value"] for item in cpython["properties"]}
     assert properties["srcstacks:runtime:source"] == "pack"
+    assert properties["bsi:component:filename"] == runtime["filename"]
     assert document["metadata"]["component"]["type"] == "platform"
+
+
+def test_code_compiled_into_the_packed_cpython_is_listed_with_its_versions(
+    built_stack: BuiltStack,
+) -> None:
+    """The demo packs the interpreter running the tests: what it reports is what the
+    SBOM must say (expat and libmpdec from CPython's tree; its SQLite, zlib and OpenSSL
+    are the system's, named in srcstacks:system_libraries instead)."""
+    import _decimal
+    import pyexpat
+
+    document = sbom(built_stack, "cpython-3.11")
+    (cpython,) = [c for c in document["components"] if c["name"] == "cpython"]
+    nested = {item["name"]: item for item in cpython["components"]}
+    assert set(nested) == {"expat", "mpdecimal"}
+    expat, mpdecimal = nested["expat"], nested["mpdecimal"]
+    assert expat["version"] == pyexpat.EXPAT_VERSION.removeprefix("expat_")
+    assert mpdecimal["version"] == _decimal.__libmpdec_version__
+    assert expat["cpe"] == f"cpe:2.3:a:libexpat_project:libexpat:{expat['version']}:*:*:*:*:*:*:*"
+    assert expat["licenses"] == [{"license": {"acknowledgement": "concluded", "id": "MIT"}}]
+    assert mpdecimal["supplier"]["name"] == "bytereef.org"
+    # Hashed as the module file that carries it, in the archive as in the seeded runtime.
+    module = Path(pyexpat.__file__)
+    digests = {item["alg"]: item["content"] for item in expat["hashes"]}
+    properties = {item["name"]: item["value"] for item in expat["properties"]}
+    assert properties["bsi:component:filename"] == module.name
+    assert len(digests["SHA-512"]) == 128 and len(digests["SHA-256"]) == 64
+    graph = {entry["ref"]: entry.get("dependsOn", []) for entry in document["dependencies"]}
+    assert sorted(graph[cpython["bom-ref"]]) == sorted(item["bom-ref"] for item in nested.values())
 
 
 def test_system_libraries_loaded_from_the_deploying_machine_are_named(
@@ -203,16 +241,23 @@ def test_check_passes_on_the_demo_and_fails_without_a_hash(
     result = run_cli("sbom", "check", *args, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(": OK (") == 4
+    assert result.stdout.count("(the most demanding profile it meets)") == 4
 
+    missing = (
+        "MarkupSafe 3.0.4: missing SHA-512 hash of the deployable form"
+        " ($.components[0].hashes[alg=SHA-512])"
+    )
+    whole = sbom_path(found["framework-web"])
+    assert missing not in run_cli("sbom", "check", whole, "--profile", "bsi", check=False).stdout
     document = sbom(built_stack, "framework-web")
     for component in document["components"]:
         if component["name"] == "MarkupSafe":
             del component["hashes"]
     broken = tmp_path / "framework-web.tar.xz.cdx.json"
     broken.write_text(json.dumps(document, indent=2))
-    result = run_cli("sbom", "check", broken, check=False)
+    result = run_cli("sbom", "check", broken, "--profile", "bsi", check=False)
     assert result.returncode == 1
-    assert "MarkupSafe 3.0.4: missing sha256 hash" in result.stdout
+    assert missing in result.stdout
 
 
 def properties(component: dict[str, Any]) -> dict[str, str]:

@@ -181,7 +181,10 @@ def test_malformed_sbom_and_corrupt_archive_are_one_line_each(
     result = verify(args)
     assert result.returncode == 1
     out = result.stdout
-    assert "app-greeter.tar.xz.cdx.json: document: no metadata.component" in out
+    assert (
+        "app-greeter.tar.xz.cdx.json: document: missing primary component (what the SBOM"
+        " describes) ($.metadata.component)" in out
+    )
     assert "app-greeter.tar.xz.cdx.json: document: schema:" in out
     assert "framework-web.tar.xz: unreadable archive (ReadError" in out
     assert all(line.startswith("MISMATCH ") for line in out.splitlines())

@@ -1,12 +1,15 @@
 """``srcstacks sbom check``: is a CycloneDX document valid, and complete for an auditor?
 
-Three checks, every problem listed (the check does not stop at the first):
+Four checks, every problem listed (the check does not stop at the first):
 
 1. the official CycloneDX 1.6 JSON schema;
-2. the minimum elements: NTIA's (supplier, component name, version, unique identifier,
-   dependency relationships, SBOM author, timestamp) and BSI TR-03183-2's where they ask
-   for more (a hash and a license for each component);
-3. optionally, against the archive the SBOM describes: the archive's sha256, and every
+2. what makes a document wrong under any standard: edges to unknown bom-refs,
+   requirements no layer satisfies, BOM-Links without the linked SBOM's hash, a
+   distribution srcstacks did not build (``srcstacks:provenance = missing``);
+3. the fields a standard requires (:mod:`srcstacks.sbom.profiles`): the profile asked
+   for, or the most demanding one of NTIA, CISA, BSI TR-03183-2 and the CRA that the
+   document meets (failing on NTIA's minimum elements when it meets none);
+4. optionally, against the archive the SBOM describes: the archive's sha256, and every
    distribution in it has exactly one library component, and the other way round.
 
 Works on the JSON, not on the cyclonedx-python-lib model, so hand-made or foreign SBOMs
@@ -27,11 +30,14 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from srcstacks.archive_reader import ArchiveContents
+from srcstacks.sbom.profiles import (
+    PROFILES,
+    STANDARDS,
+    Missing,
+    problems_by_profile,
+)
 
 _SCHEMA_ERRORS_SHOWN = 10
-# Properties of a system library nested in a built CPython (srcstacks.sbom.runtime).
-SYSTEM_LIBRARY_PACKAGE = "srcstacks:system_library:build_machine_package"
-SYSTEM_LIBRARY_SONAME = "srcstacks:system_library:soname"
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,10 @@ class CheckResult:
     problems: list[Problem] = field(default_factory=list)
     components: int = 0
     document: dict[str, Any] | None = None  # the parsed JSON, when it could be read
+    requested: str | None = None  # the profile asked for (--profile), if any
+    # The profile it was held to: the one asked for, else the most demanding one it
+    # meets; None when it meets none (it then fails on NTIA's minimum elements).
+    profile: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,9 +70,17 @@ class CheckResult:
         return not self.problems
 
 
-def check_document(path: Path, archive: ArchiveContents | None = None) -> CheckResult:
-    """Check the SBOM at ``path``, and against the archive it describes when given."""
-    result = CheckResult(path)
+def check_document(
+    path: Path, archive: ArchiveContents | None = None, profile: str | None = None
+) -> CheckResult:
+    """Check the SBOM at ``path``, and against the archive it describes when given.
+
+    ``profile``: the standard to hold it to (``ntia``, ``cisa``, ``bsi``, ``cra``); by
+    default the most demanding one it meets (see :func:`chosen_profile`).
+    """
+    if profile is not None and profile not in PROFILES:
+        raise ValueError(f"unknown SBOM profile {profile!r} (one of {', '.join(PROFILES)})")
+    result = CheckResult(path, requested=profile)
     try:
         text = path.read_text(encoding="utf-8")
         document = json.loads(text)
@@ -74,11 +92,30 @@ def check_document(path: Path, archive: ArchiveContents | None = None) -> CheckR
         return result
     result.document = document
     result.problems.extend(parsed_schema_problems(document))
-    result.problems.extend(minimum_element_problems(document))
+    result.problems.extend(structural_problems(document))
+    result.profile, missing = chosen_profile(document, profile)
+    result.problems.extend(missing)
     result.components = len(as_objects(document.get("components")))
     if archive is not None:
         result.problems.extend(archive_problems(document, archive))
     return result
+
+
+def describe_outcome(result: CheckResult) -> str:
+    """One line: OK or not, and which standard's fields the document was held to."""
+    profile = result.profile
+    standard = f"{profile}: {STANDARDS[profile]}" if profile is not None else ""
+    if result.ok:
+        how = "as asked" if result.requested else "the most demanding profile it meets"
+        return f"OK ({result.components} component(s)), meets {standard} ({how})"
+    if profile is None:
+        return (
+            f"meets none of the profiles {', '.join(PROFILES)}; what it lacks for the"
+            " least demanding one (ntia) is listed above"
+        )
+    if result.requested:
+        return f"does not meet {standard} (what it lacks is listed above)"
+    return f"meets {standard}, but has the problems listed above"
 
 
 def schema_problems(text: str) -> list[Problem]:
@@ -162,91 +199,58 @@ def metadata_property(document: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def minimum_element_problems(document: dict[str, Any]) -> list[Problem]:
-    """Which minimum elements the document and each of its components lack."""
+def structural_problems(document: dict[str, Any]) -> list[Problem]:
+    """What makes the document wrong whatever standard it is held to: edges to unknown
+    bom-refs, requirements no layer satisfies, BOM-Links without the linked SBOM's hash,
+    distributions srcstacks did not build (``srcstacks:provenance = missing``)."""
     problems: list[Problem] = []
-    metadata = as_object(document.get("metadata"))
-    if not document.get("serialNumber"):
-        problems.append(Problem("document", "no serialNumber"))
-    if not metadata.get("timestamp"):
-        problems.append(Problem("document", "no metadata.timestamp"))
-    if not (metadata.get("authors") or metadata.get("supplier") or metadata.get("manufacturer")):
-        problems.append(
-            Problem("document", "no SBOM author: metadata.authors, supplier or manufacturer")
-        )
-    dependencies = {str(item.get("ref")): item for item in as_objects(document.get("dependencies"))}
     refs = set(_all_refs(document))
-    for ref, item in dependencies.items():
+    for item in as_objects(document.get("dependencies")):
         targets = item.get("dependsOn")
         for target in targets if isinstance(targets, list) else []:
             if not isinstance(target, str) or target not in refs:
-                problems.append(Problem(ref, f"depends on unknown bom-ref {target!r}"))
-    root = as_object(metadata.get("component"))
-    if not root:
-        problems.append(Problem("document", "no metadata.component (what the SBOM describes)"))
-    else:
-        problems.extend(_component_problems(root, dependencies, root=True))
-    for component in as_objects(document.get("components")):
-        problems.extend(_component_problems(component, dependencies, root=False))
-        for nested in as_objects(component.get("components")):
-            problems.extend(_nested_problems(nested))
+                problems.append(
+                    Problem(str(item.get("ref")), f"depends on unknown bom-ref {target!r}")
+                )
+    root = as_object(as_object(document.get("metadata")).get("component"))
+    for component in [root, *as_objects(document.get("components"))]:
+        where = _describe(component, component is root)
+        linked = _linked_bom(component)
+        if linked is not None and not any(
+            h.get("alg") == "SHA-256" for h in as_objects(linked.get("hashes"))
+        ):
+            problems.append(Problem(where, "missing sha256 of the linked SBOM"))
+        for prop in as_objects(component.get("properties")):
+            if prop.get("name") == "srcstacks:unresolved_requirement":
+                problems.append(
+                    Problem(where, f"dependency found in no layer: {prop.get('value')}")
+                )
+            if prop.get("name") == "srcstacks:provenance" and prop.get("value") == "missing":
+                # In the archive, but not a wheel srcstacks built: no hash, no origin.
+                problems.append(Problem(where, "no provenance record (not built here)"))
     return problems
 
 
-def _component_problems(
-    component: dict[str, Any], dependencies: dict[str, Any], *, root: bool
-) -> list[Problem]:
-    where = _describe(component, root)
-    missing = []
-    if not component.get("name"):
-        missing.append("name")
-    if not component.get("version"):
-        missing.append("version")
-    if not (component.get("purl") or component.get("cpe") or component.get("swid")):
-        missing.append("unique identifier (purl, cpe or swid)")
-    if not any(item.get("alg") == "SHA-256" for item in as_objects(component.get("hashes"))):
-        missing.append("sha256 hash")
-    # A layer below this one is described, licenses and all, by its own linked SBOM;
-    # the layer itself is the sum of its components' licenses.
-    linked = _linked_bom(component)
-    if not root and linked is None and not as_objects(component.get("licenses")):
-        missing.append("license")
-    makers = ("supplier", "authors", "manufacturer", "author")
-    if linked is None and not any(component.get(key) for key in makers):
-        missing.append("supplier or author")
-    if str(component.get("bom-ref")) not in dependencies:
-        missing.append("dependency relationships (no entry in dependencies)")
-    if linked is not None and not any(
-        h.get("alg") == "SHA-256" for h in as_objects(linked.get("hashes"))
-    ):
-        missing.append("sha256 of the linked SBOM")
-    problems = [Problem(where, f"missing {item}") for item in missing]
-    for prop in as_objects(component.get("properties")):
-        if prop.get("name") == "srcstacks:unresolved_requirement":
-            problems.append(Problem(where, f"dependency found in no layer: {prop.get('value')}"))
-    return problems
+def chosen_profile(
+    document: dict[str, Any], requested: str | None
+) -> tuple[str | None, list[Problem]]:
+    """The profile the document is held to, and what it lacks for it.
+
+    ``requested`` (``--profile``) is enforced as asked. Without one, the document is held
+    to the most demanding profile it meets; one that meets none is held to the least
+    demanding (NTIA's minimum elements), and fails on what it lacks for it.
+    """
+    found = problems_by_profile(document)
+    if requested is not None:
+        return requested, _as_problems(found[requested])
+    met = [profile for profile in PROFILES if not found[profile]]
+    if met:
+        return met[-1], []
+    return None, _as_problems(found[PROFILES[0]])
 
 
-def _nested_problems(component: dict[str, Any]) -> list[Problem]:
-    where = _describe(component, root=False)
-    required = ["name", "version", "bom-ref"]
-    if _unidentified_system_library(component):
-        required.remove("version")
-    missing = [key for key in required if not component.get(key)]
-    return [Problem(where, f"missing {item}") for item in missing]
-
-
-def _unidentified_system_library(component: dict[str, Any]) -> bool:
-    """A system library a built CPython loads whose package the build machine could not
-    name: it has no version to give (it is named by soname, and is not in the archive)."""
-    properties = {
-        str(prop.get("name")): prop.get("value") for prop in as_objects(component.get("properties"))
-    }
-    return (
-        properties.get(SYSTEM_LIBRARY_PACKAGE) == "unknown"
-        and properties.get(SYSTEM_LIBRARY_SONAME) == component.get("name")
-        and not component.get("purl")
-    )
+def _as_problems(found: list[Missing]) -> list[Problem]:
+    return [Problem(item.where, f"missing {item.field} ({item.path})") for item in found]
 
 
 def archive_problems(document: dict[str, Any], archive: ArchiveContents) -> list[Problem]:

@@ -31,7 +31,7 @@ from packageurl import PackageURL
 
 from srcstacks.config import SbomParty
 from srcstacks.records import BundledLibrary, CPythonBuild, RuntimeRecord, SystemLibrary
-from srcstacks.sbom.check import SYSTEM_LIBRARY_PACKAGE, SYSTEM_LIBRARY_SONAME
+from srcstacks.runtime_contents import project_of
 from srcstacks.sbom.components import (
     NS,
     hashes,
@@ -41,6 +41,7 @@ from srcstacks.sbom.components import (
     portable_origin,
     properties_of,
 )
+from srcstacks.sbom.profiles import SYSTEM_LIBRARY_PACKAGE, SYSTEM_LIBRARY_SONAME
 
 # What vulnerability scanners (NVD's dictionary) match these projects by.
 PYTHON_CPE = "cpe:2.3:a:python:python:{version}:*:*:*:*:*:*:*"
@@ -49,9 +50,16 @@ BUNDLED_CPES = {
     "libexpat": "cpe:2.3:a:libexpat_project:libexpat:{version}:*:*:*:*:*:*:*",
     "mpdecimal": "cpe:2.3:a:bytereef:mpdecimal:{version}:*:*:*:*:*:*:*",
     "libmpdec": "cpe:2.3:a:bytereef:mpdecimal:{version}:*:*:*:*:*:*:*",
+    "sqlite": "cpe:2.3:a:sqlite:sqlite:{version}:*:*:*:*:*:*:*",
+    "zlib": "cpe:2.3:a:zlib:zlib:{version}:*:*:*:*:*:*:*",
+    "openssl": "cpe:2.3:a:openssl:openssl:{version}:*:*:*:*:*:*:*",
 }
 SYSTEM_LIBRARY_LOCATION = "deploying machine (not in the archive)"
 _PSF = OrganizationalContact(name="Python Software Foundation")
+# CPython's creator and maintainer, with the URL BSI TR-03183-2 asks of a component creator.
+_PSF_ORGANIZATION = OrganizationalEntity(
+    name="Python Software Foundation", urls=[XsUri("https://www.python.org/psf/")]
+)
 _PBS = OrganizationalEntity(
     name="python-build-standalone",
     urls=[XsUri("https://github.com/astral-sh/python-build-standalone")],
@@ -95,17 +103,20 @@ def runtime_component(
         **({f"{NS}:system_libraries": " ".join(system_libraries)} if system_libraries else {}),
         **({f"{NS}:runtime:files_sha256": files_sha256} if files_sha256 else {}),
     }
-    nested: list[Component] = []
+    # The deployable form is the interpreter archive (a tar.gz whose files are listed).
+    properties.update(bsi_properties(record.filename, executable=False, archive=True))
+    # Read from the interpreter for every source; a built one's record has them too.
+    bundled = record.bundled or (build.bundled if build is not None else ())
+    nested = [_bundled_component(bom_ref, library) for library in bundled]
     pedigree = None
     if build is not None:
         references.extend(_source_references(build))
         properties.update(_build_properties(build))
         pedigree = _pedigree(build, patch_texts or {})
-        nested = [
-            *(_bundled_component(bom_ref, library) for library in build.bundled),
-            *(_system_component(bom_ref, library)
-              for library in _all_system_libraries(build, system_libraries)),
-        ]  # fmt: skip
+        nested.extend(
+            _system_component(bom_ref, library)
+            for library in _all_system_libraries(build, system_libraries)
+        )
     downloaded = record.source in ("download", "mirror")
     return Component(
         type=ComponentType.PLATFORM,
@@ -116,10 +127,11 @@ def runtime_component(
         cpe=PYTHON_CPE.format(version=version) if implementation == "cpython" else None,
         description=f"{implementation} {version} interpreter and standard library",
         supplier=_PBS if downloaded else organization(supplier),
+        manufacturer=_PSF_ORGANIZATION,
         authors=[_PSF],
         # CPython's LICENSE is the PSF license stack that SPDX calls Python-2.0.
         licenses=[_python_license()],
-        hashes=hashes(record.sha256),
+        hashes=hashes(record.sha256, record.sha512 or None),
         external_references=references,
         pedigree=pedigree,
         components=nested,
@@ -182,7 +194,7 @@ def _pedigree(build: CPythonBuild, texts: Mapping[str, bytes]) -> Pedigree:
 
 
 def _bundled_component(parent_ref: str, library: BundledLibrary) -> Component:
-    """Third-party code compiled into CPython from its own source tree."""
+    """Third-party code compiled into CPython from its own tree, or linked in statically."""
     version = library.version or None
     purl = PackageURL("generic", name=library.name, version=version)
     cpe = BUNDLED_CPES.get(library.name.lower())
@@ -191,20 +203,42 @@ def _bundled_component(parent_ref: str, library: BundledLibrary) -> Component:
             library.license, license_acknowledgement=LicenseAcknowledgement.CONCLUDED
         )
     ] if library.license else []  # fmt: skip
+    origin = f"from {library.where}" if library.where else "linked in statically"
+    properties = {
+        f"{NS}:bundled:where": library.where,
+        f"{NS}:bundled:module": library.module,
+    }
+    if library.filename:  # its deployable form is the module (or libpython) it is in
+        properties.update(bsi_properties(library.filename, executable=True, archive=False))
+    name, url = (
+        (library.supplier, library.supplier_url) if library.supplier else project_of(library.name)
+    )
+    supplier = OrganizationalEntity(name=name, urls=[XsUri(url)] if url else None) if name else None
     return Component(
         type=ComponentType.LIBRARY,
         name=library.name,
         version=version,
-        bom_ref=f"{parent_ref}::bundled:{library.name}:{library.where}",
+        bom_ref=f"{parent_ref}::bundled:{library.name}:{library.where or library.module}",
         purl=purl,
         cpe=cpe.format(version=library.version) if cpe and library.version else None,
-        description=f"compiled into CPython's {library.module} module from {library.where}",
+        description=f"compiled into CPython's {library.module} module {origin}",
+        supplier=supplier,
         licenses=licenses,
-        properties=properties_of({
-            f"{NS}:bundled:where": library.where,
-            f"{NS}:bundled:module": library.module,
-        }),
-    )  # fmt: skip
+        hashes=hashes(library.sha256 or None, library.sha512 or None),
+        properties=properties_of({key: value for key, value in properties.items() if value}),
+    )
+
+
+def bsi_properties(filename: str, *, executable: bool, archive: bool) -> dict[str, str]:
+    """BSI TR-03183-2's file properties of a component's deployable form, in the values
+    the guideline gives (``executable``/``non-executable``, ``archive``/``no archive``,
+    ``structured``/``unstructured``); an archive srcstacks describes is structured."""
+    return {
+        "bsi:component:filename": filename,
+        "bsi:component:executable": "executable" if executable else "non-executable",
+        "bsi:component:archive": "archive" if archive else "no archive",
+        "bsi:component:structured": "structured" if archive else "unstructured",
+    }
 
 
 def _all_system_libraries(build: CPythonBuild, needed: tuple[str, ...]) -> list[SystemLibrary]:

@@ -70,7 +70,12 @@ from srcstacks.stages.archive_plan import (
 )
 from srcstacks.stages.index_mirror import mirror_locked_wheels
 from srcstacks.stages.lock_files import LockedWheel, check_locks
-from srcstacks.stages.runtime import discard_layer_envs, prepare_runtimes, runtime_env
+from srcstacks.stages.runtime import (
+    discard_layer_envs,
+    prepare_runtimes,
+    runtime_env,
+    with_bundled_code,
+)
 from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import fromager, venvstacks
 from srcstacks.tools.venvstacks import LayerMetadata, read_layer_metadata
@@ -214,7 +219,7 @@ def _write_build_info(
         layer_wheels.setdefault(entry.layer, set()).add(entry.filename)
     build_info = BuildInfo(
         config.variant,
-        tuple(runtimes),
+        tuple(with_bundled_code(config, runtimes)),  # a downloaded runtime's, read now
         tools,
         provenance_sha256=records_digest(manifest, stack_wheels(Layout.of(config)) or None),
         runtime_files=_publish_runtime_files(config, staged, rebuilt),

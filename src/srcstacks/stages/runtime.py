@@ -11,24 +11,28 @@ Five sources (``[tool.srcstacks.runtime] source``):
 For ``local``, ``pack`` and ``build`` the interpreter is seeded into venvstacks' build dir as
 ``cpython@X.Y.Z/`` before every lock and build; venvstacks then uses it instead of
 downloading. Every source is recorded in ``<work_dir>/<variant>/runtime.json`` with the
-sha256 of what was used, for the SBOM; a seeded runtime's file list is recorded in
+sha256 and sha512 of what was used and the third-party code inside the interpreter
+(:mod:`srcstacks.runtime_contents`), for the SBOM; a seeded runtime's file list is recorded in
 ``<work_dir>/<variant>/runtime-files/<layer>.json``, for verify.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.layout import Layout, remove_file, remove_tree
-from srcstacks.records import RuntimeRecord
+from srcstacks.records import BundledLibrary, RuntimeRecord
+from srcstacks.runtime_contents import bundled_code
 from srcstacks.runtime_files import list_tree, read_list, work_list_path, write_list
 from srcstacks.stages.runtime_build import build_runtime
 from srcstacks.stages.runtime_pack import PACK_FORMAT, pack_runtime, probe_interpreter
@@ -109,12 +113,46 @@ def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord
     # files with this list (see runtime_files).
     write_list(work_list_path(Layout.of(config), layer.env_name), list_tree(seeded))
     if archive.is_dir():
-        digest, filename = _tree_digest(seeded), archive.name
+        digest, digest512 = _tree_digest(seeded), _tree_digest(seeded, "sha512")
     else:
-        digest, filename = sha256_file(archive), archive.name
+        digest, digest512 = sha256_file(archive), _file_digest(archive, "sha512")
     return RuntimeRecord(
-        layer.name, layer.python_implementation, source.kind, origin, filename, digest, build
-    )
+        layer.name, layer.python_implementation, source.kind, origin, archive.name, digest,
+        build, sha512=digest512, bundled=_bundled_in(seeded, layer),
+    )  # fmt: skip
+
+
+def with_bundled_code(config: StackConfig, records: list[RuntimeRecord]) -> list[RuntimeRecord]:
+    """``records``, each with the third-party code its interpreter carries.
+
+    A downloaded runtime's interpreter exists only once venvstacks has installed it (the
+    lock stage), so its record is completed here, from that installation, by the
+    archives stage; a record that has it already is kept as it is.
+    """
+    layout = Layout.of(config)
+    completed = []
+    for record in records:
+        layer = next((item for item in config.layers if item.name == record.layer), None)
+        installed = layout.seeded_runtime(record.python_implementation)
+        if not record.bundled and layer is not None and installed.is_dir():
+            record = replace(record, bundled=_bundled_in(installed, layer))
+        completed.append(record)
+    return completed
+
+
+def _bundled_in(prefix: Path, layer: Layer) -> tuple[BundledLibrary, ...]:
+    """The third-party code inside the runtime unpacked at ``prefix``."""
+    try:
+        return bundled_code(prefix / "bin" / "python3")
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+        raise RuntimeSourceError(
+            f"{prefix}: cannot ask the runtime of layer {layer.name!r} what it carries: {exc}"
+        ) from None
+
+
+def _file_digest(path: Path, algorithm: str) -> str:
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, algorithm).hexdigest()
 
 
 def _standalone_download(implementation: str, mirror_url: str | None) -> tuple[str, str]:
@@ -262,11 +300,10 @@ def _check_version(prefix: Path, layer: Layer, origin: Path) -> None:
         )
 
 
-def _tree_digest(folder: Path) -> str:
-    """sha256 over the sorted relative paths and contents of a folder."""
-    import hashlib
-
-    digest = hashlib.sha256()
+def _tree_digest(folder: Path, algorithm: str = "sha256") -> str:
+    """A digest over the sorted relative paths and contents of a folder (each file's
+    content by its sha256, whatever ``algorithm`` the whole is)."""
+    digest = hashlib.new(algorithm)
     for path in sorted(folder.rglob("*")):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         if path.is_symlink():
