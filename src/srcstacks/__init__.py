@@ -1,3 +1,3 @@
 """srcstacks: deployable venvstacks layer archives built only from source."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -19,10 +19,14 @@ import base64
 import hashlib
 import json
 import uuid
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
+
+from packaging.utils import canonicalize_name
 
 from srcstacks.build_record import BuildEnvironment
 from srcstacks.sbom.formulation import environment_of, formula
@@ -40,6 +44,20 @@ class WheelSbomError(ValueError):
 def sbom_member(dist_info: str, project: str) -> str:
     """The SBOM's path inside the wheel: ``<dist-info>/sboms/<project>.cdx.json``."""
     return f"{dist_info}/{SBOM_FOLDER}/{project}.cdx.json"
+
+
+def carries_own_sbom(wheel: Path, project: str) -> bool:
+    """Whether ``wheel`` holds an SBOM of its own at all (a wheel built by a srcstacks
+    from before per-wheel SBOMs does not); a broken zip counts as none."""
+    suffix = "/" + sbom_member("", canonicalize_name(project)).lstrip("/")
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            return any(
+                name.endswith(suffix) and name.count("/") == 2 and ".dist-info/" in name
+                for name in archive.namelist()
+            )
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from srcstacks.patches import applicable_patches
 from srcstacks.records import read_json_state
 from srcstacks.settings import Settings
 from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.wheel_sbom import carries_own_sbom
 
 Report = Callable[[str], None]
 
@@ -76,6 +77,12 @@ def discard_stale_wheels(
     recorded = _read_record(config)
     discarded: list[str] = []
     for filename, (project, version) in built_wheels(dirs).items():
+        if not carries_own_sbom(dirs.built_wheels / filename, project):
+            # Built by a srcstacks from before per-wheel SBOMs: publish would refuse it.
+            report(f"  {project} {version}: built without an SBOM of its own; rebuilding it")
+            discard_built_wheel(dirs, filename, version)
+            discarded.append(filename)
+            continue
         before = recorded.get(filename)
         now = current_inputs(config, project, version, settings)
         if before is None or before == now:

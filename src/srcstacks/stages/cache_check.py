@@ -134,6 +134,8 @@ def mismatch(
         return "its provenance on the index is malformed"
     if provenance.sha256 != sha256 or provenance.filename != filename:
         return "its provenance on the index records another file"
+    if provenance.build_environment is None:
+        return "it was built by an earlier srcstacks (no build environment recorded)"
     wanted = current_inputs(config, provenance.project, provenance.version, settings)
     for key, what in (
         ("variant", "variant"),
