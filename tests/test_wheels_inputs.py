@@ -6,6 +6,8 @@ the settings folder, the variant and the spec's requirements, not about building
 
 from __future__ import annotations
 
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from srcstacks.config import Overrides, StackConfig, load_config
 from srcstacks.settings import read_settings, undefined_variant
 from srcstacks.stages import build_inputs, wheels
 from srcstacks.stages.build_inputs import discard_stale_wheels, vanished_inputs
+from srcstacks.stages.cache_check import mismatch
+from tests.test_provenance import make_wheel, publish
 
 SPEC = """
 [[runtimes]]
@@ -132,7 +136,7 @@ def test_a_wheel_whose_patches_vanished_is_named_before_its_rebuild(
     dirs = wheels.fromager_dirs(config)
     wheel = "idna-3.11-0-py3-none-any.whl"
     dirs.built_wheels.mkdir(parents=True)
-    (dirs.built_wheels / wheel).write_bytes(b"")
+    make_wheel(dirs.built_wheels / wheel)
     record = {wheel: {"variant": "cpu", "patches": [["0001-x.patch", "1"]], "settings_sha256": ""}}
     build_inputs.write_json(config.variant_dir / "build-inputs.json", record)
     discarded: list[str] = []
@@ -155,7 +159,7 @@ def test_a_rebuilt_wheel_is_recorded_with_its_new_inputs(
     dirs = wheels.fromager_dirs(config)
     wheel = "idna-3.11-0-py3-none-any.whl"
     dirs.built_wheels.mkdir(parents=True)
-    (dirs.built_wheels / wheel).write_bytes(b"")
+    make_wheel(dirs.built_wheels / wheel)
     patch = config.patches_dir / "idna" / "0001-x.patch"
     patch.parent.mkdir(parents=True)
     patch.write_text("A\n")
@@ -168,3 +172,52 @@ def test_a_rebuilt_wheel_is_recorded_with_its_new_inputs(
     build_inputs.record_inputs(config, dirs, found)  # after Fromager rebuilt it
     patch.write_text("A\n")
     assert discard_stale_wheels(config, dirs, lambda _: None, found) == [wheel]
+
+
+def test_a_wheel_built_without_an_sbom_of_its_own_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wheel an earlier srcstacks built (before per-wheel SBOMs) is rebuilt, said as such,
+    rather than refused later by publish."""
+    config = stack(tmp_path)
+    dirs = wheels.fromager_dirs(config)
+    dirs.built_wheels.mkdir(parents=True)
+    older, current = "idna-3.11-0-py3-none-any.whl", "six-1.17.0-0-py3-none-any.whl"
+    (tmp_path / "older").mkdir()
+    make_wheel(tmp_path / "older" / older)
+    with (
+        zipfile.ZipFile(tmp_path / "older" / older) as source,
+        zipfile.ZipFile(dirs.built_wheels / older, "w") as target,
+    ):
+        for item in source.infolist():
+            if "/sboms/" not in item.filename:
+                target.writestr(item, source.read(item))
+    make_wheel(dirs.built_wheels / current)
+    found = read_settings(config.settings_dir)
+    build_inputs.record_inputs(config, dirs, found)
+    discarded: list[str] = []
+    monkeypatch.setattr(
+        build_inputs, "discard_built_wheel", lambda _dirs, name, _version: discarded.append(name)
+    )
+    lines: list[str] = []
+    assert discard_stale_wheels(config, dirs, lines.append, found) == [older]
+    assert discarded == [older]
+    assert lines == ["  idna 3.11: built without an SBOM of its own; rebuilding it"]
+
+
+def test_an_index_wheel_whose_record_has_no_build_environment_is_not_used(tmp_path: Path) -> None:
+    """A wheel an earlier srcstacks put on the index (no build environment recorded) is
+    built again, not fetched."""
+    config = stack(tmp_path)
+    record = publish(tmp_path / "wheels", "idna-3.11-0-py3-none-any.whl")
+    found = read_settings(config.settings_dir)
+    inputs = build_inputs.current_inputs(config, "idna", "3.11", found)
+    older = {"wheel": replace(record, build_environment=None).to_dict(), "inputs": inputs}
+    assert mismatch(config, found, record.filename, record.sha256, older) == (
+        "it was built by an earlier srcstacks (no build environment recorded)"
+    )
+    current = {"wheel": record.to_dict(), "inputs": inputs}
+    assert record.build_environment is not None
+    assert "earlier srcstacks" not in mismatch(
+        config, found, record.filename, record.sha256, current
+    )

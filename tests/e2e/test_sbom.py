@@ -326,6 +326,8 @@ def test_manufacturer_security_contact_and_compositions(built_stack: BuiltStack)
         "url": ["https://srcstacks.example"],
     }
     assert document["metadata"]["manufacturer"] == root["manufacturer"] == manufacturer
+    # CISA's copyright notice of the primary component: its own distributions' (jinja2).
+    assert root["copyright"] == "Copyright 2007 Pallets"
     (contact,) = root["externalReferences"]
     assert (contact["type"], contact["url"]) == (
         "security-contact",

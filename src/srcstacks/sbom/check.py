@@ -237,15 +237,21 @@ def chosen_profile(
     """The profile the document is held to, and what it lacks for it.
 
     ``requested`` (``--profile``) is enforced as asked. Without one, the document is held
-    to the most demanding profile it meets; one that meets none is held to the least
-    demanding (NTIA's minimum elements), and fails on what it lacks for it.
+    to the most demanding profile it meets together with every less demanding one: the
+    standards do not nest (CISA asks for the primary component's copyright notice, BSI
+    does not), so "meets cra" by default also means it meets ntia, cisa and bsi. One that
+    meets not even NTIA's minimum elements is held to them, and fails on what it lacks.
     """
     found = problems_by_profile(document)
     if requested is not None:
         return requested, _as_problems(found[requested])
-    met = [profile for profile in PROFILES if not found[profile]]
-    if met:
-        return met[-1], []
+    met = None
+    for profile in PROFILES:
+        if found[profile]:
+            break
+        met = profile
+    if met is not None:
+        return met, []
     return None, _as_problems(found[PROFILES[0]])
 
 

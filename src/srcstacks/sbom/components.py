@@ -126,11 +126,16 @@ _PACKAGED_CODE = {"executable": True, "archive": True, "structured": True}
 
 
 def layer_component(
-    layer: LayerInfo, settings: SbomSettings, licenses: Iterable[License] = ()
+    layer: LayerInfo,
+    settings: SbomSettings,
+    licenses: Iterable[License] = (),
+    copyright_notices: Iterable[str] = (),
 ) -> Component:
     """The layer archive: ``metadata.component`` of its own SBOM.
 
-    ``licenses``: what its components' licenses come to (the layer has none of its own).
+    ``licenses``: what its components' licenses come to (the layer has none of its own);
+    ``copyright_notices``: theirs, each once, sorted (CISA asks for the primary
+    component's copyright notice).
     The manufacturer and the security contact are the configured ones: who makes the
     product and where to report its vulnerabilities (CRA, BSI TR-03183-2).
     """
@@ -159,6 +164,7 @@ def layer_component(
         manufacturer=organization(settings.manufacturer),
         hashes=hashes(layer.sha256, layer.sha512),
         licenses=licenses,
+        copyright="\n".join(sorted(set(copyright_notices))) or None,
         external_references=references,
         properties=properties_of(
             {**layer.properties, **bsi_properties(layer.archive_name, **_PACKAGED_CODE)}

@@ -116,7 +116,10 @@ def build_document(inputs: LayerInputs) -> Document:
     # The layer's license is what its own components' licenses come to.
     own = [*libraries.values(), *([runtime] if runtime is not None else [])]
     layer_license = aggregate_license([spdx_statement(list(part.licenses)) for part in own])
-    root = parts.layer_component(inputs.layer, settings, [layer_license] if layer_license else [])
+    notices = [line for part in own for line in (part.copyright or "").splitlines() if line]
+    root = parts.layer_component(
+        inputs.layer, settings, [layer_license] if layer_license else [], notices
+    )
     lower = _LowerLayers(inputs.lower)
     unresolved: list[str] = []
 
