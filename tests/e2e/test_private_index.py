@@ -168,6 +168,9 @@ def test_clean_clone_builds_archives_from_the_committed_locks(
     # Reading the index needs no credentials: the clone has none.
     result = run_cli("archives", clone / "venvstacks.toml", "--index", index_build.index_url)
     assert "fetching 3 locked wheel(s)" in result.stderr
+    # And the build tools they were built with (setuptools, flit_core), which their
+    # provenance and SBOM formulation name by their own provenance entries.
+    assert "fetched 5 wheel(s) (2 of them build tools)" in result.stderr
     built = artifacts(clone / "_srcstacks")
     original = artifacts(index_build.stack / "_srcstacks")
     archives = [name for name in original if name.endswith(".tar.xz")]
