@@ -17,9 +17,21 @@ from pathlib import Path
 import pytest
 
 from srcstacks.config import load_config
+from srcstacks.managed_index import ManagedIndex
+from srcstacks.private_index import (
+    PROVENANCE_PROJECT,
+    Credentials,
+    IndexLocation,
+    download,
+    project_files,
+    provenance_filename,
+    read_companion,
+    upload,
+)
 from srcstacks.provenance import HostRecord, check_wheel_dir, read_manifest
 from srcstacks.stages.publish import local_platform_tag
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
+from tests.e2e.test_private_index import credentials_env, fresh_index
 
 pytestmark = pytest.mark.e2e
 
@@ -75,11 +87,17 @@ def refused(*args: str | Path) -> str:
     return line
 
 
+@pytest.fixture(scope="module")
+def six_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel dir of a build host that names itself (read only: copy it to change it)."""
+    folder = tmp_path_factory.mktemp("six-host")
+    return built_six(folder, {"SRCSTACKS_BUILD_HOST": "six-builder"})
+
+
 def test_collect_merges_two_hosts_refuses_clashes_and_verify_passes(
-    built_stack: BuiltStack, tmp_path: Path
+    built_stack: BuiltStack, six_wheels: Path, tmp_path: Path
 ) -> None:
     demo_wheels = built_stack.config.wheel_dir
-    six_wheels = built_six(tmp_path / "six-host", {"SRCSTACKS_BUILD_HOST": "six-builder"})
     # The builder named itself: its records say so, with this machine's platform.
     host = HostRecord("six-builder", local_platform_tag(), "builder")
     assert read_manifest(six_wheels).wheels[SIX].host == host
@@ -145,3 +163,41 @@ def test_collect_merges_two_hosts_refuses_clashes_and_verify_passes(
     run_cli("publish-wheels", stack, "--force")
     assert read_manifest(load_config(stack).wheel_dir).wheels[SIX].host == host
     assert "verified: every archive matches its records" in run_cli("verify", stack).stdout
+
+
+def test_collect_into_a_private_index_uploads_checked_wheels_and_refuses_other_bytes(
+    six_wheels: Path, devpi_index: ManagedIndex, tmp_path: Path
+) -> None:
+    url = fresh_index(devpi_index, "collect")
+    location = IndexLocation.parse(url)
+    env = credentials_env(devpi_index)
+    stack = six_stack(tmp_path / "stack")
+    result = run_cli("collect", six_wheels, stack, "--index", url, env=env)
+    names = sorted(read_manifest(six_wheels).wheels)
+    assert f"uploaded {len(names)} wheel(s) and {len(names)} provenance record(s)" in result.stderr
+    assert sorted(project_files(location, "six")) == [SIX]
+    companions = project_files(location, PROVENANCE_PROJECT)
+    companion = read_companion(download(companions[provenance_filename(SIX)]), url)
+    assert companion["wheel"]["host"] == {
+        "name": "six-builder", "platform": local_platform_tag(), "named_by": "builder"
+    }  # fmt: skip
+    # Never taken as this machine's own cached build: its settings file is not known.
+    assert companion["inputs"]["settings_sha256"] == "unknown (collected from six-builder)"
+    again = run_cli("collect", six_wheels, stack, "--index", url, env=env)
+    assert f"uploaded 0 wheel(s) and 0 provenance record(s) to {location.simple_url}" in (
+        again.stderr
+    )
+
+    # An index holding one of the names with other bytes: refused before anything changes.
+    clash_url = fresh_index(devpi_index, "collect-clash")
+    clash = IndexLocation.parse(clash_url)
+    credentials = Credentials(devpi_index.user, devpi_index.password)
+    upload(clash, credentials, SIX, b"not the wheel", project="six", version="1.17.0")
+    other = six_stack(tmp_path / "other")
+    result = run_cli("collect", six_wheels, other, "--index", clash_url, env=env, check=False)
+    assert result.returncode == 1, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("srcstacks:")]
+    assert line.startswith("srcstacks: error: nothing collected: ")
+    assert f"{SIX} is already on the index with sha256" in line
+    assert not load_config(other).wheel_dir.exists()  # the wheel dir was not touched
+    assert [name for name in project_files(clash, "setuptools")] == []  # nothing uploaded
