@@ -375,6 +375,7 @@ def collect_command(
         typer.Argument(
             help="Wheel dirs published on other build hosts (each with its provenance.json),"
             " then optionally the stack spec (a .toml file or a folder holding venvstacks.toml).",
+            metavar="DIR",
             show_default=False,
         ),
     ],
