@@ -245,3 +245,14 @@ def test_spec_is_the_last_path_only_when_it_is_one(tmp_path: Path) -> None:
     spec = tmp_path / "stack" / "venvstacks.toml"
     assert split_spec([wheels, spec], default) == ([wheels], spec)
     assert split_spec([wheels, wheels], default) == ([wheels, wheels], default)
+
+
+def test_a_dir_of_several_platforms_gives_each_wheel_its_own(tmp_path: Path) -> None:
+    config = stack(tmp_path)
+    x86 = "markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl"
+    mixed = wheel_dir(tmp_path / "mixed", AARCH64, x86, SIX)
+    collect(config, [mixed], lambda _: None)
+    hosts = {name: record.host for name, record in read_manifest(config.wheel_dir).wheels.items()}
+    assert hosts[AARCH64] == HostRecord(str(mixed), "linux_aarch64", "collect")
+    assert hosts[x86] == HostRecord(str(mixed), "linux_x86_64", "collect")
+    assert hosts[SIX] == HostRecord(str(mixed), "any", "collect")

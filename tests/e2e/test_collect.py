@@ -163,6 +163,12 @@ def test_collect_merges_two_hosts_refuses_clashes_and_verify_passes(
     run_cli("publish-wheels", stack, "--force")
     assert read_manifest(load_config(stack).wheel_dir).wheels[SIX].host == host
     assert "verified: every archive matches its records" in run_cli("verify", stack).stdout
+    # Negative control: verify does check the collected wheels, though no archive uses them.
+    collected = load_config(stack).wheel_dir / SIX
+    collected.write_bytes(collected.read_bytes() + b"\0")
+    failed = run_cli("verify", stack, check=False)
+    assert failed.returncode == 1
+    assert f"{SIX} does not match the sha256 recorded for it" in failed.stdout
 
 
 def test_collect_into_a_private_index_uploads_checked_wheels_and_refuses_other_bytes(
