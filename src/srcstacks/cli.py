@@ -368,6 +368,41 @@ def verify_command(
     _guarded(action)
 
 
+@app.command("collect")
+def collect_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Wheel dirs published on other build hosts (each with its provenance.json),"
+            " then optionally the stack spec (a .toml file or a folder holding venvstacks.toml).",
+            metavar="DIR",
+            show_default=False,
+        ),
+    ],
+    variant: VariantOpt = None,
+    work_dir: WorkOpt = None,
+    wheel_dir: WheelOpt = None,
+    index: IndexOpt = None,
+    no_index: NoIndexOpt = False,
+) -> None:
+    """Merge wheel dirs built on other hosts into this stack's wheel dir (and its index)."""
+
+    def action() -> None:
+        from srcstacks.stages.collect import run_collect, split_spec
+
+        sources, spec = split_spec(paths, Path(DEFAULT_SPEC_NAME))
+        overrides = Overrides(
+            variant=variant,
+            work_dir=work_dir,
+            wheel_dir=wheel_dir,
+            index_url=index,
+            no_index=no_index,
+        )
+        run_collect(load_config(spec, overrides), sources, _say)
+
+    _guarded(action)
+
+
 @app.command("report")
 def report_command(
     spec: SpecArg = Path(DEFAULT_SPEC_NAME),

@@ -104,3 +104,8 @@ class RuntimeBuildError(BuildError):
 
 class ExecutorError(SrcstacksError):
     """Builds cannot be handed out: a Dask scheduler unreachable, a worker refused or broken."""
+
+
+class CollectError(SrcstacksError):
+    """``srcstacks collect`` refused a wheel dir: a wheel without matching provenance, or
+    one file name with two contents; nothing was collected."""

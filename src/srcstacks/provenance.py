@@ -45,6 +45,25 @@ class SdistRecord:
 
 
 @dataclass(frozen=True)
+class HostRecord:
+    """The machine that built a wheel: a name and the platform tag it builds for.
+
+    Never written for a wheel built and published here by default: provenance must be
+    the same bytes on every rebuild (``verify --rebuild`` compares ``provenance.json``),
+    and a host name is machine-specific, maybe internal. A build host whose wheels will
+    be collected elsewhere names itself with ``SRCSTACKS_BUILD_HOST`` (opt-in, then part
+    of its rebuilds too); ``srcstacks collect`` records one for every wheel it brings in
+    (:mod:`srcstacks.stages.collect`), so a merged wheel dir says where each came from.
+    """
+
+    name: str
+    platform: str  # e.g. linux_x86_64, linux_aarch64; "any" when only pure wheels say
+    # "builder": the name the build host gave itself (SRCSTACKS_BUILD_HOST); "collect":
+    # none was given, and ``name`` is the wheel dir it was collected from.
+    named_by: str = "builder"
+
+
+@dataclass(frozen=True)
 class WheelProvenance:
     """Everything recorded about how one wheel was built."""
 
@@ -66,6 +85,8 @@ class WheelProvenance:
     # The build tools, compilers and flags the wheel was built with, as its own SBOM
     # records them (.dist-info/sboms/); None on records written before srcstacks kept it.
     build_environment: BuildEnvironment | None = None
+    # The host that built it, when known (see HostRecord); omitted from JSON when None.
+    host: HostRecord | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WheelProvenance:
@@ -77,6 +98,8 @@ class WheelProvenance:
         values["build_environment"] = (
             None if environment is None else BuildEnvironment.from_dict(environment)
         )
+        host = values.get("host")
+        values["host"] = None if host is None else HostRecord(**host)
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +109,8 @@ class WheelProvenance:
             del data["build_environment"]
         else:
             data["build_environment"] = self.build_environment.to_dict()
+        if self.host is None:
+            del data["host"]  # records without a host keep the bytes they always had
         return data
 
 

@@ -10,9 +10,12 @@ needs any more. Files nobody published are left for the provenance check to flag
 
 from __future__ import annotations
 
+import os
+import sysconfig
 import tomllib
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -25,6 +28,7 @@ from srcstacks.index_target import index_target
 from srcstacks.layout import Layout, claim_dir, remove_file, remove_partial_files
 from srcstacks.patches import applicable_patches
 from srcstacks.provenance import (
+    HostRecord,
     Manifest,
     PatchRecord,
     SdistRecord,
@@ -41,6 +45,8 @@ from srcstacks.wheel_evidence import read_evidence
 from srcstacks.worklock import publishing_into
 
 Report = Callable[[str], None]
+# Names this machine in the provenance of the wheels it builds (opt-in: HostRecord).
+BUILD_HOST_VARIABLE = "SRCSTACKS_BUILD_HOST"
 
 
 def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
@@ -151,7 +157,26 @@ def describe_wheel(
         PatchRecord(path=_relative(patch, config.spec_dir), sha256=sha256_file(patch))
         for patch in applicable_patches(config.patches_dir, project, version, config.variant)
     )
-    return wheel, built_wheel_record(wheel, project, version, config.variant, sdist, patches)
+    record = built_wheel_record(wheel, project, version, config.variant, sdist, patches)
+    return wheel, with_build_host(record)
+
+
+def with_build_host(record: WheelProvenance) -> WheelProvenance:
+    """``record`` naming this machine as its host, if ``SRCSTACKS_BUILD_HOST`` names it.
+
+    Opt-in, never the default: provenance is compared byte for byte by ``verify
+    --rebuild``, and a host name is machine-specific (docs/howto.md, "Wheels from other
+    build hosts"). A build host whose wheels another machine collects sets it.
+    """
+    name = os.environ.get(BUILD_HOST_VARIABLE, "").strip()
+    if not name:
+        return record
+    return replace(record, host=HostRecord(name=name, platform=local_platform_tag()))
+
+
+def local_platform_tag() -> str:
+    """This machine's platform tag as wheels spell it: ``linux_x86_64``, ``macosx_14_0_arm64``."""
+    return sysconfig.get_platform().replace("-", "_").replace(".", "_")
 
 
 def built_wheel_record(

@@ -11,7 +11,7 @@ since the same bytes again are a no-op.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from srcstacks.config import StackConfig
@@ -47,9 +47,12 @@ def companion(
     record: WheelProvenance, inputs: dict[str, Any], worker: str | None = None
 ) -> dict[str, Any]:
     """A companion record; ``worker`` names the Dask worker that built the wheel, if one did."""
+    wheel = asdict(record)
+    if record.host is None:
+        del wheel["host"]  # companions of wheels without a host keep their bytes
     return {
         "format": 1,
-        "wheel": asdict(record),
+        "wheel": wheel,
         "inputs": inputs,
         **({"worker": worker} if worker else {}),
     }
@@ -63,6 +66,28 @@ def publish_to_index(
     report: Report,
 ) -> None:
     """Upload every wheel in ``records`` (from the wheel dir) with its provenance."""
+    plan = plan_upload(target, records, report)
+    upload_planned(
+        config, target, plan, lambda record: companion_record(config, settings, record), report
+    )
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """What an index lacks of some records: their wheels, their companions."""
+
+    records: dict[str, WheelProvenance]
+    missing: list[WheelProvenance]
+    stale: list[WheelProvenance]
+
+
+def plan_upload(
+    target: IndexTarget, records: dict[str, WheelProvenance], report: Report
+) -> UploadPlan:
+    """Check the index is private and holds no wheel of ``records`` with other bytes.
+
+    Uploads nothing: a conflict raises :class:`PublishError` before anything changes.
+    """
     location = target.location
     privacy = check_private(location)
     if not privacy.checked:
@@ -70,7 +95,6 @@ def publish_to_index(
             f"warning: {location.base_url} is {privacy.kind}: srcstacks cannot check that it"
             " has no upstream and never replaces a file; make sure of both"
         )
-    layout = Layout.of(config)
     on_index: dict[str, dict[str, IndexFile]] = {}
     missing: list[WheelProvenance] = []
     for name, record in sorted(records.items()):
@@ -87,10 +111,22 @@ def publish_to_index(
                 " index)"
             )
     companions = project_files(location, PROVENANCE_PROJECT)
-    stale = _companions_to_upload(companions, records)
-    if missing:
-        report(f"uploading {len(missing)} wheel(s) to {location.simple_url}")
-    for record in missing:
+    return UploadPlan(records, missing, _companions_to_upload(companions, records))
+
+
+def upload_planned(
+    config: StackConfig,
+    target: IndexTarget,
+    plan: UploadPlan,
+    describe: Callable[[WheelProvenance], dict[str, Any]],
+    report: Report,
+) -> None:
+    """Upload the wheels (from the wheel dir), then the companions (``describe``) ``plan`` lacks."""
+    location = target.location
+    layout = Layout.of(config)
+    if plan.missing:
+        report(f"uploading {len(plan.missing)} wheel(s) to {location.simple_url}")
+    for record in plan.missing:
         upload(
             location,
             target.credentials,
@@ -99,11 +135,11 @@ def publish_to_index(
             project=record.project,
             version=record.version,
         )
-    for record in stale:
-        publish_companion(location, target.credentials, companion_record(config, settings, record))
+    for record in plan.stale:
+        publish_companion(location, target.credentials, describe(record))
     report(
-        f"uploaded {len(missing)} wheel(s) and {len(stale)} provenance record(s) to"
-        f" {location.simple_url} ({len(records) - len(missing)} already there)"
+        f"uploaded {len(plan.missing)} wheel(s) and {len(plan.stale)} provenance record(s) to"
+        f" {location.simple_url} ({len(plan.records) - len(plan.missing)} already there)"
     )
 
 
