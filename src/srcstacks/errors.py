@@ -104,3 +104,11 @@ class RuntimeBuildError(BuildError):
 
 class ExecutorError(SrcstacksError):
     """Builds cannot be handed out: a Dask scheduler unreachable, a worker refused or broken."""
+
+
+class ResolutionError(SrcstacksError):
+    """A layer's requirements do not resolve for a target platform (uv's reason given)."""
+
+
+class MissingWheelsError(SrcstacksError):
+    """A layer cannot be locked: a platform it targets lacks wheels that nothing here builds."""
