@@ -4,9 +4,10 @@ Reads the wheel dir and its ``provenance.json`` (written by publish-wheels); ref
 wheel without matching provenance; checks that every layer has a wheel for every
 platform it targets (:mod:`srcstacks.stages.lock_platforms`); runs ``venvstacks lock
 --no-index --local-wheels`` for the layers whose lock inputs changed (see
-:mod:`srcstacks.stages.lock_plan`), and only those (``--include``). Writes venvstacks' lock files in ``requirements/`` beside
-the spec, then checks that every wheel they name is a published wheel with the sha256
-recorded for it, and records each layer's lock inputs for the next run.
+:mod:`srcstacks.stages.lock_plan`), and only those (``--include``). Writes venvstacks'
+lock files in ``requirements/`` beside the spec, then checks that every wheel they name
+is a published wheel with the sha256 recorded for it, and records each layer's lock
+inputs for the next run.
 """
 
 from __future__ import annotations
