@@ -205,7 +205,8 @@ _BOX = str.maketrans(
 
 def _one_line(stderr: str) -> str:
     """uv's error, its box drawing dropped and its lines joined."""
-    text = " ".join(stderr.translate(_BOX).split())
+    text = " ".join(stderr.translate(_BOX).split()).removeprefix("error: ")
+    text = text.replace(" cause: ", ": ")
     return text if len(text) <= 600 else text[:597] + "..."
 
 
