@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 
 STACK = REPO_ROOT / "tests" / "stacks" / "missing_wheels"
 FOUR = ("linux_aarch64", "linux_x86_64", "macosx_arm64", "win_amd64")
+NOT_MACOS = ("linux_aarch64", "win_amd64")  # what app-objc targets, but macosx_arm64
 
 
 def test_missing_lists_the_sdist_only_project_on_every_platform() -> None:
@@ -31,7 +32,7 @@ def test_missing_lists_the_sdist_only_project_on_every_platform() -> None:
         assert table[("framework-cli", target)] == "docopt==0.6.2 (sdist only)"
         assert table[("cpython-3.11", target)] == "-"
     # pyobjc-core: wheels for macOS only; the app targets three platforms, not linux_x86_64.
-    for target in ("linux_aarch64", "win_amd64"):
+    for target in NOT_MACOS:
         assert table[("app-objc", target)] == (
             "pyobjc-core==10.3.1 (wheels only for macosx_arm64, macosx_x86_64)"
         )
@@ -55,7 +56,7 @@ def test_missing_json_is_sorted_and_complete() -> None:
     found = [(m["layer"], m["platform"], m["project"], m["version"]) for m in document["missing"]]
     assert found == sorted(
         [("framework-cli", target, "docopt", "0.6.2") for target in FOUR]
-        + [("app-objc", target, "pyobjc-core", "10.3.1") for target in FOUR[0::3]]
+        + [("app-objc", target, "pyobjc-core", "10.3.1") for target in NOT_MACOS]
     )
     # --platform narrows the run; the output of one platform is stable.
     one = run_cli("missing", STACK, "--json", "--platform", "win_amd64")
@@ -94,6 +95,9 @@ def test_lock_says_which_layers_are_left_to_other_build_hosts(
     built_stack: BuiltStack, tmp_path: Path
 ) -> None:
     spec = copy_built_stack(built_stack, tmp_path / "stack")
+    # The demo targets linux_x86_64 only: nothing is left to anyone (the check runs: --force).
+    control = run_cli("lock", spec, "--force")
+    assert "left to other build hosts" not in control.stderr
     document = tomlkit.parse(spec.read_text(encoding="utf-8"))
     document["runtimes"][0]["platforms"] = ["linux_x86_64", "win_amd64"]  # type: ignore[index]
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")
@@ -107,3 +111,23 @@ def test_lock_says_which_layers_are_left_to_other_build_hosts(
         " linux_x86_64); its lock lists none, so build it there (and every layer on it)"
         " from its own wheels"
     ]
+
+
+def test_a_dependency_only_another_platform_needs_stops_the_lock_with_a_table(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    """click needs colorama on Windows; nothing here builds it, and venvstacks' lock
+    (uv's, for every platform) would fail with a bare "Failed to lock layer"."""
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
+    document = tomlkit.parse(spec.read_text(encoding="utf-8"))
+    app = next(a for a in document["applications"] if a["name"] == "punycode")  # type: ignore[union-attr]
+    app["requirements"].append("click==8.1.7")  # type: ignore[index,union-attr]
+    spec.write_text(tomlkit.dumps(document), encoding="utf-8")
+    result = run_cli("build", spec, check=False)
+    assert result.returncode == 1
+    assert "  app-punycode  win_amd64  colorama (no wheel in the wheel dir)" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"srcstacks: error: {spec}: cannot lock, wheels are missing")
+    assert "app-punycode on win_amd64: colorama" in last
+    assert "app-punycode on linux_x86_64" not in last  # click's marker is false there
+    assert "Failed to lock layer" not in result.stderr  # venvstacks never ran
