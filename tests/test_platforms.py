@@ -10,6 +10,7 @@ from srcstacks.config import load_config
 from srcstacks.errors import ConfigError
 from srcstacks.platforms import (
     TARGET_PLATFORMS,
+    UV_PLATFORMS,
     build_platform,
     declared_platforms,
     platform_tags,
@@ -67,9 +68,16 @@ def test_abi3_of_an_older_cpython_fits_but_not_the_other_way() -> None:
     assert fits("m-1-cp38-abi3-manylinux2014_x86_64.whl", python="3.7") == []
 
 
-def test_this_machine_is_linux_x86_64() -> None:
-    # The project's machines; the value venvstacks' get_build_platform gives here.
-    assert build_platform() == "linux_x86_64"
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # venvstacks' API stability note
+def test_names_and_uv_names_are_venvstacks_own() -> None:
+    from venvstacks.stacks import TargetPlatform, get_build_platform
+
+    assert build_platform() == str(get_build_platform())
+    venvstacks_platforms = TargetPlatform.get_all_target_platforms()
+    assert tuple(str(target) for target in venvstacks_platforms) == TARGET_PLATFORMS
+    assert {
+        str(target): target._as_uv_python_platform(None) for target in venvstacks_platforms
+    } == UV_PLATFORMS
 
 
 SPEC = """
