@@ -17,6 +17,7 @@ all), from the wheel dir alone. So:
 
 from __future__ import annotations
 
+import functools
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ def check_every_platform(
     """
     here = here or build_platform()
     declared = declared_platforms(config)
+    _requires.cache_clear()  # a wheel of the same name may have been rebuilt since
     catalogue = _catalogue(wheels)
     gaps = sorted(_gaps(config, catalogue))
     blocking = [
@@ -204,8 +206,10 @@ def _walk(
     return result
 
 
-def _requires(wheel: Path) -> list[Requirement]:
-    """The ``Requires-Dist`` of a wheel's METADATA."""
+@functools.lru_cache(maxsize=4096)
+def _requires(wheel: Path) -> tuple[Requirement, ...]:
+    """The ``Requires-Dist`` of a wheel's METADATA (read once per run: the walk asks for
+    each wheel once per layer and platform)."""
     with zipfile.ZipFile(wheel) as archive:
         name = next(
             (
@@ -222,7 +226,7 @@ def _requires(wheel: Path) -> list[Requirement]:
             found.append(Requirement(line))
         except InvalidRequirement:
             continue
-    return found
+    return tuple(found)
 
 
 def _runtime(config: StackConfig, layer: Layer) -> str:
