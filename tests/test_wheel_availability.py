@@ -133,3 +133,13 @@ def test_an_unreachable_index_is_named(tmp_path: Path) -> None:
     with pytest.raises(IndexServerError) as caught:
         indexes.files("docopt")
     assert str(caught.value).startswith("http://127.0.0.1:9/simple/docopt/: cannot list")
+
+
+def test_json_can_carry_every_resolved_pin() -> None:
+    resolved = {("rt", "win_amd64"): ["b==1", "a==2"], ("rt", "linux_x86_64"): []}
+    document = json.loads(render_json(LAYERS, GAPS, resolved))
+    assert document["resolved"] == {
+        "rt": {"linux_x86_64": [], "win_amd64": ["a==2", "b==1"]},
+        "app-x": {},
+    }
+    assert "resolved" not in json.loads(render_json(LAYERS, GAPS))

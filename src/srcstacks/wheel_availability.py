@@ -95,9 +95,17 @@ def render_table(platforms: Mapping[str, tuple[str, ...]], gaps: Iterable[Gap]) 
     return [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip() for row in rows]
 
 
-def render_json(platforms: Mapping[str, tuple[str, ...]], gaps: Iterable[Gap], **about: str) -> str:
-    """The same as :func:`render_table`, as JSON with sorted keys and sorted lists."""
-    document = {
+def render_json(
+    platforms: Mapping[str, tuple[str, ...]],
+    gaps: Iterable[Gap],
+    resolved: Mapping[tuple[str, str], Iterable[str]] | None = None,
+    **about: str,
+) -> str:
+    """The same as :func:`render_table`, as JSON with sorted keys and sorted lists.
+
+    ``resolved``: (layer, platform) -> every pin the layer brings there, wheel or not.
+    """
+    document: dict[str, object] = {
         **about,
         "layers": {layer: list(targets) for layer, targets in platforms.items()},
         "missing": [
@@ -111,4 +119,13 @@ def render_json(platforms: Mapping[str, tuple[str, ...]], gaps: Iterable[Gap], *
             for gap in sorted(gaps)
         ],
     }
+    if resolved is not None:
+        document["resolved"] = {
+            layer: {
+                target: sorted(pins)
+                for (name, target), pins in sorted(resolved.items())
+                if name == layer
+            }
+            for layer in platforms
+        }
     return json.dumps(document, indent=2, sort_keys=True)

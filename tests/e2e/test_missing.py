@@ -58,6 +58,9 @@ def test_missing_json_is_sorted_and_complete() -> None:
         [("framework-cli", target, "docopt", "0.6.2") for target in FOUR]
         + [("app-objc", target, "pyobjc-core", "10.3.1") for target in NOT_MACOS]
     )
+    # Every pin, wheel or not: idna is framework-cli's everywhere, with a wheel.
+    assert document["resolved"]["framework-cli"]["win_amd64"] == ["docopt==0.6.2", "idna==3.11"]
+    assert document["resolved"]["cpython-3.11"] == {target: [] for target in FOUR}
     # --platform narrows the run; the output of one platform is stable.
     one = run_cli("missing", STACK, "--json", "--platform", "win_amd64")
     again = run_cli("missing", STACK, "--json", "--platform", "win_amd64")

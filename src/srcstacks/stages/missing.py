@@ -100,7 +100,9 @@ def discover(
 def render(discovery: Discovery, *, as_json: bool = False) -> str:
     """The table (or JSON) of what has no binary wheel where, with a closing count."""
     if as_json:
-        return render_json(discovery.platforms, discovery.gaps, index=discovery.index_url)
+        return render_json(
+            discovery.platforms, discovery.gaps, discovery.resolved, index=discovery.index_url
+        )
     lines = render_table(discovery.platforms, discovery.gaps)
     cells = sum(len(targets) for targets in discovery.platforms.values())
     projects = len({(gap.project, gap.version) for gap in discovery.gaps})
