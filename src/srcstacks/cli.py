@@ -289,6 +289,32 @@ def sbom_check_command(
         _fail(f"{failed} of {len(files)} SBOM(s) lack required elements (listed above)")
 
 
+@app.command("missing")
+def missing_command(
+    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+    settings_dir: SettingsOpt = None,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--platform",
+            help="Only this target platform (repeatable; default: every platform a layer targets).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List, per layer and target platform, the projects with no binary wheel upstream.
+
+    Resolves every layer with uv against the upstream index; builds nothing."""
+
+    def action() -> None:
+        from srcstacks.stages.missing import discover, render
+
+        config = load_config(spec, Overrides(settings_dir=settings_dir))
+        typer.echo(render(discover(config, _say, only=platform), as_json=as_json))
+
+    _guarded(action)
+
+
 @app.command("deploy")
 def deploy_command(
     target: Annotated[Path, typer.Option(help="Folder to deploy the layers into.")],

@@ -109,3 +109,11 @@ class ExecutorError(SrcstacksError):
 class CollectError(SrcstacksError):
     """``srcstacks collect`` refused a wheel dir: a wheel without matching provenance, or
     one file name with two contents; nothing was collected."""
+
+
+class ResolutionError(SrcstacksError):
+    """A layer's requirements do not resolve for a target platform (uv's reason given)."""
+
+
+class MissingWheelsError(SrcstacksError):
+    """A layer cannot be locked: a platform it targets lacks wheels that nothing here builds."""

@@ -1,11 +1,13 @@
 """Stage 3, ``srcstacks lock``: lock the layers against the published wheels only.
 
 Reads the wheel dir and its ``provenance.json`` (written by publish-wheels); refuses a
-wheel without matching provenance; runs ``venvstacks lock --no-index --local-wheels``
-for the layers whose lock inputs changed (see :mod:`srcstacks.stages.lock_plan`), and
-only those (``--include``). Writes venvstacks' lock files in ``requirements/`` beside
-the spec, then checks that every wheel they name is a published wheel with the sha256
-recorded for it, and records each layer's lock inputs for the next run.
+wheel without matching provenance; checks that every layer has a wheel for every
+platform it targets (:mod:`srcstacks.stages.lock_platforms`); runs ``venvstacks lock
+--no-index --local-wheels`` for the layers whose lock inputs changed (see
+:mod:`srcstacks.stages.lock_plan`), and only those (``--include``). Writes venvstacks'
+lock files in ``requirements/`` beside the spec, then checks that every wheel they name
+is a published wheel with the sha256 recorded for it, and records each layer's lock
+inputs for the next run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from srcstacks.stages.lock_plan import (
     lock_reasons,
     needs_reset,
 )
+from srcstacks.stages.lock_platforms import check_every_platform
 from srcstacks.stages.runtime import runtime_env
 from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import venvstacks
@@ -56,6 +59,8 @@ def lock_layers(
     layer's locked wheels."""
     manifest = check_wheel_dir(config.wheel_dir)
     report(f"{len(manifest.wheels)} published wheel(s) pass the provenance check")
+    # Every layer, every platform it targets, before venvstacks locks them all at once.
+    check_every_platform(config, [config.wheel_dir / name for name in manifest.wheels], report)
     source = wheel_source(config)
     locking = _Locking(config, manifest, {} if force else read_layer_records(config, STAGE))
     # Lower layers first; a layer above one that now pins something else is locked in

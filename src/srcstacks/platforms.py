@@ -1,0 +1,189 @@
+"""venvstacks' target platforms: their names, uv's names, their wheel tags, and each
+layer's declared ``platforms``.
+
+Reads the stack spec's ``platforms`` keys (a small reader of its own until the spec
+parser exposes them) and nothing else; writes nothing. The names and defaults are
+venvstacks 0.8.0b2's (``venvstacks.stacks.TargetPlatform``): a runtime that declares no
+``platforms`` targets all six; a framework or application that declares none targets
+what every layer below it targets, and may only name platforms those layers target.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform as host_platform
+import sysconfig
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging import tags
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from srcstacks.config import Layer, StackConfig
+from srcstacks.errors import ConfigError
+
+# venvstacks' TargetPlatform values, sorted as venvstacks sorts them.
+TARGET_PLATFORMS: tuple[str, ...] = (
+    "linux_aarch64",
+    "linux_x86_64",
+    "macosx_arm64",
+    "macosx_x86_64",
+    "win_amd64",
+    "win_arm64",
+)
+
+# What venvstacks passes to uv as --python-platform for each (no linux_target and no
+# macosx_target set: glibc Linux, uv's default macOS deployment target).
+UV_PLATFORMS: dict[str, str] = {
+    "linux_aarch64": "aarch64-unknown-linux-gnu",
+    "linux_x86_64": "x86_64-unknown-linux-gnu",
+    "macosx_arm64": "aarch64-apple-darwin",
+    "macosx_x86_64": "x86_64-apple-darwin",
+    "win_amd64": "x86_64-pc-windows-msvc",
+    "win_arm64": "aarch64-pc-windows-msvc",
+}
+
+# The newest glibc and macOS versions a wheel may require and still count for a
+# platform: uv's x86_64-unknown-linux-gnu stands for manylinux_2_28, and its macOS
+# targets for macOS 13.0 (the oldest release Apple still supported when uv chose it).
+GLIBC = (2, 28)
+MACOS = (13, 0)
+
+
+@functools.cache
+def platform_tags(target: str, python_version: str) -> frozenset[tags.Tag]:
+    """Every wheel tag CPython ``X.Y`` accepts on ``target`` (a venvstacks platform name).
+
+    CPython's own ABI, abi3 of every earlier 3.x, ``none`` for the interpreter and for
+    ``py3``, and ``any``: as pip and uv match them, for the platform tags of ``target``.
+    """
+    major, minor = (int(part) for part in python_version.split(".")[:2])
+    version = (major, minor)
+    platforms = _platform_names(target)
+    interpreter = f"cp{major}{minor}"
+    return frozenset(
+        [
+            *tags.cpython_tags(version, abis=[interpreter], platforms=platforms),
+            *tags.compatible_tags(version, interpreter, platforms),
+        ]
+    )
+
+
+def _platform_names(target: str) -> list[str]:
+    system, _, machine = target.partition("_")
+    if system == "linux":
+        # Fromager's own wheels carry the plain linux tag, which uv installs on glibc.
+        many = [f"manylinux_{GLIBC[0]}_{minor}_{machine}" for minor in range(GLIBC[1], 16, -1)]
+        legacy = {"x86_64": ["manylinux2014", "manylinux2010", "manylinux1"]}.get(
+            machine, ["manylinux2014"]
+        )
+        return [*many, *(f"{name}_{machine}" for name in legacy), f"linux_{machine}"]
+    if system == "macosx":
+        return list(tags.mac_platforms(MACOS, machine))
+    return [target]  # win_amd64, win_arm64: the tag is the name
+
+
+def wheel_fits(filename: str, accepted: frozenset[tags.Tag]) -> bool:
+    """Whether the wheel ``filename`` carries a tag in ``accepted``; False if not a wheel."""
+    try:
+        _name, _version, _build, wheel_tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return False
+    return not wheel_tags.isdisjoint(accepted)
+
+
+def build_platform() -> str:
+    """This machine's venvstacks platform name, worked out as venvstacks does."""
+    name = sysconfig.get_platform().lower()
+    if name.startswith("macosx"):
+        name = f"macosx_{host_platform.machine()}"
+    return name.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class DeclaredPlatforms:
+    """The platforms each layer targets, by env name, and whether the spec named them."""
+
+    by_layer: dict[str, tuple[str, ...]]
+    explicit: frozenset[str]
+
+    def of(self, layer: Layer) -> tuple[str, ...]:
+        """The platforms ``layer`` targets."""
+        return self.by_layer[layer.env_name]
+
+    def narrowed(self, wanted: list[str]) -> DeclaredPlatforms:
+        """Only the platforms in ``wanted``, for every layer."""
+        return DeclaredPlatforms(
+            {
+                name: tuple(p for p in targets if p in wanted)
+                for name, targets in self.by_layer.items()
+            },
+            self.explicit,
+        )
+
+
+def declared_platforms(config: StackConfig) -> DeclaredPlatforms:
+    """Every layer's target platforms, with venvstacks' defaults and checks.
+
+    An unknown name, or one a lower layer does not target, is a :class:`ConfigError`
+    naming the spec, the layer and the accepted names.
+    """
+    raw = _raw_platforms(config.spec_path)
+    by_layer: dict[str, tuple[str, ...]] = {}
+    for layer in config.layers:  # runtimes, then frameworks, then applications
+        below = [by_layer[name] for name in layer.depends_on]
+        inherited = [p for p in TARGET_PLATFORMS if all(p in lower for lower in below)]
+        written = raw.get((layer.kind, layer.name))
+        where = f"{config.spec_path}: {layer.kind} layer {layer.name!r}"
+        by_layer[layer.env_name] = (
+            tuple(inherited) if written is None else _checked(where, written, inherited)
+        )
+    explicit = frozenset(
+        layer.env_name for layer in config.layers if (layer.kind, layer.name) in raw
+    )
+    return DeclaredPlatforms(by_layer, explicit)
+
+
+def check_platform_names(origin: str, names: list[str]) -> list[str]:
+    """``names`` if each is a venvstacks platform, else a ConfigError naming the accepted."""
+    for name in names:
+        if name not in TARGET_PLATFORMS:
+            raise ConfigError(
+                f"{origin}: unknown platform {name!r} (accepted: {', '.join(TARGET_PLATFORMS)})"
+            )
+    return names
+
+
+def _checked(where: str, written: Any, inherited: list[str]) -> tuple[str, ...]:
+    if not isinstance(written, list) or not all(isinstance(item, str) for item in written):
+        raise ConfigError(f"{where}: 'platforms' must be a list of platform names")
+    check_platform_names(f"{where}: 'platforms'", written)
+    outside = [name for name in written if name not in inherited]
+    if outside:
+        raise ConfigError(
+            f"{where}: 'platforms' names {', '.join(outside)}, which the layers below it do"
+            f" not target (they target: {', '.join(inherited) or 'none'})"
+        )
+    return tuple(name for name in TARGET_PLATFORMS if name in written)
+
+
+_SECTIONS = {"runtimes": "runtime", "frameworks": "framework", "applications": "application"}
+
+
+def _raw_platforms(spec_path: Path) -> dict[tuple[str, str], Any]:
+    """``(kind, name) -> platforms`` as written, for the layers that set the key.
+
+    The spec was read and checked by :func:`srcstacks.config.load_config` already; this
+    reads only the one key that config does not keep yet.
+    """
+    with spec_path.open("rb") as stream:
+        data: Mapping[str, Any] = tomllib.load(stream)
+    found: dict[tuple[str, str], Any] = {}
+    for section, kind in _SECTIONS.items():
+        for entry in data.get(section, []):
+            if isinstance(entry, Mapping) and "platforms" in entry:
+                found[(kind, str(entry.get("name")))] = entry["platforms"]
+    return found
