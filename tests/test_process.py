@@ -19,6 +19,7 @@ from srcstacks.tools.process import (
     RUN_MARKER,
     announce_environment,
     ignored_user_settings,
+    last_error_line,
     run_logged,
     run_marked,
     tool_env,
@@ -184,3 +185,18 @@ def test_a_second_run_is_refused_while_the_first_holds_the_lock(tmp_path: Path) 
     with exclusive(tmp_path, print), pytest.raises(BusyError):  # noqa: SIM117
         with exclusive(tmp_path, print):
             pass
+
+
+def test_the_error_excerpt_keeps_the_marker_of_a_long_interleaved_line() -> None:
+    """A parallel make can write a compiler error in the middle of another job's long
+    command line: the excerpt keeps the error, not only the line's start."""
+    command = "gcc -c " + " ".join(f"-DFLAG_{n}=1" for n in range(60))
+    error = "Programs/python.c:2:2: error: #error srcstacks test: this build must fail"
+    line = f"{command} {error} " + " ".join(f"-I/include/{n}" for n in range(40))
+    excerpt = last_error_line(["make: entering\n", line + "\n", "compiled\n"])
+    assert "error: #error srcstacks test: this build must fail" in excerpt
+    assert excerpt.startswith("...") and excerpt.endswith("...")
+    assert len(excerpt) <= 306
+    # A short line stays as it is; a line without a marker is never picked.
+    assert last_error_line([f"{error}\n", "done\n"]) == error
+    assert last_error_line(["all good\n"]) == ""

@@ -305,10 +305,25 @@ def run_logged(
 _ERROR_MARKERS = ("error:", "Error:", "ERROR", "Exception:", "failed")
 
 
-def last_error_line(lines: Sequence[str]) -> str:
-    """The last line of a tool's output that reads like an error message, shortened."""
+def last_error_line(lines: Sequence[str], width: int = 300) -> str:
+    """The last line of a tool's output that reads like an error message, shortened
+    around its first error marker.
+
+    A parallel ``make`` writes the compiler's error and another job's command line into
+    one pipe, so the error can land in the middle of a long command line: the excerpt
+    keeps the marker and what follows it rather than the line's start.
+    """
     for line in reversed(lines):
         text = " ".join(line.split())
-        if any(marker in text for marker in _ERROR_MARKERS):
-            return text if len(text) <= 300 else text[:297] + "..."
+        found = [text.find(marker) for marker in _ERROR_MARKERS if marker in text]
+        if found:
+            return _excerpt(text, min(found), width)
     return ""
+
+
+def _excerpt(text: str, at: int, width: int) -> str:
+    if len(text) <= width:
+        return text
+    start = max(0, min(at - width // 3, len(text) - width))
+    end = min(len(text), start + width)
+    return ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
