@@ -104,3 +104,8 @@ class RuntimeBuildError(BuildError):
 
 class ExecutorError(SrcstacksError):
     """Builds cannot be handed out: a Dask scheduler unreachable, a worker refused or broken."""
+
+
+class OtherPlatformWheelError(SrcstacksError):
+    """A requirement applies only on platforms this machine does not build, and the
+    wheel dir holds no wheel of it: venvstacks' lock (every platform) would fail."""

@@ -27,6 +27,7 @@ from srcstacks.layer_fingerprints import (
 from srcstacks.layout import Layout
 from srcstacks.provenance import Manifest, check_wheel_dir
 from srcstacks.stages.archive_plan import runtimes_for
+from srcstacks.stages.lock_elsewhere import check_other_platform_wheels
 from srcstacks.stages.lock_files import (
     LockedWheel,
     check_locks,
@@ -56,6 +57,7 @@ def lock_layers(
     layer's locked wheels."""
     manifest = check_wheel_dir(config.wheel_dir)
     report(f"{len(manifest.wheels)} published wheel(s) pass the provenance check")
+    check_other_platform_wheels(config, manifest)
     source = wheel_source(config)
     locking = _Locking(config, manifest, {} if force else read_layer_records(config, STAGE))
     # Lower layers first; a layer above one that now pins something else is locked in
