@@ -160,7 +160,7 @@ def test_lock_stops_with_the_cause_when_another_platform_wheel_is_missing(
     assert message.startswith(
         f"{config.spec_path}: runtime layer 'rt': requirement 'dlltracer; sys_platform =="
     )
-    assert "applies only on cpython on win_amd64" in message
+    assert "applies only on win_amd64, win_arm64, not on this machine's linux_x86_64" in message
     assert f"{config.wheel_dir} holds no wheel of dlltracer" in message
     # Negative control: with a wheel of it collected from a Windows host, locking goes on.
     manifest.wheels["dlltracer-1.0-0-py3-none-any.whl"] = wheel_record("dlltracer")
@@ -179,3 +179,31 @@ def test_install_target_of_a_versioned_layer_keeps_its_layer_name() -> None:
     # A manifest without layer_name (unversioned, older): the install target is the name.
     del entry["layer_name"]
     assert _layer_metadata(entry).layer_name == "framework-fw@2"
+
+
+@pytest.mark.parametrize("where", ["spec", "venvstacks.uv.toml"])
+def test_uv_environments_leaving_the_platform_out_need_no_wheel(tmp_path: Path, where: str) -> None:
+    requirements = "[\"dlltracer; sys_platform == 'win32'\"]"
+    path = spec(tmp_path, runtime_requirements=requirements)
+    setting = "environments = [\"sys_platform == 'linux'\"]\n"
+    if where == "spec":
+        path.write_text(path.read_text() + "\n[tool.uv]\n" + setting)
+    else:
+        (tmp_path / "venvstacks.uv.toml").write_text(setting)
+    config = load_config(path)
+    check_other_platform_wheels(config, Manifest({}))
+    # Negative control: environments that include Windows still need the wheel.
+    text = path.read_text().replace("'linux'", "'win32'")
+    path.write_text(text)
+    (tmp_path / "venvstacks.uv.toml").write_text(setting.replace("'linux'", "'win32'"))
+    with pytest.raises(OtherPlatformWheelError, match="applies only on win_amd64, win_arm64,"):
+        check_other_platform_wheels(load_config(path), Manifest({}))
+
+
+def test_invalid_uv_environments_are_named(tmp_path: Path) -> None:
+    requirements = "[\"dlltracer; sys_platform == 'win32'\"]"
+    path = spec(tmp_path, runtime_requirements=requirements)
+    path.write_text(path.read_text() + '\n[tool.uv]\nenvironments = ["sys_platform =="]\n')
+    with pytest.raises(ConfigError) as error:
+        check_other_platform_wheels(load_config(path), Manifest({}))
+    assert str(error.value).startswith(f"{path}: 'tool.uv.environments' holds an invalid marker:")

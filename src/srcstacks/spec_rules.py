@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -212,11 +212,14 @@ def applies_to_build(requirement: Requirement, python_implementation: str) -> bo
     )
 
 
-def platforms_needing(marker: Marker, python_implementation: str) -> list[str]:
+def platforms_needing(
+    marker: Marker, python_implementation: str, within: Sequence[Marker] = ()
+) -> list[str]:
     """The platforms (and implementations) venvstacks locks for where ``marker`` is true.
 
     ``uv lock`` resolves for every platform and implementation, and for every patch
-    release the layer's ``requires-python`` (``==X.Y.*``) allows.
+    release the layer's ``requires-python`` (``==X.Y.*``) allows; ``within``: uv's
+    ``environments`` setting, which limits that to where one of them is true.
     """
     version = python_implementation.partition("@")[2]
     minor = version.rpartition(".")[0]
@@ -225,7 +228,8 @@ def platforms_needing(marker: Marker, python_implementation: str) -> list[str]:
         for implementation in ("cpython", "pypy"):
             for full in (f"{minor}.0", version, f"{minor}.99"):
                 env = marker_environment(f"{implementation}@{full}", platform)
-                if marker.evaluate(env):
+                wanted = not within or any(limit.evaluate(env) for limit in within)
+                if wanted and marker.evaluate(env):
                     found.append(f"{implementation} on {platform}")
                     break
     return list(dict.fromkeys(found))
