@@ -266,18 +266,24 @@ def _claim_for_this_stack(layout: Layout) -> None:
 
 def _retired_files(published: Layout, staged: Layout) -> list[Path]:
     """Published files the staged set makes stale: the SBOMs of archives it replaces
-    with other bytes, and everything of layers the spec no longer has.
+    with other bytes, everything of layers the spec no longer has (or no longer builds
+    here), and the archive and SBOM of a versioned layer's earlier version
+    (``framework-x@1.tar.xz`` once ``framework-x@2.tar.xz`` is staged).
 
     They go in the same step as the new set, so no SBOM ever stands beside an archive it
     does not describe and no dropped layer lingers, even when a publish is cut off.
     """
-    staged_names = {layer.layer_name for layer in _staged_layers(published, staged)}
+    staged_archives = {
+        layer.layer_name: layer.archive_name for layer in _staged_layers(published, staged)
+    }
     retired = _replaced_sboms(published, staged)
     if published.stack_manifest.is_file():
         for layer in published_layers(published.output_dir):
-            if layer.layer_name in staged_names:
-                continue
             archive = published.archive(layer.archive_name)
+            if layer.layer_name in staged_archives:
+                if staged_archives[layer.layer_name] != layer.archive_name:
+                    retired.extend(p for p in (archive, sbom_path(archive)) if p.is_file())
+                continue
             metadata = inside(
                 published.stack_manifest.parent / "env_metadata",
                 f"{layer.layer_name}.json",
