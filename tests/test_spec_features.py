@@ -12,6 +12,7 @@ from srcstacks.errors import ConfigError, OtherPlatformWheelError
 from srcstacks.provenance import Manifest, SdistRecord, WheelProvenance
 from srcstacks.spec_rules import TARGET_PLATFORMS
 from srcstacks.stages.lock_elsewhere import check_other_platform_wheels
+from srcstacks.stages.wheels import collect_requirements
 from srcstacks.tools.venvstacks import _layer_metadata
 
 SPEC = """
@@ -140,6 +141,9 @@ def test_requirement_only_other_platforms_need_is_not_built(tmp_path: Path) -> N
     # Negative control: a marker true here is built.
     assert [str(req) for req in runtime.built_requirements] == ['six; sys_platform == "linux"']
     assert runtime.left_out == ()
+    # What the wheels stage hands Fromager: the Windows-only requirement is not there.
+    config = load_config(tmp_path / "venvstacks.toml")
+    assert collect_requirements(config) == ['six; sys_platform == "linux"', "idna"]
 
 
 def wheel_record(project: str) -> WheelProvenance:
