@@ -1,5 +1,5 @@
 """End-to-end: a stack shaped like venvstacks' sample project, built, verified, deployed
-and run: a runtime for two platforms, a versioned framework, a versioned application
+and run: a versioned runtime for two platforms, a versioned framework, a versioned application
 with a support module, and an application for win_amd64 only (tests/stacks/spec_features).
 
 One tiny build (idna and flit_core, about 40 s); the later checks reuse it.
@@ -42,7 +42,9 @@ def test_sample_shaped_stack_builds_verifies_deploys_and_runs(tmp_path: Path) ->
     assert "published 3 archive(s) (3 rebuilt)" in build
     output = load_config(spec).output_dir
     archives = sorted(path.name for path in output.glob("*.tar.xz"))
-    assert archives == ["app-punycode@1.tar.xz", "cpython-3.11.tar.xz", "framework-idna@1.tar.xz"]
+    assert archives == [
+        "app-punycode@1.tar.xz", "cpython-3.11@1.tar.xz", "framework-idna@1.tar.xz"
+    ]  # fmt: skip
     for name in archives:
         assert (output / f"{name}.cdx.json").is_file()
     sbom = json.loads((output / "app-punycode@1.tar.xz.cdx.json").read_text())
@@ -62,6 +64,7 @@ def test_sample_shaped_stack_builds_verifies_deploys_and_runs(tmp_path: Path) ->
     # the versioned framework.
     assert "punycode: xn--bcher-kva.example" in deployed
     assert (tmp_path / "deployed" / "app-punycode@1" / "bin" / "python").exists()
+    assert (tmp_path / "deployed" / "cpython-3.11@1" / "bin" / "python3").exists()
     assert not (tmp_path / "deployed" / "app-win-only").exists()
 
     # A versioned layer whose lock changes gets the next version: the new archive and
