@@ -294,18 +294,6 @@ def test_marker_true_for_the_target_is_built(tmp_path: Path) -> None:
     assert layer.left_out == () and len(layer.built_requirements) == 1
 
 
-def test_requirement_for_other_platforms_only_is_refused(tmp_path: Path) -> None:
-    text = SPEC.replace(
-        'requirements = ["markupsafe"]', "requirements = [\"pywin32; sys_platform == 'win32'\"]"
-    )
-    spec = write(tmp_path, text)
-    with pytest.raises(ConfigError) as error:
-        load_config(spec)
-    message = str(error.value)
-    assert message.startswith(f"{spec}: framework layer 'fw': requirement 'pywin32;")
-    assert "cpython on win_amd64" in message and "never built here" in message
-
-
 def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="malformed TOML"):
         load_config(write(tmp_path, SPEC + "\n[[runtimes]\n"))

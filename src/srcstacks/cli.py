@@ -330,6 +330,8 @@ def deploy_command(
 
         config = load_config(spec, Overrides(variant=variant, output_dir=output_dir))
         apps = deploy(config.output_dir, target.absolute(), _say)
+        for layer in config.layers_elsewhere:
+            _say(f"  not deployed: {layer.elsewhere_note}")
         if run:
             for deployed in apps:
                 _say(f"==> {deployed.name}")

@@ -128,6 +128,16 @@ class StackConfig:
         """The layers of one kind, in spec order."""
         return [layer for layer in self.layers if layer.kind == kind]
 
+    @property
+    def built_layers(self) -> tuple[Layer, ...]:
+        """The layers this machine's platform builds archives of (all are locked)."""
+        return tuple(layer for layer in self.layers if layer.built_here)
+
+    @property
+    def layers_elsewhere(self) -> tuple[Layer, ...]:
+        """The layers whose ``platforms`` leave out this machine's: built on other hosts."""
+        return tuple(layer for layer in self.layers if not layer.built_here)
+
 
 @dataclass(frozen=True)
 class Overrides:

@@ -117,3 +117,8 @@ class ResolutionError(SrcstacksError):
 
 class MissingWheelsError(SrcstacksError):
     """A layer cannot be locked: a platform it targets lacks wheels that nothing here builds."""
+
+
+class OtherPlatformWheelError(SrcstacksError):
+    """A requirement applies only on platforms this machine does not build, and the
+    wheel dir holds no wheel of it: venvstacks' lock (every platform) would fail."""

@@ -13,11 +13,7 @@ from __future__ import annotations
 import functools
 import platform as host_platform
 import sysconfig
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from packaging import tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -108,7 +104,6 @@ class DeclaredPlatforms:
     """The platforms each layer targets, by env name, and whether the spec named them."""
 
     by_layer: dict[str, tuple[str, ...]]
-    explicit: frozenset[str]
 
     def of(self, layer: Layer) -> tuple[str, ...]:
         """The platforms ``layer`` targets."""
@@ -120,31 +115,21 @@ class DeclaredPlatforms:
             {
                 name: tuple(p for p in targets if p in wanted)
                 for name, targets in self.by_layer.items()
-            },
-            self.explicit,
+            }
         )
 
 
 def declared_platforms(config: StackConfig) -> DeclaredPlatforms:
-    """Every layer's target platforms, with venvstacks' defaults and checks.
-
-    An unknown name, or one a lower layer does not target, is a :class:`ConfigError`
-    naming the spec, the layer and the accepted names.
-    """
-    raw = _raw_platforms(config.spec_path)
-    by_layer: dict[str, tuple[str, ...]] = {}
-    for layer in config.layers:  # runtimes, then frameworks, then applications
-        below = [by_layer[name] for name in layer.depends_on]
-        inherited = [p for p in TARGET_PLATFORMS if all(p in lower for lower in below)]
-        written = raw.get((layer.kind, layer.name))
-        where = f"{config.spec_path}: {layer.kind} layer {layer.name!r}"
-        by_layer[layer.env_name] = (
-            tuple(inherited) if written is None else _checked(where, written, inherited)
-        )
-    explicit = frozenset(
-        layer.env_name for layer in config.layers if (layer.kind, layer.name) in raw
+    """Every layer's target platforms, as the spec reader worked them out
+    (:mod:`srcstacks.spec_layers`: its ``platforms``, else those of the layers below it,
+    every platform for a runtime that names none; unknown or uninherited names are
+    refused there), in this module's order."""
+    return DeclaredPlatforms(
+        {
+            layer.env_name: tuple(p for p in TARGET_PLATFORMS if p in layer.platforms)
+            for layer in config.layers
+        }
     )
-    return DeclaredPlatforms(by_layer, explicit)
 
 
 def check_platform_names(origin: str, names: list[str]) -> list[str]:
@@ -155,35 +140,3 @@ def check_platform_names(origin: str, names: list[str]) -> list[str]:
                 f"{origin}: unknown platform {name!r} (accepted: {', '.join(TARGET_PLATFORMS)})"
             )
     return names
-
-
-def _checked(where: str, written: Any, inherited: list[str]) -> tuple[str, ...]:
-    if not isinstance(written, list) or not all(isinstance(item, str) for item in written):
-        raise ConfigError(f"{where}: 'platforms' must be a list of platform names")
-    check_platform_names(f"{where}: 'platforms'", written)
-    outside = [name for name in written if name not in inherited]
-    if outside:
-        raise ConfigError(
-            f"{where}: 'platforms' names {', '.join(outside)}, which the layers below it do"
-            f" not target (they target: {', '.join(inherited) or 'none'})"
-        )
-    return tuple(name for name in TARGET_PLATFORMS if name in written)
-
-
-_SECTIONS = {"runtimes": "runtime", "frameworks": "framework", "applications": "application"}
-
-
-def _raw_platforms(spec_path: Path) -> dict[tuple[str, str], Any]:
-    """``(kind, name) -> platforms`` as written, for the layers that set the key.
-
-    The spec was read and checked by :func:`srcstacks.config.load_config` already; this
-    reads only the one key that config does not keep yet.
-    """
-    with spec_path.open("rb") as stream:
-        data: Mapping[str, Any] = tomllib.load(stream)
-    found: dict[tuple[str, str], Any] = {}
-    for section, kind in _SECTIONS.items():
-        for entry in data.get(section, []):
-            if isinstance(entry, Mapping) and "platforms" in entry:
-                found[(kind, str(entry.get("name")))] = entry["platforms"]
-    return found

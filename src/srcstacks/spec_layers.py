@@ -45,14 +45,40 @@ class Layer:
     # Requirements whose marker is false wherever venvstacks locks (e.g. for an older
     # Python): venvstacks sees them in the spec, Fromager does not build them.
     left_out: tuple[Requirement, ...] = ()
+    # Requirements whose marker is true only on platforms other than this machine's
+    # (``dlltracer; sys_platform == "win32"``): not built here; locking needs their wheels
+    # from a build host of such a platform.
+    elsewhere: tuple[Requirement, ...] = ()
     # Application layers only: launch_module and support_modules, relative to the spec's
     # folder (checked to stay inside it), as the archives stage copies them.
     modules: tuple[str, ...] = ()
+    # venvstacks' ``versioned``: the deployed folder and archive carry the lock version
+    # (``framework-x@1``), read from venvstacks' metadata, never guessed here.
+    versioned: bool = False
+    # The platforms venvstacks builds this layer for: its ``platforms``, else those of
+    # the layers below it (every platform venvstacks knows for a runtime).
+    platforms: tuple[str, ...] = spec_rules.TARGET_PLATFORMS
 
     @property
     def built_requirements(self) -> tuple[Requirement, ...]:
-        """The requirements Fromager builds: all but the :attr:`left_out` ones."""
-        return tuple(req for req in self.requirements if req not in self.left_out)
+        """The requirements Fromager builds: all but :attr:`left_out` and :attr:`elsewhere`."""
+        skipped = (*self.left_out, *self.elsewhere)
+        return tuple(req for req in self.requirements if req not in skipped)
+
+    @property
+    def built_here(self) -> bool:
+        """Whether this machine's platform is one this layer is built for."""
+        return spec_rules.BUILD_PLATFORM in self.platforms
+
+    @property
+    def elsewhere_note(self) -> str:
+        """One line saying why this machine builds no archive of this layer."""
+        if not self.platforms:
+            return f"{self.env_name}: 'platforms' is empty; venvstacks builds it nowhere"
+        return (
+            f"{self.env_name}: platforms {', '.join(self.platforms)} only; left to a build"
+            f" host of {'that platform' if len(self.platforms) == 1 else 'those platforms'}"
+        )
 
     @property
     def env_name(self) -> str:
@@ -112,20 +138,39 @@ def _parse_layer(
             # packaging's message adds lines pointing at the column; the first says it all.
             reason = str(exc).splitlines()[0]
             raise ConfigError(f"{where}: invalid requirement {raw!r}: {reason}") from None
+    versioned = spec_rules.check_versioned(where, entry.get("versioned", False))
     if kind == "runtime":
         implementation = spec_rules.check_python_implementation(
             where, entry.get("python_implementation")
         )
-        return Layer(kind, name, tuple(requirements), (), implementation)
+        platforms = spec_rules.check_platforms(
+            where, entry.get("platforms"), spec_rules.TARGET_PLATFORMS, "venvstacks"
+        )
+        return Layer(
+            kind, name, tuple(requirements), (), implementation,
+            versioned=versioned, platforms=platforms,
+        )  # fmt: skip
     modules = (
         (entry["launch_module"], *entry.get("support_modules", [])) if kind == "application" else ()
+    )
+    depends_on = _parse_depends_on(where, entry, earlier)
+    below = [layer for layer in earlier if layer.env_name in depends_on]
+    # venvstacks builds a layer only where every layer below it is built.
+    inherited = tuple(
+        platform
+        for platform in spec_rules.TARGET_PLATFORMS
+        if all(platform in layer.platforms for layer in below)
     )
     return Layer(
         kind,
         name,
         tuple(requirements),
-        _parse_depends_on(where, entry, earlier),
+        depends_on,
         modules=tuple(str(module) for module in modules),
+        versioned=versioned,
+        platforms=spec_rules.check_platforms(
+            where, entry.get("platforms"), inherited, "the layers below it"
+        ),
     )
 
 
@@ -139,12 +184,17 @@ def _mark_left_out(spec_path: Path, layers: tuple[Layer, ...]) -> tuple[Layer, .
             runtime = by_env_name[runtime.depends_on[0]]
         implementation = runtime.python_implementation
         where = f"{spec_path}: {layer.kind} layer {layer.name!r}"
-        left_out = tuple(
-            requirement
+        uses = {
+            requirement: spec_rules.check_requirement(where, requirement, implementation)
             for requirement in layer.requirements
-            if not spec_rules.check_requirement(where, requirement, implementation)
+        }
+        marked.append(
+            replace(
+                layer,
+                left_out=tuple(req for req, use in uses.items() if use == "never"),
+                elsewhere=tuple(req for req, use in uses.items() if use == "elsewhere"),
+            )
         )
-        marked.append(replace(layer, left_out=left_out))
     return tuple(marked)
 
 

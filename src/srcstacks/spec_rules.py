@@ -13,10 +13,12 @@ is read, so bad text stops a run before anything is built, written or deleted.
 - ``launch_module`` / ``support_modules`` are paths relative to the spec's folder; they
   must stay inside it.
 - Requirements: a direct URL (``pkg @ https://...``) bypasses the sdist index and its
-  hash check, so it is refused. A requirement whose marker is false for the stack's
-  target (linux_x86_64, the layer's runtime Python) on every platform venvstacks locks
-  for is left out of the Fromager build; one that is true on another platform is refused,
-  because venvstacks' lock covers every platform and the wheel dir cannot provide it.
+  hash check, so it is refused. A requirement whose marker is false on linux_x86_64
+  with the layer's runtime Python is left out of the Fromager build; when it is true on
+  another platform, the lock stage needs a wheel of it collected from a host of that
+  platform (venvstacks' lock covers every platform), and says so before locking.
+- ``platforms`` and ``versioned`` are checked as venvstacks reads them: known platform
+  names, each one the layers below are built for; true or false.
 - Index settings (``[tool.uv]`` index, find-links and sources keys; per-layer
   ``package_indexes``, ``priority_indexes``, ``index_overrides``) are refused: the wheel
   dir is the only source of wheels.
@@ -27,9 +29,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
@@ -45,7 +47,7 @@ _PYTHON_IMPLEMENTATION = re.compile(r"^cpython@\d+\.\d+\.\d+$")
 # The only platform srcstacks builds wheels for, and every platform venvstacks 0.8.0b2
 # locks for (its TargetPlatform values): `uv lock` resolves for all of them.
 BUILD_PLATFORM = "linux_x86_64"
-_LOCKED_PLATFORMS = (
+TARGET_PLATFORMS = (
     "linux_x86_64",
     "linux_aarch64",
     "macosx_arm64",
@@ -96,6 +98,36 @@ def check_python_implementation(where: str, value: Any) -> str:
             f" (CPython, full version), not {value!r}"
         )
     return value
+
+
+def check_versioned(where: str, value: Any) -> bool:
+    """venvstacks' ``versioned`` flag: true or false, nothing else."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: 'versioned' must be true or false, not {value!r}")
+    return value
+
+
+def check_platforms(
+    where: str, value: Any, allowed: tuple[str, ...], allowed_by: str
+) -> tuple[str, ...]:
+    """A layer's ``platforms``: known venvstacks target platforms, each one ``allowed``
+    (those of the layers below it); unset means every allowed one, as in venvstacks."""
+    if value is None:
+        return allowed
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where}: 'platforms' must be a list of platform names")
+    for platform in value:
+        if platform not in TARGET_PLATFORMS:
+            raise ConfigError(
+                f"{where}: 'platforms' names unknown platform {platform!r}"
+                f" (venvstacks knows {', '.join(TARGET_PLATFORMS)})"
+            )
+        if platform not in allowed:
+            raise ConfigError(
+                f"{where}: 'platforms' names {platform!r}, which {allowed_by} are not built"
+                f" for (they are built for {', '.join(allowed) or 'no platform'})"
+            )
+    return tuple(platform for platform in TARGET_PLATFORMS if platform in value)
 
 
 def check_module_paths(where: str, spec_dir: Path, entry: Mapping[str, Any]) -> None:
@@ -180,30 +212,41 @@ def applies_to_build(requirement: Requirement, python_implementation: str) -> bo
     )
 
 
-def platforms_needing(marker: Marker, python_implementation: str) -> list[str]:
+def platforms_needing(
+    marker: Marker, python_implementation: str, within: Sequence[Marker] = ()
+) -> list[str]:
     """The platforms (and implementations) venvstacks locks for where ``marker`` is true.
 
     ``uv lock`` resolves for every platform and implementation, and for every patch
-    release the layer's ``requires-python`` (``==X.Y.*``) allows.
+    release the layer's ``requires-python`` (``==X.Y.*``) allows; ``within``: uv's
+    ``environments`` setting, which limits that to where one of them is true.
     """
     version = python_implementation.partition("@")[2]
     minor = version.rpartition(".")[0]
     found: list[str] = []
-    for platform in _LOCKED_PLATFORMS:
+    for platform in TARGET_PLATFORMS:
         for implementation in ("cpython", "pypy"):
             for full in (f"{minor}.0", version, f"{minor}.99"):
                 env = marker_environment(f"{implementation}@{full}", platform)
-                if marker.evaluate(env):
+                wanted = not within or any(limit.evaluate(env) for limit in within)
+                if wanted and marker.evaluate(env):
                     found.append(f"{implementation} on {platform}")
                     break
     return list(dict.fromkeys(found))
 
 
-def check_requirement(where: str, requirement: Requirement, python_implementation: str) -> bool:
-    """Refuse a URL requirement or one only other platforms need; True if it is built.
+RequirementUse = Literal["built", "never", "elsewhere"]
 
-    False means its marker is false wherever venvstacks locks, so uv drops it and
-    Fromager need not build it.
+
+def check_requirement(
+    where: str, requirement: Requirement, python_implementation: str
+) -> RequirementUse:
+    """Refuse a URL requirement; say where the others are needed.
+
+    ``built``: it applies here, Fromager builds it. ``never``: its marker is false
+    wherever venvstacks locks, so uv drops it and no wheel is needed. ``elsewhere``: it
+    applies only on other platforms; it is not built here, and the lock stage needs a
+    wheel of it from a host of such a platform (venvstacks locks for all of them).
     """
     if requirement.url:
         raise ConfigError(
@@ -211,14 +254,6 @@ def check_requirement(where: str, requirement: Requirement, python_implementatio
             " from sdists on an index, checked against their published sha256"
         )
     if applies_to_build(requirement, python_implementation):
-        return True
+        return "built"
     assert requirement.marker is not None
-    elsewhere = platforms_needing(requirement.marker, python_implementation)
-    if elsewhere:
-        raise ConfigError(
-            f"{where}: requirement '{requirement}' does not apply to {python_implementation}"
-            f" on {BUILD_PLATFORM}, the only target srcstacks builds, but applies to"
-            f" {', '.join(elsewhere)}; venvstacks locks for all of them, so the lock would"
-            " need a wheel that is never built here"
-        )
-    return False
+    return "elsewhere" if platforms_needing(requirement.marker, python_implementation) else "never"

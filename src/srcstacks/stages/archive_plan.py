@@ -135,7 +135,7 @@ def merged_manifest(
     rebuilt now, the published ones of the others, in venvstacks' order and format."""
     old, new = published_entries(published), published_entries(staged)
     layers: dict[str, list[dict[str, Any]]] = {name: [] for name in _CATEGORIES.values()}
-    for layer in config.layers:
+    for layer in config.built_layers:
         entry = (new if layer.env_name in rebuilt else old).get(layer.env_name)
         if entry is None:
             raise StateError(

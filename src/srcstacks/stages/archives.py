@@ -111,6 +111,8 @@ def build_archives(
     records = {} if force else read_layer_records(config, STAGE)
     plan = _plan(config, published, records)
     say_plan(report, STAGE, plan, "building its archive", "archive kept")
+    for layer in config.layers_elsewhere:
+        report(f"  {STAGE}: no archive here: {layer.elsewhere_note}")
     rebuilt = [name for name, reasons in plan.items() if reasons]
     staged = replace(layout, output_dir=layout.staging)
     # venvstacks keeps an archive already in its output folder when the lock did not
@@ -165,6 +167,8 @@ def _plan(
     entries = published_entries(published)
     plan: dict[str, list[str]] = {}
     for layer in lower_first(config):
+        if not layer.built_here:
+            continue
         entry = entries.get(layer.env_name)
         plan[layer.env_name] = archive_reasons(
             archive_components(config, layer, tables),
@@ -181,7 +185,7 @@ def _record(config: StackConfig) -> None:
     entries = published_entries(read_published_manifest(config.output_dir))
     old = read_layer_records(config, STAGE)
     records: dict[str, LayerRecord] = {}
-    for layer in config.layers:
+    for layer in config.built_layers:
         outputs = archive_outputs(config, layer, entries.get(layer.env_name))
         known = old[layer.env_name].outputs if layer.env_name in old else {}
         records[layer.env_name] = LayerRecord(
@@ -214,9 +218,10 @@ def _write_build_info(
         "venvstacks": venvstacks.version(),
         "uv": venvstacks.uv_version(),
     }
-    layer_wheels: dict[str, set[str]] = {layer.env_name: set() for layer in config.layers}
+    layer_wheels: dict[str, set[str]] = {layer.env_name: set() for layer in config.built_layers}
     for entry in locked:
-        layer_wheels.setdefault(entry.layer, set()).add(entry.filename)
+        if entry.layer in layer_wheels:  # a layer built elsewhere has no archive here
+            layer_wheels[entry.layer].add(entry.filename)
     build_info = BuildInfo(
         config.variant,
         tuple(with_bundled_code(config, runtimes)),  # a downloaded runtime's, read now
@@ -261,24 +266,30 @@ def _claim_for_this_stack(layout: Layout) -> None:
 
 def _retired_files(published: Layout, staged: Layout) -> list[Path]:
     """Published files the staged set makes stale: the SBOMs of archives it replaces
-    with other bytes, and everything of layers the spec no longer has.
+    with other bytes, everything of layers the spec no longer has (or no longer builds
+    here), and the archive and SBOM of a versioned layer's earlier version
+    (``framework-x@1.tar.xz`` once ``framework-x@2.tar.xz`` is staged).
 
     They go in the same step as the new set, so no SBOM ever stands beside an archive it
     does not describe and no dropped layer lingers, even when a publish is cut off.
     """
-    staged_names = {layer.install_target for layer in _staged_layers(published, staged)}
+    staged_archives = {
+        layer.layer_name: layer.archive_name for layer in _staged_layers(published, staged)
+    }
     retired = _replaced_sboms(published, staged)
     if published.stack_manifest.is_file():
         for layer in published_layers(published.output_dir):
-            if layer.install_target in staged_names:
-                continue
             archive = published.archive(layer.archive_name)
+            if layer.layer_name in staged_archives:
+                if staged_archives[layer.layer_name] != layer.archive_name:
+                    retired.extend(p for p in (archive, sbom_path(archive)) if p.is_file())
+                continue
             metadata = inside(
                 published.stack_manifest.parent / "env_metadata",
-                f"{layer.install_target}.json",
+                f"{layer.layer_name}.json",
                 "layer",
             )
-            runtime_files = published_list_path(published.output_dir, layer.install_target)
+            runtime_files = published_list_path(published.output_dir, layer.layer_name)
             candidates = [archive, sbom_path(archive), metadata, runtime_files]
             retired.extend(path for path in candidates if path.is_file())
     return retired

@@ -29,6 +29,7 @@ from srcstacks.layer_fingerprints import (
 from srcstacks.layout import Layout
 from srcstacks.provenance import Manifest, check_wheel_dir
 from srcstacks.stages.archive_plan import runtimes_for
+from srcstacks.stages.lock_elsewhere import check_other_platform_wheels
 from srcstacks.stages.lock_files import (
     LockedWheel,
     check_locks,
@@ -59,7 +60,9 @@ def lock_layers(
     layer's locked wheels."""
     manifest = check_wheel_dir(config.wheel_dir)
     report(f"{len(manifest.wheels)} published wheel(s) pass the provenance check")
-    # Every layer, every platform it targets, before venvstacks locks them all at once.
+    # A requirement only other platforms need, named with its cause; then every layer on
+    # every platform uv will lock, before venvstacks locks them all at once.
+    check_other_platform_wheels(config, manifest)
     check_every_platform(config, [config.wheel_dir / name for name in manifest.wheels], report)
     source = wheel_source(config)
     locking = _Locking(config, manifest, {} if force else read_layer_records(config, STAGE))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
@@ -38,6 +39,7 @@ from srcstacks.platforms import (
     wheel_fits,
 )
 from srcstacks.spec_rules import marker_environment
+from srcstacks.stages.lock_elsewhere import uv_environments
 from srcstacks.wheel_availability import Gap, describe_files, render_table
 
 Report = Callable[[str], None]
@@ -144,6 +146,7 @@ def _gaps(config: StackConfig, catalogue: dict[str, list[_Wheel]]) -> set[Gap]:
     them all, so a project with no wheel at all stops it whichever platform needs it.
     """
     gaps: set[Gap] = set()
+    environments = uv_environments(config.spec_path)
     for target in TARGET_PLATFORMS:
         needed: dict[str, set[str]] = {}
         for layer in config.layers:  # runtimes, frameworks, applications: lower first
@@ -153,6 +156,8 @@ def _gaps(config: StackConfig, catalogue: dict[str, list[_Wheel]]) -> set[Gap]:
             python = _runtime(config, layer)
             walked = _walk(layer.requirements, catalogue, target, python)
             needed[layer.env_name] = set(walked) | below
+            if not _uv_locks(environments, python, target):
+                continue  # uv's environments leave this platform out of the lock
             for project, found in walked.items():
                 if project in below or found is None:
                     continue
@@ -227,6 +232,15 @@ def _requires(wheel: Path) -> tuple[Requirement, ...]:
         except InvalidRequirement:
             continue
     return tuple(found)
+
+
+def _uv_locks(environments: Sequence[Marker], python_implementation: str, target: str) -> bool:
+    """Whether ``uv lock`` resolves for ``target``: uv's ``environments`` (``[tool.uv]``,
+    read as :mod:`lock_elsewhere` reads them) limit it; none means every platform."""
+    if not environments:
+        return True
+    env = marker_environment(python_implementation, target)
+    return any(marker.evaluate(env) for marker in environments)
 
 
 def _runtime(config: StackConfig, layer: Layer) -> str:

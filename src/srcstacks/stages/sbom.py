@@ -84,7 +84,7 @@ def write_sboms(config: StackConfig, report: Report = print, *, force: bool = Fa
         )
     records = {} if force else read_layer_records(config, STAGE)
     tables = spec_tables(config)
-    archives = {name: item.archive for name, item in layers.items()}
+    archives = {item.layer.env_name: item.archive for item in layers.values()}
     written: list[Path] = []
     components: dict[str, dict[str, str]] = {}
     for item in _lower_layers_first(layers):
@@ -168,19 +168,19 @@ def expected_sboms(config: StackConfig, manifest: Manifest) -> dict[Path, str]:
 
 
 def _published(config: StackConfig) -> dict[str, _Published]:
-    by_env_name = {layer.env_name: layer for layer in config.layers}
+    """Each published layer by install target (a versioned layer's carries ``@N``)."""
+    by_env_name = {layer.env_name: layer for layer in config.built_layers}
     found: dict[str, _Published] = {}
     layout = Layout.of(config)
     for meta in published_layers(config.output_dir):
-        name = meta.install_target
         archive = layout.archive(meta.archive_name)
-        if name not in by_env_name or not archive.is_file():
+        if meta.layer_name not in by_env_name or not archive.is_file():
             raise StageOrderError(
                 f"{archive}: the published archives do not match {config.spec_path}"
                 " (run 'srcstacks archives')"
             )
-        found[name] = _Published(by_env_name[name], meta, archive)
-    missing = sorted(set(by_env_name) - set(found))
+        found[meta.install_target] = _Published(by_env_name[meta.layer_name], meta, archive)
+    missing = sorted(set(by_env_name) - {item.layer.env_name for item in found.values()})
     if missing:
         raise StageOrderError(
             f"{config.output_dir}: no archive for layer(s) {', '.join(missing)}"
@@ -198,7 +198,7 @@ def _lower_layers_first(layers: dict[str, _Published]) -> list[_Published]:
         if not ready:
             raise SbomError(f"layers {sorted(set(layers) - done)} depend on each other in a cycle")
         ordered.extend(ready)
-        done.update(item.layer.env_name for item in ready)
+        done.update(item.meta.install_target for item in ready)
     return ordered
 
 
@@ -265,10 +265,10 @@ def _layer_inputs(
         if is_runtime
         else {},
         runtime_system_libraries=unowned if is_runtime else (),
-        runtime_files_sha256=build_info.runtime_files.get(meta.install_target, "")
+        runtime_files_sha256=build_info.runtime_files.get(meta.layer_name, "")
         if is_runtime
         else "",
-        provenance_sha256=build_info.provenance_pin(meta.install_target),
+        provenance_sha256=build_info.provenance_pin(meta.layer_name),
         tools=_tool_versions(build_info),
         variant=build_info.variant,
         timestamp=timestamp,

@@ -44,7 +44,7 @@ def sbom_components(
 
     ``archives``: each layer's published archive, by layer name (for the lower SBOMs).
     """
-    name = str(meta_raw.get("install_target", layer.env_name))
+    name = layer.env_name  # build.json keys layers by env name (no "@N")
     runtime = build_info.runtime_of(layer.name) if layer.kind == "runtime" else None
     record: dict[str, Any] = {
         "variant": build_info.variant,

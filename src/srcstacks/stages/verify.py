@@ -116,6 +116,8 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
     _check_sources(config, manifest, ours, result)
     result.problems.extend(index_problems(config, manifest, ours))
     postinstall = _venvstacks_postinstall(build_info)
+    for elsewhere in config.layers_elsewhere:
+        report(f"  not checked here (no archive built): {elsewhere.elsewhere_note}")
     wheels: dict[str, WheelFiles] = {}
     for layer in published_layers(config.output_dir):
         archive = layout.archive(layer.archive_name)
@@ -138,7 +140,9 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
             " or others), which no build gives"
             for name, mode in sorted(contents.unsafe_modes.items())
         )
-        result.problems.extend(check_sbom(contents, manifest, wheel_problems, build_info))
+        result.problems.extend(
+            check_sbom(contents, manifest, wheel_problems, build_info, layer.layer_name)
+        )
         installed = _installed_wheels(layout, contents, manifest, wheels, result)
         runtime_files = _runtime_files(config, layer, build_info, result)
         result.problems.extend(
@@ -290,7 +294,7 @@ def _runtime_files(
     """The runtime's file list of a runtime layer (None for other layers)."""
     if layer.runtime_layer != layer.install_target:
         return None
-    path = published_list_path(config.output_dir, layer.install_target)
+    path = published_list_path(config.output_dir, layer.layer_name)
     try:
         entries = read_list(path)
     except SrcstacksError as exc:
@@ -302,7 +306,7 @@ def _runtime_files(
             " (rerun 'srcstacks archives')"
         )
         return {}
-    pinned = build_info.runtime_files.get(layer.install_target) if build_info else None
+    pinned = build_info.runtime_files.get(layer.layer_name) if build_info else None
     if pinned != list_sha256(entries):
         result.problems.append(f"{path}: differs from the sha256 pinned in build.json")
     return entries

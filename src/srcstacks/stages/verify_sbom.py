@@ -38,8 +38,13 @@ def check_sbom(
     manifest: Manifest,
     wheel_problems: dict[str, list[str]],
     build_info: BuildInfo | None,
+    layer_name: str | None = None,
 ) -> list[str]:
-    """Every problem with the SBOM of the archive ``contents`` describes."""
+    """Every problem with the SBOM of the archive ``contents`` describes.
+
+    ``layer_name``: the layer's env name, as ``build.json`` keys it (a versioned layer's
+    SBOM names its install target, ``framework-x@1``); by default the SBOM's layer name.
+    """
     sbom = sbom_path(contents.archive)
     if not sbom.is_file():
         return [f"{contents.archive.name}: no SBOM beside it (run 'srcstacks sbom')"]
@@ -48,7 +53,7 @@ def check_sbom(
     document = checked.document
     if document is None:
         return problems
-    problems.extend(_pin_problems(sbom.name, document, contents, manifest, build_info))
+    problems.extend(_pin_problems(sbom.name, document, contents, manifest, build_info, layer_name))
     for component in library_components(document):
         name = canonicalize_name(str(component.get("name", "")))
         version = str(component.get("version", ""))
@@ -85,6 +90,7 @@ def _pin_problems(
     contents: ArchiveContents,
     manifest: Manifest,
     build_info: BuildInfo | None,
+    layer_name: str | None,
 ) -> list[str]:
     """The SBOM pins the provenance sha256 build.json records for its layer, and that
     is the sha256 of the records of the wheels the archive holds."""
@@ -94,6 +100,7 @@ def _pin_problems(
     layer = ""
     if isinstance(component, dict) and isinstance(component.get("component"), dict):
         layer = str(component["component"].get("name", ""))
+    layer = layer_name or layer
     pinned = build_info.provenance_pin(layer)
     problems = []
     if pinned and metadata_property(document, PROVENANCE_PROPERTY) != pinned:

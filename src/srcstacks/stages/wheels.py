@@ -37,6 +37,7 @@ from srcstacks.private_index import IndexLocation
 from srcstacks.run_logs import keep_run_logs, new_run_folder
 from srcstacks.run_summary import RunRecorder, RunSummary
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
+from srcstacks.spec_rules import BUILD_PLATFORM
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
 from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked_fetches
 from srcstacks.stages.parallel_wheels import build_in_parallel, on_terminal, retrying_conflicts
@@ -151,6 +152,12 @@ def build_wheels(
             report(
                 f"leaving out '{requirement}' of layer {layer.name!r}: its marker is false"
                 " wherever venvstacks locks, so no wheel is needed"
+            )
+        for requirement in layer.elsewhere:
+            report(
+                f"not building '{requirement}' of layer {layer.name!r}: it applies only on"
+                f" other platforms than {BUILD_PLATFORM}; locking needs its wheel from a"
+                " build host of such a platform"
             )
     if not requirements:
         raise ConfigError(f"{config.spec_path}: no layer declares any requirement to build")

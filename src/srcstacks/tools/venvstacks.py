@@ -29,7 +29,7 @@ VENVSTACKS_MODULE = "srcstacks.tools.venvstacks_main"
 class LayerMetadata:
     """venvstacks' record of one published layer (``__venvstacks__/venvstacks.json``)."""
 
-    install_target: str  # the deployed folder: "cpython-3.11", "framework-web", "app-x"
+    install_target: str  # the deployed folder: "cpython-3.11", "framework-web", "app-x@2"
     archive_name: str  # "<install_target>.tar.xz", relative to the output dir
     archive_sha256: str
     runtime_layer: str  # install target of the runtime it runs on
@@ -39,6 +39,9 @@ class LayerMetadata:
     target_platform: str = ""
     locked_at: str | None = None
     lock_version: str = ""
+    # The layer's env name in the spec ("app-x"): its install target without the
+    # "@<lock version>" venvstacks adds to a ``versioned`` layer's.
+    layer_name: str = ""
     # Every key venvstacks wrote, for the SBOM's layer properties.
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -81,6 +84,7 @@ def _layer_metadata(item: dict[str, Any]) -> LayerMetadata:
         target_platform=str(item.get("target_platform", "")),
         locked_at=item.get("locked_at"),
         lock_version=str(item.get("lock_version", "")),
+        layer_name=str(item.get("layer_name") or item["install_target"]),
         raw=dict(item),
     )
 
