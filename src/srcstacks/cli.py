@@ -19,8 +19,6 @@ from srcstacks import __version__
 from srcstacks.build_jobs import building_with
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.errors import SrcstacksError
-from srcstacks.layout import Layout
-from srcstacks.sbom.profiles import PROFILES as SBOM_PROFILES  # stdlib only: cheap
 from srcstacks.spec_runtime import RUNTIME_SOURCES
 
 # The stages, the SBOM code and their libraries (cyclonedx, elfdeps, ...) are imported
@@ -245,76 +243,6 @@ sbom_app.command("generate")(
 )
 
 
-@sbom_app.command("check")
-def sbom_check_command(
-    files: Annotated[list[Path], typer.Argument(help="CycloneDX JSON documents to check.")],
-    archive: Annotated[
-        list[Path] | None,
-        typer.Option(help="The archive each FILE describes, in the same order (repeatable)."),
-    ] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            help="The standard whose fields every FILE must have: ntia, cisa, bsi"
-            " (TR-03183-2) or cra. Default: the most demanding one each FILE meets."
-        ),
-    ] = None,
-) -> None:
-    """Check SBOMs: CycloneDX 1.6 schema, a standard's fields, and optionally their archives."""
-    from srcstacks.archive_reader import read_archive
-    from srcstacks.sbom.check import check_document, describe_outcome
-
-    archives = archive or []
-    if archives and len(archives) != len(files):
-        _fail(f"give one --archive per FILE ({len(files)} file(s), {len(archives)} archive(s))")
-    missing = [str(path) for path in archives if not path.is_file()]
-    if missing:
-        _fail(f"no such archive: {', '.join(missing)}")
-    if profile not in (None, *SBOM_PROFILES):
-        _fail(f"--profile must be one of {', '.join(SBOM_PROFILES)}, not {profile!r}")
-
-    def action() -> int:
-        failed = 0
-        for index, path in enumerate(files):
-            contents = read_archive(archives[index]) if archives else None
-            result = check_document(path, contents, profile)
-            for problem in result.problems:
-                typer.echo(f"{path.name}: {problem}")
-            typer.echo(f"{path.name}: {describe_outcome(result)}")
-            failed += not result.ok
-        return failed
-
-    failed = _guarded(action)
-    if failed:
-        _fail(f"{failed} of {len(files)} SBOM(s) lack required elements (listed above)")
-
-
-@app.command("missing")
-def missing_command(
-    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
-    settings_dir: SettingsOpt = None,
-    platform: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--platform",
-            help="Only this target platform (repeatable; default: every platform a layer targets).",
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """List, per layer and target platform, the projects with no binary wheel upstream.
-
-    Resolves every layer with uv against the upstream index; builds nothing."""
-
-    def action() -> None:
-        from srcstacks.stages.missing import discover, render
-
-        config = load_config(spec, Overrides(settings_dir=settings_dir))
-        typer.echo(render(discover(config, _say, only=platform), as_json=as_json))
-
-    _guarded(action)
-
-
 @app.command("deploy")
 def deploy_command(
     target: Annotated[Path, typer.Option(help="Folder to deploy the layers into.")],
@@ -337,132 +265,6 @@ def deploy_command(
                 _say(f"==> {deployed.name}")
                 if (code := run_app(deployed)) != 0:
                     _fail(f"{deployed.name} exited with code {code}")
-
-    _guarded(action)
-
-
-@app.command("verify")
-def verify_command(
-    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
-    variant: VariantOpt = None,
-    wheel_dir: WheelOpt = None,
-    output_dir: OutputOpt = None,
-    index: IndexOpt = None,
-    no_index: NoIndexOpt = False,
-    rebuild: Annotated[
-        bool, typer.Option(help="Also rebuild everything in a scratch dir and compare bytes.")
-    ] = False,
-    scratch: Annotated[
-        Path | None, typer.Option(help="Scratch dir for --rebuild (default: in the work dir).")
-    ] = None,
-) -> None:
-    """Check that every archive holds only published, unmodified wheels with provenance."""
-
-    def action() -> None:
-        from srcstacks import pipeline
-        from srcstacks.stages.rebuild import rebuild_and_compare
-        from srcstacks.stages.verify import held_for_reading, verify_build
-
-        overrides = Overrides(
-            variant=variant,
-            wheel_dir=wheel_dir,
-            output_dir=output_dir,
-            index_url=index,
-            no_index=no_index,
-        )
-        config = load_config(spec, overrides)
-        # Verify alone only reads (it works on a read-only copy); a rebuild writes.
-        held = pipeline.work_dir_held(config, _say) if rebuild else held_for_reading(config)
-        with held, pipeline.index_running(config, _say):
-            result = verify_build(config, _say)
-            for problem in result.problems:
-                typer.echo(f"MISMATCH {problem}")
-            if not result.ok:
-                _fail(f"verification failed: {len(result.problems)} problem(s) listed above")
-            typer.echo("verified: every archive matches its records")
-            if rebuild:
-                from srcstacks.tools.process import announce_environment
-
-                announce_environment(_say)  # the rebuild runs Fromager and venvstacks
-                target = (scratch or Layout.of(config).default_scratch).absolute()
-                comparisons = rebuild_and_compare(config, target, _say)
-                for comparison in comparisons:
-                    typer.echo(comparison.describe())
-                different = [c for c in comparisons if not c.identical]
-                if different:
-                    _fail(f"rebuild differs: {len(different)} artifact(s) listed above")
-                typer.echo(f"rebuilt bit for bit: {len(comparisons)} artifact(s) identical")
-
-    _guarded(action)
-
-
-@app.command("collect")
-def collect_command(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Wheel dirs published on other build hosts (each with its provenance.json),"
-            " then optionally the stack spec (a .toml file or a folder holding venvstacks.toml).",
-            metavar="DIR",
-            show_default=False,
-        ),
-    ],
-    variant: VariantOpt = None,
-    work_dir: WorkOpt = None,
-    wheel_dir: WheelOpt = None,
-    index: IndexOpt = None,
-    no_index: NoIndexOpt = False,
-) -> None:
-    """Merge wheel dirs built on other hosts into this stack's wheel dir (and its index)."""
-
-    def action() -> None:
-        from srcstacks.stages.collect import run_collect, split_spec
-
-        sources, spec = split_spec(paths, Path(DEFAULT_SPEC_NAME))
-        overrides = Overrides(
-            variant=variant,
-            work_dir=work_dir,
-            wheel_dir=wheel_dir,
-            index_url=index,
-            no_index=no_index,
-        )
-        run_collect(load_config(spec, overrides), sources, _say)
-
-    _guarded(action)
-
-
-@app.command("report")
-def report_command(
-    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
-    variant: VariantOpt = None,
-    wheel_dir: WheelOpt = None,
-    output_dir: OutputOpt = None,
-    index: IndexOpt = None,
-    no_index: NoIndexOpt = False,
-    output: Annotated[
-        Path | None,
-        typer.Option(help="Where to write the page (default: <work_dir>/<variant>/report.html)."),
-    ] = None,
-    verify: Annotated[
-        bool, typer.Option(help="Run verify's checks and show their result on the page.")
-    ] = True,
-) -> None:
-    """Write one self-contained HTML page on the stack: layers, components, patches,
-    build tools, licences, system libraries, the dependency graph and the verify result."""
-
-    def action() -> None:
-        from srcstacks.report import write_report
-
-        overrides = Overrides(
-            variant=variant,
-            wheel_dir=wheel_dir,
-            output_dir=output_dir,
-            index_url=index,
-            no_index=no_index,
-        )
-        config = load_config(spec, overrides)
-        target = (output or Layout.of(config).report).absolute()
-        typer.echo(f"report written to {write_report(config, target, _say, verify=verify)}")
 
     _guarded(action)
 
@@ -528,7 +330,10 @@ def _root(
     """srcstacks: Python source in, deployable and audited environment archives out."""
 
 
-# Sub-apps of their own modules, imported last: they use the helpers above.
+# Sub-apps and commands of their own modules, imported last: they use the helpers above.
+# cli_audit (sbom check, verify, report) and cli_hosts (missing, collect) add their
+# commands to `app` and `sbom_app` when imported.
+from srcstacks import cli_audit, cli_hosts  # noqa: E402, F401
 from srcstacks.cli_index import index_app  # noqa: E402
 from srcstacks.cli_runtime import runtime_app  # noqa: E402
 

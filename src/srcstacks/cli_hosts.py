@@ -1,0 +1,87 @@
+"""``srcstacks missing`` and ``collect``: wheels across build hosts and target platforms.
+
+``missing`` asks the upstream index what has no binary wheel on each platform a layer
+targets; ``collect`` merges wheel dirs built on other hosts. Thin, like every command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from srcstacks.cli import (
+    IndexOpt,
+    NoIndexOpt,
+    SettingsOpt,
+    SpecArg,
+    VariantOpt,
+    WheelOpt,
+    WorkOpt,
+    _guarded,
+    _say,
+    app,
+)
+from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
+
+
+@app.command("missing")
+def missing_command(
+    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+    settings_dir: SettingsOpt = None,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--platform",
+            help="Only this target platform (repeatable; default: every platform a layer targets).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List, per layer and target platform, the projects with no binary wheel upstream.
+
+    Resolves every layer with uv against the upstream index; builds nothing."""
+
+    def action() -> None:
+        from srcstacks.stages.missing import discover, render
+
+        config = load_config(spec, Overrides(settings_dir=settings_dir))
+        typer.echo(render(discover(config, _say, only=platform), as_json=as_json))
+
+    _guarded(action)
+
+
+@app.command("collect")
+def collect_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Wheel dirs published on other build hosts (each with its provenance.json),"
+            " then optionally the stack spec (a .toml file or a folder holding venvstacks.toml).",
+            metavar="DIR",
+            show_default=False,
+        ),
+    ],
+    variant: VariantOpt = None,
+    work_dir: WorkOpt = None,
+    wheel_dir: WheelOpt = None,
+    index: IndexOpt = None,
+    no_index: NoIndexOpt = False,
+) -> None:
+    """Merge wheel dirs built on other hosts into this stack's wheel dir (and its index)."""
+
+    def action() -> None:
+        from srcstacks.stages.collect import run_collect, split_spec
+
+        sources, spec = split_spec(paths, Path(DEFAULT_SPEC_NAME))
+        overrides = Overrides(
+            variant=variant,
+            work_dir=work_dir,
+            wheel_dir=wheel_dir,
+            index_url=index,
+            no_index=no_index,
+        )
+        run_collect(load_config(spec, overrides), sources, _say)
+
+    _guarded(action)
