@@ -20,41 +20,21 @@ from urllib.parse import urlsplit
 
 from srcstacks import spec_rules
 from srcstacks.errors import ConfigError
+from srcstacks.spec_keys import check_keys
 from srcstacks.spec_layers import Layer as Layer
 from srcstacks.spec_layers import LayerKind as LayerKind
 from srcstacks.spec_layers import parse_layers
 from srcstacks.spec_runtime import RUNTIME_KEYS, check_runtime_source, parse_runtime_table
 from srcstacks.spec_runtime import RuntimeSource as RuntimeSource
 from srcstacks.spec_runtime import RuntimeSourceKind as RuntimeSourceKind
+from srcstacks.spec_sbom import SbomParty as SbomParty
+from srcstacks.spec_sbom import SbomSettings as SbomSettings
+from srcstacks.spec_sbom import parse_sbom_table
 
 DEFAULT_SPEC_NAME = "venvstacks.toml"
 DEFAULT_VARIANT = "cpu"
 
 _VARIANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class SbomParty:
-    """An organisation or person named in the SBOMs: supplier, manufacturer or author."""
-
-    name: str
-    url: str | None = None
-    email: str | None = None
-
-
-@dataclass(frozen=True)
-class SbomSettings:
-    """``[tool.srcstacks.sbom]``: who supplies, makes and wrote the layer archives' SBOMs.
-
-    Auditors' minimum elements (NTIA, BSI TR-03183-2) ask for the SBOM's author and each
-    component's supplier; nothing in the archives says who that is, so the spec does.
-    """
-
-    supplier: SbomParty | None = None
-    manufacturer: SbomParty | None = None
-    authors: tuple[SbomParty, ...] = ()
-    # Where to report a vulnerability (CRA): a mailto: or https: URL.
-    security_contact: str | None = None
 
 
 # The managed index's port when the spec names none: devpi's own default.
@@ -214,42 +194,6 @@ _TOOL_KEYS = {
     "index": dict,
 }
 _INDEX_KEYS: dict[str, type | tuple[type, ...]] = {"url": str, "managed": bool, "port": int}
-_SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
-    "supplier": (str, dict),
-    "manufacturer": (str, dict),
-    "authors": list,
-    "security_contact": str,
-}
-_PARTY_KEYS = {"name": str, "url": str, "email": str}
-
-
-_KIND_NAMES: dict[type, str] = {
-    dict: "a table",
-    str: "a string",
-    list: "a list",
-    bool: "true or false",
-    int: "a number",
-}
-
-
-def _check_keys(
-    spec_path: Path,
-    table: Mapping[str, Any],
-    allowed: Mapping[str, type | tuple[type, ...]],
-    prefix: str,
-) -> None:
-    for key, value in table.items():
-        if key not in allowed:
-            raise ConfigError(
-                f"{spec_path}: unknown key '{prefix}.{key}' (known: {', '.join(sorted(allowed))})"
-            )
-        expected = allowed[key]
-        if not isinstance(value, expected):
-            kinds = expected if isinstance(expected, tuple) else (expected,)
-            kind = " or ".join(_KIND_NAMES[item] for item in kinds)
-            raise ConfigError(
-                f"{spec_path}: '{prefix}.{key}' must be {kind}, not {type(value).__name__}"
-            )
 
 
 @dataclass(frozen=True)
@@ -277,10 +221,10 @@ _INPUT_DIRS = ("settings_dir", "patches_dir")
 
 
 def _parse_tool_table(spec_path: Path, table: Mapping[str, Any]) -> _ToolTable:
-    _check_keys(spec_path, table, _TOOL_KEYS, "tool.srcstacks")
+    check_keys(spec_path, table, _TOOL_KEYS, "tool.srcstacks")
     runtime_table = table.get("runtime", {})
-    _check_keys(spec_path, runtime_table, RUNTIME_KEYS, "tool.srcstacks.runtime")
-    sbom = _parse_sbom_table(spec_path, table.get("sbom", {}))
+    check_keys(spec_path, runtime_table, RUNTIME_KEYS, "tool.srcstacks.runtime")
+    sbom = parse_sbom_table(spec_path, table.get("sbom", {}))
     spec_dir = spec_path.parent
     named = {
         key: _Named((spec_dir / table[key]).absolute(), f"'tool.srcstacks.{key}'")
@@ -305,7 +249,7 @@ def _parse_index_table(spec_path: Path, table: Mapping[str, Any] | None) -> Inde
                 f"{spec_path}: '{prefix}.{secret}': credentials never go in the spec; set"
                 " SRCSTACKS_INDEX_USER and SRCSTACKS_INDEX_PASSWORD in the environment"
             )
-    _check_keys(spec_path, table, _INDEX_KEYS, prefix)
+    check_keys(spec_path, table, _INDEX_KEYS, prefix)
     url, managed = table.get("url"), bool(table.get("managed", False))
     if url is not None and managed:
         raise ConfigError(
@@ -333,67 +277,6 @@ def check_index_url(origin: str, url: str) -> None:
         )
     if parts.query or parts.fragment:
         raise ConfigError(f"{origin}: an index URL has no query or fragment ({url!r})")
-
-
-def _parse_sbom_table(spec_path: Path, table: Mapping[str, Any]) -> SbomSettings:
-    prefix = "tool.srcstacks.sbom"
-    _check_keys(spec_path, table, _SBOM_KEYS, prefix)
-    authors = table.get("authors", [])
-    return SbomSettings(
-        supplier=_parse_party(spec_path, table.get("supplier"), f"{prefix}.supplier"),
-        manufacturer=_parse_party(spec_path, table.get("manufacturer"), f"{prefix}.manufacturer"),
-        authors=tuple(
-            _require_party(spec_path, author, f"{prefix}.authors[{index}]")
-            for index, author in enumerate(authors)
-        ),
-        security_contact=_security_contact(spec_path, table.get("security_contact")),
-    )
-
-
-_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
-_WEB_URL = re.compile(r"^https?://[^\s/?#<>\"]+\.[^\s/?#<>\"]+([/?#][^\s<>\"]*)?$")
-
-
-def _security_contact(spec_path: Path, value: str | None) -> str | None:
-    """``mailto:<address>`` or an https URL (a page or a security.txt), else an error."""
-    if value is None:
-        return None
-    email = value.removeprefix("mailto:")
-    if value.startswith("mailto:") and _EMAIL.match(email):
-        return value
-    if value.startswith("https://") and _WEB_URL.match(value):
-        return value
-    raise ConfigError(
-        f"{spec_path}: 'tool.srcstacks.sbom.security_contact' must be 'mailto:<address>'"
-        f" or an https:// URL, not {value!r}"
-    )
-
-
-def _parse_party(spec_path: Path, value: Any, key: str) -> SbomParty | None:
-    """A supplier, manufacturer or author: a name, or a table with name, url and email."""
-    return None if value is None else _require_party(spec_path, value, key)
-
-
-def _require_party(spec_path: Path, value: Any, key: str) -> SbomParty:
-    if isinstance(value, str):
-        table: Mapping[str, Any] = {"name": value}
-    elif isinstance(value, Mapping):
-        table = value
-        _check_keys(spec_path, table, _PARTY_KEYS, key)
-    else:
-        raise ConfigError(
-            f"{spec_path}: '{key}' must be a string or a table, not {type(value).__name__}"
-        )
-    name = table.get("name", "")
-    if not name.strip():
-        raise ConfigError(f"{spec_path}: '{key}' needs a non-empty 'name'")
-    url, email = table.get("url"), table.get("email")
-    # Written into the SBOM, where the schema wants a URI and an e-mail address.
-    if url is not None and not _WEB_URL.match(url):
-        raise ConfigError(f"{spec_path}: '{key}.url' must be an http(s):// URL, not {url!r}")
-    if email is not None and not _EMAIL.match(email):
-        raise ConfigError(f"{spec_path}: '{key}.email' must be an e-mail address, not {email!r}")
-    return SbomParty(name=name, url=url, email=email)
 
 
 def _check_variant(origin: Path | str, variant: str) -> None:
