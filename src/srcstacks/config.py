@@ -24,6 +24,8 @@ from srcstacks.spec_keys import check_keys
 from srcstacks.spec_layers import Layer as Layer
 from srcstacks.spec_layers import LayerKind as LayerKind
 from srcstacks.spec_layers import parse_layers
+from srcstacks.spec_mode import BuildMode as BuildMode
+from srcstacks.spec_mode import parse_mode
 from srcstacks.spec_runtime import RUNTIME_KEYS, check_runtime_source, parse_runtime_table
 from srcstacks.spec_runtime import RuntimeSource as RuntimeSource
 from srcstacks.spec_runtime import RuntimeSourceKind as RuntimeSourceKind
@@ -74,6 +76,8 @@ class StackConfig:
     spec_variant: str = DEFAULT_VARIANT
     # None: the wheel dir alone is the home of the wheels (the offline default).
     index: IndexSettings | None = None
+    # Everything from source (the default), or only what has no binary wheel upstream.
+    mode: BuildMode = field(default_factory=BuildMode)
 
     @property
     def spec_dir(self) -> Path:
@@ -192,6 +196,8 @@ _TOOL_KEYS = {
     "runtime": dict,
     "sbom": dict,
     "index": dict,
+    "mode": str,
+    "build_from_source": list,
 }
 _INDEX_KEYS: dict[str, type | tuple[type, ...]] = {"url": str, "managed": bool, "port": int}
 
@@ -213,6 +219,7 @@ class _ToolTable:
     runtime: RuntimeSource
     sbom: SbomSettings
     index: IndexSettings | None
+    mode: BuildMode
 
 
 _PATH_KEYS = ("settings_dir", "patches_dir", "work_dir", "wheel_dir", "output_dir")
@@ -236,7 +243,8 @@ def _parse_tool_table(spec_path: Path, table: Mapping[str, Any]) -> _ToolTable:
         _check_variant(spec_path, variant)
     runtime = parse_runtime_table(spec_path, runtime_table)
     index = _parse_index_table(spec_path, table.get("index"))
-    return _ToolTable(named, variant, runtime, sbom, index)
+    mode = parse_mode(spec_path, table)
+    return _ToolTable(named, variant, runtime, sbom, index, mode)
 
 
 def _parse_index_table(spec_path: Path, table: Mapping[str, Any] | None) -> IndexSettings | None:
@@ -324,6 +332,7 @@ def _resolve(
         runtime=_runtime_overrides(table.runtime, overrides),
         sbom=table.sbom,
         index=_index_overrides(table.index, overrides),
+        mode=table.mode,
     )
 
 

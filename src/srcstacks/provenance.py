@@ -25,6 +25,10 @@ __all__ = ["BuildEnvironment", "BuildTool"]  # re-exported: readers take them fr
 
 MANIFEST_NAME = "provenance.json"
 FORMAT_VERSION = 1
+# Where a wheel came from: built here from its sdist by Fromager, or taken as the binary
+# an upstream index publishes (selective mode, docs/howto.md).
+BUILT_FROM_SOURCE = "built-from-source"
+UPSTREAM_BINARY = "upstream-binary"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,20 @@ class SdistRecord:
     url: str
     filename: str
     sha256: str
+
+
+@dataclass(frozen=True)
+class UpstreamRecord:
+    """The upstream index a binary wheel was taken from, as published there.
+
+    Only selective mode (``[tool.srcstacks] mode = "selective"``) writes one: the wheel
+    was not built here, and all srcstacks vouches for is that these are the bytes the
+    index listed with this sha256.
+    """
+
+    index_url: str  # the simple index's root, e.g. https://pypi.org/simple/
+    url: str  # the file's own URL, as the index listed it
+    sha256: str  # the sha256 the index published for the file
 
 
 @dataclass(frozen=True)
@@ -73,7 +91,8 @@ class WheelProvenance:
     build_tag: str
     sha256: str
     variant: str
-    sdist: SdistRecord
+    # The sdist it was built from; None for an upstream binary (see ``upstream``).
+    sdist: SdistRecord | None
     patches: tuple[PatchRecord, ...] = ()
     # sha256 of the Fromager build settings that were in force (from the wheel itself).
     build_settings_sha256: str = ""
@@ -87,12 +106,28 @@ class WheelProvenance:
     build_environment: BuildEnvironment | None = None
     # The host that built it, when known (see HostRecord); omitted from JSON when None.
     host: HostRecord | None = None
+    # Set only for a wheel taken as an upstream binary (selective mode); then ``sdist``
+    # is None, ``built_from_source`` False and ``origin`` says "upstream-binary".
+    upstream: UpstreamRecord | None = None
+
+    @property
+    def origin(self) -> str:
+        """``built-from-source`` or ``upstream-binary``."""
+        return UPSTREAM_BINARY if self.upstream is not None else BUILT_FROM_SOURCE
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WheelProvenance:
         """Rebuild a record from its JSON form."""
         values = dict(data)
-        values["sdist"] = SdistRecord(**values["sdist"])
+        origin = values.pop("origin", BUILT_FROM_SOURCE)
+        upstream = values.get("upstream")
+        values["upstream"] = None if upstream is None else UpstreamRecord(**upstream)
+        if origin != (UPSTREAM_BINARY if upstream is not None else BUILT_FROM_SOURCE):
+            raise ValueError(f"origin {origin!r} does not match the record's upstream entry")
+        sdist = values["sdist"]
+        if sdist is None and upstream is None:
+            raise ValueError("a record built from source needs its sdist")
+        values["sdist"] = None if sdist is None else SdistRecord(**sdist)
         values["patches"] = tuple(PatchRecord(**patch) for patch in values.get("patches", ()))
         environment = values.get("build_environment")
         values["build_environment"] = (
@@ -111,6 +146,10 @@ class WheelProvenance:
             data["build_environment"] = self.build_environment.to_dict()
         if self.host is None:
             del data["host"]  # records without a host keep the bytes they always had
+        if self.upstream is None:
+            del data["upstream"]  # records built from source keep the bytes they always had
+        else:
+            data["origin"] = UPSTREAM_BINARY
         return data
 
 
@@ -263,6 +302,11 @@ def wheel_dir_problems(wheel_dir: Path, manifest: Manifest) -> dict[str, list[st
 
 def evidence_problems(wheel: Path, record: WheelProvenance) -> list[str]:
     """Where ``wheel`` contradicts its provenance record or lacks Fromager's evidence."""
+    if record.upstream is not None:
+        # Not built here, so no build evidence to check: the bytes are the index's own.
+        if record.upstream.sha256 != record.sha256:
+            return ["its sha256 differs from the one its upstream index published"]
+        return []
     evidence = read_evidence(wheel)
     problems = list(evidence.problems)
     if not record.built_from_source:
