@@ -205,6 +205,30 @@ class Layout:
         return self.variant_dir / "wheels.json"
 
     @property
+    def selective_plan(self) -> Path:
+        """Selective mode: what the wheels stage builds from source and why."""
+        return self.variant_dir / "selective.json"
+
+    @property
+    def selective_constraints(self) -> Path:
+        """Selective mode: the versions resolved upstream, as constraints for Fromager."""
+        return self.variant_dir / "selective-constraints.txt"
+
+    @property
+    def upstream_wheels(self) -> Path:
+        """Selective mode: the binary wheels taken from the upstream index."""
+        return self.variant_dir / "upstream-wheels"
+
+    def upstream_wheel(self, filename: str) -> Path:
+        """One of :attr:`upstream_wheels`; the name is the index's, so it is checked."""
+        return inside(self.upstream_wheels, filename, "upstream wheel file name")
+
+    @property
+    def upstream_record(self) -> Path:
+        """Selective mode: where each upstream wheel came from (``upstream.json``)."""
+        return self.variant_dir / "upstream.json"
+
+    @property
     def run_summary(self) -> Path:
         """What the last wheels run did with each wheel (``run-summary.json``)."""
         return self.variant_dir / "run-summary.json"

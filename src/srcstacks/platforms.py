@@ -56,16 +56,39 @@ def platform_tags(target: str, python_version: str) -> frozenset[tags.Tag]:
     CPython's own ABI, abi3 of every earlier 3.x, ``none`` for the interpreter and for
     ``py3``, and ``any``: as pip and uv match them, for the platform tags of ``target``.
     """
+    return frozenset(ordered_platform_tags(target, python_version))
+
+
+@functools.cache
+def ordered_platform_tags(target: str, python_version: str) -> tuple[tags.Tag, ...]:
+    """:func:`platform_tags`, most preferred first, as pip and uv rank them."""
     major, minor = (int(part) for part in python_version.split(".")[:2])
     version = (major, minor)
     platforms = _platform_names(target)
     interpreter = f"cp{major}{minor}"
-    return frozenset(
-        [
-            *tags.cpython_tags(version, abis=[interpreter], platforms=platforms),
-            *tags.compatible_tags(version, interpreter, platforms),
-        ]
+    return tuple(
+        dict.fromkeys(
+            [
+                *tags.cpython_tags(version, abis=[interpreter], platforms=platforms),
+                *tags.compatible_tags(version, interpreter, platforms),
+            ]
+        )
     )
+
+
+def best_wheel(filenames: list[str], target: str, python_version: str) -> str | None:
+    """The wheel of ``filenames`` an installer on ``target`` prefers, or None if none fits."""
+    rank = {tag: index for index, tag in enumerate(ordered_platform_tags(target, python_version))}
+    best: tuple[int, str] | None = None
+    for filename in filenames:
+        try:
+            _name, _version, _build, wheel_tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
+            continue
+        score = min((rank[tag] for tag in wheel_tags if tag in rank), default=None)
+        if score is not None and (best is None or (score, filename) < best):
+            best = (score, filename)
+    return None if best is None else best[1]
 
 
 def _platform_names(target: str) -> list[str]:

@@ -4,7 +4,8 @@ Reads (never writes) the spec, the settings and patches folders, the launch modu
 the installed tool versions, the runtime's origin and the files each stage leaves:
 
 - ``wheels``: Fromager's build order and built wheels, ``wheels.json``, the per-wheel
-  ``build-inputs.json``, the checked sdists and fetched-wheel records.
+  ``build-inputs.json``, the checked sdists and fetched-wheel records; in selective
+  mode also the plan and the upstream wheels with their record.
 - ``publish-wheels``: the wheel dir's wheels, ``provenance.json``, this stack's
   publisher record.
 - ``lock``: every layer's lock folder beside the spec, ``runtime.json``.
@@ -75,6 +76,8 @@ def _build_inputs(config: StackConfig) -> dict[str, Any]:
     ]
     return {
         "requirements": requirements,
+        # Selective mode builds other wheels, and takes the rest from upstream.
+        "mode": [config.mode.name, list(config.mode.build_from_source)],
         "settings": tree_content(config.settings_dir),
         "patches": tree_content(config.patches_dir),
     }
@@ -158,12 +161,15 @@ def stage_outputs(stage: str, config: StackConfig) -> dict[str, Path]:
         dirs = layout.fromager
         found = files_under("fromager-wheels", dirs.built_wheels)
         found.update(files_under("fromager-sdists", dirs.downloaded_sdists))
+        found.update(files_under("upstream-wheels", layout.upstream_wheels))
         for label, path in (
             ("work/build-order.json", dirs.build_order),
             ("work/wheels.json", layout.wheels_record),
             ("work/build-inputs.json", layout.build_inputs),
             ("work/sdists-checked.json", layout.sdists_checked),
             ("work/fetched-provenance.json", layout.fetched_provenance),
+            ("work/selective.json", layout.selective_plan),
+            ("work/upstream.json", layout.upstream_record),
         ):
             found[label] = path
         return found

@@ -83,7 +83,7 @@ def discover(
             own = pins.get(layer.env_name)
             if own is None:
                 continue
-            python = _python_version(config, layer)
+            python = layer_python_version(config, layer)
             resolved[(layer.env_name, target)] = tuple(f"{p}=={v}" for p, v in own.items())
             for project, version in own.items():
                 files = indexes.files(project)
@@ -142,7 +142,7 @@ def _compile(
     """``uv pip compile`` of the layer's requirements for ``target``; sdists allowed."""
     if not layer.requirements:
         return {}
-    python = _python_version(config, layer)
+    python = layer_python_version(config, layer)
     with tempfile.TemporaryDirectory(prefix="srcstacks-missing-") as scratch:
         folder = Path(scratch)
         requirements = folder / "requirements.in"
@@ -212,7 +212,7 @@ def _one_line(stderr: str) -> str:
     return text if len(text) <= 600 else text[:597] + "..."
 
 
-def _python_version(config: StackConfig, layer: Layer) -> str:
+def layer_python_version(config: StackConfig, layer: Layer) -> str:
     """``X.Y`` of the runtime ``layer`` runs on."""
     runtime = next(item for item in config.stack_of(layer) if item.kind == "runtime")
     version = runtime.python_version or ""

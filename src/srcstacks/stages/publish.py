@@ -32,6 +32,7 @@ from srcstacks.provenance import (
     Manifest,
     PatchRecord,
     SdistRecord,
+    UpstreamRecord,
     WheelProvenance,
     read_manifest_or_empty,
     write_manifest,
@@ -40,6 +41,7 @@ from srcstacks.publishers import Publisher, read_publishers, write_publisher
 from srcstacks.settings import effective_env, read_settings
 from srcstacks.stages.cache_check import read_fetched_records
 from srcstacks.stages.publish_index import publish_to_index
+from srcstacks.stages.selective import plan_builds, read_upstream_wheels, upstream_wheel_path
 from srcstacks.tools.fromager import BuildOrderEntry, FromagerDirs, read_build_order
 from srcstacks.wheel_evidence import read_evidence
 from srcstacks.worklock import publishing_into
@@ -53,12 +55,16 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
     """Copy the wheels of the last Fromager run into the wheel dir; record provenance."""
     layout = Layout.of(config)
     dirs = layout.fromager
-    build_order = _read_build_order(dirs)
+    selective = config.mode.selective
+    # Selective mode may build nothing from source: then no build order is the run's.
+    build_order = _read_build_order(dirs) if not selective or plan_builds(config) else []
     fetched = read_fetched_records(config)
     records: dict[str, tuple[Path, WheelProvenance]] = {}
     for entry in build_order:
         wheel, record = describe_wheel(config, dirs, entry, fetched)
         records[wheel.name] = (wheel, record)
+    if selective:
+        records.update(upstream_records(config))
     wheel_dir = claim_dir(config.wheel_dir, "wheel dir")
     # Two stacks publishing into one wheel dir at once must not interleave.
     with publishing_into(wheel_dir):
@@ -90,8 +96,14 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
         write_manifest(wheel_dir, manifest)
         write_publisher(layout, set(records))
     shared = f", shared with {len(others)} other stack(s)" if others else ""
+    upstream = sum(1 for _, record in records.values() if record.upstream is not None)
+    origins = (
+        f" ({len(records) - upstream} built from source, {upstream} upstream binaries)"
+        if selective
+        else ""
+    )
     report(
-        f"published {len(records)} wheel(s) ({copied} new or changed) to {wheel_dir}"
+        f"published {len(records)} wheel(s){origins} ({copied} new or changed) to {wheel_dir}"
         f" with provenance.json{shared}"
     )
     index = index_target(config)
@@ -99,6 +111,32 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
         built = {name: record for name, (_, record) in records.items()}
         publish_to_index(config, index, built, read_settings(config.settings_dir), report)
     return manifest
+
+
+def upstream_records(config: StackConfig) -> dict[str, tuple[Path, WheelProvenance]]:
+    """The binary wheels selective mode took upstream, each with an upstream-binary record."""
+    records: dict[str, tuple[Path, WheelProvenance]] = {}
+    for wheel in read_upstream_wheels(config):
+        path = upstream_wheel_path(config, wheel)
+        if not path.is_file() or sha256_file(path) != wheel.sha256:
+            raise StageOrderError(
+                f"{path}: missing, or not the bytes {wheel.index_url} published;"
+                " rerun 'srcstacks wheels'"
+            )
+        records[wheel.filename] = (
+            path,
+            WheelProvenance(
+                filename=wheel.filename,
+                project=wheel.project,
+                version=wheel.version,
+                build_tag="",
+                sha256=wheel.sha256,
+                variant=config.variant,
+                sdist=None,
+                upstream=UpstreamRecord(wheel.index_url, wheel.url, wheel.sha256),
+            ),
+        )
+    return records
 
 
 def _refuse_conflicts(

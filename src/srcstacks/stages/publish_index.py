@@ -29,7 +29,7 @@ from srcstacks.private_index import (
     read_companion,
     upload,
 )
-from srcstacks.provenance import WheelProvenance
+from srcstacks.provenance import UPSTREAM_BINARY, WheelProvenance
 from srcstacks.settings import Settings
 from srcstacks.stages.build_inputs import current_inputs
 
@@ -39,7 +39,10 @@ Report = Callable[[str], None]
 def companion_record(
     config: StackConfig, settings: Settings, record: WheelProvenance
 ) -> dict[str, Any]:
-    """What the index keeps about one wheel: its provenance and the inputs it was built with."""
+    """What the index keeps about one wheel: its provenance and the inputs it was built with
+    (none for an upstream binary: it was not built here)."""
+    if record.upstream is not None:
+        return companion(record, {})
     return companion(record, current_inputs(config, record.project, record.version, settings))
 
 
@@ -50,6 +53,10 @@ def companion(
     wheel = asdict(record)
     if record.host is None:
         del wheel["host"]  # companions of wheels without a host keep their bytes
+    if record.upstream is None:
+        del wheel["upstream"]  # likewise the companions of wheels built from source
+    else:
+        wheel["origin"] = UPSTREAM_BINARY
     return {
         "format": 1,
         "wheel": wheel,

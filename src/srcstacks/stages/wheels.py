@@ -43,6 +43,7 @@ from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked
 from srcstacks.stages.parallel_wheels import build_in_parallel, on_terminal, retrying_conflicts
 from srcstacks.stages.runtime_build import runtime_build_inputs
 from srcstacks.stages.sdist_check import check_sdists
+from srcstacks.stages.selective import SelectivePlan, fetch_upstream, plan_selective
 from srcstacks.tools import fromager
 
 Report = Callable[[str], None]
@@ -146,8 +147,9 @@ def build_wheels(
     ``pins`` is a constraints file fixing versions, used to rebuild exactly what an
     earlier build resolved.
     """
-    requirements = collect_requirements(config)
-    for layer in config.layers:
+    plan = plan_selective(config, report) if config.mode.selective else None
+    requirements = plan.requirements if plan else collect_requirements(config)
+    for layer in config.layers if plan is None else ():
         for requirement in layer.left_out:
             report(
                 f"leaving out '{requirement}' of layer {layer.name!r}: its marker is false"
@@ -159,6 +161,12 @@ def build_wheels(
                 f" other platforms than {BUILD_PLATFORM}; locking needs its wheel from a"
                 " build host of such a platform"
             )
+    if plan is not None:
+        _report_plan(plan, report)
+        pins = pins or Layout.of(config).selective_constraints
+        if not requirements:
+            fetch_upstream(config, plan, (), report)
+            return _record_build(config, WheelBuild((), False, ()), report)
     if not requirements:
         raise ConfigError(f"{config.spec_path}: no layer declares any requirement to build")
     settings = _check_inputs(config)
@@ -249,19 +257,40 @@ def build_wheels(
     log_path = recorder.log_path
     check_sdists(config, dirs, settings, report)
     _warn_about_unused_inputs(config, dirs, report, settings)
-    build = WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
+    if plan is not None:
+        fetch_upstream(config, plan, built_projects(dirs), report)
+    _record_build(
+        config, WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts)), report
+    )
+    report(f"wheels built; Fromager's log: {log_path}")
+    return WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
+
+
+def _record_build(config: StackConfig, build: WheelBuild, report: Report) -> WheelBuild:
+    """Write ``wheels.json``: what this run built, with which Fromager, in which mode."""
     write_json(
-        layout.wheels_record,
+        Layout.of(config).wheels_record,
         {
             "requirements": list(build.requirements),
             "skip_constraints": build.skip_constraints,
             "conflicts": [conflict.describe() for conflict in build.conflicts],
             "fromager_version": fromager.version(),
             "variant": config.variant,
+            "mode": config.mode.name,
         },
     )
-    report(f"wheels built; Fromager's log: {log_path}")
     return build
+
+
+def _report_plan(plan: SelectivePlan, report: Report) -> None:
+    projects = {project for project, _, platform, _ in plan.needed if platform == plan.here}
+    report(
+        f"selective mode: building {len(plan.from_source)} of the {len(projects)} project(s)"
+        f" the layers need on {plan.here} from source; the rest are binary wheels from"
+        f" {plan.index_url}"
+    )
+    for build in plan.from_source:
+        report(f"  from source: {build.requirement} ({build.reason})")
 
 
 def _bootstrap(
