@@ -165,6 +165,17 @@ def test_a_symlinked_spec_uses_the_links_folder(tmp_path: Path) -> None:
     assert load_config(linked / "sub" / ".." / "venvstacks.toml").spec_dir == linked
 
 
+def test_mode_defaults_to_full_and_selective_names_are_canonical(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, SPEC)).mode.name == "full"
+    spec = write(
+        tmp_path,
+        SPEC
+        + '\n[tool.srcstacks]\nmode = "selective"\nbuild_from_source = ["Six", "zope.interface"]\n',
+    )
+    mode = load_config(spec).mode
+    assert mode.selective and mode.build_from_source == ("six", "zope-interface")
+
+
 @pytest.mark.parametrize(
     ("addition", "expected"),
     [
@@ -175,6 +186,20 @@ def test_a_symlinked_spec_uses_the_links_folder(tmp_path: Path) -> None:
         ('\n[tool.srcstacks.runtime]\nsource = "local"\n', "needs 'path'"),
         ('\n[tool.srcstacks.runtime]\nsource = "mirror"\n', "needs 'mirror_url'"),
         ('\n[tool.srcstacks.runtime]\nurl = "x"\n', "tool.srcstacks.runtime.url"),
+        ('\n[tool.srcstacks]\nmode = "binary"\n', "'tool.srcstacks.mode' must be \"full\""),
+        ("\n[tool.srcstacks]\nmode = 1\n", "'tool.srcstacks.mode' must be a string"),
+        (
+            '\n[tool.srcstacks]\nmode = "selective"\nbuild_from_source = ["a b"]\n',
+            "holds 'a b', which is not a project name",
+        ),
+        (
+            '\n[tool.srcstacks]\nmode = "selective"\nbuild_from_source = [3]\n',
+            "holds 3, which is not a project name",
+        ),
+        (
+            '\n[tool.srcstacks]\nbuild_from_source = ["six"]\n',
+            'applies only to mode = "selective"',
+        ),
     ],
 )
 def test_tool_table_errors_name_the_key(tmp_path: Path, addition: str, expected: str) -> None:

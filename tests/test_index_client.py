@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.index_client import IndexReadError, project_page_url, published_sha256
+from srcstacks.index_client import (
+    IndexReadError,
+    download_checked,
+    project_page_url,
+    published_files,
+    published_sha256,
+)
 from tests.index_server import serve_sdist
 
 
@@ -42,5 +48,36 @@ def test_missing_project_is_a_read_error(tmp_path: Path) -> None:
 def test_json_page_hashes_are_read() -> None:
     from srcstacks.index_client import _from_json
 
-    page = '{"files": [{"filename": "a-1.tar.gz", "hashes": {"sha256": "ab"}}, {"filename": "b"}]}'
-    assert _from_json("https://x.test/simple/a/", page) == {"a-1.tar.gz": "ab"}
+    page = (
+        '{"files": [{"filename": "a-1.tar.gz", "url": "../../files/a-1.tar.gz#x=1",'
+        ' "hashes": {"sha256": "AB"}}, {"filename": "b"}]}'
+    )
+    found = _from_json("https://x.test/simple/a/", page)
+    assert list(found) == ["a-1.tar.gz"]
+    assert found["a-1.tar.gz"].sha256 == "ab"
+    # Relative URLs are resolved against the page, and the fragment is dropped.
+    assert found["a-1.tar.gz"].url == "https://x.test/files/a-1.tar.gz"
+
+
+def test_a_listed_file_downloads_checked_against_its_published_sha256(tmp_path: Path) -> None:
+    sdist = tmp_path / "demo-1.0.tar.gz"
+    sdist.write_bytes(b"the bytes the index serves")
+    with serve_sdist("demo", sdist) as index_url:
+        item = published_files(index_url, "demo")[sdist.name]
+        assert item.url.startswith("http://127.0.0.1:") and item.url.endswith(f"/{sdist.name}")
+        download_checked(item, tmp_path / "got" / sdist.name)
+    assert (tmp_path / "got" / sdist.name).read_bytes() == sdist.read_bytes()
+
+
+def test_a_download_with_other_bytes_than_published_is_refused_and_not_kept(
+    tmp_path: Path,
+) -> None:
+    sdist = tmp_path / "demo-1.0.tar.gz"
+    sdist.write_bytes(b"content")
+    target = tmp_path / "got" / sdist.name
+    with serve_sdist("demo", sdist, mode="wrong-sha256") as index_url:
+        item = published_files(index_url, "demo")[sdist.name]
+        with pytest.raises(IndexReadError, match="the index published"):
+            download_checked(item, target)
+    assert not target.exists()
+    assert not [path for path in target.parent.iterdir() if path.name.endswith(".part")]

@@ -11,6 +11,7 @@ from srcstacks.errors import ConfigError
 from srcstacks.platforms import (
     TARGET_PLATFORMS,
     UV_PLATFORMS,
+    best_wheel,
     build_platform,
     declared_platforms,
     platform_tags,
@@ -142,3 +143,35 @@ def test_spec_errors_about_platforms_come_from_the_spec_reader(tmp_path: Path) -
         load_config(
             spec(tmp_path, runtime='platforms = ["linux_x86_64"]', app='platforms = ["win_amd64"]')
         )
+
+
+MARKUPSAFE = [
+    "markupsafe-3.0.3-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+    "markupsafe-3.0.3-cp311-cp311-musllinux_1_2_x86_64.whl",
+    "markupsafe-3.0.3-cp311-cp311-macosx_11_0_arm64.whl",
+    "markupsafe-3.0.3-cp311-cp311-win_amd64.whl",
+    "markupsafe-3.0.3-cp312-cp312-win_amd64.whl",
+    "markupsafe-3.0.3-py3-none-any.whl",
+]
+
+
+@pytest.mark.parametrize(
+    ("target", "python", "expected"),
+    [
+        ("linux_x86_64", "3.11", MARKUPSAFE[0]),
+        ("macosx_arm64", "3.11", MARKUPSAFE[2]),
+        ("win_amd64", "3.11", MARKUPSAFE[3]),
+        ("win_amd64", "3.12", MARKUPSAFE[4]),
+        # No compiled wheel for the platform: the pure one, as an installer would choose.
+        ("linux_aarch64", "3.11", MARKUPSAFE[5]),
+    ],
+)
+def test_the_best_wheel_is_the_one_an_installer_prefers(
+    target: str, python: str, expected: str
+) -> None:
+    assert best_wheel(MARKUPSAFE, target, python) == expected
+
+
+def test_no_best_wheel_when_none_fits() -> None:
+    assert best_wheel(MARKUPSAFE[:4], "linux_aarch64", "3.11") is None
+    assert best_wheel(["not-a-wheel.tar.gz"], "linux_x86_64", "3.11") is None
