@@ -53,7 +53,7 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         gaps=[
             Gap("framework-fw", p, "docopt", "0.6.2", "sdist only")
             for p in ("linux_x86_64", "win_amd64")
-        ],  # fmt: skip
+        ],
         index_url=INDEX,
         resolved={("framework-fw", "linux_x86_64"): PINS, ("framework-fw", "win_amd64"): PINS},
     )
