@@ -13,8 +13,10 @@ from srcstacks.config import StackConfig, load_config
 from srcstacks.errors import ConfigError, DownloadError
 from srcstacks.index_client import IndexReadError, PublishedFile
 from srcstacks.layout import Layout
+from srcstacks.provenance import Manifest, UpstreamRecord, WheelProvenance
 from srcstacks.stages import selective
 from srcstacks.stages.missing import Discovery
+from srcstacks.stages.verify_upstream import upstream_problems
 from srcstacks.wheel_availability import Gap
 
 SPEC = """
@@ -74,6 +76,7 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         target.write_bytes(item.filename.encode())
 
     monkeypatch.setattr(selective, "published_files", files)
+    monkeypatch.setattr("srcstacks.stages.verify_upstream.published_files", files)
     monkeypatch.setattr(selective, "download_checked", download)
     return downloads
 
@@ -166,3 +169,63 @@ def test_an_unreachable_index_names_the_project(tmp_path: Path, upstream: list[s
         patch.setattr(selective, "published_files", unreachable)
         with pytest.raises(DownloadError, match="idna: cannot list its files on https://pypi"):
             selective.fetch_upstream(config, plan, [("docopt", "0.6.2")], lambda line: None)
+
+
+def _upstream_manifest(sha256: str) -> Manifest:
+    name = "idna-3.11-py3-none-any.whl"
+    record = WheelProvenance(
+        filename=name,
+        project="idna",
+        version="3.11",
+        build_tag="",
+        sha256=sha256,
+        variant="cpu",
+        sdist=None,
+        upstream=UpstreamRecord(INDEX, f"https://files.test/{name}", sha256),
+    )
+    return Manifest({name: record})
+
+
+def test_verify_checks_each_upstream_binary_against_its_index(
+    tmp_path: Path, upstream: list[str]
+) -> None:
+    config = _config(tmp_path)
+    name = "idna-3.11-py3-none-any.whl"
+    ours = frozenset({name})
+    assert upstream_problems(config, _upstream_manifest(_sha(name)), ours) == []
+    # A wheel swapped in, its record edited to match: the index publishes other bytes.
+    edited = upstream_problems(config, _upstream_manifest("0" * 64), ours)
+    assert edited == [
+        f"{name}: {INDEX} publishes sha256 {_sha(name)[:12]}..., its provenance records"
+        " 000000000000..."
+    ]
+
+
+def test_verify_refuses_an_upstream_record_for_a_project_the_plan_built(
+    tmp_path: Path, upstream: list[str]
+) -> None:
+    config = _config(tmp_path, 'build_from_source = ["idna"]\n')
+    selective.plan_selective(config, report=lambda line: None)
+    name = "idna-3.11-py3-none-any.whl"
+    problems = upstream_problems(config, _upstream_manifest(_sha(name)), frozenset({name}))
+    assert problems == [
+        f"{name}: recorded as an upstream binary, but the selective plan built idna from"
+        " source (selective.json)"
+    ]
+
+
+def test_verify_counts_an_unreadable_index_as_a_problem(
+    tmp_path: Path, upstream: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(tmp_path)
+
+    def unreachable(url: str, project: str) -> dict[str, PublishedFile]:
+        raise IndexReadError("cannot read https://pypi.test/simple/idna/: timed out")
+
+    monkeypatch.setattr("srcstacks.stages.verify_upstream.published_files", unreachable)
+    name = "idna-3.11-py3-none-any.whl"
+    problems = upstream_problems(config, _upstream_manifest(_sha(name)), frozenset({name}))
+    assert problems == [
+        f"{name}: cannot check it against its upstream index: cannot read"
+        " https://pypi.test/simple/idna/: timed out"
+    ]
