@@ -2,8 +2,8 @@
 
 Reads venvstacks' stack manifest (``__venvstacks__/venvstacks.json``: the layers and
 how they stack), ``__srcstacks__/build.json`` (variant, tool versions, provenance pin),
-each archive's SBOM (``<archive>.cdx.json``), the wheel dir's ``provenance.json`` and
-Fromager's ``graph.json`` (build tools, see :mod:`srcstacks.report.build_tools`).
+each archive's SBOM (``<archive>.cdx.json``) and the wheel dir's ``provenance.json``
+(build tools, see :mod:`srcstacks.report.build_tools`).
 Writes nothing. A missing input is a one-line error naming the file and the command
 that writes it.
 """
@@ -48,7 +48,7 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
     layout = Layout.of(config)
     layers = read_layer_metadata(layout.stack_manifest)
     build_info = read_build_info(layout.build_info)
-    tools = BuildToolsIndex.read(layout.provenance, layout.fromager.graph)
+    tools = BuildToolsIndex.read(layout.wheel_dir)
     documents = [(layer, _read_sbom(layout, layer)) for layer in layers]
     nodes = _NodeIds()
     for layer, document in documents:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from srcstacks.build_record import BuildEnvironment
+
 # What a component is to its layer, as the page names it.
 DISTRIBUTION = "distribution"
 RUNTIME = "interpreter"
@@ -27,33 +29,25 @@ class PatchText:
 
 
 @dataclass(frozen=True)
-class BuildTool:
-    """One build requirement installed to build a wheel."""
-
-    name: str
-    version: str
-    requirement_type: str  # build-system, build-backend, build-sdist
-    sha256: str  # of the tool's wheel, "" when not recorded
-
-
-@dataclass(frozen=True)
 class BuildTools:
-    """The build environment behind one wheel, and where the page learnt it."""
+    """The build environment behind one wheel, as its provenance record holds it."""
 
-    source: str  # "provenance", "Fromager's graph.json" or "not recorded"
-    tools: tuple[BuildTool, ...] = ()
-    # None: no record says (Fromager's graph names tools only; older provenance records
-    # have no compilers); () : recorded as none (a pure-Python wheel, no flags).
-    compilers: tuple[str, ...] | None = None
-    env: tuple[tuple[str, str], ...] | None = None
+    # None: no record says (no provenance entry, or one without a build environment).
+    environment: BuildEnvironment | None
 
     @property
     def recorded(self) -> bool:
-        """False when no file says which tools built the wheel."""
-        return self.source != NOT_RECORDED
+        """False when no record says which tools built the wheel."""
+        return self.environment is not None
+
+    @property
+    def source(self) -> str:
+        """Where the page learnt it: ``provenance`` or ``not recorded``."""
+        return FROM_PROVENANCE if self.recorded else NOT_RECORDED
 
 
 NOT_RECORDED = "not recorded"
+FROM_PROVENANCE = "provenance"
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from srcstacks.build_record import BuildEnvironment
 from srcstacks.report.graph_svg import render_svg
 from srcstacks.report.model import (
     DISTRIBUTION,
-    BuildTools,
     Component,
     Layer,
     StackReport,
@@ -195,9 +195,7 @@ def _build_tools(components: tuple[Component, ...]) -> str:
         (
             f"{c.name} {c.version}",
             c.wheel or NOT_RECORDED_TEXT,
-            _tools_text(c.build),
-            _recorded(c.build.compilers if c.build else None, "; ", "none"),
-            _recorded(_flags(c.build), ", ", "none"),
+            *_environment_cells(c.build.environment if c.build else None),
             c.build.source if c.build else NOT_RECORDED_TEXT,
         )
         for c in built
@@ -206,28 +204,21 @@ def _build_tools(components: tuple[Component, ...]) -> str:
     return "<h3>Build tools behind each wheel</h3>\n" + _table(head, rows, cls="tools")
 
 
-def _flags(build: BuildTools | None) -> tuple[str, ...] | None:
-    if build is None or build.env is None:
-        return None
-    return tuple(f"{name}={value}" for name, value in build.env)
-
-
-def _recorded(values: tuple[str, ...] | None, separator: str, empty: str) -> str:
-    """``values`` joined; ``empty`` when recorded as none; "not recorded" when unknown."""
-    if values is None:
-        return NOT_RECORDED_TEXT
-    return separator.join(values) or empty
-
-
-def _tools_text(build: BuildTools | None) -> str:
-    if build is None or not build.recorded:
-        return NOT_RECORDED_TEXT
-    if not build.tools:
-        return "no build requirements recorded"
-    return "; ".join(
+def _environment_cells(environment: BuildEnvironment | None) -> tuple[str, str, str]:
+    """Tools, compilers, flags; "not recorded" for all three when no record holds them."""
+    if environment is None:
+        return (NOT_RECORDED_TEXT,) * 3
+    tools = "; ".join(
         f"{tool.name} {tool.version} ({tool.requirement_type})"
         + (f" sha256 {tool.sha256}" if tool.sha256 else "")
-        for tool in build.tools
+        for tool in environment.tools
+    )
+    flags = ", ".join(f"{name}={value}" for name, value in sorted(environment.env.items()))
+    # Recorded as none: a pure-Python wheel has no compilers, often no flags.
+    return (
+        tools or "no build requirements recorded",
+        "; ".join(environment.compilers) or "none",
+        flags or "none",
     )
 
 
