@@ -426,6 +426,17 @@ def test_report_before_any_build_names_the_file_and_command(tmp_path: Path) -> N
     assert not Layout.of(load_config(spec)).report.exists()
 
 
+@pytest.mark.parametrize("command", ["verify", "report"])
+def test_verify_and_report_read_the_outputs_the_options_name(tmp_path: Path, command: str) -> None:
+    spec = copy_demo_stack(tmp_path / "stack")
+    default = Layout.of(load_config(spec)).stack_manifest
+    moved = tmp_path / "elsewhere" / default.relative_to(default.parents[1])
+    for options, manifest in (((), default), (("--output-dir", moved.parents[1]), moved)):
+        result = run_cli(command, spec, *options, "--no-index", check=False)
+        assert result.returncode == 1
+        assert error_line(result.stderr).startswith(f"srcstacks: error: {manifest}: no archives")
+
+
 def test_report_without_provenance_names_it(outputs: StackConfig) -> None:
     Layout.of(outputs).provenance.unlink()
     result = run_cli("report", outputs.spec_path, "--no-verify", check=False)
