@@ -11,6 +11,7 @@ import itertools
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +24,7 @@ from srcstacks.layout import Layout, sbom_path
 from srcstacks.provenance import (
     BuildEnvironment,
     BuildTool,
+    HostRecord,
     Manifest,
     SdistRecord,
     WheelProvenance,
@@ -344,6 +346,66 @@ def test_report_with_a_malformed_provenance_names_it(outputs: StackConfig) -> No
     assert result.returncode == 1
     line = error_line(result.stderr)
     assert str(Layout.of(outputs).provenance) in line and "malformed provenance entry" in line
+
+
+WIN_ONLY = """
+[[applications]]
+name = "win-only"
+launch_module = "launch_modules/punycode.py"
+runtime = "cpython-3.11"
+platforms = ["win_amd64"]
+requirements = []
+"""
+
+
+def test_layers_left_to_other_hosts_are_named_with_their_platforms(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path / "stack")
+    text = spec.read_text().replace(
+        'platforms = ["linux_x86_64"]', 'platforms = ["linux_x86_64", "win_amd64"]'
+    )
+    text = text.replace(
+        'requirements = ["markupsafe==3.0.4"]',
+        'requirements = ["markupsafe==3.0.4", "dlltracer; sys_platform == \'win32\'"]',
+    )
+    spec.write_text(text.replace("[tool.srcstacks]", WIN_ONLY + "\n[tool.srcstacks]", 1))
+    config = load_config(spec)
+    write_outputs(config, local_refs=False)
+    lock = spec.parent / "requirements" / "app-win-only" / "pylock.app-win-only.toml"
+    lock.parent.mkdir(parents=True)
+    lock.write_text('lock-version = "1.0"\n')
+    manifest = _provenance()
+    dlltracer = replace(
+        _record("dlltracer-1.0.2-cp311-cp311-win_amd64.whl", None),
+        project="dlltracer", host=HostRecord("winbuild", "win_amd64"),
+    )  # fmt: skip
+    write_manifest(config.wheel_dir, Manifest({**manifest.wheels, dlltracer.filename: dlltracer}))
+
+    report = gather(config, VerifyOutcome(ran=False))
+    page = render_page(report)
+    assert "<tr><th>Layers built on other hosts</th><td>1</td></tr>" in page
+    assert (
+        '<tr class="elsewhere"><td>app-win-only</td><td>application</td><td>win_amd64</td>'
+        "<td>locked here (requirements/app-win-only/pylock.app-win-only.toml)</td>"
+        "<td>built on another host</td></tr>"
+    ) in page
+    assert (
+        "<td>framework-web</td><td>dlltracer; sys_platform == &quot;win32&quot;</td>"
+        "<td>dlltracer-1.0.2-cp311-cp311-win_amd64.whl (built on winbuild)</td>"
+    ) in page
+    # Not locked yet, and without a wheel: said so rather than left out.
+    lock.unlink()
+    write_manifest(config.wheel_dir, manifest)
+    page = render_page(gather(config, VerifyOutcome(ran=False)))
+    assert "<td>win_amd64</td><td>not locked yet</td>" in page
+    assert "win32&quot;</td><td>none</td>" in page
+
+
+def test_a_stack_built_wholly_here_says_so(outputs: StackConfig) -> None:
+    """Negative control: the demo leaves no layer to another host."""
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    assert "<tr><th>Layers built on other hosts</th><td>0</td></tr>" in page
+    assert "None: this machine (linux_x86_64) builds an archive of every layer." in page
+    assert 'class="elsewhere"' not in page and "only other platforms need" not in page
 
 
 def test_graph_boxes_sit_in_their_layer_columns_without_overlapping() -> None:

@@ -134,6 +134,25 @@ class VerifyOutcome:
 
 
 @dataclass(frozen=True)
+class LayerElsewhere:
+    """A layer whose ``platforms`` leave out this machine's: locked here, built elsewhere."""
+
+    name: str  # the deployed folder, e.g. "app-win-only"
+    kind: str  # runtime, framework or application
+    platforms: tuple[str, ...]  # () : venvstacks builds it nowhere
+    lock_file: str  # relative to the spec's folder; "" when not locked yet
+
+
+@dataclass(frozen=True)
+class OtherPlatformRequirement:
+    """A requirement whose marker is true only on platforms this machine does not build."""
+
+    layer: str  # the deployed folder of the layer that declares it
+    requirement: str  # as the spec writes it, marker included
+    wheels: tuple[str, ...]  # the wheel dir's wheels of it (collected from other hosts)
+
+
+@dataclass(frozen=True)
 class StackReport:
     """Everything the page shows."""
 
@@ -144,3 +163,6 @@ class StackReport:
     layers: tuple[Layer, ...]
     graph: Graph
     verify: VerifyOutcome
+    build_platform: str = ""  # the platform this machine builds archives for
+    layers_elsewhere: tuple[LayerElsewhere, ...] = ()
+    other_platform_requirements: tuple[OtherPlatformRequirement, ...] = ()

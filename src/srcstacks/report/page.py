@@ -37,6 +37,7 @@ def render_page(report: StackReport) -> str:
         _verify_section(report.verify),
         _graph_section(report),
         *(_layer_section(layer) for layer in report.layers),
+        _elsewhere_section(report),
         _licence_section(report),
     ]
     return "\n".join(
@@ -69,6 +70,7 @@ def _summary(report: StackReport) -> str:
     tools = ", ".join(f"{name} {version}" for name, version in report.tools) or NOT_RECORDED_TEXT
     rows = [
         ("Layers", str(len(report.layers))),
+        ("Layers built on other hosts", str(len(report.layers_elsewhere))),
         ("Components listed in the SBOMs", str(components)),
         ("Components built from patched source", str(patched)),
         ("Built with", tools),
@@ -238,6 +240,46 @@ def _system_libraries(layer: Layer) -> str:
         "<p>Not in the archive: the machine it is deployed on must provide them.</p>\n"
         + _table(head, rows, cls="syslibs")
     )
+
+
+def _elsewhere_section(report: StackReport) -> str:
+    """The layers and requirements this machine locks but leaves to other build hosts."""
+    here = report.build_platform or NOT_RECORDED_TEXT
+    parts = ['<section id="elsewhere">', "<h2>Layers built on other hosts</h2>"]
+    if report.layers_elsewhere:
+        parts.append(
+            f"<p>venvstacks locks every layer here, but this machine ({_e(here)}) builds"
+            " no archive of these: their <code>platforms</code> leave it out, so a build"
+            " host of one of those platforms builds, verifies and deploys them.</p>"
+        )
+        rows = [
+            (
+                layer.name,
+                layer.kind,
+                ", ".join(layer.platforms) or "none (venvstacks builds it nowhere)",
+                f"locked here ({layer.lock_file})" if layer.lock_file else "not locked yet",
+                "built on another host",
+            )
+            for layer in report.layers_elsewhere
+        ]
+        head = ("Layer", "Kind", "Platforms", "Lock", "Archive")
+        parts.append(_table(head, rows, cls="elsewhere", row_cls="elsewhere"))
+    else:
+        parts.append(f"<p>None: this machine ({_e(here)}) builds an archive of every layer.</p>")
+    if report.other_platform_requirements:
+        parts.append(
+            "<h3>Requirements only other platforms need</h3>\n<p>Their markers are false"
+            f" on {_e(here)}: not built here; a lock that needs them takes the wheels other"
+            " build hosts built and <code>srcstacks collect</code> brought in.</p>"
+        )
+        needs = [
+            (item.layer, item.requirement, "; ".join(item.wheels) or "none")
+            for item in report.other_platform_requirements
+        ]
+        needs_head = ("Layer", "Requirement", "Wheels in the wheel dir")
+        parts.append(_table(needs_head, needs, cls="other-platforms"))
+    parts.append("</section>")
+    return "\n".join(parts)
 
 
 def _licence_section(report: StackReport) -> str:
