@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -20,8 +21,10 @@ from srcstacks.tools.process import (
     announce_environment,
     ignored_user_settings,
     last_error_line,
+    run_captured,
     run_logged,
     run_marked,
+    run_probe,
     tool_env,
 )
 from srcstacks.worklock import exclusive, leftover_processes
@@ -56,6 +59,23 @@ def test_tool_env_is_built_from_the_allow_list(hostile_env: None) -> None:
     assert "UV_NO_CONFIG" not in tool_env(uv_project_config=True)
     assert env["XDG_CONFIG_HOME"] == env["XDG_CONFIG_DIRS"] == os.devnull  # outside a run
     assert RUN_MARKER not in env
+
+
+def test_captured_commands_get_the_tool_env_and_report_failure_as_asked(
+    hostile_env: None,
+) -> None:
+    """run_probe and run_captured (uv pip compile in ``missing``) start tools alike."""
+    show = "import json, os, sys; print(json.dumps(sorted(os.environ))); sys.exit(int(sys.argv[1]))"
+    seen = run_captured([sys.executable, "-c", show, "3"], timeout=30, check=False)
+    assert seen.returncode == 3
+    assert json.loads(seen.stdout) == sorted(tool_env())
+    assert "UV_FIND_LINKS" not in seen.stdout  # negative control: the hostile env is set
+    assert "UV_FIND_LINKS" in os.environ
+    assert json.loads(run_probe([sys.executable, "-c", show, "0"])) == sorted(tool_env())
+    with pytest.raises(subprocess.CalledProcessError):
+        run_probe([sys.executable, "-c", show, "3"])
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_captured([sys.executable, "-c", "import time; time.sleep(5)"], timeout=0.5, check=False)
 
 
 def test_a_run_marks_its_tools_and_gives_them_empty_config_folders(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """``srcstacks report``'s own logic on made-up outputs: reading SBOMs, escaping, layout.
 
 The outputs here are written by the test (an SBOM with a hostile summary, both forms of
-a lower-layer reference, provenance with and without a build environment); the e2e
+a lower-layer reference, provenance records with and without a build environment); the e2e
 test (tests/e2e/test_report.py) opens the page of a real build in a real browser.
 """
 
@@ -11,6 +11,8 @@ import itertools
 import json
 import subprocess
 import sys
+from dataclasses import replace
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,26 @@ import pytest
 
 from srcstacks.config import StackConfig, load_config
 from srcstacks.layout import Layout, sbom_path
-from srcstacks.report.build_tools import FROM_GRAPH, FROM_PROVENANCE, BuildToolsIndex
+from srcstacks.provenance import (
+    BuildEnvironment,
+    BuildTool,
+    HostRecord,
+    Manifest,
+    SdistRecord,
+    WheelProvenance,
+    write_manifest,
+)
+from srcstacks.report.build_tools import BuildToolsIndex
 from srcstacks.report.gather import gather
 from srcstacks.report.graph_svg import BOX_HEIGHT, COLUMN_WIDTH, layout, render_svg
-from srcstacks.report.model import NOT_RECORDED, Graph, GraphEdge, GraphNode, VerifyOutcome
+from srcstacks.report.model import (
+    FROM_PROVENANCE,
+    NOT_RECORDED,
+    Graph,
+    GraphEdge,
+    GraphNode,
+    VerifyOutcome,
+)
 from srcstacks.report.page import render_page
 from srcstacks.report.verify_result import portable
 from tests.conftest import copy_demo_stack, run_cli
@@ -30,6 +48,7 @@ from tests.test_cli_errors import error_line
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 HOSTILE_NAME = 'evil"><svg onload=alert(3)>'
+HOSTILE_WHEEL = f"{HOSTILE_NAME}-6.6.6-0-py3-none-any.whl"
 RUNTIME_SERIAL = "11111111-1111-5111-8111-111111111111"
 FRAMEWORK_SERIAL = "22222222-2222-5222-8222-222222222222"
 APP_SERIAL = "33333333-3333-5333-8333-333333333333"
@@ -71,6 +90,30 @@ def _library(name: str, version: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _record(wheel: str, environment: BuildEnvironment | None) -> WheelProvenance:
+    name, version = wheel.split("-")[:2]
+    sdist = SdistRecord(f"https://example.org/{name}-{version}.tar.gz", "s.tar.gz", "f" * 64)
+    return WheelProvenance(
+        filename=wheel, project=name, version=version, build_tag="0", sha256="c" * 64,
+        variant="cpu", sdist=sdist, built_from_source=True, build_environment=environment,
+    )  # fmt: skip
+
+
+def _provenance() -> Manifest:
+    """markupsafe with a full build environment, jinja2 a pure one, the hostile one none."""
+    setuptools = BuildTool("setuptools", "80.9.0", "s.whl", "b" * 64, "build-system")
+    flit_core = BuildTool("flit-core", "3.12.0", "f.whl", "e" * 64, "build-system")
+    compiled = BuildEnvironment(
+        (setuptools,), ("GCC: (Debian 12.2.0-14+deb12u1) 12.2.0",), {"CFLAGS": "-O2"}
+    )
+    records = [
+        _record("markupsafe-3.0.4-0-py3-none-any.whl", compiled),
+        _record("jinja2-3.1.6-0-py3-none-any.whl", BuildEnvironment((flit_core,))),
+        _record(HOSTILE_WHEEL, None),
+    ]
+    return Manifest({record.filename: record for record in records})
+
+
 def write_outputs(config: StackConfig, *, local_refs: bool) -> None:
     """A runtime, a framework (hostile summary, a patch) and an app on it, as files.
 
@@ -90,38 +133,7 @@ def write_outputs(config: StackConfig, *, local_refs: bool) -> None:
         json.dumps({"variant": "cpu", "runtimes": [], "tools": {"fromager": "0.77.0"}})
     )
     config.wheel_dir.mkdir(parents=True)
-    environment = {
-        "tools": [
-            {"name": "setuptools", "version": "80.9.0", "filename": "s.whl",
-             "sha256": "b" * 64, "requirement_type": "build-system"},
-        ],
-        "compilers": ["GCC: (Debian 12.2.0-14+deb12u1) 12.2.0"],
-        "env": {"CFLAGS": "-O2"},
-    }  # fmt: skip
-    wheels = {
-        "markupsafe-3.0.4-0-py3-none-any.whl": {
-            "project": "markupsafe", "version": "3.0.4", "sha256": "c" * 64,
-            "build_environment": environment,
-        },
-        "jinja2-3.1.6-0-py3-none-any.whl": {
-            "project": "jinja2", "version": "3.1.6", "sha256": "d" * 64, "build_env": {}},
-        "flit_core-3.12.0-0-py3-none-any.whl": {
-            "project": "flit-core", "version": "3.12.0", "sha256": "e" * 64},
-    }  # fmt: skip
-    layout.provenance.write_text(json.dumps({"format": 1, "wheels": wheels}))
-    graph = {
-        "jinja2==3.1.6": {
-            "version": "3.1.6",
-            "canonicalized_name": "jinja2",
-            "edges": [
-                {"key": "flit-core==3.12.0", "req_type": "build-system"},
-                {"key": "markupsafe==3.0.4", "req_type": "install"},
-            ],
-        },
-        "flit-core==3.12.0": {"version": "3.12.0", "canonicalized_name": "flit-core"},
-    }
-    layout.fromager.graph.parent.mkdir(parents=True)
-    layout.fromager.graph.write_text(json.dumps(graph))
+    write_manifest(config.wheel_dir, _provenance())
     runtime = {
         "type": "platform",
         "bom-ref": "cpython",
@@ -300,38 +312,100 @@ def test_edges_into_a_lower_layer_reach_its_package(tmp_path: Path, local_refs: 
     }
 
 
-def test_build_tools_come_from_provenance_then_graph_then_nowhere(outputs: StackConfig) -> None:
-    layout = Layout.of(outputs)
-    index = BuildToolsIndex.read(layout.provenance, layout.fromager.graph)
-    recorded = index.tools_for("markupsafe-3.0.4-0-py3-none-any.whl", "markupsafe", "3.0.4")
-    assert recorded.source == FROM_PROVENANCE
-    assert [(t.name, t.version, t.sha256) for t in recorded.tools] == [
+def test_build_tools_come_from_provenance_or_are_not_recorded(outputs: StackConfig) -> None:
+    index = BuildToolsIndex.read(outputs.wheel_dir)
+    recorded = index.tools_for("markupsafe-3.0.4-0-py3-none-any.whl")
+    assert recorded.source == FROM_PROVENANCE and recorded.environment is not None
+    assert [(t.name, t.version, t.sha256) for t in recorded.environment.tools] == [
         ("setuptools", "80.9.0", "b" * 64)
     ]
-    assert recorded.compilers == ("GCC: (Debian 12.2.0-14+deb12u1) 12.2.0",)
-    assert recorded.env == (("CFLAGS", "-O2"),)
-    assert recorded.compilers == ("GCC: (Debian 12.2.0-14+deb12u1) 12.2.0",)
-    from_graph = index.tools_for("jinja2-3.1.6-0-py3-none-any.whl", "Jinja2", "3.1.6")
-    assert from_graph.source == FROM_GRAPH
-    # Only build edges, and the tool's wheel sha256 from its own provenance record.
-    assert [(t.name, t.version, t.requirement_type, t.sha256) for t in from_graph.tools] == [
-        ("flit-core", "3.12.0", "build-system", "e" * 64)
-    ]
-    assert from_graph.compilers is None and from_graph.env == ()
-    nowhere = index.tools_for("idna-3.11-0-py3-none-any.whl", "idna", "3.11")
-    assert nowhere.source == NOT_RECORDED and not nowhere.recorded
-    assert nowhere.compilers is None and nowhere.env is None
+    assert recorded.environment.compilers == ("GCC: (Debian 12.2.0-14+deb12u1) 12.2.0",)
+    assert recorded.environment.env == {"CFLAGS": "-O2"}
+    # A record without a build environment, and a wheel without a record, claim nothing.
+    for wheel in (HOSTILE_WHEEL, "idna-3.11-0-py3-none-any.whl"):
+        nowhere = index.tools_for(wheel)
+        assert nowhere.source == NOT_RECORDED and not nowhere.recorded
 
 
 def test_page_names_tools_and_says_not_recorded(outputs: StackConfig) -> None:
     page = render_page(gather(outputs, VerifyOutcome(ran=False)))
     assert "setuptools 80.9.0 (build-system) sha256 " + "b" * 64 in page
     assert "GCC: (Debian 12.2.0-14+deb12u1) 12.2.0" in page
-    assert "flit-core 3.12.0 (build-system)" in page
-    # The hostile package has neither a provenance build environment nor a graph node.
-    assert "<td>not recorded</td>" * 4 in page
-    # jinja2's record has no build environment: tools from the graph, compilers unknown.
-    assert "<td>not recorded</td><td>none</td><td>Fromager&#x27;s graph.json</td>" in page
+    # jinja2 is pure Python: its record says no compilers and no flags.
+    assert (
+        "<td>flit-core 3.12.0 (build-system) sha256 " + "e" * 64 + "</td>"
+        "<td>none</td><td>none</td><td>provenance</td>"
+    ) in page
+    # The hostile package's record has no build environment: all four cells say so.
+    assert f"<td>{escape(HOSTILE_WHEEL)}</td>" + "<td>not recorded</td>" * 4 in page
+
+
+def test_report_with_a_malformed_provenance_names_it(outputs: StackConfig) -> None:
+    Layout.of(outputs).provenance.write_text('{"format": 1, "wheels": {"x.whl": {}}}')
+    result = run_cli("report", outputs.spec_path, "--no-verify", check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert str(Layout.of(outputs).provenance) in line and "malformed provenance entry" in line
+
+
+WIN_ONLY = """
+[[applications]]
+name = "win-only"
+launch_module = "launch_modules/punycode.py"
+runtime = "cpython-3.11"
+platforms = ["win_amd64"]
+requirements = []
+"""
+
+
+def test_layers_left_to_other_hosts_are_named_with_their_platforms(tmp_path: Path) -> None:
+    spec = copy_demo_stack(tmp_path / "stack")
+    text = spec.read_text().replace(
+        'platforms = ["linux_x86_64"]', 'platforms = ["linux_x86_64", "win_amd64"]'
+    )
+    text = text.replace(
+        'requirements = ["markupsafe==3.0.4"]',
+        'requirements = ["markupsafe==3.0.4", "dlltracer; sys_platform == \'win32\'"]',
+    )
+    spec.write_text(text.replace("[tool.srcstacks]", WIN_ONLY + "\n[tool.srcstacks]", 1))
+    config = load_config(spec)
+    write_outputs(config, local_refs=False)
+    lock = spec.parent / "requirements" / "app-win-only" / "pylock.app-win-only.toml"
+    lock.parent.mkdir(parents=True)
+    lock.write_text('lock-version = "1.0"\n')
+    manifest = _provenance()
+    dlltracer = replace(
+        _record("dlltracer-1.0.2-cp311-cp311-win_amd64.whl", None),
+        project="dlltracer", host=HostRecord("winbuild", "win_amd64"),
+    )  # fmt: skip
+    write_manifest(config.wheel_dir, Manifest({**manifest.wheels, dlltracer.filename: dlltracer}))
+
+    report = gather(config, VerifyOutcome(ran=False))
+    page = render_page(report)
+    assert "<tr><th>Layers built on other hosts</th><td>1</td></tr>" in page
+    assert (
+        '<tr class="elsewhere"><td>app-win-only</td><td>application</td><td>win_amd64</td>'
+        "<td>locked here (requirements/app-win-only/pylock.app-win-only.toml)</td>"
+        "<td>built on another host</td></tr>"
+    ) in page
+    assert (
+        "<td>framework-web</td><td>dlltracer; sys_platform == &quot;win32&quot;</td>"
+        "<td>dlltracer-1.0.2-cp311-cp311-win_amd64.whl (built on winbuild)</td>"
+    ) in page
+    # Not locked yet, and without a wheel: said so rather than left out.
+    lock.unlink()
+    write_manifest(config.wheel_dir, manifest)
+    page = render_page(gather(config, VerifyOutcome(ran=False)))
+    assert "<td>win_amd64</td><td>not locked yet</td>" in page
+    assert "win32&quot;</td><td>none</td>" in page
+
+
+def test_a_stack_built_wholly_here_says_so(outputs: StackConfig) -> None:
+    """Negative control: the demo leaves no layer to another host."""
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    assert "<tr><th>Layers built on other hosts</th><td>0</td></tr>" in page
+    assert "None: this machine (linux_x86_64) builds an archive of every layer." in page
+    assert 'class="elsewhere"' not in page and "only other platforms need" not in page
 
 
 def test_graph_boxes_sit_in_their_layer_columns_without_overlapping() -> None:
@@ -412,6 +486,17 @@ def test_report_before_any_build_names_the_file_and_command(tmp_path: Path) -> N
     line = error_line(result.stderr)
     assert "venvstacks.json" in line and "run 'srcstacks archives'" in line
     assert not Layout.of(load_config(spec)).report.exists()
+
+
+@pytest.mark.parametrize("command", ["verify", "report"])
+def test_verify_and_report_read_the_outputs_the_options_name(tmp_path: Path, command: str) -> None:
+    spec = copy_demo_stack(tmp_path / "stack")
+    default = Layout.of(load_config(spec)).stack_manifest
+    moved = tmp_path / "elsewhere" / default.relative_to(default.parents[1])
+    for options, manifest in (((), default), (("--output-dir", moved.parents[1]), moved)):
+        result = run_cli(command, spec, *options, "--no-index", check=False)
+        assert result.returncode == 1
+        assert error_line(result.stderr).startswith(f"srcstacks: error: {manifest}: no archives")
 
 
 def test_report_without_provenance_names_it(outputs: StackConfig) -> None:

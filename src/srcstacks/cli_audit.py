@@ -25,9 +25,29 @@ from srcstacks.cli import (
     app,
     sbom_app,
 )
-from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
+from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, StackConfig, load_config
 from srcstacks.layout import Layout
 from srcstacks.sbom.profiles import PROFILES as SBOM_PROFILES  # stdlib only: cheap
+
+
+def _built_stack(
+    spec: Path,
+    variant: str | None,
+    wheel_dir: Path | None,
+    output_dir: Path | None,
+    index: str | None,
+    no_index: bool,
+) -> StackConfig:
+    """The config of a built stack as ``verify`` and ``report`` read it: the same options
+    (variant, wheel and output dirs, the index) name the same outputs in both."""
+    overrides = Overrides(
+        variant=variant,
+        wheel_dir=wheel_dir,
+        output_dir=output_dir,
+        index_url=index,
+        no_index=no_index,
+    )
+    return load_config(spec, overrides)
 
 
 @sbom_app.command("check")
@@ -96,14 +116,7 @@ def verify_command(
         from srcstacks.stages.rebuild import rebuild_and_compare
         from srcstacks.stages.verify import held_for_reading, verify_build
 
-        overrides = Overrides(
-            variant=variant,
-            wheel_dir=wheel_dir,
-            output_dir=output_dir,
-            index_url=index,
-            no_index=no_index,
-        )
-        config = load_config(spec, overrides)
+        config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index)
         # Verify alone only reads (it works on a read-only copy); a rebuild writes.
         held = pipeline.work_dir_held(config, _say) if rebuild else held_for_reading(config)
         with held, pipeline.index_running(config, _say):
@@ -153,14 +166,7 @@ def report_command(
     def action() -> None:
         from srcstacks.report import write_report
 
-        overrides = Overrides(
-            variant=variant,
-            wheel_dir=wheel_dir,
-            output_dir=output_dir,
-            index_url=index,
-            no_index=no_index,
-        )
-        config = load_config(spec, overrides)
+        config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index)
         target = (output or Layout.of(config).report).absolute()
         typer.echo(f"report written to {write_report(config, target, _say, verify=verify)}")
 

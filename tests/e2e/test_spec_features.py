@@ -56,7 +56,14 @@ def test_sample_shaped_stack_builds_verifies_deploys_and_runs(tmp_path: Path) ->
     assert "checked 2 wheel(s), 3 archive(s)" in verified
     assert f"not checked here (no archive built): {ELSEWHERE}" in verified
     run_cli("report", spec, "--output", tmp_path / "report.html")
-    assert "framework-idna@1.tar.xz" in (tmp_path / "report.html").read_text()
+    page = (tmp_path / "report.html").read_text()
+    assert "framework-idna@1.tar.xz" in page
+    # The page names the Windows-only layer: locked here, built on another host.
+    assert (
+        '<tr class="elsewhere"><td>app-win-only</td><td>application</td><td>win_amd64</td>'
+        "<td>locked here (requirements/app-win-only/pylock.app-win-only.toml)</td>"
+        "<td>built on another host</td></tr>"
+    ) in page
 
     deployed = run_cli("deploy", spec, "--target", tmp_path / "deployed", "--run")
     assert f"not deployed: {ELSEWHERE}" in deployed

@@ -1,10 +1,11 @@
 """``srcstacks report``: one self-contained HTML page an auditor can read.
 
 Reads the files a build left (venvstacks' stack manifest, ``build.json``, each
-archive's SBOM, ``provenance.json``, Fromager's ``graph.json``) and runs verify's
-read-only checks; writes only the page (by default ``<work_dir>/<variant>/report.html``).
+archive's SBOM, ``provenance.json``) and runs verify's read-only checks; writes only
+the page (by default ``<work_dir>/<variant>/report.html``).
 Modules: :mod:`.model` (typed values), :mod:`.gather` and :mod:`.sbom_reading` (read
-the files), :mod:`.build_tools` (which tools built each wheel), :mod:`.verify_result`,
+the files), :mod:`.build_tools` (which tools built each wheel), :mod:`.elsewhere` (layers
+and requirements other build hosts build), :mod:`.verify_result`,
 :mod:`.page` and :mod:`.graph_svg` (render).
 """
 

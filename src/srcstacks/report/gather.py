@@ -2,8 +2,10 @@
 
 Reads venvstacks' stack manifest (``__venvstacks__/venvstacks.json``: the layers and
 how they stack), ``__srcstacks__/build.json`` (variant, tool versions, provenance pin),
-each archive's SBOM (``<archive>.cdx.json``), the wheel dir's ``provenance.json`` and
-Fromager's ``graph.json`` (build tools, see :mod:`srcstacks.report.build_tools`).
+each archive's SBOM (``<archive>.cdx.json``), the wheel dir's ``provenance.json``
+(build tools, see :mod:`srcstacks.report.build_tools`) and, for the layers and
+requirements other build hosts build, the spec and lock files
+(:mod:`srcstacks.report.elsewhere`).
 Writes nothing. A missing input is a one-line error naming the file and the command
 that writes it.
 """
@@ -17,8 +19,10 @@ from urllib.parse import unquote
 from srcstacks.config import StackConfig
 from srcstacks.errors import SbomError, StageOrderError
 from srcstacks.layout import Layout, sbom_path
+from srcstacks.provenance import read_manifest
 from srcstacks.records import read_build_info
 from srcstacks.report.build_tools import BuildToolsIndex
+from srcstacks.report.elsewhere import layers_elsewhere, other_platform_requirements
 from srcstacks.report.model import (
     DISTRIBUTION,
     RUNTIME,
@@ -37,6 +41,7 @@ from srcstacks.report.sbom_reading import (
     system_library_needs,
     to_component,
 )
+from srcstacks.spec_rules import BUILD_PLATFORM
 from srcstacks.tools.venvstacks import LayerMetadata, read_layer_metadata
 
 # Components drawn as boxes in their layer's column; the others are listed only.
@@ -48,7 +53,8 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
     layout = Layout.of(config)
     layers = read_layer_metadata(layout.stack_manifest)
     build_info = read_build_info(layout.build_info)
-    tools = BuildToolsIndex.read(layout.provenance, layout.fromager.graph)
+    manifest = read_manifest(layout.wheel_dir)
+    tools = BuildToolsIndex(manifest)
     documents = [(layer, _read_sbom(layout, layer)) for layer in layers]
     nodes = _NodeIds()
     for layer, document in documents:
@@ -82,6 +88,9 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
         layers=report_layers,
         graph=Graph(tuple(nodes.nodes), _edges(documents, nodes)),
         verify=verify,
+        build_platform=BUILD_PLATFORM,
+        layers_elsewhere=layers_elsewhere(config),
+        other_platform_requirements=other_platform_requirements(config, manifest),
     )
 
 

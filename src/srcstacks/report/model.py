@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from srcstacks.build_record import BuildEnvironment
+
 # What a component is to its layer, as the page names it.
 DISTRIBUTION = "distribution"
 RUNTIME = "interpreter"
@@ -27,33 +29,25 @@ class PatchText:
 
 
 @dataclass(frozen=True)
-class BuildTool:
-    """One build requirement installed to build a wheel."""
-
-    name: str
-    version: str
-    requirement_type: str  # build-system, build-backend, build-sdist
-    sha256: str  # of the tool's wheel, "" when not recorded
-
-
-@dataclass(frozen=True)
 class BuildTools:
-    """The build environment behind one wheel, and where the page learnt it."""
+    """The build environment behind one wheel, as its provenance record holds it."""
 
-    source: str  # "provenance", "Fromager's graph.json" or "not recorded"
-    tools: tuple[BuildTool, ...] = ()
-    # None: no record says (Fromager's graph names tools only; older provenance records
-    # have no compilers); () : recorded as none (a pure-Python wheel, no flags).
-    compilers: tuple[str, ...] | None = None
-    env: tuple[tuple[str, str], ...] | None = None
+    # None: no record says (no provenance entry, or one without a build environment).
+    environment: BuildEnvironment | None
 
     @property
     def recorded(self) -> bool:
-        """False when no file says which tools built the wheel."""
-        return self.source != NOT_RECORDED
+        """False when no record says which tools built the wheel."""
+        return self.environment is not None
+
+    @property
+    def source(self) -> str:
+        """Where the page learnt it: ``provenance`` or ``not recorded``."""
+        return FROM_PROVENANCE if self.recorded else NOT_RECORDED
 
 
 NOT_RECORDED = "not recorded"
+FROM_PROVENANCE = "provenance"
 
 
 @dataclass(frozen=True)
@@ -140,6 +134,25 @@ class VerifyOutcome:
 
 
 @dataclass(frozen=True)
+class LayerElsewhere:
+    """A layer whose ``platforms`` leave out this machine's: locked here, built elsewhere."""
+
+    name: str  # the deployed folder, e.g. "app-win-only"
+    kind: str  # runtime, framework or application
+    platforms: tuple[str, ...]  # () : venvstacks builds it nowhere
+    lock_file: str  # relative to the spec's folder; "" when not locked yet
+
+
+@dataclass(frozen=True)
+class OtherPlatformRequirement:
+    """A requirement whose marker is true only on platforms this machine does not build."""
+
+    layer: str  # the deployed folder of the layer that declares it
+    requirement: str  # as the spec writes it, marker included
+    wheels: tuple[str, ...]  # the wheel dir's wheels of it (collected from other hosts)
+
+
+@dataclass(frozen=True)
 class StackReport:
     """Everything the page shows."""
 
@@ -150,3 +163,6 @@ class StackReport:
     layers: tuple[Layer, ...]
     graph: Graph
     verify: VerifyOutcome
+    build_platform: str = ""  # the platform this machine builds archives for
+    layers_elsewhere: tuple[LayerElsewhere, ...] = ()
+    other_platform_requirements: tuple[OtherPlatformRequirement, ...] = ()

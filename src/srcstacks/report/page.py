@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from srcstacks.build_record import BuildEnvironment
 from srcstacks.report.graph_svg import render_svg
 from srcstacks.report.model import (
     DISTRIBUTION,
-    BuildTools,
     Component,
     Layer,
     StackReport,
@@ -37,6 +37,7 @@ def render_page(report: StackReport) -> str:
         _verify_section(report.verify),
         _graph_section(report),
         *(_layer_section(layer) for layer in report.layers),
+        _elsewhere_section(report),
         _licence_section(report),
     ]
     return "\n".join(
@@ -69,6 +70,7 @@ def _summary(report: StackReport) -> str:
     tools = ", ".join(f"{name} {version}" for name, version in report.tools) or NOT_RECORDED_TEXT
     rows = [
         ("Layers", str(len(report.layers))),
+        ("Layers built on other hosts", str(len(report.layers_elsewhere))),
         ("Components listed in the SBOMs", str(components)),
         ("Components built from patched source", str(patched)),
         ("Built with", tools),
@@ -195,9 +197,7 @@ def _build_tools(components: tuple[Component, ...]) -> str:
         (
             f"{c.name} {c.version}",
             c.wheel or NOT_RECORDED_TEXT,
-            _tools_text(c.build),
-            _recorded(c.build.compilers if c.build else None, "; ", "none"),
-            _recorded(_flags(c.build), ", ", "none"),
+            *_environment_cells(c.build.environment if c.build else None),
             c.build.source if c.build else NOT_RECORDED_TEXT,
         )
         for c in built
@@ -206,28 +206,21 @@ def _build_tools(components: tuple[Component, ...]) -> str:
     return "<h3>Build tools behind each wheel</h3>\n" + _table(head, rows, cls="tools")
 
 
-def _flags(build: BuildTools | None) -> tuple[str, ...] | None:
-    if build is None or build.env is None:
-        return None
-    return tuple(f"{name}={value}" for name, value in build.env)
-
-
-def _recorded(values: tuple[str, ...] | None, separator: str, empty: str) -> str:
-    """``values`` joined; ``empty`` when recorded as none; "not recorded" when unknown."""
-    if values is None:
-        return NOT_RECORDED_TEXT
-    return separator.join(values) or empty
-
-
-def _tools_text(build: BuildTools | None) -> str:
-    if build is None or not build.recorded:
-        return NOT_RECORDED_TEXT
-    if not build.tools:
-        return "no build requirements recorded"
-    return "; ".join(
+def _environment_cells(environment: BuildEnvironment | None) -> tuple[str, str, str]:
+    """Tools, compilers, flags; "not recorded" for all three when no record holds them."""
+    if environment is None:
+        return (NOT_RECORDED_TEXT,) * 3
+    tools = "; ".join(
         f"{tool.name} {tool.version} ({tool.requirement_type})"
         + (f" sha256 {tool.sha256}" if tool.sha256 else "")
-        for tool in build.tools
+        for tool in environment.tools
+    )
+    flags = ", ".join(f"{name}={value}" for name, value in sorted(environment.env.items()))
+    # Recorded as none: a pure-Python wheel has no compilers, often no flags.
+    return (
+        tools or "no build requirements recorded",
+        "; ".join(environment.compilers) or "none",
+        flags or "none",
     )
 
 
@@ -247,6 +240,46 @@ def _system_libraries(layer: Layer) -> str:
         "<p>Not in the archive: the machine it is deployed on must provide them.</p>\n"
         + _table(head, rows, cls="syslibs")
     )
+
+
+def _elsewhere_section(report: StackReport) -> str:
+    """The layers and requirements this machine locks but leaves to other build hosts."""
+    here = report.build_platform or NOT_RECORDED_TEXT
+    parts = ['<section id="elsewhere">', "<h2>Layers built on other hosts</h2>"]
+    if report.layers_elsewhere:
+        parts.append(
+            f"<p>venvstacks locks every layer here, but this machine ({_e(here)}) builds"
+            " no archive of these: their <code>platforms</code> leave it out, so a build"
+            " host of one of those platforms builds, verifies and deploys them.</p>"
+        )
+        rows = [
+            (
+                layer.name,
+                layer.kind,
+                ", ".join(layer.platforms) or "none (venvstacks builds it nowhere)",
+                f"locked here ({layer.lock_file})" if layer.lock_file else "not locked yet",
+                "built on another host",
+            )
+            for layer in report.layers_elsewhere
+        ]
+        head = ("Layer", "Kind", "Platforms", "Lock", "Archive")
+        parts.append(_table(head, rows, cls="elsewhere", row_cls="elsewhere"))
+    else:
+        parts.append(f"<p>None: this machine ({_e(here)}) builds an archive of every layer.</p>")
+    if report.other_platform_requirements:
+        parts.append(
+            "<h3>Requirements only other platforms need</h3>\n<p>Their markers are false"
+            f" on {_e(here)}: not built here; a lock that needs them takes the wheels other"
+            " build hosts built and <code>srcstacks collect</code> brought in.</p>"
+        )
+        needs = [
+            (item.layer, item.requirement, "; ".join(item.wheels) or "none")
+            for item in report.other_platform_requirements
+        ]
+        needs_head = ("Layer", "Requirement", "Wheels in the wheel dir")
+        parts.append(_table(needs_head, needs, cls="other-platforms"))
+    parts.append("</section>")
+    return "\n".join(parts)
 
 
 def _licence_section(report: StackReport) -> str:

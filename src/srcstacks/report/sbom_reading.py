@@ -33,8 +33,8 @@ SYSTEM_LIBRARIES = "srcstacks:system_libraries"
 BOM_LINK_PREFIX = "urn:cdx:"
 LAYER_TYPES = ("platform", "framework", "application")  # CycloneDX types of layer components
 
-# Finds the build tools of a wheel: (wheel file name, project, version) -> BuildTools.
-ToolsLookup = Callable[[str, str, str], BuildTools]
+# Finds the build tools of a wheel by its file name.
+ToolsLookup = Callable[[str], BuildTools]
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def to_component(raw: RawComponent, node: str, tools_for: ToolsLookup) -> Compon
         wheel=wheel,
         patches=_patches(item, props),
         system_libraries=_sonames(item),
-        build=tools_for(wheel, name, version) if raw.kind == DISTRIBUTION else None,
+        build=tools_for(wheel) if raw.kind == DISTRIBUTION else None,
         node=node,
     )
 

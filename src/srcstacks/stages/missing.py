@@ -39,7 +39,7 @@ from srcstacks.platforms import (
     wheel_fits,
 )
 from srcstacks.settings import read_settings
-from srcstacks.tools.process import die_with_parent, tool_env
+from srcstacks.tools.process import run_captured
 from srcstacks.wheel_availability import (
     Gap,
     describe_files,
@@ -172,15 +172,7 @@ def _compile(
 def _run_uv(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
     """uv with srcstacks' allow-listed environment; it dies with srcstacks."""
     try:
-        return subprocess.run(
-            list(command),
-            env=tool_env(),
-            preexec_fn=die_with_parent,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=_UV_TIMEOUT_SECONDS,
-        )
+        return run_captured(command, timeout=_UV_TIMEOUT_SECONDS, check=False)
     except subprocess.TimeoutExpired:
         raise ResolutionError(
             f"uv pip compile did not finish in {_UV_TIMEOUT_SECONDS} s (is the index reachable?)"

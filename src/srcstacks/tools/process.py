@@ -228,16 +228,29 @@ def run_probe(command: Sequence[str], *, timeout: float = 60) -> str:
     It gets the tool environment and dies with srcstacks, like every tool. Raises
     ``OSError`` (cannot start) or ``subprocess.SubprocessError`` (failed, timed out).
     """
-    result = subprocess.run(
+    return run_captured(command, timeout=timeout, check=True).stdout
+
+
+def run_captured(
+    command: Sequence[str], *, timeout: float, check: bool
+) -> subprocess.CompletedProcess[str]:
+    """Run a short command with the tool environment; return its exit code and output.
+
+    The one place a tool whose output srcstacks reads (rather than logs) is started: it
+    gets :func:`tool_env` and dies with srcstacks. ``check``: a non-zero exit raises
+    ``subprocess.CalledProcessError``; otherwise the caller reads ``returncode`` and
+    ``stderr`` (``uv pip compile``'s resolution error, say). A timeout raises
+    ``subprocess.TimeoutExpired`` either way.
+    """
+    return subprocess.run(
         list(command),
         env=tool_env(),
         preexec_fn=die_with_parent,
         capture_output=True,
         text=True,
-        check=True,
+        check=check,
         timeout=timeout,
     )
-    return result.stdout
 
 
 CANNOT_START_PREFIX = "srcstacks-reaper: cannot start "
