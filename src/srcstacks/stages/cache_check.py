@@ -134,6 +134,13 @@ def mismatch(
         return "its provenance on the index is malformed"
     if provenance.sha256 != sha256 or provenance.filename != filename:
         return "its provenance on the index records another file"
+    if provenance.upstream is not None:
+        # Fromager fetches it instead of building it, so it must be a wheel built from
+        # source; an upstream binary another (selective) stack published is not one.
+        return (
+            f"it is an upstream binary (from {provenance.upstream.index_url}), not a wheel"
+            " built from source"
+        )
     if provenance.build_environment is None:
         return "it was built by an earlier srcstacks (no build environment recorded)"
     wanted = current_inputs(config, provenance.project, provenance.version, settings)
@@ -154,11 +161,14 @@ def _sdist_mismatch(provenance: WheelProvenance, settings: Settings) -> str:
         published = published_sha256(index_url, provenance.project)
     except IndexReadError as exc:
         return f"its sdist cannot be checked against {index_url}: {exc}"
-    expected = published.get(provenance.sdist.filename)
+    sdist = provenance.sdist
+    if sdist is None:
+        return "its provenance on the index records no sdist"
+    expected = published.get(sdist.filename)
     if expected is None:
-        return f"its sdist {provenance.sdist.filename} is not listed on {index_url}"
-    if expected != provenance.sdist.sha256:
-        return f"its sdist {provenance.sdist.filename} differs from the one {index_url} publishes"
+        return f"its sdist {sdist.filename} is not listed on {index_url}"
+    if expected != sdist.sha256:
+        return f"its sdist {sdist.filename} differs from the one {index_url} publishes"
     return ""
 
 
