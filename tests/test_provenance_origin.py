@@ -147,3 +147,14 @@ def test_the_wheel_dir_check_takes_an_upstream_binary_at_the_indexs_sha256(
     write_manifest(tmp_path, Manifest({record.filename: built}))
     with pytest.raises(ProvenanceError, match="no Fromager build metadata"):
         check_wheel_dir(tmp_path)
+
+
+def test_the_asdict_form_of_an_upstream_record_reads_back(tmp_path: Path) -> None:
+    """State files and index companions written with ``asdict`` carry no ``origin``:
+    ``upstream`` alone says it."""
+    from dataclasses import asdict
+
+    record = upstream_record(make_wheel(tmp_path / "six-1.17.0-py3-none-any.whl", fromager=False))
+    assert "origin" not in asdict(record)
+    assert WheelProvenance.from_dict(asdict(record)) == record
+    assert WheelProvenance.from_dict(asdict(BUILT)) == BUILT
