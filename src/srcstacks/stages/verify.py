@@ -10,14 +10,21 @@ does not stop at the first):
   name, a RECORD that matches its files; see :mod:`wheel_evidence`);
 - this stack's provenance records changed since the build: their sha256 differs from
   the one pinned in ``build.json`` and in every SBOM;
-- an sdist or patch whose sha256 differs from what provenance records for it;
+- an sdist or patch whose sha256 differs from what provenance records for it (an
+  upstream binary has no sdist; a patch that applies to its project is not in it);
+- a wheel installed in an archive that breaks the stack's mode
+  (:mod:`verify_mode`): an upstream binary in full mode, or one of a project
+  ``build_from_source`` lists in selective mode;
 - an archive that cannot be read, or whose sha256 differs from venvstacks' metadata;
 - a distribution in an archive that is not a published wheel with provenance;
 - a file in an archive that differs from where it came from, or that came from nowhere
   we can name (:mod:`accounting`);
 - an archive without its SBOM, or whose SBOM is malformed or incomplete, names another
-  sha256, or gives a distribution a wheel hash or a built-from-source claim its
-  provenance and wheel do not back (see ``sbom check``).
+  sha256, or gives a distribution a wheel hash, an origin or a built-from-source claim
+  its provenance and wheel do not back (see ``sbom check``), or was written in another
+  mode than the spec's.
+
+The summary line counts the wheels installed in the archives by origin.
 """
 
 from __future__ import annotations
