@@ -146,3 +146,13 @@ def test_sbomaudit_finds_an_upstream_binarys_supplier(tmp_path: Path) -> None:
     del by_name(document)["idna"]["supplier"]
     path.write_text(json.dumps(document))
     assert "[ ] Supplier included for package idna: MISSING" in sbomaudit(path).stdout
+
+
+def test_authors_without_email_give_the_projects_website() -> None:
+    text = (
+        "Metadata-Version: 2.4\nName: idna\nVersion: 3.11\nAuthor: Kim Davies\n"
+        "License-Expression: BSD-3-Clause\nProject-URL: Homepage, https://idna.example.org/\n"
+    )
+    item = replace(upstream(dist("idna", "3.11")), metadata=parse_metadata(text))
+    idna = by_name(layer(item))["idna"]
+    assert idna["supplier"] == {"name": "Kim Davies", "url": ["https://idna.example.org/"]}

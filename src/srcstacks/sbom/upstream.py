@@ -29,19 +29,21 @@ def index_name(index_url: str) -> str:
 
 def upstream_supplier(meta: DistMetadata, upstream: UpstreamRecord) -> OrganizationalEntity:
     """Who supplied an upstream binary: its named authors (or maintainers), with their
-    emails; when ``METADATA`` names nobody, the index it was taken from, with its URL.
+    emails, or when they have none, the project's website; when ``METADATA`` names
+    nobody, the index it was taken from, with its URL.
 
     Either way the supplier has a name (NTIA, CISA) and an email or URL (BSI, CRA).
     """
     named = [person for person in meta.authors if person.name]
-    if named:
-        contacts = [OrganizationalContact(email=person.email) for person in named if person.email]
-        urls = [] if contacts else [XsUri(upstream.index_url)]
+    if not named:
         return OrganizationalEntity(
-            name=", ".join(str(person.name) for person in named), urls=urls, contacts=contacts
+            name=index_name(upstream.index_url), urls=[XsUri(upstream.index_url)]
         )
+    contacts = [OrganizationalContact(email=person.email) for person in named if person.email]
+    websites = [url.url for url in meta.urls if url.kind == "website"]
+    urls = [] if contacts else [XsUri(websites[0] if websites else upstream.index_url)]
     return OrganizationalEntity(
-        name=index_name(upstream.index_url), urls=[XsUri(upstream.index_url)]
+        name=", ".join(str(person.name) for person in named), urls=urls, contacts=contacts
     )
 
 
