@@ -10,7 +10,11 @@ import pytest
 from srcstacks.config import load_config
 from srcstacks.errors import StateError
 from srcstacks.layout import Layout, claim_dir
-from srcstacks.stages.cache_check import discard_unchecked_fetches, read_fetched_records
+from srcstacks.stages.cache_check import (
+    discard_unchecked_fetches,
+    mismatch,
+    read_fetched_records,
+)
 from tests.test_config import SPEC, write
 
 
@@ -49,3 +53,68 @@ def test_a_malformed_record_of_fetched_wheels_is_named(tmp_path: Path) -> None:
     layout.fetched_provenance.write_text(json.dumps({"x.whl": {"project": "x"}}))
     with pytest.raises(StateError, match=r"fetched-provenance\.json: malformed record"):
         read_fetched_records(config)
+
+
+def upstream_companion(sha256: str, index_sha256: str | None = None) -> dict[str, object]:
+    """The index's companion of an upstream binary of six, as ``asdict`` writes it."""
+    from dataclasses import asdict
+
+    from srcstacks.provenance import UpstreamRecord, WheelProvenance
+
+    record = WheelProvenance(
+        filename="six-1.17.0-py3-none-any.whl", project="six", version="1.17.0",
+        build_tag="", sha256=sha256, variant="cpu", sdist=None,
+        upstream=UpstreamRecord("https://pypi.org/simple/", "https://x/six.whl",
+                                index_sha256 or sha256),
+    )  # fmt: skip
+    return {"wheel": asdict(record)}
+
+
+@pytest.mark.parametrize(
+    ("tool", "take_upstream", "expected"),
+    [
+        ("", False, "it is an upstream binary (from https://pypi.org/simple/), not a wheel"
+         " built from source"),
+        ('[tool.srcstacks]\nmode = "selective"\n', False, "it is an upstream binary (from"
+         " https://pypi.org/simple/), not a wheel built from source"),
+        ("", True, "it is an upstream binary (from https://pypi.org/simple/), but the stack is"
+         " in full mode"),
+        ('[tool.srcstacks]\nmode = "selective"\nbuild_from_source = ["six"]\n', True,
+         "it is an upstream binary (from https://pypi.org/simple/), but"
+         " 'tool.srcstacks.build_from_source' lists six"),
+        ('[tool.srcstacks]\nmode = "selective"\n', True, ""),
+    ],
+)  # fmt: skip
+def test_an_upstream_binary_on_the_index_is_taken_only_where_the_mode_allows(
+    tmp_path: Path, tool: str, take_upstream: bool, expected: str
+) -> None:
+    """Fromager's cache never takes one; the mirror of a selective stack's locked wheels
+    does, unless the project is to be built from source."""
+    config = load_config(write(tmp_path, SPEC + "\n" + tool))
+    companion = upstream_companion("5" * 64)
+    found = mismatch(
+        config, {}, "six-1.17.0-py3-none-any.whl", "5" * 64, companion,
+        take_upstream=take_upstream,
+    )  # fmt: skip
+    assert found == expected
+
+
+def test_an_upstream_binary_whose_bytes_the_index_did_not_publish_is_refused(
+    tmp_path: Path,
+) -> None:
+    config = load_config(write(tmp_path, SPEC + '\n[tool.srcstacks]\nmode = "selective"\n'))
+    companion = upstream_companion("5" * 64, index_sha256="6" * 64)
+    found = mismatch(config, {}, "six-1.17.0-py3-none-any.whl", "5" * 64, companion,
+                     take_upstream=True)  # fmt: skip
+    assert found == "its sha256 differs from the one its upstream index published"
+    # A companion of a wheel built from source without its build inputs is malformed.
+    built = {
+        "wheel": {
+            **companion["wheel"],
+            "upstream": None,  # type: ignore[dict-item]
+            "sdist": {"url": "u", "filename": "six-1.17.0.tar.gz", "sha256": "7"},
+        }
+    }
+    assert mismatch(config, {}, "six-1.17.0-py3-none-any.whl", "5" * 64, built) == (
+        "its provenance on the index is malformed"
+    )

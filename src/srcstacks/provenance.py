@@ -119,10 +119,13 @@ class WheelProvenance:
     def from_dict(cls, data: dict[str, Any]) -> WheelProvenance:
         """Rebuild a record from its JSON form."""
         values = dict(data)
-        origin = values.pop("origin", BUILT_FROM_SOURCE)
         upstream = values.get("upstream")
+        implied = UPSTREAM_BINARY if upstream is not None else BUILT_FROM_SOURCE
+        # ``origin`` may be left out (``asdict`` forms, as some state files and index
+        # companions are written); when given it must agree with ``upstream``.
+        origin = values.pop("origin", implied)
         values["upstream"] = None if upstream is None else UpstreamRecord(**upstream)
-        if origin != (UPSTREAM_BINARY if upstream is not None else BUILT_FROM_SOURCE):
+        if origin != implied:
             raise ValueError(f"origin {origin!r} does not match the record's upstream entry")
         sdist = values["sdist"]
         if sdist is None and upstream is None:

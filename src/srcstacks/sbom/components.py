@@ -40,9 +40,10 @@ from packageurl import PackageURL
 
 from srcstacks.archive_reader import InstalledDist
 from srcstacks.config import LayerKind, SbomParty, SbomSettings
-from srcstacks.provenance import WheelProvenance
+from srcstacks.provenance import SdistRecord, WheelProvenance
 from srcstacks.sbom.licenses import LicenseFile, component_licenses, conclude
 from srcstacks.sbom.metadata import DistMetadata
+from srcstacks.sbom.upstream import distribution_reference, upstream_supplier
 
 # Why these types: an application layer is an application; a framework layer is a
 # framework its applications run on; the runtime layer is a platform ("a runtime
@@ -191,12 +192,20 @@ def library_component(
         properties[f"{NS}:license:declared"] = declared_left_out
     references = [_url_reference(url.kind, url.url, url.label) for url in meta.urls]
     pedigree = None
+    # We built and ship this wheel, so we are its supplier; upstream are its authors.
+    # An upstream binary we did not build: whoever did is (sbom/upstream.py).
+    supplied_by = organization(supplier)
     if record is None:
         properties[f"{NS}:provenance"] = "missing"
-    else:
+    elif record.upstream is not None:
         properties.update(_build_properties(record))
-        references.append(_sdist_reference(record))
-        pedigree = _pedigree(record, inputs.patch_texts)
+        properties[f"{NS}:upstream_index"] = record.upstream.index_url
+        references.append(distribution_reference(record.upstream))
+        supplied_by = upstream_supplier(meta, record.upstream)
+    elif record.sdist is not None:
+        properties.update(_build_properties(record))
+        references.append(_sdist_reference(record.sdist.url, record.sdist.sha256))
+        pedigree = _pedigree(record, record.sdist, inputs.patch_texts)
     if inputs.system_libraries:
         properties[f"{NS}:system_libraries"] = " ".join(inputs.system_libraries)
     extra_properties = [Property(name="cdx:python:package:required-extra", value=extra)
@@ -208,8 +217,7 @@ def library_component(
         bom_ref=purl.to_string(),
         purl=purl,
         description=meta.summary,
-        # We built and ship this wheel, so we are its supplier; upstream are its authors.
-        supplier=organization(supplier),
+        supplier=supplied_by,
         authors=[OrganizationalContact(name=p.name, email=p.email) for p in meta.authors],
         hashes=hashes(record.sha256 if record else None, inputs.wheel_sha512),
         licenses=licenses,
@@ -230,6 +238,7 @@ def tool_component(name: str, version: str) -> Component:
 def _build_properties(record: WheelProvenance) -> dict[str, str]:
     found = {
         f"{NS}:built_from_source": "true" if record.built_from_source else "false",
+        f"{NS}:origin": record.origin,
         f"{NS}:variant": record.variant,
         f"{NS}:build_tag": record.build_tag,
         f"{NS}:build_settings_sha256": record.build_settings_sha256,
@@ -251,22 +260,22 @@ def _license_file_properties(files: Iterable[LicenseFile]) -> dict[str, str]:
     }
 
 
-def _sdist_reference(record: WheelProvenance) -> ExternalReference:
+def _sdist_reference(url: str, sha256: str) -> ExternalReference:
     return ExternalReference(
-        type=ExternalReferenceType.SOURCE_DISTRIBUTION, url=XsUri(record.sdist.url),
-        hashes=hashes(record.sdist.sha256), comment="sdist the wheel was built from",
+        type=ExternalReferenceType.SOURCE_DISTRIBUTION, url=XsUri(url),
+        hashes=hashes(sha256), comment="sdist the wheel was built from",
     )  # fmt: skip
 
 
-def _pedigree(record: WheelProvenance, texts: Mapping[str, bytes]) -> Pedigree:
+def _pedigree(record: WheelProvenance, sdist: SdistRecord, texts: Mapping[str, bytes]) -> Pedigree:
     sdist_purl = PackageURL("pypi", name=record.project, version=record.version,
-                            qualifiers={"file_name": record.sdist.filename})  # fmt: skip
+                            qualifiers={"file_name": sdist.filename})  # fmt: skip
     upstream = Component(
         type=ComponentType.LIBRARY, name=record.project, version=record.version,
-        bom_ref=sdist_purl.to_string(), purl=sdist_purl, hashes=hashes(record.sdist.sha256),
+        bom_ref=sdist_purl.to_string(), purl=sdist_purl, hashes=hashes(sdist.sha256),
         external_references=[ExternalReference(
-            type=ExternalReferenceType.DISTRIBUTION, url=XsUri(record.sdist.url),
-            hashes=hashes(record.sdist.sha256),
+            type=ExternalReferenceType.DISTRIBUTION, url=XsUri(sdist.url),
+            hashes=hashes(sdist.sha256),
         )],
     )  # fmt: skip
     names = [patch.path for patch in record.patches]

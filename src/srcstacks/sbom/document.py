@@ -76,6 +76,8 @@ class LayerInputs:
     # Runtime layers built by srcstacks: patch name -> text, for each patch whose file
     # still has the sha256 the build recorded.
     runtime_patch_texts: Mapping[str, bytes] = field(default_factory=dict)
+    # The stack's build mode (``[tool.srcstacks] mode``): "full" or "selective".
+    mode: str = "full"
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,7 @@ def _metadata(inputs: LayerInputs, root: Component) -> BomMetaData:
             # cdx:reproducible: the same archive and inputs give the same bytes.
             Property(name="cdx:reproducible", value="true"),
             Property(name=f"{parts.NS}:variant", value=inputs.variant),
+            Property(name=f"{parts.NS}:mode", value=inputs.mode),
             Property(name=f"{parts.NS}:timestamp_source", value=inputs.timestamp_source),
             *(
                 [Property(name=f"{parts.NS}:provenance_sha256", value=inputs.provenance_sha256)]

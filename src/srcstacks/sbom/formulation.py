@@ -155,7 +155,10 @@ def built_wheels(
     for dist in dists:
         record = dist.provenance
         component = libraries.get(dist.dist.name)
-        if record is None or record.build_environment is None or component is None:
+        # An upstream binary (selective mode) was not built here: it has no formula.
+        if record is None or record.upstream is not None or component is None:
+            continue
+        if record.build_environment is None:
             continue
         ref = str(component.bom_ref.value)
         found.append((ref, f"{dist.dist.name} {dist.dist.version}", record.build_environment))

@@ -35,7 +35,7 @@ from srcstacks.private_index import (
     provenance_filename,
     read_companion,
 )
-from srcstacks.provenance import WheelProvenance
+from srcstacks.provenance import SdistRecord, UpstreamRecord, WheelProvenance
 from srcstacks.records import read_json_state
 from srcstacks.settings import Settings
 from srcstacks.stages.build_inputs import built_wheels, current_inputs, discard_built_wheel
@@ -123,17 +123,34 @@ def companion_record(companions: dict[str, IndexFile], filename: str) -> dict[st
 
 
 def mismatch(
-    config: StackConfig, settings: Settings, filename: str, sha256: str, record: dict[str, Any]
+    config: StackConfig,
+    settings: Settings,
+    filename: str,
+    sha256: str,
+    record: dict[str, Any],
+    *,
+    take_upstream: bool = False,
 ) -> str:
     """Why the wheel ``filename`` (``sha256``) with provenance ``record`` (from the
-    index) is not what this build would produce; '' if it is."""
+    index) is not what this build would produce; '' if it is.
+
+    ``take_upstream``: an upstream binary may do, when the stack's mode allows it (the
+    locked wheels of a selective stack, :mod:`index_mirror`); a wheel Fromager fetches
+    instead of building it must always have been built from source.
+    """
     try:
         provenance = WheelProvenance.from_dict(record["wheel"])
-        inputs = record["inputs"]
     except (KeyError, TypeError, ValueError):
         return "its provenance on the index is malformed"
     if provenance.sha256 != sha256 or provenance.filename != filename:
         return "its provenance on the index records another file"
+    if provenance.upstream is not None:  # no build inputs: it was not built
+        return _upstream_mismatch(
+            config, provenance.project, provenance.upstream, sha256, take_upstream
+        )
+    inputs = record.get("inputs")
+    if not isinstance(inputs, dict) or provenance.sdist is None:
+        return "its provenance on the index is malformed"
     if provenance.build_environment is None:
         return "it was built by an earlier srcstacks (no build environment recorded)"
     wanted = current_inputs(config, provenance.project, provenance.version, settings)
@@ -144,21 +161,39 @@ def mismatch(
     ):
         if inputs.get(key) != wanted[key]:
             return f"it was built with other {what} than this build uses"
-    return _sdist_mismatch(provenance, settings)
+    return _sdist_mismatch(provenance.project, provenance.sdist, settings)
 
 
-def _sdist_mismatch(provenance: WheelProvenance, settings: Settings) -> str:
-    project_settings = settings.get(provenance.project)
+def _upstream_mismatch(
+    config: StackConfig, project: str, record: UpstreamRecord, sha256: str, take_upstream: bool
+) -> str:
+    """Why an upstream binary of ``project`` from the index will not do here; '' if it will."""
+    upstream = f"it is an upstream binary (from {record.index_url})"
+    if not take_upstream:
+        # Fromager fetches it instead of building it, so it must be a wheel built from
+        # source; an upstream binary a selective stack published is not one.
+        return f"{upstream}, not a wheel built from source"
+    if not config.mode.selective:
+        return f"{upstream}, but the stack is in full mode"
+    if project in config.mode.build_from_source:
+        return f"{upstream}, but 'tool.srcstacks.build_from_source' lists {project}"
+    if record.sha256 != sha256:
+        return "its sha256 differs from the one its upstream index published"
+    return ""
+
+
+def _sdist_mismatch(project: str, sdist: SdistRecord, settings: Settings) -> str:
+    project_settings = settings.get(project)
     index_url = (project_settings.sdist_index if project_settings else None) or PYPI_SIMPLE
     try:
-        published = published_sha256(index_url, provenance.project)
+        published = published_sha256(index_url, project)
     except IndexReadError as exc:
         return f"its sdist cannot be checked against {index_url}: {exc}"
-    expected = published.get(provenance.sdist.filename)
+    expected = published.get(sdist.filename)
     if expected is None:
-        return f"its sdist {provenance.sdist.filename} is not listed on {index_url}"
-    if expected != provenance.sdist.sha256:
-        return f"its sdist {provenance.sdist.filename} differs from the one {index_url} publishes"
+        return f"its sdist {sdist.filename} is not listed on {index_url}"
+    if expected != sdist.sha256:
+        return f"its sdist {sdist.filename} differs from the one {index_url} publishes"
     return ""
 
 

@@ -134,7 +134,7 @@ def _fetch(
             f" {found}; rerun 'srcstacks build' to build and publish it"
         )
     record = companion_record(companions, entry.filename)
-    problem = mismatch(config, settings, entry.filename, entry.sha256, record)
+    problem = mismatch(config, settings, entry.filename, entry.sha256, record, take_upstream=True)
     if problem:
         raise PrivateIndexError(
             f"{location.simple_url}: {entry.filename} cannot be used: {problem};"

@@ -271,6 +271,7 @@ def _layer_inputs(
         provenance_sha256=build_info.provenance_pin(meta.layer_name),
         tools=_tool_versions(build_info),
         variant=build_info.variant,
+        mode=config.mode.name,
         timestamp=timestamp,
         timestamp_source=source,
         settings=config.sbom,

@@ -10,14 +10,21 @@ does not stop at the first):
   name, a RECORD that matches its files; see :mod:`wheel_evidence`);
 - this stack's provenance records changed since the build: their sha256 differs from
   the one pinned in ``build.json`` and in every SBOM;
-- an sdist or patch whose sha256 differs from what provenance records for it;
+- an sdist or patch whose sha256 differs from what provenance records for it (an
+  upstream binary has no sdist; a patch that applies to its project is not in it);
+- a wheel installed in an archive that breaks the stack's mode
+  (:mod:`verify_mode`): an upstream binary in full mode, or one of a project
+  ``build_from_source`` lists in selective mode;
 - an archive that cannot be read, or whose sha256 differs from venvstacks' metadata;
 - a distribution in an archive that is not a published wheel with provenance;
 - a file in an archive that differs from where it came from, or that came from nowhere
   we can name (:mod:`accounting`);
 - an archive without its SBOM, or whose SBOM is malformed or incomplete, names another
-  sha256, or gives a distribution a wheel hash or a built-from-source claim its
-  provenance and wheel do not back (see ``sbom check``).
+  sha256, or gives a distribution a wheel hash, an origin or a built-from-source claim
+  its provenance and wheel do not back (see ``sbom check``), or was written in another
+  mode than the spec's.
+
+The summary line counts the wheels installed in the archives by origin.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from srcstacks.layout import Layout, inside
 from srcstacks.patches import applicable_patches
 from srcstacks.provenance import (
     Manifest,
+    WheelProvenance,
     describe_wheel_problem,
     read_manifest,
     records_digest,
@@ -49,6 +57,7 @@ from srcstacks.runtime_files import list_sha256, published_list_path, read_list
 from srcstacks.stages.archives import published_layers
 from srcstacks.stages.cache_check import read_fetched_records
 from srcstacks.stages.verify_index import index_problems
+from srcstacks.stages.verify_mode import OriginCounts, mode_problems
 from srcstacks.stages.verify_sbom import check_sbom, regenerated_problems
 from srcstacks.tools import venvstacks
 from srcstacks.tools.venvstacks import LayerMetadata
@@ -64,6 +73,8 @@ class Verification:
     archives: int = 0
     distributions: int = 0
     wheels: int = 0
+    # The wheels installed in the archives, by origin (built here, upstream binary).
+    origins: OriginCounts = field(default_factory=OriginCounts)
 
     @property
     def ok(self) -> bool:
@@ -141,9 +152,11 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
             for name, mode in sorted(contents.unsafe_modes.items())
         )
         result.problems.extend(
-            check_sbom(contents, manifest, wheel_problems, build_info, layer.layer_name)
+            check_sbom(
+                contents, manifest, wheel_problems, build_info, layer.layer_name, config.mode
+            )
         )
-        installed = _installed_wheels(layout, contents, manifest, wheels, result)
+        installed = _installed_wheels(config, layout, contents, manifest, wheels, result)
         runtime_files = _runtime_files(config, layer, build_info, result)
         result.problems.extend(
             account_for_files(contents, layer, installed, runtime_files, postinstall)
@@ -152,6 +165,7 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
     report(
         f"checked {result.wheels} wheel(s), {result.archives} archive(s),"
         f" {result.distributions} installed distribution(s): {len(result.problems)} problem(s)"
+        f" ({result.origins.summary(config.mode)})"
     )
     return result
 
@@ -212,6 +226,11 @@ def _check_sources(
         record = manifest.wheels.get(name)
         if record is None:
             continue
+        if record.sdist is None or record.upstream is not None:
+            # An upstream binary: no sdist was used; its bytes are checked against the
+            # sha256 its index published (provenance.evidence_problems).
+            result.problems.extend(_unapplied_patches(config, name, record))
+            continue
         try:
             sdist = inside(downloads, record.sdist.filename, "sdist file name")
             patches = [(inside(config.spec_dir, p.path, "patch path"), p) for p in record.patches]
@@ -248,6 +267,18 @@ def _check_sources(
                 )
 
 
+def _unapplied_patches(config: StackConfig, name: str, record: WheelProvenance) -> list[str]:
+    """Patches of ``patches/`` for the project of an upstream binary: none is in it."""
+    return [
+        f"{name}: patch {path} applies to {record.project} {record.version}, but the wheel"
+        " is an upstream binary, so the patch is not in it (add the project to"
+        " 'tool.srcstacks.build_from_source' and rerun 'srcstacks build')"
+        for path in applicable_patches(
+            config.patches_dir, record.project, record.version, record.variant
+        )
+    ]
+
+
 def _venvstacks_postinstall(build_info: BuildInfo | None) -> bytes | None:
     """venvstacks' postinstall.py, when this venvstacks is the one that built the archives."""
     if build_info is None or build_info.tools.get("venvstacks") != venvstacks.version():
@@ -257,6 +288,7 @@ def _venvstacks_postinstall(build_info: BuildInfo | None) -> bytes | None:
 
 
 def _installed_wheels(
+    config: StackConfig,
     layout: Layout,
     contents: ArchiveContents,
     manifest: Manifest,
@@ -273,6 +305,8 @@ def _installed_wheels(
                 " with provenance"
             )
             continue
+        result.origins.add(record)
+        result.problems.extend(mode_problems(contents.archive.name, record, config.mode))
         if record.filename not in wheels:
             wheel = layout.wheel(record.filename)
             wheels[record.filename] = (

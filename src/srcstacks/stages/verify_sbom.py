@@ -28,6 +28,13 @@ from srcstacks.sbom.check import (
     library_components,
     metadata_property,
 )
+from srcstacks.spec_mode import BuildMode
+from srcstacks.stages.verify_mode import (
+    MODE_PROPERTY,
+    ORIGIN_PROPERTY,
+    origin_problems,
+    sbom_mode_problems,
+)
 
 PROVENANCE_PROPERTY = "srcstacks:provenance_sha256"
 TIMESTAMP_SOURCE_PROPERTY = "srcstacks:timestamp_source"
@@ -39,11 +46,13 @@ def check_sbom(
     wheel_problems: dict[str, list[str]],
     build_info: BuildInfo | None,
     layer_name: str | None = None,
+    mode: BuildMode | None = None,
 ) -> list[str]:
     """Every problem with the SBOM of the archive ``contents`` describes.
 
     ``layer_name``: the layer's env name, as ``build.json`` keys it (a versioned layer's
     SBOM names its install target, ``framework-x@1``); by default the SBOM's layer name.
+    ``mode``: the stack's build mode, which the SBOM must say it was written in.
     """
     sbom = sbom_path(contents.archive)
     if not sbom.is_file():
@@ -54,6 +63,9 @@ def check_sbom(
     if document is None:
         return problems
     problems.extend(_pin_problems(sbom.name, document, contents, manifest, build_info, layer_name))
+    if mode is not None:
+        written = metadata_property(document, MODE_PROPERTY)
+        problems.extend(sbom_mode_problems(sbom.name, written, mode))
     for component in library_components(document):
         name = canonicalize_name(str(component.get("name", "")))
         version = str(component.get("version", ""))
@@ -71,6 +83,12 @@ def check_sbom(
             str(item.get("name")): item.get("value")
             for item in as_objects(component.get("properties"))
         }
+        claimed = properties.get(ORIGIN_PROPERTY)
+        problems.extend(
+            origin_problems(
+                sbom.name, name, version, None if claimed is None else str(claimed), matching
+            )
+        )
         if properties.get("srcstacks:built_from_source") != "true":
             continue
         for record in matching:
@@ -147,14 +165,20 @@ def regenerated_problems(config: StackConfig, manifest: Manifest) -> list[str]:
 
 
 def _timeless(document: object) -> object:
-    """``document`` without its timestamp and the property saying where it came from."""
+    """``document`` without its timestamp, the property saying where it came from, and
+    the stack's mode."""
     if not isinstance(document, dict) or not isinstance(document.get("metadata"), dict):
         return document
     metadata = {key: value for key, value in document["metadata"].items() if key != "timestamp"}
     if isinstance(metadata.get("properties"), list):
+        # The mode is checked against the spec on its own (sbom_mode_problems), with a
+        # message that says the spec changed rather than that the SBOM was edited.
         metadata["properties"] = [
             item
             for item in metadata["properties"]
-            if not (isinstance(item, dict) and item.get("name") == TIMESTAMP_SOURCE_PROPERTY)
+            if not (
+                isinstance(item, dict)
+                and item.get("name") in (TIMESTAMP_SOURCE_PROPERTY, MODE_PROPERTY)
+            )
         ]
     return {**document, "metadata": metadata}
