@@ -14,7 +14,9 @@ does not stop at the first):
   upstream binary has no sdist; a patch that applies to its project is not in it);
 - a wheel installed in an archive that breaks the stack's mode
   (:mod:`verify_mode`): an upstream binary in full mode, or one of a project
-  ``build_from_source`` lists in selective mode;
+  ``build_from_source`` lists in selective mode; in selective mode, an upstream binary
+  its index no longer publishes with the recorded sha256, or of a project the selective
+  plan built from source (:mod:`verify_upstream`);
 - an archive that cannot be read, or whose sha256 differs from venvstacks' metadata;
 - a distribution in an archive that is not a published wheel with provenance;
 - a file in an archive that differs from where it came from, or that came from nowhere
@@ -59,6 +61,7 @@ from srcstacks.stages.cache_check import read_fetched_records
 from srcstacks.stages.verify_index import index_problems
 from srcstacks.stages.verify_mode import OriginCounts, mode_problems
 from srcstacks.stages.verify_sbom import check_sbom, regenerated_problems
+from srcstacks.stages.verify_upstream import upstream_problems
 from srcstacks.tools import venvstacks
 from srcstacks.tools.venvstacks import LayerMetadata
 
@@ -126,6 +129,7 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
         _check_pin(layout, manifest, ours, build_info, result)
     _check_sources(config, manifest, ours, result)
     result.problems.extend(index_problems(config, manifest, ours))
+    result.problems.extend(upstream_problems(config, manifest, ours))
     postinstall = _venvstacks_postinstall(build_info)
     for elsewhere in config.layers_elsewhere:
         report(f"  not checked here (no archive built): {elsewhere.elsewhere_note}")
