@@ -114,6 +114,24 @@ def wheel_fits(filename: str, accepted: frozenset[tags.Tag]) -> bool:
     return not wheel_tags.isdisjoint(accepted)
 
 
+def layer_python_version(config: StackConfig, layer: Layer) -> str:
+    """``X.Y`` of the runtime ``layer`` runs on."""
+    runtime = next(item for item in config.stack_of(layer) if item.kind == "runtime")
+    version = runtime.python_version or ""
+    return ".".join(version.split(".")[:2])
+
+
+def fits_here(config: StackConfig, layer: Layer, filename: str) -> bool:
+    """Whether the wheel ``filename`` is one ``layer`` installs on this machine's platform.
+
+    A lock holds a layer's wheels for every platform it targets (selective mode fetches
+    each platform's); the archive built here holds only those that fit here.
+    """
+    return wheel_fits(
+        filename, platform_tags(build_platform(), layer_python_version(config, layer))
+    )
+
+
 def build_platform() -> str:
     """This machine's venvstacks platform name, worked out as venvstacks does."""
     name = sysconfig.get_platform().lower()

@@ -48,6 +48,7 @@ from srcstacks.layout import (
     sbom_path,
     stack_manifest_path,
 )
+from srcstacks.platforms import fits_here
 from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
@@ -218,9 +219,12 @@ def _write_build_info(
         "venvstacks": venvstacks.version(),
         "uv": venvstacks.uv_version(),
     }
-    layer_wheels: dict[str, set[str]] = {layer.env_name: set() for layer in config.built_layers}
+    built = {layer.env_name: layer for layer in config.built_layers}
+    layer_wheels: dict[str, set[str]] = {name: set() for name in built}
     for entry in locked:
-        if entry.layer in layer_wheels:  # a layer built elsewhere has no archive here
+        # A layer built elsewhere has no archive here; a wheel for another platform is
+        # in the lock but not in this platform's archive.
+        if entry.layer in built and fits_here(config, built[entry.layer], entry.filename):
             layer_wheels[entry.layer].add(entry.filename)
     build_info = BuildInfo(
         config.variant,

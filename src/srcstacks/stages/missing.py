@@ -35,6 +35,7 @@ from srcstacks.platforms import (
     DeclaredPlatforms,
     check_platform_names,
     declared_platforms,
+    layer_python_version,
     platform_tags,
     wheel_fits,
 )
@@ -202,13 +203,6 @@ def _one_line(stderr: str) -> str:
     text = " ".join(stderr.translate(_BOX).split()).removeprefix("error: ")
     text = text.replace(" cause: ", ": ")
     return text if len(text) <= 600 else text[:597] + "..."
-
-
-def layer_python_version(config: StackConfig, layer: Layer) -> str:
-    """``X.Y`` of the runtime ``layer`` runs on."""
-    runtime = next(item for item in config.stack_of(layer) if item.kind == "runtime")
-    version = runtime.python_version or ""
-    return ".".join(version.split(".")[:2])
 
 
 class _ProjectIndexes:

@@ -35,8 +35,8 @@ from srcstacks.index_client import (
     published_files,
 )
 from srcstacks.layout import Layout, claim_dir, remove_file
-from srcstacks.platforms import best_wheel, build_platform
-from srcstacks.stages.missing import Discovery, discover, layer_python_version
+from srcstacks.platforms import best_wheel, build_platform, layer_python_version
+from srcstacks.stages.missing import Discovery, discover
 from srcstacks.wheel_availability import wheels_of
 
 Report = Callable[[str], None]
