@@ -3,9 +3,9 @@
 Reads venvstacks' stack manifest (``__venvstacks__/venvstacks.json``: the layers and
 how they stack), ``__srcstacks__/build.json`` (variant, tool versions, provenance pin),
 each archive's SBOM (``<archive>.cdx.json``), the wheel dir's ``provenance.json``
-(build tools, see :mod:`srcstacks.report.build_tools`) and, for the layers and
-requirements other build hosts build, the spec and lock files
-(:mod:`srcstacks.report.elsewhere`).
+(each wheel's origin and build tools, see :mod:`srcstacks.report.build_tools`), the
+spec's ``[tool.srcstacks] mode`` and, for the layers and requirements other build hosts
+build, the spec and lock files (:mod:`srcstacks.report.elsewhere`).
 Writes nothing. A missing input is a one-line error naming the file and the command
 that writes it.
 """
@@ -54,7 +54,7 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
     layers = read_layer_metadata(layout.stack_manifest)
     build_info = read_build_info(layout.build_info)
     manifest = read_manifest(layout.wheel_dir)
-    tools = BuildToolsIndex(manifest)
+    records = BuildToolsIndex(manifest)
     documents = [(layer, _read_sbom(layout, layer)) for layer in layers]
     nodes = _NodeIds()
     for layer, document in documents:
@@ -68,11 +68,9 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
             sbom_file=sbom_path(layout.archive(layer.archive_name)).name,
             depends_on=layer.depends_on,
             components=tuple(
-                to_component(
-                    raw, nodes.own[document.serial].get(_ref(raw.data), ""), tools.tools_for
-                )
+                to_component(raw, nodes.own[document.serial].get(_ref(raw.data), ""), records)
                 if raw.kind in DRAWN
-                else to_component(raw, "", tools.tools_for)
+                else to_component(raw, "", records)
                 for raw in document.components
             ),
             system_libraries=system_library_needs(document, layer.install_target),
@@ -91,6 +89,8 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
         build_platform=BUILD_PLATFORM,
         layers_elsewhere=layers_elsewhere(config),
         other_platform_requirements=other_platform_requirements(config, manifest),
+        mode=config.mode.name,
+        build_from_source=config.mode.build_from_source,
     )
 
 

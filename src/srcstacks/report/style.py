@@ -13,6 +13,7 @@ th, td { border: 1px solid #d5d9e0; padding: .25em .5em; text-align: left;
 table.components td:nth-child(-n+3), table.tools td:first-child { white-space: nowrap; }
 thead th { background: #f1f3f7; white-space: nowrap; overflow-wrap: normal; }
 table.summary th, table.facts th { width: 18em; background: #f7f8fa; }
+.detail { font-size: .85em; color: #4a5563; }
 code, pre { font-family: ui-monospace, monospace; font-size: .92em; }
 pre.patch { background: #f7f8fa; border: 1px solid #d5d9e0; padding: .6em;
             overflow-x: auto; white-space: pre; }
