@@ -466,6 +466,10 @@ def test_an_upstream_binary_shows_its_index_file_and_sha256(tmp_path: Path) -> N
     assert f"<td>{JINJA2_WHEEL}</td>" + f"<td>{escape(NOT_BUILT_HERE)}</td>" * 4 in page
     assert f"<p>No patches for jinja2 3.1.6: {escape(NOT_BUILT_HERE)}.</p>" in page
     assert "<td>flit-core" not in page  # jinja2's old record's tools are not shown
+    # The graph draws jinja2's box, and only it, as an upstream binary.
+    assert [n.label for n in report.graph.nodes if n.upstream] == ["jinja2 3.1.6"]
+    assert page.count('class="package upstream"') == 1
+    assert "<title>jinja2 3.1.6 (upstream binary)</title>" in page
 
 
 def test_build_tools_of_an_upstream_binary_are_not_built_here(tmp_path: Path) -> None:
@@ -485,7 +489,8 @@ def test_a_full_mode_stack_shows_no_upstream_wording(outputs: StackConfig) -> No
     """Negative control: the demo (full mode, everything built here) never says upstream."""
     page = render_page(gather(outputs, VerifyOutcome(ran=False)))
     assert "<tr><th>Build mode</th><td>full: every wheel is built from source</td></tr>" in page
-    assert "upstream" not in page.lower() and "Python packages built" not in page
+    body = page.split("</style>", 1)[1]  # the style sheet names the class, unused here
+    assert "upstream" not in body.lower() and "Python packages built" not in body
     assert page.count("<td>distribution</td><td>built from source</td>") == 3
 
 

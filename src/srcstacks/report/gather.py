@@ -38,6 +38,7 @@ from srcstacks.report.sbom_reading import (
     SbomDocument,
     bom_link_of,
     parse_document,
+    properties,
     system_library_needs,
     to_component,
 )
@@ -58,7 +59,7 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
     documents = [(layer, _read_sbom(layout, layer)) for layer in layers]
     nodes = _NodeIds()
     for layer, document in documents:
-        nodes.add_layer(layer, document)
+        nodes.add_layer(layer, document, records)
     report_layers = tuple(
         Layer(
             name=layer.install_target,
@@ -127,22 +128,26 @@ class _NodeIds:
     by_layer: dict[str, str] = field(default_factory=dict)  # install target -> layer node
     own: dict[str, dict[str, str]] = field(default_factory=dict)  # serial -> bom-ref -> node
 
-    def add_layer(self, layer: LayerMetadata, document: SbomDocument) -> None:
+    def add_layer(
+        self, layer: LayerMetadata, document: SbomDocument, records: BuildToolsIndex
+    ) -> None:
         name = layer.install_target
         self.header[document.serial] = self.by_layer[name] = self._new(name, name, True)
         own = self.own.setdefault(document.serial, {})
         for raw in document.components:
             if raw.kind in DRAWN:
                 label = f"{raw.data.get('name', '')} {raw.data.get('version', '')}".strip()
-                own[_ref(raw.data)] = self._new(label, name, False)
+                wheel = properties(raw.data).get("srcstacks:wheel", "")
+                upstream = raw.kind == DISTRIBUTION and records.origin_for(wheel).upstream
+                own[_ref(raw.data)] = self._new(label, name, False, upstream=bool(upstream))
 
     def node_of(self, document: SbomDocument, item: dict[str, object]) -> str:
         """The node of one of ``document``'s own drawn components ("" for the others)."""
         return self.own[document.serial].get(_ref(item), "")
 
-    def _new(self, label: str, layer: str, is_layer: bool) -> str:
+    def _new(self, label: str, layer: str, is_layer: bool, *, upstream: bool = False) -> str:
         node = f"n{len(self.nodes)}"
-        self.nodes.append(GraphNode(node, label, layer, is_layer))
+        self.nodes.append(GraphNode(node, label, layer, is_layer, upstream))
         return node
 
     def resolve(self, ref: str, document: SbomDocument, links: dict[str, str]) -> str:

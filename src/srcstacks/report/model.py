@@ -132,6 +132,7 @@ class GraphNode:
     label: str
     layer: str  # the layer whose column holds it
     is_layer: bool  # the layer's own header box
+    upstream: bool = False  # a wheel taken as an upstream binary (drawn dashed)
 
 
 @dataclass(frozen=True)

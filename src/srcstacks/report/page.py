@@ -148,13 +148,16 @@ def _verify_section(verify: VerifyOutcome) -> str:
 
 
 def _graph_section(report: StackReport) -> str:
+    upstream = any(node.upstream for node in report.graph.nodes)
     return "\n".join(
         [
             '<section id="graph">',
             "<h2>Dependency graph</h2>",
             "<p>One column per layer, from the runtime to the applications; a box per"
             " package the layer holds. Solid arrows: a package requires another (from its"
-            " SBOM's dependencies). Dashed arrows: a layer is stacked on another.</p>",
+            " SBOM's dependencies). Dashed arrows: a layer is stacked on another."
+            + (" Shaded boxes with a dashed border: upstream binaries." if upstream else "")
+            + "</p>",
             f'<div class="graph-box">{render_svg(report.graph)}</div>',
             "</section>",
         ]
