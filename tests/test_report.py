@@ -27,6 +27,7 @@ from srcstacks.provenance import (
     HostRecord,
     Manifest,
     SdistRecord,
+    UpstreamRecord,
     WheelProvenance,
     write_manifest,
 )
@@ -35,6 +36,7 @@ from srcstacks.report.gather import gather
 from srcstacks.report.graph_svg import BOX_HEIGHT, COLUMN_WIDTH, layout, render_svg
 from srcstacks.report.model import (
     FROM_PROVENANCE,
+    NOT_BUILT_HERE,
     NOT_RECORDED,
     Graph,
     GraphEdge,
@@ -398,6 +400,107 @@ def test_layers_left_to_other_hosts_are_named_with_their_platforms(tmp_path: Pat
     page = render_page(gather(config, VerifyOutcome(ran=False)))
     assert "<td>win_amd64</td><td>not locked yet</td>" in page
     assert "win32&quot;</td><td>none</td>" in page
+
+
+PYPI = "https://pypi.org/simple/"
+JINJA2_WHEEL = "jinja2-3.1.6-0-py3-none-any.whl"
+# The index's own file URL; hostile, so the details cell is shown escaped too.
+JINJA2_URL = f"https://files.example.org/{HOSTILE}/jinja2-3.1.6-py3-none-any.whl"
+
+
+def _upstream_jinja2(config: StackConfig) -> None:
+    """Replace jinja2's record by one of an upstream binary, as selective mode writes it."""
+    manifest = _provenance()
+    upstream = replace(
+        manifest.wheels[JINJA2_WHEEL],
+        sdist=None, built_from_source=False, build_environment=None,
+        upstream=UpstreamRecord(PYPI, JINJA2_URL, "d" * 64),
+    )  # fmt: skip
+    write_manifest(config.wheel_dir, Manifest({**manifest.wheels, JINJA2_WHEEL: upstream}))
+
+
+def _selective(tmp_path: Path) -> StackConfig:
+    spec = copy_demo_stack(tmp_path / "stack")
+    text = spec.read_text()
+    spec.write_text(
+        text.replace(
+            "[tool.srcstacks]\n",
+            '[tool.srcstacks]\nmode = "selective"\nbuild_from_source = ["MarkupSafe"]\n',
+            1,
+        )
+    )
+    config = load_config(spec)
+    write_outputs(config, local_refs=False)
+    _upstream_jinja2(config)
+    return config
+
+
+def test_an_upstream_binary_shows_its_index_file_and_sha256(tmp_path: Path) -> None:
+    config = _selective(tmp_path)
+    report = gather(config, VerifyOutcome(ran=False))
+    app = report.layers[2].components
+    jinja2, markupsafe = app[0], report.layers[1].components[0]
+    assert jinja2.wheel_origin is not None and markupsafe.wheel_origin is not None
+    assert jinja2.wheel_origin.label == f"upstream binary from {PYPI}"
+    assert jinja2.wheel_origin.details == (f"file: {JINJA2_URL}", "sha256: " + "d" * 64)
+    assert markupsafe.wheel_origin.label == "built from source"
+    # Not a distribution of its layer: no wheel, no origin of its own here.
+    assert [c.wheel_origin for c in app[1:]] == [None, None]
+    page = render_page(report)
+    assert injected(page) == []
+    assert (
+        "<tr><th>Build mode</th><td>selective: only what has no binary wheel for this"
+        " platform is built from source, and always markupsafe (build_from_source)</td></tr>"
+        "\n<tr><th>Python packages built from source</th><td>2</td></tr>"
+        "\n<tr><th>Python packages taken as upstream binaries</th><td>1</td></tr>"
+    ) in page
+    assert (
+        f"<td>distribution</td><td>upstream binary from {PYPI}"
+        f'<br><span class="detail">file: {escape(JINJA2_URL)}</span>'
+        f'<br><span class="detail">sha256: {"d" * 64}</span></td>'
+    ) in page
+    assert "<td>distribution</td><td>built from source</td>" in page
+    # No sdist in the SBOM's made-up jinja2 either: its source is the index's file.
+    assert f"<td>{escape(JINJA2_URL)}</td>" in page
+    # Build tools and patches: nothing was built here, so none, and said why.
+    assert f"<td>{JINJA2_WHEEL}</td>" + f"<td>{escape(NOT_BUILT_HERE)}</td>" * 4 in page
+    assert f"<p>No patches for jinja2 3.1.6: {escape(NOT_BUILT_HERE)}.</p>" in page
+    assert "<td>flit-core" not in page  # jinja2's old record's tools are not shown
+    # The graph draws jinja2's box, and only it, as an upstream binary.
+    assert [n.label for n in report.graph.nodes if n.upstream] == ["jinja2 3.1.6"]
+    assert page.count('class="package upstream"') == 1
+    assert "<title>jinja2 3.1.6 (upstream binary)</title>" in page
+
+
+def test_build_tools_of_an_upstream_binary_are_not_built_here(tmp_path: Path) -> None:
+    config = _selective(tmp_path)
+    index = BuildToolsIndex.read(config.wheel_dir)
+    upstream = index.tools_for(JINJA2_WHEEL)
+    assert upstream.source == NOT_BUILT_HERE and not upstream.recorded
+    origin = index.origin_for(JINJA2_WHEEL)
+    assert origin.upstream == UpstreamRecord(PYPI, JINJA2_URL, "d" * 64)
+    # Negative controls: a wheel built here, and one without any record.
+    assert index.origin_for("markupsafe-3.0.4-0-py3-none-any.whl").label == "built from source"
+    assert index.tools_for("markupsafe-3.0.4-0-py3-none-any.whl").source == FROM_PROVENANCE
+    assert index.origin_for("idna-3.11-0-py3-none-any.whl").label == NOT_RECORDED
+
+
+def test_a_full_mode_stack_shows_no_upstream_wording(outputs: StackConfig) -> None:
+    """Negative control: the demo (full mode, everything built here) never says upstream."""
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    assert "<tr><th>Build mode</th><td>full: every wheel is built from source</td></tr>" in page
+    body = page.split("</style>", 1)[1]  # the style sheet names the class, unused here
+    assert "upstream" not in body.lower() and "Python packages built" not in body
+    assert page.count("<td>distribution</td><td>built from source</td>") == 3
+
+
+def test_an_upstream_binary_in_a_full_mode_stack_is_still_shown(outputs: StackConfig) -> None:
+    """The page shows what the records say even when the mode forbids it (verify fails)."""
+    _upstream_jinja2(outputs)
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    assert "<td>full: every wheel is built from source</td>" in page
+    assert "<tr><th>Python packages taken as upstream binaries</th><td>1</td></tr>" in page
+    assert f"<td>upstream binary from {PYPI}<br>" in page
 
 
 def test_a_stack_built_wholly_here_says_so(outputs: StackConfig) -> None:

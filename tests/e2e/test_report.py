@@ -43,6 +43,16 @@ def sbom_components(output_dir: Path) -> dict[str, list[Component]]:
     }
 
 
+def wheels_in_sboms(output_dir: Path) -> int:
+    """How many components of the SBOMs in ``output_dir`` name the wheel they came from."""
+    return sum(
+        1
+        for path in output_dir.glob("*.cdx.json")
+        for item in json.loads(path.read_text(encoding="utf-8")).get("components", [])
+        if any(prop.get("name") == "srcstacks:wheel" for prop in item.get("properties", []))
+    )
+
+
 def layer_sections(text: str) -> list[str]:
     """The page's rendered text cut at each "Layer <name>" heading."""
     return re.split(r"\n(?=Layer \S+ (?:runtime|framework|application)\n)", text)[1:]
@@ -91,6 +101,11 @@ def test_report_loads_cleanly_and_shows_every_component(
     assert built_with.startswith("setuptools ") and "(build-system)" in built_with
     assert "\nlibc.so.6\tMarkupSafe" in framework
     assert "Verify\tpassed" in page.text and "0 problem(s)" in page.text
+    # Full mode: every distribution's provenance record says built from source.
+    assert "Build mode\tfull: every wheel is built from source\n" in page.text
+    origins = [row.split("\t")[3] for row in page.text.splitlines() if "\tdistribution\t" in row]
+    assert len(origins) == wheels_in_sboms(built_stack.config.output_dir)
+    assert set(origins) == {"built from source"}
 
 
 def test_checks_fail_on_a_page_missing_hiding_or_breaking_something(

@@ -3,9 +3,9 @@
 Reads venvstacks' stack manifest (``__venvstacks__/venvstacks.json``: the layers and
 how they stack), ``__srcstacks__/build.json`` (variant, tool versions, provenance pin),
 each archive's SBOM (``<archive>.cdx.json``), the wheel dir's ``provenance.json``
-(build tools, see :mod:`srcstacks.report.build_tools`) and, for the layers and
-requirements other build hosts build, the spec and lock files
-(:mod:`srcstacks.report.elsewhere`).
+(each wheel's origin and build tools, see :mod:`srcstacks.report.build_tools`), the
+spec's ``[tool.srcstacks] mode`` and, for the layers and requirements other build hosts
+build, the spec and lock files (:mod:`srcstacks.report.elsewhere`).
 Writes nothing. A missing input is a one-line error naming the file and the command
 that writes it.
 """
@@ -38,6 +38,7 @@ from srcstacks.report.sbom_reading import (
     SbomDocument,
     bom_link_of,
     parse_document,
+    properties,
     system_library_needs,
     to_component,
 )
@@ -54,11 +55,11 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
     layers = read_layer_metadata(layout.stack_manifest)
     build_info = read_build_info(layout.build_info)
     manifest = read_manifest(layout.wheel_dir)
-    tools = BuildToolsIndex(manifest)
+    records = BuildToolsIndex(manifest)
     documents = [(layer, _read_sbom(layout, layer)) for layer in layers]
     nodes = _NodeIds()
     for layer, document in documents:
-        nodes.add_layer(layer, document)
+        nodes.add_layer(layer, document, records)
     report_layers = tuple(
         Layer(
             name=layer.install_target,
@@ -68,11 +69,9 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
             sbom_file=sbom_path(layout.archive(layer.archive_name)).name,
             depends_on=layer.depends_on,
             components=tuple(
-                to_component(
-                    raw, nodes.own[document.serial].get(_ref(raw.data), ""), tools.tools_for
-                )
+                to_component(raw, nodes.own[document.serial].get(_ref(raw.data), ""), records)
                 if raw.kind in DRAWN
-                else to_component(raw, "", tools.tools_for)
+                else to_component(raw, "", records)
                 for raw in document.components
             ),
             system_libraries=system_library_needs(document, layer.install_target),
@@ -91,6 +90,8 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
         build_platform=BUILD_PLATFORM,
         layers_elsewhere=layers_elsewhere(config),
         other_platform_requirements=other_platform_requirements(config, manifest),
+        mode=config.mode.name,
+        build_from_source=config.mode.build_from_source,
     )
 
 
@@ -127,22 +128,26 @@ class _NodeIds:
     by_layer: dict[str, str] = field(default_factory=dict)  # install target -> layer node
     own: dict[str, dict[str, str]] = field(default_factory=dict)  # serial -> bom-ref -> node
 
-    def add_layer(self, layer: LayerMetadata, document: SbomDocument) -> None:
+    def add_layer(
+        self, layer: LayerMetadata, document: SbomDocument, records: BuildToolsIndex
+    ) -> None:
         name = layer.install_target
         self.header[document.serial] = self.by_layer[name] = self._new(name, name, True)
         own = self.own.setdefault(document.serial, {})
         for raw in document.components:
             if raw.kind in DRAWN:
                 label = f"{raw.data.get('name', '')} {raw.data.get('version', '')}".strip()
-                own[_ref(raw.data)] = self._new(label, name, False)
+                wheel = properties(raw.data).get("srcstacks:wheel", "")
+                upstream = raw.kind == DISTRIBUTION and records.origin_for(wheel).upstream
+                own[_ref(raw.data)] = self._new(label, name, False, upstream=bool(upstream))
 
     def node_of(self, document: SbomDocument, item: dict[str, object]) -> str:
         """The node of one of ``document``'s own drawn components ("" for the others)."""
         return self.own[document.serial].get(_ref(item), "")
 
-    def _new(self, label: str, layer: str, is_layer: bool) -> str:
+    def _new(self, label: str, layer: str, is_layer: bool, *, upstream: bool = False) -> str:
         node = f"n{len(self.nodes)}"
-        self.nodes.append(GraphNode(node, label, layer, is_layer))
+        self.nodes.append(GraphNode(node, label, layer, is_layer, upstream))
         return node
 
     def resolve(self, ref: str, document: SbomDocument, links: dict[str, str]) -> str:

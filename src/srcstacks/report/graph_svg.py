@@ -99,6 +99,8 @@ def _box(box: Box) -> str:
     label = box.node.label
     shown = label if len(label) <= LABEL_CHARACTERS else label[: LABEL_CHARACTERS - 1] + "…"
     kind = "layer" if box.node.is_layer else "package"
+    if box.node.upstream:
+        kind, label = "package upstream", f"{label} (upstream binary)"
     return (
         f'<g class="{kind}" id="graph-{box.node.node}"><title>{escape(label)}</title>'
         f'<rect x="{box.x}" y="{box.y}" width="{COLUMN_WIDTH}" height="{BOX_HEIGHT}" rx="5"/>'

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from srcstacks.build_record import BuildEnvironment
+from srcstacks.provenance import UpstreamRecord
 
 # What a component is to its layer, as the page names it.
 DISTRIBUTION = "distribution"
@@ -34,6 +35,8 @@ class BuildTools:
 
     # None: no record says (no provenance entry, or one without a build environment).
     environment: BuildEnvironment | None
+    # True when the record says the wheel is an upstream binary: nothing was built here.
+    upstream_binary: bool = False
 
     @property
     def recorded(self) -> bool:
@@ -42,12 +45,40 @@ class BuildTools:
 
     @property
     def source(self) -> str:
-        """Where the page learnt it: ``provenance`` or ``not recorded``."""
+        """Where the page learnt it: ``provenance``, ``not recorded`` or not built here."""
+        if self.upstream_binary:
+            return NOT_BUILT_HERE
         return FROM_PROVENANCE if self.recorded else NOT_RECORDED
 
 
 NOT_RECORDED = "not recorded"
 FROM_PROVENANCE = "provenance"
+NOT_BUILT_HERE = "not built here (upstream binary)"
+BUILT_HERE = "built from source"
+
+
+@dataclass(frozen=True)
+class WheelOrigin:
+    """Where one wheel came from, as its provenance record (``read_manifest``) says."""
+
+    recorded: bool  # False: the wheel has no provenance record
+    upstream: UpstreamRecord | None = None  # set only for an upstream binary
+
+    @property
+    def label(self) -> str:
+        """``built from source``, ``upstream binary from <index>`` or ``not recorded``."""
+        if not self.recorded:
+            return NOT_RECORDED
+        if self.upstream is None:
+            return BUILT_HERE
+        return f"upstream binary from {self.upstream.index_url}"
+
+    @property
+    def details(self) -> tuple[str, ...]:
+        """The file URL and sha256 the index published: what the page shows below the label."""
+        if self.upstream is None:
+            return ()
+        return (f"file: {self.upstream.url}", f"sha256: {self.upstream.sha256}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +96,7 @@ class Component:
     patches: tuple[PatchText, ...]
     system_libraries: tuple[str, ...]  # sonames its files load from the deploying machine
     build: BuildTools | None  # for distributions only
+    wheel_origin: WheelOrigin | None  # for distributions only
     node: str  # graph node id, "" when the component is not drawn
 
 
@@ -100,6 +132,7 @@ class GraphNode:
     label: str
     layer: str  # the layer whose column holds it
     is_layer: bool  # the layer's own header box
+    upstream: bool = False  # a wheel taken as an upstream binary (drawn dashed)
 
 
 @dataclass(frozen=True)
@@ -166,3 +199,5 @@ class StackReport:
     build_platform: str = ""  # the platform this machine builds archives for
     layers_elsewhere: tuple[LayerElsewhere, ...] = ()
     other_platform_requirements: tuple[OtherPlatformRequirement, ...] = ()
+    mode: str = "full"  # [tool.srcstacks] mode: "full" or "selective"
+    build_from_source: tuple[str, ...] = ()  # selective mode: projects always built here

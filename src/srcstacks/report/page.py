@@ -13,18 +13,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from srcstacks.build_record import BuildEnvironment
 from srcstacks.report.graph_svg import render_svg
 from srcstacks.report.model import (
     DISTRIBUTION,
+    NOT_BUILT_HERE,
+    BuildTools,
     Component,
     Layer,
     StackReport,
     VerifyOutcome,
 )
 from srcstacks.report.style import CSS
+from srcstacks.spec_mode import SELECTIVE
 
 NOT_RECORDED_TEXT = "not recorded"
+# A table cell: one line, or a line and the details shown in smaller type below it.
+Cell = str | tuple[str, ...]
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'"
 
 
@@ -73,11 +77,43 @@ def _summary(report: StackReport) -> str:
         ("Layers built on other hosts", str(len(report.layers_elsewhere))),
         ("Components listed in the SBOMs", str(components)),
         ("Components built from patched source", str(patched)),
+        ("Build mode", _mode_text(report)),
+        *_origin_counts(report),
         ("Built with", tools),
         ("Provenance records pinned (sha256)", report.provenance_sha256 or NOT_RECORDED_TEXT),
         ("Verify", _verify_word(report.verify)),
     ]
     return _table(("", ""), rows, cls="summary", header=False)
+
+
+def _mode_text(report: StackReport) -> str:
+    if report.mode != SELECTIVE:
+        return f"{report.mode}: every wheel is built from source"
+    always = ", ".join(report.build_from_source)
+    return "selective: only what has no binary wheel for this platform is built from source" + (
+        f", and always {always} (build_from_source)" if always else ""
+    )
+
+
+def _origin_counts(report: StackReport) -> list[tuple[str, str]]:
+    """In selective mode (or when a record says so anyway), how many of each origin."""
+    origins = [
+        c.wheel_origin
+        for layer in report.layers
+        for c in layer.components
+        if c.kind == DISTRIBUTION and c.wheel_origin is not None
+    ]
+    upstream = sum(1 for origin in origins if origin.upstream is not None)
+    if report.mode != SELECTIVE and not upstream:
+        return []  # full mode as it should be: the mode row says it all
+    unrecorded = sum(1 for origin in origins if not origin.recorded)
+    rows = [
+        ("Python packages built from source", str(len(origins) - upstream - unrecorded)),
+        ("Python packages taken as upstream binaries", str(upstream)),
+    ]
+    if unrecorded:
+        rows.append(("Python packages without a provenance record", str(unrecorded)))
+    return rows
 
 
 def _verify_word(verify: VerifyOutcome) -> str:
@@ -112,13 +148,16 @@ def _verify_section(verify: VerifyOutcome) -> str:
 
 
 def _graph_section(report: StackReport) -> str:
+    upstream = any(node.upstream for node in report.graph.nodes)
     return "\n".join(
         [
             '<section id="graph">',
             "<h2>Dependency graph</h2>",
             "<p>One column per layer, from the runtime to the applications; a box per"
             " package the layer holds. Solid arrows: a package requires another (from its"
-            " SBOM's dependencies). Dashed arrows: a layer is stacked on another.</p>",
+            " SBOM's dependencies). Dashed arrows: a layer is stacked on another."
+            + (" Shaded boxes with a dashed border: upstream binaries." if upstream else "")
+            + "</p>",
             f'<div class="graph-box">{render_svg(report.graph)}</div>',
             "</section>",
         ]
@@ -157,6 +196,7 @@ def _components_table(components: tuple[Component, ...]) -> str:
             c.name,
             c.version,
             c.kind,
+            (c.wheel_origin.label, *c.wheel_origin.details) if c.wheel_origin else "",
             "; ".join(c.licences) or NOT_RECORDED_TEXT,
             c.supplier or NOT_RECORDED_TEXT,
             c.origin or NOT_RECORDED_TEXT,
@@ -164,15 +204,27 @@ def _components_table(components: tuple[Component, ...]) -> str:
         )
         for c in components
     ]
-    head = ("Name", "Version", "What it is", "Licence", "Supplier", "Origin", "Summary")
+    head = (
+        "Name", "Version", "What it is", "Wheel origin", "Licence", "Supplier", "Source",
+        "Summary",
+    )  # fmt: skip
     return _table(head, rows, cls="components", row_cls="component")
 
 
 def _patches(components: tuple[Component, ...]) -> str:
     patched = [c for c in components if c.patches]
-    if not patched:
-        return "<h3>Patches</h3>\n<p>No component of this layer was patched.</p>"
     parts = ["<h3>Patches</h3>"]
+    upstream = [
+        f"{c.name} {c.version}"
+        for c in components
+        if c.wheel_origin is not None and c.wheel_origin.upstream is not None
+    ]
+    if upstream:
+        # Not built here, so nothing was patched here: the index's bytes, as published.
+        parts.append(f"<p>No patches for {_e(', '.join(upstream))}: {_e(NOT_BUILT_HERE)}.</p>")
+    if not patched:
+        parts.append("<p>No component of this layer was patched.</p>")
+        return "\n".join(parts)
     for component in patched:
         for patch in component.patches:
             parts.append(
@@ -197,7 +249,7 @@ def _build_tools(components: tuple[Component, ...]) -> str:
         (
             f"{c.name} {c.version}",
             c.wheel or NOT_RECORDED_TEXT,
-            *_environment_cells(c.build.environment if c.build else None),
+            *_environment_cells(c.build),
             c.build.source if c.build else NOT_RECORDED_TEXT,
         )
         for c in built
@@ -206,8 +258,11 @@ def _build_tools(components: tuple[Component, ...]) -> str:
     return "<h3>Build tools behind each wheel</h3>\n" + _table(head, rows, cls="tools")
 
 
-def _environment_cells(environment: BuildEnvironment | None) -> tuple[str, str, str]:
+def _environment_cells(build: BuildTools | None) -> tuple[str, str, str]:
     """Tools, compilers, flags; "not recorded" for all three when no record holds them."""
+    if build is not None and build.upstream_binary:
+        return (NOT_BUILT_HERE,) * 3
+    environment = build.environment if build is not None else None
     if environment is None:
         return (NOT_RECORDED_TEXT,) * 3
     tools = "; ".join(
@@ -304,7 +359,7 @@ def _licence_section(report: StackReport) -> str:
 
 def _table(
     head: tuple[str, ...],
-    rows: Sequence[tuple[str, ...]],
+    rows: Sequence[tuple[Cell, ...]],
     *,
     cls: str,
     header: bool = True,
@@ -317,9 +372,17 @@ def _table(
     row_attr = f' class="{row_cls}"' if row_cls else ""
     for row in rows:
         cells = "".join(
-            f"<th>{_e(cell)}</th>" if not header and index == 0 else f"<td>{_e(cell)}</td>"
+            f"<th>{_cell(cell)}</th>" if not header and index == 0 else f"<td>{_cell(cell)}</td>"
             for index, cell in enumerate(row)
         )
         parts.append(f"<tr{row_attr}>{cells}</tr>")
     parts.append("</tbody></table>")
     return "\n".join(parts)
+
+
+def _cell(cell: Cell) -> str:
+    """A cell's escaped text; a tuple's later lines as details below the first."""
+    if isinstance(cell, str):
+        return _e(cell)
+    first, *details = cell
+    return _e(first) + "".join(f'<br><span class="detail">{_e(line)}</span>' for line in details)

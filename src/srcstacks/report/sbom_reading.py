@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from srcstacks.report.model import (
     BUNDLED,
@@ -27,14 +27,20 @@ from srcstacks.report.model import (
     Component,
     PatchText,
     SystemLibraryNeed,
+    WheelOrigin,
 )
 
 SYSTEM_LIBRARIES = "srcstacks:system_libraries"
 BOM_LINK_PREFIX = "urn:cdx:"
 LAYER_TYPES = ("platform", "framework", "application")  # CycloneDX types of layer components
 
-# Finds the build tools of a wheel by its file name.
-ToolsLookup = Callable[[str], BuildTools]
+
+class WheelRecords(Protocol):
+    """Finds a wheel's build tools and origin by its file name (its provenance record)."""
+
+    def tools_for(self, wheel: str) -> BuildTools: ...
+
+    def origin_for(self, wheel: str) -> WheelOrigin: ...
 
 
 @dataclass(frozen=True)
@@ -105,23 +111,29 @@ def _kind(item: dict[str, Any], parent: dict[str, Any] | None) -> str:
     return BUNDLED
 
 
-def to_component(raw: RawComponent, node: str, tools_for: ToolsLookup) -> Component:
+def to_component(raw: RawComponent, node: str, records: WheelRecords) -> Component:
     """The page's view of one component."""
     item, props = raw.data, properties(raw.data)
     name, version = str(item.get("name", "")), str(item.get("version", ""))
-    wheel = props.get("srcstacks:wheel", "") if raw.kind == DISTRIBUTION else ""
+    distribution = raw.kind == DISTRIBUTION
+    wheel = props.get("srcstacks:wheel", "") if distribution else ""
+    wheel_origin = records.origin_for(wheel) if distribution else None
+    origin = _origin(raw, props)
+    if not origin and wheel_origin is not None and wheel_origin.upstream is not None:
+        origin = wheel_origin.upstream.url  # no sdist: the wheel's own file is its source
     return Component(
         name=name,
         version=version,
         kind=raw.kind,
         licences=licences(item),
         supplier=str(_mapping(item.get("supplier")).get("name", "")),
-        origin=_origin(raw, props),
+        origin=origin,
         description=str(item.get("description", "")),
         wheel=wheel,
         patches=_patches(item, props),
         system_libraries=_sonames(item),
-        build=tools_for(wheel) if raw.kind == DISTRIBUTION else None,
+        build=records.tools_for(wheel) if distribution else None,
+        wheel_origin=wheel_origin,
         node=node,
     )
 

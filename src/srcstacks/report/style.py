@@ -13,6 +13,7 @@ th, td { border: 1px solid #d5d9e0; padding: .25em .5em; text-align: left;
 table.components td:nth-child(-n+3), table.tools td:first-child { white-space: nowrap; }
 thead th { background: #f1f3f7; white-space: nowrap; overflow-wrap: normal; }
 table.summary th, table.facts th { width: 18em; background: #f7f8fa; }
+.detail { font-size: .85em; color: #4a5563; }
 code, pre { font-family: ui-monospace, monospace; font-size: .92em; }
 pre.patch { background: #f7f8fa; border: 1px solid #d5d9e0; padding: .6em;
             overflow-x: auto; white-space: pre; }
@@ -25,6 +26,7 @@ svg.graph { font: 12px system-ui, sans-serif; }
 svg.graph .band { fill: #f5f7fb; stroke: #e1e6ef; }
 svg.graph .layer rect { fill: #3b5b92; } svg.graph .layer text { fill: #fff; font-weight: 600; }
 svg.graph .package rect { fill: #fff; stroke: #6b7d99; }
+svg.graph .package.upstream rect { fill: #fdf6e3; stroke-dasharray: 4 3; }
 svg.graph .edge { fill: none; stroke: #6b7d99; stroke-width: 1.3; }
 svg.graph .edge.stacking { stroke-dasharray: 5 4; stroke: #3b5b92; }
 svg.graph marker path { fill: #6b7d99; }
