@@ -88,7 +88,11 @@ def test_missing_then_selective_build_deploys_runs_and_verify_enforces_the_mode(
     assert "cli: xn--bcher-kva.example &lt;b&gt; markupsafe._speedups six 1.17.0" in deployed
 
     verified = run_cli("verify", spec)
-    assert "selective mode" in verified
+    assert "(selective mode: 2 built from source, 2 upstream binaries)" in verified
+    run_cli("report", spec, "--no-verify", "--output", tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text()
+    assert "upstream binary from https://pypi.org/simple/" in page
+    assert idna["upstream"]["url"] in page
 
     # The same archives, but the spec now says every wheel must be built from source.
     text = spec.read_text()
