@@ -59,7 +59,7 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         index_url=INDEX,
         resolved={("framework-fw", "linux_x86_64"): PINS, ("framework-fw", "win_amd64"): PINS},
     )
-    monkeypatch.setattr(selective, "discover", lambda config, report: discovery)
+    monkeypatch.setattr(selective, "discover", lambda config, report, pinned=None: discovery)
     monkeypatch.setattr(selective, "build_platform", lambda: "linux_x86_64")
 
     def files(index_url: str, project: str) -> dict[str, PublishedFile]:
@@ -229,3 +229,20 @@ def test_verify_counts_an_unreadable_index_as_a_problem(
         f"{name}: cannot check it against its upstream index: cannot read"
         " https://pypi.test/simple/idna/: timed out"
     ]
+
+
+def test_a_rebuild_resolves_the_versions_the_first_build_did(
+    tmp_path: Path, upstream: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[object] = []
+    real = selective.discover
+
+    def recording(config: StackConfig, report: object, pinned: object = None) -> Discovery:
+        seen.append(pinned)
+        return real(config, report)
+
+    monkeypatch.setattr(selective, "discover", recording)
+    pins = tmp_path / "pins.txt"
+    pins.write_text("IDNA==3.11\nsix==1.17.0\n")
+    selective.plan_selective(_config(tmp_path), lambda line: None, pins)
+    assert seen == [{"idna": "3.11", "six": "1.17.0"}]

@@ -93,6 +93,10 @@ def test_missing_then_selective_build_deploys_runs_and_verify_enforces_the_mode(
     page = (tmp_path / "report.html").read_text()
     assert "upstream binary from https://pypi.org/simple/" in page
     assert idna["upstream"]["url"] in page
+    # Rebuilt from the same sdists and the versions resolved the first time, with the
+    # upstream binaries fetched again: every wheel, archive and SBOM is the same bytes.
+    rebuilt = run_cli("verify", spec, "--rebuild")
+    assert "rebuilt bit for bit" in rebuilt and "DIFFERENT" not in rebuilt
 
     # The same archives, but the spec now says every wheel must be built from source.
     text = spec.read_text()

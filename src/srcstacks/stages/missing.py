@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,10 +66,15 @@ class Discovery:
 
 
 def discover(
-    config: StackConfig, report: Report = print, *, only: Sequence[str] | None = None
+    config: StackConfig,
+    report: Report = print,
+    *,
+    only: Sequence[str] | None = None,
+    pinned: Mapping[str, str] | None = None,
 ) -> Discovery:
     """Resolve every layer for every platform it targets (or those of ``only`` it
-    targets) and check each pin's wheels."""
+    targets) and check each pin's wheels. ``pinned``: versions every resolution must take
+    (a rebuild's, so it resolves what the first build did)."""
     declared = declared_platforms(config)
     if only:
         declared = declared.narrowed(check_platform_names("--platform", list(only)))
@@ -79,7 +84,7 @@ def discover(
     targets = sorted({target for layer in config.layers for target in declared.of(layer)})
     for target in targets:
         report(f"missing: resolving for {target}")
-        pins = _resolve_platform(config, declared, target, indexes)
+        pins = _resolve_platform(config, declared, target, indexes, pinned or {})
         for layer in config.layers:
             own = pins.get(layer.env_name)
             if own is None:
@@ -116,7 +121,11 @@ def render(discovery: Discovery, *, as_json: bool = False) -> str:
 
 
 def _resolve_platform(
-    config: StackConfig, declared: DeclaredPlatforms, target: str, indexes: _ProjectIndexes
+    config: StackConfig,
+    declared: DeclaredPlatforms,
+    target: str,
+    indexes: _ProjectIndexes,
+    pinned: Mapping[str, str],
 ) -> dict[str, dict[str, str]]:
     """Each layer targeting ``target``: ``{project: version}`` of what it brings itself."""
     own_pins: dict[str, dict[str, str]] = {}
@@ -126,7 +135,7 @@ def _resolve_platform(
         below: dict[str, str] = {}
         for lower in config.stack_of(layer)[1:]:
             below.update(own_pins.get(lower.env_name, {}))
-        everything = _compile(config, layer, target, below, indexes)
+        everything = _compile(config, layer, target, {**pinned, **below}, indexes)
         own_pins[layer.env_name] = {
             project: version for project, version in everything.items() if project not in below
         }

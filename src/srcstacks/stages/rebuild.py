@@ -26,6 +26,7 @@ from srcstacks.stages.archives import build_archives, published_layers
 from srcstacks.stages.publish import publish_wheels
 from srcstacks.stages.sbom import write_sboms
 from srcstacks.stages.sdist_check import checked_record_path
+from srcstacks.stages.selective import read_upstream_wheels
 from srcstacks.stages.wheels import build_wheels, fromager_dirs
 from srcstacks.tools.fromager import read_build_order
 
@@ -104,6 +105,10 @@ def _pin_versions(config: StackConfig, again: StackConfig) -> Path:
     versions: dict[str, set[str]] = {}
     for entry in read_build_order(fromager_dirs(config)) or []:
         versions.setdefault(entry.project, set()).add(entry.version)
+    if config.mode.selective:
+        # The upstream binaries too: the rebuild's plan resolves what the first one did.
+        for wheel in read_upstream_wheels(config):
+            versions.setdefault(wheel.project, set()).add(wheel.version)
     # A project built at two versions (conflicting layers) is pinned by the spec itself.
     lines = [
         f"{name}=={next(iter(found))}\n"

@@ -96,10 +96,17 @@ class UpstreamWheel:
     sha256: str  # as the index published it, and as downloaded
 
 
-def plan_selective(config: StackConfig, report: Report = print) -> SelectivePlan:
-    """Resolve the stack against the upstream index and decide what to build here."""
+def plan_selective(
+    config: StackConfig, report: Report = print, pins: Path | None = None
+) -> SelectivePlan:
+    """Resolve the stack against the upstream index and decide what to build here.
+
+    ``pins``: a constraints file (``name==version`` lines) every resolution takes, so a
+    rebuild resolves the versions the first build did.
+    """
     here = build_platform()
-    discovery = discover(config, report)
+    pinned = dict(_pin_lines(pins.read_text(encoding="utf-8"))) if pins else None
+    discovery = discover(config, report, pinned=pinned)
     needed = _needed(config, discovery)
     gaps_here = {
         (gap.project, gap.version): gap.reason for gap in discovery.gaps if gap.platform == here
@@ -129,6 +136,15 @@ def plan_selective(config: StackConfig, report: Report = print) -> SelectivePlan
     write_json(layout.selective_plan, _plan_json(plan))
     atomic_write_text(layout.selective_constraints, plan.constraints())
     return plan
+
+
+def _pin_lines(text: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        project, separator, version = line.strip().partition("==")
+        if separator:
+            found.append((canonicalize_name(project), version))
+    return found
 
 
 def _needed(config: StackConfig, discovery: Discovery) -> set[tuple[str, str, str, str]]:

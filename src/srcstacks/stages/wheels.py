@@ -147,7 +147,7 @@ def build_wheels(
     ``pins`` is a constraints file fixing versions, used to rebuild exactly what an
     earlier build resolved.
     """
-    plan = plan_selective(config, report) if config.mode.selective else None
+    plan = plan_selective(config, report, pins) if config.mode.selective else None
     requirements = plan.requirements if plan else collect_requirements(config)
     for layer in config.layers if plan is None else ():
         for requirement in layer.left_out:
