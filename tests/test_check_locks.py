@@ -118,3 +118,30 @@ def test_every_problem_of_every_layer_is_named(config: StackConfig) -> None:
     message = refusal(config)
     assert f"framework-web: {MARKUPSAFE} hash differs from provenance" in message
     assert "app-punycode: idna-3.10-0-py3-none-any.whl is not a published wheel" in message
+
+
+def test_a_wheel_another_stack_put_on_a_shared_index_is_named_with_the_fix(
+    config: StackConfig,
+) -> None:
+    index = "http://127.0.0.1:3141/team/shared/+simple/"
+
+    def from_index(filename: str, sha256: str) -> str:
+        return wheel_entry(filename, sha256).replace(
+            'version = "', f'index = "{index}"\nversion = "', 1
+        )
+
+    upstream = "idna-3.11-py3-none-any.whl"  # a selective stack's upstream binary
+    write_locks(
+        config,
+        framework_web=from_index(MARKUPSAFE, HASHES[MARKUPSAFE]),
+        app_greeter=from_index(JINJA2, HASHES[JINJA2]) + LOWER_LAYER_MARKUPSAFE,
+        app_punycode=from_index(upstream, HASHES[IDNA]),
+    )
+    with pytest.raises(ProvenanceError) as caught:
+        check_locks(config, MANIFEST, index)
+    message = str(caught.value)
+    assert f"app-punycode: {upstream} is not a published wheel; {index} offers wheels" in message
+    assert message.endswith("give this stack an index of its own")
+    # Without an index, the same problem has no word about sharing one (negative control).
+    write_locks(config, app_punycode=wheel_entry(upstream, HASHES[IDNA]))
+    assert "index of its own" not in refusal(config)

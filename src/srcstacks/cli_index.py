@@ -53,6 +53,7 @@ def serve_command(
     """Run a private devpi index on 127.0.0.1 until Ctrl-C; its name is the variant."""
 
     def action() -> None:
+        from srcstacks.index_target import managed_index_name
         from srcstacks.managed_index import managed_index
 
         config = load_config(spec, Overrides(variant=variant, work_dir=work_dir))
@@ -62,7 +63,7 @@ def serve_command(
         with managed_index(
             target,
             port=port or (config.index.port if config.index else DEFAULT_INDEX_PORT),
-            index_name=config.variant,
+            index_name=managed_index_name(config),
             report=_say,
             port_hint="choose another port with --port",
         ) as index:

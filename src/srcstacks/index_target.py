@@ -31,10 +31,16 @@ def index_target(config: StackConfig) -> IndexTarget | None:
         return None
     if settings.url is not None:
         return IndexTarget(IndexLocation.parse(settings.url), Credentials.from_environment())
-    # One index per variant, so two variants' builds of one project version never meet.
-    location = IndexLocation.parse(managed_url(settings.port, config.variant))
+    location = IndexLocation.parse(managed_url(settings.port, managed_index_name(config)))
     password = stored_password(Layout.of(config).index_state)
     return IndexTarget(location, Credentials(INDEX_USER, password) if password else None)
+
+
+def managed_index_name(config: StackConfig) -> str:
+    """The managed index of this stack: one per variant, so two variants' builds of one
+    project version never meet, and one apart for selective mode, whose upstream binaries
+    a full-mode stack's lock must never be offered (uv would take them)."""
+    return f"{config.variant}-selective" if config.mode.selective else config.variant
 
 
 def wheel_source(config: StackConfig) -> WheelSource:

@@ -53,6 +53,7 @@ def index_running(config: StackConfig, report: Report = print) -> Iterator[None]
     if config.index is None or not config.index.managed:
         yield
         return
+    from srcstacks.index_target import managed_index_name
     from srcstacks.managed_index import managed_index
 
     layout = Layout.of(config)
@@ -62,7 +63,7 @@ def index_running(config: StackConfig, report: Report = print) -> Iterator[None]
                 managed_index(
                     layout.index_state,
                     port=config.index.port,
-                    index_name=config.variant,
+                    index_name=managed_index_name(config),
                     report=report,
                 )
             )

@@ -3,8 +3,9 @@
 ``missing`` finds the one sdist-only project on every platform; the selective build makes
 it (and six, which ``build_from_source`` names) from source with Fromager and takes idna
 and MarkupSafe as PyPI's binary wheels; the stack deploys and runs, ``verify`` passes in
-selective mode and fails once the spec says full mode. One small build (docopt, six and
-setuptools, about 30 s) plus the lock and archives.
+selective mode, ``verify --rebuild`` rebuilds it bit for bit, and ``verify`` fails once the
+spec says full mode. One small build (docopt, six and setuptools, about 30 s), the lock,
+the archives and the rebuild: about 2.5 min.
 """
 
 from __future__ import annotations
