@@ -61,15 +61,12 @@ OLD_BYTES = (
 def upstream_record(path: Path) -> WheelProvenance:
     """The record selective mode writes for the wheel at ``path``, taken from PyPI."""
     sha256 = sha256_file(path)
-    return WheelProvenance(
-        filename=path.name,
-        project=path.name.split("-")[0],
-        version=path.name.split("-")[1],
-        build_tag="",
-        sha256=sha256,
-        variant="cpu",
-        sdist=None,
-        upstream=UpstreamRecord(INDEX, f"https://files.example.org/{path.name}", sha256),
+    return WheelProvenance.upstream_binary(
+        path.name,
+        path.name.split("-")[0],
+        path.name.split("-")[1],
+        "cpu",
+        UpstreamRecord(INDEX, f"https://files.example.org/{path.name}", sha256),
     )
 
 

@@ -26,15 +26,12 @@ def upstream(item: DistInputs, *, authors: bool = True) -> DistInputs:
     """``item`` as an upstream binary: no sdist, no build, the index's sha256."""
     record = item.provenance
     assert record is not None
-    taken = WheelProvenance(
-        filename=record.filename.replace("-0-", "-"),
-        project=record.project,
-        version=record.version,
-        build_tag="",
-        sha256=record.sha256,
-        variant=record.variant,
-        sdist=None,
-        upstream=UpstreamRecord(INDEX, WHEEL_URL, record.sha256),
+    taken = WheelProvenance.upstream_binary(
+        record.filename.replace("-0-", "-"),
+        record.project,
+        record.version,
+        record.variant,
+        UpstreamRecord(INDEX, WHEEL_URL, record.sha256),
     )
     metadata = item.metadata
     if not authors:

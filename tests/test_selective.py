@@ -173,15 +173,8 @@ def test_an_unreachable_index_names_the_project(tmp_path: Path, upstream: list[s
 
 def _upstream_manifest(sha256: str) -> Manifest:
     name = "idna-3.11-py3-none-any.whl"
-    record = WheelProvenance(
-        filename=name,
-        project="idna",
-        version="3.11",
-        build_tag="",
-        sha256=sha256,
-        variant="cpu",
-        sdist=None,
-        upstream=UpstreamRecord(INDEX, f"https://files.test/{name}", sha256),
+    record = WheelProvenance.upstream_binary(
+        name, "idna", "3.11", "cpu", UpstreamRecord(INDEX, f"https://files.test/{name}", sha256)
     )
     return Manifest({name: record})
 

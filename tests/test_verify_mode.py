@@ -30,15 +30,12 @@ from tests.test_sbom_document import by_name, dist, layer_inputs, make_archive
 from tests.test_sbom_origin import upstream
 
 INDEX = "https://pypi.org/simple/"
-SIX = WheelProvenance(
-    filename="six-1.17.0-py2.py3-none-any.whl",
-    project="six",
-    version="1.17.0",
-    build_tag="",
-    sha256="e" * 64,
-    variant="cpu",
-    sdist=None,
-    upstream=UpstreamRecord(INDEX, "https://files.example.org/six.whl", "e" * 64),
+SIX = WheelProvenance.upstream_binary(
+    "six-1.17.0-py2.py3-none-any.whl",
+    "six",
+    "1.17.0",
+    "cpu",
+    UpstreamRecord(INDEX, "https://files.example.org/six.whl", "e" * 64),
 )
 FULL = BuildMode()
 SELECTIVE = BuildMode("selective")

@@ -110,6 +110,22 @@ class WheelProvenance:
     # is None, ``built_from_source`` False and ``origin`` says "upstream-binary".
     upstream: UpstreamRecord | None = None
 
+    @classmethod
+    def upstream_binary(
+        cls, filename: str, project: str, version: str, variant: str, upstream: UpstreamRecord
+    ) -> WheelProvenance:
+        """The record of a wheel taken as ``upstream`` publishes it: nothing built here."""
+        return cls(
+            filename=filename,
+            project=project,
+            version=version,
+            build_tag="",
+            sha256=upstream.sha256,
+            variant=variant,
+            sdist=None,
+            upstream=upstream,
+        )
+
     @property
     def origin(self) -> str:
         """``built-from-source`` or ``upstream-binary``."""

@@ -125,15 +125,12 @@ def upstream_records(config: StackConfig) -> dict[str, tuple[Path, WheelProvenan
             )
         records[wheel.filename] = (
             path,
-            WheelProvenance(
-                filename=wheel.filename,
-                project=wheel.project,
-                version=wheel.version,
-                build_tag="",
-                sha256=wheel.sha256,
-                variant=config.variant,
-                sdist=None,
-                upstream=UpstreamRecord(wheel.index_url, wheel.url, wheel.sha256),
+            WheelProvenance.upstream_binary(
+                wheel.filename,
+                wheel.project,
+                wheel.version,
+                config.variant,
+                UpstreamRecord(wheel.index_url, wheel.url, wheel.sha256),
             ),
         )
     return records
