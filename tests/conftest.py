@@ -27,29 +27,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILES = ("venvstacks.toml", "launch_modules", "build-settings", "patches")
 
 
-# The suite runs on two pytest-xdist workers, each taking whole modules in collection order
-# (``-n 2 --dist loadfile --no-loadscope-reorder`` in pyproject.toml). These modules take
-# minutes each (a CPython compile, from-scratch stack builds): they start first, so that
-# no worker is left running one alone at the end. Every other test keeps its order.
-SLOWEST_MODULES = (
-    "e2e/test_runtime_build.py",
-    "e2e/test_backends_rebuild.py",
-    "e2e/test_dask_builds.py",
-    "e2e/test_variants_and_conflicts.py",
-    "e2e/test_private_index.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the tests of :data:`SLOWEST_MODULES` first, slowest module first."""
-
-    def rank(item: pytest.Item) -> int:
-        module = item.path.relative_to(REPO_ROOT / "tests").as_posix()
-        return SLOWEST_MODULES.index(module) if module in SLOWEST_MODULES else len(SLOWEST_MODULES)
-
-    items.sort(key=rank)
-
-
 def copy_demo_stack(target: Path, *, with_index: bool = False) -> Path:
     """Copy the repo's demo stack (spec, launch modules, settings, patches) to ``target``.
 
