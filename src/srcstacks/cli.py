@@ -184,10 +184,11 @@ def _stage_command(
         )
 
         def run() -> None:
-            from srcstacks import pipeline
-
             with building_with(jobs, executor):
                 config = load_config(spec, overrides)
+                # After the spec is read: a bad spec fails without importing every stage.
+                from srcstacks import pipeline
+
                 if stage is None:
                     pipeline.run_all(config, _say, force=force)
                     _say(f"done: archives and their SBOMs in {config.output_dir}")
