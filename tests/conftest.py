@@ -71,6 +71,15 @@ def run_cli(
     return result
 
 
+def cli_output(*args: str | Path, check: bool = True) -> str:
+    """The CLI's whole output (progress goes to stderr), after asserting its exit code:
+    0, or with ``check=False`` 1 and no traceback."""
+    result = run_cli(*args, check=check)
+    if not check:
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+    return result.stdout + result.stderr
+
+
 Snapshot = dict[str, str]
 
 

@@ -81,6 +81,10 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return downloads
 
 
+def unreachable(url: str, project: str) -> dict[str, PublishedFile]:
+    raise IndexReadError("cannot read https://pypi.test/simple/idna/: timed out")
+
+
 def _sha(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
@@ -131,12 +135,13 @@ def test_every_other_pin_is_fetched_for_each_platform_and_recorded(
     assert wheels[0].sha256 == _sha(wheels[0].filename) and wheels[0].index_url == INDEX
     assert selective.read_upstream_wheels(config) == wheels
     assert "took 3 binary wheel(s) from https://pypi.test/simple/ (3 downloaded" in lines[0]
-    # A rerun downloads nothing whose bytes are already there.
-    for wheel in wheels:
-        Layout.of(config).upstream_wheel(wheel.filename).write_bytes(b"x")
+    # A rerun downloads nothing whose bytes are already there, and again what changed.
     assert len(upstream) == 3
+    assert selective.fetch_upstream(config, plan, built, lines.append) == wheels
+    assert len(upstream) == 3 and "(0 downloaded" in lines[-1]
+    Layout.of(config).upstream_wheel(wheels[0].filename).write_bytes(b"x")
     selective.fetch_upstream(config, plan, built, lines.append)
-    assert len(upstream) == 6  # the bytes were not the index's: fetched again
+    assert upstream[3:] == [wheels[0].url] and "(1 downloaded" in lines[-1]
 
 
 def test_a_pin_with_no_wheel_for_a_platform_is_named_as_left_to_other_hosts(
@@ -161,9 +166,6 @@ def test_a_pin_with_no_wheel_for_a_platform_is_named_as_left_to_other_hosts(
 def test_an_unreachable_index_names_the_project(tmp_path: Path, upstream: list[str]) -> None:
     config = _config(tmp_path)
     plan = selective.plan_selective(config, report=lambda line: None)
-
-    def unreachable(url: str, project: str) -> dict[str, PublishedFile]:
-        raise IndexReadError("cannot read https://pypi.test/simple/idna/: timed out")
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(selective, "published_files", unreachable)
@@ -211,10 +213,6 @@ def test_verify_counts_an_unreadable_index_as_a_problem(
     tmp_path: Path, upstream: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = _config(tmp_path)
-
-    def unreachable(url: str, project: str) -> dict[str, PublishedFile]:
-        raise IndexReadError("cannot read https://pypi.test/simple/idna/: timed out")
-
     monkeypatch.setattr("srcstacks.stages.verify_upstream.published_files", unreachable)
     name = "idna-3.11-py3-none-any.whl"
     problems = upstream_problems(config, _upstream_manifest(_sha(name)), frozenset({name}))

@@ -19,19 +19,12 @@ import pytest
 from srcstacks.config import load_config
 from srcstacks.fsutil import sha256_file
 from tests.conftest import REPO_ROOT
+from tests.conftest import cli_output as run_cli
 from tests.conftest import run_cli as run_cli_process
 
 pytestmark = pytest.mark.e2e
 
 PLATFORMS = ["linux_aarch64", "linux_x86_64", "macosx_arm64", "win_amd64"]
-
-
-def run_cli(*args: str | Path, check: bool = True) -> str:
-    """The CLI's output, after asserting its exit code (1, no traceback, if not ``check``)."""
-    result = run_cli_process(*args, check=check)
-    if not check:
-        assert result.returncode == 1 and "Traceback" not in result.stderr
-    return result.stdout + result.stderr
 
 
 def test_missing_then_selective_build_deploys_runs_and_verify_enforces_the_mode(

@@ -15,17 +15,9 @@ import pytest
 
 from srcstacks.config import load_config
 from tests.conftest import REPO_ROOT
-from tests.conftest import run_cli as run_cli_process
+from tests.conftest import cli_output as run_cli
 
 pytestmark = pytest.mark.e2e
-
-
-def run_cli(*args: str | Path, check: bool = True) -> str:
-    """The CLI's whole output (progress goes to stderr), after asserting its exit code."""
-    result = run_cli_process(*args, check=check)
-    if not check:
-        assert result.returncode == 1 and "Traceback" not in result.stderr
-    return result.stdout + result.stderr
 
 
 ELSEWHERE = "app-win-only: platforms win_amd64 only; left to a build host of that platform"

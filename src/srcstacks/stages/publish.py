@@ -41,7 +41,11 @@ from srcstacks.publishers import Publisher, read_publishers, write_publisher
 from srcstacks.settings import effective_env, read_settings
 from srcstacks.stages.cache_check import read_fetched_records
 from srcstacks.stages.publish_index import publish_to_index
-from srcstacks.stages.selective import plan_builds, read_upstream_wheels, upstream_wheel_path
+from srcstacks.stages.selective import (
+    planned_from_source,
+    read_upstream_wheels,
+    upstream_wheel_path,
+)
 from srcstacks.tools.fromager import BuildOrderEntry, FromagerDirs, read_build_order
 from srcstacks.wheel_evidence import read_evidence
 from srcstacks.worklock import publishing_into
@@ -57,7 +61,7 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
     dirs = layout.fromager
     selective = config.mode.selective
     # Selective mode may build nothing from source: then no build order is the run's.
-    build_order = _read_build_order(dirs) if not selective or plan_builds(config) else []
+    build_order = _read_build_order(dirs) if not selective or planned_from_source(config) else []
     fetched = read_fetched_records(config)
     records: dict[str, tuple[Path, WheelProvenance]] = {}
     for entry in build_order:

@@ -244,11 +244,12 @@ def _listing(
     return cache[project]
 
 
-def plan_builds(config: StackConfig) -> bool:
-    """Whether the last selective plan (``selective.json``) builds anything from source."""
+def planned_from_source(config: StackConfig) -> set[str]:
+    """The projects the last selective plan (``selective.json``) built from source."""
     path = Layout.of(config).selective_plan
     try:
-        return bool(json.loads(path.read_text(encoding="utf-8"))["from_source"])
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {str(item["project"]) for item in data["from_source"]}
     except FileNotFoundError:
         raise StageOrderError(f"{path}: no selective plan yet (run 'srcstacks wheels')") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -12,19 +12,24 @@ cannot be read is a problem, not a pass.
 
 from __future__ import annotations
 
-import json
-
 from srcstacks.config import StackConfig
+from srcstacks.errors import StageOrderError
 from srcstacks.index_client import IndexReadError, PublishedFile, published_files
 from srcstacks.layout import Layout
 from srcstacks.provenance import Manifest
+from srcstacks.stages.selective import planned_from_source
 
 
 def upstream_problems(config: StackConfig, manifest: Manifest, ours: frozenset[str]) -> list[str]:
     """What contradicts the upstream-binary records of this stack's wheels."""
     if not config.mode.selective:
         return []  # full mode refuses every upstream binary (stages/verify.py)
-    planned = _planned_from_source(config)
+    try:
+        planned = planned_from_source(config)
+    except StageOrderError:
+        # verify may run where the build's work dir is not (a copied wheel and output
+        # dir): the index check still holds; the plan check needs the work dir.
+        planned = set()
     problems: list[str] = []
     pages: dict[tuple[str, str], dict[str, PublishedFile] | str] = {}
     for name in sorted(ours):
@@ -53,14 +58,3 @@ def upstream_problems(config: StackConfig, manifest: Manifest, ours: frozenset[s
                 f" {page[name].sha256[:12]}..., its provenance records {record.sha256[:12]}..."
             )
     return problems
-
-
-def _planned_from_source(config: StackConfig) -> set[str]:
-    """The projects the last selective plan built from source; none if there is no plan."""
-    try:
-        data = json.loads(Layout.of(config).selective_plan.read_text(encoding="utf-8"))
-        return {str(item["project"]) for item in data["from_source"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        # verify may run where the build's work dir is not (a copied wheel and output
-        # dir): the index check still holds; the plan check needs the work dir.
-        return set()

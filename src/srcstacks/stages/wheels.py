@@ -166,7 +166,7 @@ def build_wheels(
         pins = pins or Layout.of(config).selective_constraints
         if not requirements:
             fetch_upstream(config, plan, (), report)
-            return _record_build(config, WheelBuild((), False, ()), report)
+            return _record_build(config, WheelBuild((), False, ()))
     if not requirements:
         raise ConfigError(f"{config.spec_path}: no layer declares any requirement to build")
     settings = _check_inputs(config)
@@ -259,14 +259,13 @@ def build_wheels(
     _warn_about_unused_inputs(config, dirs, report, settings)
     if plan is not None:
         fetch_upstream(config, plan, built_projects(dirs), report)
-    _record_build(
-        config, WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts)), report
-    )
     report(f"wheels built; Fromager's log: {log_path}")
-    return WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
+    return _record_build(
+        config, WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
+    )
 
 
-def _record_build(config: StackConfig, build: WheelBuild, report: Report) -> WheelBuild:
+def _record_build(config: StackConfig, build: WheelBuild) -> WheelBuild:
     """Write ``wheels.json``: what this run built, with which Fromager, in which mode."""
     write_json(
         Layout.of(config).wheels_record,
