@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ pytest_plugins = ["tests.devpi_fixtures"]  # devpi_index: a real devpi-server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILES = ("venvstacks.toml", "launch_modules", "build-settings", "patches")
+HERE = f"{sys.version_info.major}.{sys.version_info.minor}"  # the Python running the tests
 
 
 def copy_demo_stack(target: Path, *, with_index: bool = False) -> Path:
@@ -32,6 +34,8 @@ def copy_demo_stack(target: Path, *, with_index: bool = False) -> Path:
 
     The demo's spec names a managed index on devpi's default port; the copy leaves it out
     (the wheel dir alone) unless ``with_index``, so tests never contend for that port.
+    Its runtime packs the Python running srcstacks (3.11 in the repo): under another
+    Python (the unit tests on 3.12 and 3.13) the copy's runtime is that one.
     """
     target.mkdir(parents=True, exist_ok=True)
     for name in DEMO_FILES:
@@ -41,10 +45,13 @@ def copy_demo_stack(target: Path, *, with_index: bool = False) -> Path:
         else:
             shutil.copy2(source, target / name)
     spec = target / "venvstacks.toml"
+    document = tomlkit.parse(spec.read_text(encoding="utf-8"))
     if not with_index:
-        document = tomlkit.parse(spec.read_text(encoding="utf-8"))
         document["tool"]["srcstacks"].pop("index", None)  # type: ignore[union-attr,index]
-        spec.write_text(tomlkit.dumps(document), encoding="utf-8")
+    runtime = document["runtimes"][0]  # type: ignore[index]
+    if not runtime["python_implementation"].startswith(f"cpython@{HERE}."):  # type: ignore[index,union-attr]
+        runtime["python_implementation"] = f"cpython@{platform.python_version()}"  # type: ignore[index]
+    spec.write_text(tomlkit.dumps(document), encoding="utf-8")
     return spec
 
 

@@ -112,9 +112,11 @@ def test_a_worker_on_another_python_or_platform_is_refused() -> None:
     assert interpreter_mismatch(here, here) == ""
     other_platform = replace(here, platform="macosx-14.0-arm64")
     assert "macosx-14.0-arm64" in interpreter_mismatch(here, other_platform)
-    other_python = replace(here, python_version="3.12")
-    assert "3.12" in interpreter_mismatch(here, other_python)
-    other_abi = replace(here, tags=("cp311-cp311d-linux_x86_64", *here.tags[1:]))
+    elsewhere = "3.99"
+    other_python = replace(here, python_version=elsewhere)
+    assert elsewhere in interpreter_mismatch(here, other_python)
+    python, abi, platform = here.tags[0].split("-")
+    other_abi = replace(here, tags=(f"{python}-{abi}d-{platform}", *here.tags[1:]))
     assert interpreter_mismatch(here, other_abi)
 
 
@@ -122,8 +124,8 @@ def test_a_wheel_this_python_would_not_install_is_refused() -> None:
     here = Interpreter.here()
     assert wheel_tag_mismatch("tomli-2.2.1-0-py3-none-any.whl", here) == ""
     assert wheel_tag_mismatch(f"m-1.0-0-{here.tags[0]}.whl", here) == ""
-    refused = wheel_tag_mismatch("m-1.0-0-cp312-cp312-manylinux_2_17_x86_64.whl", here)
-    assert "cp312-cp312-manylinux_2_17_x86_64" in refused and here.describe() in refused
+    refused = wheel_tag_mismatch("m-1.0-0-cp399-cp399-manylinux_2_17_x86_64.whl", here)
+    assert "cp399-cp399-manylinux_2_17_x86_64" in refused and here.describe() in refused
     assert wheel_tag_mismatch("m-1.0-0-cp311-cp311-macosx_14_0_arm64.whl", here)
     assert "not a wheel file name" in wheel_tag_mismatch("nonsense.whl", here)
 
@@ -324,7 +326,7 @@ def test_a_worker_on_another_interpreter_builds_nothing(
     monkeypatch.setenv("SRCSTACKS_INDEX_USER", "builder")
     monkeypatch.setenv("SRCSTACKS_INDEX_PASSWORD", "pw")
     task = fake_task(PackageBuild("tomli", "2.2.1", "https://x/tomli-2.2.1.tar.gz"))
-    task = replace(task, target=replace(task.target, python_version="3.12"))
+    task = replace(task, target=replace(task.target, python_version="3.99"))
     with pytest.raises(ExecutorError) as caught:
         build_and_publish(task, "w1", tmp_path, tmp_path / "log", never_cancelled)
     assert "refused to build tomli 2.2.1" in str(caught.value)

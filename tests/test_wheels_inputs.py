@@ -6,6 +6,7 @@ the settings folder, the variant and the spec's requirements, not about building
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -22,10 +23,11 @@ from srcstacks.stages.build_inputs import discard_stale_wheels, vanished_inputs
 from srcstacks.stages.cache_check import mismatch
 from tests.test_provenance import make_wheel, publish
 
-SPEC = """
+# The runtime is of the Python running the tests: the wheels stage builds only for it.
+SPEC = f"""
 [[runtimes]]
 name = "rt"
-python_implementation = "cpython@3.11.7"
+python_implementation = "cpython@{sys.version_info.major}.{sys.version_info.minor}.0"
 requirements = []
 
 [[applications]]

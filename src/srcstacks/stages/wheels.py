@@ -33,6 +33,7 @@ from srcstacks.fsutil import atomic_write_text, write_json
 from srcstacks.index_target import index_target
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
+from srcstacks.platforms import check_build_python
 from srcstacks.private_index import IndexLocation
 from srcstacks.run_logs import keep_run_logs, new_run_folder
 from srcstacks.run_summary import RunRecorder, RunSummary
@@ -172,6 +173,7 @@ def build_wheels(
     settings = _check_inputs(config)
     if warning := undefined_variant(config.variant, settings, config.settings_dir):
         report(f"warning: {warning}")
+    check_build_python(config)
     conflicts = find_conflicts(config)
     impossible = [conflict for conflict in conflicts if conflict.impossible]
     if impossible:
