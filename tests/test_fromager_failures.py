@@ -21,7 +21,13 @@ from srcstacks.errors import (
     SettingsRejectedError,
     ToolError,
 )
-from srcstacks.tools.fromager import _ERROR_LINE, FromagerDirs, explain_failure
+from srcstacks.tools.fromager import (
+    _ERROR_LINE,
+    FailedStep,
+    FromagerDirs,
+    explain_failure,
+    first_failure,
+)
 
 LOGS = Path(__file__).parent / "fixtures" / "fromager_logs"
 
@@ -60,6 +66,34 @@ def test_patch_that_does_not_apply_is_a_patch_error(stack: str) -> None:
     assert "patch patches/idna/0001-bad.patch does not apply to idna" in message
     assert "Hunk #1 FAILED at 1 in idna/core.py" in message
     assert f"(rejects in {stack}/wd/idna-3.11/idna-3.11/idna/core.py.rej)" in message
+
+
+def test_fromager_0_101s_patch_failure_names_the_project_its_events_name() -> None:
+    # 0.101 writes the version into every line's prefix ("idna-3.11: Hunk #1 FAILED");
+    # the events file says which package version failed, and in which step.
+    text = (LOGS / "patch-hunk-failed-0.101.log").read_text()
+    failed = FailedStep("idna", "3.11", "prepare_source", "Command 'patch' returned 1")
+    generic = ToolError("fromager bootstrap failed", "/log")
+    error = explain_failure(text, [], "/log", generic, failed=failed)
+    assert isinstance(error, PatchFailedError)
+    assert str(error).startswith(
+        "patch patches/idna/0001-bad.patch does not apply to idna 3.11: Hunk #1 FAILED at 1"
+        " in README.rst"
+    )
+
+
+def test_first_failure_is_read_from_the_events_file(tmp_path: Path) -> None:
+    events = tmp_path / "fromager-bootstrap.events.jsonl"
+    assert first_failure(events) is None  # no file: nothing to say
+    events.write_text(
+        (
+            Path(__file__).parent / "fixtures" / "fromager_events" / "0.101-patch-failed.jsonl"
+        ).read_text()
+    )
+    failed = first_failure(events)
+    assert failed is not None
+    assert (failed.project, failed.version, failed.step) == ("idna", "3.11", "prepare_source")
+    assert "patch" in failed.error
 
 
 def test_constraints_conflict_is_its_own_type() -> None:

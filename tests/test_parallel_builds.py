@@ -38,7 +38,7 @@ from srcstacks.executors import check_executor, make_executor
 from srcstacks.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
 from srcstacks.executors.local import LocalExecutor
 from srcstacks.executors.scheduler import run_scheduled
-from srcstacks.run_summary import Action, LogFacts, outcome_facts, summarize
+from srcstacks.run_summary import Action, RunFacts, outcome_facts, summarize
 from srcstacks.stage_inputs import stage_inputs
 from tests.conftest import copy_demo_stack, run_cli
 
@@ -390,10 +390,10 @@ def test_executor_builds_are_built_with_seconds_and_worker_though_the_last_boots
         BuildOutcome(b, Status.BUILT, 2.0, "worker-2"),
         BuildOutcome(c, Status.NOT_STARTED, 0.0, "local"),
     ]
-    resolve = LogFacts(
+    resolve = RunFacts(
         finished={("setuptools", "80"): Action.BUILT}, seconds={("setuptools", "80"): 9}
     )
-    final = LogFacts(
+    final = RunFacts(
         finished={k: Action.REUSED for k in [("a", "1"), ("b", "1"), ("setuptools", "80")]}
     )
     summary = summarize("cpu", None, [resolve, outcome_facts(outcomes), final])

@@ -1,11 +1,11 @@
-"""``run-summary.json``: what a ``wheels`` run did with each wheel, read from Fromager's log.
+"""``run-summary.json``: what a ``wheels`` run did with each wheel, from Fromager's events.
 
-``bootstrap-built.log``, ``bootstrap-reused.log`` and ``bootstrap-fetched.log`` in
-``fixtures/fromager_logs/`` were captured from Fromager 0.77 building the demo stack:
-from scratch, again in the same work dir, and in a fresh work dir with
-``--cache-wheel-server-url`` pointing at a wheel server holding the first build's wheels.
-Only Fromager's own lines are kept (build tools' output dropped), paths shortened to
-``/stack``.
+The files in ``fixtures/fromager_events/`` were written by Fromager itself, through
+srcstacks' entry point (:mod:`srcstacks.tools.fromager_events`), building the demo stack:
+``0.77-*`` by Fromager 0.77.0 on Python 3.11 (from scratch, then again in the same work
+dir), ``0.101-*`` by Fromager 0.101.0 on 3.12 (from scratch; in a fresh work dir with the
+first build's wheels on the stack's index; again in the same work dir; with a patch of
+idna that does not apply). Both releases give the same events.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import json
 import os
 from pathlib import Path
 
-from srcstacks.layout import Layout
-from srcstacks.run_summary import Action, RunRecorder, read_log, summarize
-from srcstacks.tools.fromager import BuildOrderEntry
+import pytest
 
-LOGS = Path(__file__).parent / "fixtures" / "fromager_logs"
+from srcstacks.layout import Layout
+from srcstacks.run_summary import Action, RunRecorder, read_events, summarize
+from srcstacks.tools.fromager import BuildOrderEntry, events_path
+
+EVENTS = Path(__file__).parent / "fixtures" / "fromager_events"
 DEMO = [
     ("flit-core", "3.12.0"),
     ("idna", "3.11"),
@@ -28,8 +30,8 @@ DEMO = [
 ]
 
 
-def log(name: str) -> str:
-    return (LOGS / name).read_text()
+def events(name: str) -> str:
+    return (EVENTS / f"{name}.jsonl").read_text()
 
 
 def order(*keys: tuple[str, str]) -> list[BuildOrderEntry]:
@@ -37,82 +39,67 @@ def order(*keys: tuple[str, str]) -> list[BuildOrderEntry]:
 
 
 def actions(text: str, build_order: list[BuildOrderEntry] | None = None) -> dict[str, str]:
-    summary = summarize("cpu", build_order, [read_log(text)])
+    summary = summarize("cpu", build_order, [read_events(text)])
     return {f"{e.project}=={e.version}": e.action.value for e in summary.entries}
 
 
-def test_first_build_lists_every_wheel_as_built_with_fromagers_seconds() -> None:
-    summary = summarize("cpu", order(*DEMO), [read_log(log("bootstrap-built.log"))])
+def event(kind: str, project: str, version: str, **fields: object) -> str:
+    return json.dumps({"event": kind, "project": project, "version": version, **fields})
+
+
+@pytest.mark.parametrize("fromager", ["0.77", "0.101"])
+def test_first_build_lists_every_wheel_as_built_with_fromagers_seconds(fromager: str) -> None:
+    summary = summarize("cpu", order(*DEMO), [read_events(events(f"{fromager}-built"))])
     assert [(e.project, e.version) for e in summary.entries] == DEMO  # sorted, no extra
     assert {e.action for e in summary.entries} == {Action.BUILT}
-    # "Bootstrapping setuptools==84.2.1 took 0:00:03 total, ..."
-    assert {e.project: e.seconds for e in summary.entries}["setuptools"] == 3
-    # Fromager asked its own wheel server before every build: that is not a fetch.
-    assert "checking if wheel was already uploaded to" in log("bootstrap-built.log")
-    assert summary.totals()["fetched"] == 0
+    assert all(e.seconds is not None for e in summary.entries)
+    assert summary.totals()["fetched"] == 0 and summary.totals()["reused"] == 0
 
 
-def test_rerun_in_the_same_work_dir_reuses_every_wheel() -> None:
-    assert set(actions(log("bootstrap-reused.log")).values()) == {"reused"}
+@pytest.mark.parametrize("fromager", ["0.77", "0.101"])
+def test_rerun_in_the_same_work_dir_reuses_every_wheel(fromager: str) -> None:
+    assert actions(events(f"{fromager}-reused")) == {f"{p}=={v}": "reused" for p, v in DEMO}
 
 
 def test_wheels_from_the_cache_server_are_fetched() -> None:
-    text = log("bootstrap-fetched.log")
-    assert set(actions(text).values()) == {"fetched"}
-    assert len(actions(text)) == len(DEMO)
+    assert actions(events("0.101-fetched")) == {f"{p}=={v}": "fetched" for p, v in DEMO}
 
 
-def test_found_on_fromagers_own_wheel_server_is_not_a_fetch() -> None:
-    # The same lines with the checked server being Fromager's local one.
-    text = log("bootstrap-fetched.log").replace(
-        "http://localhost:38765/simple/", "http://127.0.0.1:35385/simple/"
-    )
-    assert "started wheel server at http://127.0.0.1:35385/simple/" in text
-    assert set(actions(text).values()) == {"reused"}
-
-
-def test_name_forms_of_the_log_are_matched_to_the_build_orders_names() -> None:
+def test_fromagers_seconds_are_summed_over_its_name_forms_and_used_before_the_build_step() -> None:
     text = "\n".join(
         [
-            "00:00:01 INFO Flit_Core: new build-system dependency flit_core<4 resolves to 3.12.0",
-            "00:00:02 INFO Flit_Core: built wheel for version 3.12.0: /w/flit_core-3.12.0-0.whl",
-            "00:00:02 INFO Flit_Core: adding ('flit-core', '3.12.0') to build order",
-            "00:00:03 INFO Bootstrapping MarkupSafe==3.0.4 took 0:00:02 total, 0:00:02 to x",
-            "00:00:03 INFO Bootstrapping markupsafe==3.0.4 took 1 day, 0:00:03 total",
-            "00:00:03 INFO Bootstrapping flit_core==3.12.0 took 0:01:04 total",
+            event("started", "markupsafe", "3.0.4"),
+            event("built", "markupsafe", "3.0.4", seconds=2.0),
+            event("done", "markupsafe", "3.0.4", wheel="m.whl", where="built"),
+            # Fromager's time_store keys MarkupSafe==3.0.4 and markupsafe==3.0.4 apart.
+            event("seconds", "markupsafe", "3.0.4", seconds=3.25),
+            event("seconds", "markupsafe", "3.0.4", seconds=1.5),
+            event("built", "idna", "3.11", seconds=1.6),
+            event("done", "idna", "3.11", wheel="i.whl", where="built"),
         ]
     )
-    facts = read_log(text)
-    assert facts.finished == {("flit-core", "3.12.0"): Action.BUILT}
-    assert facts.seconds == {("markupsafe", "3.0.4"): 86405.0, ("flit-core", "3.12.0"): 64.0}
-    summary = summarize("cpu", order(("flit-core", "3.12.0")), [facts])
-    assert [(e.project, e.action, e.seconds) for e in summary.entries] == [
-        ("flit-core", Action.BUILT, 64)
-    ]
+    facts = read_events(text)
+    assert facts.seconds == {("markupsafe", "3.0.4"): 4.75, ("idna", "3.11"): 1.6}
+    summary = summarize("cpu", None, [facts])
+    assert [(e.project, e.seconds) for e in summary.entries] == [("idna", 2), ("markupsafe", 5)]
 
 
-def test_a_wheel_the_log_does_not_mention_is_unknown_not_guessed() -> None:
+def test_a_wheel_the_events_do_not_mention_is_unknown_not_guessed() -> None:
     build_order = order(*DEMO, ("six", "1.17.0"))
-    summary = summarize("cpu", build_order, [read_log(log("bootstrap-built.log"))])
+    summary = summarize("cpu", build_order, [read_events(events("0.77-built"))])
     six = [e for e in summary.entries if e.project == "six"]
     assert [(e.action, e.seconds) for e in six] == [(Action.UNKNOWN, None)]
     assert summary.describe() == (
-        "5 built, 0 reused, 0 fetched from the index, 1 not in Fromager's log"
+        "5 built, 0 reused, 0 fetched from the index, 1 not in Fromager's records"
     )
 
 
-def test_without_fromagers_timing_lines_seconds_are_null() -> None:
-    lines = log("bootstrap-built.log").splitlines()
-    text = "\n".join(line for line in lines if " INFO Bootstrapping " not in line)
-    summary = summarize("cpu", order(*DEMO), [read_log(text)])
-    assert {(e.action, e.seconds) for e in summary.entries} == {(Action.BUILT, None)}
-
-
 def test_a_run_cut_off_mid_build_lists_what_finished_and_what_did_not() -> None:
-    # Killed while flit_core (a build tool of jinja2) was being built.
-    lines = log("bootstrap-built.log").splitlines()
-    cut = next(i for i, line in enumerate(lines) if "flit_core: building cpu wheel" in line)
-    assert actions("\n".join(lines[:cut])) == {
+    # Killed while flit_core (a build tool of jinja2) was being built, mid-line.
+    lines = events("0.77-built").splitlines()
+    cut = next(i for i, line in enumerate(lines) if '"built", "project": "flit-core"' in line)
+    text = "\n".join([*lines[:cut], lines[cut][:20]])
+    assert actions(text) == {
         "flit-core==3.12.0": "unfinished",
         "jinja2==3.1.6": "unfinished",
         "markupsafe==3.0.4": "built",
@@ -121,34 +108,39 @@ def test_a_run_cut_off_mid_build_lists_what_finished_and_what_did_not() -> None:
 
 
 def test_a_failed_patch_leaves_its_package_unfinished() -> None:
-    summary = summarize("cpu", None, [read_log(log("patch-hunk-failed.log"))])
-    assert [(e.project, e.action, e.seconds) for e in summary.entries] == [
-        ("idna", Action.UNFINISHED, None)
-    ]
+    summary = summarize("cpu", None, [read_events(events("0.101-patch-failed"))])
+    assert [(e.project, e.action) for e in summary.entries] == [("idna", Action.UNFINISHED)]
     assert summary.describe() == "0 built, 0 reused, 0 fetched from the index, 1 unfinished"
 
 
 def test_a_pre_built_wheel_is_not_counted_as_built() -> None:
-    text = "\n".join(
-        [
-            "00:00:01 INFO six: new install dependency six resolves to 1.17.0",
-            "00:00:01 INFO six: install requirement six uses a pre-built wheel",
-            "00:00:01 INFO six: downloading pre-built wheel https://files/six-1.17.0.whl",
-            "00:00:01 INFO six: adding ('six', '1.17.0') to build order",
-        ]
-    )
+    text = event("done", "six", "1.17.0", wheel="six-1.17.0-py3-none-any.whl", where="prebuilt")
     assert actions(text) == {"six==1.17.0": "prebuilt"}
 
 
+def test_a_source_only_package_of_the_resolve_step_is_left_to_the_executor() -> None:
+    text = "\n".join(
+        [
+            event("started", "idna", "3.11"),
+            event("done", "idna", "3.11", wheel=None, where=None),
+            event("seconds", "idna", "3.11", seconds=0.5),
+            event("built", "flit-core", "3.12.0", seconds=1.0),
+            event("done", "flit-core", "3.12.0", wheel="f.whl", where="built"),
+        ]
+    )
+    facts = read_events(text, sdist_only=True)
+    assert facts.finished == {("flit-core", "3.12.0"): Action.BUILT}
+    assert facts.started == {("idna", "3.11")}
+    assert facts.seconds == {("flit-core", "3.12.0"): 1.0}
+
+
 def test_rerun_after_a_constraints_conflict_keeps_what_the_first_attempt_built() -> None:
-    # The first attempt built everything, then failed writing constraints.txt (so
-    # Fromager printed no timings); the rerun with --skip-constraints reused it all.
-    lines = log("bootstrap-built.log").splitlines()
-    first = "\n".join(line for line in lines if " INFO Bootstrapping " not in line)
-    attempts = [read_log(first), read_log(log("bootstrap-reused.log"))]
+    # The first attempt built everything, then failed writing constraints.txt; the rerun
+    # with --skip-constraints reused it all.
+    attempts = [read_events(events("0.77-built")), read_events(events("0.77-reused"))]
     summary = summarize("cpu", order(*DEMO), attempts)
-    assert {(e.action, e.seconds) for e in summary.entries} == {(Action.BUILT, None)}
-    # Negative control: the rerun's log alone would claim every wheel was reused.
+    assert {e.action for e in summary.entries} == {Action.BUILT}
+    # Negative control: the rerun's events alone would claim every wheel was reused.
     alone = summarize("cpu", order(*DEMO), attempts[1:])
     assert {e.action for e in alone.entries} == {Action.REUSED}
 
@@ -163,7 +155,7 @@ def test_recorder_writes_sorted_json_and_ignores_an_earlier_runs_build_order(
     dirs.build_order.write_text(json.dumps(entries))
     log_path = layout.log("fromager-bootstrap")
     log_path.parent.mkdir(parents=True)
-    log_path.write_text(log("bootstrap-built.log"))
+    events_path(log_path).write_text(events("0.77-built"))
     reported: list[str] = []
     RunRecorder(layout, log_path).write(reported.append)
     written = layout.run_summary.read_text()
@@ -179,6 +171,9 @@ def test_recorder_writes_sorted_json_and_ignores_an_earlier_runs_build_order(
     # A run that failed before finishing anything leaves the last run's build order:
     # its wheels are not this run's.
     os.utime(dirs.build_order, (1_000_000, 1_000_000))
-    log_path.write_text(log("patch-hunk-failed.log"))
+    events_path(log_path).write_text(events("0.101-patch-failed"))
     summary = RunRecorder(layout, log_path).write(reported.append)
     assert [(e.project, e.action) for e in summary.entries] == [("idna", Action.UNFINISHED)]
+    # Events an earlier run left say nothing about this one.
+    os.utime(events_path(log_path), (1_000_000, 1_000_000))
+    assert RunRecorder(layout, log_path).write(reported.append).entries == ()

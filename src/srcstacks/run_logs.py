@@ -15,6 +15,7 @@ from pathlib import Path
 
 from srcstacks.fsutil import atomic_copy
 from srcstacks.layout import Layout, remove_tree
+from srcstacks.tools import fromager
 
 KEPT_RUNS = 20
 
@@ -41,9 +42,11 @@ def new_run_folder(layout: Layout, started: float) -> Path:
 
 
 def keep_run_logs(layout: Layout, main_log: Path, started: float, folder: Path) -> Path:
-    """Copy this run's Fromager log and build logs (written since ``started``) into ``folder``."""
-    if main_log.is_file() and main_log.stat().st_mtime >= started:
-        atomic_copy(main_log, folder / main_log.name)
+    """Copy this run's Fromager log, its events and build logs (written since ``started``)
+    into ``folder``."""
+    for kept_log in (main_log, fromager.events_path(main_log)):
+        if kept_log.is_file() and kept_log.stat().st_mtime >= started:
+            atomic_copy(kept_log, folder / kept_log.name)
     for build_log in sorted(layout.fromager.work_dir.glob("*/build.log")):
         kept = folder / "packages" / f"{build_log.parent.name}.build.log"
         # A parallel build's own build log, copied there already, is the one to keep.

@@ -1,30 +1,31 @@
 """What one ``srcstacks wheels`` run did with each wheel: ``run-summary.json``.
 
-Reads Fromager's bootstrap log (``<work_dir>/<variant>/logs/fromager-bootstrap.log``) and
-its build order (``fromager/work-dir/build-order.json``); writes
+Reads the events file Fromager's bootstrap writes through srcstacks' entry point
+(``<work_dir>/<variant>/logs/fromager-bootstrap.events.jsonl``,
+:mod:`srcstacks.tools.fromager_events`: the same for Fromager 0.77 and 0.101, never its
+log text) and its build order (``fromager/work-dir/build-order.json``); writes
 ``<work_dir>/<variant>/run-summary.json`` with one entry per wheel of the build: whether
 Fromager built it, reused a wheel already in this work dir, or fetched it from the
-cache server (the stack's index), and the seconds Fromager spent on it.
+cache server (the stack's index), and the seconds Fromager spent on it (its own
+``time_store``).
 
 Written after every bootstrap, failed ones too: packages Fromager started but did not
-finish are listed as ``unfinished``. The log lines read here are Fromager 0.77's
-(``fromager/bootstrapper.py`` and ``fromager/metrics.py``). A parallel run (``--jobs``
-above 1, or ``--executor``) adds its resolve step's log (``bootstrap --sdist-only``,
-which builds the build tools) before, and the outcomes of the executor's builds
+finish are listed as ``unfinished``. A parallel run (``--jobs`` above 1, or
+``--executor``) adds its resolve step's events (``bootstrap --sdist-only``, which builds
+the build tools) before, and the outcomes of the executor's builds
 (:class:`~srcstacks.executors.base.BuildOutcome`: built, with seconds and worker)
 between it and the final bootstrap, which only finds those wheels.
 """
 
 from __future__ import annotations
 
-import re
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from srcstacks.errors import StateError
@@ -50,32 +51,19 @@ class Action(StrEnum):
     UNKNOWN = "unknown"  # in the build order, but the log does not say how
 
 
-# Every line below is prefixed by Fromager with the requirement's name as written
-# (``MarkupSafe``, ``flit_core``): compared after canonicalizing.
-_PREFIX = r"\d\d:\d\d:\d\d INFO (?P<package>[A-Za-z0-9._-]+): "
-_STARTED = re.compile(_PREFIX + r"new \S+ dependency .* resolves to (?P<version>\S+)$")
-_BUILT = re.compile(_PREFIX + r"built wheel for version (?P<version>\S+): ")
-_REUSED = re.compile(_PREFIX + r"found existing wheel ")
-_CHECKING_CACHE = re.compile(_PREFIX + r"checking if wheel was already uploaded to (?P<url>\S+)")
-_FETCHED = re.compile(_PREFIX + r"found built wheel on cache server")
-_PREBUILT = re.compile(_PREFIX + r"\S+ requirement .* uses a pre-built wheel")
-_ADDED = re.compile(
-    _PREFIX + r"adding \('(?P<project>[^']+)', '(?P<version>[^']+)'\) to build order"
-)
-# Fromager's own wheel server, which it also asks on every build: never a fetch.
-_LOCAL_SERVER = re.compile(r"\d\d:\d\d:\d\d INFO started wheel server at (?P<url>\S+)")
-# metrics.summarize, printed once at the end of a bootstrap that succeeded, one line
-# per name as written and version: ``timedelta(seconds=round(total))``.
-_TIMING = re.compile(
-    r"\d\d:\d\d:\d\d INFO Bootstrapping (?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+) took"
-    r" (?:(?P<days>\d+) days?, )?(?P<hours>\d+):(?P<minutes>\d\d):(?P<seconds>\d\d(?:\.\d+)?)"
-    r" total"
-)
+# How Fromager's events file (:mod:`srcstacks.tools.fromager_events`) says a package's
+# wheel came to be: its "where" of the "done" event.
+_DONE: dict[str, Action] = {
+    "built": Action.BUILT,
+    "existing": Action.REUSED,
+    "downloaded": Action.FETCHED,
+    "prebuilt": Action.PREBUILT,
+}
 
 
 @dataclass
-class LogFacts:
-    """What one ``fromager bootstrap`` log (or one set of executor builds) says."""
+class RunFacts:
+    """What one ``fromager bootstrap`` (its events file) or one set of executor builds did."""
 
     finished: dict[Key, Action] = field(default_factory=dict)
     started: set[Key] = field(default_factory=set)
@@ -83,27 +71,47 @@ class LogFacts:
     workers: dict[Key, str] = field(default_factory=dict)  # who built it (executor builds)
 
 
-def read_log(text: str, *, sdist_only: bool = False) -> LogFacts:
-    """The packages a bootstrap log started and finished, how, and their timings.
+def read_events(text: str, *, sdist_only: bool = False) -> RunFacts:
+    """The packages a bootstrap started and finished, how, and Fromager's timings.
 
-    ``sdist_only``: the resolve step of a parallel run, which only prepares the sources
-    of what is not a build tool ("adding ... to build order" with no wheel): those are
-    left for the executor's outcomes to decide.
+    ``text`` is the bootstrap's events file. ``sdist_only``: the resolve step of a
+    parallel run, which only prepares the sources of what is not a build tool (done
+    with no wheel): those are left for the executor's outcomes to decide. A line that is
+    not a whole event (the process was killed while writing it) is skipped.
     """
-    facts = _read_bootstrap(text)
+    facts = RunFacts()
+    built_seconds: dict[Key, float] = {}
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        key = (str(event.get("project")), str(event.get("version")))
+        kind = event.get("event")
+        if kind == "started":
+            facts.started.add(key)
+        elif kind == "done" and (action := _DONE.get(str(event.get("where")))) is not None:
+            facts.finished.setdefault(key, action)
+        elif kind == "seconds" and isinstance(event.get("seconds"), int | float):
+            facts.seconds[key] = facts.seconds.get(key, 0.0) + float(event["seconds"])
+        elif kind == "built" and isinstance(event.get("seconds"), int | float):
+            built_seconds[key] = float(event["seconds"])
+    for key, seconds in built_seconds.items():
+        facts.seconds.setdefault(key, seconds)
     if sdist_only:
-        facts.finished = {k: a for k, a in facts.finished.items() if a != Action.UNKNOWN}
         facts.seconds = {k: facts.seconds[k] for k in facts.finished if k in facts.seconds}
     return facts
 
 
-def outcome_facts(outcomes: Iterable[BuildOutcome], planned: Iterable[Key] = ()) -> LogFacts:
+def outcome_facts(outcomes: Iterable[BuildOutcome], planned: Iterable[Key] = ()) -> RunFacts:
     """The executor's builds as facts: built ones with their seconds and worker.
 
     Every ``planned`` build this run did not finish (failed, never started because of a
     failure or Ctrl-C) counts as started: ``unfinished`` in the summary.
     """
-    facts = LogFacts(started=set(planned))
+    facts = RunFacts(started=set(planned))
     for outcome in outcomes:
         key = outcome.build.key
         facts.started.add(key)
@@ -112,54 +120,6 @@ def outcome_facts(outcomes: Iterable[BuildOutcome], planned: Iterable[Key] = ())
             facts.seconds[key] = outcome.seconds
             facts.workers[key] = outcome.worker
     return facts
-
-
-def _read_bootstrap(text: str) -> LogFacts:
-    """The facts of a serial ``fromager bootstrap`` log.
-
-    Fromager bootstraps one package at a time (build dependencies nested inside), so the
-    last action line under a package's name before its "adding ... to build order"
-    line says how that package's wheel was obtained.
-    """
-    facts = LogFacts()
-    local_server: str | None = None
-    pending: dict[str, Action] = {}
-    cache_url: dict[str, str] = {}
-    for line in text.splitlines():
-        if match := _LOCAL_SERVER.search(line):
-            local_server = match["url"]
-        elif match := _STARTED.search(line):
-            name = canonicalize_name(match["package"])
-            facts.started.add((name, match["version"]))
-            pending.pop(name, None)
-        elif match := _BUILT.search(line):
-            pending[canonicalize_name(match["package"])] = Action.BUILT
-        elif match := _REUSED.search(line):
-            pending[canonicalize_name(match["package"])] = Action.REUSED
-        elif match := _PREBUILT.search(line):
-            pending[canonicalize_name(match["package"])] = Action.PREBUILT
-        elif match := _CHECKING_CACHE.search(line):
-            cache_url[canonicalize_name(match["package"])] = match["url"]
-        elif match := _FETCHED.search(line):
-            name = canonicalize_name(match["package"])
-            from_local = local_server is not None and cache_url.get(name) == local_server
-            pending[name] = Action.REUSED if from_local else Action.FETCHED
-        elif match := _ADDED.search(line):
-            name = canonicalize_name(match["project"])
-            facts.finished.setdefault((name, match["version"]), pending.pop(name, Action.UNKNOWN))
-        elif match := _TIMING.search(line):
-            key = (canonicalize_name(match["name"]), match["version"])
-            facts.seconds[key] = facts.seconds.get(key, 0.0) + _seconds(match)
-    return facts
-
-
-def _seconds(match: re.Match[str]) -> float:
-    return (
-        int(match["days"] or 0) * 86400
-        + int(match["hours"]) * 3600
-        + int(match["minutes"]) * 60
-        + float(match["seconds"])
-    )
 
 
 @dataclass(frozen=True)
@@ -216,7 +176,7 @@ class RunSummary:
         others = {
             Action.PREBUILT: "pre-built (refused at publish)",
             Action.UNFINISHED: "unfinished",
-            Action.UNKNOWN: "not in Fromager's log",
+            Action.UNKNOWN: "not in Fromager's records",
         }
         for action, label in others.items():
             if totals[action.value]:
@@ -227,7 +187,7 @@ class RunSummary:
 def summarize(
     variant: str,
     build_order: Iterable[fromager.BuildOrderEntry] | None,
-    attempts: Sequence[LogFacts],
+    attempts: Sequence[RunFacts],
 ) -> RunSummary:
     """The summary of a run whose bootstraps left ``attempts`` (oldest first).
 
@@ -282,7 +242,7 @@ class RunRecorder:
         self.log_path = log_path
         # The filesystem's clock is coarser than time.time(): allow it a second.
         self.started = time.time() - 1.0
-        self.earlier: list[LogFacts] = []
+        self.earlier: list[RunFacts] = []
 
     def keep_attempt(
         self, superseded: Iterable[str] = (), *, log: Path | None = None, sdist_only: bool = False
@@ -293,7 +253,7 @@ class RunRecorder:
         (a fetched wheel the index could not vouch for, removed to be built). ``log``:
         another bootstrap's log than the main one (a parallel run's resolve step).
         """
-        facts = read_log(self._this_run(log or self.log_path), sdist_only=sdist_only)
+        facts = read_events(self._events_of(log or self.log_path), sdist_only=sdist_only)
         dropped = set(superseded)
         facts.finished = {
             key: action for key, action in facts.finished.items() if key[0] not in dropped
@@ -304,18 +264,20 @@ class RunRecorder:
         """Remember the executor's builds (after the resolve step, before the last bootstrap)."""
         self.earlier.append(outcome_facts(outcomes, planned))
 
-    def _this_run(self, log: Path) -> str:
-        """``log``'s text if this run wrote it; an earlier run's log says nothing here."""
+    def _events_of(self, log: Path) -> str:
+        """The events of the bootstrap logging to ``log``, if this run wrote them; an
+        earlier run's say nothing here."""
+        events = fromager.events_path(log)
         try:
-            if log.stat().st_mtime < self.started:
+            if events.stat().st_mtime < self.started:
                 return ""
         except OSError:
             return ""
-        return _read_text(log)
+        return _read_text(events)
 
     def fetched_so_far(self) -> set[str]:
         """Canonical names of the projects this run's bootstraps fetched from the cache."""
-        attempts = [*self.earlier, read_log(self._this_run(self.log_path))]
+        attempts = [*self.earlier, read_events(self._events_of(self.log_path))]
         return {
             name
             for facts in attempts
@@ -328,9 +290,9 @@ class RunRecorder:
 
         Never raises for what Fromager left behind (it runs after failures too, and
         must not hide them): a build order that cannot be read is left out, and the
-        entries come from the log alone.
+        entries come from the events alone.
         """
-        attempts = [*self.earlier, read_log(self._this_run(self.log_path))]
+        attempts = [*self.earlier, read_events(self._events_of(self.log_path))]
         summary = summarize(self.layout.variant, self._build_order(), attempts)
         write_json(self.layout.run_summary, summary.to_json())
         report(f"{summary.describe()} (run summary: {self.layout.run_summary})")

@@ -33,7 +33,7 @@ from srcstacks.executors.base import (
     PackageBuild,
     Status,
 )
-from srcstacks.run_summary import Action, LogFacts, RunRecorder
+from srcstacks.run_summary import Action, RunFacts, RunRecorder
 
 Report = Callable[[str], None]
 # bootstrap(log path, skip_constraints, sdist_only)
@@ -107,7 +107,7 @@ def retrying_conflicts(
 
 
 def _report_ready(
-    graph: Graph, builds: list[PackageBuild], resolved: LogFacts, progress: BuildProgress
+    graph: Graph, builds: list[PackageBuild], resolved: RunFacts, progress: BuildProgress
 ) -> None:
     """A line for each wheel the parallel builds do not need to build, and how it came."""
     planned = {build.key for build in builds}

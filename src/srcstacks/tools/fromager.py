@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -27,6 +28,7 @@ from srcstacks.errors import (
     ToolError,
 )
 from srcstacks.records import read_json_state
+from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.process import run_logged, tool_env
 
 # 1980-01-01, the earliest time a zip file can record: wheels built without a
@@ -37,9 +39,10 @@ DEFAULT_SOURCE_DATE_EPOCH = "315532800"
 FROMAGER_MODULE = "srcstacks.tools.fromager_main"
 
 _ERROR_LINE = re.compile(r"\bERROR (?P<package>[A-Za-z0-9_.-]+): (?P<message>.*)")
+# The requirement's own name: Fromager 0.101 adds the version to the line's prefix.
 _PROGRESS_LINE = re.compile(
-    r"INFO (?P<package>[A-Za-z0-9_.-]+): new (?P<kind>[a-z-]+) dependency"
-    r" .* resolves to (?P<version>\S+)"
+    r"INFO \S+: new (?P<kind>[a-z-]+) dependency (?P<package>[A-Za-z0-9_.-]+)"
+    r".* resolves to (?P<version>\S+)"
 )
 _UNRESOLVED = re.compile(
     r"Unable to resolve requirement specifier (?P<spec>\S+).*?searching at (?P<index>[^\s)]+)"
@@ -133,6 +136,42 @@ def read_build_order(dirs: FromagerDirs) -> list[BuildOrderEntry] | None:
         ) from None
 
 
+def events_path(log_path: Path) -> Path:
+    """The events file a Fromager run logging to ``log_path`` writes beside it."""
+    return log_path.with_name(f"{log_path.stem}.events.jsonl")
+
+
+@dataclass(frozen=True)
+class FailedStep:
+    """The step of one package version Fromager raised in (its ``failed`` event)."""
+
+    project: str  # canonical name
+    version: str
+    step: str  # Fromager's override method: download_source, prepare_source, build_wheel...
+    error: str
+
+
+def first_failure(events: Path) -> FailedStep | None:
+    """The first step that failed in a Fromager run's events file, if any."""
+    try:
+        lines = events.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == "failed":
+            return FailedStep(
+                str(event.get("project")),
+                str(event.get("version")),
+                str(event.get("step")),
+                str(event.get("error")),
+            )
+    return None
+
+
 def version() -> str:
     """The installed Fromager's version."""
     return metadata.version("fromager")
@@ -180,6 +219,9 @@ def bootstrap(
     if cache_wheel_server_url:
         command += ["--cache-wheel-server-url", cache_wheel_server_url]
     env = build_env(dirs.work_dir)
+    events = events_path(log_path)
+    events.unlink(missing_ok=True)
+    env[EVENTS_VARIABLE] = str(events)
     errors = ErrorLines()
 
     def watch(line: str) -> None:
@@ -199,7 +241,9 @@ def bootstrap(
         )
     except ToolError as exc:
         text = log_path.read_text(encoding="utf-8", errors="replace")
-        raise explain_failure(text, errors.found, str(log_path), exc, dirs, started) from None
+        raise explain_failure(
+            text, errors.found, str(log_path), exc, dirs, started, first_failure(events)
+        ) from None
 
 
 class ErrorLines:
@@ -298,23 +342,29 @@ def explain_failure(
     exc: ToolError,
     dirs: FromagerDirs | None = None,
     started: float = 0.0,
+    failed: FailedStep | None = None,
 ) -> SrcstacksError:
-    """The typed error a failed ``fromager bootstrap`` stands for, from its log text.
+    """The typed error a failed ``fromager bootstrap`` stands for.
 
-    ``errors`` are the ``(package, message)`` pairs of its ``ERROR`` lines; build logs
-    in ``dirs`` older than ``started`` belong to earlier runs and are never blamed.
+    ``failed`` (from its events file) names the package version and step that failed;
+    the log text says the rest. ``errors`` are the ``(package, message)`` pairs of its
+    ``ERROR`` lines; build logs in ``dirs`` older than ``started`` belong to earlier
+    runs and are never blamed.
     """
     if rejected := _settings_rejection(log_text):
         return rejected
     if CONSTRAINTS_CONFLICT in log_text:
         return ConstraintsConflictError(f"fromager bootstrap: {CONSTRAINTS_CONFLICT}", log_path)
-    if not errors:
+    if not errors and failed is None:
         return exc
-    patch_failure = _patch_failure(log_text)
+    patch_failure = _patch_failure(log_text, failed)
     if patch_failure is not None:
         return PatchFailedError(patch_failure, log_path)
     # The first error is usually the root cause; later ones are the callers giving up.
-    package, message = errors[0]
+    if failed is not None:
+        package, message = failed.project, errors[0][1] if errors else failed.error
+    else:
+        package, message = errors[0]
     if "download" in message and (download_failure := _download_failure(log_text, package)):
         return DownloadError(download_failure, log_path)
     if match := _UNRESOLVED.search(message):
@@ -356,7 +406,7 @@ def _settings_rejection(log_text: str) -> SettingsRejectedError | None:
 
 def _download_failure(log_text: str, package: str) -> str | None:
     """Say which download broke and how, when Fromager gave up on fetching a source."""
-    failures = [m for m in _DOWNLOAD_FAILED.finditer(log_text) if m["package"] == package]
+    failures = [m for m in _DOWNLOAD_FAILED.finditer(log_text) if _names(m["package"], package)]
     if not failures:
         return None
     last = failures[-1]
@@ -378,7 +428,15 @@ _HUNK_FAILED = re.compile(r"(?P<package>\S+): (?P<hunk>Hunk #\d+ FAILED at \d+)"
 _PATCHING = re.compile(r"(?P<package>\S+): patching file (?P<file>\S+)")
 
 
-def _patch_failure(log_text: str) -> str | None:
+def _names(prefix: str, package: str) -> bool:
+    """Whether a log line's prefix is ``package``'s: Fromager 0.77 writes the name as the
+    requirement spells it (``MarkupSafe``), 0.101 adds the version (``MarkupSafe-3.0.4``)."""
+    prefix, package = canonicalize_name(prefix), canonicalize_name(package)
+    version = prefix.removeprefix(f"{package}-") if prefix != package else ""
+    return prefix == package or (version != prefix and version[:1].isdigit())
+
+
+def _patch_failure(log_text: str, failed: FailedStep | None) -> str | None:
     """Name the patch, project, file and rejected hunk when ``patch -p1`` failed."""
     if "patch -p1" not in log_text or not _HUNK_FAILED.search(log_text):
         return None
@@ -392,8 +450,9 @@ def _patch_failure(log_text: str) -> str | None:
         elif (match := _HUNK_FAILED.search(line)) and applying is not None:
             reject = Path(applying["src"]) / f"{target_file}.rej"
             header = _first_hunk_header(reject)
+            project = f"{failed.project} {failed.version}" if failed else applying["package"]
             return (
-                f"patch {applying['patch']} does not apply to {applying['package']}:"
+                f"patch {applying['patch']} does not apply to {project}:"
                 f" {match['hunk']} in {target_file}{header} (rejects in {reject})"
             )
     return None

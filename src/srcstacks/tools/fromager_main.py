@@ -10,10 +10,14 @@ sorted order, before the wheel is packed: the fix belongs where the file is writ
 
 It also writes each wheel's own SBOM into its ``.dist-info/sboms/`` (PEP 770) at the
 point Fromager adds its metadata, before the wheel is packed
-(:mod:`srcstacks.tools.wheel_sbom_hook`).
+(:mod:`srcstacks.tools.wheel_sbom_hook`), and writes what Fromager does with each
+package, step by step, to the events file srcstacks reads back
+(:mod:`srcstacks.tools.fromager_events`), from the same dispatcher and Fromager's
+post-bootstrap hook runner.
 
 Started as ``<python> -m srcstacks.tools.fromager_main ARGS`` in place of
-``-m fromager``. It wraps a private function and a hook dispatcher of the pinned Fromager release; a
+``-m fromager``. It wraps a private function, the override dispatcher and a hook runner,
+which both pinned Fromager releases (0.77.0 on Python 3.11, 0.101.0 on 3.12+) have; a
 release without them stops here with a message instead of building wheels that may not rebuild.
 """
 
@@ -25,12 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import fromager.dependencies as dependencies
+import fromager.hooks as hooks
 import fromager.overrides as overrides
 
+from srcstacks.tools import fromager_events
 from srcstacks.tools.wheel_sbom_hook import HOOKED_METHOD, write_wheel_sbom
 
 _HOOKED = "_write_requirements_file"
 _DISPATCH = "find_and_invoke"
+_POST_BOOTSTRAP = "run_post_bootstrap_hooks"
 
 
 def _write_sorted(requirements: Iterable[Any], filename: Path) -> None:
@@ -38,25 +45,38 @@ def _write_sorted(requirements: Iterable[Any], filename: Path) -> None:
 
 
 def _invoke_then_write_sbom(distname: str, method: str, default_fn: Any, **kwargs: Any) -> Any:
-    result = _fromager_invoke(distname, method, default_fn, **kwargs)
-    if method == HOOKED_METHOD:
-        write_wheel_sbom(
-            kwargs["ctx"], kwargs["req"], kwargs["version"], kwargs["extra_environ"],
-            kwargs["sdist_root_dir"], kwargs["dist_info_dir"],
-        )  # fmt: skip
-    return result
+    def call() -> Any:
+        result = _fromager_invoke(distname, method, default_fn, **kwargs)
+        if method == HOOKED_METHOD:
+            write_wheel_sbom(
+                kwargs["ctx"], kwargs["req"], kwargs["version"], kwargs["extra_environ"],
+                kwargs["sdist_root_dir"], kwargs["dist_info_dir"],
+            )  # fmt: skip
+        return result
+
+    return fromager_events.invoke(distname, method, call, kwargs)
 
 
-if not hasattr(dependencies, _HOOKED) or not hasattr(overrides, _DISPATCH):
+def _post_bootstrap(**kwargs: Any) -> None:
+    _fromager_post_bootstrap(**kwargs)
+    fromager_events.bootstrapped(
+        kwargs["ctx"], kwargs["dist_name"], kwargs["dist_version"], kwargs["wheel_filename"]
+    )
+
+
+_WRAPPED = ((dependencies, _HOOKED), (overrides, _DISPATCH), (hooks, _POST_BOOTSTRAP))
+if missing := [f"{module.__name__}.{name}()" for module, name in _WRAPPED
+               if not hasattr(module, name)]:  # fmt: skip
     sys.exit(
-        f"srcstacks: this Fromager has no dependencies.{_HOOKED}() or"
-        f" overrides.{_DISPATCH}(): reproducible wheels with their SBOMs need the Fromager"
-        " release srcstacks pins (see pyproject.toml)"
+        f"srcstacks: this Fromager has no {', '.join(missing)}: reproducible wheels with"
+        " their SBOMs need a Fromager release srcstacks pins (see pyproject.toml)"
     )
 _fromager_write = getattr(dependencies, _HOOKED)
 setattr(dependencies, _HOOKED, _write_sorted)
 _fromager_invoke = getattr(overrides, _DISPATCH)
 setattr(overrides, _DISPATCH, _invoke_then_write_sbom)
+_fromager_post_bootstrap = getattr(hooks, _POST_BOOTSTRAP)
+setattr(hooks, _POST_BOOTSTRAP, _post_bootstrap)
 
 if __name__ == "__main__":
     from fromager.__main__ import invoke_main
