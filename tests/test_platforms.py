@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from srcstacks.platforms import (
     UV_PLATFORMS,
     best_wheel,
     build_platform,
-    check_build_python,
     declared_platforms,
     platform_tags,
     wheel_fits,
@@ -177,33 +175,3 @@ def test_the_best_wheel_is_the_one_an_installer_prefers(
 def test_no_best_wheel_when_none_fits() -> None:
     assert best_wheel(MARKUPSAFE[:4], "linux_aarch64", "3.11") is None
     assert best_wheel(["not-a-wheel.tar.gz"], "linux_x86_64", "3.11") is None
-
-
-def test_layers_on_another_python_than_srcstacks_are_refused_before_building(
-    tmp_path: Path,
-) -> None:
-    here = f"{sys.version_info.major}.{sys.version_info.minor}"
-    other = "3.13" if here != "3.13" else "3.12"
-    path = spec(tmp_path)
-    path.write_text(
-        path.read_text()
-        .replace("cpython@3.11.7", f"cpython@{other}.0")
-        .replace(
-            'frameworks = ["fw"]\nrequirements = []', 'frameworks = ["fw"]\nrequirements = ["idna"]'
-        )
-    )
-    with pytest.raises(ConfigError) as refused:
-        check_build_python(load_config(path))
-    message = str(refused.value)
-    assert f"layer 'app' runs on runtime 'rt' (cpython@{other}.0)" in message
-    assert f"the Python running it ({here})" in message and f"--python {other}" in message
-    # A runtime of this Python's X.Y, or one no layer builds a wheel for, is fine.
-    path.write_text(path.read_text().replace('requirements = ["idna"]', "requirements = []"))
-    check_build_python(load_config(path))
-    path.write_text(path.read_text().replace(f"cpython@{other}.0", f"cpython@{here}.1"))
-    path.write_text(
-        path.read_text().replace(
-            "requirements = []\n\n[[frameworks]]", 'requirements = ["idna"]\n\n[[frameworks]]'
-        )
-    )
-    check_build_python(load_config(path))

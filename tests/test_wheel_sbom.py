@@ -28,7 +28,11 @@ SETUPTOOLS = BuildTool(
 )
 GCC = "GCC: (Debian 12.2.0-14+deb12u1) 12.2.0"
 ENVIRONMENT = BuildEnvironment(
-    tools=(SETUPTOOLS,), compilers=(GCC,), env={"CFLAGS": "-O2", "CPPFLAGS": "-I<work-dir>/x"}
+    tools=(SETUPTOOLS,),
+    compilers=(GCC,),
+    env={"CFLAGS": "-O2", "CPPFLAGS": "-I<work-dir>/x"},
+    python="3.12.1",
+    fromager="0.101.0",
 )
 SBOM = WheelSbom("demo", "1.0", "cpu", "demo-1.0.tar.gz", "b" * 64, (), ENVIRONMENT)
 PATCH = Patch("demo/0001-fix.patch", b"--- a/x\n+++ b/x\n")
@@ -71,8 +75,12 @@ def test_the_sbom_and_a_layer_formulation_are_valid_cyclonedx_1_6() -> None:
 
 def test_a_formula_names_each_tool_by_its_wheel_and_reads_back() -> None:
     found = formula("pkg:pypi/demo@1.0", "demo 1.0", ENVIRONMENT)
-    tool, compiler = found["components"]
+    tool, compiler, python, fromager = found["components"]
     assert tool["purl"] == f"pkg:pypi/setuptools@80.9.0?file_name={SETUPTOOLS.filename}"
+    assert (python["name"], python["version"], python["purl"]) == (
+        "CPython", "3.12.1", "pkg:generic/cpython@3.12.1"
+    )  # fmt: skip
+    assert (fromager["version"], fromager["purl"]) == ("0.101.0", "pkg:pypi/fromager@0.101.0")
     assert tool["hashes"] == [{"alg": "SHA-256", "content": "a" * 64}]
     assert {"name": "srcstacks:wheel", "value": SETUPTOOLS.filename} in tool["properties"]
     assert (compiler["name"], compiler["version"]) == ("GCC", "12.2.0")

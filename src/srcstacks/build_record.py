@@ -4,9 +4,11 @@ Plain values only (no file access): the build tools installed into the wheel's b
 environment (each a wheel built here from source, with its file name and sha256), the
 compilers that wrote its compiled files (the ``.comment`` strings of its ELF files) and
 the compiler variables the build settings and srcstacks put in force, with this
-machine's paths replaced by fixed names. :mod:`srcstacks.tools.build_probe` gathers
-it inside Fromager, :mod:`srcstacks.wheel_sbom` carries it in the wheel, publish copies
-it into ``provenance.json`` and verify compares the two.
+machine's paths replaced by fixed names, and the builder: the CPython version Fromager
+ran on and Fromager's version (empty in records written before srcstacks kept them).
+:mod:`srcstacks.tools.build_probe` gathers it inside Fromager, :mod:`srcstacks.wheel_sbom`
+carries it in the wheel, publish copies it into ``provenance.json`` and verify compares
+the two.
 """
 
 from __future__ import annotations
@@ -45,18 +47,26 @@ class BuildTool:
 
 @dataclass(frozen=True)
 class BuildEnvironment:
-    """Build tools (sorted by name), compiler strings (sorted) and flags of one build."""
+    """Build tools (sorted by name), compiler strings (sorted), flags and builder of one
+    build."""
 
     tools: tuple[BuildTool, ...] = ()
     compilers: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    python: str = ""  # X.Y.Z of the CPython Fromager ran on
+    fromager: str = ""  # Fromager's version
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "tools": [tool.to_dict() for tool in self.tools],
             "compilers": list(self.compilers),
             "env": dict(sorted(self.env.items())),
         }
+        if self.python:
+            found["python"] = self.python
+        if self.fromager:
+            found["fromager"] = self.fromager
+        return found
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BuildEnvironment:
@@ -66,7 +76,8 @@ class BuildEnvironment:
         tools = tuple(BuildTool(**tool) for tool in data.get("tools", ()))
         compilers = tuple(str(item) for item in data.get("compilers", ()))
         env = {str(key): str(value) for key, value in dict(data.get("env", {})).items()}
-        return cls(tools=tools, compilers=compilers, env=env).normalised()
+        python, fromager = str(data.get("python", "")), str(data.get("fromager", ""))
+        return cls(tools, compilers, env, python, fromager).normalised()
 
     def normalised(self) -> BuildEnvironment:
         """Tools sorted by name (then file name), compilers sorted and unique, env sorted."""
@@ -74,4 +85,6 @@ class BuildEnvironment:
             tools=tuple(sorted(self.tools, key=lambda tool: (tool.name, tool.filename))),
             compilers=tuple(sorted(set(self.compilers))),
             env=dict(sorted(self.env.items())),
+            python=self.python,
+            fromager=self.fromager,
         )

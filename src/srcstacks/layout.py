@@ -298,6 +298,11 @@ class Layout:
         """Runtimes packed from local interpreters, shared by every variant."""
         return self.work_dir / "runtimes"
 
+    def toolchain(self, python_version: str) -> Path:
+        """The build toolchain installed from CPython ``python_version`` (``X.Y.Z``),
+        shared by every variant (:mod:`srcstacks.tools.toolchain`)."""
+        return inside(self.work_dir / "toolchains", f"cpython-{python_version}", "Python version")
+
     @property
     def runtime_sources(self) -> Path:
         """CPython source tarballs downloaded for ``source = "build"``, kept between runs."""

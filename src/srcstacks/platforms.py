@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import platform as host_platform
-import sys
 import sysconfig
 from dataclasses import dataclass
 
@@ -120,27 +119,6 @@ def layer_python_version(config: StackConfig, layer: Layer) -> str:
     runtime = next(item for item in config.stack_of(layer) if item.kind == "runtime")
     version = runtime.python_version or ""
     return ".".join(version.split(".")[:2])
-
-
-def check_build_python(config: StackConfig) -> None:
-    """Refuse a stack with wheels to build for another Python ``X.Y`` than this one.
-
-    Fromager runs on the interpreter running srcstacks, so every compiled wheel it
-    builds carries that interpreter's ABI tag: a layer on a runtime of another ``X.Y``
-    would get wheels its runtime cannot install, and the lock would fail minutes later.
-    """
-    here = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for layer in config.layers:
-        wanted = layer_python_version(config, layer)
-        if layer.built_requirements and wanted != here:
-            runtime = next(item for item in config.stack_of(layer) if item.kind == "runtime")
-            raise ConfigError(
-                f"{config.spec_path}: layer {layer.name!r} runs on runtime {runtime.name!r}"
-                f" ({runtime.python_implementation}), but srcstacks builds wheels with the"
-                f" Python running it ({here}): run srcstacks with Python {wanted}"
-                f" (uv run --python {wanted} srcstacks ...); one run cannot yet build"
-                " wheels for several Python versions"
-            )
 
 
 def fits_here(config: StackConfig, layer: Layer, filename: str) -> bool:

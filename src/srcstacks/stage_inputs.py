@@ -31,6 +31,8 @@ import srcstacks
 from srcstacks.config import StackConfig
 from srcstacks.fingerprints import files_under, path_content, tree_content
 from srcstacks.layout import Layout, inside
+from srcstacks.stages.build_toolchain import runtime_interpreter, wheel_pythons
+from srcstacks.tools.toolchain import TOOLCHAINS
 
 SBOM_SUFFIX = ".cdx.json"
 
@@ -80,6 +82,9 @@ def _build_inputs(config: StackConfig) -> dict[str, Any]:
         "mode": [config.mode.name, list(config.mode.build_from_source)],
         "settings": tree_content(config.settings_dir),
         "patches": tree_content(config.patches_dir),
+        # The Python the wheels are for, and the locked toolchains that build them.
+        "pythons": sorted(wheel_pythons(config)),
+        "toolchains": tree_content(TOOLCHAINS),
     }
 
 
@@ -98,13 +103,14 @@ def runtime_inputs(config: StackConfig) -> dict[str, Any]:
     if source.kind == "pack":
         # The packed archive is made from the interpreter's prefix; its version and
         # the binary itself say whether that interpreter changed.
-        binary = Path(source.interpreter or sys.executable).resolve()
-        stat = binary.stat() if binary.exists() else None
-        described["binary"] = [
-            str(binary),
-            stat.st_size if stat else 0,
-            stat.st_mtime_ns if stat else 0,
-        ]
+        binaries = []
+        for runtime in config.layers_of("runtime"):
+            binary = runtime_interpreter(config, runtime, exact=True).path.resolve()
+            stat = binary.stat() if binary.exists() else None
+            binaries.append(
+                [str(binary), stat.st_size if stat else 0, stat.st_mtime_ns if stat else 0]
+            )
+        described["binary"] = binaries
     if source.kind == "build":
         # CPython's own patches and build settings live in the stack's folders.
         described["patches"] = tree_content(config.patches_dir)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import platform
 import zipfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +100,7 @@ def test_layer_sbom_formulation_links_each_library_to_its_build_tools(
     (workflow,) = formula["workflows"]
     assert workflow["taskTypes"] == ["build"]
     assert workflow["outputs"] == [{"resource": {"ref": markupsafe["bom-ref"]}}]
-    tool, compiler = formula["components"]
+    tool, compiler, python, fromager = formula["components"]
     properties = {item["name"]: item["value"] for item in tool["properties"]}
     own_record = manifest.wheels[properties["srcstacks:wheel"]]  # its own provenance entry
     assert own_record.project == "setuptools"
@@ -107,8 +109,16 @@ def test_layer_sbom_formulation_links_each_library_to_its_build_tools(
     )
     assert tool["hashes"] == [{"alg": "SHA-256", "content": own_record.sha256}]
     assert compiler["name"] == "GCC"
+    # The builder: the CPython Fromager ran on (the tests' own) and Fromager.
+    assert (python["name"], python["version"]) == ("CPython", platform.python_version())
+    assert (fromager["name"], fromager["version"]) == ("fromager", metadata.version("fromager"))
+    # So does the wheel's provenance record.
+    (record,) = [r for r in manifest.wheels.values() if r.project == "markupsafe"]
+    assert record.build_environment is not None
+    assert record.build_environment.python == platform.python_version()
+    assert record.build_environment.fromager == metadata.version("fromager")
     refs = {ref["ref"] for ref in workflow["resourceReferences"]}
-    assert refs == {tool["bom-ref"], compiler["bom-ref"]}
+    assert refs == {tool["bom-ref"], compiler["bom-ref"], python["bom-ref"], fromager["bom-ref"]}
     variables = {item["name"]: item["value"] for item in workflow["inputs"][0]["environmentVars"]}
     assert variables["CFLAGS"] == "-O2 -g0 -frecord-gcc-switches"
     # The runtime layer has no wheels, so no formulation.

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from srcstacks.private_index import IndexLocation
     from srcstacks.settings import Settings
     from srcstacks.tools.fromager import FromagerDirs
+    from srcstacks.tools.toolchain import Toolchain
 
 Key = tuple[str, str]  # (canonical project name, version)
 
@@ -84,6 +85,8 @@ class BuildContext:
     index: IndexLocation | None
     # Versions pinned with Fromager's -c (verify --rebuild), else None.
     constraints_file: Path | None = None
+    # The Python and Fromager the builds run on; None: srcstacks' own.
+    toolchain: Toolchain | None = None
 
 
 class Executor(Protocol):

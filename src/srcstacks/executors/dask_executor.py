@@ -85,6 +85,14 @@ class DaskExecutor:
                 " cluster need a private index, the only thing the workers share with this"
                 " machine; set --index URL or [tool.srcstacks.index]"
             )
+        if context.toolchain is not None and not context.toolchain.own:
+            # Workers build with the Python they run; the tags sent to them are this one's.
+            raise ConfigError(
+                f"--executor dask://{self.address.removeprefix('tcp://')}: the stack's wheels"
+                f" are for Python {context.toolchain.interpreter.minor}, but this srcstacks"
+                " runs on another: run srcstacks (and the workers) on Python"
+                f" {context.toolchain.interpreter.minor}"
+            )
         client = self._connect()
         try:
             self._check_workers(client)

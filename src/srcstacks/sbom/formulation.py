@@ -8,7 +8,9 @@ wheel). No file access. One formula per built wheel:
 - ``components``: each build tool as the wheel installed in its build environment
   (name, version, ``pkg:pypi`` purl with ``file_name``, SHA-256, the step that installed
   it, and ``srcstacks:wheel``: its own entry in ``provenance.json``, keyed by that file
-  name), and each compiler whose version string the wheel's ELF files carry;
+  name), each compiler whose version string the wheel's ELF files carry, and the builder:
+  the CPython Fromager ran on and Fromager itself (``srcstacks:builder``: ``python`` or
+  ``fromager``);
 - ``workflows``: one ``build`` workflow whose output is the wheel's component, whose
   resources are those tools and compilers, and whose input is the build's environment
   variables (with this machine's paths replaced by fixed names).
@@ -50,6 +52,7 @@ def formula(subject_ref: str, title: str, environment: BuildEnvironment) -> dict
         _compiler_component(f"{base}:compiler:{index}", text)
         for index, text in enumerate(environment.compilers)
     ]
+    compilers += _builder_components(base, environment)
     workflow: dict[str, Any] = {
         "bom-ref": base,
         "uid": base,
@@ -88,6 +91,26 @@ def _tool_component(base: str, tool: BuildTool) -> dict[str, Any]:
     }
 
 
+def _builder_components(base: str, environment: BuildEnvironment) -> list[dict[str, Any]]:
+    """The CPython Fromager ran on and Fromager, where the record names them."""
+    found: list[dict[str, Any]] = []
+    if environment.python:
+        found.append({
+            "type": "application", "bom-ref": f"{base}:builder:python", "name": "CPython",
+            "version": environment.python,
+            "purl": f"pkg:generic/cpython@{quote(environment.python, safe='.')}",
+            "properties": [{"name": f"{NS}:builder", "value": "python"}],
+        })  # fmt: skip
+    if environment.fromager:
+        found.append({
+            "type": "application", "bom-ref": f"{base}:builder:fromager", "name": "fromager",
+            "version": environment.fromager,
+            "purl": f"pkg:pypi/fromager@{quote(environment.fromager, safe='.')}",
+            "properties": [{"name": f"{NS}:builder", "value": "fromager"}],
+        })  # fmt: skip
+    return found
+
+
 def _compiler_component(ref: str, text: str) -> dict[str, Any]:
     """A compiler from one ``.comment`` string: ``GCC: (Debian 12.2.0-14) 12.2.0``."""
     name = text.split(":", 1)[0].strip() if ":" in text else text.split(" ", 1)[0]
@@ -107,9 +130,12 @@ def environment_of(found: dict[str, Any]) -> BuildEnvironment:
     """
     tools: list[BuildTool] = []
     compilers: list[str] = []
+    builder: dict[str, str] = {}
     for component in found.get("components", []):
         values = {item["name"]: item["value"] for item in component.get("properties", [])}
-        if component["type"] == "library":
+        if f"{NS}:builder" in values:
+            builder[values[f"{NS}:builder"]] = str(component["version"])
+        elif component["type"] == "library":
             hashes = component["hashes"]
             (digest,) = [item["content"] for item in hashes if item["alg"] == "SHA-256"]
             tools.append(
@@ -128,7 +154,9 @@ def environment_of(found: dict[str, Any]) -> BuildEnvironment:
         for given in workflow.get("inputs", []):
             for variable in given.get("environmentVars", []):
                 env[str(variable["name"])] = str(variable["value"])
-    return BuildEnvironment(tuple(tools), tuple(compilers), env).normalised()
+    return BuildEnvironment(
+        tuple(tools), tuple(compilers), env, builder.get("python", ""), builder.get("fromager", "")
+    ).normalised()
 
 
 def add_formulation(text: str, built: Iterable[tuple[str, str, BuildEnvironment]]) -> str:

@@ -34,6 +34,7 @@ from srcstacks.layout import Layout, remove_file, remove_tree
 from srcstacks.records import BundledLibrary, RuntimeRecord
 from srcstacks.runtime_contents import bundled_code
 from srcstacks.runtime_files import list_tree, read_list, work_list_path, write_list
+from srcstacks.stages.build_toolchain import runtime_interpreter
 from srcstacks.stages.runtime_build import build_runtime
 from srcstacks.stages.runtime_pack import PACK_FORMAT, pack_runtime, probe_interpreter
 from srcstacks.tools.process import run_probe
@@ -174,7 +175,7 @@ def _standalone_download(implementation: str, mirror_url: str | None) -> tuple[s
 
 
 def _packed_archive(config: StackConfig, layer: Layer, report: Report) -> tuple[Path, str]:
-    interpreter = config.runtime.interpreter or _current_base_interpreter()
+    interpreter = str(runtime_interpreter(config, layer, exact=True).path)
     info = probe_interpreter(interpreter)
     if info.version != layer.python_version:
         raise RuntimeSourceError(
@@ -195,13 +196,6 @@ def _packed_archive(config: StackConfig, layer: Layer, report: Report) -> tuple[
     stamp.write_text(origin)
     # The origin names the file, not this machine's interpreter path, to keep outputs portable.
     return packed.archive, info.archive_name
-
-
-def _current_base_interpreter() -> str:
-    import sys
-
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return str(Path(sys.base_prefix) / "bin" / f"python{version}")
 
 
 def _seed(config: StackConfig, layer: Layer, archive: Path) -> Path:

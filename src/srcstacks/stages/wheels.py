@@ -33,19 +33,20 @@ from srcstacks.fsutil import atomic_write_text, write_json
 from srcstacks.index_target import index_target
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
-from srcstacks.platforms import check_build_python
 from srcstacks.private_index import IndexLocation
 from srcstacks.run_logs import keep_run_logs, new_run_folder
 from srcstacks.run_summary import RunRecorder, RunSummary
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.spec_rules import BUILD_PLATFORM
 from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
+from srcstacks.stages.build_toolchain import stack_toolchain
 from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked_fetches
 from srcstacks.stages.parallel_wheels import build_in_parallel, on_terminal, retrying_conflicts
 from srcstacks.stages.runtime_build import runtime_build_inputs
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.stages.selective import SelectivePlan, fetch_upstream, plan_selective
 from srcstacks.tools import fromager
+from srcstacks.tools.toolchain import Toolchain, own_toolchain
 
 Report = Callable[[str], None]
 
@@ -173,7 +174,7 @@ def build_wheels(
     settings = _check_inputs(config)
     if warning := undefined_variant(config.variant, settings, config.settings_dir):
         report(f"warning: {warning}")
-    check_build_python(config)
+    toolchain = stack_toolchain(config, report)
     conflicts = find_conflicts(config)
     impossible = [conflict for conflict in conflicts if conflict.impossible]
     if impossible:
@@ -210,14 +211,18 @@ def build_wheels(
     discard_stale_wheels(config, dirs, report, settings)
     cache = target.location if target else None
     progress = BuildProgress(report, jobs, live=executor is not None and on_terminal())
-    bootstrap = functools.partial(_bootstrap, config, dirs, requirements_file, progress, pins)
+    bootstrap = functools.partial(
+        _bootstrap, config, dirs, requirements_file, progress, pins, toolchain
+    )
     recorder = RunRecorder(layout, log_path)
     run_log_dir = new_run_folder(layout, recorder.started)
     checked = False
     try:
         complete = True
         if executor is not None:
-            context = BuildContext(config, layout, dirs, settings, run_log_dir, cache, pins)
+            context = BuildContext(
+                config, layout, dirs, settings, run_log_dir, cache, pins, toolchain
+            )
             skip_constraints, complete = build_in_parallel(
                 context,
                 executor,
@@ -263,19 +268,24 @@ def build_wheels(
         fetch_upstream(config, plan, built_projects(dirs), report)
     report(f"wheels built; Fromager's log: {log_path}")
     return _record_build(
-        config, WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts))
+        config, WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts)), toolchain
     )
 
 
-def _record_build(config: StackConfig, build: WheelBuild) -> WheelBuild:
-    """Write ``wheels.json``: what this run built, with which Fromager, in which mode."""
+def _record_build(
+    config: StackConfig, build: WheelBuild, toolchain: Toolchain | None = None
+) -> WheelBuild:
+    """Write ``wheels.json``: what this run built, with which Fromager and Python, in
+    which mode."""
+    toolchain = toolchain or own_toolchain()
     write_json(
         Layout.of(config).wheels_record,
         {
             "requirements": list(build.requirements),
             "skip_constraints": build.skip_constraints,
             "conflicts": [conflict.describe() for conflict in build.conflicts],
-            "fromager_version": fromager.version(),
+            "fromager_version": toolchain.fromager_version,
+            "python_version": toolchain.interpreter.version,
             "variant": config.variant,
             "mode": config.mode.name,
         },
@@ -300,6 +310,7 @@ def _bootstrap(
     requirements_file: Path,
     progress: BuildProgress,
     pins: Path | None,
+    toolchain: Toolchain,
     log_path: Path,
     skip_constraints: bool,
     cache: IndexLocation | None,
@@ -319,6 +330,7 @@ def _bootstrap(
         cache_wheel_server_url=cache.simple_url if cache else None,
         on_progress=None if quiet else progress.resolved,
         sdist_only=sdist_only,
+        toolchain=toolchain,
     )
 
 

@@ -23,12 +23,14 @@ import hashlib
 import html.parser
 import io
 import os
+import platform
 import sys
 import urllib.request
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.parser import HeaderParser
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -331,9 +333,12 @@ def probe(
     extra_environ: Mapping[str, str],
     paths: list[tuple[str, str]],
 ) -> BuildEnvironment:
-    """The whole build environment of one build."""
+    """The whole build environment of one build, run inside Fromager: the builder is the
+    interpreter running it and its Fromager."""
     return BuildEnvironment(
         tools=build_tools(build_env, build_dir, server),
         compilers=compilers_in(wheel_tree),
         env=build_flags(extra_environ, os.environ, paths),
+        python=platform.python_version(),
+        fromager=metadata.version("fromager"),
     ).normalised()

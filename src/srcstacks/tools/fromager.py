@@ -7,7 +7,6 @@ import os
 import re
 import shlex
 import sys
-import sysconfig
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from srcstacks.errors import (
 from srcstacks.records import read_json_state
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.process import run_logged, tool_env
+from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
 
 # 1980-01-01, the earliest time a zip file can record: wheels built without a
 # SOURCE_DATE_EPOCH from the user still come out byte-identical run after run.
@@ -190,8 +190,11 @@ def bootstrap(
     cache_wheel_server_url: str | None = None,
     on_progress: Callable[[str], None] | None = None,
     sdist_only: bool = False,
+    toolchain: Toolchain | None = None,
 ) -> None:
     """``fromager bootstrap -r requirements_file``: build everything it needs from source.
+
+    ``toolchain`` is the Python and Fromager it runs on (default: srcstacks' own).
 
     ``sdist_only`` (the resolve step of a parallel run) builds only the build tools and
     downloads and prepares every other source, writing the dependency graph the
@@ -207,7 +210,7 @@ def bootstrap(
     project and ``skip_constraints`` was not given.
     """
     command = [
-        *global_options(dirs, settings_dir, patches_dir, variant, constraints_file),
+        *global_options(dirs, settings_dir, patches_dir, variant, constraints_file, toolchain),
         "bootstrap",
         "-r",
         str(requirements_file),
@@ -218,7 +221,7 @@ def bootstrap(
         command.append("--skip-constraints")
     if cache_wheel_server_url:
         command += ["--cache-wheel-server-url", cache_wheel_server_url]
-    env = build_env(dirs.work_dir)
+    env = build_env(dirs.work_dir, toolchain=toolchain)
     events = events_path(log_path)
     events.unlink(missing_ok=True)
     env[EVENTS_VARIABLE] = str(events)
@@ -267,10 +270,14 @@ def global_options(
     patches_dir: Path,
     variant: str,
     constraints_file: Path | None = None,
+    toolchain: Toolchain | None = None,
 ) -> list[str]:
-    """``python -m fromager`` with the stack's settings, patches, variant and repos."""
+    """``python -m fromager`` with the stack's settings, patches, variant and repos.
+
+    ``python`` is ``toolchain``'s (default: the one running srcstacks).
+    """
     return [
-        sys.executable,
+        str(toolchain.python) if toolchain else sys.executable,
         "-m",
         FROMAGER_MODULE,
         "--settings-dir",
@@ -289,19 +296,25 @@ def global_options(
     ]
 
 
-def build_env(work_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+def build_env(
+    work_dir: Path, base: dict[str, str] | None = None, *, toolchain: Toolchain | None = None
+) -> dict[str, str]:
     """The whole environment of a Fromager run whose work dir is ``work_dir``.
 
     ``base`` is :func:`tool_env` taken earlier (a build thread cannot take it: the run's
-    context does not reach threads).
+    context does not reach threads). An installed ``toolchain``'s scripts (``wheel``,
+    ``uv``) come first on PATH, and its interpreter's paths are the ones mapped away.
     """
     env = dict(base) if base is not None else tool_env()
     env["SOURCE_DATE_EPOCH"] = os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)
-    env.update(portable_build_env(work_dir))
+    interpreter = toolchain.interpreter if toolchain else running_interpreter()
+    env.update(portable_build_env(work_dir, interpreter))
+    if toolchain is not None and not toolchain.own:
+        env["PATH"] = os.pathsep.join([str(toolchain.scripts), env["PATH"]])
     return env
 
 
-def portable_build_env(work_dir: Path) -> dict[str, str]:
+def portable_build_env(work_dir: Path, interpreter: Interpreter | None = None) -> dict[str, str]:
     """Compiler settings that keep this machine's paths out of C extensions.
 
     - ``LDSHARED`` without the build interpreter's RUNPATH: an interpreter built with
@@ -317,18 +330,20 @@ def portable_build_env(work_dir: Path) -> dict[str, str]:
     quotes, so a work dir with spaces stays one argument. The user's own compiler
     variables never reach a build (only the build settings' ``env`` adds to these).
     """
+    interpreter = interpreter or running_interpreter()
+    prefix = interpreter.base_prefix
     env: dict[str, str] = {}
-    tokens = shlex.split(sysconfig.get_config_var("LDSHARED") or "")
+    tokens = shlex.split(interpreter.ldshared)
     kept = [
         token
         for token in tokens
-        if not (token.startswith(("-Wl,-rpath,", "-Wl,-rpath=")) and sys.base_prefix in token)
+        if not (token.startswith(("-Wl,-rpath,", "-Wl,-rpath=")) and prefix in token)
     ]
     if len(kept) < len(tokens):
         env["LDSHARED"] = shlex.join(kept)
     env["CPPFLAGS"] = shlex.join(
         [
-            f"-ffile-prefix-map={sys.base_prefix}=/python",
+            f"-ffile-prefix-map={prefix}=/python",
             f"-ffile-prefix-map={work_dir}=/build",
         ]
     )

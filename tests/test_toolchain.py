@@ -1,0 +1,182 @@
+"""Which CPython and Fromager build a stack's wheels (tools/toolchain.py, build_toolchain.py).
+
+Installing a toolchain for real (uv, PyPI) is in ``e2e/test_other_python.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from srcstacks.config import load_config
+from srcstacks.errors import ConfigError, RuntimeSourceError
+from srcstacks.stages.build_toolchain import runtime_interpreter, stack_toolchain
+from srcstacks.tools import toolchain
+from srcstacks.tools.toolchain import (
+    TOOLCHAINS,
+    find_interpreter,
+    locked_fromager,
+    requirements_file,
+    running_interpreter,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+HERE = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+SPEC = """
+[[runtimes]]
+name = "rt"
+python_implementation = "cpython@{rt}"
+requirements = ["idna==3.11"]
+
+[[runtimes]]
+name = "rt2"
+python_implementation = "cpython@{rt2}"
+requirements = {rt2_requirements}
+
+[[applications]]
+name = "app"
+launch_module = "app.py"
+runtime = "rt2"
+requirements = []
+"""
+
+
+def spec(tmp_path: Path, rt: str, rt2: str, rt2_requirements: str = "[]") -> Path:
+    path = tmp_path / "venvstacks.toml"
+    path.write_text(SPEC.format(rt=rt, rt2=rt2, rt2_requirements=rt2_requirements))
+    (tmp_path / "app.py").write_text("")
+    return path
+
+
+def fake_python(root: Path, version: str) -> Path:
+    """A pyenv-style ``versions/<version>/bin/pythonX.Y`` that answers the probe as CPython."""
+    minor = ".".join(version.split(".")[:2])
+    script = root / "versions" / version / "bin" / f"python{minor}"
+    script.parent.mkdir(parents=True)
+    answer = {"implementation": "CPython", "version": version, "base_prefix": str(root),
+              "ldshared": "gcc -shared", "executable": str(script)}  # fmt: skip
+    script.write_text(f"#!/bin/sh\necho '{json.dumps(answer)}'\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_a_stack_on_this_python_is_built_by_srcstacks_own_environment(tmp_path: Path) -> None:
+    config = load_config(spec(tmp_path, f"{HERE}.0", "3.99.0"))
+    chosen = stack_toolchain(config, print)  # rt2 builds nothing: only rt's Python counts
+    assert chosen.own and chosen.python == Path(sys.executable)
+    assert chosen.interpreter.minor == HERE
+
+
+def test_layers_needing_wheels_for_two_pythons_are_refused_naming_both(tmp_path: Path) -> None:
+    config = load_config(spec(tmp_path, f"{HERE}.0", "3.99.0", '["six"]'))
+    with pytest.raises(ConfigError) as refused:
+        stack_toolchain(config, print)
+    assert f"{HERE} (layer 'rt'), 3.99 (layer 'rt2')" in str(refused.value)
+
+
+def test_interpreters_are_found_in_pyenvs_versions_newest_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no python3.99 there
+    fake_python(tmp_path, "3.99.1")
+    newest = fake_python(tmp_path, "3.99.10")
+    found = find_interpreter("3.99")
+    assert found is not None and found.path == newest and found.version == "3.99.10"
+    exact = find_interpreter("3.99", "3.99.1")
+    assert exact is not None and exact.version == "3.99.1"
+    assert find_interpreter("3.99", "3.99.2") is None
+    assert find_interpreter("3.98") is None
+
+
+def test_no_interpreter_of_the_runtimes_version_is_one_line_naming_those_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    fake_python(tmp_path / "pyenv", "3.13.5")
+    config = load_config(spec(tmp_path, "3.99.0", "3.99.0"))
+    runtime = config.layers_of("runtime")[0]
+    with pytest.raises(RuntimeSourceError) as refused:
+        runtime_interpreter(config, runtime, exact=False)
+    message = str(refused.value)
+    assert "runtime 'rt' is cpython@3.99.0, but this machine has no CPython 3.99" in message
+    assert "3.13.5" in message and running_interpreter().version in message
+    assert "set [tool.srcstacks.runtime] interpreter" in message
+
+
+def test_a_named_interpreter_of_another_python_is_refused(tmp_path: Path) -> None:
+    path = spec(tmp_path, f"{HERE}.0", f"{HERE}.0")
+    path.write_text(
+        path.read_text() + f'\n[tool.srcstacks.runtime]\nsource = "pack"\ninterpreter = '
+        f'"{fake_python(tmp_path, "3.99.3")}"\n'
+    )
+    config = load_config(path)
+    with pytest.raises(RuntimeSourceError, match=r"is Python 3\.99\.3: name a CPython 3\.\d+"):
+        runtime_interpreter(config, config.layers_of("runtime")[0], exact=True)
+
+
+def test_each_python_gets_the_fromager_pinned_for_it() -> None:
+    assert locked_fromager("3.11") == "0.77.0"
+    assert locked_fromager("3.12") == "0.101.0" == locked_fromager("3.13")
+    assert requirements_file("3.13") == requirements_file("3.12")
+
+
+@pytest.mark.parametrize("name", ["fromager-py3.11.txt", "fromager-py3.12.txt"])
+def test_toolchain_locks_pin_what_uv_lock_pins_with_hashes(name: str) -> None:
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    locked: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        locked.setdefault(package["name"], set()).add(package["version"])
+    pins = {}
+    text = (TOOLCHAINS / name).read_text()
+    for line in text.splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            project, version = line.split(" ")[0].split("==")
+            pins[project] = version
+    assert "fromager" in pins and len(pins) > 20
+    for project, version in pins.items():
+        assert version in locked.get(project, set()), f"{name}: {project}=={version} not in uv.lock"
+    # Every pin carries its hashes (uv pip install --require-hashes refuses it otherwise).
+    blocks = [block for block in text.split("\n") if block and not block.startswith("#")]
+    pinned = [i for i, line in enumerate(blocks) if not line.startswith(" ")]
+    for index, start in enumerate(pinned):
+        end = pinned[index + 1] if index + 1 < len(pinned) else len(blocks)
+        assert any("--hash=sha256:" in line for line in blocks[start:end]), blocks[start]
+
+
+def test_a_toolchain_is_made_once_and_again_when_its_marker_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".srcstacks-owned").write_text("work dir\n")  # as the work dir has
+    commands: list[list[str]] = []
+
+    def fake_run(command: list[str], **_: object) -> str:
+        commands.append(command)
+        if "venv" in command:
+            (Path(command[-1]) / "bin").mkdir(parents=True)
+            (Path(command[-1]) / "bin" / "python").write_text("")
+        return ""
+
+    monkeypatch.setattr(toolchain, "run_logged", fake_run)
+    monkeypatch.setattr(toolchain, "_site_packages", lambda python: python.parent.parent / "site")
+    interpreter = toolchain.Interpreter(Path("/usr/bin/python3.12"), "3.12.1", "/usr", "gcc")
+    folder = tmp_path / "toolchains" / "cpython-3.12.1"
+    made = toolchain.install_toolchain(folder, interpreter, tmp_path / "log")
+    assert made.python == folder / "bin" / "python" and made.fromager_version == "0.101.0"
+    assert [c[3] for c in commands] == ["venv", "pip"]
+    assert "--require-hashes" in commands[1] and str(requirements_file("3.12")) in commands[1]
+    assert (folder / "site" / "srcstacks" / "tools" / "fromager_main.py").is_file()
+    toolchain.install_toolchain(folder, interpreter, tmp_path / "log")
+    assert len(commands) == 2  # reused: made from the same interpreter and locks
+    (folder / toolchain.MARKER).unlink()  # as an install cut off before its end leaves it
+    toolchain.install_toolchain(folder, interpreter, tmp_path / "log")
+    assert len(commands) == 4
+    other = toolchain.Interpreter(Path("/opt/python3.12"), "3.12.1", "/opt", "gcc")
+    toolchain.install_toolchain(folder, other, tmp_path / "log")
+    assert len(commands) == 6  # another interpreter: made again
