@@ -1,6 +1,6 @@
 """Which CPython and Fromager build a stack's wheels (tools/toolchain.py, build_toolchain.py).
 
-Installing a toolchain for real (uv, PyPI) is in ``e2e/test_other_python.py``.
+Installing a toolchain for real (uv, PyPI) is in ``e2e/test_two_pythons.py``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 
 from srcstacks.config import load_config
-from srcstacks.errors import ConfigError, RuntimeSourceError
-from srcstacks.stages.build_toolchain import runtime_interpreter, stack_toolchain
+from srcstacks.errors import RuntimeSourceError
+from srcstacks.layout import Layout
+from srcstacks.stages.build_toolchain import build_groups, group_toolchain, runtime_interpreter
+from srcstacks.stages.wheel_group import seed_pure_wheels
 from srcstacks.tools import toolchain
+from srcstacks.tools.fromager import FromagerDirs
 from srcstacks.tools.toolchain import (
     TOOLCHAINS,
     find_interpreter,
@@ -67,16 +70,46 @@ def fake_python(root: Path, version: str) -> Path:
 
 def test_a_stack_on_this_python_is_built_by_srcstacks_own_environment(tmp_path: Path) -> None:
     config = load_config(spec(tmp_path, f"{HERE}.0", "3.99.0"))
-    chosen = stack_toolchain(config, print)  # rt2 builds nothing: only rt's Python counts
+    (group,) = build_groups(config)  # rt2 builds nothing: only rt's Python counts
+    chosen = group_toolchain(config, group, print)
     assert chosen.own and chosen.python == Path(sys.executable)
     assert chosen.interpreter.minor == HERE
+    # A stack of one Python keeps Fromager's folders where they always were.
+    assert group.dirs == Layout.of(config).fromager
+    assert group.dirs.wheels_repo.name == "wheels-repo"
 
 
-def test_layers_needing_wheels_for_two_pythons_are_refused_naming_both(tmp_path: Path) -> None:
+def test_layers_are_built_in_one_group_per_python_each_with_its_own_fromager(
+    tmp_path: Path,
+) -> None:
     config = load_config(spec(tmp_path, f"{HERE}.0", "3.99.0", '["six"]'))
-    with pytest.raises(ConfigError) as refused:
-        stack_toolchain(config, print)
-    assert f"{HERE} (layer 'rt'), 3.99 (layer 'rt2')" in str(refused.value)
+    groups = build_groups(config)
+    assert [(g.python, [layer.name for layer in g.layers]) for g in groups] == sorted(
+        [(HERE, ["rt"]), ("3.99", ["rt2"])], key=lambda item: float(item[0])
+    )
+    first, second = groups
+    assert first.dirs.wheels_repo != second.dirs.wheels_repo
+    assert first.dirs.work_dir != second.dirs.work_dir
+    assert first.dirs.sdists_repo == second.dirs.sdists_repo  # sources are shared
+    assert {g.python: g.requirements for g in groups} == {HERE: ["idna==3.11"], "3.99": ["six"]}
+
+
+def test_pure_wheels_are_seeded_into_later_groups_and_compiled_ones_are_not(
+    tmp_path: Path,
+) -> None:
+    first, second = FromagerDirs(tmp_path, "3.11"), FromagerDirs(tmp_path, "3.12")
+    first.built_wheels.mkdir(parents=True)
+    for name in ("setuptools-80.0-0-py3-none-any.whl", "six-1.17.0-0-py2.py3-none-any.whl",
+                 "markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl",
+                 "abi3only-1.0-0-cp311-abi3-linux_x86_64.whl"):  # fmt: skip
+        (first.built_wheels / name).write_bytes(name.encode())
+    seed_pure_wheels([first], second)
+    assert sorted(path.name for path in second.built_wheels.iterdir()) == [
+        "setuptools-80.0-0-py3-none-any.whl", "six-1.17.0-0-py2.py3-none-any.whl"
+    ]  # fmt: skip
+    assert (second.built_wheels / "six-1.17.0-0-py2.py3-none-any.whl").read_bytes() == (
+        b"six-1.17.0-0-py2.py3-none-any.whl"
+    )
 
 
 def test_interpreters_are_found_in_pyenvs_versions_newest_first(

@@ -194,10 +194,21 @@ class Layout:
 
         return FromagerDirs(self.variant_dir / "fromager")
 
+    def fromager_for(self, python: str) -> FromagerDirs:
+        """The Fromager folders of the wheels for Python ``python`` (``X.Y``) in a stack
+        with wheels for several Pythons (``""``: the only one, :attr:`fromager`)."""
+        from srcstacks.tools.fromager import FromagerDirs
+
+        return FromagerDirs(self.variant_dir / "fromager", python)
+
     @property
     def requirements_file(self) -> Path:
         """Every layer's requirements, handed to ``fromager bootstrap -r``."""
         return self.variant_dir / "requirements.txt"
+
+    def requirements_file_for(self, python: str) -> Path:
+        """The requirements of the layers on Python ``python`` (``""``: every layer's)."""
+        return self.variant_dir / (f"requirements-{python}.txt" if python else "requirements.txt")
 
     @property
     def wheels_record(self) -> Path:

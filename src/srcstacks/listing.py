@@ -9,8 +9,9 @@ from srcstacks.config import DEFAULT_VARIANT, StackConfig
 from srcstacks.errors import StageOrderError
 from srcstacks.patches import applicable_patches, unused_patch_dirs
 from srcstacks.settings import defined_variants, read_settings
+from srcstacks.stages.build_toolchain import fromager_dirs_of
 from srcstacks.stages.runtime_build import runtime_build_inputs
-from srcstacks.stages.wheels import built_projects, fromager_dirs
+from srcstacks.stages.wheels import built_projects
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class PatchedProject:
 
 def list_patches(config: StackConfig) -> tuple[list[PatchedProject], list[str]]:
     """Patches per built project for the config's variant, and warnings for unused ones."""
-    built = built_projects(fromager_dirs(config))
+    built = sorted({key for dirs in fromager_dirs_of(config) for key in built_projects(dirs)})
     if not built:
         raise StageOrderError(
             f"{config.variant_dir}: nothing built for variant {config.variant!r} yet"

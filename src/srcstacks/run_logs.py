@@ -41,13 +41,19 @@ def new_run_folder(layout: Layout, started: float) -> Path:
     raise FileExistsError(f"{parent}: too many runs started at {stamp}")
 
 
-def keep_run_logs(layout: Layout, main_log: Path, started: float, folder: Path) -> Path:
+def keep_run_logs(
+    layout: Layout,
+    main_log: Path,
+    started: float,
+    folder: Path,
+    dirs: fromager.FromagerDirs | None = None,
+) -> Path:
     """Copy this run's Fromager log, its events and build logs (written since ``started``)
     into ``folder``."""
     for kept_log in (main_log, fromager.events_path(main_log)):
         if kept_log.is_file() and kept_log.stat().st_mtime >= started:
             atomic_copy(kept_log, folder / kept_log.name)
-    for build_log in sorted(layout.fromager.work_dir.glob("*/build.log")):
+    for build_log in sorted((dirs or layout.fromager).work_dir.glob("*/build.log")):
         kept = folder / "packages" / f"{build_log.parent.name}.build.log"
         # A parallel build's own build log, copied there already, is the one to keep.
         if build_log.stat().st_mtime >= started and not kept.exists():

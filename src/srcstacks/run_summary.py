@@ -229,6 +229,16 @@ def _version_order(version: str) -> tuple[int, Version | str]:
         return (1, version)
 
 
+def merged(summaries: Sequence[RunSummary]) -> RunSummary:
+    """One summary of several (one per Python built for): the first entry of each wheel."""
+    entries: dict[Key, SummaryEntry] = {}
+    for summary in summaries:
+        for entry in summary.entries:
+            entries.setdefault((entry.project, entry.version), entry)
+    ordered = sorted(entries.values(), key=lambda e: (e.project, _version_order(e.version)))
+    return RunSummary(summaries[0].variant, tuple(ordered))
+
+
 class RunRecorder:
     """Collects one ``wheels`` run's bootstrap logs and writes its ``run-summary.json``.
 
@@ -237,9 +247,12 @@ class RunRecorder:
     whether the bootstrap succeeded or not.
     """
 
-    def __init__(self, layout: Layout, log_path: Path) -> None:
+    def __init__(
+        self, layout: Layout, log_path: Path, dirs: fromager.FromagerDirs | None = None
+    ) -> None:
         self.layout = layout
         self.log_path = log_path
+        self.dirs = dirs or layout.fromager  # whose build order the run's is
         # The filesystem's clock is coarser than time.time(): allow it a second.
         self.started = time.time() - 1.0
         self.earlier: list[RunFacts] = []
@@ -285,21 +298,23 @@ class RunRecorder:
             if action == Action.FETCHED
         }
 
-    def write(self, report: Report) -> RunSummary:
+    def write(self, report: Report, earlier: Sequence[RunSummary] = ()) -> RunSummary:
         """Write ``run-summary.json`` and report its totals in one line.
 
+        ``earlier``: the summaries of this run's builds for other Pythons, written too;
+        a wheel they list (a pure-Python one, built by the first) keeps their entry.
         Never raises for what Fromager left behind (it runs after failures too, and
         must not hide them): a build order that cannot be read is left out, and the
         entries come from the events alone.
         """
         attempts = [*self.earlier, read_events(self._events_of(self.log_path))]
-        summary = summarize(self.layout.variant, self._build_order(), attempts)
+        summary = merged([*earlier, summarize(self.layout.variant, self._build_order(), attempts)])
         write_json(self.layout.run_summary, summary.to_json())
         report(f"{summary.describe()} (run summary: {self.layout.run_summary})")
         return summary
 
     def _build_order(self) -> list[fromager.BuildOrderEntry] | None:
-        dirs = self.layout.fromager
+        dirs = self.dirs
         try:
             if dirs.build_order.stat().st_mtime < self.started:
                 return None  # an earlier run's: this one failed before finishing any

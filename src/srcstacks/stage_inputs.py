@@ -31,7 +31,11 @@ import srcstacks
 from srcstacks.config import StackConfig
 from srcstacks.fingerprints import files_under, path_content, tree_content
 from srcstacks.layout import Layout, inside
-from srcstacks.stages.build_toolchain import runtime_interpreter, wheel_pythons
+from srcstacks.stages.build_toolchain import (
+    fromager_dirs_of,
+    runtime_interpreter,
+    wheel_pythons,
+)
 from srcstacks.tools.toolchain import TOOLCHAINS
 
 SBOM_SUFFIX = ".cdx.json"
@@ -164,9 +168,10 @@ def stage_outputs(stage: str, config: StackConfig) -> dict[str, Path]:
     """The files ``stage`` leaves for the stages after it, keyed as recorded."""
     layout = Layout.of(config)
     if stage == "wheels":
-        dirs = layout.fromager
-        found = files_under("fromager-wheels", dirs.built_wheels)
-        found.update(files_under("fromager-sdists", dirs.downloaded_sdists))
+        found = files_under("fromager-sdists", layout.fromager.downloaded_sdists)
+        for dirs in fromager_dirs_of(config):
+            label = f"fromager-wheels-{dirs.python}" if dirs.python else "fromager-wheels"
+            found.update(files_under(label, dirs.built_wheels))
         found.update(files_under("upstream-wheels", layout.upstream_wheels))
         for label, path in (
             ("work/build-order.json", dirs.build_order),

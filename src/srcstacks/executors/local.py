@@ -84,7 +84,7 @@ class LocalExecutor:
         began = time.time()
         folder = scratch / f"{build.project}-{build.version}"
         dirs = fromager.FromagerDirs(folder)
-        own = fromager.FromagerDirs(context.dirs.root)
+        own = context.dirs
         log = context.run_log_dir / "packages" / f"{build.project}-{build.version}.log"
         (folder / "wheels-repo").mkdir(parents=True)
         (folder / "work-dir").mkdir()

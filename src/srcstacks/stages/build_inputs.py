@@ -9,7 +9,7 @@ changed is removed from Fromager's repo, with its prepared source, so it is rebu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +133,19 @@ def discard_built_wheel(dirs: FromagerDirs, filename: str, version: str) -> None
         remove_tree(patched_sdist)
 
 
-def record_inputs(config: StackConfig, dirs: FromagerDirs, settings: Settings) -> None:
-    """Record the inputs of every wheel built so far that has no record yet."""
+def record_inputs(
+    config: StackConfig, dirs: FromagerDirs | Sequence[FromagerDirs], settings: Settings
+) -> None:
+    """Record the inputs of every wheel built so far that has no record yet.
+
+    ``dirs``: every Fromager folder set of the stack (one per Python it builds for).
+    """
     recorded = _read_record(config)
-    present = built_wheels(dirs)
+    present = {
+        name: key
+        for each in ([dirs] if isinstance(dirs, FromagerDirs) else dirs)
+        for name, key in built_wheels(each).items()
+    }
     updated = {name: inputs for name, inputs in recorded.items() if name in present}
     for filename, (project, version) in present.items():
         updated.setdefault(filename, current_inputs(config, project, version, settings))

@@ -3,7 +3,8 @@
 Reads the spec's runtime layers and ``[tool.srcstacks.runtime]``; finds interpreters on
 this machine (:mod:`srcstacks.tools.toolchain`); writes only a toolchain folder in the
 work dir (``toolchains/cpython-<X.Y.Z>/``) when the wheels' Python is not the one
-running srcstacks.
+running srcstacks. The layers are built in groups, one per Python ``X.Y`` their runtimes
+are of (:func:`build_groups`), each by a toolchain of that ``X.Y``.
 
 The interpreter that will run the wheels builds them where srcstacks has it: a ``pack``
 runtime's ``interpreter``; otherwise the CPython of exactly the runtime's version if this
@@ -13,11 +14,13 @@ machine has one, else one of the same ``X.Y`` (same ABI).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from srcstacks.config import Layer, StackConfig
-from srcstacks.errors import ConfigError, RuntimeSourceError
+from srcstacks.errors import RuntimeSourceError
 from srcstacks.layout import Layout
 from srcstacks.platforms import layer_python_version
+from srcstacks.tools.fromager import FromagerDirs
 from srcstacks.tools.toolchain import (
     Interpreter,
     Toolchain,
@@ -46,30 +49,60 @@ def runtime_of(config: StackConfig, layer: Layer) -> Layer:
     return next(item for item in config.stack_of(layer) if item.kind == "runtime")
 
 
-def stack_toolchain(config: StackConfig, report: Report) -> Toolchain:
-    """The toolchain that builds this stack's wheels, installed if need be.
+@dataclass(frozen=True)
+class BuildGroup:
+    """The layers whose wheels are for one Python ``X.Y``, and their Fromager folders."""
 
-    One run builds the wheels of one Python ``X.Y``: a stack whose layers need several
-    is refused, naming them.
+    python: str  # X.Y
+    layers: tuple[Layer, ...]
+    dirs: FromagerDirs
+
+    @property
+    def requirements(self) -> list[str]:
+        """Its layers' built requirements, de-duplicated, in spec order."""
+        seen: dict[str, None] = {}
+        for layer in self.layers:
+            for requirement in layer.built_requirements:
+                seen.setdefault(str(requirement), None)
+        return list(seen)
+
+
+def build_groups(config: StackConfig) -> list[BuildGroup]:
+    """One group per Python the stack builds wheels for, sorted by version.
+
+    A stack of one keeps Fromager's folders where they always were
+    (``<variant>/fromager/wheels-repo``...); with several, each has its own.
     """
-    pythons = wheel_pythons(config)
-    if len(pythons) > 1:
-        described = ", ".join(
-            f"{minor} (layer {layer.name!r})" for minor, layer in sorted(pythons.items())
-        )
-        raise ConfigError(
-            f"{config.spec_path}: layers need wheels for several Pythons: {described};"
-            " one run builds the wheels of one Python version yet: split the stack"
-        )
-    here = running_interpreter()
-    if not pythons or here.minor in pythons:
+    layout = Layout.of(config)
+    by_python: dict[str, list[Layer]] = {}
+    for layer in config.layers:
+        if layer.built_requirements:
+            by_python.setdefault(layer_python_version(config, layer), []).append(layer)
+    several = len(by_python) > 1
+    return [
+        BuildGroup(python, tuple(layers), layout.fromager_for(python if several else ""))
+        for python, layers in sorted(by_python.items(), key=lambda item: _release(item[0]))
+    ]
+
+
+def fromager_dirs_of(config: StackConfig) -> list[FromagerDirs]:
+    """Every Fromager folder set of the stack (the one of a stack with nothing to build)."""
+    return [group.dirs for group in build_groups(config)] or [Layout.of(config).fromager]
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def group_toolchain(config: StackConfig, group: BuildGroup, report: Report) -> Toolchain:
+    """The toolchain that builds ``group``'s wheels, installed if need be."""
+    if running_interpreter().minor == group.python:
         return own_toolchain()
-    minor, layer = next(iter(pythons.items()))
-    runtime = runtime_of(config, layer)
+    runtime = runtime_of(config, group.layers[0])
     interpreter = runtime_interpreter(config, runtime, exact=False)
     layout = Layout.of(config)
     report(
-        f"building the wheels of Python {minor} (runtime {runtime.name!r}) on CPython"
+        f"building the wheels of Python {group.python} (runtime {runtime.name!r}) on CPython"
         f" {interpreter.version} at {interpreter.path}"
     )
     log = layout.log(f"toolchain-{interpreter.version}")

@@ -39,6 +39,7 @@ from srcstacks.provenance import (
 )
 from srcstacks.publishers import Publisher, read_publishers, write_publisher
 from srcstacks.settings import effective_env, read_settings
+from srcstacks.stages.build_toolchain import fromager_dirs_of
 from srcstacks.stages.cache_check import read_fetched_records
 from srcstacks.stages.publish_index import publish_to_index
 from srcstacks.stages.selective import (
@@ -58,15 +59,17 @@ BUILD_HOST_VARIABLE = "SRCSTACKS_BUILD_HOST"
 def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
     """Copy the wheels of the last Fromager run into the wheel dir; record provenance."""
     layout = Layout.of(config)
-    dirs = layout.fromager
     selective = config.mode.selective
     # Selective mode may build nothing from source: then no build order is the run's.
-    build_order = _read_build_order(dirs) if not selective or planned_from_source(config) else []
+    building = not selective or planned_from_source(config)
     fetched = read_fetched_records(config)
     records: dict[str, tuple[Path, WheelProvenance]] = {}
-    for entry in build_order:
-        wheel, record = describe_wheel(config, dirs, entry, fetched)
-        records[wheel.name] = (wheel, record)
+    # One Fromager per Python the stack builds for; a pure-Python wheel in several of
+    # their build orders is the same file (built by the first, seeded into the others).
+    for dirs in fromager_dirs_of(config) if building else ():
+        for entry in _read_build_order(dirs):
+            wheel, record = describe_wheel(config, dirs, entry, fetched)
+            records.setdefault(wheel.name, (wheel, record))
     if selective:
         records.update(upstream_records(config))
     wheel_dir = claim_dir(config.wheel_dir, "wheel dir")

@@ -23,11 +23,12 @@ from srcstacks.provenance import MANIFEST_NAME, Manifest, read_manifest
 from srcstacks.publishers import stack_wheels
 from srcstacks.rebuild_diff import compare_members, describe
 from srcstacks.stages.archives import build_archives, published_layers
+from srcstacks.stages.build_toolchain import fromager_dirs_of
 from srcstacks.stages.publish import publish_wheels
 from srcstacks.stages.sbom import write_sboms
 from srcstacks.stages.sdist_check import checked_record_path
 from srcstacks.stages.selective import read_upstream_wheels
-from srcstacks.stages.wheels import build_wheels, fromager_dirs
+from srcstacks.stages.wheels import build_wheels
 from srcstacks.tools.fromager import read_build_order
 
 Report = Callable[[str], None]
@@ -91,8 +92,9 @@ def rebuild_and_compare(
 
 
 def _seed_sdists(config: StackConfig, again: StackConfig) -> None:
-    source = fromager_dirs(config).downloaded_sdists
-    target = fromager_dirs(again).downloaded_sdists
+    # One sdists repo, whatever Pythons the stack builds for.
+    source = Layout.of(config).fromager.downloaded_sdists
+    target = Layout.of(again).fromager.downloaded_sdists
     shutil.copytree(source, target)
     # The sdists were checked against their index once; the rebuild need not ask again.
     checked = checked_record_path(config)
@@ -103,8 +105,9 @@ def _seed_sdists(config: StackConfig, again: StackConfig) -> None:
 def _pin_versions(config: StackConfig, again: StackConfig) -> Path:
     """Constraints pinning every project the first build resolved to one version."""
     versions: dict[str, set[str]] = {}
-    for entry in read_build_order(fromager_dirs(config)) or []:
-        versions.setdefault(entry.project, set()).add(entry.version)
+    for dirs in fromager_dirs_of(config):
+        for entry in read_build_order(dirs) or []:
+            versions.setdefault(entry.project, set()).add(entry.version)
     if config.mode.selective:
         # The upstream binaries too: the rebuild's plan resolves what the first one did.
         for wheel in read_upstream_wheels(config):

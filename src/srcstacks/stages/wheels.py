@@ -12,9 +12,9 @@ a rerun after a failure reuses every wheel already built),
 
 from __future__ import annotations
 
-import functools
 import itertools
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,27 +24,21 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from srcstacks.build_jobs import current_executor, current_jobs
-from srcstacks.build_progress import BuildProgress, TimedWheel, slowest_table
 from srcstacks.config import StackConfig
 from srcstacks.errors import ConfigError
 from srcstacks.executors import make_executor
-from srcstacks.executors.base import BuildContext
-from srcstacks.fsutil import atomic_write_text, write_json
+from srcstacks.fsutil import write_json
 from srcstacks.index_target import index_target
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
-from srcstacks.private_index import IndexLocation
-from srcstacks.run_logs import keep_run_logs, new_run_folder
-from srcstacks.run_summary import RunRecorder, RunSummary
+from srcstacks.run_logs import new_run_folder
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.spec_rules import BUILD_PLATFORM
-from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
-from srcstacks.stages.build_toolchain import stack_toolchain
-from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked_fetches
-from srcstacks.stages.parallel_wheels import build_in_parallel, on_terminal, retrying_conflicts
+from srcstacks.stages.build_toolchain import build_groups, group_toolchain
 from srcstacks.stages.runtime_build import runtime_build_inputs
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.stages.selective import SelectivePlan, fetch_upstream, plan_selective
+from srcstacks.stages.wheel_group import GroupBuild, build_group, seed_pure_wheels
 from srcstacks.tools import fromager
 from srcstacks.tools.toolchain import Toolchain, own_toolchain
 
@@ -80,7 +74,8 @@ class WheelBuild:
 
 
 def fromager_dirs(config: StackConfig) -> fromager.FromagerDirs:
-    """Fromager's folders for this stack and variant."""
+    """Fromager's folders for this stack and variant, when it builds for one Python
+    (:func:`~srcstacks.stages.build_toolchain.fromager_dirs_of` gives every one)."""
     return Layout.of(config).fromager
 
 
@@ -174,7 +169,6 @@ def build_wheels(
     settings = _check_inputs(config)
     if warning := undefined_variant(config.variant, settings, config.settings_dir):
         report(f"warning: {warning}")
-    toolchain = stack_toolchain(config, report)
     conflicts = find_conflicts(config)
     impossible = [conflict for conflict in conflicts if conflict.impossible]
     if impossible:
@@ -182,16 +176,13 @@ def build_wheels(
             f"{config.spec_path}: layers stacked into one environment pin conflicting"
             f" versions, so the stack cannot work: {'; '.join(c.describe() for c in impossible)}"
         )
-    dirs = fromager_dirs(config)
-    dirs.root.mkdir(parents=True, exist_ok=True)
+    groups = build_groups(config)
+    if plan is not None and len(groups) > 1:
+        raise ConfigError(
+            f"{config.spec_path}: selective mode builds the wheels of one Python version yet,"
+            f" and the layers need {', '.join(group.python for group in groups)}"
+        )
     layout = Layout.of(config)
-    requirements_file = layout.requirements_file
-    atomic_write_text(requirements_file, "".join(f"{req}\n" for req in requirements))
-    skip_constraints = bool(conflicts)
-    if conflicts:
-        report("layers pin conflicting versions, so Fromager runs with --skip-constraints:")
-        for conflict in conflicts:
-            report(f"  {conflict.describe()}")
     jobs, executor_name = current_jobs(), current_executor()
     # Checked before anything runs: a Dask executor that cannot load stops the run here.
     executor = make_executor(executor_name, jobs) if jobs > 1 or executor_name else None
@@ -207,85 +198,77 @@ def build_wheels(
         f"building {len(requirements)} requirement(s) and their build tools from source"
         f" (variant {config.variant!r}, {_jobs_text(jobs, executor_name)})"
     )
-    log_path = layout.log("fromager-bootstrap")
-    discard_stale_wheels(config, dirs, report, settings)
-    cache = target.location if target else None
-    progress = BuildProgress(report, jobs, live=executor is not None and on_terminal())
-    bootstrap = functools.partial(
-        _bootstrap, config, dirs, requirements_file, progress, pins, toolchain
-    )
-    recorder = RunRecorder(layout, log_path)
-    run_log_dir = new_run_folder(layout, recorder.started)
-    checked = False
-    try:
-        complete = True
-        if executor is not None:
-            context = BuildContext(
-                config, layout, dirs, settings, run_log_dir, cache, pins, toolchain
-            )
-            skip_constraints, complete = build_in_parallel(
-                context,
+    skip_constraints = bool(conflicts)
+    if conflicts:
+        report("layers pin conflicting versions, so Fromager runs with --skip-constraints:")
+        for conflict in conflicts:
+            report(f"  {conflict.describe()}")
+    several = len(groups) > 1
+    run_log_dir = new_run_folder(layout, time.time() - 1.0)
+    built: list[GroupBuild] = []
+    toolchain = own_toolchain()
+    for index, group in enumerate(groups):
+        if several:
+            report(f"--- the wheels of the layers on Python {group.python} ---")
+        toolchain = group_toolchain(config, group, report)
+        # Pure-Python wheels are the same for every Python: built once, by the first.
+        seed_pure_wheels([earlier.dirs for earlier in groups[:index]], group.dirs)
+        group_build = GroupBuild(
+            group,
+            toolchain,
+            requirements if plan is not None else group.requirements,
+            skip_constraints,
+            layout.log(f"fromager-bootstrap-{group.python}" if several else "fromager-bootstrap"),
+            layout.requirements_file_for(group.python if several else ""),
+        )
+        built.append(
+            build_group(
+                config,
+                group_build,
+                settings,
                 executor,
-                lambda log, skip, sdist_only: bootstrap(log, skip, cache, sdist_only),
-                recorder,
-                progress,
+                jobs,
+                target,
+                pins,
+                run_log_dir,
                 report,
-                skip_constraints,
+                built,
             )
-        if complete:
-            if executor is not None:
-                report("recording the build with fromager bootstrap (every wheel is there)")
-            skip_constraints = retrying_conflicts(
-                lambda skip: bootstrap(log_path, skip, cache, quiet=executor is not None),
-                skip_constraints,
-                recorder.keep_attempt,
-                report,
-            )
-        if cache is not None:
-            fetched = recorder.fetched_so_far()
-            rejected = check_fetched_wheels(config, dirs, settings, cache, fetched, report)
-            checked = True
-            if rejected:
-                # Only the wheels just removed are missing: everything else is reused.
-                report("building the wheels the index could not vouch for")
-                recorder.keep_attempt(superseded=rejected)
-                recorder.log_path = log_path
-                bootstrap(log_path, skip_constraints, None)
-    finally:
-        progress.close()
-        if cache is not None and not checked:
-            # A failed run never leaves a fetched wheel unchecked for the next to reuse.
-            discard_unchecked_fetches(config, dirs, recorder.fetched_so_far())
-        # Also after a failure: the wheels that did get built keep their inputs on record.
-        record_inputs(config, dirs, settings)
-        _report_slowest(recorder.write(report), report)
-        keep_run_logs(layout, log_path, recorder.started, run_log_dir)
-        report(f"this run's logs: {run_log_dir}")
-    log_path = recorder.log_path
-    check_sdists(config, dirs, settings, report)
-    _warn_about_unused_inputs(config, dirs, report, settings)
+        )
+        skip_constraints = skip_constraints or built[-1].skip_constraints
+    every_dirs = [item.group.dirs for item in built]
+    for dirs in every_dirs:  # one sdists repo; each group's build order names its own
+        check_sdists(config, dirs, settings, report)
+    _warn_about_unused_inputs(config, every_dirs, report, settings)
     if plan is not None:
-        fetch_upstream(config, plan, built_projects(dirs), report)
-    report(f"wheels built; Fromager's log: {log_path}")
+        fetch_upstream(config, plan, built_projects(every_dirs[0]), report)
+    report(f"wheels built; Fromager's log: {built[-1].log_path}")
     return _record_build(
-        config, WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts)), toolchain
+        config,
+        WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts)),
+        [item.toolchain for item in built] or [toolchain],
     )
 
 
 def _record_build(
-    config: StackConfig, build: WheelBuild, toolchain: Toolchain | None = None
+    config: StackConfig, build: WheelBuild, toolchains: Sequence[Toolchain] = ()
 ) -> WheelBuild:
-    """Write ``wheels.json``: what this run built, with which Fromager and Python, in
+    """Write ``wheels.json``: what this run built, with which Fromagers and Pythons, in
     which mode."""
-    toolchain = toolchain or own_toolchain()
+    toolchains = toolchains or [own_toolchain()]
     write_json(
         Layout.of(config).wheels_record,
         {
             "requirements": list(build.requirements),
             "skip_constraints": build.skip_constraints,
             "conflicts": [conflict.describe() for conflict in build.conflicts],
-            "fromager_version": toolchain.fromager_version,
-            "python_version": toolchain.interpreter.version,
+            # The first toolchain's (a stack of one Python has one): older records' keys.
+            "fromager_version": toolchains[0].fromager_version,
+            "python_version": toolchains[0].interpreter.version,
+            "toolchains": [
+                {"python": item.interpreter.version, "fromager": item.fromager_version}
+                for item in toolchains
+            ],
             "variant": config.variant,
             "mode": config.mode.name,
         },
@@ -304,50 +287,10 @@ def _report_plan(plan: SelectivePlan, report: Report) -> None:
         report(f"  from source: {build.requirement} ({build.reason})")
 
 
-def _bootstrap(
-    config: StackConfig,
-    dirs: fromager.FromagerDirs,
-    requirements_file: Path,
-    progress: BuildProgress,
-    pins: Path | None,
-    toolchain: Toolchain,
-    log_path: Path,
-    skip_constraints: bool,
-    cache: IndexLocation | None,
-    sdist_only: bool = False,
-    *,
-    quiet: bool = False,
-) -> None:
-    fromager.bootstrap(
-        dirs,
-        requirements_file,
-        settings_dir=config.settings_dir,
-        patches_dir=config.patches_dir,
-        variant=config.variant,
-        skip_constraints=skip_constraints,
-        log_path=log_path,
-        constraints_file=pins,
-        cache_wheel_server_url=cache.simple_url if cache else None,
-        on_progress=None if quiet else progress.resolved,
-        sdist_only=sdist_only,
-        toolchain=toolchain,
-    )
-
-
 def _jobs_text(jobs: int, executor: str | None) -> str:
     if executor is not None:
         return f"builds on {executor}"
     return "one package at a time" if jobs == 1 else f"up to {jobs} packages at a time"
-
-
-def _report_slowest(summary: RunSummary, report: Report) -> None:
-    timed = [
-        TimedWheel(entry.project, entry.version, entry.action.value, entry.seconds)
-        for entry in summary.entries
-        if entry.seconds is not None
-    ]
-    for line in slowest_table(timed):
-        report(line)
 
 
 def _check_inputs(config: StackConfig) -> Settings:
@@ -368,9 +311,13 @@ def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
 
 
 def _warn_about_unused_inputs(
-    config: StackConfig, dirs: fromager.FromagerDirs, report: Report, settings: Settings
+    config: StackConfig,
+    every_dirs: Sequence[fromager.FromagerDirs],
+    report: Report,
+    settings: Settings,
 ) -> None:
-    built = set(built_projects(dirs)) | runtime_build_inputs(config)
+    built = {key for dirs in every_dirs for key in built_projects(dirs)}
+    built |= runtime_build_inputs(config)
     variants = {config.variant, *defined_variants(settings)}
     for warning in unused_patch_dirs(config.patches_dir, built, variants):
         report(f"warning: {warning}")

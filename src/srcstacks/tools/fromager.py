@@ -56,9 +56,18 @@ CONSTRAINTS_CONFLICT = "Could not produce a pip compatible constraints file"
 
 @dataclass(frozen=True)
 class FromagerDirs:
-    """The folders Fromager works in, all kept so a rerun reuses what was built."""
+    """The folders Fromager works in, all kept so a rerun reuses what was built.
+
+    A stack with wheels for several Pythons has one Fromager per ``X.Y`` (``python``),
+    each with a wheels repo and work dir of its own (Fromager takes any wheel of the
+    right name and version from its repo, whatever its ABI) and the sdists repo shared.
+    """
 
     root: Path
+    python: str = ""  # X.Y, for a stack with wheels for several Pythons
+
+    def _own(self, name: str) -> Path:
+        return self.root / (f"{name}-{self.python}" if self.python else name)
 
     @property
     def sdists_repo(self) -> Path:
@@ -66,11 +75,11 @@ class FromagerDirs:
 
     @property
     def wheels_repo(self) -> Path:
-        return self.root / "wheels-repo"
+        return self._own("wheels-repo")
 
     @property
     def work_dir(self) -> Path:
-        return self.root / "work-dir"
+        return self._own("work-dir")
 
     @property
     def build_order(self) -> Path:
