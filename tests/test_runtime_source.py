@@ -70,6 +70,59 @@ def tarball_of(path: Path) -> Tarball:
 # --- the runtime table --------------------------------------------------------------
 
 
+TWO_RUNTIMES = """
+[[runtimes]]
+name = "rt"
+python_implementation = "cpython@3.11.2"
+requirements = []
+
+[[runtimes]]
+name = "rt2"
+python_implementation = "cpython@3.12.1"
+requirements = []
+
+[tool.srcstacks.runtime]
+source = "pack"
+"""
+
+
+def test_a_runtime_layers_own_table_wins_over_the_shared_keys_for_it_alone(
+    tmp_path: Path,
+) -> None:
+    spec = tmp_path / "venvstacks.toml"
+    spec.write_text(
+        TWO_RUNTIMES + '\n[tool.srcstacks.runtime."rt2"]\n'
+        f'source = "build"\ntarball = "Python-3.12.1.tgz"\nsha256 = "{SHA}"\n'
+    )
+    config = load_config(spec)
+    first, second = config.runtime_sources
+    assert (first[0].name, first[1].kind) == ("rt", "pack")
+    assert (second[0].name, second[1].kind) == ("rt2", "build")
+    assert second[1].tarball_path == tmp_path / "Python-3.12.1.tgz"
+    # Command-line options are for every runtime: they win over a layer's own table.
+    forced = load_config(spec, Overrides(runtime_source="pack"))
+    assert {source.kind for _, source in forced.runtime_sources} == {"pack"}
+
+
+def test_a_runtime_layers_own_table_is_checked_and_named(tmp_path: Path) -> None:
+    spec = tmp_path / "venvstacks.toml"
+    spec.write_text(TWO_RUNTIMES + '\n[tool.srcstacks.runtime."rt2"]\nsource = "build"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(spec)
+    assert str(caught.value).startswith(
+        f"{spec}: [tool.srcstacks.runtime.\"rt2\"]: source 'build' needs 'tarball'"
+    )
+    spec.write_text(TWO_RUNTIMES + '\n[tool.srcstacks.runtime."rt2"]\nbogus = 1\n')
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'tool\.srcstacks\.runtime\.\"rt2\"\.bogus'"
+    ):
+        load_config(spec)
+    # A table named after no runtime layer is an unknown key of the shared table.
+    spec.write_text(TWO_RUNTIMES + '\n[tool.srcstacks.runtime."rt3"]\nsource = "pack"\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'tool\.srcstacks\.runtime\.rt3'"):
+        load_config(spec)
+
+
 def test_build_source_needs_a_tarball(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, f'source = "build"\nsha256 = "{SHA}"\n')
     with pytest.raises(ConfigError, match=r"source 'build' needs 'tarball'") as caught:

@@ -53,13 +53,14 @@ def runtime_build_command(
         from srcstacks.stages.runtime_build import build_runtime
 
         config = load_config(spec, Overrides(variant=variant, work_dir=work_dir))
-        if config.runtime.kind != "build":
+        built_here = [layer for layer, source in config.runtime_sources if source.kind == "build"]
+        if not built_here:
             raise ConfigError(
                 f"{config.spec_path}: [tool.srcstacks.runtime] source is"
                 f" {config.runtime.kind!r}; 'runtime build' needs source = \"build\""
             )
         with work_dir_held(config, _say):
-            for layer in config.layers_of("runtime"):
+            for layer in built_here:
                 built = build_runtime(config, layer, _say)
                 typer.echo(str(built.archive))
 

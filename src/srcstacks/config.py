@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,18 @@ class StackConfig:
     index: IndexSettings | None = None
     # Everything from source (the default), or only what has no binary wheel upstream.
     mode: BuildMode = field(default_factory=BuildMode)
+    # ``[tool.srcstacks.runtime."<layer>"]``: a runtime layer's own source, by layer name.
+    runtimes: tuple[tuple[str, RuntimeSource], ...] = ()
+
+    def runtime_of(self, layer: Layer) -> RuntimeSource:
+        """Where the runtime layer ``layer``'s CPython comes from: its own table, else
+        ``[tool.srcstacks.runtime]``."""
+        return dict(self.runtimes).get(layer.name, self.runtime)
+
+    @property
+    def runtime_sources(self) -> list[tuple[Layer, RuntimeSource]]:
+        """Every runtime layer with its source, in spec order."""
+        return [(layer, self.runtime_of(layer)) for layer in self.layers_of("runtime")]
 
     @property
     def spec_dir(self) -> Path:
@@ -149,9 +161,14 @@ def load_config(spec: Path, overrides: Overrides | None = None) -> StackConfig:
     layers = parse_layers(spec_path, data)
     tool_table = _table(spec_path, data.get("tool", {}), "tool").get("srcstacks", {})
     spec_rules.check_no_uv_indexes(spec_path, data)
-    settings = _parse_tool_table(spec_path, _table(spec_path, tool_table, "tool.srcstacks"))
+    runtime_names = [layer.name for layer in layers if layer.kind == "runtime"]
+    settings = _parse_tool_table(
+        spec_path, _table(spec_path, tool_table, "tool.srcstacks"), runtime_names
+    )
     config = _resolve(spec_path, layers, settings, overrides or Overrides())
     check_runtime_source(config.runtime, config.spec_path)
+    for name, source in config.runtimes:
+        check_runtime_source(source, config.spec_path, f'[tool.srcstacks.runtime."{name}"]')
     return config
 
 
@@ -220,6 +237,7 @@ class _ToolTable:
     sbom: SbomSettings
     index: IndexSettings | None
     mode: BuildMode
+    runtimes: tuple[tuple[str, RuntimeSource], ...] = ()
 
 
 _PATH_KEYS = ("settings_dir", "patches_dir", "work_dir", "wheel_dir", "output_dir")
@@ -227,10 +245,22 @@ _PATH_KEYS = ("settings_dir", "patches_dir", "work_dir", "wheel_dir", "output_di
 _INPUT_DIRS = ("settings_dir", "patches_dir")
 
 
-def _parse_tool_table(spec_path: Path, table: Mapping[str, Any]) -> _ToolTable:
+def _parse_tool_table(
+    spec_path: Path, table: Mapping[str, Any], runtime_names: Sequence[str] = ()
+) -> _ToolTable:
     check_keys(spec_path, table, _TOOL_KEYS, "tool.srcstacks")
-    runtime_table = table.get("runtime", {})
+    runtime_table = dict(table.get("runtime", {}))
+    # A table named after a runtime layer is that layer's own, over the shared keys.
+    own_tables = {
+        name: runtime_table.pop(name)
+        for name in runtime_names
+        if isinstance(runtime_table.get(name), Mapping)
+    }
     check_keys(spec_path, runtime_table, RUNTIME_KEYS, "tool.srcstacks.runtime")
+    runtimes = []
+    for name, own in own_tables.items():
+        check_keys(spec_path, own, RUNTIME_KEYS, f'tool.srcstacks.runtime."{name}"')
+        runtimes.append((name, parse_runtime_table(spec_path, {**runtime_table, **own})))
     sbom = parse_sbom_table(spec_path, table.get("sbom", {}))
     spec_dir = spec_path.parent
     named = {
@@ -244,7 +274,7 @@ def _parse_tool_table(spec_path: Path, table: Mapping[str, Any]) -> _ToolTable:
     runtime = parse_runtime_table(spec_path, runtime_table)
     index = _parse_index_table(spec_path, table.get("index"))
     mode = parse_mode(spec_path, table)
-    return _ToolTable(named, variant, runtime, sbom, index, mode)
+    return _ToolTable(named, variant, runtime, sbom, index, mode, tuple(runtimes))
 
 
 def _parse_index_table(spec_path: Path, table: Mapping[str, Any] | None) -> IndexSettings | None:
@@ -333,6 +363,10 @@ def _resolve(
         sbom=table.sbom,
         index=_index_overrides(table.index, overrides),
         mode=table.mode,
+        # Command-line options are for every runtime: they win over each one's table.
+        runtimes=tuple(
+            (name, _runtime_overrides(source, overrides)) for name, source in table.runtimes
+        ),
     )
 
 

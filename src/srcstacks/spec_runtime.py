@@ -1,4 +1,7 @@
-"""``[tool.srcstacks.runtime]``: where the runtime layer's CPython comes from.
+"""``[tool.srcstacks.runtime]``: where the runtime layers' CPython comes from.
+
+A sub-table named after a runtime layer (``[tool.srcstacks.runtime."cpython-3.12"]``)
+is that layer's own: its keys win over the shared ones.
 
 Parsed and checked here when the spec is read (see :mod:`srcstacks.config`); the stages
 receive a :class:`RuntimeSource`. docs/runtime.md sets the five sources side by side.
@@ -92,9 +95,11 @@ def _check_tarball_url(spec_path: Path, url: str) -> None:
         raise ConfigError(f"{where}: no credentials in the URL ({parts.hostname})")
 
 
-def check_runtime_source(runtime: RuntimeSource, spec_path: Path) -> None:
-    """Refuse a source that lacks what it needs, naming the key to set."""
-    where = f"{spec_path}: [tool.srcstacks.runtime]"
+def check_runtime_source(
+    runtime: RuntimeSource, spec_path: Path, table: str = "[tool.srcstacks.runtime]"
+) -> None:
+    """Refuse a source that lacks what it needs, naming the table and key to set."""
+    where = f"{spec_path}: {table}"
     if runtime.kind == "mirror" and not runtime.mirror_url:
         raise ConfigError(f"{where}: source 'mirror' needs 'mirror_url' (or --runtime-mirror-url)")
     if runtime.kind == "local" and runtime.path is None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import srcstacks
-from srcstacks.config import StackConfig
+from srcstacks.config import Layer, RuntimeSource, StackConfig
 from srcstacks.fingerprints import files_under, path_content, tree_content
 from srcstacks.layout import Layout, inside
 from srcstacks.stages.build_toolchain import (
@@ -93,28 +93,38 @@ def _build_inputs(config: StackConfig) -> dict[str, Any]:
 
 
 def runtime_inputs(config: StackConfig) -> dict[str, Any]:
-    """Where the runtime layers' interpreter comes from, and what that is now."""
-    source = config.runtime
+    """Where each runtime layer's interpreter comes from, and what that is now."""
+    return {
+        "implementations": [layer.python_implementation for layer in config.layers_of("runtime")],
+        "sources": [
+            _runtime_source_inputs(config, layer, source)
+            for layer, source in config.runtime_sources
+        ],
+    }
+
+
+def _runtime_source_inputs(
+    config: StackConfig, layer: Layer, source: RuntimeSource
+) -> dict[str, Any]:
     described: dict[str, Any] = {
+        "layer": layer.name,
         "kind": source.kind,
         "mirror_url": source.mirror_url,
         "path": _relative(config, source.path),
         "interpreter": source.interpreter,
-        "implementations": [layer.python_implementation for layer in config.layers_of("runtime")],
+        "tarball": source.tarball_url or _relative(config, source.tarball_path),
+        "sha256": source.sha256,
     }
     if source.kind == "local" and source.path is not None:
         described["content"] = path_content(source.path)
     if source.kind == "pack":
         # The packed archive is made from the interpreter's prefix; its version and
         # the binary itself say whether that interpreter changed.
-        binaries = []
-        for runtime in config.layers_of("runtime"):
-            binary = runtime_interpreter(config, runtime, exact=True).path.resolve()
-            stat = binary.stat() if binary.exists() else None
-            binaries.append(
-                [str(binary), stat.st_size if stat else 0, stat.st_mtime_ns if stat else 0]
-            )
-        described["binary"] = binaries
+        binary = runtime_interpreter(config, layer, exact=True).path.resolve()
+        stat = binary.stat() if binary.exists() else None
+        described["binary"] = [
+            str(binary), stat.st_size if stat else 0, stat.st_mtime_ns if stat else 0
+        ]  # fmt: skip
     if source.kind == "build":
         # CPython's own patches and build settings live in the stack's folders.
         described["patches"] = tree_content(config.patches_dir)

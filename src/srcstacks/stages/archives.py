@@ -334,7 +334,7 @@ def _publish_runtime_files(
             kept = read_list(published_list_path(config.output_dir, layer.env_name)) or {}
             digests[layer.env_name] = list_sha256(kept)
             continue
-        if config.runtime.kind in ("pack", "local"):
+        if config.runtime_of(layer).kind in ("pack", "local"):
             entries = read_list(work_list_path(layout, layer.env_name)) or {}
         else:
             entries = list_tree(layout.layer_env(layer.env_name), frozenset(VENVSTACKS_FILES))

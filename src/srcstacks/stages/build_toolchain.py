@@ -119,7 +119,7 @@ def runtime_interpreter(config: StackConfig, runtime: Layer, *, exact: bool) -> 
     """
     wanted = runtime.python_version or ""
     minor = ".".join(wanted.split(".")[:2])
-    named = config.runtime.interpreter
+    named = config.runtime_of(runtime).interpreter
     if named:
         interpreter = probe(named)
         if interpreter is None:

@@ -74,8 +74,11 @@ def runtime_env(config: StackConfig) -> dict[str, str]:
     runtime archive differ between otherwise identical builds.
     """
     env = {"PYTHONDONTWRITEBYTECODE": "1", "UV_NO_INSTALLER_METADATA": "1"}
-    if config.runtime.kind == "mirror" and config.runtime.mirror_url:
-        env["PBS_INSTALLER_BASE_URL"] = config.runtime.mirror_url
+    # venvstacks downloads every runtime with one base URL: the first mirror's.
+    for _, source in config.runtime_sources:
+        if source.kind == "mirror" and source.mirror_url:
+            env["PBS_INSTALLER_BASE_URL"] = source.mirror_url
+            break
     return env
 
 
@@ -88,7 +91,7 @@ def prepare_runtimes(config: StackConfig, report: Report = print) -> list[Runtim
 
 def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord:
     assert layer.python_implementation is not None
-    source = config.runtime
+    source = config.runtime_of(layer)
     if source.kind in ("download", "mirror"):
         url, sha256 = _standalone_download(layer.python_implementation, source.mirror_url)
         return RuntimeRecord(

@@ -112,12 +112,10 @@ class _Inputs:
 def runtime_build_inputs(config: StackConfig) -> set[tuple[str, str]]:
     """``("cpython", version)`` of each runtime this stack builds from source, for the
     checks that name patch folders and settings files nothing uses."""
-    if config.runtime.kind != "build":
-        return set()
     return {
         (CPYTHON_SETTINGS, layer.python_version)
-        for layer in config.layers_of("runtime")
-        if layer.python_version is not None
+        for layer, source in config.runtime_sources
+        if source.kind == "build" and layer.python_version is not None
     }
 
 
@@ -141,7 +139,7 @@ def _gather_inputs(config: StackConfig, layer: Layer) -> _Inputs:
     assert version is not None
     settings = read_cpython_settings(config.settings_dir, config.variant)
     _check_configure_args(settings)
-    tarball = cpython_source.obtain_tarball(config.runtime, Layout.of(config))
+    tarball = cpython_source.obtain_tarball(config.runtime_of(layer), Layout.of(config))
     patches = tuple(
         applicable_patches(config.patches_dir, CPYTHON_SETTINGS, version, config.variant)
     )
