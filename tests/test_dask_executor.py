@@ -384,3 +384,19 @@ def test_a_build_nobody_cancelled_runs_to_its_end(tmp_path: Path) -> None:
     run_cancellable([sys.executable, "-c", script], log_path=tmp_path / "log", cwd=tmp_path,
                     env=tool_env(), marker="unused", cancelled=never_cancelled)  # fmt: skip
     assert (tmp_path / "log").read_text().splitlines()[-1] == "4"
+
+
+def test_the_builds_of_another_pythons_group_are_for_that_python() -> None:
+    from srcstacks.executors.dask_executor import target_of
+    from srcstacks.tools.toolchain import Toolchain, find_interpreter, own_toolchain
+
+    assert target_of(None) == Interpreter.here() == target_of(own_toolchain())
+    other_minor = "3.12" if sys.version_info[:2] == (3, 11) else "3.11"
+    other = find_interpreter(other_minor)
+    assert other is not None, f"this project's machines have CPython {other_minor}"
+    target = target_of(Toolchain(other.path, other, "0.101.0", own=False))
+    assert target.python_version == other_minor
+    assert target.tags[0].startswith(f"cp{other_minor.replace('.', '')}-")
+    # A worker on this Python is refused for that group; one on that Python is not.
+    assert other_minor in interpreter_mismatch(Interpreter.here(), target)
+    assert interpreter_mismatch(target, target) == ""

@@ -39,6 +39,7 @@ from srcstacks.executors.index_staging import stage_on_index
 from srcstacks.index_target import index_target
 from srcstacks.layout import inside
 from srcstacks.tools.fromager import DEFAULT_SOURCE_DATE_EPOCH
+from srcstacks.tools.toolchain import Toolchain
 
 if TYPE_CHECKING:
     import distributed
@@ -84,14 +85,6 @@ class DaskExecutor:
                 f"--executor dask://{self.address.removeprefix('tcp://')}: builds on a Dask"
                 " cluster need a private index, the only thing the workers share with this"
                 " machine; set --index URL or [tool.srcstacks.index]"
-            )
-        if context.toolchain is not None and not context.toolchain.own:
-            # Workers build with the Python they run; the tags sent to them are this one's.
-            raise ConfigError(
-                f"--executor dask://{self.address.removeprefix('tcp://')}: the stack's wheels"
-                f" are for Python {context.toolchain.interpreter.minor}, but this srcstacks"
-                " runs on another: run srcstacks (and the workers) on Python"
-                f" {context.toolchain.interpreter.minor}"
             )
         client = self._connect()
         try:
@@ -140,7 +133,7 @@ class DaskExecutor:
         constraints: str,
         run_id: str,
     ) -> BuildTask:
-        config = context.config
+        config, toolchain = context.config, context.toolchain
         assert context.index is not None
         return BuildTask(
             build=build,
@@ -151,10 +144,24 @@ class DaskExecutor:
             sdist_sha256=sdist_sha256,
             constraints=constraints,
             source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),
-            target=Interpreter.here(),
-            versions=tool_versions(),
+            target=target_of(toolchain),
+            versions=tool_versions(
+                context.toolchain.fromager_version if context.toolchain else None
+            ),
             run_id=run_id,
         )
+
+
+def target_of(toolchain: Toolchain | None) -> Interpreter:
+    """The Python the builds are for: the group's toolchain's (srcstacks' own by default).
+
+    A worker builds only for the Python it runs, and refuses the others
+    (:func:`~srcstacks.executors.dask_payload.interpreter_mismatch`): the workers of a
+    group for another Python than srcstacks' run that Python.
+    """
+    if toolchain is None or toolchain.own:
+        return Interpreter.here()
+    return Interpreter.of(toolchain.python)
 
 
 @dataclass

@@ -13,6 +13,7 @@ folder it unpacks to. Imports no Dask.
 from __future__ import annotations
 
 import io
+import json
 import sys
 import sysconfig
 import tarfile
@@ -23,6 +24,7 @@ from packaging.tags import sys_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from srcstacks.errors import ConfigError
+from srcstacks.tools.process import run_probe
 
 SETTINGS = "settings"
 PATCHES = "patches"
@@ -47,19 +49,50 @@ class Interpreter:
             tags=tuple(str(tag) for tag in sys_tags()),
         )
 
+    @classmethod
+    def of(cls, python: Path) -> Interpreter:
+        """The Python ``python`` runs (a build toolchain's), as it describes itself."""
+        import packaging
+
+        # packaging is pure Python: this one serves an interpreter that has none.
+        ours = str(Path(packaging.__file__).parent.parent)
+        output = run_probe([str(python), "-I", "-c", _DESCRIBE, ours], timeout=60)
+        data = json.loads(output)
+        return cls(data["implementation"], data["python_version"], data["platform"],
+                   tuple(data["tags"]))  # fmt: skip
+
     def describe(self) -> str:
         return f"{self.implementation} {self.python_version} on {self.platform}"
+
+
+# What Interpreter.here() says, said by another Python (packaging is in every toolchain;
+# without it, the one running srcstacks is borrowed: argv[1] is its folder).
+_DESCRIBE = """
+import json, sys, sysconfig
+try:
+    from packaging.tags import sys_tags
+except ImportError:
+    sys.path.append(sys.argv[1])
+    from packaging.tags import sys_tags
+print(json.dumps({
+    "implementation": sys.implementation.name,
+    "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+    "platform": sysconfig.get_platform(),
+    "tags": [str(tag) for tag in sys_tags()],
+}))
+"""
 
 
 Versions = tuple[tuple[str, str], ...]  # (tool, version) pairs
 
 
-def tool_versions() -> Versions:
-    """The versions of the tools that shape a wheel: srcstacks and the Fromager it drives."""
+def tool_versions(fromager_version: str | None = None) -> Versions:
+    """The versions of the tools that shape a wheel: srcstacks and the Fromager it drives
+    (``fromager_version``: a build toolchain's, else the one installed here)."""
     from srcstacks import __version__
     from srcstacks.tools import fromager
 
-    return (("srcstacks", __version__), ("fromager", fromager.version()))
+    return (("srcstacks", __version__), ("fromager", fromager_version or fromager.version()))
 
 
 def versions_mismatch(
