@@ -93,22 +93,22 @@ def _tool_component(base: str, tool: BuildTool) -> dict[str, Any]:
 
 def _builder_components(base: str, environment: BuildEnvironment) -> list[dict[str, Any]]:
     """The CPython Fromager ran on and Fromager, where the record names them."""
-    found: list[dict[str, Any]] = []
-    if environment.python:
-        found.append({
-            "type": "application", "bom-ref": f"{base}:builder:python", "name": "CPython",
-            "version": environment.python,
-            "purl": f"pkg:generic/cpython@{quote(environment.python, safe='.')}",
-            "properties": [{"name": f"{NS}:builder", "value": "python"}],
-        })  # fmt: skip
-    if environment.fromager:
-        found.append({
-            "type": "application", "bom-ref": f"{base}:builder:fromager", "name": "fromager",
-            "version": environment.fromager,
-            "purl": f"pkg:pypi/fromager@{quote(environment.fromager, safe='.')}",
-            "properties": [{"name": f"{NS}:builder", "value": "fromager"}],
-        })  # fmt: skip
-    return found
+    builders = (
+        ("python", "CPython", "pkg:generic/cpython", environment.python),
+        ("fromager", "fromager", "pkg:pypi/fromager", environment.fromager),
+    )
+    return [
+        {
+            "type": "application",
+            "bom-ref": f"{base}:builder:{role}",
+            "name": name,
+            "version": version,
+            "purl": f"{purl}@{quote(version, safe='.')}",
+            "properties": [{"name": f"{NS}:builder", "value": role}],
+        }
+        for role, name, purl, version in builders
+        if version
+    ]
 
 
 def _compiler_component(ref: str, text: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ machine has one, else one of the same ``X.Y`` (same ABI).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from srcstacks.config import Layer, StackConfig
@@ -60,11 +60,19 @@ class BuildGroup:
     @property
     def requirements(self) -> list[str]:
         """Its layers' built requirements, de-duplicated, in spec order."""
-        seen: dict[str, None] = {}
-        for layer in self.layers:
-            for requirement in layer.built_requirements:
-                seen.setdefault(str(requirement), None)
-        return list(seen)
+        return requirements_of(self.layers)
+
+
+def requirements_of(layers: Sequence[Layer]) -> list[str]:
+    """The built requirements of ``layers``, de-duplicated, in spec order.
+
+    Requirements whose marker is false wherever venvstacks locks are left out.
+    """
+    seen: dict[str, None] = {}
+    for layer in layers:
+        for requirement in layer.built_requirements:
+            seen.setdefault(str(requirement), None)
+    return list(seen)
 
 
 def build_groups(config: StackConfig) -> list[BuildGroup]:

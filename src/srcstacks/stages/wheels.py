@@ -34,7 +34,7 @@ from srcstacks.patches import unused_patch_dirs
 from srcstacks.run_logs import new_run_folder
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.spec_rules import BUILD_PLATFORM
-from srcstacks.stages.build_toolchain import build_groups, group_toolchain
+from srcstacks.stages.build_toolchain import build_groups, group_toolchain, requirements_of
 from srcstacks.stages.runtime_build import runtime_build_inputs
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.stages.selective import SelectivePlan, fetch_upstream, plan_selective
@@ -84,11 +84,7 @@ def collect_requirements(config: StackConfig) -> list[str]:
 
     Requirements whose marker is false wherever venvstacks locks are left out.
     """
-    seen: dict[str, None] = {}
-    for layer in config.layers:
-        for requirement in layer.built_requirements:
-            seen.setdefault(str(requirement), None)
-    return list(seen)
+    return requirements_of(config.layers)
 
 
 def find_conflicts(config: StackConfig) -> list[VersionConflict]:
