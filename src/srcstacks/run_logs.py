@@ -53,8 +53,11 @@ def keep_run_logs(
     for kept_log in (main_log, fromager.events_path(main_log)):
         if kept_log.is_file() and kept_log.stat().st_mtime >= started:
             atomic_copy(kept_log, folder / kept_log.name)
-    for build_log in sorted((dirs or layout.fromager).work_dir.glob("*/build.log")):
-        kept = folder / "packages" / f"{build_log.parent.name}.build.log"
+    dirs = dirs or layout.fromager
+    # A stack building for several Pythons builds one project once for each.
+    suffix = f"-py{dirs.python}" if dirs.python else ""
+    for build_log in sorted(dirs.work_dir.glob("*/build.log")):
+        kept = folder / "packages" / f"{build_log.parent.name}{suffix}.build.log"
         # A parallel build's own build log, copied there already, is the one to keep.
         if build_log.stat().st_mtime >= started and not kept.exists():
             atomic_copy(build_log, kept)
