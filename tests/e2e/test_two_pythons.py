@@ -80,6 +80,9 @@ def test_a_stack_with_a_311_and_a_312_runtime_builds_runs_and_rebuilds(tmp_path:
                  if c["type"] == "application"}  # fmt: skip
         assert (named["CPython"], named["fromager"]) == (interpreter.version, fromager[minor])
     assert len([name for name in manifest.wheels if name.startswith("setuptools-")]) == 1
+    # The stack's record and every SBOM's tools name both Fromagers, in Python order.
+    build_info = json.loads((config.output_dir / "__srcstacks__" / "build.json").read_text())
+    assert build_info["tools"]["fromager"] == f"{fromager['3.11']}, {fromager['3.12']}"
 
     deployed = run_cli("deploy", spec, "--target", tmp_path / "deployed", "--run")
     for minor, interpreter in found.items():

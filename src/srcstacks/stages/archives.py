@@ -51,7 +51,7 @@ from srcstacks.layout import (
 from srcstacks.platforms import fits_here
 from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
-from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
+from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info, read_json_state
 from srcstacks.runtime_files import (
     list_sha256,
     list_tree,
@@ -204,6 +204,18 @@ def _published_runtimes(config: StackConfig) -> list[RuntimeRecord]:
         return prepare_runtimes(config)
 
 
+def _fromager_versions(config: StackConfig) -> str:
+    """The Fromager that built the stack's wheels, from ``wheels.json`` (its toolchains:
+    ``0.101.0``, or ``0.77.0, 0.101.0`` for a stack of two Pythons); the installed one
+    for a record from before toolchains."""
+    record = read_json_state(Layout.of(config).wheels_record, "wheels record", "srcstacks wheels")
+    toolchains = record.get("toolchains") if isinstance(record, dict) else None
+    if not isinstance(toolchains, list) or not toolchains:
+        return fromager.version()
+    versions = dict.fromkeys(str(item.get("fromager")) for item in toolchains)
+    return ", ".join(versions)
+
+
 def _write_build_info(
     config: StackConfig,
     staged: Layout,
@@ -215,7 +227,7 @@ def _write_build_info(
     """``__srcstacks__/build.json`` (and the file lists of rebuilt runtime layers)."""
     tools = {
         "srcstacks": srcstacks.__version__,
-        "fromager": fromager.version(),
+        "fromager": _fromager_versions(config),
         "venvstacks": venvstacks.version(),
         "uv": venvstacks.uv_version(),
     }
