@@ -16,7 +16,7 @@ from srcstacks.config import load_config
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.layout import Layout
 from srcstacks.stages.build_toolchain import build_groups, group_toolchain, runtime_interpreter
-from srcstacks.stages.wheel_group import seed_pure_wheels
+from srcstacks.stages.wheel_group import discard_foreign_wheels, seed_pure_wheels
 from srcstacks.tools import toolchain
 from srcstacks.tools.fromager import FromagerDirs
 from srcstacks.tools.toolchain import (
@@ -213,3 +213,24 @@ def test_a_toolchain_is_made_once_and_again_when_its_marker_is_missing(
     other = toolchain.Interpreter(Path("/opt/python3.12"), "3.12.1", "/opt", "gcc")
     toolchain.install_toolchain(folder, other, tmp_path / "log")
     assert len(commands) == 6  # another interpreter: made again
+
+
+def test_a_wheel_for_another_python_in_a_groups_repo_is_removed_before_it_builds(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".srcstacks-owned").write_text("work dir\n")
+    dirs = FromagerDirs(tmp_path, "3.12")
+    dirs.built_wheels.mkdir(parents=True)
+    names = [
+        "markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl",
+        "markupsafe-3.0.4-0-cp312-cp312-linux_x86_64.whl",
+        "six-1.17.0-0-py2.py3-none-any.whl",
+        "abi-1.0-0-cp311-abi3-linux_x86_64.whl",
+    ]
+    for name in names:
+        (dirs.built_wheels / name).write_bytes(b"")
+    said: list[str] = []
+    removed = discard_foreign_wheels(dirs, "3.12", said.append)
+    assert removed == ["markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl"]
+    assert sorted(path.name for path in dirs.built_wheels.iterdir()) == sorted(names[1:])
+    assert said == [f"  {removed[0]}: not a wheel for Python 3.12; removing it"]

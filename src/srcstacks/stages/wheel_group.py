@@ -23,11 +23,17 @@ from srcstacks.executors.base import BuildContext, Executor
 from srcstacks.fsutil import atomic_copy, atomic_write_text, sha256_file
 from srcstacks.index_target import IndexTarget
 from srcstacks.layout import Layout
+from srcstacks.platforms import build_platform, platform_tags, wheel_fits
 from srcstacks.private_index import IndexLocation
 from srcstacks.run_logs import keep_run_logs
 from srcstacks.run_summary import RunRecorder, RunSummary
 from srcstacks.settings import Settings
-from srcstacks.stages.build_inputs import discard_stale_wheels, record_inputs
+from srcstacks.stages.build_inputs import (
+    built_wheels,
+    discard_built_wheel,
+    discard_stale_wheels,
+    record_inputs,
+)
 from srcstacks.stages.build_toolchain import BuildGroup
 from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked_fetches
 from srcstacks.stages.parallel_wheels import build_in_parallel, on_terminal, retrying_conflicts
@@ -68,6 +74,24 @@ def seed_pure_wheels(earlier: Sequence[fromager.FromagerDirs], dirs: fromager.Fr
             atomic_copy(wheel, target)  # the first group's bytes, even over an older copy
 
 
+def discard_foreign_wheels(dirs: fromager.FromagerDirs, python: str, report: Report) -> list[str]:
+    """Remove from ``dirs``' wheels repo every wheel Python ``python`` cannot install.
+
+    Fromager takes a wheel of the right name, version and build tag from its repo
+    whatever its tags, so a wheel for another Python left there (copied by hand, or by a
+    srcstacks that built every Python in one repo) would be reused and published for
+    this one: it is removed, and built again for ``python``.
+    """
+    accepted = platform_tags(build_platform(), python)
+    removed = []
+    for filename, (_, version) in built_wheels(dirs).items():
+        if not wheel_fits(filename, accepted):
+            report(f"  {filename}: not a wheel for Python {python}; removing it")
+            discard_built_wheel(dirs, filename, version)
+            removed.append(filename)
+    return removed
+
+
 def _same(first: Path, second: Path) -> bool:
     return first.stat().st_size == second.stat().st_size and sha256_file(first) == sha256_file(
         second
@@ -101,6 +125,7 @@ def build_group(
     atomic_write_text(build.requirements_file, "".join(f"{req}\n" for req in build.requirements))
     log_path = build.log_path
     every_dirs = [*(item.group.dirs for item in earlier), dirs]
+    discard_foreign_wheels(dirs, build.group.python, report)
     discard_stale_wheels(config, dirs, report, settings)
     cache = target.location if target else None
     progress = BuildProgress(report, jobs, live=executor is not None and on_terminal())
