@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from packaging.utils import parse_wheel_filename
 
 from srcstacks.build_plan import build_environment, read_graph
 from srcstacks.config import StackConfig, load_config
@@ -82,8 +83,20 @@ def _member(wheel: Path, suffix: str) -> str:
         return archive.read(name).decode()
 
 
+def _wheel_version(wheel: Path) -> str:
+    return str(parse_wheel_filename(wheel.name)[1])
+
+
 def _wheel(config: StackConfig, project: str) -> Path:
-    (wheel,) = config.wheel_dir.glob(f"{project.replace('-', '_')}-*.whl")
+    """The wheel of the version the spec pins: a build tool may need a newer release of
+    the same project (``tomlkit>=0.11.1`` took 0.15.3 once PyPI had it)."""
+    (pinned,) = [
+        next(iter(req.specifier)).version
+        for layer in config.layers
+        for req in layer.requirements
+        if req.name == project
+    ]
+    (wheel,) = config.wheel_dir.glob(f"{project.replace('-', '_')}-{pinned}-*.whl")
     return wheel
 
 
@@ -95,7 +108,10 @@ def test_every_package_was_built_by_its_own_backend_built_here(backends: Backend
         # The backend really ran: it wrote the wheel's WHEEL file.
         assert f"\nGenerator: {generator} " in _member(wheel, ".dist-info/WHEEL"), wheel.name
         # And these tools were installed in the build environment it ran in.
-        (key,) = [key for key, node in graph.items() if node.project == project]
+        version = _wheel_version(wheel)
+        (key,) = [
+            key for key, node in graph.items() if (node.project, node.version) == (project, version)
+        ]
         environment = {graph[tool].project for tool in build_environment(graph, key)}
         assert tools <= environment, (project, sorted(environment))
     # Cython ran for frozenlist (it is a build-backend requirement, not a leftover).
