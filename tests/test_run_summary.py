@@ -177,3 +177,27 @@ def test_recorder_writes_sorted_json_and_ignores_an_earlier_runs_build_order(
     # Events an earlier run left say nothing about this one.
     os.utime(events_path(log_path), (1_000_000, 1_000_000))
     assert RunRecorder(layout, log_path).write(reported.append).entries == ()
+
+
+def test_a_stack_of_two_pythons_lists_each_compiled_wheel_once_per_python() -> None:
+    from srcstacks.run_summary import RunSummary, SummaryEntry, merged
+
+    first = RunSummary("cpu", (
+        SummaryEntry("markupsafe", "3.0.4", Action.BUILT, 3, "local", "3.11"),
+        SummaryEntry("setuptools", "84.2.1", Action.BUILT, 2, "local", "3.11"),
+    ))  # fmt: skip
+    second = RunSummary("cpu", (
+        SummaryEntry("markupsafe", "3.0.4", Action.BUILT, 4, "local", "3.12"),
+        # The first Python's pure wheel, found in the second's repo: not listed again.
+        SummaryEntry("setuptools", "84.2.1", Action.REUSED, 0, None, "3.12"),
+    ))  # fmt: skip
+    both = merged([first, second])
+    assert [(e.project, e.python, e.action) for e in both.entries] == [
+        ("markupsafe", "3.11", Action.BUILT),
+        ("markupsafe", "3.12", Action.BUILT),
+        ("setuptools", "3.11", Action.BUILT),
+    ]
+    assert both.describe() == "3 built, 0 reused, 0 fetched from the index"
+    assert both.entries[1].to_json()["python"] == "3.12"
+    # A stack of one Python writes no "python" key.
+    assert "python" not in SummaryEntry("six", "1.17.0", Action.BUILT, 1).to_json()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -133,15 +133,20 @@ class SummaryEntry:
     seconds: int | None
     # Who built it: "local" (this machine), a Dask worker's name; None if not built here.
     worker: str | None = None
+    # X.Y of the Python it was built for, in a stack building for several; else "".
+    python: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "project": self.project,
             "version": self.version,
             "action": self.action.value,
             "seconds": self.seconds,
             "worker": self.worker,
         }
+        if self.python:
+            found["python"] = self.python
+        return found
 
 
 @dataclass(frozen=True)
@@ -230,12 +235,23 @@ def _version_order(version: str) -> tuple[int, Version | str]:
 
 
 def merged(summaries: Sequence[RunSummary]) -> RunSummary:
-    """One summary of several (one per Python built for): the first entry of each wheel."""
-    entries: dict[Key, SummaryEntry] = {}
+    """One summary of several (one per Python built for, oldest first).
+
+    A project version listed by an earlier one is listed again only when a later one
+    built it too (a compiled wheel for another Python); a pure-Python wheel the later
+    one found (the earlier one's, shared) is not listed twice.
+    """
+    entries: list[SummaryEntry] = []
+    seen: set[Key] = set()
     for summary in summaries:
         for entry in summary.entries:
-            entries.setdefault((entry.project, entry.version), entry)
-    ordered = sorted(entries.values(), key=lambda e: (e.project, _version_order(e.version)))
+            key = (entry.project, entry.version)
+            if key not in seen or entry.action == Action.BUILT:
+                entries.append(entry)
+            seen.add(key)
+    ordered = sorted(
+        entries, key=lambda e: (e.project, _version_order(e.version), _version_order(e.python))
+    )
     return RunSummary(summaries[0].variant, tuple(ordered))
 
 
@@ -308,7 +324,12 @@ class RunRecorder:
         entries come from the events alone.
         """
         attempts = [*self.earlier, read_events(self._events_of(self.log_path))]
-        summary = merged([*earlier, summarize(self.layout.variant, self._build_order(), attempts)])
+        own = summarize(self.layout.variant, self._build_order(), attempts)
+        if self.dirs.python:  # one of several Pythons: say which each entry is for
+            own = RunSummary(
+                own.variant, tuple(replace(e, python=self.dirs.python) for e in own.entries)
+            )
+        summary = merged([*earlier, own])
         write_json(self.layout.run_summary, summary.to_json())
         report(f"{summary.describe()} (run summary: {self.layout.run_summary})")
         return summary

@@ -80,6 +80,13 @@ def test_a_stack_with_a_311_and_a_312_runtime_builds_runs_and_rebuilds(tmp_path:
                  if c["type"] == "application"}  # fmt: skip
         assert (named["CPython"], named["fromager"]) == (interpreter.version, fromager[minor])
     assert len([name for name in manifest.wheels if name.startswith("setuptools-")]) == 1
+    # The run summary lists markupsafe once per Python, setuptools once.
+    summary = json.loads(layout.run_summary.read_text())
+    listed = sorted((e["project"], e.get("python"), e["action"]) for e in summary["entries"])
+    assert listed == [
+        ("markupsafe", "3.11", "built"), ("markupsafe", "3.12", "built"),
+        ("setuptools", "3.11", "built"),
+    ]  # fmt: skip
     # The stack's record and every SBOM's tools name both Fromagers, in Python order.
     build_info = json.loads((config.output_dir / "__srcstacks__" / "build.json").read_text())
     assert build_info["tools"]["fromager"] == f"{fromager['3.11']}, {fromager['3.12']}"
