@@ -26,6 +26,7 @@ from srcstacks.errors import (
     StateError,
     ToolError,
 )
+from srcstacks.layout import remove_file
 from srcstacks.records import read_json_state
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.process import run_logged, tool_env
@@ -232,7 +233,7 @@ def bootstrap(
         command += ["--cache-wheel-server-url", cache_wheel_server_url]
     env = build_env(dirs.work_dir, toolchain=toolchain)
     events = events_path(log_path)
-    events.unlink(missing_ok=True)
+    remove_file(events)  # the last run's, in the work dir's logs: srcstacks' own
     env[EVENTS_VARIABLE] = str(events)
     errors = ErrorLines()
 
