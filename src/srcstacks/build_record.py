@@ -5,7 +5,10 @@ environment (each a wheel built here from source, with its file name and sha256)
 compilers that wrote its compiled files (the ``.comment`` strings of its ELF files) and
 the compiler variables the build settings and srcstacks put in force, with this
 machine's paths replaced by fixed names, and the builder: the CPython version Fromager
-ran on and Fromager's version (empty in records written before srcstacks kept them).
+ran on and Fromager's version (empty in records written before srcstacks kept them),
+and for a Rust extension the rustc and cargo that compiled it and their target. The
+crates compiled into a Rust extension (:class:`Crate`) are what the wheel is made of,
+not what built it: they sit beside the build environment in each record.
 :mod:`srcstacks.tools.build_probe` gathers it inside Fromager, :mod:`srcstacks.wheel_sbom`
 carries it in the wheel, publish copies it into ``provenance.json`` and verify compares
 the two.
@@ -46,6 +49,57 @@ class BuildTool:
 
 
 @dataclass(frozen=True)
+class Crate:
+    """One Rust crate from a registry compiled into a wheel, as its ``Cargo.lock`` pins it.
+
+    ``sha256`` is the lock file's checksum of the ``.crate`` file, ``license`` the
+    crate's own SPDX expression (empty when it declares only a file), ``depends_on``
+    the crates (``name@version``) it needs on this platform, and ``direct`` whether the
+    project's own code asks for it.
+    """
+
+    name: str
+    version: str
+    sha256: str
+    license: str
+    registry: str
+    depends_on: tuple[str, ...] = ()
+    direct: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def purl(self) -> str:
+        return f"pkg:cargo/{self.name}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "license": self.license,
+            "registry": self.registry,
+            "depends_on": list(self.depends_on),
+            "direct": self.direct,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Crate:
+        """Read the JSON form; raises TypeError, KeyError or ValueError when malformed."""
+        return cls(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            sha256=str(data["sha256"]),
+            license=str(data.get("license", "")),
+            registry=str(data.get("registry", "")),
+            depends_on=tuple(str(item) for item in data.get("depends_on", ())),
+            direct=bool(data.get("direct", False)),
+        )
+
+
+@dataclass(frozen=True)
 class BuildEnvironment:
     """Build tools (sorted by name), compiler strings (sorted), flags and builder of one
     build."""
@@ -55,6 +109,9 @@ class BuildEnvironment:
     env: dict[str, str] = field(default_factory=dict)
     python: str = ""  # X.Y.Z of the CPython Fromager ran on
     fromager: str = ""  # Fromager's version
+    rustc: str = ""  # "1.95.0 (59807616e 2026-04-14)", for a build that compiled crates
+    cargo: str = ""
+    rust_target: str = ""  # the target triple: "x86_64-unknown-linux-gnu"
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -66,6 +123,9 @@ class BuildEnvironment:
             found["python"] = self.python
         if self.fromager:
             found["fromager"] = self.fromager
+        for key in ("rustc", "cargo", "rust_target"):
+            if getattr(self, key):
+                found[key] = getattr(self, key)
         return found
 
     @classmethod
@@ -77,7 +137,8 @@ class BuildEnvironment:
         compilers = tuple(str(item) for item in data.get("compilers", ()))
         env = {str(key): str(value) for key, value in dict(data.get("env", {})).items()}
         python, fromager = str(data.get("python", "")), str(data.get("fromager", ""))
-        return cls(tools, compilers, env, python, fromager).normalised()
+        rust = {key: str(data.get(key, "")) for key in ("rustc", "cargo", "rust_target")}
+        return cls(tools, compilers, env, python, fromager, **rust).normalised()
 
     def normalised(self) -> BuildEnvironment:
         """Tools sorted by name (then file name), compilers sorted and unique, env sorted."""
@@ -87,4 +148,7 @@ class BuildEnvironment:
             env=dict(sorted(self.env.items())),
             python=self.python,
             fromager=self.fromager,
+            rustc=self.rustc,
+            cargo=self.cargo,
+            rust_target=self.rust_target,
         )

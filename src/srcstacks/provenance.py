@@ -16,7 +16,7 @@ from typing import Any
 from packaging.utils import canonicalize_version, parse_wheel_filename
 
 from srcstacks.archive_reader import InstalledDist
-from srcstacks.build_record import BuildEnvironment, BuildTool
+from srcstacks.build_record import BuildEnvironment, BuildTool, Crate
 from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import dump_json, sha256_bytes, sha256_file, write_json
 from srcstacks.wheel_evidence import read_evidence
@@ -106,6 +106,8 @@ class WheelProvenance:
     build_environment: BuildEnvironment | None = None
     # The host that built it, when known (see HostRecord); omitted from JSON when None.
     host: HostRecord | None = None
+    # The Rust crates compiled into it, as its own SBOM records them; omitted when none.
+    crates: tuple[Crate, ...] = ()
     # Set only for a wheel taken as an upstream binary (selective mode); then ``sdist``
     # is None, ``built_from_source`` False and ``origin`` says "upstream-binary".
     upstream: UpstreamRecord | None = None
@@ -154,6 +156,7 @@ class WheelProvenance:
         )
         host = values.get("host")
         values["host"] = None if host is None else HostRecord(**host)
+        values["crates"] = tuple(Crate.from_dict(crate) for crate in values.get("crates", ()))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -165,6 +168,10 @@ class WheelProvenance:
             data["build_environment"] = self.build_environment.to_dict()
         if self.host is None:
             del data["host"]  # records without a host keep the bytes they always had
+        if self.crates:
+            data["crates"] = [crate.to_dict() for crate in self.crates]
+        else:
+            del data["crates"]
         if self.upstream is None:
             del data["upstream"]  # records built from source keep the bytes they always had
         else:
@@ -341,6 +348,8 @@ def evidence_problems(wheel: Path, record: WheelProvenance) -> list[str]:
             if record.build_environment is not None
             else "its provenance records no build environment (publish it again)"
         )
+    if evidence.sbom is not None and evidence.sbom.crates != record.crates:
+        problems.append("its SBOM's Rust crates differ from its provenance's")
     return problems
 
 

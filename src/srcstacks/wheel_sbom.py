@@ -4,7 +4,9 @@ Written by :mod:`srcstacks.tools.fromager_main` into the unpacked wheel before F
 packs it (so the wheel's ``RECORD`` lists it); read back by publish (into
 ``provenance.json``) and by verify (:mod:`srcstacks.wheel_evidence`). A CycloneDX 1.6
 document: the wheel's own component (name, version, purl, the sdist it was built from
-with its SHA-256, the patches applied with their text) and its ``formulation``
+with its SHA-256, the patches applied with their text), for a Rust extension the crates
+compiled into it, nested in that component with their dependency edges
+(:mod:`srcstacks.sbom.crates`), and its ``formulation``
 (:mod:`srcstacks.sbom.formulation`: the build tools, compilers and flags).
 
 The same build gives the same bytes, wherever it ran (serial, ``--jobs N``, a Dask
@@ -28,7 +30,8 @@ from urllib.parse import quote, unquote
 
 from packaging.utils import canonicalize_name
 
-from srcstacks.build_record import BuildEnvironment
+from srcstacks.build_record import BuildEnvironment, Crate
+from srcstacks.sbom.crates import crate_components, crate_dependencies, crates_of
 from srcstacks.sbom.formulation import environment_of, formula
 
 SBOM_FOLDER = "sboms"
@@ -71,6 +74,7 @@ class WheelSbom:
     sdist_sha256: str
     patches: tuple[tuple[str, str], ...]  # (path inside the patches folder, sha256 of its text)
     environment: BuildEnvironment
+    crates: tuple[Crate, ...] = ()  # the Rust crates compiled into it, sorted
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ def render(
     pedigree["notes"] = f"Built from the sdist by Fromager (variant {sbom.variant}); {count}."
     component["pedigree"] = pedigree
     component["properties"] = [{"name": f"{NS}:variant", "value": sbom.variant}]
+    if sbom.crates:
+        component["components"] = crate_components(subject, sbom.crates)
     fromager = {"type": "application", "name": "fromager", "version": fromager_version}
     document: dict[str, Any] = {
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
@@ -119,13 +125,15 @@ def render(
         },
         "formulation": [formula(subject, f"{sbom.project} {sbom.version}", sbom.environment)],
     }
+    if sbom.crates:
+        document["dependencies"] = crate_dependencies(subject, sbom.crates)
     document = {"serialNumber": serial_of(document), **document}
-    document = {key: document[key] for key in _ORDER}
+    document = {key: document[key] for key in _ORDER if key in document}
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 _ORDER = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
-          "formulation")  # fmt: skip
+          "dependencies", "formulation")  # fmt: skip
 
 
 def _name(patch: Patch) -> str:
@@ -167,6 +175,7 @@ def parse(data: bytes) -> WheelSbom:
             sdist_sha256=next((h["content"] for h in sdist.get("hashes", [])), ""),
             patches=tuple(_patch_digest(patch) for patch in pedigree.get("patches", [])),
             environment=environment_of(found),
+            crates=crates_of(component, document.get("dependencies", [])),
         )
     except WheelSbomError:
         raise

@@ -24,10 +24,12 @@ from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
 
+from srcstacks.build_record import Crate
 from srcstacks.config import SbomSettings
 from srcstacks.records import RuntimeRecord
 from srcstacks.sbom import components as parts
 from srcstacks.sbom import links
+from srcstacks.sbom.crates import add_crates
 from srcstacks.sbom.formulation import add_formulation, built_wheels
 from srcstacks.sbom.licenses import aggregate_license, spdx_statement
 from srcstacks.sbom.links import LayerSbom
@@ -176,6 +178,8 @@ def build_document(inputs: LayerInputs) -> Document:
     nested = {str(part.bom_ref) for part in runtime.components} if runtime is not None else set()
     compositions = _compositions(inputs, root, libraries, runtime, lower, nested)
     text = _finish(serialised, lower.stub_refs() | nested, {"compositions": compositions})
+    # The Rust crates compiled into each wheel, nested in its component (sbom/crates.py).
+    text = add_crates(text, _compiled_crates(inputs, libraries))
     # How each wheel was built: its build tools, compilers and flags (sbom/formulation.py).
     text = add_formulation(text, built_wheels(inputs.dists, libraries))
     return Document(text=text, serial=str(bom.serial_number), unresolved=tuple(unresolved))
@@ -244,6 +248,18 @@ def _finish(text: str, unknown_refs: set[str], sections: Mapping[str, Any]) -> s
     first = [key for key in _TOP_LEVEL_ORDER if key in document]
     ordered = {key: document[key] for key in [*first, *sorted(set(document) - set(first))]}
     return json.dumps(ordered, indent=2, ensure_ascii=False) + "\n"
+
+
+def _compiled_crates(
+    inputs: LayerInputs, libraries: Mapping[str, Component]
+) -> dict[str, tuple[Crate, ...]]:
+    """``{component bom-ref: crates}`` of the layer's wheels built here from Rust sources."""
+    found = {}
+    for dist in inputs.dists:
+        component = libraries.get(dist.dist.name)
+        if dist.provenance is not None and dist.provenance.crates and component is not None:
+            found[str(component.bom_ref.value)] = dist.provenance.crates
+    return found
 
 
 def _depend(bom: Bom, component: Component, targets: list[Component]) -> None:

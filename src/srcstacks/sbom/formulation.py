@@ -9,8 +9,10 @@ wheel). No file access. One formula per built wheel:
   (name, version, ``pkg:pypi`` purl with ``file_name``, SHA-256, the step that installed
   it, and ``srcstacks:wheel``: its own entry in ``provenance.json``, keyed by that file
   name), each compiler whose version string the wheel's ELF files carry, and the builder:
-  the CPython Fromager ran on and Fromager itself (``srcstacks:builder``: ``python`` or
-  ``fromager``);
+  the CPython Fromager ran on and Fromager itself, and for a Rust extension rustc (with
+  its target triple) and cargo (``srcstacks:builder``: ``python``, ``fromager``,
+  ``rustc`` or ``cargo``; ``srcstacks:builder_version`` the whole version when it says
+  more than the version number, as rustc's commit and date);
 - ``workflows``: one ``build`` workflow whose output is the wheel's component, whose
   resources are those tools and compilers, and whose input is the build's environment
   variables (with this machine's paths replaced by fixed names).
@@ -92,23 +94,32 @@ def _tool_component(base: str, tool: BuildTool) -> dict[str, Any]:
 
 
 def _builder_components(base: str, environment: BuildEnvironment) -> list[dict[str, Any]]:
-    """The CPython Fromager ran on and Fromager, where the record names them."""
+    """The CPython Fromager ran on, Fromager, rustc and cargo, where the record names them."""
     builders = (
         ("python", "CPython", "pkg:generic/cpython", environment.python),
         ("fromager", "fromager", "pkg:pypi/fromager", environment.fromager),
+        ("rustc", "rustc", "pkg:generic/rustc", environment.rustc),
+        ("cargo", "cargo", "pkg:generic/cargo", environment.cargo),
     )
-    return [
-        {
+    found = []
+    for role, name, purl, whole in builders:
+        if not whole:
+            continue
+        version = whole.split(" ", 1)[0]
+        properties = [{"name": f"{NS}:builder", "value": role}]
+        if whole != version:
+            properties.append({"name": f"{NS}:builder_version", "value": whole})
+        if role == "rustc" and environment.rust_target:
+            properties.append({"name": f"{NS}:rust_target", "value": environment.rust_target})
+        found.append({
             "type": "application",
             "bom-ref": f"{base}:builder:{role}",
             "name": name,
             "version": version,
             "purl": f"{purl}@{quote(version, safe='.')}",
-            "properties": [{"name": f"{NS}:builder", "value": role}],
-        }
-        for role, name, purl, version in builders
-        if version
-    ]
+            "properties": properties,
+        })  # fmt: skip
+    return found
 
 
 def _compiler_component(ref: str, text: str) -> dict[str, Any]:
@@ -134,7 +145,10 @@ def environment_of(found: dict[str, Any]) -> BuildEnvironment:
     for component in found.get("components", []):
         values = {item["name"]: item["value"] for item in component.get("properties", [])}
         if f"{NS}:builder" in values:
-            builder[values[f"{NS}:builder"]] = str(component["version"])
+            whole = values.get(f"{NS}:builder_version", component["version"])
+            builder[values[f"{NS}:builder"]] = str(whole)
+            if f"{NS}:rust_target" in values:
+                builder["rust_target"] = str(values[f"{NS}:rust_target"])
         elif component["type"] == "library":
             hashes = component["hashes"]
             (digest,) = [item["content"] for item in hashes if item["alg"] == "SHA-256"]
@@ -155,7 +169,10 @@ def environment_of(found: dict[str, Any]) -> BuildEnvironment:
             for variable in given.get("environmentVars", []):
                 env[str(variable["name"])] = str(variable["value"])
     return BuildEnvironment(
-        tuple(tools), tuple(compilers), env, builder.get("python", ""), builder.get("fromager", "")
+        tuple(tools),
+        tuple(compilers),
+        env,
+        *(builder.get(key, "") for key in ("python", "fromager", "rustc", "cargo", "rust_target")),
     ).normalised()
 
 

@@ -256,6 +256,7 @@ def built_wheel_record(
         built_from_source=evidence.built_from_source,
         # As the wheel's own SBOM records it (tools.wheel_sbom_hook wrote it at build time).
         build_environment=evidence.sbom.environment if evidence.sbom else None,
+        crates=evidence.sbom.crates if evidence.sbom else (),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from srcstacks.errors import (
 )
 from srcstacks.layout import remove_file
 from srcstacks.records import read_json_state
+from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
@@ -98,6 +100,11 @@ class FromagerDirs:
     @property
     def downloaded_sdists(self) -> Path:
         return self.sdists_repo / "downloads"
+
+    @property
+    def cargo_home(self) -> Path:
+        """cargo's home for every build (crates downloaded once), shared by all Pythons."""
+        return self.root / "cargo-home"
 
     def downloaded_sdist(self, url: str) -> Path:
         """Where Fromager saves the source it downloads from ``url`` (its last segment)."""
@@ -231,7 +238,7 @@ def bootstrap(
         command.append("--skip-constraints")
     if cache_wheel_server_url:
         command += ["--cache-wheel-server-url", cache_wheel_server_url]
-    env = build_env(dirs.work_dir, toolchain=toolchain)
+    env = build_env(dirs, toolchain=toolchain)
     events = events_path(log_path)
     remove_file(events)  # the last run's, in the work dir's logs: srcstacks' own
     env[EVENTS_VARIABLE] = str(events)
@@ -307,9 +314,9 @@ def global_options(
 
 
 def build_env(
-    work_dir: Path, base: dict[str, str] | None = None, *, toolchain: Toolchain | None = None
+    dirs: FromagerDirs, base: dict[str, str] | None = None, *, toolchain: Toolchain | None = None
 ) -> dict[str, str]:
-    """The whole environment of a Fromager run whose work dir is ``work_dir``.
+    """The whole environment of a Fromager run in the folders ``dirs``.
 
     ``base`` is :func:`tool_env` taken earlier (a build thread cannot take it: the run's
     context does not reach threads). An installed ``toolchain``'s scripts (``wheel``,
@@ -318,10 +325,22 @@ def build_env(
     env = dict(base) if base is not None else tool_env()
     env["SOURCE_DATE_EPOCH"] = os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)
     interpreter = toolchain.interpreter if toolchain else running_interpreter()
-    env.update(portable_build_env(work_dir, interpreter))
+    env.update(portable_build_env(dirs.work_dir, interpreter))
     if toolchain is not None and not toolchain.own:
         env["PATH"] = os.pathsep.join([str(toolchain.scripts), env["PATH"]])
+    env.update(rust_env(dirs, env["PATH"]))
     return env
+
+
+def rust_env(dirs: FromagerDirs, path: str) -> dict[str, str]:
+    """cargo's variables for builds in ``dirs`` (:func:`srcstacks.tools.cargo.rust_build_env`)."""
+    return rust_build_env(rust_toolchain(path), dirs.work_dir, dirs.cargo_home, path)
+
+
+@functools.cache
+def rust_toolchain(path: str) -> RustToolchain | None:
+    """The Rust toolchain on ``path``, asked once per process."""
+    return find_rust_toolchain(path)
 
 
 def portable_build_env(work_dir: Path, interpreter: Interpreter | None = None) -> dict[str, str]:

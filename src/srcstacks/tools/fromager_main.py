@@ -8,6 +8,10 @@ that differ in those files' lines (7 of 31 wheels on a stack with hatchling, hat
 setuptools-scm and Cython among the build tools). Here every such file is written in
 sorted order, before the wheel is packed: the fix belongs where the file is written.
 
+It refuses a Rust source whose ``Cargo.lock`` is missing or out of date with its
+``Cargo.toml``: Fromager's ``cargo vendor`` would silently write a new one, and the
+crates compiled would be ones nobody pinned (:func:`srcstacks.tools.cargo.lock_problem`).
+
 It also writes each wheel's own SBOM into its ``.dist-info/sboms/`` (PEP 770) at the
 point Fromager adds its metadata, before the wheel is packed
 (:mod:`srcstacks.tools.wheel_sbom_hook`), and writes what Fromager does with each
@@ -31,13 +35,19 @@ from typing import Any
 import fromager.dependencies as dependencies
 import fromager.hooks as hooks
 import fromager.overrides as overrides
+import fromager.vendor_rust as vendor_rust
 
-from srcstacks.tools import fromager_events
+from srcstacks.tools import cargo, fromager_events
 from srcstacks.tools.wheel_sbom_hook import HOOKED_METHOD, write_wheel_sbom
 
 _HOOKED = "_write_requirements_file"
 _DISPATCH = "find_and_invoke"
 _POST_BOOTSTRAP = "run_post_bootstrap_hooks"
+_VENDOR_RUST = "vendor_rust"
+
+
+class UnlockedCratesError(RuntimeError):
+    """A Rust source whose crates its ``Cargo.lock`` does not pin."""
 
 
 def _write_sorted(requirements: Iterable[Any], filename: Path) -> None:
@@ -64,7 +74,24 @@ def _post_bootstrap(**kwargs: Any) -> None:
     )
 
 
-_WRAPPED = ((dependencies, _HOOKED), (overrides, _DISPATCH), (hooks, _POST_BOOTSTRAP))
+def _vendor_locked(req: Any, project_dir: Path, **kwargs: Any) -> bool:
+    project_dir = Path(project_dir)
+    before = {lock: cargo.locked_packages(lock) for lock in cargo.lock_files(project_dir)}
+    vendored = bool(_fromager_vendor_rust(req, project_dir, **kwargs))
+    if vendored and (problem := cargo.lock_problem(project_dir, before)):
+        raise UnlockedCratesError(
+            f"{problem}: srcstacks compiles only the crates a Cargo.lock pins; fix the"
+            " Cargo.lock upstream or with a patch in the stack's patches folder"
+        )
+    return vendored
+
+
+_WRAPPED = (
+    (dependencies, _HOOKED),
+    (overrides, _DISPATCH),
+    (hooks, _POST_BOOTSTRAP),
+    (vendor_rust, _VENDOR_RUST),
+)
 if missing := [f"{module.__name__}.{name}()" for module, name in _WRAPPED
                if not hasattr(module, name)]:  # fmt: skip
     sys.exit(
@@ -77,6 +104,8 @@ _fromager_invoke = getattr(overrides, _DISPATCH)
 setattr(overrides, _DISPATCH, _invoke_then_write_sbom)
 _fromager_post_bootstrap = getattr(hooks, _POST_BOOTSTRAP)
 setattr(hooks, _POST_BOOTSTRAP, _post_bootstrap)
+_fromager_vendor_rust = getattr(vendor_rust, _VENDOR_RUST)
+setattr(vendor_rust, _VENDOR_RUST, _vendor_locked)
 
 if __name__ == "__main__":
     from fromager.__main__ import invoke_main

@@ -4,13 +4,16 @@
 Fromager asks for a package's ``add_extra_metadata_to_wheels`` (with the wheel unpacked
 and its ``.dist-info`` folder in hand, before ``wheel pack`` writes ``RECORD``), this
 module writes ``<dist-info>/sboms/<name>.cdx.json`` (:mod:`srcstacks.wheel_sbom`) from
-what :mod:`build_probe` reads. A plugin of the package's own still runs first; the
-SBOM is added whatever it returns. Every path (serial ``bootstrap``, ``--jobs N``'s
+what :mod:`build_probe` reads, and for a Rust extension (a source tree whose crates
+Fromager vendored) the rustc and cargo on PATH and the crates ``cargo metadata`` says
+the build compiled (:mod:`srcstacks.tools.cargo`). A plugin of the package's own still
+runs first; the SBOM is added whatever it returns. Every path (serial ``bootstrap``, ``--jobs N``'s
 ``fromager build``, a Dask worker's) starts Fromager through :mod:`fromager_main`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 from importlib import metadata
@@ -24,9 +27,11 @@ from packaging.utils import (
     parse_sdist_filename,
 )
 
+from srcstacks.build_record import BuildEnvironment, Crate
 from srcstacks.fsutil import sha256_file
 from srcstacks.patches import applicable_patches
 from srcstacks.tools.build_probe import ProbeError, WheelServer, machine_paths, probe
+from srcstacks.tools.cargo import CargoError, crates_in, find_rust_toolchain, vendored_roots
 from srcstacks.wheel_sbom import SBOM_FOLDER, Patch, WheelSbom, render
 
 HOOKED_METHOD = "add_extra_metadata_to_wheels"
@@ -57,6 +62,7 @@ def write_wheel_sbom(ctx: Any, req: Requirement, version: Any, extra_environ: di
         extra_environ=extra_environ,
         paths=paths,
     )
+    environment, crates = _rust_part(environment, Path(sdist_root_dir))
     sdist = _downloaded_sdist(Path(ctx.sdists_downloads), project, str(version))
     patches_dir = Path(ctx.settings.patches_dir)
     patches = tuple(
@@ -71,6 +77,7 @@ def write_wheel_sbom(ctx: Any, req: Requirement, version: Any, extra_environ: di
         sdist_sha256=sha256_file(sdist) if sdist else "",
         patches=(),
         environment=environment,
+        crates=crates,
     )
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", _DEFAULT_SOURCE_DATE_EPOCH))
     target = Path(dist_info_dir) / SBOM_FOLDER / f"{project}.cdx.json"
@@ -79,6 +86,25 @@ def write_wheel_sbom(ctx: Any, req: Requirement, version: Any, extra_environ: di
     target.parent.mkdir(exist_ok=True)
     target.write_bytes(render(sbom, patches, metadata.version("fromager"), epoch))
     return target
+
+
+def _rust_part(
+    environment: BuildEnvironment, source_root: Path
+) -> tuple[BuildEnvironment, tuple[Crate, ...]]:
+    """``environment`` with the Rust toolchain, and the crates compiled, when the source
+    tree had its crates vendored (else as it was, and none)."""
+    if not vendored_roots(source_root):
+        return environment, ()
+    toolchain = find_rust_toolchain()
+    if toolchain is None:
+        raise ProbeError(f"{source_root}: crates were compiled, but no rustc and cargo on PATH")
+    try:
+        crates = crates_in(source_root, toolchain.target)
+    except CargoError as exc:
+        raise ProbeError(str(exc)) from None
+    rust = dataclasses.replace(environment, rustc=toolchain.rustc, cargo=toolchain.cargo,
+                               rust_target=toolchain.target)  # fmt: skip
+    return rust, crates
 
 
 def _downloaded_sdist(folder: Path, project: str, version: str) -> Path | None:
