@@ -16,12 +16,14 @@ import pytest
 
 from srcstacks import settings as settings_module
 from srcstacks.build_jobs import building_with
+from srcstacks.build_record import BuildEnvironment
 from srcstacks.config import Overrides, StackConfig, load_config
 from srcstacks.settings import read_settings, undefined_variant
 from srcstacks.stages import build_inputs, wheels
 from srcstacks.stages.build_inputs import discard_stale_wheels, vanished_inputs
 from srcstacks.stages.cache_check import mismatch
-from tests.test_provenance import make_wheel, publish
+from srcstacks.tools.cargo import find_rust_toolchain
+from tests.test_provenance import make_wheel, publish, wheel_sbom
 
 # The runtime is of the Python running the tests: the wheels stage builds only for it.
 SPEC = f"""
@@ -223,3 +225,31 @@ def test_an_index_wheel_whose_record_has_no_build_environment_is_not_used(tmp_pa
     assert "earlier srcstacks" not in mismatch(
         config, found, record.filename, record.sha256, current
     )
+
+
+def test_a_rust_extension_compiled_by_another_rustc_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toolchain = find_rust_toolchain()
+    assert toolchain is not None, "this project's machines have cargo and rustc"
+    config = stack(tmp_path)
+    dirs = wheels.fromager_dirs(config)
+    dirs.built_wheels.mkdir(parents=True)
+    old, same = (
+        "oldrs-1.0-0-cp311-cp311-linux_x86_64.whl",
+        "samers-1.0-0-cp311-cp311-linux_x86_64.whl",
+    )
+    for filename, rustc in ((old, "1.70.0 (90c541806 2023-05-31)"), (same, toolchain.rustc)):
+        name = filename.split("-")[0]
+        environment = BuildEnvironment(rustc=rustc, cargo=rustc, rust_target=toolchain.target)
+        make_wheel(dirs.built_wheels / filename, sbom=wheel_sbom(name, "1.0", environment))
+    found = read_settings(config.settings_dir)
+    build_inputs.record_inputs(config, dirs, found)
+    monkeypatch.setattr(build_inputs, "discard_built_wheel", lambda *_: None)
+    lines: list[str] = []
+    # Only the one compiled by another rustc; the one compiled by today's is kept.
+    assert discard_stale_wheels(config, dirs, lines.append, found) == [old]
+    assert lines == [
+        f"  oldrs 1.0: compiled by rustc 1.70.0 (90c541806 2023-05-31), now rustc"
+        f" {toolchain.rustc}; rebuilding it"
+    ]

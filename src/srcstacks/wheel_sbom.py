@@ -63,6 +63,19 @@ def carries_own_sbom(wheel: Path, project: str) -> bool:
         return False
 
 
+def own_sbom(wheel: Path, project: str) -> WheelSbom | None:
+    """The SBOM ``wheel`` carries of itself, read back; None when it has none, or a
+    broken one (verify and publish say which)."""
+    suffix = "/" + sbom_member("", canonicalize_name(project)).lstrip("/")
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            names = [name for name in archive.namelist()
+                     if name.endswith(suffix) and name.count("/") == 2]  # fmt: skip
+            return parse(archive.read(names[0])) if len(names) == 1 else None
+    except (OSError, zipfile.BadZipFile, WheelSbomError):
+        return None
+
+
 @dataclass(frozen=True)
 class WheelSbom:
     """What one wheel's own SBOM says."""

@@ -15,7 +15,6 @@ crates it needs on the build's platform, as ``cargo metadata`` resolved them.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,18 +22,12 @@ from srcstacks.build_record import Crate
 
 NS = "srcstacks"
 CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
-_LEGACY_OR = re.compile(r"\s*/\s*")
 
 
 def crate_ref(owner_ref: str, crate: Crate | str) -> str:
     """A crate's bom-ref, unique in a layer where two wheels may compile the same crate."""
     key = crate if isinstance(crate, str) else crate.key
     return f"{owner_ref}|pkg:cargo/{key}"
-
-
-def license_expression(declared: str) -> str:
-    """A crate's ``license`` as an SPDX expression: Cargo's old ``MIT/Apache-2.0`` is ``OR``."""
-    return _LEGACY_OR.sub(" OR ", declared.strip())
 
 
 def crate_components(owner_ref: str, crates: Iterable[Crate]) -> list[dict[str, Any]]:
@@ -50,9 +43,7 @@ def crate_components(owner_ref: str, crates: Iterable[Crate]) -> list[dict[str, 
         if crate.sha256:
             component["hashes"] = [{"alg": "SHA-256", "content": crate.sha256}]
         if crate.license:
-            component["licenses"] = [
-                {"expression": license_expression(crate.license), "acknowledgement": "declared"}
-            ]
+            component["licenses"] = [{"expression": crate.license, "acknowledgement": "declared"}]
         component["purl"] = crate.purl
         component["properties"] = [{"name": f"{NS}:cargo:registry", "value": crate.registry}]
         found.append(component)

@@ -5,6 +5,8 @@ so after a patch or a setting changes it would happily hand back the old build. 
 built wheel's inputs (variant, patch hashes, settings file hash) are recorded in
 ``<work_dir>/<variant>/build-inputs.json``; before the next run, a wheel whose inputs
 changed is removed from Fromager's repo, with its prepared source, so it is rebuilt.
+A Rust extension is rebuilt too when the rustc on PATH is not the one its own SBOM says
+compiled it.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from srcstacks.layout import Layout, remove_tree
 from srcstacks.patches import applicable_patches
 from srcstacks.records import read_json_state
 from srcstacks.settings import Settings
-from srcstacks.tools.fromager import FromagerDirs
-from srcstacks.wheel_sbom import carries_own_sbom
+from srcstacks.tools.fromager import FromagerDirs, rust_toolchain
+from srcstacks.tools.process import tool_env
+from srcstacks.wheel_sbom import carries_own_sbom, own_sbom
 
 Report = Callable[[str], None]
 
@@ -83,6 +86,11 @@ def discard_stale_wheels(
             discard_built_wheel(dirs, filename, version)
             discarded.append(filename)
             continue
+        if changed := _rustc_change(dirs.built_wheels / filename, project):
+            report(f"  {project} {version}: {changed}; rebuilding it")
+            discard_built_wheel(dirs, filename, version)
+            discarded.append(filename)
+            continue
         before = recorded.get(filename)
         now = current_inputs(config, project, version, settings)
         if before is None or before == now:
@@ -104,6 +112,19 @@ def discard_stale_wheels(
         kept = {name: inputs for name, inputs in recorded.items() if name not in discarded}
         write_json(_record_path(config), kept)
     return discarded
+
+
+def _rustc_change(wheel: Path, project: str) -> str:
+    """How the rustc that compiled ``wheel`` differs from today's (``""``: not Rust, or same)."""
+    sbom = own_sbom(wheel, project)
+    built_with = sbom.environment.rustc if sbom is not None else ""
+    if not built_with:
+        return ""
+    toolchain = rust_toolchain(tool_env()["PATH"])
+    now = toolchain.rustc if toolchain is not None else ""
+    if now == built_with:
+        return ""
+    return f"compiled by rustc {built_with}, now {f'rustc {now}' if now else 'no rustc'}"
 
 
 def vanished_inputs(before: dict[str, Any], now: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -29,6 +30,7 @@ CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
 # Folders of a source tree that hold no manifest of the project's own.
 _NOT_PROJECT = frozenset({"vendor", "target", ".cargo", ".git"})
 _TIMEOUT = 300
+_LEGACY_OR = re.compile(r"\s*/\s*")
 
 
 class CargoError(RuntimeError):
@@ -222,13 +224,18 @@ def crates_from_metadata(metadata: Mapping[str, object], sums: Mapping[str, str]
                 name=str(package["name"]),
                 version=str(package["version"]),
                 sha256=sums.get(keys[pid], ""),
-                license=str(package.get("license") or ""),
+                license=license_expression(str(package.get("license") or "")),
                 registry=str(package["source"]).removeprefix("registry+"),
                 depends_on=tuple(sorted(keys[dep] for dep in deps if dep in registry)),
                 direct=pid in direct,
             )
         )
     return found
+
+
+def license_expression(declared: str) -> str:
+    """A crate's ``license`` as an SPDX expression: Cargo's old ``MIT/Apache-2.0`` is ``OR``."""
+    return _LEGACY_OR.sub(" OR ", declared.strip())
 
 
 def _list(value: object) -> list[object]:

@@ -417,11 +417,48 @@ def explain_failure(
             " (srcstacks builds only from sdists: check the name and version)",
             log_path,
         )
+    if cargo_failure := _cargo_failure(log_text, package):
+        return BuildError(cargo_failure, log_path)
     build_log = _package_build_log(dirs, package, started) if dirs else None
     return BuildError(
         f"building {package} from source failed: {_shorten(message)}",
         str(build_log or log_path),
     )
+
+
+_CRATE_CHECKSUM = re.compile(r"checksum for `(?P<crate>[^`]+?) v(?P<version>[^`]+)` changed")
+_LOCKFILE_OF = re.compile(r"failed to load lockfile for (?P<folder>\S+)")
+_CRATE_UNFETCHED = re.compile(
+    r"failed to (?:get|download) `(?P<crate>[^`]+)`(?: as a dependency of package"
+    r" `(?P<of>[^`]+)`)?"
+)
+_NO_CARGO = re.compile(
+    r"No such file or directory: '(?P<tool>cargo|rustc)'|can't find Rust compiler"
+)
+
+
+def _cargo_failure(log_text: str, package: str) -> str:
+    """What cargo said went wrong for a Rust package, in one line (``""``: not cargo)."""
+    if match := _CRATE_CHECKSUM.search(log_text):
+        folder = _LOCKFILE_OF.search(log_text)
+        lock = f"{folder['folder']}/Cargo.lock" if folder else "its Cargo.lock"
+        return (
+            f"{package}: crate {match['crate']} {match['version']} was fetched with a checksum"
+            f" other than the one {lock} pins; refused (a registry or mirror served other"
+            " bytes, or the lock file is corrupt)"
+        )
+    if match := _CRATE_UNFETCHED.search(log_text):
+        asked = f", asked for by {match['of']}" if match["of"] else ""
+        return (
+            f"{package}: cargo could not fetch crate {match['crate']}{asked} (its Cargo.lock"
+            " names it; is the crate registry reachable?)"
+        )
+    if _NO_CARGO.search(log_text):
+        return (
+            f"{package} has Rust code to compile and no cargo and rustc were found on PATH:"
+            " install Rust (rustup, or Debian's cargo and rustc packages) and build again"
+        )
+    return ""
 
 
 _SETTINGS_REJECTED = re.compile(

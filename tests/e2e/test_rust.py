@@ -1,0 +1,195 @@
+"""End-to-end: a Rust extension (PyO3, built with setuptools-rust) from source.
+
+``tests/stacks/rust_ext``: one application needing ``tinyrs``, a package the tests make
+(``tests/fixtures/packages/tinyrs``: a PyO3 module on the ``itoa`` crate, its crates
+pinned by its ``Cargo.lock``), served as an sdist by an index on loopback, with a patch
+to its ``src/lib.rs``. One build, shared by the tests of this module: Fromager vendors
+the crates in the prepare step (network), the compile runs under its network isolation,
+and srcstacks records rustc, cargo and every crate in provenance and SBOMs. Then two
+sources srcstacks must refuse: a crate whose checksum is not its lock file's, and a
+``Cargo.lock`` out of date with its ``Cargo.toml``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from srcstacks.config import StackConfig, load_config
+from srcstacks.provenance import check_wheel_dir
+from srcstacks.tools.cargo import find_rust_toolchain
+from srcstacks.tools.toolchain import find_interpreter
+from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import cli_output as cli
+from tests.e2e.test_failures import assert_one_clear_error
+from tests.index_server import serve_sdist
+from tests.sdists import PACKAGES, make_sdist
+
+pytestmark = pytest.mark.e2e
+
+LOCK = tomllib.loads((PACKAGES / "tinyrs" / "Cargo.lock").read_text())
+LOCKED = {
+    f"{package['name']}@{package['version']}": package["checksum"]
+    for package in LOCK["package"]
+    if "checksum" in package
+}
+
+
+@dataclass(frozen=True)
+class RustStack:
+    spec: Path
+    config: StackConfig
+    build_output: str
+
+
+def rust_stack(folder: Path, index_url: str) -> Path:
+    """The rust_ext stack in ``folder``: the runtime this machine's 3.11, tinyrs from
+    ``index_url``."""
+    shutil.copytree(REPO_ROOT / "tests" / "stacks" / "rust_ext", folder)
+    interpreter = find_interpreter("3.11")
+    assert interpreter is not None, "this project's machines have CPython 3.11"
+    spec = folder / "venvstacks.toml"
+    spec.write_text(
+        re.sub(r'"cpython@3\.11\.\d+"', f'"cpython@{interpreter.version}"', spec.read_text())
+    )
+    (folder / "build-settings").mkdir()
+    (folder / "build-settings" / "tinyrs.yaml").write_text(
+        f"resolver_dist:\n  sdist_server_url: {index_url}\n"
+    )
+    return spec
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RustStack]:
+    folder = tmp_path_factory.mktemp("rust")
+    sdist = make_sdist("tinyrs", folder / "sdists")
+    with serve_sdist("tinyrs", sdist) as index_url:
+        spec = rust_stack(folder / "stack", index_url)
+        output = cli("build", spec)
+        # The index stays up for the rebuild, which fetches the same sdist again.
+        yield RustStack(spec, load_config(spec), output)
+
+
+def test_the_extension_builds_deploys_and_runs_its_patched_rust_code(
+    built: RustStack, tmp_path: Path
+) -> None:
+    deployed = cli("deploy", built.spec, "--target", tmp_path / "deployed", "--run")
+    # The patch to src/lib.rs took effect; the itoa crate formatted the number.
+    assert "formatted: -1234567 (patched)" in deployed
+    assert "_tinyrs.cpython-311-x86_64-linux-gnu.so" in deployed
+    # The compile (after the prepare step fetched the crates) saw no network but loopback,
+    # where this machine has more (the negative control).
+    assert "network during the compile: lo\n" in deployed
+    here = Path("/proc/net/dev").read_text().splitlines()[2:]
+    assert len(here) > 1, "this machine has a network device besides loopback"
+    # The pedigree names the patch.
+    manifest = check_wheel_dir(built.config.wheel_dir)
+    (record,) = [r for r in manifest.wheels.values() if r.project == "tinyrs"]
+    assert [patch.path for patch in record.patches] == [
+        "patches/tinyrs/0001-mark-formatted-numbers.patch"
+    ]
+
+
+def test_every_crate_and_the_rust_toolchain_are_on_the_record(built: RustStack) -> None:
+    manifest = check_wheel_dir(built.config.wheel_dir)
+    (record,) = [r for r in manifest.wheels.values() if r.project == "tinyrs"]
+    # Every crate the lock file pins for this platform, with the lock's checksum: pyo3
+    # needs portable-atomic only on targets without 64-bit atomics, so not here.
+    here = {key: sha256 for key, sha256 in LOCKED.items() if key != "portable-atomic@1.15.0"}
+    assert {crate.key: crate.sha256 for crate in record.crates} == here
+    direct = sorted(crate.name for crate in record.crates if crate.direct)
+    assert direct == ["itoa", "pyo3"]
+    toolchain = find_rust_toolchain()
+    assert toolchain is not None and record.build_environment is not None
+    environment = record.build_environment
+    assert (environment.rustc, environment.cargo) == (toolchain.rustc, toolchain.cargo)
+    assert environment.rust_target == toolchain.target
+    # The wheel's own SBOM (PEP 770) nests the same crates in its component.
+    with zipfile.ZipFile(built.config.wheel_dir / record.filename) as wheel:
+        own = json.loads(wheel.read("tinyrs-0.1.0.dist-info/sboms/tinyrs.cdx.json"))
+    nested = own["metadata"]["component"]["components"]
+    assert sorted(f"{c['name']}@{c['version']}" for c in nested) == sorted(here)
+    # The layer's SBOM: the crates nested in tinyrs's component, with hashes, purls,
+    # licences and edges, and rustc and cargo in its formula.
+    sbom = json.loads((built.config.output_dir / "app-numbers.tar.xz.cdx.json").read_text())
+    (tinyrs,) = [c for c in sbom["components"] if c["name"] == "tinyrs"]
+    crates = {c["purl"]: c for c in tinyrs["components"]}
+    assert sorted(crates) == sorted(f"pkg:cargo/{key}" for key in here)
+    itoa = crates["pkg:cargo/itoa@1.0.19"]
+    assert itoa["hashes"] == [{"alg": "SHA-256", "content": LOCKED["itoa@1.0.19"]}]
+    assert itoa["licenses"][0]["expression"] == "MIT OR Apache-2.0"
+    edges = {entry["ref"]: entry.get("dependsOn", []) for entry in sbom["dependencies"]}
+    assert itoa["bom-ref"] in edges[tinyrs["bom-ref"]]
+    (formula,) = [f for f in sbom["formulation"] if tinyrs["bom-ref"] in json.dumps(f)]
+    builders = {
+        c["name"]: c["version"]
+        for c in formula["components"]
+        if any(p["name"] == "srcstacks:builder" for p in c.get("properties", []))
+    }
+    assert builders["rustc"] == toolchain.rustc.split()[0]
+    assert "OK" in cli("sbom", "check", built.config.output_dir / "app-numbers.tar.xz.cdx.json")
+
+
+def test_the_compiled_module_holds_no_path_of_this_machine(built: RustStack) -> None:
+    manifest = check_wheel_dir(built.config.wheel_dir)
+    (record,) = [r for r in manifest.wheels.values() if r.project == "tinyrs"]
+    with zipfile.ZipFile(built.config.wheel_dir / record.filename) as wheel:
+        (member,) = [name for name in wheel.namelist() if name.endswith(".so")]
+        data = wheel.read(member)
+    strings = subprocess.run(["strings", "-n", "6"], input=data, capture_output=True,
+                             check=True).stdout.decode()  # fmt: skip
+    # The vendored crates' panic locations name the mapped folder, not this machine's.
+    assert "/build/tinyrs-0.1.0/tinyrs-0.1.0/vendor/pyo3/" in strings
+    for local in {str(built.spec.parent), os.environ.get("HOME", "/root"), "/.cargo/"}:
+        assert local not in strings, f"{local} is in {member}"
+
+
+def test_the_stack_verifies_and_rebuilds_bit_for_bit(built: RustStack) -> None:
+    assert "0 problem(s)" in cli("verify", built.spec)
+    rebuilt = cli("verify", built.spec, "--rebuild")
+    assert "DIFFERENT" not in rebuilt
+    assert re.search(r"identical\s+wheels/tinyrs-0\.1\.0-0-cp311-cp311-linux_x86_64\.whl", rebuilt)
+
+
+def test_crates_that_do_not_match_their_cargo_lock_are_refused(tmp_path: Path) -> None:
+    # A lock file whose checksum for itoa is not that of the crate the registry serves.
+    tree = tmp_path / "tinyrs"
+    shutil.copytree(PACKAGES / "tinyrs", tree)
+    lock = tree / "Cargo.lock"
+    good = LOCKED["itoa@1.0.19"]
+    lock.write_text(lock.read_text().replace(good, good[:-1] + ("0" if good[-1] != "0" else "1")))
+    forged = make_sdist("tinyrs", tmp_path / "forged", tree)
+    with serve_sdist("tinyrs", forged) as index_url:
+        spec = rust_stack(tmp_path / "stack", index_url)
+        result = run_cli("wheels", spec, check=False)
+    assert result.returncode == 1, result.stderr
+    assert_one_clear_error(result.stderr, "crate itoa 1.0.19", "Cargo.lock", "refused")
+    wheels = tmp_path / "stack" / "_srcstacks" / "cpu" / "fromager" / "wheels-repo" / "downloads"
+    assert not list(wheels.glob("tinyrs-*.whl"))
+
+
+def test_a_cargo_lock_out_of_date_with_its_cargo_toml_is_refused(tmp_path: Path) -> None:
+    # A Cargo.toml asking for a crate its Cargo.lock does not pin: cargo vendor would
+    # write a new lock file; srcstacks refuses instead of compiling unpinned crates.
+    tree = tmp_path / "tinyrs"
+    shutil.copytree(PACKAGES / "tinyrs", tree)
+    manifest = tree / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace('itoa = "1"\n', 'itoa = "1"\nryu = "1"\n'))
+    stale = make_sdist("tinyrs", tmp_path / "stale", tree)
+    with serve_sdist("tinyrs", stale) as index_url:
+        spec = rust_stack(tmp_path / "stack", index_url)
+        result = run_cli("wheels", spec, check=False)
+    assert result.returncode == 1, result.stderr
+    assert_one_clear_error(result.stderr, "tinyrs-0.1.0/Cargo.lock is out of date", "ryu")
+    wheels = tmp_path / "stack" / "_srcstacks" / "cpu" / "fromager" / "wheels-repo" / "downloads"
+    assert not list(wheels.glob("tinyrs-*.whl"))
