@@ -451,9 +451,10 @@ def test_the_loopback_index_serves_the_stacks_wheels_and_sdists_and_nothing_else
 def test_every_parallel_build_gets_its_own_build_paths_mapped_to_the_serial_ones(
     tmp_path: Path,
 ) -> None:
-    from srcstacks.tools.fromager import build_env
+    from srcstacks.tools.fromager import FromagerDirs, build_env
 
-    env = build_env(tmp_path / "parallel-builds" / "brotli-1.2.1" / "work-dir", {"PATH": "/bin"})
+    env = build_env(FromagerDirs(tmp_path / "parallel-builds" / "brotli-1.2.1"), {"PATH": "/bin"})
     assert env["PATH"] == "/bin" and env["SOURCE_DATE_EPOCH"]
+    assert env["CARGO_HOME"] == f"{tmp_path}/parallel-builds/brotli-1.2.1/cargo-home"
     mapped = f"-ffile-prefix-map={tmp_path}/parallel-builds/brotli-1.2.1/work-dir=/build"
     assert mapped in env["CPPFLAGS"]  # the same /build as the serial bootstrap's work dir
