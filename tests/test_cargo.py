@@ -6,23 +6,29 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from srcstacks.build_record import BuildEnvironment, Crate
+from srcstacks.errors import ConfigError
 from srcstacks.provenance import SdistRecord, WheelProvenance
 from srcstacks.sbom.crates import add_crates, crate_dependencies, crates_of
 from srcstacks.sbom.formulation import environment_of, formula
+from srcstacks.spec_cargo import CargoSource, parse_cargo_table
 from srcstacks.tools.cargo import (
     RustToolchain,
+    cargo_config,
     checksums,
     crates_from_metadata,
     find_rust_toolchain,
     license_expression,
     lock_problem,
     locked_packages,
+    replaces_crates_io,
     rust_build_env,
     vendored_roots,
 )
@@ -239,3 +245,45 @@ def test_the_machines_rust_toolchain_is_found_behind_rustups_proxies() -> None:
 @pytest.mark.parametrize("declared", ["", "Apache-2.0 WITH LLVM-exception"])
 def test_licences_are_kept_as_declared(declared: str) -> None:
     assert license_expression(declared) == declared
+
+
+def test_the_cargo_table_names_a_mirror_or_a_folder_of_crates(tmp_path: Path) -> None:
+    spec = tmp_path / "venvstacks.toml"
+    (tmp_path / "crates").mkdir()
+    assert parse_cargo_table(spec, None) is None
+    mirror = parse_cargo_table(spec, {"registry": "sparse+https://crates.example/index/"})
+    assert mirror == CargoSource(registry="sparse+https://crates.example/index/")
+    assert parse_cargo_table(spec, {"directory": "crates"}) == CargoSource(
+        directory=tmp_path / "crates"
+    )
+    for table, fragment in (
+        ({}, "needs one of 'registry'"),
+        ({"registry": "x", "directory": "crates"}, "needs one of 'registry'"),
+        ({"registry": "ftp://crates.example/"}, "must be a registry URL"),
+        ({"registry": "sparse+https://me:secret@crates.example/"}, "credentials never go"),
+        ({"directory": "missing"}, "which is not a folder"),
+        ({"mirror": "x"}, "unknown key 'tool.srcstacks.cargo.mirror'"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(fragment)) as caught:
+            parse_cargo_table(spec, table)
+        assert str(spec) in str(caught.value) and "secret" not in str(caught.value)
+
+
+def test_a_mirror_replaces_crates_io_and_a_folder_of_crates_runs_cargo_offline(
+    tmp_path: Path,
+) -> None:
+    assert cargo_config() == ""
+    registry = tomllib.loads(cargo_config(registry="sparse+https://crates.example/index/"))
+    assert registry["source"]["crates-io"] == {"replace-with": "srcstacks-mirror"}
+    assert registry["source"]["srcstacks-mirror"] == {
+        "registry": "sparse+https://crates.example/index/"
+    }
+    assert "net" not in registry
+    folder = tomllib.loads(cargo_config(directory=tmp_path / "my crates"))
+    assert folder["source"]["srcstacks-mirror"] == {"directory": str(tmp_path / "my crates")}
+    assert folder["net"] == {"offline": True}
+    home = tmp_path / "cargo-home"
+    home.mkdir()
+    assert not replaces_crates_io(home)
+    (home / "config.toml").write_text(cargo_config(registry="sparse+https://crates.example/"))
+    assert replaces_crates_io(home)

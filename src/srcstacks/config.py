@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from srcstacks import spec_rules
 from srcstacks.errors import ConfigError
+from srcstacks.spec_cargo import CargoSource, parse_cargo_table
 from srcstacks.spec_keys import check_keys
 from srcstacks.spec_layers import Layer as Layer
 from srcstacks.spec_layers import LayerKind as LayerKind
@@ -80,6 +81,8 @@ class StackConfig:
     mode: BuildMode = field(default_factory=BuildMode)
     # ``[tool.srcstacks.runtime."<layer>"]``: a runtime layer's own source, by layer name.
     runtimes: tuple[tuple[str, RuntimeSource], ...] = ()
+    # ``[tool.srcstacks.cargo]``: a crates mirror or folder in place of crates.io.
+    cargo: CargoSource | None = None
 
     def runtime_of(self, layer: Layer) -> RuntimeSource:
         """Where the runtime layer ``layer``'s CPython comes from: its own table, else
@@ -215,6 +218,7 @@ _TOOL_KEYS = {
     "index": dict,
     "mode": str,
     "build_from_source": list,
+    "cargo": dict,
 }
 _INDEX_KEYS: dict[str, type | tuple[type, ...]] = {"url": str, "managed": bool, "port": int}
 
@@ -238,6 +242,7 @@ class _ToolTable:
     index: IndexSettings | None
     mode: BuildMode
     runtimes: tuple[tuple[str, RuntimeSource], ...] = ()
+    cargo: CargoSource | None = None
 
 
 _PATH_KEYS = ("settings_dir", "patches_dir", "work_dir", "wheel_dir", "output_dir")
@@ -274,7 +279,8 @@ def _parse_tool_table(
     runtime = parse_runtime_table(spec_path, runtime_table)
     index = _parse_index_table(spec_path, table.get("index"))
     mode = parse_mode(spec_path, table)
-    return _ToolTable(named, variant, runtime, sbom, index, mode, tuple(runtimes))
+    cargo = parse_cargo_table(spec_path, table.get("cargo"))
+    return _ToolTable(named, variant, runtime, sbom, index, mode, tuple(runtimes), cargo)
 
 
 def _parse_index_table(spec_path: Path, table: Mapping[str, Any] | None) -> IndexSettings | None:
@@ -367,6 +373,7 @@ def _resolve(
         runtimes=tuple(
             (name, _runtime_overrides(source, overrides)) for name, source in table.runtimes
         ),
+        cargo=table.cargo,
     )
 
 

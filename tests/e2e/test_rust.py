@@ -193,3 +193,39 @@ def test_a_cargo_lock_out_of_date_with_its_cargo_toml_is_refused(tmp_path: Path)
     assert_one_clear_error(result.stderr, "tinyrs-0.1.0/Cargo.lock is out of date", "ryu")
     wheels = tmp_path / "stack" / "_srcstacks" / "cpu" / "fromager" / "wheels-repo" / "downloads"
     assert not list(wheels.glob("tinyrs-*.whl"))
+
+
+def test_crates_come_from_a_folder_of_crates_offline_and_a_tampered_crate_is_refused(
+    tmp_path: Path,
+) -> None:
+    sdist = make_sdist("tinyrs", tmp_path / "sdists")
+    with serve_sdist("tinyrs", sdist) as index_url:
+        spec = rust_stack(tmp_path / "stack", index_url)
+        # The folder of crates a machine without any crate registry builds from (made
+        # here with cargo vendor, as its owner would on a machine that has one).
+        crates = tmp_path / "stack" / "crates"
+        subprocess.run(
+            ["cargo", "vendor", "--quiet", "--manifest-path",
+             str(PACKAGES / "tinyrs" / "Cargo.toml"), str(crates)],
+            check=True, capture_output=True,
+            env={**os.environ, "CARGO_HOME": str(tmp_path / "own-cargo-home")},
+        )  # fmt: skip
+        with spec.open("a") as text:
+            text.write('\n[tool.srcstacks.cargo]\ndirectory = "crates"\n')
+        # One crate in the folder is not the one the lock file pins: refused.
+        checksum = crates / "itoa" / ".cargo-checksum.json"
+        genuine = checksum.read_text()
+        checksum.write_text(json.dumps({**json.loads(genuine), "package": "0" * 64}))
+        result = run_cli("wheels", spec, check=False)
+        assert result.returncode == 1, result.stderr
+        assert_one_clear_error(result.stderr, "crate itoa 1.0.19", "Cargo.lock", "refused")
+        # The genuine folder: cargo builds from it, offline (so from nowhere else).
+        checksum.write_text(genuine)
+        cli("wheels", spec)
+    cargo_home = tmp_path / "stack" / "_srcstacks" / "cpu" / "fromager" / "cargo-home"
+    config = tomllib.loads((cargo_home / "config.toml").read_text())
+    assert config["source"]["srcstacks-mirror"] == {"directory": str(crates)}
+    assert config["net"] == {"offline": True}
+    assert not (cargo_home / "registry").exists(), "no crate came from a registry"
+    wheels = tmp_path / "stack" / "_srcstacks" / "cpu" / "fromager" / "wheels-repo" / "downloads"
+    assert len(list(wheels.glob("tinyrs-0.1.0-*.whl"))) == 1

@@ -107,7 +107,9 @@ class LocalExecutor:
         # Own wheels repo and work dir; the stack's sdists repo (sources already there).
         command[command.index("--wheels-repo") + 1] = str(dirs.wheels_repo)
         command[command.index("--work-dir") + 1] = str(dirs.work_dir)
-        env = fromager.build_env(dirs, base_env, toolchain=context.toolchain)
+        env = fromager.build_env(
+            dirs, base_env, toolchain=context.toolchain, cargo_home=own.cargo_home
+        )
 
         def outcome(status: Status, wheel: str | None = None, message: str = "") -> BuildOutcome:
             ended = time.time()

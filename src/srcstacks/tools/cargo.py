@@ -282,3 +282,36 @@ def lock_problem(
                 f" {', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''})"
             )
     return ""
+
+
+# The source name srcstacks gives a crates mirror in cargo's config.
+MIRROR_SOURCE = "srcstacks-mirror"
+_CONFIG_HEADER = "# Written by srcstacks from [tool.srcstacks.cargo]; rewritten every run.\n"
+
+
+def cargo_config(registry: str = "", directory: Path | None = None) -> str:
+    """The ``config.toml`` of srcstacks' cargo home: crates.io replaced by the mirror.
+
+    A ``directory`` of crates needs no network, so cargo runs offline: a crate missing
+    from it fails the build instead of being fetched from anywhere else.
+    """
+    if not registry and directory is None:
+        return ""
+    lines = [
+        _CONFIG_HEADER,
+        "[source.crates-io]",
+        f"replace-with = {json.dumps(MIRROR_SOURCE)}",
+        "",
+        f"[source.{MIRROR_SOURCE}]",
+    ]
+    if registry:
+        lines.append(f"registry = {json.dumps(registry)}")
+    else:
+        lines += [f"directory = {json.dumps(str(directory))}", "", "[net]", "offline = true"]
+    return "\n".join(lines) + "\n"
+
+
+def replaces_crates_io(cargo_home: Path) -> bool:
+    """Whether srcstacks' config in ``cargo_home`` points crates.io at a mirror."""
+    config = cargo_home / "config.toml"
+    return config.is_file() and MIRROR_SOURCE in config.read_text(encoding="utf-8")

@@ -314,9 +314,16 @@ def global_options(
 
 
 def build_env(
-    dirs: FromagerDirs, base: dict[str, str] | None = None, *, toolchain: Toolchain | None = None
+    dirs: FromagerDirs,
+    base: dict[str, str] | None = None,
+    *,
+    toolchain: Toolchain | None = None,
+    cargo_home: Path | None = None,
 ) -> dict[str, str]:
     """The whole environment of a Fromager run in the folders ``dirs``.
+
+    ``cargo_home``: the stack's, for a build in folders of its own (a parallel build);
+    by default ``dirs``' own.
 
     ``base`` is :func:`tool_env` taken earlier (a build thread cannot take it: the run's
     context does not reach threads). An installed ``toolchain``'s scripts (``wheel``,
@@ -328,13 +335,14 @@ def build_env(
     env.update(portable_build_env(dirs.work_dir, interpreter))
     if toolchain is not None and not toolchain.own:
         env["PATH"] = os.pathsep.join([str(toolchain.scripts), env["PATH"]])
-    env.update(rust_env(dirs, env["PATH"]))
+    env.update(rust_env(dirs, env["PATH"], cargo_home))
     return env
 
 
-def rust_env(dirs: FromagerDirs, path: str) -> dict[str, str]:
+def rust_env(dirs: FromagerDirs, path: str, cargo_home: Path | None = None) -> dict[str, str]:
     """cargo's variables for builds in ``dirs`` (:func:`srcstacks.tools.cargo.rust_build_env`)."""
-    return rust_build_env(rust_toolchain(path), dirs.work_dir, dirs.cargo_home, path)
+    home = cargo_home or dirs.cargo_home
+    return rust_build_env(rust_toolchain(path), dirs.work_dir, home, path)
 
 
 @functools.cache

@@ -12,6 +12,10 @@ It refuses a Rust source whose ``Cargo.lock`` is missing or out of date with its
 ``Cargo.toml``: Fromager's ``cargo vendor`` would silently write a new one, and the
 crates compiled would be ones nobody pinned (:func:`srcstacks.tools.cargo.lock_problem`).
 
+With a crates mirror in srcstacks' cargo home (``[tool.srcstacks.cargo]``), its
+``cargo vendor`` is told to fetch through it (``--respect-source-config``; by default
+``cargo vendor`` ignores source replacement).
+
 It also writes each wheel's own SBOM into its ``.dist-info/sboms/`` (PEP 770) at the
 point Fromager adds its metadata, before the wheel is packed
 (:mod:`srcstacks.tools.wheel_sbom_hook`), and writes what Fromager does with each
@@ -27,12 +31,14 @@ release without them stops here with a message instead of building wheels that m
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import fromager.dependencies as dependencies
+import fromager.external_commands as external_commands
 import fromager.hooks as hooks
 import fromager.overrides as overrides
 import fromager.vendor_rust as vendor_rust
@@ -44,6 +50,7 @@ _HOOKED = "_write_requirements_file"
 _DISPATCH = "find_and_invoke"
 _POST_BOOTSTRAP = "run_post_bootstrap_hooks"
 _VENDOR_RUST = "vendor_rust"
+_CARGO_VENDOR = "_cargo_vendor"
 
 
 class UnlockedCratesError(RuntimeError):
@@ -86,11 +93,24 @@ def _vendor_locked(req: Any, project_dir: Path, **kwargs: Any) -> bool:
     return vendored
 
 
+def _cargo_vendor(req: Any, manifests: list[Path], project_dir: Path) -> Iterable[Path]:
+    """Fromager's ``_cargo_vendor`` (same arguments and result), through the mirror."""
+    args = ["cargo", "vendor", f"--manifest-path={manifests[0]}"]
+    args += [f"--sync={manifest}" for manifest in manifests[1:]]
+    cargo_home = os.environ.get("CARGO_HOME")
+    if cargo_home and cargo.replaces_crates_io(Path(cargo_home)):
+        args.append("--respect-source-config")
+    args.append(os.fspath(Path(project_dir) / vendor_rust.VENDOR_DIR))
+    external_commands.run(args, network_isolation=False)
+    return sorted(Path(project_dir).joinpath(vendor_rust.VENDOR_DIR).iterdir())
+
+
 _WRAPPED = (
     (dependencies, _HOOKED),
     (overrides, _DISPATCH),
     (hooks, _POST_BOOTSTRAP),
     (vendor_rust, _VENDOR_RUST),
+    (vendor_rust, _CARGO_VENDOR),
 )
 if missing := [f"{module.__name__}.{name}()" for module, name in _WRAPPED
                if not hasattr(module, name)]:  # fmt: skip
@@ -106,6 +126,7 @@ _fromager_post_bootstrap = getattr(hooks, _POST_BOOTSTRAP)
 setattr(hooks, _POST_BOOTSTRAP, _post_bootstrap)
 _fromager_vendor_rust = getattr(vendor_rust, _VENDOR_RUST)
 setattr(vendor_rust, _VENDOR_RUST, _vendor_locked)
+setattr(vendor_rust, _CARGO_VENDOR, _cargo_vendor)
 
 if __name__ == "__main__":
     from fromager.__main__ import invoke_main
