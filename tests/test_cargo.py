@@ -22,6 +22,7 @@ from srcstacks.spec_cargo import CargoSource, parse_cargo_table
 from srcstacks.tools.cargo import (
     RustToolchain,
     cargo_config,
+    cargo_configs_above,
     checksums,
     crates_from_metadata,
     find_rust_toolchain,
@@ -287,3 +288,13 @@ def test_a_mirror_replaces_crates_io_and_a_folder_of_crates_runs_cargo_offline(
     assert not replaces_crates_io(home)
     (home / "config.toml").write_text(cargo_config(registry="sparse+https://crates.example/"))
     assert replaces_crates_io(home)
+
+
+def test_cargo_config_files_above_a_source_tree_are_found(tmp_path: Path) -> None:
+    tree = tmp_path / "work" / "pkg-1.0" / "pkg-1.0"
+    (tree / ".cargo").mkdir(parents=True)
+    (tree / ".cargo" / "config.toml").write_text("")  # the project's own: not the user's
+    assert cargo_configs_above(tree) == []
+    (tmp_path / ".cargo").mkdir()
+    (tmp_path / ".cargo" / "config").write_text("")
+    assert cargo_configs_above(tree) == [tmp_path / ".cargo" / "config"]

@@ -315,3 +315,18 @@ def replaces_crates_io(cargo_home: Path) -> bool:
     """Whether srcstacks' config in ``cargo_home`` points crates.io at a mirror."""
     config = cargo_home / "config.toml"
     return config.is_file() and MIRROR_SOURCE in config.read_text(encoding="utf-8")
+
+
+def cargo_configs_above(folder: Path) -> list[Path]:
+    """The cargo config files of the folders above ``folder``, nearest first.
+
+    cargo reads every ``.cargo/config.toml`` (and the older ``.cargo/config``) from the
+    folder it runs in up to ``/``, whatever ``CARGO_HOME`` says: those above a source
+    tree are the user's, not the project's.
+    """
+    found = []
+    for parent in folder.absolute().parents:
+        for name in ("config.toml", "config"):
+            if (parent / ".cargo" / name).is_file():
+                found.append(parent / ".cargo" / name)
+    return found

@@ -8,9 +8,11 @@ that differ in those files' lines (7 of 31 wheels on a stack with hatchling, hat
 setuptools-scm and Cython among the build tools). Here every such file is written in
 sorted order, before the wheel is packed: the fix belongs where the file is written.
 
-It refuses a Rust source whose ``Cargo.lock`` is missing or out of date with its
-``Cargo.toml``: Fromager's ``cargo vendor`` would silently write a new one, and the
-crates compiled would be ones nobody pinned (:func:`srcstacks.tools.cargo.lock_problem`).
+It refuses to prepare a Rust source below a folder with a cargo config file of the
+user's (cargo reads those whatever its home says), and a Rust source whose
+``Cargo.lock`` is missing or out of date with its ``Cargo.toml``: Fromager's
+``cargo vendor`` would silently write a new one, and the crates compiled would be ones
+nobody pinned (:func:`srcstacks.tools.cargo.lock_problem`).
 
 With a crates mirror in srcstacks' cargo home (``[tool.srcstacks.cargo]``), its
 ``cargo vendor`` is told to fetch through it (``--respect-source-config``; by default
@@ -83,6 +85,12 @@ def _post_bootstrap(**kwargs: Any) -> None:
 
 def _vendor_locked(req: Any, project_dir: Path, **kwargs: Any) -> bool:
     project_dir = Path(project_dir)
+    if users := cargo.cargo_configs_above(project_dir):
+        raise UnlockedCratesError(
+            f"{users[0]}: cargo would read this config file in every Rust build below"
+            f" {users[0].parent.parent}, and srcstacks cannot turn it off; move it away, or"
+            " set tool.srcstacks.work_dir to a folder outside it"
+        )
     before = {lock: cargo.locked_packages(lock) for lock in cargo.lock_files(project_dir)}
     vendored = bool(_fromager_vendor_rust(req, project_dir, **kwargs))
     if vendored and (problem := cargo.lock_problem(project_dir, before)):
