@@ -140,3 +140,12 @@ def test_only_a_build_log_written_during_this_run_is_blamed(
         assert str(error).endswith(f"(log: {current})"), error
     else:
         assert str(error).endswith("(log: /log)"), error  # Fromager's log, not a stale one
+
+
+def test_a_rust_package_without_cargo_says_to_install_rust() -> None:
+    error = classify((LOGS / "rust-no-cargo.log").read_text())
+    assert isinstance(error, BuildError)
+    assert str(error) == (
+        "tinyrs has Rust code to compile and no cargo and rustc were found on PATH: install"
+        " Rust (rustup, or Debian's cargo and rustc packages) and build again (log: /log)"
+    )
