@@ -49,8 +49,7 @@ _PASSED = (
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
     "SOURCE_DATE_EPOCH",  # the time reproducible builds record (Fromager gets a default)
-    "RUSTUP_HOME",  # where an installed Rust toolchain lives, like PATH for compilers
-    "CARGO_HOME",
+    "RUSTUP_HOME",  # where rustup keeps the Rust toolchains rustc's sysroot is found in
 )
 _PASSED_PREFIXES = ("LC_",)  # the other locale categories
 
@@ -70,6 +69,7 @@ _REPORTED_NAMES = frozenset(
         *("CC", "CXX", "CPP", "LD", "AR", "CFLAGS", "CPPFLAGS", "CXXFLAGS", "LDFLAGS"),
         *("LDSHARED", "LDCXXSHARED", "ARFLAGS", "RUSTFLAGS", "CMAKE_ARGS", "MAKEFLAGS"),
         *("PYTHONPATH", "PYTHONHOME", "DIST_EXTRA_CONFIG", "PKG_CONFIG_PATH"),
+        "CARGO_HOME",
         *("LD_LIBRARY_PATH", "LD_PRELOAD", "PBS_INSTALLER_BASE_URL"),
     }
 )
