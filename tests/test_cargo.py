@@ -228,11 +228,10 @@ def test_builds_get_srcstacks_cargo_home_the_toolchains_bin_and_remapped_paths()
     assert spaced["CARGO_ENCODED_RUSTFLAGS"].split("\x1f") == [
         "--remap-path-prefix=/my w/wd=/build", "--remap-path-prefix=/my w/ch=/cargo"
     ]  # fmt: skip
-    # Without a toolchain only the cargo home is set; the build names the missing cargo.
-    assert set(rust_build_env(None, Path("/w"), Path("/c"), "/s")) == {
-        "CARGO_HOME",
-        "CARGO_TERM_COLOR",
-    }
+    assert env["CARGO_NET_RETRY"] == "1", "an unreachable registry fails soon"
+    # Without a toolchain only cargo's own settings; the build names the missing cargo.
+    bare = rust_build_env(None, Path("/w"), Path("/c"), "/s")
+    assert set(bare) == {"CARGO_HOME", "CARGO_TERM_COLOR", "CARGO_NET_RETRY"}
 
 
 def test_the_machines_rust_toolchain_is_found_behind_rustups_proxies() -> None:

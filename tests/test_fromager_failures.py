@@ -149,3 +149,48 @@ def test_a_rust_package_without_cargo_says_to_install_rust() -> None:
         "tinyrs has Rust code to compile and no cargo and rustc were found on PATH: install"
         " Rust (rustup, or Debian's cargo and rustc packages) and build again (log: /log)"
     )
+
+
+# cargo's own words (1.95) when the crate registry cannot be reached, and when a lock
+# file pins a version the registry does not have, inside Fromager's error line.
+CARGO_UNREACHABLE = """\
+01:02:03 ERROR tinyrs: command failed with exit code 101: cargo vendor /w/tinyrs-0.1.0/vendor
+error: failed to sync
+
+Caused by:
+  failed to load lockfile for /w/tinyrs-0.1.0
+
+Caused by:
+  failed to get `itoa` as a dependency of package `tinyrs v0.1.0 (/w/tinyrs-0.1.0)`
+
+Caused by:
+  download of config.json failed
+
+Caused by:
+  failed to download from `https://index.crates.io/config.json`
+
+Caused by:
+  [7] Could not connect to server (Failed to connect to 127.0.0.1 port 9 after 0 ms)
+"""
+
+
+def test_an_unreachable_crate_registry_names_the_crate_and_the_cause() -> None:
+    error = classify(CARGO_UNREACHABLE)
+    assert isinstance(error, BuildError)
+    assert str(error).startswith(
+        "tinyrs: cargo could not fetch crate itoa, asked for by tinyrs v0.1.0 (/w/tinyrs-0.1.0):"
+        " [7] Could not connect to server"
+    )
+    assert "[tool.srcstacks.cargo]" in str(error) and "\n" not in str(error)
+
+
+def test_a_locked_version_the_registry_lacks_is_named() -> None:
+    text = CARGO_UNREACHABLE.split("Caused by:\n  failed to get")[0] + (
+        'Caused by:\n  failed to select a version for the requirement `itoa = "=1.0.999"`'
+        " (locked to 1.0.999)\n  candidate versions found which didn't match: 1.0.19\n"
+    )
+    error = classify(text)
+    assert str(error).startswith(
+        'tinyrs: no version of crate itoa = "=1.0.999" is in the crate registry (its'
+        " Cargo.lock pins 1.0.999)"
+    )

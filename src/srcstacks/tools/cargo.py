@@ -112,7 +112,8 @@ def rust_build_env(
     Without a toolchain only ``CARGO_HOME`` is set: a Rust build then fails on the
     missing cargo, which :func:`srcstacks.tools.fromager.explain_failure` names.
     """
-    env = {"CARGO_HOME": str(cargo_home), "CARGO_TERM_COLOR": "never"}
+    # One retry, not cargo's three with back-off: an unreachable registry fails soon.
+    env = {"CARGO_HOME": str(cargo_home), "CARGO_TERM_COLOR": "never", "CARGO_NET_RETRY": "1"}
     if toolchain is None:
         return env
     head, _, tail = path.partition(os.pathsep)

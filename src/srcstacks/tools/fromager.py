@@ -440,6 +440,11 @@ _CRATE_UNFETCHED = re.compile(
     r"failed to (?:get|download) `(?P<crate>[^`]+)`(?: as a dependency of package"
     r" `(?P<of>[^`]+)`)?"
 )
+_CARGO_CAUSE = re.compile(r"Caused by:\n\s+(.+)")
+_CRATE_UNMATCHED = re.compile(
+    r"failed to select a version for the requirement `(?P<requirement>[^`]+)`"
+    r" \(locked to (?P<locked>[^)]+)\)"
+)
 _NO_CARGO = re.compile(
     r"No such file or directory: '(?P<tool>cargo|rustc)'|can't find Rust compiler"
 )
@@ -457,9 +462,16 @@ def _cargo_failure(log_text: str, package: str) -> str:
         )
     if match := _CRATE_UNFETCHED.search(log_text):
         asked = f", asked for by {match['of']}" if match["of"] else ""
+        causes = _CARGO_CAUSE.findall(log_text[match.end() :])
+        cause = f": {_shorten(causes[-1].strip())}" if causes else ""
         return (
-            f"{package}: cargo could not fetch crate {match['crate']}{asked} (its Cargo.lock"
-            " names it; is the crate registry reachable?)"
+            f"{package}: cargo could not fetch crate {match['crate']}{asked}{cause} (is the"
+            " crate registry, or the mirror in [tool.srcstacks.cargo], reachable?)"
+        )
+    if match := _CRATE_UNMATCHED.search(log_text):
+        return (
+            f"{package}: no version of crate {match['requirement']} is in the crate registry"
+            f" (its Cargo.lock pins {match['locked']})"
         )
     if _NO_CARGO.search(log_text):
         return (
