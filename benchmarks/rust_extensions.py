@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 RUST_PROJECTS = ("maturin", "rpds-py", "pydantic-core", "cryptography")
 PYTHON = platform.python_version()
 
@@ -128,7 +130,7 @@ def report_crates(folder: Path) -> None:
     records = json.loads((variant / "wheels" / "provenance.json").read_text())["wheels"]
     sboms = [json.loads(path.read_text()) for path in (variant / "artifacts").glob("*.cdx.json")]
     nested = {
-        component["name"]: component.get("components", [])
+        canonicalize_name(component["name"]): component.get("components", [])
         for sbom in sboms
         for component in sbom.get("components", [])
     }
