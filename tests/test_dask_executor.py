@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -400,3 +401,30 @@ def test_the_builds_of_another_pythons_group_are_for_that_python() -> None:
     # A worker on this Python is refused for that group; one on that Python is not.
     assert other_minor in interpreter_mismatch(Interpreter.here(), target)
     assert interpreter_mismatch(target, target) == ""
+
+
+def test_a_worker_fetches_crates_through_the_specs_crates_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srcstacks.executors import dask_task
+    from srcstacks.tools.fromager import FromagerDirs
+
+    seen: dict[str, Any] = {}
+
+    def fake_run(command: list[str], **kwargs: Any) -> None:
+        seen.update(kwargs)
+
+    monkeypatch.setattr(dask_task, "run_cancellable", fake_run)
+    build = PackageBuild("tinyrs", "0.1.0", "http://127.0.0.1:1/tinyrs-0.1.0.tar.gz")
+    dirs = FromagerDirs(tmp_path / "worker")
+    mirror = "sparse+https://crates.example/index/"
+    task = replace(fake_task(build), cargo_registry=mirror)
+    dask_task.run_fromager_build(task, dirs, tmp_path, tmp_path, tmp_path / "log", never_cancelled)
+    assert seen["env"]["CARGO_HOME"] == str(dirs.cargo_home)
+    config = tomllib.loads((dirs.cargo_home / "config.toml").read_text())
+    assert config["source"]["srcstacks-mirror"] == {"registry": mirror}
+    # Without a mirror the worker's cargo home has no config: crates.io itself.
+    other = FromagerDirs(tmp_path / "other")
+    dask_task.run_fromager_build(fake_task(build), other, tmp_path, tmp_path, tmp_path / "log",
+                                 never_cancelled)  # fmt: skip
+    assert not (other.cargo_home / "config.toml").exists()

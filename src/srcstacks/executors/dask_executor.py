@@ -149,6 +149,7 @@ class DaskExecutor:
                 context.toolchain.fromager_version if context.toolchain else None
             ),
             run_id=run_id,
+            cargo_registry=config.cargo.registry if config.cargo else "",
         )
 
 

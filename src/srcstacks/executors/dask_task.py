@@ -56,6 +56,7 @@ from srcstacks.stages.build_inputs import inputs_of
 from srcstacks.stages.publish import built_wheel_record
 from srcstacks.stages.publish_index import companion
 from srcstacks.tools import fromager as fromager_tool
+from srcstacks.tools.cargo import cargo_config
 from srcstacks.tools.fromager import FromagerDirs, explain_failure, portable_build_env
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.reaper import descendants
@@ -90,6 +91,9 @@ class BuildTask:
     target: Interpreter  # the coordinator's Python and platform
     versions: tuple[tuple[str, str], ...]  # the coordinator's srcstacks and Fromager
     run_id: str  # names this run's event topic and cancel flag on the cluster
+    # [tool.srcstacks.cargo]'s crates mirror, a URL every worker can reach ("" for
+    # crates.io; a folder of crates exists only on the coordinator's machine).
+    cargo_registry: str = ""
 
     @property
     def events_topic(self) -> str:
@@ -200,6 +204,11 @@ def run_fromager_build(
     constraints = dirs.root / "constraints.txt"
     dirs.root.mkdir(parents=True, exist_ok=True)
     constraints.write_text(task.constraints, encoding="utf-8")
+    if task.cargo_registry:
+        dirs.cargo_home.mkdir(parents=True, exist_ok=True)
+        (dirs.cargo_home / "config.toml").write_text(
+            cargo_config(registry=task.cargo_registry), encoding="utf-8"
+        )
     command = [
         sys.executable, "-m", FROMAGER_MODULE,
         "--settings-dir", str(settings_dir),
