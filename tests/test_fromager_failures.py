@@ -194,3 +194,24 @@ def test_a_locked_version_the_registry_lacks_is_named() -> None:
         'tinyrs: no version of crate itoa = "=1.0.999" is in the crate registry (its'
         " Cargo.lock pins 1.0.999)"
     )
+
+
+def test_a_sys_crate_without_its_system_library_names_the_debian_package(tmp_path: Path) -> None:
+    dirs = FromagerDirs(tmp_path)
+    started = time.time()
+    log = _build_log(dirs, "tinyrs-0.1.0", started + 1)
+    # cargo's own output (1.95) for openssl-sys with no openssl.pc to be found.
+    log.write_text((Path(__file__).parent / "fixtures" / "cargo" / "openssl-sys-missing.log")
+                   .read_text())  # fmt: skip
+    text = "12:00:00 ERROR tinyrs: command failed with exit code 1: maturin ...\n"
+    error = classify(text, dirs, started)
+    assert str(error) == (
+        "building tinyrs from source failed: crate openssl-sys needs the system library"
+        " openssl, which is not installed: install Debian's libssl-dev (apt-get install"
+        f" libssl-dev) (log: {log})"
+    )
+    # A library no table names: its pkg-config file is what to look for.
+    log.write_text("The system library `libfoo` required by crate `foo-sys` was not found.\n")
+    assert "install the development package of libfoo (its libfoo.pc file)" in str(
+        classify(text, dirs, started)
+    )

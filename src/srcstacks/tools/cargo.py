@@ -331,3 +331,71 @@ def cargo_configs_above(folder: Path) -> list[Path]:
             if (parent / ".cargo" / name).is_file():
                 found.append(parent / ".cargo" / name)
     return found
+
+
+# The Debian packages whose headers and libraries the well-known ``-sys`` crates link,
+# by crate and by the pkg-config name they look for.
+_DEBIAN_DEV_PACKAGES = {
+    "openssl-sys": "libssl-dev",
+    "openssl": "libssl-dev",
+    "libz-sys": "zlib1g-dev",
+    "zlib": "zlib1g-dev",
+    "libsqlite3-sys": "libsqlite3-dev",
+    "sqlite3": "libsqlite3-dev",
+    "curl-sys": "libcurl4-openssl-dev",
+    "libcurl": "libcurl4-openssl-dev",
+    "libgit2-sys": "libgit2-dev",
+    "libgit2": "libgit2-dev",
+    "libssh2-sys": "libssh2-1-dev",
+    "libssh2": "libssh2-1-dev",
+    "libffi-sys": "libffi-dev",
+    "libffi": "libffi-dev",
+    "bzip2-sys": "libbz2-dev",
+    "lzma-sys": "liblzma-dev",
+    "liblzma": "liblzma-dev",
+    "zstd-sys": "libzstd-dev",
+    "libzstd": "libzstd-dev",
+    "pq-sys": "libpq-dev",
+    "libpq": "libpq-dev",
+    "libudev-sys": "libudev-dev",
+    "libudev": "libudev-dev",
+    "alsa-sys": "libasound2-dev",
+    "alsa": "libasound2-dev",
+    "dbus": "libdbus-1-dev",
+    "dbus-1": "libdbus-1-dev",
+    "freetype-sys": "libfreetype-dev",
+    "freetype2": "libfreetype-dev",
+    "fontconfig-sys": "libfontconfig-dev",
+    "fontconfig": "libfontconfig-dev",
+    "glib-sys": "libglib2.0-dev",
+    "glib-2.0": "libglib2.0-dev",
+    "hdf5-sys": "libhdf5-dev",
+    "hdf5": "libhdf5-dev",
+    "onig_sys": "libonig-dev",
+    "oniguruma": "libonig-dev",
+    "libxml2": "libxml2-dev",
+    "libusb-1.0": "libusb-1.0-0-dev",
+    "libusb1-sys": "libusb-1.0-0-dev",
+}
+_SYSTEM_LIBRARY_MISSING = re.compile(
+    r"The system library `(?P<library>[^`]+)` required by crate `(?P<crate>[^`]+)` was not found"
+)
+
+
+def missing_system_library(build_log: str) -> str:
+    """The system library a ``-sys`` crate could not find, and the Debian package with it.
+
+    ``""`` when the log says no such thing. Read from the pkg-config message the
+    ``pkg-config`` crate prints for every ``-sys`` crate that uses it.
+    """
+    match = _SYSTEM_LIBRARY_MISSING.search(build_log)
+    if match is None:
+        return ""
+    crate, library = match["crate"], match["library"]
+    package = _DEBIAN_DEV_PACKAGES.get(crate) or _DEBIAN_DEV_PACKAGES.get(library)
+    install = (
+        f"install Debian's {package} (apt-get install {package})"
+        if package
+        else f"install the development package of {library} (its {library}.pc file)"
+    )
+    return f"crate {crate} needs the system library {library}, which is not installed: {install}"

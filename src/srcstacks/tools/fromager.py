@@ -29,7 +29,12 @@ from srcstacks.errors import (
 )
 from srcstacks.layout import remove_file
 from srcstacks.records import read_json_state
-from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
+from srcstacks.tools.cargo import (
+    RustToolchain,
+    find_rust_toolchain,
+    missing_system_library,
+    rust_build_env,
+)
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
@@ -428,6 +433,8 @@ def explain_failure(
     if cargo_failure := _cargo_failure(log_text, package):
         return BuildError(cargo_failure, log_path)
     build_log = _package_build_log(dirs, package, started) if dirs else None
+    if build_log is not None and (missing := _missing_library(build_log)):
+        return BuildError(f"building {package} from source failed: {missing}", str(build_log))
     return BuildError(
         f"building {package} from source failed: {_shorten(message)}",
         str(build_log or log_path),
@@ -448,6 +455,14 @@ _CRATE_UNMATCHED = re.compile(
 _NO_CARGO = re.compile(
     r"No such file or directory: '(?P<tool>cargo|rustc)'|can't find Rust compiler"
 )
+
+
+def _missing_library(build_log: Path) -> str:
+    """What system library the build in ``build_log`` lacked, if it says (``""``: not)."""
+    try:
+        return missing_system_library(build_log.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return ""
 
 
 def _cargo_failure(log_text: str, package: str) -> str:
