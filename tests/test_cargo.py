@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -238,6 +239,11 @@ def test_the_machines_rust_toolchain_is_found_behind_rustups_proxies() -> None:
     found = find_rust_toolchain()
     assert found is not None, "this project's machines have cargo and rustc"
     assert (found.bin_dir / "rustc").is_file() and (found.bin_dir / "cargo").is_file()
+    on_path = shutil.which("rustc")
+    assert on_path is not None
+    if Path(on_path).parent.name == "bin" and Path(on_path).parent.parent.name == ".cargo":
+        # rustup's proxy folder (this project's machines): builds get the toolchain's own.
+        assert found.bin_dir != Path(on_path).parent
     assert found.rustc[0].isdigit() and found.target.count("-") >= 2
     assert find_rust_toolchain(os.devnull) is None
 

@@ -52,13 +52,9 @@ def sbom_member(dist_info: str, project: str) -> str:
 def carries_own_sbom(wheel: Path, project: str) -> bool:
     """Whether ``wheel`` holds an SBOM of its own at all (a wheel built by a srcstacks
     from before per-wheel SBOMs does not); a broken zip counts as none."""
-    suffix = "/" + sbom_member("", canonicalize_name(project)).lstrip("/")
     try:
         with zipfile.ZipFile(wheel) as archive:
-            return any(
-                name.endswith(suffix) and name.count("/") == 2 and ".dist-info/" in name
-                for name in archive.namelist()
-            )
+            return bool(_own_members(archive, project))
     except (OSError, zipfile.BadZipFile):
         return False
 
@@ -66,14 +62,22 @@ def carries_own_sbom(wheel: Path, project: str) -> bool:
 def own_sbom(wheel: Path, project: str) -> WheelSbom | None:
     """The SBOM ``wheel`` carries of itself, read back; None when it has none, or a
     broken one (verify and publish say which)."""
-    suffix = "/" + sbom_member("", canonicalize_name(project)).lstrip("/")
     try:
         with zipfile.ZipFile(wheel) as archive:
-            names = [name for name in archive.namelist()
-                     if name.endswith(suffix) and name.count("/") == 2]  # fmt: skip
-            return parse(archive.read(names[0])) if len(names) == 1 else None
+            members = _own_members(archive, project)
+            return parse(archive.read(members[0])) if len(members) == 1 else None
     except (OSError, zipfile.BadZipFile, WheelSbomError):
         return None
+
+
+def _own_members(archive: zipfile.ZipFile, project: str) -> list[str]:
+    """The members of ``archive`` at ``<dist-info>/sboms/<project>.cdx.json``."""
+    suffix = "/" + sbom_member("", canonicalize_name(project)).lstrip("/")
+    return [
+        name
+        for name in archive.namelist()
+        if name.endswith(suffix) and name.count("/") == 2 and ".dist-info/" in name
+    ]
 
 
 @dataclass(frozen=True)

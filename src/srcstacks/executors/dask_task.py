@@ -204,11 +204,7 @@ def run_fromager_build(
     constraints = dirs.root / "constraints.txt"
     dirs.root.mkdir(parents=True, exist_ok=True)
     constraints.write_text(task.constraints, encoding="utf-8")
-    if task.cargo_registry:
-        dirs.cargo_home.mkdir(parents=True, exist_ok=True)
-        (dirs.cargo_home / "config.toml").write_text(
-            cargo_config(registry=task.cargo_registry), encoding="utf-8"
-        )
+    fromager_tool.write_cargo_config(dirs.cargo_home, cargo_config(registry=task.cargo_registry))
     command = [
         sys.executable, "-m", FROMAGER_MODULE,
         "--settings-dir", str(settings_dir),

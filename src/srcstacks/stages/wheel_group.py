@@ -22,7 +22,7 @@ from srcstacks.config import StackConfig
 from srcstacks.executors.base import BuildContext, Executor
 from srcstacks.fsutil import atomic_copy, atomic_write_text, sha256_file
 from srcstacks.index_target import IndexTarget
-from srcstacks.layout import Layout, remove_file
+from srcstacks.layout import Layout
 from srcstacks.platforms import build_platform, platform_tags, wheel_fits
 from srcstacks.private_index import IndexLocation
 from srcstacks.run_logs import keep_run_logs
@@ -122,7 +122,10 @@ def build_group(
     """Build one group's wheels; the group with its summary and final constraints flag."""
     dirs = build.group.dirs
     dirs.root.mkdir(parents=True, exist_ok=True)
-    configure_cargo(config, dirs)
+    source = config.cargo  # the spec's crates mirror, or crates.io itself
+    fromager.write_cargo_config(
+        dirs.cargo_home, cargo_config(source.registry, source.directory) if source else ""
+    )
     layout = Layout.of(config)
     atomic_write_text(build.requirements_file, "".join(f"{req}\n" for req in build.requirements))
     log_path = build.log_path
@@ -186,23 +189,6 @@ def build_group(
         report(f"this run's logs: {run_log_dir}")
     return replace(build, skip_constraints=skip_constraints, log_path=recorder.log_path,
                    summary=summary)  # fmt: skip
-
-
-def configure_cargo(config: StackConfig, dirs: fromager.FromagerDirs) -> None:
-    """Point srcstacks' cargo home at the spec's crates mirror, or at crates.io itself.
-
-    The config file in the cargo home is srcstacks' own, written from the spec every run
-    (and removed when the spec names no mirror), so no earlier setting outlives it.
-    """
-    source = config.cargo
-    text = cargo_config(source.registry, source.directory) if source else ""
-    target = dirs.cargo_home / "config.toml"
-    if text:
-        dirs.cargo_home.mkdir(parents=True, exist_ok=True)
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            atomic_write_text(target, text)
-    elif target.is_file():
-        remove_file(target)
 
 
 def _bootstrap(

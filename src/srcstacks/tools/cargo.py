@@ -4,6 +4,7 @@ Reads ``rustc -vV``, ``rustc --print sysroot`` and ``cargo --version`` (the tool
 PATH), and, in a Rust source tree Fromager prepared (its crates vendored into
 ``vendor/`` with a ``.cargo/config.toml`` pointing there), ``Cargo.lock`` and what
 ``cargo metadata --offline --locked`` resolves for the build's target. Writes nothing.
+What cargo says when a build fails is read by :mod:`srcstacks.tools.cargo_errors`.
 
 Runs in srcstacks (:func:`find_rust_toolchain`, :func:`rust_build_env`) and inside
 Fromager's process (:func:`crates_in`, from the wheel SBOM hook), so it imports nothing
@@ -26,7 +27,6 @@ from srcstacks.build_record import Crate
 
 # Fromager's vendoring writes this source name into the tree's .cargo/config.toml.
 VENDORED_SOURCE = "vendored-sources"
-CRATES_IO = "registry+https://github.com/rust-lang/crates.io-index"
 # Folders of a source tree that hold no manifest of the project's own.
 _NOT_PROJECT = frozenset({"vendor", "target", ".cargo", ".git"})
 _TIMEOUT = 300
@@ -89,9 +89,9 @@ def _version_of(line: str, tool: str) -> str:
     return line.strip().removeprefix(f"{tool} ").strip()
 
 
-def _run(command: list[str], cwd: Path | None = None) -> str:
+def _run(command: list[str]) -> str:
     return subprocess.run(
-        command, capture_output=True, text=True, check=True, timeout=_TIMEOUT, cwd=cwd
+        command, capture_output=True, text=True, check=True, timeout=_TIMEOUT
     ).stdout
 
 
@@ -109,8 +109,8 @@ def rust_build_env(
       no folder of this machine ends up in a compiled library (panic locations name
       the vendored crates' files); ``CARGO_ENCODED_RUSTFLAGS`` when a path has a space.
 
-    Without a toolchain only ``CARGO_HOME`` is set: a Rust build then fails on the
-    missing cargo, which :func:`srcstacks.tools.fromager.explain_failure` names.
+    Without a toolchain only cargo's own variables are set: a Rust build then fails on
+    the missing cargo, which :func:`srcstacks.tools.cargo_errors.cargo_failure` names.
     """
     # One retry, not cargo's three with back-off: an unreachable registry fails soon.
     env = {"CARGO_HOME": str(cargo_home), "CARGO_TERM_COLOR": "never", "CARGO_NET_RETRY": "1"}
@@ -153,9 +153,7 @@ def lock_files(source_root: Path) -> list[Path]:
     return sorted(_project_files(source_root, "Cargo.lock"))
 
 
-def crates_in(
-    source_root: Path, target: str, env: Mapping[str, str] | None = None
-) -> tuple[Crate, ...]:
+def crates_in(source_root: Path, target: str) -> tuple[Crate, ...]:
     """Every crate from a registry that the build of ``source_root`` compiled for ``target``.
 
     For each project ``Cargo.lock`` below a vendored root: ``cargo metadata --offline
@@ -168,12 +166,12 @@ def crates_in(
     crates: dict[str, Crate] = {}
     for root in vendored_roots(source_root):
         for lock in lock_files(root):
-            for crate in _resolved(root, lock, target, env):
+            for crate in _resolved(root, lock, target):
                 crates.setdefault(crate.key, crate)
     return tuple(sorted(crates.values(), key=lambda crate: (crate.name, crate.version)))
 
 
-def _resolved(root: Path, lock: Path, target: str, env: Mapping[str, str] | None) -> list[Crate]:
+def _resolved(root: Path, lock: Path, target: str) -> list[Crate]:
     manifest = lock.parent / "Cargo.toml"
     command = ["cargo", "metadata", "--format-version", "1", "--offline", "--locked",
                "--manifest-path", str(manifest)]  # fmt: skip
@@ -181,7 +179,7 @@ def _resolved(root: Path, lock: Path, target: str, env: Mapping[str, str] | None
         command += ["--filter-platform", target]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=_TIMEOUT,
-                                cwd=root, env=dict(env) if env is not None else None)  # fmt: skip
+                                cwd=root)  # fmt: skip
     except (OSError, subprocess.SubprocessError) as exc:
         raise CargoError(f"cargo metadata for {manifest} could not run: {exc}") from None
     if result.returncode != 0:
@@ -192,12 +190,8 @@ def _resolved(root: Path, lock: Path, target: str, env: Mapping[str, str] | None
 
 def checksums(lock: Path) -> dict[str, str]:
     """``{"name@version": sha256}`` of every crate from a registry in a ``Cargo.lock``."""
-    data = tomllib.loads(lock.read_text(encoding="utf-8"))
-    return {
-        f"{package['name']}@{package['version']}": str(package["checksum"])
-        for package in data.get("package", [])
-        if "checksum" in package
-    }
+    return {f"{name}@{version}": checksum
+            for name, version, _, checksum in locked_packages(lock) if checksum}  # fmt: skip
 
 
 def crates_from_metadata(metadata: Mapping[str, object], sums: Mapping[str, str]) -> list[Crate]:
@@ -331,71 +325,3 @@ def cargo_configs_above(folder: Path) -> list[Path]:
             if (parent / ".cargo" / name).is_file():
                 found.append(parent / ".cargo" / name)
     return found
-
-
-# The Debian packages whose headers and libraries the well-known ``-sys`` crates link,
-# by crate and by the pkg-config name they look for.
-_DEBIAN_DEV_PACKAGES = {
-    "openssl-sys": "libssl-dev",
-    "openssl": "libssl-dev",
-    "libz-sys": "zlib1g-dev",
-    "zlib": "zlib1g-dev",
-    "libsqlite3-sys": "libsqlite3-dev",
-    "sqlite3": "libsqlite3-dev",
-    "curl-sys": "libcurl4-openssl-dev",
-    "libcurl": "libcurl4-openssl-dev",
-    "libgit2-sys": "libgit2-dev",
-    "libgit2": "libgit2-dev",
-    "libssh2-sys": "libssh2-1-dev",
-    "libssh2": "libssh2-1-dev",
-    "libffi-sys": "libffi-dev",
-    "libffi": "libffi-dev",
-    "bzip2-sys": "libbz2-dev",
-    "lzma-sys": "liblzma-dev",
-    "liblzma": "liblzma-dev",
-    "zstd-sys": "libzstd-dev",
-    "libzstd": "libzstd-dev",
-    "pq-sys": "libpq-dev",
-    "libpq": "libpq-dev",
-    "libudev-sys": "libudev-dev",
-    "libudev": "libudev-dev",
-    "alsa-sys": "libasound2-dev",
-    "alsa": "libasound2-dev",
-    "dbus": "libdbus-1-dev",
-    "dbus-1": "libdbus-1-dev",
-    "freetype-sys": "libfreetype-dev",
-    "freetype2": "libfreetype-dev",
-    "fontconfig-sys": "libfontconfig-dev",
-    "fontconfig": "libfontconfig-dev",
-    "glib-sys": "libglib2.0-dev",
-    "glib-2.0": "libglib2.0-dev",
-    "hdf5-sys": "libhdf5-dev",
-    "hdf5": "libhdf5-dev",
-    "onig_sys": "libonig-dev",
-    "oniguruma": "libonig-dev",
-    "libxml2": "libxml2-dev",
-    "libusb-1.0": "libusb-1.0-0-dev",
-    "libusb1-sys": "libusb-1.0-0-dev",
-}
-_SYSTEM_LIBRARY_MISSING = re.compile(
-    r"The system library `(?P<library>[^`]+)` required by crate `(?P<crate>[^`]+)` was not found"
-)
-
-
-def missing_system_library(build_log: str) -> str:
-    """The system library a ``-sys`` crate could not find, and the Debian package with it.
-
-    ``""`` when the log says no such thing. Read from the pkg-config message the
-    ``pkg-config`` crate prints for every ``-sys`` crate that uses it.
-    """
-    match = _SYSTEM_LIBRARY_MISSING.search(build_log)
-    if match is None:
-        return ""
-    crate, library = match["crate"], match["library"]
-    package = _DEBIAN_DEV_PACKAGES.get(crate) or _DEBIAN_DEV_PACKAGES.get(library)
-    install = (
-        f"install Debian's {package} (apt-get install {package})"
-        if package
-        else f"install the development package of {library} (its {library}.pc file)"
-    )
-    return f"crate {crate} needs the system library {library}, which is not installed: {install}"

@@ -27,14 +27,11 @@ from srcstacks.errors import (
     StateError,
     ToolError,
 )
+from srcstacks.fsutil import atomic_write_text
 from srcstacks.layout import remove_file
 from srcstacks.records import read_json_state
-from srcstacks.tools.cargo import (
-    RustToolchain,
-    find_rust_toolchain,
-    missing_system_library,
-    rust_build_env,
-)
+from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
+from srcstacks.tools.cargo_errors import cargo_failure, missing_system_library
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
@@ -344,6 +341,22 @@ def build_env(
     return env
 
 
+def write_cargo_config(cargo_home: Path, text: str) -> None:
+    """Make ``cargo_home/config.toml`` say ``text`` (:func:`srcstacks.tools.cargo.cargo_config`).
+
+    The file is srcstacks' own, written anew from the spec every run and removed when
+    the spec names no crates mirror, so no earlier setting outlives it.
+    """
+    target = cargo_home / "config.toml"
+    if not text:
+        if target.is_file():
+            remove_file(target)
+        return
+    cargo_home.mkdir(parents=True, exist_ok=True)
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        atomic_write_text(target, text)
+
+
 def rust_env(dirs: FromagerDirs, path: str, cargo_home: Path | None = None) -> dict[str, str]:
     """cargo's variables for builds in ``dirs`` (:func:`srcstacks.tools.cargo.rust_build_env`)."""
     home = cargo_home or dirs.cargo_home
@@ -430,8 +443,8 @@ def explain_failure(
             " (srcstacks builds only from sdists: check the name and version)",
             log_path,
         )
-    if cargo_failure := _cargo_failure(log_text, package):
-        return BuildError(cargo_failure, log_path)
+    if cargo_says := cargo_failure(log_text, package):
+        return BuildError(cargo_says, log_path)
     build_log = _package_build_log(dirs, package, started) if dirs else None
     if build_log is not None and (missing := _missing_library(build_log)):
         return BuildError(f"building {package} from source failed: {missing}", str(build_log))
@@ -441,59 +454,12 @@ def explain_failure(
     )
 
 
-_CRATE_CHECKSUM = re.compile(r"checksum for `(?P<crate>[^`]+?) v(?P<version>[^`]+)` changed")
-_LOCKFILE_OF = re.compile(r"failed to load lockfile for (?P<folder>\S+)")
-_CRATE_UNFETCHED = re.compile(
-    r"failed to (?:get|download) `(?P<crate>[^`]+)`(?: as a dependency of package"
-    r" `(?P<of>[^`]+)`)?"
-)
-_CARGO_CAUSE = re.compile(r"Caused by:\n\s+(.+)")
-_CRATE_UNMATCHED = re.compile(
-    r"failed to select a version for the requirement `(?P<requirement>[^`]+)`"
-    r" \(locked to (?P<locked>[^)]+)\)"
-)
-_NO_CARGO = re.compile(
-    r"No such file or directory: '(?P<tool>cargo|rustc)'|can't find Rust compiler"
-)
-
-
 def _missing_library(build_log: Path) -> str:
     """What system library the build in ``build_log`` lacked, if it says (``""``: not)."""
     try:
         return missing_system_library(build_log.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return ""
-
-
-def _cargo_failure(log_text: str, package: str) -> str:
-    """What cargo said went wrong for a Rust package, in one line (``""``: not cargo)."""
-    if match := _CRATE_CHECKSUM.search(log_text):
-        folder = _LOCKFILE_OF.search(log_text)
-        lock = f"{folder['folder']}/Cargo.lock" if folder else "its Cargo.lock"
-        return (
-            f"{package}: crate {match['crate']} {match['version']} was fetched with a checksum"
-            f" other than the one {lock} pins; refused (a registry or mirror served other"
-            " bytes, or the lock file is corrupt)"
-        )
-    if match := _CRATE_UNFETCHED.search(log_text):
-        asked = f", asked for by {match['of']}" if match["of"] else ""
-        causes = _CARGO_CAUSE.findall(log_text[match.end() :])
-        cause = f": {_shorten(causes[-1].strip())}" if causes else ""
-        return (
-            f"{package}: cargo could not fetch crate {match['crate']}{asked}{cause} (is the"
-            " crate registry, or the mirror in [tool.srcstacks.cargo], reachable?)"
-        )
-    if match := _CRATE_UNMATCHED.search(log_text):
-        return (
-            f"{package}: no version of crate {match['requirement']} is in the crate registry"
-            f" (its Cargo.lock pins {match['locked']})"
-        )
-    if _NO_CARGO.search(log_text):
-        return (
-            f"{package} has Rust code to compile and no cargo and rustc were found on PATH:"
-            " install Rust (rustup, or Debian's cargo and rustc packages) and build again"
-        )
-    return ""
 
 
 _SETTINGS_REJECTED = re.compile(

@@ -55,8 +55,9 @@ _VENDOR_RUST = "vendor_rust"
 _CARGO_VENDOR = "_cargo_vendor"
 
 
-class UnlockedCratesError(RuntimeError):
-    """A Rust source whose crates its ``Cargo.lock`` does not pin."""
+class RustSourceError(RuntimeError):
+    """A Rust source srcstacks will not build: its crates unpinned, or the user's cargo
+    config above it."""
 
 
 def _write_sorted(requirements: Iterable[Any], filename: Path) -> None:
@@ -86,7 +87,7 @@ def _post_bootstrap(**kwargs: Any) -> None:
 def _vendor_locked(req: Any, project_dir: Path, **kwargs: Any) -> bool:
     project_dir = Path(project_dir)
     if users := cargo.cargo_configs_above(project_dir):
-        raise UnlockedCratesError(
+        raise RustSourceError(
             f"{users[0]}: cargo would read this config file in every Rust build below"
             f" {users[0].parent.parent}, and srcstacks cannot turn it off; move it away, or"
             " set tool.srcstacks.work_dir to a folder outside it"
@@ -94,7 +95,7 @@ def _vendor_locked(req: Any, project_dir: Path, **kwargs: Any) -> bool:
     before = {lock: cargo.locked_packages(lock) for lock in cargo.lock_files(project_dir)}
     vendored = bool(_fromager_vendor_rust(req, project_dir, **kwargs))
     if vendored and (problem := cargo.lock_problem(project_dir, before)):
-        raise UnlockedCratesError(
+        raise RustSourceError(
             f"{problem}: srcstacks compiles only the crates a Cargo.lock pins; fix the"
             " Cargo.lock upstream or with a patch in the stack's patches folder"
         )

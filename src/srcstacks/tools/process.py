@@ -49,7 +49,7 @@ _PASSED = (
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
     "SOURCE_DATE_EPOCH",  # the time reproducible builds record (Fromager gets a default)
-    "RUSTUP_HOME",  # where rustup keeps the Rust toolchains rustc's sysroot is found in
+    "RUSTUP_HOME",  # where rustup keeps its toolchains, for a build calling its proxies
 )
 _PASSED_PREFIXES = ("LC_",)  # the other locale categories
 
