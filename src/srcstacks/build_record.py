@@ -54,8 +54,10 @@ class Crate:
 
     ``sha256`` is the lock file's checksum of the ``.crate`` file, ``license`` the
     crate's own SPDX expression (empty when it declares only a file), ``depends_on``
-    the crates (``name@version``) it needs on this platform, and ``direct`` whether the
-    project's own code asks for it.
+    the crates (``name@version``) it needs on this platform, ``direct`` whether the
+    project's own code asks for it, and ``patches`` the stack's patches (paths inside its
+    patches folder) applied to the crate after it was fetched: ``sha256`` is then the
+    checksum of the crate as fetched, before them.
     """
 
     name: str
@@ -65,6 +67,7 @@ class Crate:
     registry: str
     depends_on: tuple[str, ...] = ()
     direct: bool = False
+    patches: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -83,7 +86,7 @@ class Crate:
             "registry": self.registry,
             "depends_on": list(self.depends_on),
             "direct": self.direct,
-        }
+        } | ({"patches": list(self.patches)} if self.patches else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Crate:
@@ -96,6 +99,7 @@ class Crate:
             registry=str(data.get("registry", "")),
             depends_on=tuple(str(item) for item in data.get("depends_on", ())),
             direct=bool(data.get("direct", False)),
+            patches=tuple(str(item) for item in data.get("patches", ())),
         )
 
 

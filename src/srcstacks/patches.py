@@ -3,6 +3,10 @@
 ``patches/<name_with_underscores>/*.patch`` apply to every version,
 ``patches/<name_with_underscores>-<version>/*.patch`` to one version, and a ``<variant>/``
 subfolder of either to that variant only. They are applied sorted by file name.
+
+A patch whose files lie in a ``vendor/<crate>/`` folder changes a Rust crate that
+Fromager vendors after applying the patches (:func:`vendored_crate_dir`); srcstacks
+applies it once the crates are there (:mod:`srcstacks.tools.crate_patches`).
 """
 
 from __future__ import annotations
@@ -73,3 +77,37 @@ def unused_patch_dirs(
                     f"{sub}: patches for variant {sub.name!r}, which no build setting defines"
                 )
     return warnings
+
+
+VENDOR_DIR = "vendor"  # where Fromager's ``cargo vendor`` puts a Rust project's crates
+
+
+def patch_targets(text: str) -> tuple[str, ...]:
+    """The files a unified diff changes, as ``patch -p1`` finds them (first folder dropped).
+
+    A file the diff deletes is named by its ``---`` line.
+    """
+    targets: list[str] = []
+    old = ""
+    for line in text.splitlines():
+        if line.startswith("--- "):
+            old = _diff_path(line)
+        elif line.startswith("+++ "):
+            new = _diff_path(line)
+            path = old if new == "/dev/null" else new
+            if path != "/dev/null" and "/" in path:
+                targets.append(path.split("/", 1)[1])
+    return tuple(dict.fromkeys(targets))
+
+
+def _diff_path(line: str) -> str:
+    return line[4:].split("\t", 1)[0].strip()
+
+
+def vendored_crate_dir(target: str) -> str | None:
+    """The crate folder (``vendor/<crate>``, below the Rust root) a patched file is in, if any."""
+    parts = target.split("/")
+    for index, part in enumerate(parts[:-2]):
+        if part == VENDOR_DIR:
+            return "/".join(parts[: index + 2])
+    return None

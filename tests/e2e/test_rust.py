@@ -3,11 +3,12 @@
 ``tests/stacks/rust_ext``: one application needing ``tinyrs``, a package the tests make
 (``tests/fixtures/packages/tinyrs``: a PyO3 module on the ``itoa`` crate, its crates
 pinned by its ``Cargo.lock``), served as an sdist by an index on loopback, with a patch
-to its ``src/lib.rs``. One build, shared by the tests of this module: Fromager vendors
-the crates in the prepare step (network), the compile runs under its network isolation,
-and srcstacks records rustc, cargo and every crate in provenance and SBOMs. Then two
-sources srcstacks must refuse: a crate whose checksum is not its lock file's, and a
-``Cargo.lock`` out of date with its ``Cargo.toml``.
+to its ``src/lib.rs`` and one to the vendored ``itoa`` crate. One build, shared by the
+tests of this module: Fromager vendors the crates in the prepare step (network), the
+compile runs under its network isolation, and srcstacks records rustc, cargo and every
+crate in provenance and SBOMs. A Dask worker builds the same wheel again from the
+private index. Then two sources srcstacks must refuse: a crate whose checksum is not
+its lock file's, and a ``Cargo.lock`` out of date with its ``Cargo.toml``.
 """
 
 from __future__ import annotations
@@ -25,13 +26,29 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.build_record import Crate
 from srcstacks.config import StackConfig, load_config
+from srcstacks.executors.base import PackageBuild, Status
+from srcstacks.executors.dask_executor import DaskExecutor
+from srcstacks.layout import Layout
+from srcstacks.managed_index import ManagedIndex
+from srcstacks.private_index import IndexLocation
 from srcstacks.provenance import check_wheel_dir
 from srcstacks.tools.cargo import find_rust_toolchain
+from srcstacks.tools.fromager import read_build_order
 from srcstacks.tools.toolchain import find_interpreter
 from tests.conftest import REPO_ROOT, run_cli
 from tests.conftest import cli_output as cli
+from tests.dask_cluster import Cluster
+from tests.e2e.test_dask_builds import (
+    Coordinator,
+    Recorder,
+    context_for,
+    index_record,
+    wheels_on_index,
+)
 from tests.e2e.test_failures import assert_one_clear_error
+from tests.e2e.test_private_index import credentials_env, fresh_index
 from tests.index_server import serve_sdist
 from tests.sdists import PACKAGES, make_sdist
 
@@ -84,20 +101,24 @@ def test_the_extension_builds_deploys_and_runs_its_patched_rust_code(
     built: RustStack, tmp_path: Path
 ) -> None:
     deployed = cli("deploy", built.spec, "--target", tmp_path / "deployed", "--run")
-    # The patch to src/lib.rs took effect; the itoa crate formatted the number.
-    assert "formatted: -1234567 (patched)" in deployed
+    # The patch to src/lib.rs took effect, and so did the one to the vendored itoa crate
+    # (applied after cargo vendor fetched it; cargo's check of its files passed).
+    assert "formatted: ~1234567 (patched)" in deployed
     assert "_tinyrs.cpython-311-x86_64-linux-gnu.so" in deployed
     # The compile (after the prepare step fetched the crates) saw no network but loopback,
     # where this machine has more (the negative control).
     assert "network during the compile: lo\n" in deployed
     here = Path("/proc/net/dev").read_text().splitlines()[2:]
     assert len(here) > 1, "this machine has a network device besides loopback"
-    # The pedigree names the patch.
+    # The pedigree names both patches, and the crate record the one that changed it.
     manifest = check_wheel_dir(built.config.wheel_dir)
     (record,) = [r for r in manifest.wheels.values() if r.project == "tinyrs"]
     assert [patch.path for patch in record.patches] == [
-        "patches/tinyrs/0001-mark-formatted-numbers.patch"
+        "patches/tinyrs/0001-mark-formatted-numbers.patch",
+        "patches/tinyrs/0002-itoa-writes-a-tilde-for-minus.patch",
     ]
+    patched = {crate.key: crate.patches for crate in record.crates if crate.patches}
+    assert patched == {"itoa@1.0.19": ("tinyrs/0002-itoa-writes-a-tilde-for-minus.patch",)}
 
 
 def test_every_crate_and_the_rust_toolchain_are_on_the_record(built: RustStack) -> None:
@@ -125,8 +146,17 @@ def test_every_crate_and_the_rust_toolchain_are_on_the_record(built: RustStack) 
     (tinyrs,) = [c for c in sbom["components"] if c["name"] == "tinyrs"]
     crates = {c["purl"]: c for c in tinyrs["components"]}
     assert sorted(crates) == sorted(f"pkg:cargo/{key}" for key in here)
+    # itoa was patched: it claims no hash of its own; the crate as fetched, its ancestor,
+    # has the lock file's, and the patch is named.
     itoa = crates["pkg:cargo/itoa@1.0.19"]
-    assert itoa["hashes"] == [{"alg": "SHA-256", "content": LOCKED["itoa@1.0.19"]}]
+    assert "hashes" not in itoa
+    (fetched,) = itoa["pedigree"]["ancestors"]
+    assert fetched["hashes"] == [{"alg": "SHA-256", "content": LOCKED["itoa@1.0.19"]}]
+    assert [p["diff"]["url"] for p in itoa["pedigree"]["patches"]] == [
+        "tinyrs/0002-itoa-writes-a-tilde-for-minus.patch"
+    ]
+    pyo3 = crates["pkg:cargo/pyo3@0.30.1"]
+    assert pyo3["hashes"] == [{"alg": "SHA-256", "content": LOCKED["pyo3@0.30.1"]}]
     assert itoa["licenses"][0]["expression"] == "MIT OR Apache-2.0"
     edges = {entry["ref"]: entry.get("dependsOn", []) for entry in sbom["dependencies"]}
     assert itoa["bom-ref"] in edges[tinyrs["bom-ref"]]
@@ -159,6 +189,39 @@ def test_the_stack_verifies_and_rebuilds_bit_for_bit(built: RustStack) -> None:
     rebuilt = cli("verify", built.spec, "--rebuild")
     assert "DIFFERENT" not in rebuilt
     assert re.search(r"identical\s+wheels/tinyrs-0\.1\.0-0-cp311-cp311-linux_x86_64\.whl", rebuilt)
+
+
+def test_a_dask_worker_builds_the_same_wheel_with_the_same_crates(
+    built: RustStack, devpi_index: ManagedIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = credentials_env(devpi_index)
+    for name, value in credentials.items():  # the coordinator uploads sdists and tools
+        monkeypatch.setenv(name, value)
+    dirs = Layout.of(built.config).fromager
+    local = {path.name: path.read_bytes() for path in dirs.built_wheels.glob("tinyrs-*.whl")}
+    (entry,) = [e for e in read_build_order(dirs) or [] if e.project == "tinyrs"]
+    build = PackageBuild(entry.project, entry.version, entry.source_url)
+    url = fresh_index(devpi_index, "dask-rust")
+    context = context_for(Coordinator(built.config, local, {"tinyrs": build}), url, tmp_path)
+    (tmp_path / "cluster").mkdir()
+    cluster = Cluster(tmp_path / "cluster", {**os.environ, **credentials})
+    try:
+        cluster.start_scheduler()
+        cluster.start_worker("worker-a")
+        cluster.wait_for_workers(1)
+        (outcome,) = DaskExecutor(cluster.address).run([build], context, Recorder())
+    finally:
+        cluster.stop()
+    assert outcome.status == Status.BUILT, outcome
+    # The worker vendored the crates, applied both patches (the one to itoa after
+    # vendoring) and compiled the same bytes as the local build.
+    location = IndexLocation.parse(url)
+    assert outcome.wheel is not None
+    assert wheels_on_index(location, "tinyrs") == {outcome.wheel: local[outcome.wheel]}
+    record = index_record(location, outcome.wheel)["wheel"]
+    crates = {crate.key: crate for crate in map(Crate.from_dict, record["crates"])}  # type: ignore[index]
+    assert crates["itoa@1.0.19"].patches == ("tinyrs/0002-itoa-writes-a-tilde-for-minus.patch",)
+    assert record["build_environment"]["rustc"] == find_rust_toolchain().rustc  # type: ignore[index,union-attr]
 
 
 def test_crates_that_do_not_match_their_cargo_lock_are_refused(tmp_path: Path) -> None:

@@ -9,6 +9,11 @@ declared licence, and the registry it came from. Dependency entries give the
 distribution's edges to the crates its own code asks for and each crate's edges to the
 crates it needs on the build's platform, as ``cargo metadata`` resolved them.
 
+A crate the stack's patches changed is not the ``.crate`` file its ``Cargo.lock``
+pins, so its component carries no hash of its own: its pedigree holds the crate as
+fetched (with that hash) as its ancestor and names the patches (their diffs are in the
+distribution's pedigree, under the same names).
+
 :func:`add_crates` adds them to a finished layer SBOM; :func:`crates_of` reads them back.
 """
 
@@ -40,14 +45,30 @@ def crate_components(owner_ref: str, crates: Iterable[Crate]) -> list[dict[str, 
             "name": crate.name,
             "version": crate.version,
         }
-        if crate.sha256:
-            component["hashes"] = [{"alg": "SHA-256", "content": crate.sha256}]
+        hashes = [{"alg": "SHA-256", "content": crate.sha256}] if crate.sha256 else []
+        if crate.patches:
+            component["pedigree"] = _pedigree(crate, hashes)
+        elif hashes:
+            component["hashes"] = hashes
         if crate.license:
             component["licenses"] = [{"expression": crate.license, "acknowledgement": "declared"}]
         component["purl"] = crate.purl
         component["properties"] = [{"name": f"{NS}:cargo:registry", "value": crate.registry}]
         found.append(component)
     return found
+
+
+def _pedigree(crate: Crate, hashes: list[dict[str, str]]) -> dict[str, Any]:
+    fetched: dict[str, Any] = {"type": "library", "name": crate.name, "version": crate.version,
+                               "purl": crate.purl}  # fmt: skip
+    if hashes:
+        fetched["hashes"] = hashes
+    return {
+        "ancestors": [fetched],
+        "patches": [{"type": "unofficial", "diff": {"url": name}} for name in crate.patches],
+        "notes": f"The crate as fetched, with {len(crate.patches)} patch(es) of the stack"
+        " applied after cargo vendor.",
+    }
 
 
 def crate_dependencies(owner_ref: str, crates: Iterable[Crate]) -> list[dict[str, Any]]:
@@ -84,7 +105,9 @@ def crates_of(
             continue
         values = {item["name"]: item["value"] for item in nested.get("properties", [])}
         (license_entry,) = nested.get("licenses", [{"expression": ""}])
-        sha256 = [item["content"] for item in nested.get("hashes", []) if item["alg"] == "SHA-256"]
+        pedigree = nested.get("pedigree", {})
+        fetched = pedigree["ancestors"][0] if pedigree else nested
+        sha256 = [item["content"] for item in fetched.get("hashes", []) if item["alg"] == "SHA-256"]
         found.append(
             Crate(
                 name=str(nested["name"]),
@@ -94,6 +117,7 @@ def crates_of(
                 registry=str(values[f"{NS}:cargo:registry"]),
                 depends_on=tuple(sorted(item.removeprefix(prefix) for item in edges.get(ref, []))),
                 direct=ref in direct,
+                patches=tuple(str(p["diff"]["url"]) for p in pedigree.get("patches", [])),
             )
         )
     return tuple(sorted(found, key=lambda item: (item.name, item.version)))

@@ -14,6 +14,10 @@ user's (cargo reads those whatever its home says), and a Rust source whose
 ``cargo vendor`` would silently write a new one, and the crates compiled would be ones
 nobody pinned (:func:`srcstacks.tools.cargo.lock_problem`).
 
+A patch to vendored crates (files in ``vendor/<crate>/``) is set aside when Fromager
+applies the patches and applied once the crates are vendored
+(:mod:`srcstacks.tools.crate_patches`).
+
 With a crates mirror in srcstacks' cargo home (``[tool.srcstacks.cargo]``), its
 ``cargo vendor`` is told to fetch through it (``--respect-source-config``; by default
 ``cargo vendor`` ignores source replacement).
@@ -43,9 +47,10 @@ import fromager.dependencies as dependencies
 import fromager.external_commands as external_commands
 import fromager.hooks as hooks
 import fromager.overrides as overrides
+import fromager.sources as sources
 import fromager.vendor_rust as vendor_rust
 
-from srcstacks.tools import cargo, fromager_events
+from srcstacks.tools import cargo, crate_patches, fromager_events
 from srcstacks.tools.wheel_sbom_hook import HOOKED_METHOD, write_wheel_sbom
 
 _HOOKED = "_write_requirements_file"
@@ -53,6 +58,7 @@ _DISPATCH = "find_and_invoke"
 _POST_BOOTSTRAP = "run_post_bootstrap_hooks"
 _VENDOR_RUST = "vendor_rust"
 _CARGO_VENDOR = "_cargo_vendor"
+_APPLY_PATCH = "_apply_patch"
 
 
 class RustSourceError(RuntimeError):
@@ -99,7 +105,16 @@ def _vendor_locked(req: Any, project_dir: Path, **kwargs: Any) -> bool:
             f"{problem}: srcstacks compiles only the crates a Cargo.lock pins; fix the"
             " Cargo.lock upstream or with a patch in the stack's patches folder"
         )
+    crate_patches.apply_deferred(project_dir, lambda patch, root: _fromager_apply(req, patch, root))
     return vendored
+
+
+def _apply_or_defer(req: Any, patch: Path, source_root_dir: Path) -> None:
+    """Fromager's ``_apply_patch``, except that a patch to vendored crates waits for them."""
+    if crate_patches.defers(Path(patch)):
+        crate_patches.defer(Path(source_root_dir), Path(patch))
+    else:
+        _fromager_apply(req, patch, source_root_dir)
 
 
 def _cargo_vendor(req: Any, manifests: list[Path], project_dir: Path) -> Iterable[Path]:
@@ -120,6 +135,7 @@ _WRAPPED = (
     (hooks, _POST_BOOTSTRAP),
     (vendor_rust, _VENDOR_RUST),
     (vendor_rust, _CARGO_VENDOR),
+    (sources, _APPLY_PATCH),
 )
 if missing := [f"{module.__name__}.{name}()" for module, name in _WRAPPED
                if not hasattr(module, name)]:  # fmt: skip
@@ -136,6 +152,8 @@ setattr(hooks, _POST_BOOTSTRAP, _post_bootstrap)
 _fromager_vendor_rust = getattr(vendor_rust, _VENDOR_RUST)
 setattr(vendor_rust, _VENDOR_RUST, _vendor_locked)
 setattr(vendor_rust, _CARGO_VENDOR, _cargo_vendor)
+_fromager_apply = getattr(sources, _APPLY_PATCH)
+setattr(sources, _APPLY_PATCH, _apply_or_defer)
 
 if __name__ == "__main__":
     from fromager.__main__ import invoke_main

@@ -6,7 +6,8 @@ and its ``.dist-info`` folder in hand, before ``wheel pack`` writes ``RECORD``),
 module writes ``<dist-info>/sboms/<name>.cdx.json`` (:mod:`srcstacks.wheel_sbom`) from
 what :mod:`build_probe` reads, and for a Rust extension (a source tree whose crates
 Fromager vendored) the rustc and cargo on PATH and the crates ``cargo metadata`` says
-the build compiled (:mod:`srcstacks.tools.cargo`). A plugin of the package's own still
+the build compiled (:mod:`srcstacks.tools.cargo`), each with the stack's patches that
+changed it (:mod:`srcstacks.tools.crate_patches`). A plugin of the package's own still
 runs first; the SBOM is added whatever it returns. Every path (serial ``bootstrap``, ``--jobs N``'s
 ``fromager build``, a Dask worker's) starts Fromager through :mod:`fromager_main`.
 """
@@ -32,6 +33,7 @@ from srcstacks.fsutil import sha256_file
 from srcstacks.patches import applicable_patches
 from srcstacks.tools.build_probe import ProbeError, WheelServer, machine_paths, probe
 from srcstacks.tools.cargo import CargoError, crates_in, find_rust_toolchain, vendored_roots
+from srcstacks.tools.crate_patches import patched_crates
 from srcstacks.wheel_sbom import SBOM_FOLDER, Patch, WheelSbom, render
 
 HOOKED_METHOD = "add_extra_metadata_to_wheels"
@@ -62,13 +64,12 @@ def write_wheel_sbom(ctx: Any, req: Requirement, version: Any, extra_environ: di
         extra_environ=extra_environ,
         paths=paths,
     )
-    environment, crates = _rust_part(environment, Path(sdist_root_dir))
-    sdist = _downloaded_sdist(Path(ctx.sdists_downloads), project, str(version))
     patches_dir = Path(ctx.settings.patches_dir)
-    patches = tuple(
-        Patch(name=path.relative_to(patches_dir).as_posix(), text=path.read_bytes())
-        for path in applicable_patches(patches_dir, project, str(version), ctx.variant)
-    )
+    applying = applicable_patches(patches_dir, project, str(version), ctx.variant)
+    applied = {path.relative_to(patches_dir).as_posix(): path for path in applying}
+    patches = tuple(Patch(name=name, text=path.read_bytes()) for name, path in applied.items())
+    environment, crates = _rust_part(environment, Path(sdist_root_dir), applied)
+    sdist = _downloaded_sdist(Path(ctx.sdists_downloads), project, str(version))
     sbom = WheelSbom(
         project=project,
         version=str(version),
@@ -89,10 +90,11 @@ def write_wheel_sbom(ctx: Any, req: Requirement, version: Any, extra_environ: di
 
 
 def _rust_part(
-    environment: BuildEnvironment, source_root: Path
+    environment: BuildEnvironment, source_root: Path, patches: dict[str, Path]
 ) -> tuple[BuildEnvironment, tuple[Crate, ...]]:
-    """``environment`` with the Rust toolchain, and the crates compiled, when the source
-    tree had its crates vendored (else as it was, and none)."""
+    """``environment`` with the Rust toolchain, and the crates compiled (with the
+    ``patches`` that changed each), when the source tree had its crates vendored (else as
+    it was, and none)."""
     if not vendored_roots(source_root):
         return environment, ()
     toolchain = find_rust_toolchain()
@@ -102,6 +104,8 @@ def _rust_part(
         crates = crates_in(source_root, toolchain.target)
     except CargoError as exc:
         raise ProbeError(str(exc)) from None
+    patched = patched_crates(source_root, patches)
+    crates = tuple(dataclasses.replace(c, patches=patched.get(c.key, ())) for c in crates)
     rust = dataclasses.replace(environment, rustc=toolchain.rustc, cargo=toolchain.cargo,
                                rust_target=toolchain.target)  # fmt: skip
     return rust, crates
