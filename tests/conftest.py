@@ -3,6 +3,11 @@
 The shared build is read-only: after every test that used it, the whole tree (stack
 folder with its work dir, wheel dir and output dir, and the deploy dir) is compared with
 a snapshot taken when it was built, and the test fails if it wrote anything there.
+
+The suite runs on every core (pytest-xdist, ``--dist loadscope``: a module's tests stay
+on one worker, so a module fixture builds once). Session fixtures run once per worker.
+The slowest modules are collected first (:data:`SLOWEST_FIRST`), so no long module
+starts last while the other workers sit idle.
 """
 
 from __future__ import annotations
@@ -27,6 +32,34 @@ pytest_plugins = ["tests.devpi_fixtures"]  # devpi_index: a real devpi-server
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILES = ("venvstacks.toml", "launch_modules", "build-settings", "patches")
 HERE = f"{sys.version_info.major}.{sys.version_info.minor}"  # the Python running the tests
+
+
+# The modules that take longest, longest first (measured in a fresh-clone `.ci/run`,
+# docs/performance.md); every other module follows in its usual order.
+SLOWEST_FIRST = (
+    "tests/e2e/test_runtime_build.py",
+    "tests/e2e/test_two_pythons.py",
+    "tests/e2e/test_rust.py",
+    "tests/e2e/test_variants_and_conflicts.py",
+    "tests/e2e/test_backends_rebuild.py",
+    "tests/e2e/test_private_index.py",
+    "tests/e2e/test_dask_builds.py",
+    "tests/e2e/test_selective.py",
+    "tests/e2e/test_verify.py",
+    "tests/e2e/test_faults.py",
+    "tests/e2e/test_parallel_builds.py",
+    "tests/e2e/test_spec_features.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slowest modules first (stable: each module keeps its tests' order)."""
+    rank = {module: index for index, module in enumerate(SLOWEST_FIRST)}
+
+    def module_rank(item: pytest.Item) -> int:
+        return rank.get(item.nodeid.split("::", 1)[0], len(rank))
+
+    items.sort(key=module_rank)
 
 
 def copy_demo_stack(target: Path, *, with_index: bool = False) -> Path:
