@@ -79,6 +79,12 @@ def unused_patch_dirs(
     return warnings
 
 
+# How every patch is applied, to a package's sdist and to CPython's source: exactly (no
+# fuzz: a hunk whose context lines do not match fails rather than lands elsewhere), never
+# reversed (a patch upstream already has fails rather than being undone), in batch mode
+# (never a question), with no .orig files left beside the patched ones.
+PATCH_COMMAND = ("patch", "-p1", "--fuzz=0", "--forward", "--batch", "--no-backup-if-mismatch")
+
 VENDOR_DIR = "vendor"  # where Fromager's ``cargo vendor`` puts a Rust project's crates
 
 

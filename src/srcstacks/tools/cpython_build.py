@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcstacks.errors import PatchFailedError, RuntimeBuildError, ToolError
+from srcstacks.patches import PATCH_COMMAND
 from srcstacks.tools.process import run_logged, run_probe, tool_env
 
 
@@ -101,10 +102,10 @@ def _no_compiler(compiler: str, exc: Exception) -> RuntimeBuildError:
 
 
 def apply_patch(tree: Path, patch: Path, label: str, log_path: Path) -> None:
-    """Apply ``patch`` to the source tree with ``patch -p1``, as Fromager does for wheels."""
+    """Apply ``patch`` to the source tree exactly, as srcstacks does for wheels."""
     try:
         run_logged(
-            ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-i", str(patch)],
+            [*PATCH_COMMAND, "-i", str(patch)],
             log_path=log_path,
             what=f"applying {label} to CPython",
             cwd=tree,

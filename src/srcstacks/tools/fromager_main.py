@@ -14,7 +14,9 @@ user's (cargo reads those whatever its home says), and a Rust source whose
 ``cargo vendor`` would silently write a new one, and the crates compiled would be ones
 nobody pinned (:func:`srcstacks.tools.cargo.lock_problem`).
 
-A patch to vendored crates (files in ``vendor/<crate>/``) is set aside when Fromager
+Patches apply exactly (``patch -p1 --fuzz=0``): a hunk whose context does not match
+the source fails instead of landing with fuzz. A patch to vendored crates (files in
+``vendor/<crate>/``) is set aside when Fromager
 applies the patches and applied once the crates are vendored
 (:mod:`srcstacks.tools.crate_patches`).
 
@@ -37,6 +39,7 @@ release without them stops here with a message instead of building wheels that m
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterable
@@ -50,6 +53,7 @@ import fromager.overrides as overrides
 import fromager.sources as sources
 import fromager.vendor_rust as vendor_rust
 
+from srcstacks.patches import PATCH_COMMAND
 from srcstacks.tools import cargo, crate_patches, fromager_events
 from srcstacks.tools.wheel_sbom_hook import HOOKED_METHOD, write_wheel_sbom
 
@@ -59,6 +63,7 @@ _POST_BOOTSTRAP = "run_post_bootstrap_hooks"
 _VENDOR_RUST = "vendor_rust"
 _CARGO_VENDOR = "_cargo_vendor"
 _APPLY_PATCH = "_apply_patch"
+_LOG = logging.getLogger(sources.__name__)  # Fromager's own, so its log lines read alike
 
 
 class RustSourceError(RuntimeError):
@@ -110,11 +115,24 @@ def _vendor_locked(req: Any, project_dir: Path, **kwargs: Any) -> bool:
 
 
 def _apply_or_defer(req: Any, patch: Path, source_root_dir: Path) -> None:
-    """Fromager's ``_apply_patch``, except that a patch to vendored crates waits for them."""
+    """Fromager's ``_apply_patch``, exactly; a patch to vendored crates waits for them."""
     if crate_patches.defers(Path(patch)):
         crate_patches.defer(Path(source_root_dir), Path(patch))
     else:
-        _fromager_apply(req, patch, source_root_dir)
+        _apply_exactly(req, Path(patch), Path(source_root_dir))
+
+
+def _apply_exactly(req: Any, patch: Path, source_root_dir: Path) -> None:
+    """``patch -p1`` as Fromager runs it (same log lines), but with no fuzz.
+
+    Fromager's plain ``patch -p1`` applies a hunk whose context lines do not match the
+    source (up to two of them: "with fuzz 2"), so a patch written for another version
+    can land at the wrong place and still count as applied. A moved hunk (an offset)
+    still applies; one whose context differs fails, naming the patch and the hunk.
+    """
+    _LOG.info("applying patch file %s to %s", patch, source_root_dir)
+    with open(patch, encoding="utf-8") as stream:
+        external_commands.run(list(PATCH_COMMAND), stdin=stream, cwd=str(source_root_dir))
 
 
 def _cargo_vendor(req: Any, manifests: list[Path], project_dir: Path) -> Iterable[Path]:
