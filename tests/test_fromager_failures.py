@@ -21,6 +21,7 @@ from srcstacks.errors import (
     SettingsRejectedError,
     ToolError,
 )
+from srcstacks.tools.compile_errors import build_failure_cause
 from srcstacks.tools.fromager import (
     _ERROR_LINE,
     FailedStep,
@@ -214,4 +215,68 @@ def test_a_sys_crate_without_its_system_library_names_the_debian_package(tmp_pat
     log.write_text("The system library `libfoo` required by crate `foo-sys` was not found.\n")
     assert "install the development package of libfoo (its libfoo.pc file)" in str(
         classify(text, dirs, started)
+    )
+
+
+# The end of a build.log for Pillow 12 built with no libtiff headers (setup.py's message).
+PILLOW_WITHOUT_TIFF = """\
+12:00:03 INFO pillow: running build_ext
+12:00:03 INFO pillow: error: subprocess-exited-with-error
+  Traceback (most recent call last):
+    File "setup.py", line 1000, in <module>
+  RequiredDependencyException:
+
+  The headers or library files could not be found for tiff,
+  a required dependency when compiling Pillow from source.
+
+  Please see the install instructions at:
+     https://pillow.readthedocs.io/en/latest/installation/basic-installation.html
+12:00:04 ERROR pillow: command failed with exit code 1: /w/run_network_isolation.sh ...
+"""
+
+
+@pytest.mark.parametrize(
+    ("log", "cause"),
+    [
+        (PILLOW_WITHOUT_TIFF, "the system library tiff is not installed: install Debian's"
+         " libtiff-dev (apt-get install libtiff-dev)"),
+        ("src/_x.c:3:10: fatal error: yaml.h: No such file or directory\n",
+         "the header yaml.h is not installed: install Debian's libyaml-dev"
+         " (apt-get install libyaml-dev)"),
+        ("/usr/bin/ld: cannot find -lxslt: No such file or directory\n",
+         "the system library xslt is not installed: install Debian's libxslt1-dev"),
+        ('../meson.build:5:0: ERROR: Dependency "OpenBLAS" not found, tried pkgconfig\n',
+         "the system library OpenBLAS is not installed: install Debian's libopenblas-dev"),
+        # No table names it: how to find the package.
+        ("x.c:1:10: fatal error: qux/qux.h: No such file or directory\n",
+         "the header qux/qux.h is not installed: install the Debian package that provides it"
+         " (apt-file search qux/qux.h)"),
+        # A compile error: the first one, not what follows from it or the wrappers.
+        ("12:00:01 INFO regex: src/_regex.c:12:5: error: 'x' undeclared (first use)\n"
+         "12:00:01 INFO regex: src/_regex.c:13:5: error: 'y' undeclared\n"
+         "12:00:02 INFO regex: error: command '/usr/bin/gcc' failed with exit code 1\n",
+         "src/_regex.c:12:5: error: 'x' undeclared (first use)"),
+        # Else the backend's last error line that is not a wrapper's.
+        ("12:00:01 INFO demo: ValueError: no version found\n"
+         "12:00:01 INFO demo: error: invalid pyproject.toml config: `project.name`\n"
+         "12:00:02 INFO demo: error: subprocess-exited-with-error\n",
+         "error: invalid pyproject.toml config: `project.name`"),
+        ("12:00:02 INFO demo: nothing wrong said here\n", ""),
+    ],
+)  # fmt: skip
+def test_a_failed_builds_cause_is_the_line_of_its_log_that_says_it(log: str, cause: str) -> None:
+    found = build_failure_cause(log)
+    assert found.startswith(cause) and (cause or not found)
+    assert "\n" not in found
+
+
+def test_the_cause_replaces_fromagers_failed_command_in_the_error(tmp_path: Path) -> None:
+    dirs = FromagerDirs(tmp_path)
+    started = time.time()
+    log = _build_log(dirs, "pillow-12.0.0", started + 1)
+    log.write_text(PILLOW_WITHOUT_TIFF)
+    text = "12:00:04 ERROR pillow: command failed with exit code 1: /w/run_network_isolation.sh\n"
+    assert str(classify(text, dirs, started)) == (
+        "building pillow from source failed: the system library tiff is not installed:"
+        f" install Debian's libtiff-dev (apt-get install libtiff-dev) (log: {log})"
     )

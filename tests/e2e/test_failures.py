@@ -41,12 +41,18 @@ def test_compile_error_names_package_and_build_log_and_a_rerun_resumes(tmp_path:
     spec = copy_demo_stack(tmp_path)
     settings = tmp_path / "build-settings" / "markupsafe.yaml"
     good_settings = settings.read_text()
-    settings.write_text(good_settings.replace("-O2", "-O2 -include srcstacks-missing-header.h"))
+    # A header of a Debian package this machine does not have (libtiff-dev).
+    assert not list(Path("/usr/include").rglob("tiffio.h")), "libtiff-dev is installed here"
+    settings.write_text(good_settings.replace("-O2", "-O2 -include tiffio.h"))
     result = run_cli("build", spec, check=False)
     assert result.returncode == 1
-    line = assert_one_clear_error(result.stderr, "markupsafe", "build.log")
+    # The cause from the package's build log, and the package that provides the header.
+    line = assert_one_clear_error(
+        result.stderr, "markupsafe", "the header tiffio.h is not installed",
+        "apt-get install libtiff-dev", "build.log",
+    )  # fmt: skip
     build_log = Path(line.rsplit("log: ", 1)[1].rstrip(")"))
-    assert "srcstacks-missing-header.h" in build_log.read_text()
+    assert "tiffio.h: No such file or directory" in build_log.read_text()
 
     wheels_repo = tmp_path / "_srcstacks" / "cpu" / "fromager" / "wheels-repo" / "downloads"
     kept = {path.name: path.stat().st_mtime_ns for path in wheels_repo.glob("*.whl")}

@@ -31,7 +31,8 @@ from srcstacks.fsutil import atomic_write_text
 from srcstacks.layout import remove_file
 from srcstacks.records import read_json_state
 from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
-from srcstacks.tools.cargo_errors import cargo_failure, missing_system_library
+from srcstacks.tools.cargo_errors import cargo_failure
+from srcstacks.tools.compile_errors import build_failure_cause
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
@@ -446,18 +447,18 @@ def explain_failure(
     if cargo_says := cargo_failure(log_text, package):
         return BuildError(cargo_says, log_path)
     build_log = _package_build_log(dirs, package, started) if dirs else None
-    if build_log is not None and (missing := _missing_library(build_log)):
-        return BuildError(f"building {package} from source failed: {missing}", str(build_log))
+    if build_log is not None and (cause := _cause_in(build_log)):
+        return BuildError(f"building {package} from source failed: {cause}", str(build_log))
     return BuildError(
         f"building {package} from source failed: {_shorten(message)}",
         str(build_log or log_path),
     )
 
 
-def _missing_library(build_log: Path) -> str:
-    """What system library the build in ``build_log`` lacked, if it says (``""``: not)."""
+def _cause_in(build_log: Path) -> str:
+    """Why the build in ``build_log`` failed, if it says (``""``: not)."""
     try:
-        return missing_system_library(build_log.read_text(encoding="utf-8", errors="replace"))
+        return build_failure_cause(build_log.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return ""
 
