@@ -142,3 +142,15 @@ def test_index_setting_in_the_spec_is_refused(tmp_path: Path) -> None:
     result = run_cli("lock", spec, check=False)
     assert result.returncode == 1
     assert f"{spec}: 'tool.uv.find-links' is not allowed" in error_line(result.stderr)
+
+
+@pytest.mark.parametrize("command", [["build"], ["index", "serve"], ["verify"]])
+def test_help_prints_spec_tables_as_written_and_no_type_on_flags(command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from srcstacks.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "[tool.srcstacks.index]" in result.output, "a spec table is not markup"
+    assert "<bool>" not in result.output

@@ -30,6 +30,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help texts are plain text: "[tool.srcstacks.index]" is a spec table, not rich markup.
+    rich_markup_mode=None,
 )
 
 
