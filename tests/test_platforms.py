@@ -17,6 +17,7 @@ from srcstacks.platforms import (
     platform_tags,
     wheel_fits,
 )
+from srcstacks.stages.missing import discover
 
 
 def fits(filename: str, python: str = "3.11") -> list[str]:
@@ -175,3 +176,21 @@ def test_the_best_wheel_is_the_one_an_installer_prefers(
 def test_no_best_wheel_when_none_fits() -> None:
     assert best_wheel(MARKUPSAFE[:4], "linux_aarch64", "3.11") is None
     assert best_wheel(["not-a-wheel.tar.gz"], "linux_x86_64", "3.11") is None
+
+
+def test_asking_for_a_platform_no_layer_targets_names_those_the_stack_targets(
+    tmp_path: Path,
+) -> None:
+    config = load_config(spec(tmp_path, runtime='platforms = ["linux_x86_64", "macosx_arm64"]'))
+    with pytest.raises(ConfigError) as raised:
+        discover(config, only=["win_amd64"])  # before any resolution: nothing runs
+    assert str(raised.value) == (
+        "--platform win_amd64: no layer of this stack targets it (its layers target:"
+        " linux_x86_64, macosx_arm64)"
+    )
+    declared = declared_platforms(config)
+    assert declared.targeted("--platform", ["macosx_arm64"]).of(config.layers[0]) == (
+        "macosx_arm64",
+    )
+    with pytest.raises(ConfigError, match="unknown platform 'linux_riscv64'"):
+        declared.targeted("--platform", ["linux_riscv64"])

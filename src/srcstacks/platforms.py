@@ -150,6 +150,18 @@ class DeclaredPlatforms:
         """The platforms ``layer`` targets."""
         return self.by_layer[layer.env_name]
 
+    def targeted(self, origin: str, wanted: list[str]) -> DeclaredPlatforms:
+        """:meth:`narrowed` to ``wanted``, each of which some layer must target, else a
+        ConfigError (from ``origin``) naming the platforms the stack targets."""
+        targets = {target for targets in self.by_layer.values() for target in targets}
+        for name in check_platform_names(origin, wanted):
+            if name not in targets:
+                raise ConfigError(
+                    f"{origin} {name}: no layer of this stack targets it (its layers"
+                    f" target: {', '.join(p for p in TARGET_PLATFORMS if p in targets)})"
+                )
+        return self.narrowed(wanted)
+
     def narrowed(self, wanted: list[str]) -> DeclaredPlatforms:
         """Only the platforms in ``wanted``, for every layer."""
         return DeclaredPlatforms(

@@ -33,7 +33,6 @@ from srcstacks.layer_fingerprints import lower_first
 from srcstacks.platforms import (
     UV_PLATFORMS,
     DeclaredPlatforms,
-    check_platform_names,
     declared_platforms,
     layer_python_version,
     platform_tags,
@@ -77,7 +76,7 @@ def discover(
     (a rebuild's, so it resolves what the first build did)."""
     declared = declared_platforms(config)
     if only:
-        declared = declared.narrowed(check_platform_names("--platform", list(only)))
+        declared = declared.targeted("--platform", list(only))
     indexes = _ProjectIndexes(config)
     gaps: list[Gap] = []
     resolved: dict[tuple[str, str], tuple[str, ...]] = {}
