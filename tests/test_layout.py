@@ -15,6 +15,7 @@ from srcstacks.layout import (
     empty_dir,
     inside,
     remove_file,
+    remove_owned_dir,
     remove_tree,
 )
 
@@ -115,3 +116,17 @@ def test_folders_made_inside_an_owned_folder_go_with_it(tmp_path: Path) -> None:
         remove_tree(scratch)
     empty_dir(claim_dir(scratch, "rebuild scratch dir", only_as=True))
     assert [path.name for path in scratch.iterdir()] == [OWNER_MARKER]
+
+
+def test_only_a_folder_srcstacks_made_is_removed_whole(tmp_path: Path) -> None:
+    scratch = claim_dir(tmp_path / "scratch", "rebuild scratch dir", only_as=True)
+    (scratch / "wheels").mkdir()
+    (scratch / "wheels" / "a.whl").write_bytes(b"")
+    remove_owned_dir(scratch)
+    assert not scratch.exists()
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine")
+    with pytest.raises(OwnershipError):
+        remove_owned_dir(users)
+    assert (users / "notes.txt").read_text() == "mine"

@@ -26,7 +26,7 @@ from srcstacks.cli import (
     sbom_app,
 )
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, StackConfig, load_config
-from srcstacks.layout import Layout
+from srcstacks.layout import Layout, remove_owned_dir
 from srcstacks.sbom.profiles import PROFILES as SBOM_PROFILES  # stdlib only: cheap
 
 
@@ -108,6 +108,10 @@ def verify_command(
     scratch: Annotated[
         Path | None, typer.Option(help="Scratch dir for --rebuild (default: in the work dir).")
     ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option(help="Keep the rebuild in the scratch dir (one that differs is always kept)."),
+    ] = False,
 ) -> None:
     """Check that every archive holds only published, unmodified wheels with provenance."""
 
@@ -136,8 +140,15 @@ def verify_command(
                     typer.echo(comparison.describe())
                 different = [c for c in comparisons if not c.identical]
                 if different:
-                    _fail(f"rebuild differs: {len(different)} artifact(s) listed above")
+                    _fail(
+                        f"rebuild differs: {len(different)} artifact(s) listed above (the"
+                        f" rebuild is kept in {target})"
+                    )
                 typer.echo(f"rebuilt bit for bit: {len(comparisons)} artifact(s) identical")
+                if keep:
+                    typer.echo(f"the rebuild is kept in {target}")
+                else:
+                    remove_owned_dir(target)
 
     _guarded(action)
 

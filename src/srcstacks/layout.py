@@ -120,6 +120,13 @@ def remove_tree(path: Path) -> None:
         path.unlink()
 
 
+def remove_owned_dir(folder: Path) -> None:
+    """Delete ``folder`` itself, which srcstacks must have created (its marker says so)."""
+    empty_dir(folder)
+    (folder / OWNER_MARKER).unlink()
+    folder.rmdir()
+
+
 def empty_dir(folder: Path) -> None:
     """Delete everything in ``folder`` but its marker; ``folder`` must be srcstacks'."""
     if not is_owned(folder):

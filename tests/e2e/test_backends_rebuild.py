@@ -152,7 +152,9 @@ def test_the_extension_is_in_the_archive_names_no_random_folder_and_runs(
 
 def test_the_stack_rebuilds_bit_for_bit(backends: BackendsBuild, tmp_path: Path) -> None:
     config = backends.config
-    result = run_cli("verify", backends.spec, "--rebuild", "--scratch", tmp_path / "again")
+    # --keep: the rebuild stays in the scratch folder, to be looked at below.
+    scratch = tmp_path / "again"
+    result = run_cli("verify", backends.spec, "--rebuild", "--scratch", scratch, "--keep")
     lines = result.stdout.splitlines()
     assert not [line for line in lines if line.startswith("DIFFERENT")]
     identical = {line.removeprefix("identical  ") for line in lines if line.startswith("identical")}
@@ -167,9 +169,12 @@ def test_the_stack_rebuilds_bit_for_bit(backends: BackendsBuild, tmp_path: Path)
         "__srcstacks__/build.json",
     }
     assert expected <= identical, sorted(expected - identical)
-    assert lines[-1] == f"rebuilt bit for bit: {len(identical)} artifact(s) identical"
+    assert lines[-2:] == [
+        f"rebuilt bit for bit: {len(identical)} artifact(s) identical",
+        f"the rebuild is kept in {scratch}",
+    ]
     # The rebuild really built them again, in the scratch folder, from the sdists.
-    summary = json.loads((tmp_path / "again" / "work" / "cpu" / "run-summary.json").read_text())
+    summary = json.loads((scratch / "work" / "cpu" / "run-summary.json").read_text())
     actions = [(entry["project"], entry["action"]) for entry in summary["entries"]]
     assert len(actions) == len(wheels) and {action for _, action in actions} == {"built"}, actions
 

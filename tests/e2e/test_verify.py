@@ -112,6 +112,8 @@ def test_rebuild_is_bit_for_bit_identical(built_stack: BuiltStack, tmp_path: Pat
     assert any("archives/cpython-3.11.tar.xz" in line for line in identical)
     assert any("archives/app-greeter.tar.xz" in line for line in identical)
     assert any("app-greeter.tar.xz.cdx.json" in line for line in identical)
+    # A rebuild that came out the same is removed (the disk it took is given back).
+    assert not (tmp_path / "again").exists()
 
 
 def test_archives_do_not_record_when_the_wheel_files_were_written(built_stack: BuiltStack) -> None:
@@ -164,7 +166,10 @@ def test_rebuild_with_another_source_date_epoch_is_different(
     assert "DIFFERENT  archives: not rebuilt: the rebuilt wheels already differ" in different
     assert not [line for line in lines if line.startswith("identical  wheels/")]
     errors = [line for line in result.stderr.splitlines() if line.startswith("srcstacks: error:")]
-    summary = f"rebuild differs: {len(different)} artifact(s) listed above"
+    summary = (
+        f"rebuild differs: {len(different)} artifact(s) listed above (the rebuild is kept"
+        f" in {scratch})"
+    )
     assert errors == [f"srcstacks: error: {summary}"]
     assert "Traceback" not in result.stderr
     # The rebuild wrote its wheels into the scratch dir (the shared build is checked by
