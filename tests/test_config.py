@@ -8,6 +8,7 @@ import pytest
 
 from srcstacks.config import Overrides, load_config
 from srcstacks.errors import ConfigError
+from srcstacks.layer_fingerprints import module_components
 
 SPEC = """
 [[runtimes]]
@@ -223,12 +224,12 @@ def test_tool_table_errors_name_the_key(tmp_path: Path, addition: str, expected:
         ('name = "fw"', 'name = "a/b"', "'name' 'a/b' must be one folder name"),
         ('name = "fw"', 'name = "a..b"', "no '/' or '..'"),
         ('name = "rt"', 'name = "framework-rt"', "prefix venvstacks reserves"),
-        ('launch_module = "app.py"', 'launch_module = "../app.py"', "'launch_module' '../app.py'"),
-        ('launch_module = "app.py"', 'launch_module = "/etc/passwd"', "points outside"),
+        ('launch_module = "app.py"', 'launch_module = "/etc/passwd"', "relative to the spec"),
+        ('launch_module = "app.py"', 'launch_module = "a/.."', "'launch_module' 'a/..' must"),
         (
             'launch_module = "app.py"',
-            'launch_module = "app.py"\nsupport_modules = ["ok.py", "../../x"]',
-            "'support_modules' '../../x' points outside",
+            'launch_module = "app.py"\nsupport_modules = ["ok.py", "/srv/x.py"]',
+            "'support_modules' '/srv/x.py' must name a file relative to the spec's folder",
         ),
         ('launch_module = "app.py"', "", "'launch_module' must be a path"),
         ('requirements = ["markupsafe"]', 'requirements = ["m @ https://x.test/m.tgz"]', "URL"),
@@ -399,3 +400,23 @@ def test_sbom_table_errors_name_the_key(tmp_path: Path, table: str, expected: st
 def test_sbom_must_be_a_table(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"'tool\.srcstacks\.sbom' must be a table"):
         load_config(write(tmp_path, SPEC + '\n[tool.srcstacks]\nsbom = "x"\n'))
+
+
+def test_a_support_module_beside_the_spec_folder_is_read_and_hashed(tmp_path: Path) -> None:
+    # venvstacks' own sample project: support_modules = ["../minimal_project/empty.py"].
+    stack = tmp_path / "sample_project"
+    stack.mkdir()
+    (stack / "app.py").write_text("")
+    shared = tmp_path / "minimal_project" / "empty.py"
+    shared.parent.mkdir()
+    shared.write_text("")
+    support = 'support_modules = ["../minimal_project/empty.py"]'
+    text = SPEC.replace('launch_module = "app.py"', f'launch_module = "app.py"\n{support}')
+    config = load_config(write(stack, text))
+    (app,) = config.layers_of("application")
+    assert app.modules == ("app.py", "../minimal_project/empty.py")
+    assert config.module_file("../minimal_project/empty.py") == shared
+    before = module_components(config, app)
+    shared.write_text("VALUE = 1\n")
+    after = module_components(config, app)
+    assert before.keys() == after.keys() and before != after, "its content is an input"

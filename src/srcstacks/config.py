@@ -99,6 +99,11 @@ class StackConfig:
         """The folder holding the stack spec; config paths are relative to it."""
         return self.spec_path.parent
 
+    def module_file(self, module: str) -> Path:
+        """The launch or support module file the spec names ``module``, to read (never to
+        write: it may lie beside the spec's folder, :func:`spec_rules.check_module_paths`)."""
+        return Path(os.path.normpath(self.spec_dir / module))
+
     @property
     def variant_dir(self) -> Path:
         """Private working state of this variant: Fromager's repos, venvstacks' build dir."""

@@ -25,7 +25,7 @@ from typing import Any
 from srcstacks.config import Layer, StackConfig
 from srcstacks.fingerprints import Stamp, fingerprint_of, path_content, stamp_files
 from srcstacks.fsutil import write_json
-from srcstacks.layout import Layout, inside
+from srcstacks.layout import Layout
 
 _SECTIONS = ("runtimes", "frameworks", "applications")
 
@@ -156,7 +156,7 @@ def lower_first(config: StackConfig, names: Iterable[str] | None = None) -> list
 def module_components(config: StackConfig, layer: Layer) -> dict[str, str]:
     """``module:<path>``: the content of each launch or support module of an application."""
     return {
-        f"module:{module}": digest(path_content(inside(config.spec_dir, module, "launch module")))
+        f"module:{module}": digest(path_content(config.module_file(module)))
         for module in layer.modules
     }
 

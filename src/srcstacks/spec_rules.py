@@ -10,8 +10,8 @@ is read, so bad text stops a run before anything is built, written or deleted.
   ``framework-``/``app-`` prefix and reads ``python_implementation`` as
   ``implementation@X.Y.Z``; srcstacks adds the path rule and, since its wheels are built
   by CPython, accepts only ``cpython@X.Y.Z``.
-- ``launch_module`` / ``support_modules`` are paths relative to the spec's folder; they
-  must stay inside it.
+- ``launch_module`` / ``support_modules`` are paths relative to the spec's folder (one
+  may lead beside it: they are only read).
 - Requirements: a direct URL (``pkg @ https://...``) bypasses the sdist index and its
   hash check, so it is refused. A requirement whose marker is false on linux_x86_64
   with the layer's runtime Python is left out of the Fromager build; when it is true on
@@ -131,7 +131,12 @@ def check_platforms(
 
 
 def check_module_paths(where: str, spec_dir: Path, entry: Mapping[str, Any]) -> None:
-    """``launch_module`` and ``support_modules`` must name files inside the spec folder."""
+    """``launch_module`` and ``support_modules`` must name files relative to the spec folder.
+
+    They are only read (venvstacks copies each into the layer under its own file name),
+    so one may lie beside the spec's folder, as in venvstacks' own sample project
+    (``../minimal_project/empty.py``); an absolute path would tie the spec to one machine.
+    """
     launch = entry.get("launch_module")
     if not isinstance(launch, str) or not launch:
         raise ConfigError(f"{where}: 'launch_module' must be a path relative to the spec")
@@ -141,9 +146,10 @@ def check_module_paths(where: str, spec_dir: Path, entry: Mapping[str, Any]) -> 
     for key, value in [("launch_module", launch), *(("support_modules", s) for s in support)]:
         # venvstacks joins the text onto the spec's folder without resolving links.
         root = Path(os.path.normpath(spec_dir))
-        target = Path(os.path.normpath(root / value))
-        if target == root or not target.is_relative_to(root):
-            raise ConfigError(f"{where}: '{key}' {value!r} points outside {spec_dir}")
+        if Path(value).is_absolute() or Path(os.path.normpath(root / value)) == root:
+            raise ConfigError(
+                f"{where}: '{key}' {value!r} must name a file relative to the spec's folder"
+            )
 
 
 def check_no_layer_indexes(where: str, entry: Mapping[str, Any]) -> None:

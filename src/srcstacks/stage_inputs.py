@@ -135,7 +135,7 @@ def _runtime_source_inputs(
 def _spec_inputs(config: StackConfig) -> dict[str, Any]:
     """The spec's bytes and the application modules venvstacks copies into archives."""
     modules = {
-        module: path_content(inside(config.spec_dir, module, "launch module"))
+        module: path_content(config.module_file(module))
         for layer in config.layers
         for module in layer.modules
     }

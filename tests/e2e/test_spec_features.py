@@ -1,6 +1,7 @@
 """End-to-end: a stack shaped like venvstacks' sample project, built, verified, deployed
 and run: a versioned runtime for two platforms, a versioned framework, a versioned application
-with a support module, and an application for win_amd64 only (tests/stacks/spec_features).
+with a support module beside the stack's folder (``../minimal_project/``, as the sample
+project's), and an application for win_amd64 only (tests/stacks/spec_features).
 
 One tiny build (idna and flit_core, about 40 s); the later checks reuse it.
 """
@@ -24,8 +25,9 @@ ELSEWHERE = "app-win-only: platforms win_amd64 only; left to a build host of tha
 
 
 def test_sample_shaped_stack_builds_verifies_deploys_and_runs(tmp_path: Path) -> None:
-    stack = tmp_path / "stack"
-    shutil.copytree(REPO_ROOT / "tests" / "stacks" / "spec_features", stack)
+    stack = tmp_path / "spec_features"
+    for folder in ("spec_features", "minimal_project"):
+        shutil.copytree(REPO_ROOT / "tests" / "stacks" / folder, tmp_path / folder)
     spec = stack / "venvstacks.toml"
     build = run_cli("build", spec)
     # Announced and published agree: three archives, and the fourth layer is named.
