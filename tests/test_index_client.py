@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from srcstacks.index_client import (
     project_page_url,
     published_files,
     published_sha256,
+    unreachable,
 )
 from tests.index_server import serve_sdist
 
@@ -81,3 +83,27 @@ def test_a_download_with_other_bytes_than_published_is_refused_and_not_kept(
             download_checked(item, target)
     assert not target.exists()
     assert not [path for path in target.parent.iterdir() if path.name.endswith(".part")]
+
+
+def test_an_index_out_of_reach_is_said_at_once_and_one_in_reach_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert unreachable(f"http://127.0.0.1:{port}/simple/") == ""
+    # Nothing listens there any more.
+    assert unreachable(f"http://127.0.0.1:{port}/simple/").startswith(
+        f"no connection to 127.0.0.1:{port} ("
+    )
+    assert unreachable("https://pypi.invalid/simple/").startswith(
+        "the name pypi.invalid does not resolve ("
+    )
+    # Through a proxy, the proxy is what must answer (it resolves the index's name).
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{port}")
+    assert unreachable("https://pypi.invalid/simple/").startswith(
+        f"no connection to 127.0.0.1:{port} (its proxy) ("
+    )

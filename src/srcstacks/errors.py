@@ -78,6 +78,10 @@ class PatchFailedError(BuildError):
     """A patch from the patches dir does not apply to the source it is meant for."""
 
 
+class UnreachableError(SrcstacksError):
+    """An index the run must download from cannot be reached from this machine."""
+
+
 class DownloadError(BuildError):
     """Fetching a project's source failed (network, index, cut-off download)."""
 

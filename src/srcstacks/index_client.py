@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -21,6 +22,33 @@ from srcstacks.fsutil import atomic_path
 PYPI_SIMPLE = "https://pypi.org/simple/"
 _ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 _TIMEOUT_SECONDS = 60
+_CONNECT_SECONDS = 10
+
+
+def unreachable(index_url: str) -> str:
+    """Why ``index_url`` cannot be reached from here, in a few words (``""``: it can).
+
+    Asks what every download from it needs first, without retrying: its host's name
+    resolves and a TCP connection opens (to the proxy the environment names for it, if
+    any, which then does both). Fromager retries a failed download with backoff, so
+    with no network a build would wait for minutes before saying anything.
+    """
+    parts = urlsplit(index_url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    via = ""
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxy_parts = urlsplit(proxy if "//" in proxy else f"//{proxy}")
+        host, port, via = proxy_parts.hostname or "", proxy_parts.port or 80, " (its proxy)"
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"the name {host}{via} does not resolve ({getattr(exc, 'strerror', exc)})"
+    try:
+        with socket.create_connection((host, port), timeout=_CONNECT_SECONDS):
+            return ""
+    except OSError as exc:
+        return f"no connection to {host}:{port}{via} ({exc.strerror or exc})"
 
 
 class IndexReadError(Exception):

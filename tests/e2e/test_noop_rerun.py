@@ -2,8 +2,8 @@
 rebuilds that package, and only the lock, archive and SBOMs that hold it.
 
 Works on a private copy of the shared build (no build from scratch): the no-op run is
-offline (``unshare -n``: no network at all), the patch change uses the network
-(Fromager resolves online).
+offline (``unshare -n``: no network at all), and so is a forced build, which must stop
+at once; the patch change uses the network (Fromager resolves online).
 """
 
 from __future__ import annotations
@@ -70,6 +70,22 @@ def test_noop_rerun_offline_then_one_patch_changed(built_stack: BuiltStack, tmp_
     )
     assert "archives: up to date" not in broken.stderr
     shutil.copy2(tmp_path / "kept.tar.xz", config.output_dir / "app-punycode.tar.xz")
+
+    # A forced build, still offline: the sources' index is out of reach. One line at once
+    # (Fromager alone retried for minutes), and nothing built before is lost. (The
+    # timeout only keeps a hang from stalling the suite.)
+    forced = subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "srcstacks", "build", str(spec), "--force"],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert forced.returncode == 1, forced.stderr
+    errors = [line for line in forced.stderr.splitlines() if line.startswith("srcstacks: error")]
+    assert len(errors) == 1 and "Traceback" not in forced.stderr, forced.stderr
+    assert errors[0].startswith(
+        "srcstacks: error: cannot reach https://pypi.org/simple/: the name pypi.org does not"
+        " resolve ("
+    ), errors
+    assert _digests(config.wheel_dir, "*.whl") == wheels
 
     # (2) One patch changed: markupsafe is rebuilt, and only what holds it is made again.
     before = _published(config.output_dir)

@@ -25,9 +25,10 @@ from packaging.version import InvalidVersion, Version
 
 from srcstacks.build_jobs import current_executor, current_jobs
 from srcstacks.config import StackConfig
-from srcstacks.errors import ConfigError
+from srcstacks.errors import ConfigError, UnreachableError
 from srcstacks.executors import make_executor
 from srcstacks.fsutil import write_json
+from srcstacks.index_client import PYPI_SIMPLE, unreachable
 from srcstacks.index_target import index_target
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
@@ -140,6 +141,8 @@ def build_wheels(
     ``pins`` is a constraints file fixing versions, used to rebuild exactly what an
     earlier build resolved.
     """
+    settings = _check_inputs(config)
+    _check_reachable(settings)
     plan = plan_selective(config, report, pins) if config.mode.selective else None
     requirements = plan.requirements if plan else collect_requirements(config)
     for layer in config.layers if plan is None else ():
@@ -162,7 +165,6 @@ def build_wheels(
             return _record_build(config, WheelBuild((), False, ()))
     if not requirements:
         raise ConfigError(f"{config.spec_path}: no layer declares any requirement to build")
-    settings = _check_inputs(config)
     if warning := undefined_variant(config.variant, settings, config.settings_dir):
         report(f"warning: {warning}")
     conflicts = find_conflicts(config)
@@ -298,6 +300,17 @@ def _check_inputs(config: StackConfig) -> Settings:
             raise ConfigError(f"{config.spec_path}: '{label}' {folder} is not a folder")
     # Read once per run; invalid YAML stops the run before Fromager starts.
     return read_settings(config.settings_dir)
+
+
+def _check_reachable(settings: Settings) -> None:
+    """Stop in seconds, not after Fromager's retries, when a source index is out of reach."""
+    indexes = {PYPI_SIMPLE, *(item.sdist_index for item in settings.values() if item.sdist_index)}
+    for url in sorted(indexes):
+        if why := unreachable(url):
+            raise UnreachableError(
+                f"cannot reach {url}: {why}; building wheels resolves and downloads sources"
+                " there (with no network, only a build with nothing to do runs)"
+            )
 
 
 def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
