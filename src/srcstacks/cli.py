@@ -272,6 +272,35 @@ def deploy_command(
     _guarded(action)
 
 
+@app.command("clean")
+def clean_command(
+    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+    variant: VariantOpt = None,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also remove Fromager's built wheels, sources and work, the toolchains and"
+            " the runtimes: the next build starts again from the sources.",
+        ),
+    ] = False,
+) -> None:
+    """Remove what the work dir holds that a build makes again (layer environments, staging,
+    a kept rebuild); never the published wheels, archives, SBOMs, locks or logs."""
+
+    def action() -> None:
+        from srcstacks import pipeline
+        from srcstacks.stages.clean import clean, megabytes
+
+        config = load_config(spec, Overrides(variant=variant))
+        with pipeline.work_dir_held(config, _say):
+            removed = clean(config, _say, everything=everything)
+        freed = megabytes(sum(item.size for item in removed))
+        typer.echo(f"cleaned: {len(removed)} folder(s) and file(s) removed, {freed} freed")
+
+    _guarded(action)
+
+
 @app.command("variants")
 def variants_command(spec: SpecArg = Path(DEFAULT_SPEC_NAME)) -> None:
     """List the Fromager variants the build settings define, with their env."""

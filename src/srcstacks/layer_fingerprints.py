@@ -56,7 +56,7 @@ class LayerRecord:
 
 def records_path(config: StackConfig) -> Path:
     """``<work_dir>/<variant>/layer-fingerprints.json``."""
-    return Layout.of(config).variant_dir / "layer-fingerprints.json"
+    return Layout.of(config).layer_fingerprints
 
 
 def read_layer_records(config: StackConfig, stage: str) -> dict[str, LayerRecord]:

@@ -257,6 +257,10 @@ class Layout:
         return self.variant_dir / "build-inputs.json"
 
     @property
+    def layer_fingerprints(self) -> Path:
+        return self.variant_dir / "layer-fingerprints.json"
+
+    @property
     def stage_fingerprints(self) -> Path:
         """Each stage's input fingerprint and output stamps from its last successful run."""
         return self.variant_dir / "stage-fingerprints.json"
@@ -316,10 +320,15 @@ class Layout:
         """Runtimes packed from local interpreters, shared by every variant."""
         return self.work_dir / "runtimes"
 
+    @property
+    def toolchains(self) -> Path:
+        """The build toolchains (Fromager's own environment) of every other Python."""
+        return self.work_dir / "toolchains"
+
     def toolchain(self, python_version: str) -> Path:
         """The build toolchain installed from CPython ``python_version`` (``X.Y.Z``),
         shared by every variant (:mod:`srcstacks.tools.toolchain`)."""
-        return inside(self.work_dir / "toolchains", f"cpython-{python_version}", "Python version")
+        return inside(self.toolchains, f"cpython-{python_version}", "Python version")
 
     @property
     def runtime_sources(self) -> Path:
@@ -330,9 +339,13 @@ class Layout:
         """A CPython srcstacks built, by the sha256 of its inputs: archive and record."""
         return self.packed_runtimes / "built" / inputs_sha256[:16]
 
+    @property
+    def runtime_build_trees(self) -> Path:
+        return self.work_dir / "runtime-build"
+
     def runtime_build_tree(self, inputs_sha256: str) -> Path:
         """Where CPython is unpacked, configured and compiled for those inputs."""
-        return self.work_dir / "runtime-build" / inputs_sha256[:16]
+        return self.runtime_build_trees / inputs_sha256[:16]
 
     def log(self, name: str) -> Path:
         """The log file of one tool run, e.g. ``log("fromager-bootstrap")``."""

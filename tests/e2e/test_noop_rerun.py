@@ -163,3 +163,37 @@ def _published(output_dir: Path) -> dict[str, tuple[str, int]]:
         for path in output_dir.rglob("*")
         if path.is_file() and not path.name.startswith(".")
     }
+
+
+def test_clean_gives_back_what_a_build_makes_again_and_the_next_build_works(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    spec = copy_built_stack(built_stack, tmp_path / "stack")
+    config = load_config(spec)
+    layout = Layout.of(config)
+    archives = _digests(config.output_dir, "*.tar.xz")
+    wheels = _digests(config.wheel_dir, "*.whl")
+    locks = _times(spec.parent / "requirements")
+    assert layout.venvstacks_build.is_dir()
+
+    cleaned = run_cli("clean", spec)
+    assert f"clean: removed {layout.venvstacks_build} (" in cleaned.stderr
+    assert cleaned.stdout.startswith("cleaned: ") and " MB freed" in cleaned.stdout
+    assert not layout.venvstacks_build.exists() and not layout.staging.exists()
+    # What the build published is all there.
+    assert _digests(config.output_dir, "*.tar.xz") == archives
+    assert _digests(config.wheel_dir, "*.whl") == wheels
+    assert _times(spec.parent / "requirements") == locks
+    assert layout.fromager.built_wheels.is_dir(), "Fromager's wheels go with --all only"
+
+    # Nothing changed: every stage is still up to date (no environment is needed).
+    again = run_cli("build", spec)
+    for stage in STAGES:
+        assert f"{stage}: up to date" in again.stderr
+    # An edited launch module: its archive is built again, every environment made anew.
+    module = spec.parent / "launch_modules" / "punycode.py"
+    module.write_text(module.read_text() + "# edited after clean\n")
+    run_cli("build", spec)
+    after = _digests(config.output_dir, "*.tar.xz")
+    assert after["app-punycode.tar.xz"] != archives["app-punycode.tar.xz"]
+    assert "0 problem(s)" in run_cli("verify", spec).stderr
