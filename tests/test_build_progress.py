@@ -6,6 +6,7 @@ import time
 
 from srcstacks.build_progress import BuildProgress, TimedWheel, duration, slowest_table
 from srcstacks.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
+from srcstacks.tools.fromager import activity_of
 
 # --- live progress ----------------------------------------------------------------------
 
@@ -96,3 +97,30 @@ def test_slowest_builds_table_lists_the_slowest_first_and_skips_instant_ones() -
         "1h00m",
         "1h02m",
     ]
+
+
+def test_a_serial_runs_heartbeat_names_what_fromager_does_now() -> None:
+    # Lines as Fromager 0.77 and 0.101 write them.
+    lines = {
+        "12:00:01 INFO regex: downloading source for regex==2026.11.19": "downloading regex",
+        "12:00:02 INFO regex: preparing source for regex==2026.11.19 from /w/r.tar.gz":
+            "preparing regex",
+        "12:00:03 INFO regex: building cpu wheel for regex==2026.11.19 in /w/regex writing to"
+        " /w/build": "building regex",
+        "12:00:04 INFO Regex: new toplevel dependency regex==2026.11.19 resolves to 2026.11.19":
+            "",
+    }  # fmt: skip
+    for line, doing in lines.items():
+        assert activity_of(line) == (f"{doing} 2026.11.19" if doing else "")
+    said: list[str] = []
+    clock = FakeClock()
+    progress = BuildProgress(said.append, 1, heartbeat=0.05, clock=clock)
+    clock.now += 10
+    progress.activity("building regex 2026.11.19")
+    clock.now += 65
+    deadline = time.monotonic() + 5
+    while not any("still" in line for line in said) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    progress.close()
+    beats = [line for line in said if "still" in line]
+    assert beats[0] == "  still building regex 2026.11.19 (1m05s; 1m15s so far)", said

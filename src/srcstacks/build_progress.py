@@ -7,7 +7,9 @@ no build (reused, fetched) or that the resolve step built (the build tools), a l
 when a build starts and one when it finishes, with its duration, how many are done,
 waiting and running. While builds run and nothing else was said for ``heartbeat``
 seconds, a ``still building`` line names every running build with its elapsed time, so
-a ten-minute compile never looks like a hang. On a terminal, a live display (rich,
+a ten-minute compile never looks like a hang; in a serial run (one Fromager process)
+it names what Fromager does now, from its log (``still building regex 2026.11.19
+(1m05s)``). On a terminal, a live display (rich,
 imported only then) also shows the running builds and their elapsed time.
 """
 
@@ -64,6 +66,7 @@ class BuildProgress:
         self._total: int | None = None
         self._done = 0
         self._running: dict[Key, float] = {}
+        self._activity: tuple[str, float] | None = None  # what a serial run does, since
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._live: _LiveView | None = _LiveView(self) if live else None
@@ -79,6 +82,11 @@ class BuildProgress:
         with self._lock:
             self._resolved += 1
             self._say(f"  [{self._resolved}] {item}")
+
+    def activity(self, doing: str) -> None:
+        """A serial run's Fromager started ``doing`` (``building regex 2026.11.19``)."""
+        with self._lock:
+            self._activity = (doing, self._clock())
 
     def ready(self, key: Key, action: str, seconds: float | None) -> None:
         """A wheel that needs no build in the parallel part (reused, fetched, a build tool)."""
@@ -157,6 +165,12 @@ class BuildProgress:
                     continue
                 if self._running:
                     self._say(f"  still building {self.running_names(now)} [{self._counts()}]")
+                elif self._activity is not None:
+                    doing, since = self._activity
+                    self._say(
+                        f"  still {doing} ({duration(now - since)};"
+                        f" {duration(now - self._began)} so far)"
+                    )
                 else:
                     self._say(f"  still working ({duration(now - self._began)} so far)")
 

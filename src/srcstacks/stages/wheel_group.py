@@ -218,6 +218,7 @@ def _bootstrap(
         on_progress=None if quiet else progress.resolved,
         sdist_only=sdist_only,
         toolchain=toolchain,
+        on_activity=progress.activity,
     )
 
 

@@ -50,6 +50,11 @@ _PROGRESS_LINE = re.compile(
     r"INFO \S+: new (?P<kind>[a-z-]+) dependency (?P<package>[A-Za-z0-9_.-]+)"
     r".* resolves to (?P<version>\S+)"
 )
+# What Fromager is doing right now, from its log lines (Fromager 0.77 and 0.101 alike).
+_ACTIVITY_LINE = re.compile(
+    r"INFO \S+: (?:(?P<build>building) \S+ wheel for|(?P<fetch>downloading) source for"
+    r"|(?P<prepare>preparing) source for) (?P<package>[A-Za-z0-9_.-]+)==(?P<version>[^\s,;]+)"
+)
 _UNRESOLVED = re.compile(
     r"Unable to resolve requirement specifier (?P<spec>\S+).*?searching at (?P<index>[^\s)]+)"
 )
@@ -197,6 +202,15 @@ def version() -> str:
     return metadata.version("fromager")
 
 
+def activity_of(line: str) -> str:
+    """What a Fromager log line says it starts doing (``building regex 2026.11.19``), or ``""``."""
+    match = _ACTIVITY_LINE.search(line)
+    if match is None:
+        return ""
+    doing = match["build"] or match["fetch"] or match["prepare"]
+    return f"{doing} {canonicalize_name(match['package'])} {match['version']}"
+
+
 def bootstrap(
     dirs: FromagerDirs,
     requirements_file: Path,
@@ -211,6 +225,7 @@ def bootstrap(
     on_progress: Callable[[str], None] | None = None,
     sdist_only: bool = False,
     toolchain: Toolchain | None = None,
+    on_activity: Callable[[str], None] | None = None,
 ) -> None:
     """``fromager bootstrap -r requirements_file``: build everything it needs from source.
 
@@ -218,7 +233,8 @@ def bootstrap(
 
     ``sdist_only`` (the resolve step of a parallel run) builds only the build tools and
     downloads and prepares every other source, writing the dependency graph the
-    parallel builds follow. ``on_progress`` sees a short text per requirement resolved.
+    parallel builds follow. ``on_progress`` sees a short text per requirement resolved,
+    ``on_activity`` what Fromager starts doing (``building regex 2026.11.19``).
     ``constraints_file`` pins versions (Fromager's global ``-c``), for exact rebuilds.
     ``cache_wheel_server_url`` is an index whose wheels Fromager downloads instead of
     building them (same name, version and build tag); the caller checks what it took.
@@ -248,8 +264,12 @@ def bootstrap(
     errors = ErrorLines()
 
     def watch(line: str) -> None:
-        if not errors.feed(line) and on_progress and (match := _PROGRESS_LINE.search(line)):
+        if errors.feed(line):
+            return
+        if on_progress and (match := _PROGRESS_LINE.search(line)):
             on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
+        elif on_activity and (doing := activity_of(line)):
+            on_activity(doing)
 
     started = time.time()
     try:
