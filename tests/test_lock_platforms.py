@@ -76,11 +76,9 @@ def test_every_platform_served_passes_silently(tmp_path: Path, demo_wheels: list
     said: list[str] = []
     gaps = check_every_platform(stack(tmp_path, '["linux_x86_64"]'), demo_wheels, said.append)
     assert said == []
-    # The walk covers every platform; markupsafe's are other platforms', not targeted.
-    assert {gap.platform for gap in gaps} == {
-        "linux_aarch64", "macosx_arm64", "macosx_x86_64", "win_amd64", "win_arm64",
-    }  # fmt: skip
-    assert {(gap.layer, gap.project) for gap in gaps} == {("framework-web", "markupsafe")}
+    # The layers are locked for linux_x86_64 only (uv environments): no other platform's
+    # missing markupsafe counts.
+    assert gaps == []
 
 
 def test_a_c_extension_built_here_leaves_other_platforms_to_other_hosts(
@@ -114,8 +112,9 @@ def test_a_platform_marker_requirement_with_no_wheel_stops_the_lock(
         check_every_platform(config, demo_wheels, said.append)
     message = str(caught.value)
     assert "cannot lock, wheels are missing" in message
-    assert "rt on win_amd64: dlltracer;" in message
-    assert "rt on win_arm64: dlltracer" in message  # not targeted, but uv lock resolves it
+    assert "rt on win_amd64: dlltracer" in message
+    # Not targeted: the layer's lock is limited to its platforms (uv environments).
+    assert "rt on win_arm64" not in message
     assert "rt on linux_x86_64" not in message  # the marker is false there
     assert "  rt     win_amd64  dlltracer (no wheel in the wheel dir)" in said
 

@@ -11,7 +11,7 @@ from srcstacks.config import load_config
 from srcstacks.errors import ConfigError, OtherPlatformWheelError
 from srcstacks.provenance import Manifest, SdistRecord, WheelProvenance
 from srcstacks.spec_rules import TARGET_PLATFORMS
-from srcstacks.stages.lock_elsewhere import check_other_platform_wheels
+from srcstacks.stages.lock_elsewhere import check_other_platform_wheels, layer_environments
 from srcstacks.stages.wheels import collect_requirements
 from srcstacks.tools.venvstacks import _layer_metadata
 
@@ -164,11 +164,37 @@ def test_lock_stops_with_the_cause_when_another_platform_wheel_is_missing(
     assert message.startswith(
         f"{config.spec_path}: runtime layer 'rt': requirement 'dlltracer; sys_platform =="
     )
-    assert "applies only on win_amd64, win_arm64, not on this machine's linux_x86_64" in message
+    # The runtime targets linux_x86_64 and win_amd64: its lock is for those two only.
+    assert "applies only on win_amd64, not on this machine's linux_x86_64" in message
     assert f"{config.wheel_dir} holds no wheel of dlltracer" in message
     # Negative control: with a wheel of it collected from a Windows host, locking goes on.
     manifest.wheels["dlltracer-1.0-0-py3-none-any.whl"] = wheel_record("dlltracer")
     check_other_platform_wheels(config, manifest)
+
+
+def test_a_linux_only_stack_locks_without_what_only_windows_needs(tmp_path: Path) -> None:
+    # click 8.1.7 asks for `colorama; platform_system == 'Windows'`: a layer that targets
+    # Linux only is locked for Linux only, so no wheel of colorama is needed.
+    requirements = "[\"colorama; platform_system == 'Windows'\"]"
+    config = load_config(spec(tmp_path, runtime_requirements=requirements,
+                              runtime_platforms='platforms = ["linux_x86_64"]',
+                              app_platforms=""))  # fmt: skip
+    runtime = config.layers[0]
+    assert [str(m) for m in layer_environments(config, runtime)] == [
+        'sys_platform == "linux" and platform_machine == "x86_64"'
+    ]
+    check_other_platform_wheels(config, Manifest({}))
+    # The spec's own [tool.uv] environments win over the layer's platforms.
+    text = (
+        config.spec_path.read_text() + "\n[tool.uv]\nenvironments = [\"sys_platform == 'win32'\"]\n"
+    )
+    config.spec_path.write_text(text)
+    config = load_config(config.spec_path)
+    assert [str(m) for m in layer_environments(config, config.layers[0])] == [
+        'sys_platform == "win32"'
+    ]
+    with pytest.raises(OtherPlatformWheelError):
+        check_other_platform_wheels(config, Manifest({}))
 
 
 def test_install_target_of_a_versioned_layer_keeps_its_layer_name() -> None:

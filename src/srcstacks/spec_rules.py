@@ -61,6 +61,7 @@ _PLATFORM_KEYS = {
     "win": {"os_name": "nt", "sys_platform": "win32", "platform_system": "Windows"},
 }
 _MACHINES = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "arm64", "amd64": "AMD64"}
+_WINDOWS_MACHINES = {"arm64": "ARM64"}  # what Windows on ARM reports as platform.machine()
 
 # uv settings that add or change where packages come from.
 _UV_INDEX_KEYS = (
@@ -205,9 +206,30 @@ def marker_environment(python_implementation: str, platform: str) -> dict[str, s
         "python_full_version": version,
         "implementation_version": version,
         **_PLATFORM_KEYS[system],
-        "platform_machine": _MACHINES[machine],
+        "platform_machine": _machine(system, machine),
         "extra": "",
     }
+
+
+def _machine(system: str, machine: str) -> str:
+    if system == "win":
+        return _WINDOWS_MACHINES.get(machine, _MACHINES[machine])
+    return _MACHINES[machine]
+
+
+def environment_markers(platforms: Sequence[str]) -> tuple[str, ...]:
+    """uv ``environments`` that limit a lock to ``platforms`` (none for all six: uv's
+    default, a universal lock), in venvstacks' platform order."""
+    if set(TARGET_PLATFORMS) <= set(platforms):
+        return ()
+    markers = []
+    for target in sorted(set(platforms) & set(TARGET_PLATFORMS)):
+        system, _, machine = target.partition("_")
+        markers.append(
+            f"sys_platform == '{_PLATFORM_KEYS[system]['sys_platform']}'"
+            f" and platform_machine == '{_machine(system, machine)}'"
+        )
+    return tuple(markers)
 
 
 def applies_to_build(requirement: Requirement, python_implementation: str) -> bool:

@@ -24,17 +24,22 @@ from typing import Any
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
 
-from srcstacks.config import StackConfig
+from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import ConfigError, OtherPlatformWheelError
 from srcstacks.provenance import Manifest
-from srcstacks.spec_rules import BUILD_PLATFORM, UV_CONFIG_NAME, platforms_needing
+from srcstacks.spec_rules import (
+    BUILD_PLATFORM,
+    UV_CONFIG_NAME,
+    environment_markers,
+    platforms_needing,
+)
 
 
 def check_other_platform_wheels(config: StackConfig, manifest: Manifest) -> None:
     """Refuse to lock when a requirement only other platforms need has no wheel."""
     published = {record.project for record in manifest.wheels.values()}
-    environments = uv_environments(config.spec_path)
     for layer in config.layers:
+        environments = layer_environments(config, layer)
         runtime = next(item for item in config.stack_of(layer) if item.python_implementation)
         for requirement in layer.elsewhere:
             if canonicalize_name(requirement.name) in published:
@@ -51,10 +56,20 @@ def check_other_platform_wheels(config: StackConfig, manifest: Manifest) -> None
                 f" '{requirement}' applies only on {', '.join(platforms)}, not on this"
                 f" machine's {BUILD_PLATFORM}, so it is not built here, and"
                 f" {config.wheel_dir} holds no wheel of {requirement.name}; venvstacks"
-                " locks for every platform and needs one: add one built on a host of such"
-                " a platform to the wheel dir, limit the lock with [tool.uv] environments,"
-                " or remove the requirement"
+                " locks for every platform the layer targets and needs one: add one built"
+                " on a host of such a platform to the wheel dir, leave those platforms out"
+                " of the layer's 'platforms', or remove the requirement"
             )
+
+
+def layer_environments(config: StackConfig, layer: Layer) -> list[Marker]:
+    """What ``uv lock`` resolves ``layer`` for (empty: every platform): the spec's own
+    ``[tool.uv] environments`` when it sets them, else those of the platforms the layer
+    targets, which srcstacks writes into the layer's lock project
+    (:mod:`srcstacks.tools.venvstacks_main`)."""
+    return uv_environments(config.spec_path) or [
+        Marker(marker) for marker in environment_markers(layer.platforms)
+    ]
 
 
 def uv_environments(spec_path: Path) -> list[Marker]:

@@ -2,8 +2,8 @@
 
 Reads the spec's layers and their ``platforms``, and the wheels published to the wheel
 dir (their file names, and the ``Requires-Dist`` of their METADATA); writes nothing.
-venvstacks locks every layer for every platform at once (``uv lock`` resolves them
-all), from the wheel dir alone. So:
+venvstacks locks every layer for every platform it targets at once (``uv lock``
+resolves them all), from the wheel dir alone. So:
 
 - a project that some platform needs and that has no wheel in the wheel dir at all
   (``dlltracer; sys_platform == 'win32'``: nothing here builds it) would stop the lock
@@ -39,7 +39,7 @@ from srcstacks.platforms import (
     wheel_fits,
 )
 from srcstacks.spec_rules import marker_environment
-from srcstacks.stages.lock_elsewhere import uv_environments
+from srcstacks.stages.lock_elsewhere import layer_environments
 from srcstacks.wheel_availability import Gap, describe_files, render_table
 
 Report = Callable[[str], None]
@@ -88,7 +88,7 @@ def check_every_platform(
         )
         raise MissingWheelsError(
             f"{config.spec_path}: cannot lock, wheels are missing (table above): {where}."
-            f" venvstacks locks every layer for every platform at once from the wheel dir,"
+            f" venvstacks locks every layer for every platform it targets at once from the wheel dir,"
             f" and this machine builds for {here} only: build them on a host of that"
             " platform, or take the requirement or the platform out of the spec"
         )
@@ -142,11 +142,12 @@ def _gaps(config: StackConfig, catalogue: dict[str, list[_Wheel]]) -> set[Gap]:
     """Every project each layer itself needs on each platform without a wheel for it.
 
     A project a layer below already needs on that platform is that layer's, as in
-    venvstacks' locks. Every platform is walked, targeted or not: ``uv lock`` resolves
-    them all, so a project with no wheel at all stops it whichever platform needs it.
+    venvstacks' locks. Every platform ``uv lock`` resolves the layer for is walked (those
+    it targets, or all six when it targets all or the spec sets uv's ``environments``):
+    a project with no wheel at all stops it whichever of them needs it.
     """
     gaps: set[Gap] = set()
-    environments = uv_environments(config.spec_path)
+    environments = {layer.env_name: layer_environments(config, layer) for layer in config.layers}
     for target in TARGET_PLATFORMS:
         needed: dict[str, set[str]] = {}
         for layer in config.layers:  # runtimes, frameworks, applications: lower first
@@ -156,7 +157,7 @@ def _gaps(config: StackConfig, catalogue: dict[str, list[_Wheel]]) -> set[Gap]:
             python = _runtime(config, layer)
             walked = _walk(layer.requirements, catalogue, target, python)
             needed[layer.env_name] = set(walked) | below
-            if not _uv_locks(environments, python, target):
+            if not _uv_locks(environments[layer.env_name], python, target):
                 continue  # uv's environments leave this platform out of the lock
             for project, found in walked.items():
                 if project in below or found is None:
