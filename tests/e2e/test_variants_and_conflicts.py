@@ -217,3 +217,16 @@ def test_patches_fail_warn_list_and_rebuild(tmp_path: Path) -> None:
     (applied,) = idna["pedigree"]["patches"]
     assert applied["type"] == "unofficial"
     assert 'PATCHED_BY = "second"' in applied["diff"]["text"]["content"]
+
+    # The patch broken again, now that its sdist is here: the run stops before Fromager
+    # starts, naming patch and hunk, and nothing is built or lost.
+    wheels = {path.name: path.stat().st_mtime_ns for path in built.glob("*.whl")}
+    patch.write_text(BROKEN_IDNA_PATCH)
+    stopped = run_cli("wheels", spec, check=False)
+    assert stopped.returncode == 1
+    error = stopped.stderr.strip().splitlines()[-1]
+    assert error == (
+        f"srcstacks: error: patch {patch} does not apply to idna 3.11: Hunk #1 FAILED at 1"
+        " in idna/package_data.py (checked before building: nothing was built)"
+    )
+    assert {path.name: path.stat().st_mtime_ns for path in built.glob("*.whl")} == wheels

@@ -88,8 +88,8 @@ def check_every_platform(
         )
         raise MissingWheelsError(
             f"{config.spec_path}: cannot lock, wheels are missing (table above): {where}."
-            f" venvstacks locks every layer for every platform it targets at once from the wheel dir,"
-            f" and this machine builds for {here} only: build them on a host of that"
+            " venvstacks locks every layer for every platform it targets at once from the"
+            f" wheel dir, and this machine builds for {here} only: build them on a host of that"
             " platform, or take the requirement or the platform out of the spec"
         )
     _report_elsewhere(config, gaps, here, report)

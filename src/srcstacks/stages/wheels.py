@@ -35,7 +35,13 @@ from srcstacks.patches import unused_patch_dirs
 from srcstacks.run_logs import new_run_folder
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.spec_rules import BUILD_PLATFORM
-from srcstacks.stages.build_toolchain import build_groups, group_toolchain, requirements_of
+from srcstacks.stages.build_toolchain import (
+    build_groups,
+    fromager_dirs_of,
+    group_toolchain,
+    requirements_of,
+)
+from srcstacks.stages.patch_check import check_patches
 from srcstacks.stages.runtime_build import runtime_build_inputs
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.stages.selective import SelectivePlan, fetch_upstream, plan_selective
@@ -142,6 +148,7 @@ def build_wheels(
     earlier build resolved.
     """
     settings = _check_inputs(config)
+    check_patches(fromager_dirs_of(config), settings, config.patches_dir, config.variant, report)
     _check_reachable(settings)
     plan = plan_selective(config, report, pins) if config.mode.selective else None
     requirements = plan.requirements if plan else collect_requirements(config)
