@@ -43,13 +43,16 @@ def applicable_patches(patches_dir: Path, project: str, version: str, variant: s
 
 
 def unused_patch_dirs(
-    patches_dir: Path, built: set[tuple[str, str]], variants: set[str]
+    patches_dir: Path,
+    built: set[tuple[str, str]],
+    variants: set[str],
+    scope: str = "this build",
 ) -> list[str]:
     """Warnings for patch folders that no built project and version, or no variant, uses.
 
-    ``built`` holds ``(canonical project name, version)`` pairs from the build graph;
-    ``variants`` the variant names the settings define plus the one being built. A typo
-    in a folder name is a common way to ship an unpatched build.
+    ``built`` holds ``(canonical project name, version)`` pairs from the build graph
+    (``scope`` says which); ``variants`` the variant names the settings define plus the
+    one being built. A typo in a folder name is a common way to ship an unpatched build.
     """
     if not patches_dir.is_dir():
         return []
@@ -67,7 +70,7 @@ def unused_patch_dirs(
         if not matched:
             count = len(list(folder.rglob("*.patch")))
             warnings.append(
-                f"{folder}: {count} patch(es) for no project or version in this build"
+                f"{folder}: {count} patch(es) for no project or version in {scope}"
                 " (check the folder name: <name_with_underscores>[-<version>])"
             )
             continue

@@ -230,3 +230,8 @@ def test_patches_fail_warn_list_and_rebuild(tmp_path: Path) -> None:
         " in idna/package_data.py (checked before building: nothing was built)"
     )
     assert {path.name: path.stat().st_mtime_ns for path in built.glob("*.whl")} == wheels
+    # The misspelt patch folder was named before anything started, too.
+    assert (
+        f"warning: before building: {tmp_path / 'patches' / 'idnaa'}: 1 patch(es) for no"
+        " project or version in the last build or the spec's requirements"
+    ) in stopped.stderr

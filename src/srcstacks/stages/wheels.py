@@ -148,6 +148,7 @@ def build_wheels(
     earlier build resolved.
     """
     settings = _check_inputs(config)
+    _warn_before_building(config, settings, report)
     check_patches(fromager_dirs_of(config), settings, config.patches_dir, config.variant, report)
     _check_reachable(settings)
     plan = plan_selective(config, report, pins) if config.mode.selective else None
@@ -324,6 +325,29 @@ def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
     """``(canonical name, version)`` of everything in the last build order, sorted."""
     entries = fromager.read_build_order(dirs) or []
     return sorted({(entry.project, entry.version) for entry in entries})
+
+
+def _warn_before_building(config: StackConfig, settings: Settings, report: Report) -> None:
+    """Name the patch folders no project of the last build or of the spec uses, before a
+    long build (a first build's graph is known only once built: it is checked after)."""
+    last = {key for dirs in fromager_dirs_of(config) for key in built_projects(dirs)}
+    if not last:
+        return
+    wanted = [Requirement(text) for text in collect_requirements(config)]
+    known = last | runtime_build_inputs(config)
+    known |= {(canonicalize_name(req.name), _pinned(req) or "0") for req in wanted}
+    variants = {config.variant, *defined_variants(settings)}
+    scope = "the last build or the spec's requirements"
+    for warning in unused_patch_dirs(config.patches_dir, known, variants, scope):
+        report(f"warning: before building: {warning}")
+
+
+def _pinned(requirement: Requirement) -> str:
+    """The version ``name==X`` pins, else ``""``."""
+    specs = list(requirement.specifier)
+    if len(specs) == 1 and specs[0].operator == "==" and "*" not in specs[0].version:
+        return specs[0].version
+    return ""
 
 
 def _warn_about_unused_inputs(
