@@ -253,3 +253,29 @@ def test_a_rust_extension_compiled_by_another_rustc_is_rebuilt(
         f"  oldrs 1.0: compiled by rustc 1.70.0 (90c541806 2023-05-31), now rustc"
         f" {toolchain.rustc}; rebuilding it"
     ]
+
+
+def test_a_cached_wheel_whose_bytes_changed_after_its_build_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = stack(tmp_path)
+    dirs = wheels.fromager_dirs(config)
+    dirs.built_wheels.mkdir(parents=True)
+    poisoned, genuine = "idna-3.11-0-py3-none-any.whl", "tomli-2.0-0-py3-none-any.whl"
+    for filename in (poisoned, genuine):
+        name, version = filename.split("-")[:2]
+        make_wheel(dirs.built_wheels / filename, sbom=wheel_sbom(name, version))
+    found = read_settings(config.settings_dir)
+    build_inputs.record_inputs(config, dirs, found)
+    # Edited in Fromager's repo after the build (its RECORD would be fixed up too).
+    with zipfile.ZipFile(dirs.built_wheels / poisoned, "a") as wheel:
+        wheel.writestr("idna/injected.py", "print('not built from source')\n")
+    removed: list[str] = []
+    monkeypatch.setattr(
+        build_inputs, "discard_built_wheel", lambda _, name, __: removed.append(name)
+    )
+    lines: list[str] = []
+    assert discard_stale_wheels(config, dirs, lines.append, found) == [poisoned]
+    assert removed == [poisoned]
+    assert len(lines) == 1 and lines[0].startswith("  idna 3.11: its bytes are not those built")
+    assert lines[0].endswith(": the wheels repo was edited); rebuilding it")

@@ -7,6 +7,11 @@ built wheel's inputs (variant, patch hashes, settings file hash) are recorded in
 changed is removed from Fromager's repo, with its prepared source, so it is rebuilt.
 A Rust extension is rebuilt too when the rustc on PATH is not the one its own SBOM says
 compiled it.
+
+Each record also keeps the wheel's sha256 as it was when it was built (or fetched and
+checked). A wheel in Fromager's repo whose bytes are no longer those (an edited or
+poisoned cache: Fromager would reuse it, and it would be published as built from
+source) is removed and built again.
 """
 
 from __future__ import annotations
@@ -92,8 +97,13 @@ def discard_stale_wheels(
             discarded.append(filename)
             continue
         before = recorded.get(filename)
+        if before is not None and (altered := _altered(dirs.built_wheels / filename, before)):
+            report(f"  {project} {version}: {altered}; rebuilding it")
+            discard_built_wheel(dirs, filename, version)
+            discarded.append(filename)
+            continue
         now = current_inputs(config, project, version, settings)
-        if before is None or before == now:
+        if before is None or _inputs(before) == now:
             continue
         gone = vanished_inputs(before, now)
         if gone:
@@ -112,6 +122,25 @@ def discard_stale_wheels(
         kept = {name: inputs for name, inputs in recorded.items() if name not in discarded}
         write_json(_record_path(config), kept)
     return discarded
+
+
+def _inputs(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without the wheel's own sha256: the inputs :func:`current_inputs` gives."""
+    return {key: value for key, value in record.items() if key != "sha256"}
+
+
+def _altered(wheel: Path, record: dict[str, Any]) -> str:
+    """How ``wheel``'s bytes differ from those recorded when it was built (``""``: same)."""
+    recorded = record.get("sha256")
+    if not recorded:
+        return ""
+    now = sha256_file(wheel)
+    if now == recorded:
+        return ""
+    return (
+        f"its bytes are not those built here (sha256 {now[:12]}…, built as"
+        f" {recorded[:12]}…: the wheels repo was edited)"
+    )
 
 
 def _rustc_change(wheel: Path, project: str) -> str:
@@ -157,7 +186,7 @@ def discard_built_wheel(dirs: FromagerDirs, filename: str, version: str) -> None
 def record_inputs(
     config: StackConfig, dirs: FromagerDirs | Sequence[FromagerDirs], settings: Settings
 ) -> None:
-    """Record the inputs of every wheel built so far that has no record yet.
+    """Record the inputs and sha256 of every wheel built so far that has no record yet.
 
     ``dirs``: every Fromager folder set of the stack (one per Python it builds for).
     """
@@ -168,6 +197,11 @@ def record_inputs(
         for name, key in built_wheels(each).items()
     }
     updated = {name: inputs for name, inputs in recorded.items() if name in present}
-    for filename, (project, version) in present.items():
-        updated.setdefault(filename, current_inputs(config, project, version, settings))
+    for each in [dirs] if isinstance(dirs, FromagerDirs) else dirs:
+        for filename, (project, version) in built_wheels(each).items():
+            record = updated.setdefault(
+                filename, current_inputs(config, project, version, settings)
+            )
+            # Its bytes as built (a record from before this check gets them now).
+            record.setdefault("sha256", sha256_file(each.built_wheels / filename))
     write_json(_record_path(config), updated)
