@@ -18,6 +18,7 @@ from srcstacks import settings as settings_module
 from srcstacks.build_jobs import building_with
 from srcstacks.build_record import BuildEnvironment
 from srcstacks.config import Overrides, StackConfig, load_config
+from srcstacks.errors import ConfigError
 from srcstacks.settings import read_settings, undefined_variant
 from srcstacks.stages import build_inputs, wheels
 from srcstacks.stages.build_inputs import discard_stale_wheels, vanished_inputs
@@ -279,3 +280,27 @@ def test_a_cached_wheel_whose_bytes_changed_after_its_build_is_rebuilt(
     assert removed == [poisoned]
     assert len(lines) == 1 and lines[0].startswith("  idna 3.11: its bytes are not those built")
     assert lines[0].endswith(": the wheels repo was edited); rebuilding it")
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join(['*' + chr(97 + n)] * 9)}]\n" for n in range(12)
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (BOMB.encode(), "108 YAML aliases; build settings may use at most 100"),
+        ("env:\n  CFLAGS: caf\xe9\n".encode("latin-1"), "not UTF-8 text (byte 18)"),
+        (b"env: {}\n" + b"#" * 1_000_001, "1000009 bytes; build settings are at most"),
+    ],
+)
+def test_a_hostile_or_unreadable_settings_file_is_one_line_at_once(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    folder = tmp_path / "build-settings"
+    folder.mkdir()
+    (folder / "idna.yaml").write_bytes(content)
+    with pytest.raises(ConfigError) as raised:
+        read_settings(folder)
+    assert str(raised.value).startswith(f"{folder / 'idna.yaml'}: {problem}")

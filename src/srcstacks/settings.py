@@ -84,9 +84,31 @@ def undefined_variant(variant: str, settings: Settings, settings_dir: Path) -> s
     )
 
 
+# A settings file is a few keys: these bound what a hostile one can make the reader do
+# (a "billion laughs" file of nested aliases grows to gigabytes once expanded).
+_MOST_BYTES = 1_000_000
+_MOST_ALIASES = 100
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        if len(raw) > _MOST_BYTES:
+            raise ConfigError(
+                f"{path}: {len(raw)} bytes; build settings are at most {_MOST_BYTES} bytes"
+            )
+        text = raw.decode("utf-8")
+        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text))
+        if aliases > _MOST_ALIASES:
+            raise ConfigError(
+                f"{path}: {aliases} YAML aliases; build settings may use at most"
+                f" {_MOST_ALIASES} (nested aliases can expand to gigabytes)"
+            )
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: unreadable: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
