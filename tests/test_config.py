@@ -420,3 +420,11 @@ def test_a_support_module_beside_the_spec_folder_is_read_and_hashed(tmp_path: Pa
     shared.write_text("VALUE = 1\n")
     after = module_components(config, app)
     assert before.keys() == after.keys() and before != after, "its content is an input"
+
+
+def test_a_spec_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "venvstacks.toml"
+    spec.write_bytes(SPEC.encode() + "# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as raised:
+        load_config(spec)
+    assert str(raised.value) == f"{spec}: not UTF-8 text (byte {len(SPEC.encode()) + 5})"
