@@ -634,6 +634,17 @@ def test_report_command_writes_the_page(outputs: StackConfig, tmp_path: Path) ->
     result = run_cli("report", outputs.spec_path, "--no-verify", "--output", target)
     assert result.stdout == f"report written to {target}\n"
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    # Its own page is written again; a file of the user's at that path is never replaced.
+    run_cli("report", outputs.spec_path, "--no-verify", "--output", target)
+    mine = tmp_path / "notes.html"
+    mine.write_text("<p>my notes</p>")
+    refused = run_cli("report", outputs.spec_path, "--no-verify", "--output", mine, check=False)
+    assert refused.returncode == 1
+    assert error_line(refused.stderr) == (
+        f"srcstacks: error: {mine}: exists and is not a report srcstacks wrote; refusing to"
+        " overwrite it (choose another --output, or move it away)"
+    )
+    assert mine.read_text() == "<p>my notes</p>"
 
 
 def test_the_cli_starts_without_importing_the_report() -> None:

@@ -16,10 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from srcstacks.config import StackConfig
+from srcstacks.errors import OwnershipError
 from srcstacks.fsutil import atomic_write_text
 from srcstacks.report.gather import gather
 from srcstacks.report.model import VerifyOutcome
-from srcstacks.report.page import render_page
+from srcstacks.report.page import GENERATOR_META, render_page
 from srcstacks.report.verify_result import run_verify
 
 
@@ -31,6 +32,7 @@ def write_report(
     Every input is read (and a missing one named) before verify runs or anything is
     written, so a stack that was never built leaves no page behind.
     """
+    _check_not_foreign(output)
     report = gather(config, VerifyOutcome(ran=False))
     if verify:
         report = replace(report, verify=run_verify(config, say))
@@ -39,3 +41,22 @@ def write_report(
             say(f"verify found {len(report.verify.problems)} problem(s); the page lists them")
     atomic_write_text(output, render_page(report))
     return output
+
+
+def _check_not_foreign(output: Path) -> None:
+    """Refuse to overwrite a file that is not a page srcstacks wrote."""
+    if not output.exists() and not output.is_symlink():
+        return
+    try:
+        ours = (
+            output.is_file()
+            and not output.is_symlink()
+            and GENERATOR_META in (output.read_text(encoding="utf-8", errors="replace")[:4096])
+        )
+    except OSError:
+        ours = False
+    if not ours:
+        raise OwnershipError(
+            f"{output}: exists and is not a report srcstacks wrote; refusing to overwrite"
+            " it (choose another --output, or move it away)"
+        )

@@ -29,6 +29,8 @@ from srcstacks.spec_mode import SELECTIVE
 NOT_RECORDED_TEXT = "not recorded"
 # A table cell: one line, or a line and the details shown in smaller type below it.
 Cell = str | tuple[str, ...]
+# How a page srcstacks wrote says so: the only file ``report --output`` overwrites.
+GENERATOR_META = '<meta name="generator" content="srcstacks report">'
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'"
 
 
@@ -52,6 +54,7 @@ def render_page(report: StackReport) -> str:
             '<meta charset="utf-8">',
             f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            GENERATOR_META,
             f"<title>{_e(title)}</title>",
             f"<style>{CSS}</style>",
             "</head>",
