@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from srcstacks.errors import PatchFailedError
-from srcstacks.stages.patch_check import check_patches
+from srcstacks.stages.patch_check import check_patch_paths, check_patches
 from srcstacks.tools.fromager import FromagerDirs
 
 SOURCE = "".join(f"line {n}\n" for n in range(1, 8))
@@ -70,3 +70,15 @@ def test_the_last_builds_patches_are_checked_and_one_that_no_longer_applies_stop
         member = tar.extractfile("demo-1.0/demo/data.txt")
         assert member is not None and member.read().decode() == SOURCE
     assert check_patches([FromagerDirs(tmp_path / "empty")], {}, patches, "cpu", said.append) == 0
+
+
+def test_a_patch_naming_a_file_outside_its_tree_is_refused(tmp_path: Path) -> None:
+    patches = tmp_path / "patches"
+    (patches / "demo").mkdir(parents=True)
+    (patches / "demo" / "0001-ok.patch").write_text(PATCH)
+    check_patch_paths(patches)
+    escaping = patches / "demo" / "0002-escape.patch"
+    escaping.write_text(PATCH.replace("demo/data.txt", "../../etc/profile"))
+    with pytest.raises(PatchFailedError) as raised:
+        check_patch_paths(patches)
+    assert str(raised.value).startswith(f"patch {escaping} names '../../etc/profile', a file")

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from srcstacks.errors import PatchFailedError
-from srcstacks.patches import PATCH_COMMAND, applicable_patches
+from srcstacks.patches import PATCH_COMMAND, applicable_patches, patch_targets
 from srcstacks.settings import Settings
 from srcstacks.stages.sdist_check import DownloadedSdist, downloaded_sdists
 from srcstacks.tools.crate_patches import defers
@@ -35,6 +35,23 @@ Report = Callable[[str], None]
 _FAILED = re.compile(r"(Hunk #\d+ FAILED at \d+)")
 _PATCHING = re.compile(r"^patching file (\S+)", re.MULTILINE)
 _TIMEOUT = 120
+
+
+def check_patch_paths(patches_dir: Path) -> None:
+    """Refuse a patch that names a file outside the tree it applies to (``a/../x``).
+
+    GNU patch skips such a file with a warning and fails later without saying why.
+    """
+    if not patches_dir.is_dir():
+        return
+    for patch in sorted(patches_dir.rglob("*.patch")):
+        text = patch.read_text(encoding="utf-8", errors="replace")
+        for target in patch_targets(text):
+            if ".." in target.split("/"):
+                raise PatchFailedError(
+                    f"patch {patch} names {target!r}, a file outside the source tree it"
+                    " applies to; a patch may change only files inside it"
+                )
 
 
 def check_patches(

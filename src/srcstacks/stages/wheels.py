@@ -41,7 +41,7 @@ from srcstacks.stages.build_toolchain import (
     group_toolchain,
     requirements_of,
 )
-from srcstacks.stages.patch_check import check_patches
+from srcstacks.stages.patch_check import check_patch_paths, check_patches
 from srcstacks.stages.runtime_build import runtime_build_inputs
 from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.stages.selective import SelectivePlan, fetch_upstream, plan_selective
@@ -149,6 +149,7 @@ def build_wheels(
     """
     settings = _check_inputs(config)
     _warn_before_building(config, settings, report)
+    check_patch_paths(config.patches_dir)
     check_patches(fromager_dirs_of(config), settings, config.patches_dir, config.variant, report)
     _check_reachable(settings)
     plan = plan_selective(config, report, pins) if config.mode.selective else None
