@@ -112,6 +112,24 @@ def test_only_what_has_no_wheel_here_and_what_is_listed_is_built(
     assert [item["project"] for item in recorded["from_source"]] == ["docopt", "six"]
 
 
+def test_a_project_the_stack_patches_or_has_settings_for_is_built_not_fetched(
+    tmp_path: Path, upstream: list[str]
+) -> None:
+    # idna and markupsafe have wheels upstream; the stack patches one and configures the
+    # other, which an upstream binary would ignore: both are built here, and said why.
+    config = _config(tmp_path, "")
+    (config.patches_dir / "idna").mkdir(parents=True)
+    (config.patches_dir / "idna" / "0001-x.patch").write_text("--- a/x\n+++ b/x\n")
+    config.settings_dir.mkdir(parents=True, exist_ok=True)
+    (config.settings_dir / "markupsafe.yaml").write_text("env:\n  CFLAGS: -O1\n")
+    plan = selective.plan_selective(config, report=lambda line: None)
+    assert {b.project: b.reason for b in plan.from_source} == {
+        "docopt": "sdist only upstream",
+        "idna": "patched here: 1 patch(es)",
+        "markupsafe": "build settings here: markupsafe.yaml",
+    }
+
+
 def test_a_listed_project_no_layer_needs_is_refused(tmp_path: Path, upstream: list[str]) -> None:
     config = _config(tmp_path, 'build_from_source = ["numpy"]\n')
     with pytest.raises(ConfigError, match="names numpy, which no layer needs on linux_x86_64"):

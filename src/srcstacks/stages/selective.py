@@ -9,11 +9,12 @@ platform a layer targets, into ``<work_dir>/<variant>/upstream-wheels/``, each c
 against the sha256 the index published, and records them in ``upstream.json``
 (:class:`UpstreamWheel`), which the publish stage reads.
 
-A pin is built from source when the index has no wheel of it for this machine's platform
-or ``build_from_source`` names its project. Fromager then builds its dependencies and
-build tools from source too (it builds the tree under each requirement), so those are
-never fetched. A project built here is not fetched for other platforms either: they
-need it from a build host of their own, as in full mode.
+A pin is built from source when the index has no wheel of it for this machine's platform,
+``build_from_source`` names its project, or the stack has patches or a build settings
+file for it (an upstream binary would ship without them, silently). Fromager then
+builds its dependencies and build tools from source too (it builds the tree under each
+requirement), so those are never fetched. A project built here is not fetched for other
+platforms either: they need it from a build host of their own, as in full mode.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from srcstacks.index_client import (
     published_files,
 )
 from srcstacks.layout import Layout, claim_dir, remove_file
+from srcstacks.patches import applicable_patches
 from srcstacks.platforms import best_wheel, build_platform, layer_python_version
+from srcstacks.settings import Settings, read_settings
 from srcstacks.stages.missing import Discovery, discover
 from srcstacks.wheel_availability import wheels_of
 
@@ -97,7 +100,10 @@ class UpstreamWheel:
 
 
 def plan_selective(
-    config: StackConfig, report: Report = print, pins: Path | None = None
+    config: StackConfig,
+    report: Report = print,
+    pins: Path | None = None,
+    settings: Settings | None = None,
 ) -> SelectivePlan:
     """Resolve the stack against the upstream index and decide what to build here.
 
@@ -126,6 +132,9 @@ def plan_selective(
         for pin in resolved_here
         if pin[0] in listed or pin in gaps_here
     }
+    own = settings if settings is not None else read_settings(config.settings_dir)
+    for pin, why in _own_inputs(config, own, resolved_here).items():
+        builds.setdefault(pin, why)
     plan = SelectivePlan(
         here=here,
         from_source=tuple(SourceBuild(p, v, why) for (p, v), why in sorted(builds.items())),
@@ -136,6 +145,20 @@ def plan_selective(
     write_json(layout.selective_plan, _plan_json(plan))
     atomic_write_text(layout.selective_constraints, plan.constraints())
     return plan
+
+
+def _own_inputs(
+    config: StackConfig, settings: Settings, pins: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The pins the stack patches or has build settings for, and which."""
+    found: dict[tuple[str, str], str] = {}
+    for project, version in sorted(pins):
+        patches = applicable_patches(config.patches_dir, project, version, config.variant)
+        if patches:
+            found[(project, version)] = f"patched here: {len(patches)} patch(es)"
+        elif project in settings:
+            found[(project, version)] = f"build settings here: {settings[project].path.name}"
+    return found
 
 
 def _pin_lines(text: str) -> list[tuple[str, str]]:

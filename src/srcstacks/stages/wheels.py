@@ -152,7 +152,7 @@ def build_wheels(
     check_patch_paths(config.patches_dir)
     check_patches(fromager_dirs_of(config), settings, config.patches_dir, config.variant, report)
     _check_reachable(settings)
-    plan = plan_selective(config, report, pins) if config.mode.selective else None
+    plan = plan_selective(config, report, pins, settings) if config.mode.selective else None
     requirements = plan.requirements if plan else collect_requirements(config)
     for layer in config.layers if plan is None else ():
         for requirement in layer.left_out:
