@@ -60,20 +60,24 @@ def serve_command(
         if state_dir is None:
             claim_dir(config.work_dir, "work dir")  # before a folder is made inside it
         target = (state_dir or Layout.of(config).index_state).absolute()
-        with managed_index(
-            target,
-            port=port or (config.index.port if config.index else DEFAULT_INDEX_PORT),
-            index_name=managed_index_name(config),
-            report=_say,
-            port_hint="choose another port with --port",
-        ) as index:
+        # Ctrl-C is how the user stops it: the server is stopped on the way out. From the
+        # first line that names the index on: whoever reads it may stop it at once.
+        with (
+            managed_index(
+                target,
+                port=port or (config.index.port if config.index else DEFAULT_INDEX_PORT),
+                index_name=managed_index_name(config),
+                report=_say,
+                port_hint="choose another port with --port",
+            ) as index,
+            contextlib.suppress(KeyboardInterrupt),
+            _stop_signals_interrupt(),
+        ):
             typer.echo(f"index:       {index.base_url}")
             typer.echo(f"simple API:  {index.simple_url}")
             typer.echo(f"upload user: {index.user} (password in {index.credentials_file})")
             _say("stop it with Ctrl-C")
-            # Ctrl-C is how the user stops it: the server is stopped on the way out.
-            with contextlib.suppress(KeyboardInterrupt), _stop_signals_interrupt():
-                _wait_while_running(index.server)
+            _wait_while_running(index.server)
         _say("private index stopped")
 
     _guarded(action)

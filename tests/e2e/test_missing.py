@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -119,12 +120,21 @@ def test_lock_says_which_layers_are_left_to_other_build_hosts(
 def test_a_dependency_only_another_platform_needs_stops_the_lock_with_a_table(
     built_stack: BuiltStack, tmp_path: Path
 ) -> None:
-    """click needs colorama on Windows; nothing here builds it, and venvstacks' lock
-    (uv's, for every platform) would fail with a bare "Failed to lock layer"."""
+    """click 8.1.7 needs colorama on Windows only. The demo targets linux_x86_64 alone, so
+    its layers are locked for that platform and need no colorama; once the runtime also
+    targets win_amd64, nothing here builds colorama, and venvstacks' lock would fail with
+    a bare "Failed to lock layer": srcstacks stops first, with a table."""
     spec = copy_built_stack(built_stack, tmp_path / "stack")
     document = tomlkit.parse(spec.read_text(encoding="utf-8"))
     app = next(a for a in document["applications"] if a["name"] == "punycode")  # type: ignore[union-attr]
     app["requirements"].append("click==8.1.7")  # type: ignore[index,union-attr]
+    spec.write_text(tomlkit.dumps(document), encoding="utf-8")
+    run_cli("build", spec)  # no [tool.uv] in the spec: the platforms say it all
+    lock = spec.parent / "requirements" / "app-punycode" / "pylock.app-punycode.toml"
+    packages = {item["name"] for item in tomllib.loads(lock.read_text())["packages"]}
+    assert "click" in packages and "colorama" not in packages
+
+    document["runtimes"][0]["platforms"] = ["linux_x86_64", "win_amd64"]  # type: ignore[index]
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")
     result = run_cli("build", spec, check=False)
     assert result.returncode == 1
