@@ -256,6 +256,11 @@ PILLOW_WITHOUT_TIFF = """\
          "12:00:01 INFO regex: src/_regex.c:13:5: error: 'y' undeclared\n"
          "12:00:02 INFO regex: error: command '/usr/bin/gcc' failed with exit code 1\n",
          "src/_regex.c:12:5: error: 'x' undeclared (first use)"),
+        # A parallel make wrote another job's command line into the same line first.
+        ("gcc -c -O3 -Wall -o Objects/abstract.o Objects/abstract.c Programs/python.c:2:2:"
+         " error: #error srcstacks test: this build must fail\n"
+         "make: *** [Makefile:1234: Objects/abstract.o] Error 1\n",
+         "Programs/python.c:2:2: error: #error srcstacks test: this build must fail"),
         # Else the backend's last error line that is not a wrapper's.
         ("12:00:01 INFO demo: ValueError: no version found\n"
          "12:00:01 INFO demo: error: invalid pyproject.toml config: `project.name`\n"

@@ -106,8 +106,9 @@ _PILLOW_MISSING = re.compile(
     r"The headers or library files could not be found for (?P<feature>[\w-]+),"
 )
 _MESON_MISSING = re.compile(r'Dependency "?(?P<library>[\w.+-]+)"? not found', re.IGNORECASE)
+# Anywhere in a line: a parallel make writes another job's output into the same line.
 _COMPILER_ERROR = re.compile(
-    r"^\S*?(?P<where>[^\s:]+:\d+(?::\d+)?): (?:fatal )?error: (?P<what>.+)$"
+    r"(?P<where>[\w./+-]+\.\w+:\d+(?::\d+)?): (?:fatal )?error: (?P<what>.+)$"
 )
 _ERROR_LINE = re.compile(r"\berror\b\s*[:!]", re.IGNORECASE)
 # Lines that only say that something above failed.

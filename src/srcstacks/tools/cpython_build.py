@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcstacks.errors import PatchFailedError, RuntimeBuildError, ToolError
+from srcstacks.errors import PatchFailedError, RuntimeBuildError, ToolError, ToolStartError
 from srcstacks.patches import PATCH_COMMAND
+from srcstacks.tools.compile_errors import build_failure_cause
 from srcstacks.tools.process import run_logged, run_probe, tool_env
 
 
@@ -150,5 +151,17 @@ def _step(
         run_logged(
             command, log_path=log_path, what=what, cwd=tree, env=tool_env(env), on_line=on_line
         )
-    except ToolError as exc:
+    except ToolStartError as exc:
         raise RuntimeBuildError(exc.reason, exc.log_path) from None
+    except ToolError as exc:
+        # The compiler's first error, not the last line a parallel make wrote.
+        cause = _cause_in(log_path)
+        reason = f"{what} failed: {cause}" if cause else exc.reason
+        raise RuntimeBuildError(reason, exc.log_path) from None
+
+
+def _cause_in(log_path: Path) -> str:
+    try:
+        return build_failure_cause(log_path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return ""
