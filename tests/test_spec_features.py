@@ -11,7 +11,7 @@ from srcstacks.config import load_config
 from srcstacks.errors import ConfigError, OtherPlatformWheelError
 from srcstacks.provenance import Manifest, SdistRecord, WheelProvenance
 from srcstacks.spec_rules import TARGET_PLATFORMS
-from srcstacks.stages.lock_elsewhere import check_other_platform_wheels, layer_environments
+from srcstacks.stages.lock_elsewhere import check_other_platform_wheels, lock_environments
 from srcstacks.stages.wheels import collect_requirements
 from srcstacks.tools.venvstacks import _layer_metadata
 
@@ -180,7 +180,7 @@ def test_a_linux_only_stack_locks_without_what_only_windows_needs(tmp_path: Path
                               runtime_platforms='platforms = ["linux_x86_64"]',
                               app_platforms=""))  # fmt: skip
     runtime = config.layers[0]
-    assert [str(m) for m in layer_environments(config, runtime)] == [
+    assert [str(m) for m in lock_environments(config)[runtime.env_name]] == [
         'sys_platform == "linux" and platform_machine == "x86_64"'
     ]
     check_other_platform_wheels(config, Manifest({}))
@@ -190,7 +190,7 @@ def test_a_linux_only_stack_locks_without_what_only_windows_needs(tmp_path: Path
     )
     config.spec_path.write_text(text)
     config = load_config(config.spec_path)
-    assert [str(m) for m in layer_environments(config, config.layers[0])] == [
+    assert [str(m) for m in lock_environments(config)[config.layers[0].env_name]] == [
         'sys_platform == "win32"'
     ]
     with pytest.raises(OtherPlatformWheelError):

@@ -191,17 +191,11 @@ def record_inputs(
     ``dirs``: every Fromager folder set of the stack (one per Python it builds for).
     """
     recorded = _read_record(config)
-    present = {
-        name: key
-        for each in ([dirs] if isinstance(dirs, FromagerDirs) else dirs)
-        for name, key in built_wheels(each).items()
-    }
-    updated = {name: inputs for name, inputs in recorded.items() if name in present}
+    updated: dict[str, Any] = {}
     for each in [dirs] if isinstance(dirs, FromagerDirs) else dirs:
         for filename, (project, version) in built_wheels(each).items():
-            record = updated.setdefault(
-                filename, current_inputs(config, project, version, settings)
-            )
-            # Its bytes as built (a record from before this check gets them now).
-            record.setdefault("sha256", sha256_file(each.built_wheels / filename))
+            record = recorded.get(filename) or current_inputs(config, project, version, settings)
+            if "sha256" not in record:  # its bytes as built (an older record gets them now)
+                record["sha256"] = sha256_file(each.built_wheels / filename)
+            updated[filename] = record
     write_json(_record_path(config), updated)

@@ -24,7 +24,7 @@ from typing import Any
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
 
-from srcstacks.config import Layer, StackConfig
+from srcstacks.config import StackConfig
 from srcstacks.errors import ConfigError, OtherPlatformWheelError
 from srcstacks.provenance import Manifest
 from srcstacks.spec_rules import (
@@ -38,8 +38,9 @@ from srcstacks.spec_rules import (
 def check_other_platform_wheels(config: StackConfig, manifest: Manifest) -> None:
     """Refuse to lock when a requirement only other platforms need has no wheel."""
     published = {record.project for record in manifest.wheels.values()}
+    locked_for = lock_environments(config)
     for layer in config.layers:
-        environments = layer_environments(config, layer)
+        environments = locked_for[layer.env_name]
         runtime = next(item for item in config.stack_of(layer) if item.python_implementation)
         for requirement in layer.elsewhere:
             if canonicalize_name(requirement.name) in published:
@@ -62,14 +63,16 @@ def check_other_platform_wheels(config: StackConfig, manifest: Manifest) -> None
             )
 
 
-def layer_environments(config: StackConfig, layer: Layer) -> list[Marker]:
-    """What ``uv lock`` resolves ``layer`` for (empty: every platform): the spec's own
-    ``[tool.uv] environments`` when it sets them, else those of the platforms the layer
-    targets, which srcstacks writes into the layer's lock project
+def lock_environments(config: StackConfig) -> dict[str, list[Marker]]:
+    """What ``uv lock`` resolves each layer for, by env name (empty: every platform): the
+    spec's own ``[tool.uv] environments`` when it sets them, else those of the platforms
+    the layer targets, which srcstacks writes into the layer's lock project
     (:mod:`srcstacks.tools.venvstacks_main`)."""
-    return uv_environments(config.spec_path) or [
-        Marker(marker) for marker in environment_markers(layer.platforms)
-    ]
+    spec_wide = uv_environments(config.spec_path)
+    return {
+        layer.env_name: spec_wide or [Marker(m) for m in environment_markers(layer.platforms)]
+        for layer in config.layers
+    }
 
 
 def uv_environments(spec_path: Path) -> list[Marker]:

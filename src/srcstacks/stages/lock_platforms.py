@@ -39,7 +39,7 @@ from srcstacks.platforms import (
     wheel_fits,
 )
 from srcstacks.spec_rules import marker_environment
-from srcstacks.stages.lock_elsewhere import layer_environments
+from srcstacks.stages.lock_elsewhere import lock_environments
 from srcstacks.wheel_availability import Gap, describe_files, render_table
 
 Report = Callable[[str], None]
@@ -147,7 +147,7 @@ def _gaps(config: StackConfig, catalogue: dict[str, list[_Wheel]]) -> set[Gap]:
     a project with no wheel at all stops it whichever of them needs it.
     """
     gaps: set[Gap] = set()
-    environments = {layer.env_name: layer_environments(config, layer) for layer in config.layers}
+    environments = lock_environments(config)
     for target in TARGET_PLATFORMS:
         needed: dict[str, set[str]] = {}
         for layer in config.layers:  # runtimes, frameworks, applications: lower first

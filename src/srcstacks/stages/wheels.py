@@ -148,9 +148,10 @@ def build_wheels(
     earlier build resolved.
     """
     settings = _check_inputs(config)
-    _warn_before_building(config, settings, report)
+    last_build = fromager_dirs_of(config)
+    _warn_before_building(config, last_build, settings, report)
     check_patch_paths(config.patches_dir)
-    check_patches(fromager_dirs_of(config), settings, config.patches_dir, config.variant, report)
+    check_patches(last_build, settings, config.patches_dir, config.variant, report)
     _check_reachable(settings)
     plan = plan_selective(config, report, pins, settings) if config.mode.selective else None
     requirements = plan.requirements if plan else collect_requirements(config)
@@ -328,10 +329,15 @@ def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
     return sorted({(entry.project, entry.version) for entry in entries})
 
 
-def _warn_before_building(config: StackConfig, settings: Settings, report: Report) -> None:
+def _warn_before_building(
+    config: StackConfig,
+    every_dirs: Sequence[fromager.FromagerDirs],
+    settings: Settings,
+    report: Report,
+) -> None:
     """Name the patch folders no project of the last build or of the spec uses, before a
     long build (a first build's graph is known only once built: it is checked after)."""
-    last = {key for dirs in fromager_dirs_of(config) for key in built_projects(dirs)}
+    last = {key for dirs in every_dirs for key in built_projects(dirs)}
     if not last:
         return
     wanted = [Requirement(text) for text in collect_requirements(config)]

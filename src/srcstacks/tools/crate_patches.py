@@ -69,9 +69,9 @@ def defer(source_root: Path, patch: Path) -> None:
 def apply_deferred(project_dir: Path, apply: Callable[[Path, Path], None]) -> list[Path]:
     """Apply the patches set aside for the source tree holding ``project_dir``; them.
 
-    ``apply(patch, source_root)`` is Fromager's own (``patch -p1``, logged as for every
-    patch, so a failure is reported alike); the patches go in the order Fromager applied
-    the others, by file name.
+    ``apply(patch, source_root)`` applies a patch as every other is applied (exactly,
+    logged alike, so a failure is reported alike); the patches go in the order Fromager
+    applied the others, by file name.
     """
     here = project_dir.resolve()
     applied: list[Path] = []

@@ -110,7 +110,7 @@ def _vendor_locked(req: Any, project_dir: Path, **kwargs: Any) -> bool:
             f"{problem}: srcstacks compiles only the crates a Cargo.lock pins; fix the"
             " Cargo.lock upstream or with a patch in the stack's patches folder"
         )
-    crate_patches.apply_deferred(project_dir, lambda patch, root: _fromager_apply(req, patch, root))
+    crate_patches.apply_deferred(project_dir, lambda patch, root: _apply_exactly(req, patch, root))
     return vendored
 
 
@@ -170,7 +170,6 @@ setattr(hooks, _POST_BOOTSTRAP, _post_bootstrap)
 _fromager_vendor_rust = getattr(vendor_rust, _VENDOR_RUST)
 setattr(vendor_rust, _VENDOR_RUST, _vendor_locked)
 setattr(vendor_rust, _CARGO_VENDOR, _cargo_vendor)
-_fromager_apply = getattr(sources, _APPLY_PATCH)
 setattr(sources, _APPLY_PATCH, _apply_or_defer)
 
 if __name__ == "__main__":
