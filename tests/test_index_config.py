@@ -8,7 +8,9 @@ import pytest
 
 from srcstacks.config import IndexSettings, Overrides, load_config
 from srcstacks.errors import ConfigError
-from srcstacks.index_target import index_target
+from srcstacks.errors import StateError
+from srcstacks.index_target import index_target, locked_index_url
+from srcstacks.layout import Layout
 from srcstacks.private_index import Credentials, IndexLocation
 from tests.test_config import SPEC, write
 
@@ -37,6 +39,7 @@ def test_url_and_managed(tmp_path: Path) -> None:
     [
         ('url = "http://h/u/i/"\nmanaged = true\n', "sets both 'url' and 'managed = true'"),
         ("port = 1\n", "needs 'url' or 'managed = true'"),
+        ('url = "http://h/u/i/"\nport = 4000\n', "'tool.srcstacks.index.port' is for 'managed"),
         ('url = "http://h/u/i/"\npassword = "x"\n', "credentials never go in the spec"),
         ('url = "http://h/u/i/"\nuser = "x"\n', "SRCSTACKS_INDEX_USER"),
         ('url = "http://me:pw@h/u/i/"\n', "credentials never go in the URL"),
@@ -95,3 +98,46 @@ def test_a_managed_index_is_one_index_per_variant_on_loopback(tmp_path: Path) ->
     target = index_target(load_config(spec, Overrides(variant="gpu")))
     assert target is not None and target.credentials is None  # before its first start
     assert target.location.simple_url == "http://127.0.0.1:4100/srcstacks/gpu/+simple/"
+
+
+def test_a_managed_index_runs_where_its_state_says_it_does(tmp_path: Path) -> None:
+    spec = write(tmp_path, SPEC + "\n[tool.srcstacks.index]\nmanaged = true\n")
+    config = load_config(spec)
+    with pytest.raises(StateError, match="the managed index has not run yet"):
+        index_target(config)
+    state_dir = Layout.of(config).index_state
+    state_dir.mkdir(parents=True)
+    (state_dir / "port").write_text("39170\n")  # as the running server recorded it
+    target = index_target(config)
+    assert target is not None
+    assert target.location.simple_url == "http://127.0.0.1:39170/srcstacks/cpu/+simple/"
+    # --index-port (or the spec's port) is where the next start listens; the running
+    # server's record still says where it is now.
+    moved = load_config(spec, Overrides(index_port=4000))
+    assert moved.index == IndexSettings(managed=True, port=4000)
+    target = index_target(moved)
+    assert target is not None and ":39170/" in target.location.base_url
+
+
+def test_index_port_is_for_a_managed_index_only(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--index-port is for a managed index, and this"):
+        load_config(write(tmp_path, SPEC), Overrides(index_port=4000))
+    with pytest.raises(ConfigError, match="not one given by --index"):
+        load_config(write(tmp_path, SPEC), Overrides(index_url="http://h/u/i/", index_port=4000))
+
+
+@pytest.mark.parametrize(
+    ("table", "locked"),
+    [
+        ("managed = true\n", "https://private-index.invalid/+simple/"),
+        ("managed = true\nport = 4000\n", "https://private-index.invalid/+simple/"),
+        ('url = "http://team:3141/u/i/"\n', "https://private-index.invalid/+simple/"),
+        ('url = "https://a/api/pypi/r/simple/"\n', "https://private-index.invalid/simple/"),
+    ],
+)
+def test_locks_name_the_index_by_no_host_and_no_port(
+    tmp_path: Path, table: str, locked: str
+) -> None:
+    spec = write(tmp_path, SPEC + "\n[tool.srcstacks.index]\n" + table)
+    assert locked_index_url(load_config(spec)) == locked
+    assert locked_index_url(load_config(spec, Overrides(no_index=True))) is None

@@ -100,6 +100,16 @@ NoIndexOpt = Annotated[
         "--no-index", help="Use the wheel dir alone, whatever [tool.srcstacks.index] says."
     ),
 ]
+IndexPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--index-port",
+        help="Port of the managed index (default: [tool.srcstacks.index] port, else the"
+        " port of its last run if free, else a free one).",
+        min=1,
+        max=65535,
+    ),
+]
 
 JobsOpt = Annotated[
     int | None,
@@ -161,6 +171,7 @@ def _stage_command(
         runtime_interpreter: RuntimeInterpreterOpt = None,
         index: IndexOpt = None,
         no_index: NoIndexOpt = False,
+        index_port: IndexPortOpt = None,
         force: ForceOpt = False,
         jobs: JobsOpt = None,
         executor: ExecutorOpt = None,
@@ -183,6 +194,7 @@ def _stage_command(
             runtime_interpreter=runtime_interpreter,
             index_url=index,
             no_index=no_index,
+            index_port=index_port,
         )
 
         def run() -> None:

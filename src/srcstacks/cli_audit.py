@@ -14,6 +14,7 @@ import typer
 
 from srcstacks.cli import (
     IndexOpt,
+    IndexPortOpt,
     NoIndexOpt,
     OutputOpt,
     SpecArg,
@@ -37,6 +38,7 @@ def _built_stack(
     output_dir: Path | None,
     index: str | None,
     no_index: bool,
+    index_port: int | None,
 ) -> StackConfig:
     """The config of a built stack as ``verify`` and ``report`` read it: the same options
     (variant, wheel and output dirs, the index) name the same outputs in both."""
@@ -46,6 +48,7 @@ def _built_stack(
         output_dir=output_dir,
         index_url=index,
         no_index=no_index,
+        index_port=index_port,
     )
     return load_config(spec, overrides)
 
@@ -102,6 +105,7 @@ def verify_command(
     output_dir: OutputOpt = None,
     index: IndexOpt = None,
     no_index: NoIndexOpt = False,
+    index_port: IndexPortOpt = None,
     rebuild: Annotated[
         bool, typer.Option(help="Also rebuild everything in a scratch dir and compare bytes.")
     ] = False,
@@ -120,7 +124,7 @@ def verify_command(
         from srcstacks.stages.rebuild import rebuild_and_compare
         from srcstacks.stages.verify import held_for_reading, verify_build
 
-        config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index)
+        config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index, index_port)
         # Verify alone only reads (it works on a read-only copy); a rebuild writes.
         held = pipeline.work_dir_held(config, _say) if rebuild else held_for_reading(config)
         with held, pipeline.index_running(config, _say):
@@ -161,6 +165,7 @@ def report_command(
     output_dir: OutputOpt = None,
     index: IndexOpt = None,
     no_index: NoIndexOpt = False,
+    index_port: IndexPortOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(help="Where to write the page (default: <work_dir>/<variant>/report.html)."),
@@ -177,7 +182,7 @@ def report_command(
     def action() -> None:
         from srcstacks.report import write_report
 
-        config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index)
+        config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index, index_port)
         target = (output or Layout.of(config).report).absolute()
         typer.echo(f"report written to {write_report(config, target, _say, verify=verify)}")
 

@@ -13,6 +13,7 @@ import typer
 
 from srcstacks.cli import (
     IndexOpt,
+    IndexPortOpt,
     NoIndexOpt,
     SettingsOpt,
     SpecArg,
@@ -68,6 +69,7 @@ def collect_command(
     wheel_dir: WheelOpt = None,
     index: IndexOpt = None,
     no_index: NoIndexOpt = False,
+    index_port: IndexPortOpt = None,
 ) -> None:
     """Merge wheel dirs built on other hosts into this stack's wheel dir (and its index)."""
 
@@ -81,6 +83,7 @@ def collect_command(
             wheel_dir=wheel_dir,
             index_url=index,
             no_index=no_index,
+            index_port=index_port,
         )
         run_collect(load_config(spec, overrides), sources, _say)
 

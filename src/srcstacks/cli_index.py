@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from srcstacks.cli import SpecArg, VariantOpt, WorkOpt, _guarded, _say
-from srcstacks.config import DEFAULT_INDEX_PORT, DEFAULT_SPEC_NAME, Overrides, load_config
+from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
 from srcstacks.layout import Layout, claim_dir
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ index_app = typer.Typer(
 PortOpt = Annotated[
     int | None,
     typer.Option(
-        help="Loopback port to serve on (default: [tool.srcstacks.index] port, or 3141).",
+        help="Loopback port to serve on (default: [tool.srcstacks.index] port, else the"
+        " port of its last run if free, else a free one).",
         min=1,
         max=65535,
     ),
@@ -65,7 +66,7 @@ def serve_command(
         with (
             managed_index(
                 target,
-                port=port or (config.index.port if config.index else DEFAULT_INDEX_PORT),
+                port=port or (config.index.port if config.index else None),
                 index_name=managed_index_name(config),
                 report=_say,
                 port_hint="choose another port with --port",

@@ -40,10 +40,6 @@ DEFAULT_VARIANT = "cpu"
 _VARIANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-# The managed index's port when the spec names none: devpi's own default.
-DEFAULT_INDEX_PORT = 3141
-
-
 @dataclass(frozen=True)
 class IndexSettings:
     """``[tool.srcstacks.index]`` or ``--index``: a private index as the home of the wheels.
@@ -55,7 +51,8 @@ class IndexSettings:
 
     url: str | None = None
     managed: bool = False
-    port: int = DEFAULT_INDEX_PORT
+    # A managed index's port; None: the one it had last time if free, else a free one.
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +157,8 @@ class Overrides:
     index_url: str | None = None
     # --no-index: the wheel dir alone, whatever the spec's [tool.srcstacks.index] says.
     no_index: bool = False
+    # --index-port: the port of the managed index, over [tool.srcstacks.index] port.
+    index_port: int | None = None
 
 
 def load_config(spec: Path, overrides: Overrides | None = None) -> StackConfig:
@@ -308,9 +307,11 @@ def _parse_index_table(spec_path: Path, table: Mapping[str, Any] | None) -> Inde
         )
     if url is None and not managed:
         raise ConfigError(f"{spec_path}: [{prefix}] needs 'url' or 'managed = true'")
-    port = table.get("port", DEFAULT_INDEX_PORT)
-    if isinstance(port, bool) or not 1 <= port <= 65535:
+    port = table.get("port")
+    if port is not None and (isinstance(port, bool) or not 1 <= port <= 65535):
         raise ConfigError(f"{spec_path}: '{prefix}.port' must be a port number, not {port!r}")
+    if port is not None and not managed:
+        raise ConfigError(f"{spec_path}: '{prefix}.port' is for 'managed = true' only")
     if url is not None:
         check_index_url(f"{spec_path}: '{prefix}.url'", url)
     return IndexSettings(url=url, managed=managed, port=port)
@@ -388,8 +389,17 @@ def _index_overrides(index: IndexSettings | None, overrides: Overrides) -> Index
     if overrides.no_index:
         return None
     if overrides.index_url is not None:
+        if overrides.index_port is not None:
+            raise ConfigError("--index-port is for a managed index, not one given by --index")
         check_index_url("--index", overrides.index_url)
         return IndexSettings(url=overrides.index_url)
+    if overrides.index_port is not None:
+        if index is None or not index.managed:
+            raise ConfigError(
+                "--index-port is for a managed index, and this stack has none"
+                " ([tool.srcstacks.index] managed = true)"
+            )
+        return replace(index, port=overrides.index_port)
     return index
 
 

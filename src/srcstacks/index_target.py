@@ -1,8 +1,8 @@
 """Which private index a stack publishes to and locks against, and as whom.
 
 Reads the config's ``[tool.srcstacks.index]`` (or ``--index``) and, for a managed index,
-the credentials file :mod:`managed_index` keeps in its state folder; writes nothing. ``None``
-means the stack has no index: the wheel dir alone is the home of its wheels.
+the credentials file and port :mod:`managed_index` keeps in its state folder; writes
+nothing. ``None`` means the stack has no index: the wheel dir alone is the home of its wheels.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from srcstacks.config import StackConfig
+from srcstacks.errors import StateError
 from srcstacks.layout import Layout
-from srcstacks.managed_index import INDEX_USER, managed_url, stored_password
+from srcstacks.managed_index import INDEX_USER, managed_url, recorded_port, stored_password
 from srcstacks.private_index import Credentials, IndexLocation
+from srcstacks.tools.pylock_urls import PORTABLE_BASE, portable
 from srcstacks.tools.venvstacks import WheelSource
 
 
@@ -31,8 +33,15 @@ def index_target(config: StackConfig) -> IndexTarget | None:
         return None
     if settings.url is not None:
         return IndexTarget(IndexLocation.parse(settings.url), Credentials.from_environment())
-    location = IndexLocation.parse(managed_url(settings.port, managed_index_name(config)))
-    password = stored_password(Layout.of(config).index_state)
+    state_dir = Layout.of(config).index_state
+    port = recorded_port(state_dir) or settings.port
+    if port is None:
+        raise StateError(
+            f"the managed index has not run yet ({state_dir} records no port): run"
+            " 'srcstacks build' or 'srcstacks index serve'"
+        )
+    location = IndexLocation.parse(managed_url(port, managed_index_name(config)))
+    password = stored_password(state_dir)
     return IndexTarget(location, Credentials(INDEX_USER, password) if password else None)
 
 
@@ -46,4 +55,18 @@ def managed_index_name(config: StackConfig) -> str:
 def wheel_source(config: StackConfig) -> WheelSource:
     """Where venvstacks takes the stack's wheels from: its index if it has one."""
     target = index_target(config)
-    return WheelSource(config.wheel_dir, target.location.simple_url if target else None)
+    if target is None:
+        return WheelSource(config.wheel_dir)
+    return WheelSource(config.wheel_dir, target.location.simple_url, target.location.base_url)
+
+
+def locked_index_url(config: StackConfig) -> str | None:
+    """The index as the committed locks name it (no host, no port), or None without one.
+
+    Known without the index running: a managed index is devpi's ``.../+simple/``.
+    """
+    settings = config.index
+    if settings is None:
+        return None
+    location = IndexLocation.parse(settings.url or PORTABLE_BASE)
+    return portable(location.simple_url, location.base_url)

@@ -5,7 +5,12 @@ Reads and writes the state folder (claimed as srcstacks' own, see :mod:`layout`)
     <state_dir>/credentials.json   the passwords (mode 0600, made once, reused)
     <state_dir>/devpi/             devpi-server's state: users, indexes, wheels
     <state_dir>/devpi-server.log   the server's log (devpi-init.log: its first start)
+    <state_dir>/port               the port it listens on (or last listened on)
     <state_dir>/.lock              held while the server runs
+
+Unless told a port, the server takes the one it had last time if it is free, else one
+the system hands out: two stacks' indexes on one host never need a port in their specs,
+and the locks name no port anyway (:mod:`srcstacks.tools.pylock_urls`).
 
 The index is ``srcstacks/<index_name>``: no upstream bases, non-volatile. Its user's
 password goes to whoever uploads (the publish stage); root's stays in the credentials
@@ -23,7 +28,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from srcstacks.config import DEFAULT_INDEX_PORT
 from srcstacks.errors import StateError
 from srcstacks.layout import claim_dir, discard_temporary
 from srcstacks.tools import devpi
@@ -31,14 +35,26 @@ from srcstacks.tools.process import current_run, run_marked
 from srcstacks.worklock import exclusive
 
 INDEX_USER = "srcstacks"
-DEFAULT_PORT = DEFAULT_INDEX_PORT
 HOST = "127.0.0.1"  # loopback only: nothing outside this machine can reach it
 CREDENTIALS_NAME = "credentials.json"
+PORT_NAME = "port"
+# Ports handed out by the system that another process took before devpi-server bound
+# them (a race of milliseconds) before giving up.
+_FREE_PORT_TRIES = 3
 
 
 def managed_url(port: int, index_name: str) -> str:
     """The base URL of the managed index ``index_name`` (one per variant) on ``port``."""
     return f"http://{HOST}:{port}/{INDEX_USER}/{index_name}/"
+
+
+def recorded_port(state_dir: Path) -> int | None:
+    """The port the index in ``state_dir`` listens on (last listened on); None if never run."""
+    try:
+        text = (state_dir / PORT_NAME).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() and 1 <= int(text) <= 65535 else None
 
 
 def stored_password(state_dir: Path) -> str | None:
@@ -75,14 +91,15 @@ class _Credentials:
 def managed_index(
     state_dir: Path,
     *,
-    port: int = DEFAULT_PORT,
+    port: int | None = None,
     index_name: str,
     report: Callable[[str], None],
-    port_hint: str = "choose another port with [tool.srcstacks.index] port",
+    port_hint: str = "choose another port with --index-port or [tool.srcstacks.index] port",
 ) -> Iterator[ManagedIndex]:
     """Run devpi-server on ``127.0.0.1:port`` with the index ``srcstacks/<index_name>``.
 
-    Stops the server on exit. One server per state folder at a time (its ``.lock``).
+    ``port`` None: the port of the last run if it is free, else a free one. Stops the
+    server on exit. One server per state folder at a time (its ``.lock``).
     """
     state_dir = claim_dir(state_dir.absolute(), "index state")
     # The server carries the state dir's marker (so a leftover one is stopped by the
@@ -91,14 +108,9 @@ def managed_index(
     with exclusive(state_dir, report):
         server_dir = state_dir / "devpi"
         credentials = _credentials(state_dir / CREDENTIALS_NAME, server_dir)
-        with devpi.serve(
-            server_dir,
-            host=HOST,
-            port=port,
-            log_path=state_dir / "devpi-server.log",
-            root_password=credentials.root_password,
-            port_hint=port_hint,
-        ) as server:
+        with contextlib.ExitStack() as running:
+            server = _start(running, state_dir, port, credentials.root_password, port_hint)
+            _record_port(state_dir, server.port)
             base_url = devpi.ensure_private_index(
                 server.root_url,
                 INDEX_USER,
@@ -118,6 +130,49 @@ def managed_index(
                     state_dir / CREDENTIALS_NAME,
                     server,
                 )
+
+
+def _start(
+    running: contextlib.ExitStack,
+    state_dir: Path,
+    port: int | None,
+    root_password: str,
+    port_hint: str,
+) -> devpi.DevpiServer:
+    """devpi-server on ``port``, or on the first free one of :func:`_ports_to_try`."""
+    candidates = [port] if port is not None else _ports_to_try(state_dir)
+    for number, candidate in enumerate(candidates, start=1):
+        try:
+            return running.enter_context(
+                devpi.serve(
+                    state_dir / "devpi",
+                    host=HOST,
+                    port=candidate,
+                    log_path=state_dir / "devpi-server.log",
+                    root_password=root_password,
+                    port_hint=port_hint,
+                )
+            )
+        except devpi.PortInUseError:
+            if number == len(candidates):
+                raise
+    raise AssertionError("unreachable: the last candidate port raises")
+
+
+def _ports_to_try(state_dir: Path) -> list[int]:
+    """Last run's port if it is free (whoever reads its URL keeps it), then free ones."""
+    previous = recorded_port(state_dir)
+    ports = [previous] if previous is not None and devpi.port_is_free(HOST, previous) else []
+    return ports + [devpi.free_port(HOST) for _ in range(_FREE_PORT_TRIES)]
+
+
+def _record_port(state_dir: Path, port: int) -> None:
+    temporary = state_dir / f".{PORT_NAME}.{secrets.token_hex(4)}.part"
+    try:
+        temporary.write_text(f"{port}\n", encoding="ascii")
+        temporary.replace(state_dir / PORT_NAME)
+    finally:
+        discard_temporary(temporary)
 
 
 def _credentials(path: Path, server_dir: Path) -> _Credentials:

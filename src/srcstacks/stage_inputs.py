@@ -67,7 +67,9 @@ def common_inputs(config: StackConfig) -> dict[str, Any]:
         "python": sys.version,
         "machine": platform.machine(),
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
-        "index": None if index is None else [index.url, index.managed, index.port],
+        # Not a managed index's port: where it listens changes no output (the locks
+        # name no host or port).
+        "index": None if index is None else [index.url, index.managed],
         "dirs": [
             _relative(config, folder)
             for folder in (config.work_dir, config.wheel_dir, config.output_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -21,7 +22,7 @@ import pytest
 
 from srcstacks.errors import ToolStartError
 from srcstacks.layout import claim_dir
-from srcstacks.managed_index import ManagedIndex, managed_index
+from srcstacks.managed_index import ManagedIndex, managed_index, recorded_port
 from srcstacks.tools.devpi import ADMIN_USER, Login, index_config
 from srcstacks.tools.devpi import _call as devpi_call
 from srcstacks.tools.process import current_run, run_marked
@@ -114,7 +115,9 @@ def test_restart_reuses_credentials_index_and_wheels(tmp_path: Path) -> None:
     credentials_file = state_dir / "credentials.json"
     assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600
     saved = credentials_file.read_text()
-    with managed_index(state_dir, port=port, index_name="cpu", report=lines.append) as second:
+    assert recorded_port(state_dir) == port
+    # No port asked for: the port of the last run, free again, is taken (its URL holds).
+    with managed_index(state_dir, index_name="cpu", report=lines.append) as second:
         assert second.password == first.password
         assert second.base_url == first.base_url
         assert wheel.name in fetch(second.simple_url + "tinypkg/")
@@ -127,6 +130,43 @@ def test_restart_reuses_credentials_index_and_wheels(tmp_path: Path) -> None:
     )
     assert first.password not in repr(first)
     assert_no_password_in(state_dir, "\n".join(lines), credentials(first))
+
+
+def test_indexes_of_two_stacks_run_at_once_each_on_a_free_port(tmp_path: Path) -> None:
+    first_state, second_state = tmp_path / "first", tmp_path / "second"
+    with (
+        managed_index(first_state, index_name="cpu", report=print) as first,
+        managed_index(second_state, index_name="cpu", report=print) as second,
+    ):
+        assert first.base_url != second.base_url
+        for index, state_dir in ((first, first_state), (second, second_state)):
+            assert http_status(index.simple_url) == 200
+            assert f"127.0.0.1:{recorded_port(state_dir)}/" in index.base_url
+    # The first one's last port is taken now: it moves to a free one, and records it.
+    taken_port = recorded_port(first_state)
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+        taken.bind(("127.0.0.1", taken_port or 0))
+        taken.listen()
+        with managed_index(first_state, index_name="cpu", report=print) as moved:
+            assert f":{taken_port}/" not in moved.base_url
+            assert http_status(moved.simple_url) == 200
+    assert recorded_port(first_state) != taken_port
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
+def test_a_loopback_that_is_down_is_one_line_at_once(tmp_path: Path) -> None:
+    # A new network namespace has its loopback interface down: devpi-server would start
+    # and never be reached (srcstacks waited its whole start timeout).
+    result = subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "srcstacks", "index", "serve", str(SPEC),
+         "--work-dir", str(tmp_path / "w")],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert_one_clear_error(result.stderr, "where the index would listen: Network is unreachable")
+    assert "(is the loopback interface down?)" in result.stderr
+    assert not (tmp_path / "w" / "index" / "devpi").exists()  # refused before devpi ran
 
 
 def assert_no_password_in(state_dir: Path, output: str, secrets: dict[str, str]) -> None:

@@ -29,7 +29,7 @@ from srcstacks.fsutil import (
     sha256_file,
     write_json,
 )
-from srcstacks.index_target import wheel_source
+from srcstacks.index_target import locked_index_url, wheel_source
 from srcstacks.layer_fingerprints import (
     LayerRecord,
     lower_first,
@@ -107,7 +107,7 @@ def build_archives(
     # With a private index, committed locks need no wheel built here: fetch them.
     mirror_locked_wheels(config, report)
     manifest = check_wheel_dir(config.wheel_dir)
-    locked = check_locks(config, manifest, wheel_source(config).index_url)
+    locked = check_locks(config, manifest, locked_index_url(config))
     published = read_published_manifest(config.output_dir)
     records = {} if force else read_layer_records(config, STAGE)
     plan = _plan(config, published, records)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from srcstacks.config import StackConfig
 from srcstacks.errors import PrivateIndexError
 from srcstacks.fsutil import atomic_path, write_json
-from srcstacks.index_target import index_target
+from srcstacks.index_target import index_target, locked_index_url
 from srcstacks.layout import Layout, claim_dir
 from srcstacks.private_index import (
     PROVENANCE_PROJECT,
@@ -61,7 +61,7 @@ def mirror_locked_wheels(config: StackConfig, report: Report = print) -> int:
     if target is None:
         return 0
     location = target.location
-    entries, _ = read_locks(config, location.simple_url)
+    entries, _ = read_locks(config, locked_index_url(config))
     layout = Layout.of(config)
     manifest = read_manifest_or_empty(config.wheel_dir)
     wanted = [_locked(entry) for entry in entries]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from srcstacks.config import StackConfig
 from srcstacks.fingerprints import stamp_files
-from srcstacks.index_target import wheel_source
+from srcstacks.index_target import locked_index_url, wheel_source
 from srcstacks.layer_fingerprints import (
     LayerRecord,
     lower_first,
@@ -64,7 +64,6 @@ def lock_layers(
     # every platform uv will lock, before venvstacks locks them all at once.
     check_other_platform_wheels(config, manifest)
     check_every_platform(config, [config.wheel_dir / name for name in manifest.wheels], report)
-    source = wheel_source(config)
     locking = _Locking(config, manifest, {} if force else read_layer_records(config, STAGE))
     # Lower layers first; a layer above one that now pins something else is locked in
     # a second round (a rebuilt wheel of the same version pins nothing new).
@@ -75,8 +74,8 @@ def lock_layers(
         if not locking.relocked:
             runtimes_for(config, stale, report)
         locking.relock(stale, report)
-    locked = check_locks(config, manifest, source.index_url)
-    _record(config, manifest, source.index_url)
+    locked = check_locks(config, manifest, locked_index_url(config))
+    _record(config, manifest, locked_index_url(config))
     log = Layout.of(config).log("venvstacks-lock")
     count = len(locking.relocked)
     what = f"locked {count} layer(s) again" if count else "no layer needed locking"
@@ -96,9 +95,7 @@ class _Locking:
 
     def state(self, name: str) -> LayerLockState:
         layer = next(item for item in self.config.layers if item.env_name == name)
-        return layer_lock_state(
-            self.config, layer, self.manifest, wheel_source(self.config).index_url
-        )
+        return layer_lock_state(self.config, layer, self.manifest, locked_index_url(self.config))
 
     def plan(self, report: Report) -> list[str]:
         """The layers not locked yet in this stage to lock again, lower first; says why."""

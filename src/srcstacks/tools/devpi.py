@@ -67,6 +67,11 @@ class DevpiServer:
     log_path: Path
     _process: subprocess.Popen[bytes] = field(repr=False, compare=False)
 
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return urllib.parse.urlsplit(self.root_url).port or 0
+
     def exit_code(self) -> int | None:
         """The server's exit code once it has stopped by itself, else ``None``."""
         return self._process.poll()
@@ -84,7 +89,7 @@ def serve(
     port: int,
     log_path: Path,
     root_password: str,
-    port_hint: str = "choose another port with [tool.srcstacks.index] port or --index-port",
+    port_hint: str = "choose another port with --index-port or [tool.srcstacks.index] port",
 ) -> Iterator[DevpiServer]:
     """Run devpi-server on ``host:port`` with its state in ``state_dir``; stop it on exit.
 
@@ -127,20 +132,54 @@ def serve(
 
 
 def check_port_free(host: str, port: int, port_hint: str) -> None:
-    """Refuse at once when something listens on ``host:port`` (bound briefly to find out).
+    """Refuse at once when something listens on ``host:port``, or when nothing could
+    reach a server there (bound briefly, and connected to, to find out).
 
     With ``SO_REUSEADDR``, as the server sets it, so connections of a server that just
-    stopped (``TIME_WAIT``) do not count as the port being in use.
+    stopped (``TIME_WAIT``) do not count as the port being in use. The connection finds
+    a loopback interface that is down at once, not after the start timeout.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with _socket(host) as probe:
         try:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUseError(_port_message(host, port, port_hint)) from None
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        probe.listen(1)
+        with _socket(host) as client:
+            try:
+                client.settimeout(5)
+                client.connect(probe.getsockname()[:2])
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot connect to {_url_host(host)}:{port}, where the index would"
+                    f" listen: {exc.strerror or exc} (is the loopback interface down?)"
+                ) from None
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be listened on now."""
+    with _socket(host) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(host: str) -> int:
+    """A port on ``host`` the system considers free now (someone may take it next)."""
+    with _socket(host) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _socket(host: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    made = socket.socket(family, socket.SOCK_STREAM)
+    made.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return made
 
 
 def _port_message(host: str, port: int, port_hint: str) -> str:

@@ -2,8 +2,8 @@
 
 venvstacks is started as ``<python> -m srcstacks.tools.venvstacks_main``: its console
 script, started by an interpreter named ``python3.11``, looks for ``bin/python.11`` and
-fails, and the module adds the one change srcstacks needs (seeded runtimes of any
-version; see :mod:`srcstacks.tools.venvstacks_main`).
+fails, and the module adds the changes srcstacks needs (seeded runtimes of any version,
+per-platform and portable locks; see :mod:`srcstacks.tools.venvstacks_main`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from srcstacks.errors import StageOrderError, StateError
 from srcstacks.records import read_json_state
+from srcstacks.tools import pylock_urls
 from srcstacks.tools.process import run_logged, tool_env
 
 _LAYER_KINDS = ("runtimes", "frameworks", "applications")
@@ -124,6 +125,15 @@ class WheelSource:
     wheel_dir: Path
     # The index's simple URL; None: the wheel dir alone.
     index_url: str | None = None
+    # The index's base URL, which the committed locks do not name (see pylock_urls).
+    index_base: str | None = None
+
+    @property
+    def locked_index_url(self) -> str | None:
+        """The index as the committed locks name it: a portable URL, never host and port."""
+        if self.index_url is None:
+            return None
+        return pylock_urls.portable(self.index_url, self.index_base or self.index_url)
 
     def args(self) -> list[str]:
         """venvstacks' options: never PyPI, whichever the source."""
@@ -134,8 +144,12 @@ class WheelSource:
         return ["--index"]
 
     def env(self) -> dict[str, str]:
-        """uv's setting naming the index; tool_env drops every UV_* of the user's own."""
-        return {"UV_DEFAULT_INDEX": self.index_url} if self.index_url else {}
+        """uv's setting naming the index (tool_env drops every UV_* of the user's own),
+        and the base URL that portable locks stand for."""
+        if self.index_url is None:
+            return {}
+        base = self.index_base or self.index_url
+        return {"UV_DEFAULT_INDEX": self.index_url, pylock_urls.INDEX_BASE_VARIABLE: base}
 
 
 def layer_options(option: str, names: Sequence[str]) -> list[str]:

@@ -16,6 +16,10 @@ platform_system == 'Windows'``, which no Linux host builds. Each layer's lock pr
 its ``platforms`` (:func:`srcstacks.spec_rules.environment_markers`), unless the spec
 sets its own; a layer targeting all six gets none (a universal lock, as before).
 
+With a private index, the locks name no index server (:mod:`srcstacks.tools.pylock_urls`):
+each lock uv exports is made portable before venvstacks reads, hashes and commits it, and
+uv installs from a copy naming the index of this run again.
+
 Started as ``<python> -m srcstacks.tools.venvstacks_main ARGS`` in place of
 ``-m venvstacks``. It wraps private functions of the pinned venvstacks release; a
 release without them stops here with a message instead of downloading anything.
@@ -23,7 +27,9 @@ release without them stops here with a message instead of downloading anything.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +38,12 @@ import venvstacks.stacks as stacks
 from venvstacks.cli import main
 
 from srcstacks.spec_rules import environment_markers
+from srcstacks.tools import pylock_urls
 
 _HOOKED = "_pdm_python_install"
 _PYPROJECT = "_write_pyproject_file"
+_EXPORT = "_run_uv_export_requirements"
+_INSTALL = "_run_uv_pip_install"
 
 
 def _seeded_first(target_path: Path, request: str) -> Path | None:
@@ -57,16 +66,48 @@ def _locked_for_its_platforms(layer: Any, requirements_input_path: Path) -> Any:
     return pinned
 
 
-if not hasattr(stacks, _HOOKED) or not hasattr(stacks.LayerEnvBase, _PYPROJECT):
+def _exported_portable(layer: Any, requirements_path: Path, pyproject_path: Path) -> Any:
+    exported = _venvstacks_export(layer, requirements_path, pyproject_path)
+    if base := os.environ.get(pylock_urls.INDEX_BASE_VARIABLE):
+        path = Path(requirements_path)
+        path.write_text(pylock_urls.to_portable(path.read_text("utf-8"), base), "utf-8")
+    return exported
+
+
+def _installed_from_this_index(
+    layer: Any, requirements_path: Path, linux_target: str | None, macosx_target: str | None
+) -> Any:
+    base = os.environ.get(pylock_urls.INDEX_BASE_VARIABLE)
+    if not base:
+        return _venvstacks_install_layer(layer, requirements_path, linux_target, macosx_target)
+    portable = Path(requirements_path)
+    with tempfile.TemporaryDirectory(prefix="srcstacks-pylock-") as folder:
+        # uv knows a pylock file by its name: the copy keeps it.
+        real = Path(folder) / portable.name
+        real.write_text(pylock_urls.to_real(portable.read_text("utf-8"), base), "utf-8")
+        return _venvstacks_install_layer(layer, real, linux_target, macosx_target)
+
+
+_MISSING = [_HOOKED] if not hasattr(stacks, _HOOKED) else []
+_MISSING += [
+    f"LayerEnvBase.{name}"
+    for name in (_PYPROJECT, _EXPORT, _INSTALL)
+    if not hasattr(stacks.LayerEnvBase, name)
+]
+if _MISSING:
     sys.exit(
-        f"srcstacks: this venvstacks has no {_HOOKED}() or LayerEnvBase.{_PYPROJECT}():"
-        " seeded runtimes and per-platform locks need the venvstacks release srcstacks"
+        f"srcstacks: this venvstacks has no {', '.join(_MISSING)}: seeded runtimes,"
+        " per-platform locks and portable locks need the venvstacks release srcstacks"
         " pins (see pyproject.toml)"
     )
 _venvstacks_install = getattr(stacks, _HOOKED)
 setattr(stacks, _HOOKED, _seeded_first)
 _venvstacks_pyproject = getattr(stacks.LayerEnvBase, _PYPROJECT)
 setattr(stacks.LayerEnvBase, _PYPROJECT, _locked_for_its_platforms)
+_venvstacks_export = getattr(stacks.LayerEnvBase, _EXPORT)
+setattr(stacks.LayerEnvBase, _EXPORT, _exported_portable)
+_venvstacks_install_layer = getattr(stacks.LayerEnvBase, _INSTALL)
+setattr(stacks.LayerEnvBase, _INSTALL, _installed_from_this_index)
 
 if __name__ == "__main__":
     main()
