@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from srcstacks.config import IndexSettings, Overrides, load_config
-from srcstacks.errors import ConfigError
-from srcstacks.errors import StateError
+from srcstacks.errors import ConfigError, StateError
 from srcstacks.index_target import index_target, locked_index_url
 from srcstacks.layout import Layout
 from srcstacks.private_index import Credentials, IndexLocation
