@@ -84,6 +84,35 @@ def serve_command(
     _guarded(action)
 
 
+@index_app.command("reset")
+def reset_command(
+    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+    variant: VariantOpt = None,
+    work_dir: WorkOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Remove the managed index and every wheel on it; the next build publishes afresh."""
+
+    def action() -> None:
+        from srcstacks.managed_index import reset
+        from srcstacks.stages.clean import disk_size, megabytes
+        from srcstacks.worklock import exclusive
+
+        config = load_config(spec, Overrides(variant=variant, work_dir=work_dir))
+        target = (state_dir or Layout.of(config).index_state).absolute()
+        size = disk_size(target) if target.exists() else 0
+        # No build may start on the work dir (and its index) while the index goes.
+        held = exclusive(config.work_dir, _say) if config.work_dir.exists() else None
+        with held or contextlib.nullcontext():
+            removed = reset(target, _say)
+        if removed:
+            typer.echo(f"removed the managed index in {target} ({megabytes(size)} freed)")
+        else:
+            typer.echo(f"no managed index in {target}: nothing to remove")
+
+    _guarded(action)
+
+
 def _wait_while_running(server: DevpiServer | None) -> None:
     from srcstacks.errors import ToolError
 

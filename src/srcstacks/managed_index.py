@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from srcstacks.errors import StateError
-from srcstacks.layout import claim_dir, discard_temporary
+from srcstacks.errors import OwnershipError, StateError
+from srcstacks.layout import claim_dir, discard_temporary, is_owned, remove_owned_dir
 from srcstacks.tools import devpi
 from srcstacks.tools.process import current_run, run_marked
 from srcstacks.worklock import exclusive
@@ -130,6 +130,21 @@ def managed_index(
                     state_dir / CREDENTIALS_NAME,
                     server,
                 )
+
+
+def reset(state_dir: Path, report: Callable[[str], None]) -> bool:
+    """Remove the managed index whose state is ``state_dir`` (every wheel on it); whether
+    there was one. Refused (:class:`BusyError`) while a server runs on it."""
+    state_dir = state_dir.absolute()
+    if not state_dir.exists():
+        return False
+    if not is_owned(state_dir):
+        raise OwnershipError(
+            f"{state_dir}: not an index state srcstacks made; refusing to remove it"
+        )
+    with exclusive(state_dir, report):
+        remove_owned_dir(state_dir)  # the lock's file goes too; the lock is held until here
+    return True
 
 
 def _start(

@@ -202,6 +202,9 @@ def stage_outputs(stage: str, config: StackConfig) -> dict[str, Path]:
             for key, path in files_under("wheels", config.wheel_dir).items()
             if path.suffix == ".whl" or path in (layout.provenance, layout.publisher_record)
         }
+        if config.index is not None and config.index.managed:
+            # The index's identity: one started afresh (``index reset``) holds nothing yet.
+            found["index/devpi/.nodeinfo"] = layout.index_state / "devpi" / ".nodeinfo"
         return found
     if stage == "lock":
         from srcstacks.stages.variant_spec import venvstacks_spec_dir

@@ -116,7 +116,7 @@ def discard_stale_wheels(
         discard_built_wheel(dirs, filename, version)
         discarded.append(filename)
     if discarded:
-        # The rebuild has the same file name: its record must be of the new inputs, not
+        # A rebuild may have the same file name: its record must be of the new inputs, not
         # kept from the discarded build (record_inputs adds only missing entries), or
         # going back to the old inputs would reuse the wheel built from the new ones.
         kept = {name: inputs for name, inputs in recorded.items() if name not in discarded}

@@ -5,19 +5,22 @@ wheel without matching provenance; checks that every layer has a wheel for every
 platform it targets (:mod:`srcstacks.stages.lock_platforms`); runs ``venvstacks lock
 --no-index --local-wheels`` for the layers whose lock inputs changed (see
 :mod:`srcstacks.stages.lock_plan`), and only those (``--include``). Writes venvstacks'
-lock files in ``requirements/`` beside the spec, then checks that every wheel they name
+lock files in ``requirements/`` beside the spec (with an index, locked against the view
+of it that lists only this stack's published wheels: :mod:`srcstacks.stages.lock_view`),
+then checks that every wheel they name
 is a published wheel with the sha256 recorded for it, and records each layer's lock
 inputs for the next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from srcstacks.config import StackConfig
 from srcstacks.fingerprints import stamp_files
-from srcstacks.index_target import locked_index_url, wheel_source
+from srcstacks.index_target import index_target, locked_index_url, wheel_source
 from srcstacks.layer_fingerprints import (
     LayerRecord,
     lower_first,
@@ -43,9 +46,11 @@ from srcstacks.stages.lock_plan import (
     needs_reset,
 )
 from srcstacks.stages.lock_platforms import check_every_platform
+from srcstacks.stages.lock_view import published_only
 from srcstacks.stages.runtime import runtime_env
 from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import venvstacks
+from srcstacks.tools.venvstacks import WheelSource
 
 __all__ = ["LockedWheel", "check_locks", "lock_file_path", "lock_layers", "read_locks"]
 
@@ -64,16 +69,18 @@ def lock_layers(
     # every platform uv will lock, before venvstacks locks them all at once.
     check_other_platform_wheels(config, manifest)
     check_every_platform(config, [config.wheel_dir / name for name in manifest.wheels], report)
-    locking = _Locking(config, manifest, {} if force else read_layer_records(config, STAGE))
-    # Lower layers first; a layer above one that now pins something else is locked in
-    # a second round (a rebuilt wheel of the same version pins nothing new).
-    for _round in config.layers:
-        stale = locking.plan(report)
-        if not stale:
-            break
-        if not locking.relocked:
-            runtimes_for(config, stale, report)
-        locking.relock(stale, report)
+    records = {} if force else read_layer_records(config, STAGE)
+    with _lock_source(config, manifest) as source:
+        locking = _Locking(config, manifest, records, source)
+        # Lower layers first; a layer above one that now pins something else is locked
+        # in a second round (a rebuilt wheel of the same version pins nothing new).
+        for _round in config.layers:
+            stale = locking.plan(report)
+            if not stale:
+                break
+            if not locking.relocked:
+                runtimes_for(config, stale, report)
+            locking.relock(stale, report)
     locked = check_locks(config, manifest, locked_index_url(config))
     _record(config, manifest, locked_index_url(config))
     log = Layout.of(config).log("venvstacks-lock")
@@ -83,6 +90,18 @@ def lock_layers(
     return locked
 
 
+@contextlib.contextmanager
+def _lock_source(config: StackConfig, manifest: Manifest) -> Iterator[WheelSource]:
+    """What venvstacks locks against: the wheel dir, or the view of the stack's index
+    that lists only the wheels it published (running for the length of the block)."""
+    target = index_target(config)
+    if target is None:
+        yield wheel_source(config)
+        return
+    with published_only(target.location, manifest) as view:
+        yield WheelSource(config.wheel_dir, view.simple_url, view.base_url)
+
+
 @dataclass
 class _Locking:
     """One lock stage's rounds: which layers were locked again, how many tool runs."""
@@ -90,6 +109,7 @@ class _Locking:
     config: StackConfig
     manifest: Manifest
     records: dict[str, LayerRecord]
+    source: WheelSource
     relocked: list[str] = field(default_factory=list)
     runs: int = 0
 
@@ -150,7 +170,7 @@ class _Locking:
         venvstacks.lock(
             venvstacks_spec(self.config),
             build_dir=layout.venvstacks_build,
-            source=wheel_source(self.config),
+            source=self.source,
             log_path=layout.log(name),
             env=runtime_env(self.config),
             if_needed=True,

@@ -133,19 +133,11 @@ def check_locks(
     unpublished = wheel_problems(manifest, entries)
     problems.extend(unpublished)
     if problems:
-        # uv takes any wheel of the version it picks that the index lists: one this
-        # stack did not publish came from another stack sharing the index.
-        shared = (
-            f"; {index_url} offers wheels this stack did not publish (another stack's, or"
-            " the upstream binaries of a stack in selective mode): give this stack an"
-            " index of its own"
-            if index_url and any(p.endswith("is not a published wheel") for p in unpublished)
-            else ""
-        )
+        # The lock stage locks against the view of the index that lists this stack's
+        # wheels alone (stages.lock_view): an unpublished wheel here is a stale lock.
         raise ProvenanceError(
             "the locks do not match the published wheels (run 'srcstacks lock'): "
             + "; ".join(problems)
-            + shared
         )
     return [
         replace(

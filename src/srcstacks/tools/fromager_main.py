@@ -31,6 +31,10 @@ package, step by step, to the events file srcstacks reads back
 (:mod:`srcstacks.tools.fromager_events`), from the same dispatcher and Fromager's
 post-bootstrap hook runner.
 
+A project built with patches or a settings file gets a build tag that names them
+(``0_4f1c9a2e``: :mod:`srcstacks.tools.build_tags`), so a wheel rebuilt after one of
+them changed never takes the name of the one published before.
+
 Started as ``<python> -m srcstacks.tools.fromager_main ARGS`` in place of
 ``-m fromager``. It wraps a private function, the override dispatcher and a hook runner,
 which both pinned Fromager releases (0.77.0 on Python 3.11, 0.101.0 on 3.12+) have; a
@@ -39,6 +43,7 @@ release without them stops here with a message instead of building wheels that m
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -50,11 +55,12 @@ import fromager.dependencies as dependencies
 import fromager.external_commands as external_commands
 import fromager.hooks as hooks
 import fromager.overrides as overrides
+import fromager.packagesettings as packagesettings
 import fromager.sources as sources
 import fromager.vendor_rust as vendor_rust
 
 from srcstacks.patches import PATCH_COMMAND
-from srcstacks.tools import cargo, crate_patches, fromager_events
+from srcstacks.tools import build_tags, cargo, crate_patches, fromager_events
 from srcstacks.tools.wheel_sbom_hook import HOOKED_METHOD, write_wheel_sbom
 
 _HOOKED = "_write_requirements_file"
@@ -63,6 +69,7 @@ _POST_BOOTSTRAP = "run_post_bootstrap_hooks"
 _VENDOR_RUST = "vendor_rust"
 _CARGO_VENDOR = "_cargo_vendor"
 _APPLY_PATCH = "_apply_patch"
+_BUILD_TAG = "build_tag"
 _LOG = logging.getLogger(sources.__name__)  # Fromager's own, so its log lines read alike
 
 
@@ -147,6 +154,28 @@ def _cargo_vendor(req: Any, manifests: list[Path], project_dir: Path) -> Iterabl
     return sorted(Path(project_dir).joinpath(vendor_rust.VENDOR_DIR).iterdir())
 
 
+def _folders_and_variant(argv: list[str]) -> argparse.Namespace:
+    """Fromager's ``--settings-dir``, ``--patches-dir`` and ``--variant`` (its defaults
+    when absent; srcstacks always passes all three)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--settings-dir", type=Path, default=Path("overrides/settings"))
+    parser.add_argument("-p", "--patches-dir", type=Path, default=Path("overrides/patches"))
+    parser.add_argument("--variant", default="cpu")
+    return parser.parse_known_args(argv)[0]
+
+
+def _tag_naming_inputs(pbi: Any, version: Any) -> Any:
+    """Fromager's build tag, with the digest of the project's patches and settings."""
+    tag = _fromager_build_tag(pbi, version)
+    if pbi.pre_built:
+        return tag
+    suffix = build_tags.inputs_suffix(
+        _OPTIONS.variant, _OPTIONS.patches_dir, _OPTIONS.settings_dir, pbi.package, str(version)
+    )
+    return (tag[0] if tag else 0, suffix) if suffix else tag
+
+
+_OPTIONS = _folders_and_variant(sys.argv[1:])
 _WRAPPED = (
     (dependencies, _HOOKED),
     (overrides, _DISPATCH),
@@ -154,8 +183,9 @@ _WRAPPED = (
     (vendor_rust, _VENDOR_RUST),
     (vendor_rust, _CARGO_VENDOR),
     (sources, _APPLY_PATCH),
+    (packagesettings.PackageBuildInfo, _BUILD_TAG),
 )
-if missing := [f"{module.__name__}.{name}()" for module, name in _WRAPPED
+if missing := [f"{getattr(module, '__name__', module)}.{name}()" for module, name in _WRAPPED
                if not hasattr(module, name)]:  # fmt: skip
     sys.exit(
         f"srcstacks: this Fromager has no {', '.join(missing)}: reproducible wheels with"
@@ -171,6 +201,8 @@ _fromager_vendor_rust = getattr(vendor_rust, _VENDOR_RUST)
 setattr(vendor_rust, _VENDOR_RUST, _vendor_locked)
 setattr(vendor_rust, _CARGO_VENDOR, _cargo_vendor)
 setattr(sources, _APPLY_PATCH, _apply_or_defer)
+_fromager_build_tag = getattr(packagesettings.PackageBuildInfo, _BUILD_TAG)
+setattr(packagesettings.PackageBuildInfo, _BUILD_TAG, _tag_naming_inputs)
 
 if __name__ == "__main__":
     from fromager.__main__ import invoke_main
