@@ -110,7 +110,7 @@ def test_collect_merges_two_hosts_refuses_clashes_and_verify_passes(
     demo = read_manifest(demo_wheels).wheels
     assert set(manifest.wheels) == set(demo) | set(read_manifest(six_wheels).wheels)
     assert manifest.wheels[SIX].host == host
-    markupsafe = "markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl"
+    markupsafe = next(name for name in manifest.wheels if name.startswith("markupsafe-"))
     assert manifest.wheels[markupsafe].host == HostRecord(
         str(demo_wheels), "linux_x86_64", "collect"
     )

@@ -188,7 +188,8 @@ def test_the_stack_verifies_and_rebuilds_bit_for_bit(built: RustStack) -> None:
     assert "0 problem(s)" in cli("verify", built.spec)
     rebuilt = cli("verify", built.spec, "--rebuild")
     assert "DIFFERENT" not in rebuilt
-    assert re.search(r"identical\s+wheels/tinyrs-0\.1\.0-0-cp311-cp311-linux_x86_64\.whl", rebuilt)
+    tagged = r"tinyrs-0\.1\.0-0_[0-9a-f]{8}-cp311-cp311-linux_x86_64\.whl"  # patched: tagged
+    assert re.search(r"identical\s+wheels/" + tagged, rebuilt)
 
 
 def test_a_dask_worker_builds_the_same_wheel_with_the_same_crates(

@@ -108,7 +108,7 @@ def test_rebuild_is_bit_for_bit_identical(built_stack: BuiltStack, tmp_path: Pat
     lines = result.stdout.splitlines()
     assert not [line for line in lines if line.startswith("DIFFERENT")]
     identical = [line for line in lines if line.startswith("identical")]
-    assert any("wheels/markupsafe-3.0.4-0-cp311" in line for line in identical)
+    assert any("wheels/markupsafe-3.0.4-0_" in line for line in identical)  # patched: tagged
     assert any("archives/cpython-3.11.tar.xz" in line for line in identical)
     assert any("archives/app-greeter.tar.xz" in line for line in identical)
     assert any("app-greeter.tar.xz.cdx.json" in line for line in identical)
@@ -152,7 +152,7 @@ def test_rebuild_with_another_source_date_epoch_is_different(
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     different = [line for line in lines if line.startswith("DIFFERENT")]
-    markupsafe = "markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl"
+    markupsafe = next(p.name for p in built_stack.config.wheel_dir.glob("markupsafe-*.whl"))
     (line,) = [line for line in different if line.startswith(f"DIFFERENT  wheels/{markupsafe}: ")]
     # Said as what it is: the same bytes with other dates, and where to look.
     assert " member(s) differ: timestamps in markupsafe-3.0.4.dist-info/" in line

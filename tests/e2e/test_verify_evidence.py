@@ -34,6 +34,12 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _markupsafe(stack: Path) -> str:
+    """The stack's markupsafe wheel: patched, so its build tag names the patch."""
+    (wheel,) = (stack / "_srcstacks" / "cpu" / "wheels").glob("markupsafe-3.0.4-0_*.whl")
+    return wheel.name
+
+
 def edit_json(path: Path, change: object) -> None:
     data = json.loads(path.read_text())
     change(data)  # type: ignore[operator]
@@ -59,7 +65,7 @@ def test_pypi_wheel_under_the_published_name_with_its_hash_edited_in(
         check=True,
     )  # fmt: skip
     (pypi_wheel,) = download.glob("markupsafe-3.0.4-*manylinux*.whl")
-    (ours,) = wheels.glob("markupsafe-3.0.4-0-*.whl")
+    (ours,) = wheels.glob("markupsafe-3.0.4-0_*.whl")
     old_sha256 = sha256(ours)
     shutil.copyfile(pypi_wheel, ours)
     new_sha256 = sha256(ours)
@@ -252,7 +258,7 @@ def test_changed_patch_and_missing_sdist_are_named(copied_stack: Path) -> None:
     assert result.returncode == 1
     out = result.stdout
     assert (
-        f"markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl: patch patches/markupsafe/{patch.name}"
+        f"{_markupsafe(stack)}: patch patches/markupsafe/{patch.name}"
         " differs from the sha256 recorded for it"
     ) in out
     assert "idna-3.11-0-py3-none-any.whl: its sdist" in out
@@ -293,7 +299,7 @@ def test_patch_that_applies_but_is_not_recorded_is_named(copied_stack: Path) -> 
     result = verify([str(copied_stack)])
     assert result.returncode == 1
     assert (
-        f"markupsafe-3.0.4-0-cp311-cp311-linux_x86_64.whl: patch {extra} applies to markupsafe"
+        f"{_markupsafe(copied_stack.parent)}: patch {extra} applies to markupsafe"
         " 3.0.4 but its provenance records no such patch"
     ) in result.stdout
 
