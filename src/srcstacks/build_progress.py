@@ -10,7 +10,8 @@ seconds, a ``still building`` line names every running build with its elapsed ti
 a ten-minute compile never looks like a hang; in a serial run (one Fromager process)
 it names what Fromager does now, from its log (``still building regex 2026.11.19
 (1m05s)``). On a terminal, a live display (rich,
-imported only then) also shows the running builds and their elapsed time.
+imported only then) also shows the running builds and their elapsed time, and every
+line of the run prints above it (:mod:`srcstacks.live_output`), never into it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from srcstacks import live_output
 from srcstacks.executors.base import BuildEvent, Key, Status
 
 Report = Callable[[str], None]
@@ -201,13 +203,14 @@ class _LiveView:
             def __rich__(self) -> Text:
                 return Text(progress.status_line())
 
-        self._live = Live(
-            _Status(), console=Console(stderr=True), refresh_per_second=2, transient=True
-        )
+        console = Console(stderr=True)
+        self._live = Live(_Status(), console=console, refresh_per_second=2, transient=True)
         self._live.start()
+        live_output.hold(console)  # every line now prints above the status line
 
     def stop(self) -> None:
         if self._live is not None:
+            live_output.release()
             self._live.stop()
             self._live = None
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from srcstacks import __version__
+from srcstacks import __version__, live_output
 from srcstacks.build_jobs import building_with
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.errors import SrcstacksError
@@ -132,7 +132,8 @@ ExecutorOpt = Annotated[
 
 
 def _say(message: str) -> None:
-    typer.echo(message, err=True)
+    if not live_output.print_above(message):  # above the builds' live display, if any
+        typer.echo(message, err=True)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import glob
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from srcstacks.build_progress import duration
 from srcstacks.errors import StageOrderError, StateError
 from srcstacks.records import read_json_state
 from srcstacks.tools import pylock_urls
@@ -101,19 +103,39 @@ def uv_version() -> str:
 
 
 _CONFIGURED = re.compile(r"^Virtual environment configured in '.*/(?P<layer>[^/']+)'")
+# Written by tools.venvstacks_main around each archive venvstacks compresses.
+ARCHIVING = "srcstacks: archiving "  # + install target
+ARCHIVED = "srcstacks: archived "  # + install target, archive bytes, seconds
+_PERCENT = re.compile(r"^Archiving: \[[#-]*\] (?P<percent>\d+)\.\d+%")
+# An archive still compressing after this long gets a line at each quarter done.
+SLOW_ARCHIVE_SECONDS = 10.0
 
 
-def progress_filter(report: Callable[[str], None]) -> Callable[[str], None]:
-    """Turn venvstacks' chatty output into one line per layer environment built."""
-    archiving = False
+def progress_filter(
+    report: Callable[[str], None], clock: Callable[[], float] = time.monotonic
+) -> Callable[[str], None]:
+    """Turn venvstacks' chatty output into one line per layer environment built, and per
+    archive compressed (with its size and time; a long one also at each quarter)."""
+    archive: dict[str, Any] = {}
 
     def watch(line: str) -> None:
-        nonlocal archiving
         if match := _CONFIGURED.match(line):
             report(f"  environment ready: {match['layer']}")
-        elif line.startswith("Archiving:") and not archiving:
-            archiving = True
-            report("  compressing archives (xz)")
+        elif line.startswith(ARCHIVING):
+            layer = line[len(ARCHIVING) :].strip()
+            archive.update(layer=layer, began=clock(), quarter=0)
+            report(f"  compressing {layer} (xz)")
+        elif line.startswith(ARCHIVED):
+            layer, size, seconds = line[len(ARCHIVED) :].split()
+            report(f"  compressed {layer}: {int(size) / 1e6:.1f} MB in {duration(float(seconds))}")
+            archive.clear()
+        elif archive and (match := _PERCENT.match(line)):
+            quarter = int(match["percent"]) // 25
+            if 0 < quarter < 4 and quarter > archive["quarter"]:
+                archive["quarter"] = quarter
+                if clock() - archive["began"] >= SLOW_ARCHIVE_SECONDS:
+                    elapsed = duration(clock() - archive["began"])
+                    report(f"  compressing {archive['layer']}: {quarter * 25}% ({elapsed})")
 
     return watch
 

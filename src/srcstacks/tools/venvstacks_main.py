@@ -20,6 +20,9 @@ With a private index, the locks name no index server (:mod:`srcstacks.tools.pylo
 each lock uv exports is made portable before venvstacks reads, hashes and commits it, and
 uv installs from a copy naming the index of this run again.
 
+Each archive venvstacks compresses is announced before and after (layer, size,
+seconds), which :func:`srcstacks.tools.venvstacks.progress_filter` turns into progress.
+
 Started as ``<python> -m srcstacks.tools.venvstacks_main ARGS`` in place of
 ``-m venvstacks``. It wraps private functions of the pinned venvstacks release; a
 release without them stops here with a message instead of downloading anything.
@@ -30,6 +33,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +43,13 @@ from venvstacks.cli import main
 
 from srcstacks.spec_rules import environment_markers
 from srcstacks.tools import pylock_urls
+from srcstacks.tools.venvstacks import ARCHIVED, ARCHIVING
 
 _HOOKED = "_pdm_python_install"
 _PYPROJECT = "_write_pyproject_file"
 _EXPORT = "_run_uv_export_requirements"
 _INSTALL = "_run_uv_pip_install"
+_ARCHIVE = "create_archive"
 
 
 def _seeded_first(target_path: Path, request: str) -> Path | None:
@@ -88,12 +94,27 @@ def _installed_from_this_index(
         return _venvstacks_install_layer(layer, real, linux_target, macosx_target)
 
 
+def _archive_said(request: Any, work_path: Path | None = None) -> Any:
+    """venvstacks' ``create_archive``, with a line before and after a real compression."""
+    if not request.needs_build:
+        return _venvstacks_create_archive(request, work_path)
+    target = request.build_metadata["install_target"]
+    print(f"{ARCHIVING}{target}", flush=True)
+    started = time.monotonic()
+    metadata, archive_path = _venvstacks_create_archive(request, work_path)
+    seconds = time.monotonic() - started
+    print(f"{ARCHIVED}{target} {archive_path.stat().st_size} {seconds:.1f}", flush=True)
+    return metadata, archive_path
+
+
 _MISSING = [_HOOKED] if not hasattr(stacks, _HOOKED) else []
 _MISSING += [
     f"LayerEnvBase.{name}"
     for name in (_PYPROJECT, _EXPORT, _INSTALL)
     if not hasattr(stacks.LayerEnvBase, name)
 ]
+if not hasattr(stacks.ArchiveBuildRequest, _ARCHIVE):
+    _MISSING.append(f"ArchiveBuildRequest.{_ARCHIVE}")
 if _MISSING:
     sys.exit(
         f"srcstacks: this venvstacks has no {', '.join(_MISSING)}: seeded runtimes,"
@@ -108,6 +129,8 @@ _venvstacks_export = getattr(stacks.LayerEnvBase, _EXPORT)
 setattr(stacks.LayerEnvBase, _EXPORT, _exported_portable)
 _venvstacks_install_layer = getattr(stacks.LayerEnvBase, _INSTALL)
 setattr(stacks.LayerEnvBase, _INSTALL, _installed_from_this_index)
+_venvstacks_create_archive = getattr(stacks.ArchiveBuildRequest, _ARCHIVE)
+setattr(stacks.ArchiveBuildRequest, _ARCHIVE, _archive_said)
 
 if __name__ == "__main__":
     main()
