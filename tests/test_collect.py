@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -165,6 +166,19 @@ def test_same_name_other_bytes_than_the_wheel_dir_is_refused(tmp_path: Path) -> 
     assert snapshot(config.wheel_dir) == before  # idna was not copied either
 
 
+def _sdist(record: WheelProvenance, **changes: str) -> WheelProvenance:
+    assert record.sdist is not None
+    return replace(record, sdist=replace(record.sdist, **changes))
+
+
+LIES: dict[str, Callable[[WheelProvenance], WheelProvenance]] = {
+    "patches emptied": lambda record: replace(record, patches=()),
+    "sdist sha256 zeroed": lambda record: _sdist(record, sha256="0" * 64),
+    "sdist URL changed": lambda record: _sdist(record, url="https://elsewhere.invalid/y.tar.gz"),
+    "variant changed": lambda record: replace(record, variant="gpu"),
+}
+
+
 @pytest.mark.parametrize(
     ("damage", "fragment"),
     [
@@ -174,6 +188,14 @@ def test_same_name_other_bytes_than_the_wheel_dir_is_refused(tmp_path: Path) -> 
         ("no evidence", f"{SIX}: no Fromager build metadata"),
         ("not from source", f"{SIX}: its provenance does not record it as built from source"),
         ("record without wheel", f"{IDNA} is recorded but missing"),
+        # Records that lie about the source, against the SBOM the wheel carries of itself:
+        (
+            "patches emptied",
+            f"{SIX}: its SBOM names 1 patch(es) applied (1.patch), its provenance 0 (none)",
+        ),
+        ("sdist sha256 zeroed", f"{SIX}: its SBOM says it was built from x.tar.gz (sha256 ab...)"),
+        ("sdist URL changed", f"{SIX}: its provenance's sdist URL https://elsewhere.invalid/y"),
+        ("variant changed", f"{SIX}: its SBOM says variant cpu, its provenance gpu"),
     ],
 )
 def test_unproven_wheels_are_refused_and_nothing_changes(
@@ -197,6 +219,9 @@ def test_unproven_wheels_are_refused_and_nothing_changes(
         write_manifest(bad, Manifest({**manifest.wheels, SIX: fixed}))
     elif damage == "not from source":
         claim = replace(manifest.wheels[SIX], built_from_source=False)
+        write_manifest(bad, Manifest({**manifest.wheels, SIX: claim}))
+    elif damage in LIES:
+        claim = LIES[damage](manifest.wheels[SIX])
         write_manifest(bad, Manifest({**manifest.wheels, SIX: claim}))
     else:
         (bad / IDNA).unlink()

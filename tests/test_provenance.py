@@ -24,7 +24,7 @@ from srcstacks.provenance import (
     write_manifest,
 )
 from srcstacks.wheel_evidence import FROMAGER_FILES, read_evidence
-from srcstacks.wheel_sbom import WheelSbom, render, sbom_member
+from srcstacks.wheel_sbom import Patch, WheelSbom, render, sbom_member
 
 
 def publish(wheel_dir: Path, name: str, content: bytes | None = None) -> WheelProvenance:
@@ -42,7 +42,7 @@ def publish(wheel_dir: Path, name: str, content: bytes | None = None) -> WheelPr
         sha256=sha256_file(wheel_dir / name),
         variant="cpu",
         sdist=SdistRecord(url="https://example.invalid/x.tar.gz", filename="x.tar.gz", sha256="ab"),
-        patches=(PatchRecord(path="patches/x/1.patch", sha256="cd"),),
+        patches=(PatchRecord(path="patches/x/1.patch", sha256=sha256_bytes(PATCH)),),
         build_env={"CFLAGS": "-O2"},
         build_settings_sha256=sha256_bytes(SETTINGS),
         built_from_source=True,
@@ -51,12 +51,13 @@ def publish(wheel_dir: Path, name: str, content: bytes | None = None) -> WheelPr
 
 
 SETTINGS = b'[env]\nCFLAGS = "-O2"\n'
+PATCH = b"--- a/x.py\n+++ b/x.py\n"  # the one patch every test wheel was built with
 
 
 def wheel_sbom(name: str, version: str, environment: BuildEnvironment | None = None) -> bytes:
     """The SBOM srcstacks writes into a wheel built with ``environment`` (none by default)."""
     sbom = WheelSbom(name, version, "cpu", "x.tar.gz", "ab", (), environment or BuildEnvironment())
-    return render(sbom, (), "0.77.0", 315532800)
+    return render(sbom, (Patch("x/1.patch", PATCH),), "0.77.0", 315532800)
 
 
 def make_wheel(

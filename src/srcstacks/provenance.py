@@ -11,7 +11,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_version, parse_wheel_filename
 
@@ -20,6 +21,9 @@ from srcstacks.build_record import BuildEnvironment, BuildTool, Crate
 from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import dump_json, sha256_bytes, sha256_file, write_json
 from srcstacks.wheel_evidence import read_evidence
+
+if TYPE_CHECKING:
+    from srcstacks.wheel_sbom import WheelSbom
 
 __all__ = ["BuildEnvironment", "BuildTool"]  # re-exported: readers take them from here
 
@@ -350,6 +354,37 @@ def evidence_problems(wheel: Path, record: WheelProvenance) -> list[str]:
         )
     if evidence.sbom is not None and evidence.sbom.crates != record.crates:
         problems.append("its SBOM's Rust crates differ from its provenance's")
+    if evidence.sbom is not None:
+        problems.extend(_source_contradictions(evidence.sbom, record))
+    return problems
+
+
+def _source_contradictions(sbom: WheelSbom, record: WheelProvenance) -> list[str]:
+    """Where the record's variant, sdist or patches say otherwise than the SBOM the wheel
+    carries of itself (written inside Fromager as it was built)."""
+    problems = []
+    if sbom.variant != record.variant:
+        problems.append(f"its SBOM says variant {sbom.variant}, its provenance {record.variant}")
+    sdist = record.sdist
+    if sdist is not None and sbom.sdist_filename:
+        if (sdist.filename, sdist.sha256) != (sbom.sdist_filename, sbom.sdist_sha256):
+            problems.append(
+                f"its SBOM says it was built from {sbom.sdist_filename} (sha256"
+                f" {sbom.sdist_sha256[:12]}...), its provenance {sdist.filename or '-'}"
+                f" (sha256 {sdist.sha256[:12] or '-'}...)"
+            )
+        elif unquote(urlsplit(sdist.url).path).rsplit("/", 1)[-1] != sdist.filename:
+            problems.append(f"its provenance's sdist URL {sdist.url} is not of {sdist.filename}")
+    applied = sorted((Path(name).name, sha256) for name, sha256 in sbom.patches)
+    recorded = sorted((Path(patch.path).name, patch.sha256) for patch in record.patches)
+    if applied != recorded:
+        problems.append(
+            f"its SBOM names {len(applied)} patch(es) applied ("
+            + (", ".join(name for name, _ in applied) or "none")
+            + f"), its provenance {len(recorded)} ("
+            + (", ".join(name for name, _ in recorded) or "none")
+            + ") or other contents"
+        )
     return problems
 
 
