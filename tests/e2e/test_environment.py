@@ -127,6 +127,14 @@ def hostile_build(tmp_path_factory: pytest.TempPathFactory) -> HostileBuild:
     marker = root / "fake-backend-ran"
     fake_wheel = make_fake_flit_core(root / "find links", marker)
     work_dir = root / "work dir é"
+    user_home = root / "user home"
+    user_home.mkdir()
+    # setuptools reads ~/.pydistutils.cfg, named by no variable: either line reaching the
+    # compile would fail it (no such library) or write outside the work dir.
+    (user_home / ".pydistutils.cfg").write_text(
+        "[build_ext]\nlibraries = srcstacks_home_no_such_lib\n"
+        f"[build]\nbuild_base = {root}/home-build-base\n"
+    )
     with recording_index() as (host, requests):
         index = f"http://user:{SECRET}@{host}/simple/"
         env = {
@@ -141,6 +149,7 @@ def hostile_build(tmp_path_factory: pytest.TempPathFactory) -> HostileBuild:
             "CFLAGS": "-include /nonexistent/srcstacks-user-cflags.h",
             "CPPFLAGS": "-include /nonexistent/srcstacks-user-cppflags.h",
             "CC": "/nonexistent/srcstacks-user-cc",
+            "HOME": str(user_home),
         }
         process = srcstacks("build", spec, "--work-dir", work_dir, env=env)
         _, stderr = process.communicate(timeout=900)
@@ -154,6 +163,7 @@ def test_user_find_links_index_and_compiler_settings_reach_no_build(
     build = hostile_build
     assert build.returncode == 0, build.stderr
     assert not build.marker.exists(), "the fake flit_core from UV_FIND_LINKS ran"
+    assert not (build.spec.parent.parent / "home-build-base").exists(), "~/.pydistutils.cfg read"
     assert build.index_requests == [], "the index in the user's UV_/PIP_ variables was asked"
     wheel_dir = build.wheel_dir
     (flit_core,) = wheel_dir.glob("flit_core-*.whl")

@@ -221,6 +221,7 @@ def run_fromager_build(
         {"SOURCE_DATE_EPOCH": task.source_date_epoch, **portable_build_env(dirs.work_dir)}
     )
     env.update(fromager_tool.rust_env(dirs, env["PATH"]))
+    env.update(fromager_tool.build_home_env(dirs))
     started = time.time()
     try:
         run_cancellable(command, log_path=log_path, cwd=dirs.root, env=env,

@@ -359,6 +359,28 @@ def build_env(
     if toolchain is not None and not toolchain.own:
         env["PATH"] = os.pathsep.join([str(toolchain.scripts), env["PATH"]])
     env.update(rust_env(dirs, env["PATH"], cargo_home))
+    env.update(build_home_env(dirs))
+    return env
+
+
+def build_home_env(dirs: FromagerDirs) -> dict[str, str]:
+    """A ``HOME`` of srcstacks' own for Fromager and the build backends it runs.
+
+    Backends read settings from the user's home that no variable names: setuptools'
+    ``~/.pydistutils.cfg`` (a ``define=`` reaching every compile, a ``build_base``
+    outside the work dir), CMake's user package registry (``~/.cmake/packages``), git's
+    ``~/.gitconfig``. So each build runs with ``HOME`` an empty folder beside Fromager's
+    repos. What only holds tools and caches stays the user's: rustup's toolchains
+    (``RUSTUP_HOME``, when unset, names ``~/.rustup``, so a build script calling rustup's
+    proxies still finds them) and uv's cache (``~/.cache/uv``, where uv kept it before).
+    """
+    home = dirs.root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    user_home = Path.home()
+    env = {"HOME": str(home), "UV_CACHE_DIR": str(user_home / ".cache" / "uv")}
+    rustup = Path(os.environ.get("RUSTUP_HOME") or user_home / ".rustup")
+    if rustup.is_dir():
+        env["RUSTUP_HOME"] = str(rustup)
     return env
 
 
