@@ -121,3 +121,16 @@ def test_flags_keep_the_settings_and_lose_this_machines_paths(tmp_path: Path) ->
     }
     # A variable the settings set wins over srcstacks' own.
     assert build_flags({"CPPFLAGS": "-DX"}, process, paths)["CPPFLAGS"] == "-DX"
+
+
+def test_a_build_with_a_home_of_its_own_still_names_the_users_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_home, build_home = tmp_path / "user", tmp_path / "work" / "fromager" / "home"
+    monkeypatch.setenv("HOME", str(build_home))
+    monkeypatch.setenv("SRCSTACKS_USER_HOME", str(user_home))
+    paths = dict(machine_paths(tmp_path / "work" / "fromager" / "work-dir"))
+    assert paths[str(user_home)] == "<home>"  # rustc under ~/.rustup stays <home>/...
+    assert paths[str(build_home)] == "<build-home>"
+    monkeypatch.delenv("SRCSTACKS_USER_HOME")  # outside a build: HOME is the user's
+    assert dict(machine_paths(tmp_path / "w"))[str(build_home)] == "<home>"

@@ -284,6 +284,11 @@ def _starts_like_elf(path: Path) -> bool:
         return file.read(len(ELF_MAGIC)) == ELF_MAGIC
 
 
+# The user's own home, which a build (run with a HOME of srcstacks' own) is told of so
+# that the paths below it are still written as ``<home>`` (tools.fromager.build_home_env).
+USER_HOME_VARIABLE = "SRCSTACKS_USER_HOME"
+
+
 def machine_paths(work_dir: Path, extra: Iterable[tuple[Path, str]] = ()) -> list[tuple[str, str]]:
     """This machine's paths a flag may hold, each with the name it is written as."""
     named = [
@@ -292,9 +297,13 @@ def machine_paths(work_dir: Path, extra: Iterable[tuple[Path, str]] = ()) -> lis
         (Path(sys.prefix), "<python-env>"),
         *extra,
     ]
+    # A build runs with a HOME of srcstacks' own; the user's is named beside it.
+    user_home = os.environ.get(USER_HOME_VARIABLE) or os.environ.get("HOME")
+    if user_home and user_home != "/":
+        named.append((Path(user_home), "<home>"))
     home = os.environ.get("HOME")
-    if home and home != "/":
-        named.append((Path(home), "<home>"))
+    if home and home not in ("/", user_home):
+        named.append((Path(home), "<build-home>"))
     pairs = {str(path.absolute()): name for path, name in named}
     # The longest first: a work dir inside the home folder keeps its own name.
     return sorted(pairs.items(), key=lambda pair: len(pair[0]), reverse=True)

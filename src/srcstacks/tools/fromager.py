@@ -30,6 +30,7 @@ from srcstacks.errors import (
 from srcstacks.fsutil import atomic_write_text
 from srcstacks.layout import remove_file
 from srcstacks.records import read_json_state
+from srcstacks.tools.build_probe import USER_HOME_VARIABLE
 from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
 from srcstacks.tools.cargo_errors import cargo_failure
 from srcstacks.tools.compile_errors import build_failure_cause
@@ -377,7 +378,11 @@ def build_home_env(dirs: FromagerDirs) -> dict[str, str]:
     home = dirs.root / "home"
     home.mkdir(parents=True, exist_ok=True)
     user_home = Path.home()
-    env = {"HOME": str(home), "UV_CACHE_DIR": str(user_home / ".cache" / "uv")}
+    env = {
+        "HOME": str(home),
+        USER_HOME_VARIABLE: str(user_home),  # still written <home> in recorded flags
+        "UV_CACHE_DIR": str(user_home / ".cache" / "uv"),
+    }
     rustup = Path(os.environ.get("RUSTUP_HOME") or user_home / ".rustup")
     if rustup.is_dir():
         env["RUSTUP_HOME"] = str(rustup)
