@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from srcstacks.errors import OwnershipError, StateError
+from srcstacks.fsutil import atomic_write_text
 from srcstacks.layout import claim_dir, discard_temporary, is_owned, remove_owned_dir
 from srcstacks.tools import devpi
 from srcstacks.tools.process import current_run, run_marked
@@ -182,12 +183,7 @@ def _ports_to_try(state_dir: Path) -> list[int]:
 
 
 def _record_port(state_dir: Path, port: int) -> None:
-    temporary = state_dir / f".{PORT_NAME}.{secrets.token_hex(4)}.part"
-    try:
-        temporary.write_text(f"{port}\n", encoding="ascii")
-        temporary.replace(state_dir / PORT_NAME)
-    finally:
-        discard_temporary(temporary)
+    atomic_write_text(state_dir / PORT_NAME, f"{port}\n")
 
 
 def _credentials(path: Path, server_dir: Path) -> _Credentials:

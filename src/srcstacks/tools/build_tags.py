@@ -27,6 +27,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from srcstacks.fsutil import sha256_file
 from srcstacks.patches import applicable_patches
 
 DIGEST_LENGTH = 8  # hex digits: enough to tell a project version's few builds apart
@@ -43,8 +44,8 @@ def inputs_suffix(
         return ""
     inputs = {
         "variant": variant,
-        "patches": [[patch.name, _sha256(patch)] for patch in patches],
-        "settings_sha256": _sha256(settings) if settings else "",
+        "patches": [[patch.name, sha256_file(patch)] for patch in patches],
+        "settings_sha256": sha256_file(settings) if settings else "",
     }
     text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
     return "_" + hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]
@@ -57,7 +58,3 @@ def settings_file(settings_dir: Path, project: str) -> Path | None:
         return None
     found = [path for path in settings_dir.glob("*.yaml") if canonicalize_name(path.stem) == wanted]
     return sorted(found)[-1] if found else None  # as read_settings: the last one read wins
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -150,13 +150,6 @@ class WheelSource:
     # The index's base URL, which the committed locks do not name (see pylock_urls).
     index_base: str | None = None
 
-    @property
-    def locked_index_url(self) -> str | None:
-        """The index as the committed locks name it: a portable URL, never host and port."""
-        if self.index_url is None:
-            return None
-        return pylock_urls.portable(self.index_url, self.index_base or self.index_url)
-
     def args(self) -> list[str]:
         """venvstacks' options: never PyPI, whichever the source."""
         if self.index_url is None:
