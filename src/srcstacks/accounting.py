@@ -2,36 +2,32 @@
 
 Reads nothing itself: it is given an archive's members (:mod:`archive_reader`), the
 wheels its distributions were installed from, the runtime's file list
-(:mod:`runtime_files`) and venvstacks' post-install script. Every file and symlink of
-the archive must be one of:
+(:mod:`runtime_files`) and what venvstacks writes into the layer, regenerated from the
+spec (:mod:`srcstacks.tools.venvstacks_writes`). Every file and symlink of the archive
+must be one of, compared by content (or link target) unless said otherwise:
 
-1. a file of a published wheel, by that wheel's ``RECORD`` (content compared), or a file
-   the installer writes for an installed wheel (:data:`INSTALLER_FILES`, entry-point
-   launchers in ``bin/``);
-2. a file of the runtime's own file list (content or link target compared);
-3. a file venvstacks itself writes into a layer (:data:`VENVSTACKS_FILES`, the wrapper
-   and links of :func:`_venv_files`, an application's launch and support modules).
+1. a file of a published wheel, by that wheel's ``RECORD``, or a file the installer
+   writes into an installed wheel's ``.dist-info`` (:data:`INSTALLER_FILES`, by name:
+   none of them is code);
+2. a file of the runtime's own file list;
+3. a file venvstacks writes: ``postinstall.py``, the layer config, the ``bin/python``
+   wrapper and its links, and an application's launch and support modules, compared
+   with the spec's own files (never with the hashes in the archive's metadata).
 
-Anything else (a ``.pth`` file, a ``sitecustomize.py``, a stray ``__pycache__``) is
+Anything else (a ``.pth`` file, a ``sitecustomize.py``, a stray ``__pycache__``, a
+module added inside a launch package, an entry-point script venvstacks never ships) is
 unaccounted, and named.
 """
 
 from __future__ import annotations
 
-import base64
-import configparser
-import hashlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from srcstacks.archive_reader import ArchiveContents, InstalledDist, WheelFiles, record_digest
+from srcstacks.archive_reader import ArchiveContents, InstalledDist, WheelFiles
 from srcstacks.tools.venvstacks import LayerMetadata
+from srcstacks.tools.venvstacks_writes import LayerFiles
 
-# Files venvstacks writes into every layer it archives, and why they are there.
-VENVSTACKS_FILES = {
-    "postinstall.py": "venvstacks' post-install script (recreates pyvenv.cfg on deployment)",
-    "share/venv/metadata/venvstacks_layer.json": "venvstacks' layer config for postinstall.py",
-}
 # Files an installer (uv) adds to or rewrites in an installed wheel's .dist-info.
 INSTALLER_FILES = {
     "INSTALLER": "names the installer",
@@ -41,7 +37,6 @@ INSTALLER_FILES = {
     "uv_cache.json": "uv's cache key for the installed wheel",
 }
 _MAX_LISTED = 20
-_MODULE_HASH = "venvstacks-module:"
 
 
 @dataclass(frozen=True)
@@ -75,28 +70,21 @@ def account_for_files(
     layer: LayerMetadata,
     wheels: list[InstalledWheel],
     runtime_files: dict[str, str] | None,
-    postinstall: bytes | None,
+    written: LayerFiles,
 ) -> list[str]:
     """Every problem with the archive's files: unaccounted, differing or missing ones.
 
-    ``runtime_files`` is the runtime's own file list (runtime layers only);
-    ``postinstall`` venvstacks' script as this srcstacks installs it, when it is the
-    venvstacks version that built the archive (else the script is accounted by name).
+    ``runtime_files`` is the runtime's own file list (runtime layers only); ``written``
+    what venvstacks writes into this layer, regenerated from the spec.
     """
     name = contents.archive.name
     root = layer.install_target
-    site = _site_packages(layer)
+    site = written.site_dir
     expected: dict[str, _Expected] = {}
-    for relative, reason in VENVSTACKS_FILES.items():
-        expected[relative] = _Expected(None, f"venvstacks ({reason})")
-    if postinstall is not None:
-        digest = record_digest(postinstall)
-        expected["postinstall.py"] = _Expected(digest, "venvstacks' postinstall.py")
-    if runtime_files is not None:
-        for relative, entry in runtime_files.items():
-            expected[relative] = _Expected(entry, "the runtime's file list")
-    else:
-        expected.update(_venv_files(layer, site))
+    for relative, entry in (runtime_files or {}).items():
+        expected[relative] = _Expected(entry, "the runtime's file list")
+    for relative, file in written.files.items():
+        expected[relative] = _Expected(file.entry, file.what)
     for wheel in wheels:
         expected.update(_wheel_files(wheel, site))
     problems: list[str] = []
@@ -109,10 +97,10 @@ def account_for_files(
             found[relative.rstrip("/")] = entry
     unaccounted = []
     for relative, entry in sorted(found.items()):
-        want = _lookup(expected, relative)
+        want = expected.get(relative)
         if want is None:
             unaccounted.append(relative)
-        elif not _matches(want, relative, entry):
+        elif not _matches(want, entry):
             problems.append(f"{name}: {want.differs(f'{root}/{relative}')}")
     for relative in unaccounted[:_MAX_LISTED]:
         problems.append(
@@ -122,46 +110,9 @@ def account_for_files(
     if len(unaccounted) > _MAX_LISTED:
         problems.append(f"{name}: and {len(unaccounted) - _MAX_LISTED} more unaccounted file(s)")
     for relative, want in sorted(expected.items()):
-        if relative not in found and want.entry is not None and not _optional(want):
-            # A wheel file missing from the archive, or a runtime file.
+        if relative not in found and want.entry is not None:
             problems.append(f"{name}: {want.missing(f'{root}/{relative}')}")
     return problems
-
-
-def _optional(want: _Expected) -> bool:
-    # venvstacks' own files and installer files vary by layer kind and installer.
-    return want.source.startswith(("venvstacks", "the installer"))
-
-
-def _site_packages(layer: LayerMetadata) -> str:
-    version = layer.python_implementation.partition("@")[2]
-    short = ".".join(version.split(".")[:2]) or "3"
-    return f"lib/python{short}/site-packages"
-
-
-def _venv_files(layer: LayerMetadata, site: str) -> dict[str, _Expected]:
-    """What venvstacks writes into a framework or application layer (a virtual env)."""
-    short = site.split("/")[1]  # python3.11
-    runtime_python = f"../../{layer.runtime_layer}/bin/python"
-    files = {
-        "bin/python": _Expected(None, "venvstacks (wrapper script adding lower layers' libs)"),
-        "bin/python3": _Expected("symlink:python", "venvstacks (link to the wrapper)"),
-        f"bin/{short}": _Expected("symlink:python", "venvstacks (link to the wrapper)"),
-        "bin/python_": _Expected(f"symlink:{runtime_python}", "venvstacks (the runtime's python)"),
-        "lib64": _Expected("symlink:lib", "venvstacks (the venv's lib64 link)"),
-    }
-    modules = []
-    if layer.app_launch_module:
-        modules.append((layer.app_launch_module, str(layer.raw.get("app_launch_module_hash", ""))))
-    for support in layer.raw.get("app_support_modules", []) or []:
-        if isinstance(support, dict):
-            modules.append((str(support.get("name", "")), str(support.get("hash", ""))))
-    for module, module_hash in modules:
-        reason = f"venvstacks (the application's module {module}, hashed in its metadata)"
-        files[f"{site}/{module}.py"] = _Expected(_MODULE_HASH + module_hash, reason)
-        # A package module is accounted by its folder, file by file, by name.
-        files[f"{site}/{module}/"] = _Expected(None, reason)
-    return files
 
 
 def _wheel_files(wheel: InstalledWheel, site: str) -> dict[str, _Expected]:
@@ -176,12 +127,10 @@ def _wheel_files(wheel: InstalledWheel, site: str) -> dict[str, _Expected]:
                 "platlib": f"{site}/{rest}",
                 "data": rest,
                 "headers": f"include/site/{site.split('/')[1]}/{wheel.dist.name}/{rest}",
-                "scripts": f"bin/{rest}",
             }.get(scheme)
+            # A wheel's scripts go to bin/, which venvstacks empties of all but python*.
             if target is not None:
-                # Installers rewrite a script's #! line: accounted by name.
-                entry = None if scheme == "scripts" else digest
-                files[target] = _Expected(entry, source, path)
+                files[target] = _Expected(digest, source, path)
             continue
         in_dist_info = path.startswith(wheel.dist.dist_info + "/")
         if in_dist_info and PurePosixPath(path).name == "RECORD":
@@ -191,51 +140,8 @@ def _wheel_files(wheel: InstalledWheel, site: str) -> dict[str, _Expected]:
         files[f"{site}/{wheel.dist.dist_info}/{name}"] = _Expected(
             None, f"the installer ({reason})"
         )
-    for script in _launchers(wheel.files.entry_points):
-        files[f"bin/{script}"] = _Expected(None, f"the installer (entry point of {source})")
     return files
 
 
-def _launchers(entry_points: str) -> list[str]:
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    try:
-        parser.read_string(entry_points)
-    except configparser.Error:
-        return []
-    return [
-        name.strip()
-        for section in ("console_scripts", "gui_scripts")
-        if parser.has_section(section)
-        for name in parser.options(section)
-    ]
-
-
-def _lookup(expected: dict[str, _Expected], relative: str) -> _Expected | None:
-    """The entry for ``relative``, or the folder entry (``x/``) it lies in."""
-    if relative in expected:
-        return expected[relative]
-    parts = relative.split("/")
-    for end in range(len(parts) - 1, 0, -1):
-        folder = "/".join(parts[:end]) + "/"
-        if folder in expected:
-            return expected[folder]
-    return None
-
-
-def _matches(want: _Expected, relative: str, entry: str) -> bool:
-    if want.entry is None:
-        return True
-    if want.entry.startswith(_MODULE_HASH):
-        return _venvstacks_module_hash(relative, entry) == want.entry[len(_MODULE_HASH) :]
-    return want.entry == entry
-
-
-def _venvstacks_module_hash(relative: str, entry: str) -> str:
-    """venvstacks' ``hash_file_name_and_contents`` of a file, from its RECORD digest."""
-    if not entry.startswith("sha256="):
-        return ""
-    encoded = entry[len("sha256=") :]
-    content_hex = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).hex()
-    name = PurePosixPath(relative).name
-    return "sha256:" + hashlib.sha256(name.encode() + f"sha256:{content_hex}".encode()).hexdigest()
+def _matches(want: _Expected, entry: str) -> bool:
+    return want.entry is None or want.entry == entry

@@ -167,27 +167,22 @@ def wheel_record(wheel: Path) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class WheelFiles:
-    """What installing a wheel puts where: its RECORD and its entry points."""
+    """What installing a wheel puts where: its RECORD."""
 
     record: dict[str, str]  # path in the wheel -> "sha256=..."
-    entry_points: str  # the text of .dist-info/entry_points.txt ("" when none)
 
 
 def read_wheel_files(wheel: Path) -> WheelFiles:
-    """Read a wheel's RECORD and entry points (empty when it cannot be read)."""
-    record, entry_points = {}, ""
+    """Read a wheel's RECORD (empty when it cannot be read)."""
+    record: dict[str, str] = {}
     try:
         with zipfile.ZipFile(wheel) as archive:
             for name in archive.namelist():
-                if name.count("/") != 1 or ".dist-info/" not in name:
-                    continue
-                if name.endswith("/RECORD"):
+                if name.count("/") == 1 and name.endswith(".dist-info/RECORD"):
                     record = parse_record(archive.read(name).decode("utf-8", errors="replace"))
-                elif name.endswith("/entry_points.txt"):
-                    entry_points = archive.read(name).decode("utf-8", errors="replace")
     except (OSError, zipfile.BadZipFile, ValueError):
-        return WheelFiles({}, "")
-    return WheelFiles(record, entry_points)
+        return WheelFiles({})
+    return WheelFiles(record)
 
 
 def _site_packages_path(name: str) -> str | None:

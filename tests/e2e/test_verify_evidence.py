@@ -323,3 +323,92 @@ def test_setuid_or_world_writable_member_is_named(
         f"MISMATCH app-punycode.tar.xz: {target} has mode 4777 (setuid, setgid or writable"
         " by group or others), which no build gives"
     ) in result.stdout
+
+
+def _replacing(suffix: str, data: bytes) -> Callable[[Members], None]:
+    """A change that gives the member whose name ends with ``suffix`` new bytes."""
+
+    def replace(members: Members) -> None:
+        for index, (member, _) in enumerate(members):
+            if member.name.endswith(suffix):
+                member.size = len(data)
+                members[index] = (member, data)
+
+    return replace
+
+
+def _venvstacks_module_hash(name: str, data: bytes) -> str:
+    """venvstacks' hash of a launch module, as its metadata records it."""
+    inner = f"sha256:{hashlib.sha256(data).hexdigest()}"
+    return "sha256:" + hashlib.sha256(name.encode() + inner.encode()).hexdigest()
+
+
+def _mismatches(args: list[str]) -> list[str]:
+    result = verify(args)
+    assert result.returncode == 1
+    return [line for line in result.stdout.splitlines() if line.startswith("MISMATCH")]
+
+
+# The one line an SBOM with only its archive hash edited in gives, with or without the
+# change below: before issue 23's hole 1 was closed, it was the only line for each of them.
+SBOM_EDITED = "MISMATCH app-punycode.tar.xz.cdx.json:"
+
+
+def test_a_replaced_python_wrapper_with_every_hash_updated(
+    copied_outputs: tuple[Path, Path, list[str]],
+) -> None:
+    """Issue 23, hole 1: bin/python, which every run of the layer starts, checked by content."""
+    _, output, args = copied_outputs
+    evil = b'#!/usr/bin/bash\necho pwned\nexec "$(dirname "$0")/python_" "$@"\n'
+    _tamper_with_punycode_archive(output, _replacing("app-punycode/bin/python", evil))
+    mismatches = _mismatches(args)
+    assert mismatches[0] == (
+        "MISMATCH app-punycode.tar.xz: app-punycode/bin/python differs from the python"
+        " wrapper venvstacks writes for this spec"
+    )
+    assert [line for line in mismatches[1:] if not line.startswith(SBOM_EDITED)] == []
+
+
+def test_a_package_shadowing_the_launch_module_with_every_hash_updated(
+    copied_outputs: tuple[Path, Path, list[str]],
+) -> None:
+    """Issue 23, hole 1: site-packages/punycode/__init__.py would be imported instead of
+    punycode.py; nothing under a launch module's name is accepted by name alone."""
+    _, output, args = copied_outputs
+    evil = "app-punycode/lib/python3.11/site-packages/punycode/__init__.py"
+    _tamper_with_punycode_archive(output, _adding(evil, b"print('pwned')\n"))
+    mismatches = _mismatches(args)
+    assert mismatches[0] == (
+        f"MISMATCH app-punycode.tar.xz: {evil} is unaccounted for (in no wheel's RECORD,"
+        " not in the runtime's file list, not a file venvstacks writes)"
+    )
+    assert [line for line in mismatches[1:] if not line.startswith(SBOM_EDITED)] == []
+
+
+def test_an_edited_launch_module_with_its_metadata_hash_updated(
+    copied_outputs: tuple[Path, Path, list[str]],
+) -> None:
+    """Issue 23, hole 1: the launch module is compared with the spec's file, not with the
+    hash in venvstacks' metadata (which the attacker updated too)."""
+    _, output, args = copied_outputs
+    module = "app-punycode/lib/python3.11/site-packages/punycode.py"
+    with tarfile.open(output / "app-punycode.tar.xz") as tar:
+        original = tar.extractfile(module).read()  # type: ignore[union-attr]
+    edited = original + b"\nimport os; os.system('id')\n"
+    _tamper_with_punycode_archive(output, _replacing(module, edited))
+    for metadata in [
+        output / "__venvstacks__" / "venvstacks.json",
+        output / "__venvstacks__" / "env_metadata" / "app-punycode.json",
+    ]:
+        metadata.write_text(
+            metadata.read_text().replace(
+                _venvstacks_module_hash("punycode.py", original),
+                _venvstacks_module_hash("punycode.py", edited),
+            )
+        )
+    mismatches = _mismatches(args)
+    assert mismatches[0] == (
+        f"MISMATCH app-punycode.tar.xz: {module} differs from the spec's module"
+        " launch_modules/punycode.py"
+    )
+    assert [line for line in mismatches[1:] if not line.startswith(SBOM_EDITED)] == []

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import srcstacks
-from srcstacks.accounting import VENVSTACKS_FILES
 from srcstacks.config import StackConfig
 from srcstacks.errors import PublishError, SrcstacksError
 from srcstacks.fingerprints import stamp_files
@@ -80,6 +79,7 @@ from srcstacks.stages.runtime import (
 from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import fromager, venvstacks
 from srcstacks.tools.venvstacks import LayerMetadata, read_layer_metadata
+from srcstacks.tools.venvstacks_writes import IN_EVERY_LAYER
 
 Report = Callable[[str], None]
 STAGE = "archives"
@@ -349,7 +349,7 @@ def _publish_runtime_files(
         if config.runtime_of(layer).kind in ("pack", "local"):
             entries = read_list(work_list_path(layout, layer.env_name)) or {}
         else:
-            entries = list_tree(layout.layer_env(layer.env_name), frozenset(VENVSTACKS_FILES))
+            entries = list_tree(layout.layer_env(layer.env_name), IN_EVERY_LAYER)
         write_list(published_list_path(staged.output_dir, layer.env_name), entries)
         digests[layer.env_name] = list_sha256(entries)
     return digests

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.resources
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,13 @@ from pathlib import Path
 from srcstacks.accounting import InstalledWheel, account_for_files
 from srcstacks.archive_reader import ArchiveContents, WheelFiles, read_archive, read_wheel_files
 from srcstacks.config import StackConfig
-from srcstacks.errors import ArchiveError, BusyError, ProvenanceError, SrcstacksError
+from srcstacks.errors import (
+    ArchiveError,
+    BusyError,
+    ConfigError,
+    ProvenanceError,
+    SrcstacksError,
+)
 from srcstacks.fsutil import interrupted_publish, sha256_file
 from srcstacks.layout import Layout, inside
 from srcstacks.patches import applicable_patches
@@ -58,12 +63,13 @@ from srcstacks.records import BuildInfo, read_build_info
 from srcstacks.runtime_files import list_sha256, published_list_path, read_list
 from srcstacks.stages.archives import published_layers
 from srcstacks.stages.cache_check import read_fetched_records
+from srcstacks.stages.variant_spec import venvstacks_spec_dir
 from srcstacks.stages.verify_index import index_problems
 from srcstacks.stages.verify_mode import OriginCounts, mode_problems
 from srcstacks.stages.verify_sbom import check_sbom, regenerated_problems
 from srcstacks.stages.verify_upstream import upstream_problems
-from srcstacks.tools import venvstacks
 from srcstacks.tools.venvstacks import LayerMetadata
+from srcstacks.tools.venvstacks_writes import LayerFiles, layer_files
 
 Report = Callable[[str], None]
 
@@ -130,7 +136,7 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
     _check_sources(config, manifest, ours, result)
     result.problems.extend(index_problems(config, manifest, ours))
     result.problems.extend(upstream_problems(config, manifest, ours))
-    postinstall = _venvstacks_postinstall(build_info)
+    written = _venvstacks_writes(config, result)
     for elsewhere in config.layers_elsewhere:
         report(f"  not checked here (no archive built): {elsewhere.elsewhere_note}")
     wheels: dict[str, WheelFiles] = {}
@@ -162,8 +168,14 @@ def verify_build(config: StackConfig, report: Report = print) -> Verification:
         )
         installed = _installed_wheels(config, layout, contents, manifest, wheels, result)
         runtime_files = _runtime_files(config, layer, build_info, result)
+        if (layer_written := written.get(layer.layer_name)) is None:
+            result.problems.append(
+                f"{archive.name}: layer {layer.layer_name!r} is not a layer of"
+                f" {config.spec_path.name}, so its files cannot be accounted for"
+            )
+            continue
         result.problems.extend(
-            account_for_files(contents, layer, installed, runtime_files, postinstall)
+            account_for_files(contents, layer, installed, runtime_files, layer_written)
         )
     result.problems.extend(regenerated_problems(config, manifest))
     report(
@@ -283,12 +295,14 @@ def _unapplied_patches(config: StackConfig, name: str, record: WheelProvenance) 
     ]
 
 
-def _venvstacks_postinstall(build_info: BuildInfo | None) -> bytes | None:
-    """venvstacks' postinstall.py, when this venvstacks is the one that built the archives."""
-    if build_info is None or build_info.tools.get("venvstacks") != venvstacks.version():
-        return None
-    script = importlib.resources.files("venvstacks._injected") / "postinstall.py"
-    return script.read_bytes()
+def _venvstacks_writes(config: StackConfig, result: Verification) -> dict[str, LayerFiles]:
+    """What venvstacks writes into each layer, regenerated from the spec it was given."""
+    variant_spec = venvstacks_spec_dir(config) / config.spec_path.name
+    try:
+        return layer_files(variant_spec if variant_spec.is_file() else config.spec_path)
+    except ConfigError as exc:
+        result.problems.append(str(exc))
+        return {}
 
 
 def _installed_wheels(
@@ -313,9 +327,7 @@ def _installed_wheels(
         result.problems.extend(mode_problems(contents.archive.name, record, config.mode))
         if record.filename not in wheels:
             wheel = layout.wheel(record.filename)
-            wheels[record.filename] = (
-                read_wheel_files(wheel) if wheel.is_file() else WheelFiles({}, "")
-            )
+            wheels[record.filename] = read_wheel_files(wheel) if wheel.is_file() else WheelFiles({})
         files = wheels[record.filename]
         if not files.record:
             result.problems.append(
