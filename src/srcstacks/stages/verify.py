@@ -2,7 +2,8 @@
 
 Reads (never writes) the wheel dir and its provenance, the published archives,
 venvstacks' metadata, ``__srcstacks__/build.json``, the runtime file lists, the SBOMs,
-the sdists in the work dir and the patch files. Reports every mismatch it finds (it
+the sdists in the work dir, the patch files, and the spec with its launch and support
+modules (what venvstacks writes into each layer is regenerated from them). Reports every mismatch it finds (it
 does not stop at the first):
 
 - a wheel in the wheel dir without provenance, with a different hash, or without its
@@ -20,7 +21,9 @@ does not stop at the first):
 - an archive that cannot be read, or whose sha256 differs from venvstacks' metadata;
 - a distribution in an archive that is not a published wheel with provenance;
 - a file in an archive that differs from where it came from, or that came from nowhere
-  we can name (:mod:`accounting`);
+  we can name (:mod:`accounting`); what venvstacks writes (the ``bin/python`` wrapper,
+  launch modules...) is compared with what it writes for the spec, never with the
+  hashes in the archive's own metadata;
 - an archive without its SBOM, or whose SBOM is malformed or incomplete, names another
   sha256, or gives a distribution a wheel hash, an origin or a built-from-source claim
   its provenance and wheel do not back (see ``sbom check``), or was written in another
