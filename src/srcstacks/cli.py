@@ -271,9 +271,12 @@ def deploy_command(
 
     def action() -> None:
         from srcstacks.stages.deploy import deploy, run_app
+        from srcstacks.worklock import held_for_reading
 
         config = load_config(spec, Overrides(variant=variant, output_dir=output_dir))
-        apps = deploy(config.output_dir, target.absolute(), _say)
+        # Never a set a build is publishing at this moment.
+        with held_for_reading(config.work_dir):
+            apps = deploy(config.output_dir, target.absolute(), _say)
         for layer in config.layers_elsewhere:
             _say(f"  not deployed: {layer.elsewhere_note}")
         if run:

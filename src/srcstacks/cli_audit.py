@@ -122,11 +122,14 @@ def verify_command(
     def action() -> None:
         from srcstacks import pipeline
         from srcstacks.stages.rebuild import rebuild_and_compare
-        from srcstacks.stages.verify import held_for_reading, verify_build
+        from srcstacks.stages.verify import verify_build
+        from srcstacks.worklock import held_for_reading
 
         config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index, index_port)
         # Verify alone only reads (it works on a read-only copy); a rebuild writes.
-        held = pipeline.work_dir_held(config, _say) if rebuild else held_for_reading(config)
+        held = (
+            pipeline.work_dir_held(config, _say) if rebuild else held_for_reading(config.work_dir)
+        )
         with held, pipeline.index_running(config, _say):
             result = verify_build(config, _say)
             for problem in result.problems:

@@ -2,6 +2,8 @@
 
 Reads and writes ``<work_dir>/.lock``; reads ``/proc/<pid>/environ`` of other processes
 to find tools a killed run left behind (they carry ``SRCSTACKS_WORK_DIR=<work_dir>``).
+Readers of a run's outputs (verify, report, deploy) take the same lock shared, so they
+never read a half-published set; a deploy also locks its target folder's marker.
 """
 
 from __future__ import annotations
@@ -55,6 +57,49 @@ def _locked(path: Path) -> Iterator[None]:
         finally:
             handle.seek(0)
             handle.truncate()
+
+
+@contextlib.contextmanager
+def held_for_reading(work_dir: Path) -> Iterator[None]:
+    """Wait for no srcstacks run to be writing, without writing anything ourselves.
+
+    A shared ``flock`` on the work dir's lock file when it exists and can be opened;
+    reading a read-only copy (or without a work dir) proceeds without one.
+    """
+    path = work_dir / ".lock"
+    try:
+        handle = path.open("rb")
+    except OSError:
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = handle.read().decode("utf-8", errors="replace").strip() or "another process"
+            raise BusyError(
+                f"{work_dir} is in use by srcstacks run {holder}; wait for it to finish"
+            ) from None
+        except OSError:
+            pass  # a file system without locks: read anyway
+        yield
+
+
+@contextlib.contextmanager
+def only_user_of(folder: Path, marker: Path, what: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``marker`` (a file srcstacks wrote in ``folder``, left
+    unchanged), refused at once while another srcstacks run holds it: ``what`` says what
+    that run is doing there."""
+    with marker.open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BusyError(
+                f"{folder}: another srcstacks run is {what}; wait for it to finish"
+            ) from None
+        except OSError:
+            pass  # a file system without locks
+        yield
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ outputs), so they run the real publish and verify stages without building again.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import zipfile
@@ -146,6 +147,29 @@ def test_deploy_never_overwrites_a_users_folder_and_redeploys_clean(
     result = run_cli("deploy", built_stack.spec, "--target", target, "--run")
     assert not (site / "zz_planted.pth").exists()
     assert "PLANTED CODE RAN" not in result.stdout + result.stderr
+
+
+def test_deploy_waits_for_no_build_and_no_other_deploy_into_its_target(
+    built_stack: BuiltStack, tmp_path: Path
+) -> None:
+    """Issue 23, a weak case: deploy took no lock, so it could unpack a set a build was
+    publishing, and two deploys could mix in one folder."""
+    target = tmp_path / "deployed"
+    with (built_stack.config.work_dir / ".lock").open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a build holds it
+        result = run_cli("deploy", built_stack.spec, "--target", target, check=False)
+    assert result.returncode == 1
+    assert_one_error(result.stderr, str(built_stack.config.work_dir), "is in use by srcstacks run")
+    assert not target.exists()
+
+    run_cli("deploy", built_stack.spec, "--target", target)
+    before = snapshot(target)
+    with (target / ".srcstacks-owned").open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another deploy holds it
+        result = run_cli("deploy", built_stack.spec, "--target", target, check=False)
+    assert result.returncode == 1
+    assert_one_error(result.stderr, str(target), "another srcstacks run is deploying into it")
+    assert snapshot(target) == before
 
 
 def test_two_specs_in_one_folder_never_share_an_output_dir(

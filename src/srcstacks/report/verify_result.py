@@ -23,10 +23,11 @@ Report = Callable[[str], None]
 def run_verify(config: StackConfig, say: Report) -> VerifyOutcome:
     """Run verify's checks on ``config``'s outputs; its problems, made portable."""
     from srcstacks import pipeline
-    from srcstacks.stages.verify import held_for_reading, verify_build
+    from srcstacks.stages.verify import verify_build
+    from srcstacks.worklock import held_for_reading
 
     said: list[str] = []
-    with held_for_reading(config), pipeline.index_running(config, say):
+    with held_for_reading(config.work_dir), pipeline.index_running(config, say):
         result = verify_build(config, said.append)
     return VerifyOutcome(
         ran=True,

@@ -3,6 +3,8 @@
 Reads ``__venvstacks__/venvstacks.json`` in the output dir; extracts every archive into
 the target folder and runs each layer's ``postinstall.py`` with the runtime's Python,
 runtime layers first, then frameworks, then applications, as venvstacks documents.
+The target's ownership marker is locked while it does, so two deploys never mix in one
+folder (the caller holds the work dir's lock for reading, see :mod:`srcstacks.worklock`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 
 from srcstacks.errors import SrcstacksError, StageOrderError
 from srcstacks.fsutil import interrupted_publish
-from srcstacks.layout import claim_dir, empty_dir, inside
+from srcstacks.layout import OWNER_MARKER, claim_dir, empty_dir, inside
 from srcstacks.stages.archives import published_layers
 from srcstacks.tools.process import die_with_parent, tool_env
+from srcstacks.tools.venvstacks import LayerMetadata
+from srcstacks.worklock import only_user_of
 
 Report = Callable[[str], None]
 
@@ -41,7 +45,20 @@ def deploy(output_dir: Path, target: Path, report: Report = print) -> list[Deplo
     layers = published_layers(output_dir)
     # Only into a new or empty folder, or one srcstacks deployed into before, which is
     # emptied first: no file of yours is overwritten, and none left from elsewhere runs.
-    empty_dir(claim_dir(target, "deploy target", only_as=True))
+    claim_dir(target, "deploy target", only_as=True)
+    with only_user_of(target, target / OWNER_MARKER, "deploying into it"):
+        empty_dir(target)
+        apps = _unpack_and_install(output_dir, target, layers)
+    report(f"deployed {len(layers)} layer(s) to {target}")
+    for app in apps:
+        report(f"  run {app.name}: {app.python} -m {app.launch_module}")
+    return apps
+
+
+def _unpack_and_install(
+    output_dir: Path, target: Path, layers: list[LayerMetadata]
+) -> list[DeployedApp]:
+    """Unpack every layer into ``target`` and run its ``postinstall.py``; the apps."""
     for layer in layers:
         archive = inside(output_dir, layer.archive_name, "archive name")
         try:
@@ -69,9 +86,6 @@ def deploy(output_dir: Path, target: Path, report: Report = print) -> list[Deplo
             apps.append(
                 DeployedApp(layer.install_target, launch_module, layer_dir / "bin" / "python")
             )
-    report(f"deployed {len(layers)} layer(s) to {target}")
-    for app in apps:
-        report(f"  run {app.name}: {app.python} -m {app.launch_module}")
     return apps
 
 

@@ -3,8 +3,8 @@
 Reads (never writes) the wheel dir and its provenance, the published archives,
 venvstacks' metadata, ``__srcstacks__/build.json``, the runtime file lists, the SBOMs,
 the sdists in the work dir, the patch files, and the spec with its launch and support
-modules (what venvstacks writes into each layer is regenerated from them). Reports every mismatch it finds (it
-does not stop at the first):
+modules (what venvstacks writes into each layer is regenerated from them). Reports
+every mismatch it finds (it does not stop at the first):
 
 - a wheel in the wheel dir without provenance, with a different hash, or without its
   build evidence (Fromager's metadata, WHEEL tags and build tag agreeing with the file
@@ -34,9 +34,7 @@ The summary line counts the wheels installed in the archives by origin.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,7 +43,6 @@ from srcstacks.archive_reader import ArchiveContents, WheelFiles, read_archive, 
 from srcstacks.config import StackConfig
 from srcstacks.errors import (
     ArchiveError,
-    BusyError,
     ConfigError,
     ProvenanceError,
     SrcstacksError,
@@ -92,32 +89,6 @@ class Verification:
     def ok(self) -> bool:
         """True when nothing is wrong."""
         return not self.problems
-
-
-@contextlib.contextmanager
-def held_for_reading(config: StackConfig) -> Iterator[None]:
-    """Wait for no srcstacks run to be writing, without writing anything ourselves.
-
-    A shared ``flock`` on the work dir's lock file when it exists and can be opened;
-    verify of a read-only copy (or without a work dir) proceeds without one.
-    """
-    path = config.work_dir / ".lock"
-    try:
-        handle = path.open("rb")
-    except OSError:
-        yield
-        return
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = handle.read().decode("utf-8", errors="replace").strip() or "another process"
-            raise BusyError(
-                f"{config.work_dir} is in use by srcstacks run {holder}; wait for it to finish"
-            ) from None
-        except OSError:
-            pass  # a file system without locks: read anyway
-        yield
 
 
 def verify_build(config: StackConfig, report: Report = print) -> Verification:
