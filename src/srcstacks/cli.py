@@ -379,9 +379,9 @@ def _root(
 
 
 # Sub-apps and commands of their own modules, imported last: they use the helpers above.
-# cli_audit (sbom check, verify, report) and cli_hosts (missing, collect) add their
-# commands to `app` and `sbom_app` when imported.
-from srcstacks import cli_audit, cli_hosts  # noqa: E402, F401
+# cli_audit (sbom check, verify, report), cli_attest (keygen, audit) and cli_hosts
+# (missing, collect) add their commands to `app` and `sbom_app` when imported.
+from srcstacks import cli_attest, cli_audit, cli_hosts  # noqa: E402, F401
 from srcstacks.cli_index import index_app  # noqa: E402
 from srcstacks.cli_runtime import runtime_app  # noqa: E402
 

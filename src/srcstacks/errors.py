@@ -126,3 +126,7 @@ class MissingWheelsError(SrcstacksError):
 class OtherPlatformWheelError(SrcstacksError):
     """A requirement applies only on platforms this machine does not build, and the
     wheel dir holds no wheel of it: venvstacks' lock (every platform) would fail."""
+
+
+class AttestationError(SrcstacksError):
+    """A signing key, a signature or an attestation is missing, wrong or unreadable."""

@@ -427,3 +427,11 @@ def stack_manifest_path(output_dir: Path) -> Path:
 def sbom_path(archive: Path) -> Path:
     """Where the SBOM of ``archive`` is written: ``<archive name>.cdx.json`` beside it."""
     return archive.with_name(archive.name + ".cdx.json")
+
+
+ATTESTATION_SUFFIX = ".intoto.json"
+
+
+def attestation_path(archive: Path) -> Path:
+    """Where the signed attestation of ``archive`` (and its SBOM) is written, beside it."""
+    return archive.with_name(archive.name + ATTESTATION_SUFFIX)

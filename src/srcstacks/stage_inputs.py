@@ -10,7 +10,8 @@ the installed tool versions, the runtime's origin and the files each stage leave
   publisher record.
 - ``lock``: every layer's lock folder beside the spec, ``runtime.json``.
 - ``archives``: every file of the output dir but the SBOMs.
-- ``sbom``: the SBOMs (``*.cdx.json``) of the output dir.
+- ``sbom``: the SBOMs (``*.cdx.json``) and signed attestations (``*.intoto.json``) of
+  the output dir; the signing key's public id is one of its inputs.
 
 A stage's inputs include the output contents of every stage before it, so a changed
 wheel makes lock, archives and sbom run again, while a stage that ran again and left
@@ -30,7 +31,7 @@ from typing import Any
 import srcstacks
 from srcstacks.config import Layer, RuntimeSource, StackConfig
 from srcstacks.fingerprints import files_under, path_content, tree_content
-from srcstacks.layout import Layout, inside
+from srcstacks.layout import ATTESTATION_SUFFIX, Layout, inside
 from srcstacks.stages.build_toolchain import (
     fromager_dirs_of,
     runtime_interpreter,
@@ -159,8 +160,17 @@ _STAGE_INPUTS: dict[str, InputsOf] = {
         "patches": tree_content(config.patches_dir),
         "settings": tree_content(config.settings_dir),
         "runtime": runtime_inputs(config),
+        "signing_key": _signing_key_id(),
     },
 }
+
+
+def _signing_key_id() -> str | None:
+    """The public id of the key the attestations are signed with (never the key)."""
+    from srcstacks.attest.keys import key_id, signing_key
+
+    key = signing_key(os.environ)
+    return None if key is None else key_id(key.public_key())
 
 
 def stage_inputs(
@@ -216,11 +226,11 @@ def stage_outputs(stage: str, config: StackConfig) -> dict[str, Path]:
             found.update(files_under(f"locks/{layer.env_name}", folder))
         return found
     if stage == "archives":
-        return files_under("output", config.output_dir, skip=(SBOM_SUFFIX,))
+        return files_under("output", config.output_dir, skip=(SBOM_SUFFIX, ATTESTATION_SUFFIX))
     if stage == "sbom":
         return {
             key: path
             for key, path in files_under("output", config.output_dir).items()
-            if key.endswith(SBOM_SUFFIX)
+            if key.endswith((SBOM_SUFFIX, ATTESTATION_SUFFIX))
         }
     raise KeyError(stage)

@@ -3,7 +3,8 @@
 Reads the published archives and venvstacks' metadata (archives stage), the wheel dir's
 provenance (publish stage), ``__srcstacks__/build.json`` (runtime origin, tool
 versions) and the patch files. Writes ``<archive name>.cdx.json`` beside each archive,
-lower layers first, because an upper layer's SBOM links to the SBOMs below it.
+lower layers first, because an upper layer's SBOM links to the SBOMs below it; then,
+with a signing key, each archive's signed attestation (:mod:`srcstacks.stages.attest`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.sbom.system_libs import system_libraries
 from srcstacks.stages.archives import published_layers
+from srcstacks.stages.attest import sign_layers
 from srcstacks.stages.sbom_plan import sbom_components
 from srcstacks.tools.venvstacks import LayerMetadata
 
@@ -109,6 +111,7 @@ def write_sboms(config: StackConfig, report: Report = print, *, force: bool = Fa
     hint = "" if config.sbom.supplier else " (set [tool.srcstacks.sbom] supplier to name it)"
     kept = len(layers) - len(written)
     report(f"wrote {len(written)} SBOM(s), kept {kept}, in {config.output_dir}{hint}")
+    sign_layers(config, manifest, build_info, report)
     return [sbom_path(archive) for archive in archives.values()]
 
 

@@ -1,0 +1,130 @@
+"""The signing key, DSSE envelopes and in-toto statements (srcstacks.attest)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from srcstacks.attest import dsse
+from srcstacks.attest.keys import (
+    SIGNING_KEY_VARIABLE,
+    generate,
+    key_id,
+    read_public_key,
+    signing_key,
+)
+from srcstacks.attest.statement import LayerBuild, Subject, read_statement
+from srcstacks.errors import AttestationError
+from srcstacks.provenance import PatchRecord, SdistRecord, WheelProvenance
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "stack.key"
+    generate(path)
+    return path
+
+
+def test_keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites(
+    key_file: Path,
+) -> None:
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    public = read_public_key(key_file.with_name("stack.key.pub"))
+    private = signing_key({SIGNING_KEY_VARIABLE: str(key_file)})
+    assert private is not None and key_id(private.public_key()) == key_id(public)
+    with pytest.raises(AttestationError, match=r"stack\.key: already exists"):
+        generate(key_file)
+
+
+def test_no_variable_no_key_and_each_bad_key_is_one_line_without_its_content(
+    key_file: Path, tmp_path: Path
+) -> None:
+    assert signing_key({}) is None
+    secret = key_file.read_text()
+    os.chmod(key_file, 0o644)
+    with pytest.raises(AttestationError) as readable:
+        signing_key({SIGNING_KEY_VARIABLE: str(key_file)})
+    assert "can be read by other users (mode 0644); run 'chmod 600" in str(readable.value)
+    garbled = tmp_path / "garbled.key"
+    garbled.write_text(secret[:60])
+    garbled.chmod(0o600)
+    with pytest.raises(AttestationError) as bad:
+        signing_key({SIGNING_KEY_VARIABLE: str(garbled)})
+    assert "not an unencrypted Ed25519 private key in PEM form" in str(bad.value)
+    missing = tmp_path / "missing.key"
+    with pytest.raises(AttestationError, match="cannot read the signing key"):
+        signing_key({SIGNING_KEY_VARIABLE: str(missing)})
+    for message in (str(readable.value), str(bad.value)):
+        assert secret.splitlines()[1] not in message
+
+
+def test_an_envelope_opens_only_with_its_key_and_unchanged(key_file: Path, tmp_path: Path) -> None:
+    key = signing_key({SIGNING_KEY_VARIABLE: str(key_file)})
+    assert key is not None
+    text = dsse.sign(b'{"a":1}', key)
+    assert dsse.sign(b'{"a":1}', key) == text  # Ed25519 is deterministic: reproducible
+    assert dsse.open_envelope(text, key.public_key()) == b'{"a":1}'
+    other = tmp_path / "other.key"
+    generate(other)
+    other_public = read_public_key(tmp_path / "other.key.pub")
+    with pytest.raises(
+        AttestationError, match=r"not signed by key sha256:[0-9a-f]{64} \(signed by"
+    ):
+        dsse.open_envelope(text, other_public)
+    envelope = json.loads(text)
+    envelope["payload"] = base64.b64encode(b'{"a":2}').decode()
+    with pytest.raises(AttestationError, match="does not verify"):
+        dsse.open_envelope(json.dumps(envelope), key.public_key())
+    with pytest.raises(AttestationError, match="not a DSSE envelope"):
+        dsse.open_envelope("{}", key.public_key())
+
+
+def test_a_layer_statement_names_archive_sbom_wheels_sources_patches_and_lower_layers() -> None:
+    wheel = WheelProvenance(
+        filename="markupsafe-3.0.4-0_ab-cp311-cp311-linux_x86_64.whl",
+        project="markupsafe",
+        version="3.0.4",
+        build_tag="0_ab",
+        sha256="1" * 64,
+        variant="cpu",
+        sdist=SdistRecord(
+            "https://files.example/markupsafe-3.0.4.tar.gz", "markupsafe-3.0.4.tar.gz", "2" * 64
+        ),
+        patches=(PatchRecord("patches/markupsafe/0001.patch", "3" * 64),),
+        built_from_source=True,
+    )
+    build = LayerBuild(
+        archive=Subject("framework-web.tar.xz", "4" * 64),
+        sbom=Subject("framework-web.tar.xz.cdx.json", "5" * 64),
+        layer="framework-web",
+        kind="framework",
+        variant="cpu",
+        mode="full",
+        wheels=(wheel,),
+        lower_layers=(Subject("cpython-3.11.tar.xz", "6" * 64),),
+        tools={"venvstacks": "0.8.0b2", "srcstacks": "0.2.0"},
+    )
+    statement = json.loads(build.payload())
+    dependencies = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    assert [
+        (d["name"], d["digest"]["sha256"][0], d["annotations"]["kind"]) for d in dependencies
+    ] == [
+        (wheel.filename, "1", "wheel"),
+        ("markupsafe-3.0.4.tar.gz", "2", "sdist"),
+        ("patches/markupsafe/0001.patch", "3", "patch"),
+        ("cpython-3.11.tar.xz", "6", "layer-archive"),
+    ]
+    assert dependencies[0]["annotations"]["origin"] == "built-from-source"
+    assert dependencies[1]["uri"] == "https://files.example/markupsafe-3.0.4.tar.gz"
+    read = read_statement(build.payload())
+    assert read.subjects == {
+        "framework-web.tar.xz": "4" * 64,
+        "framework-web.tar.xz.cdx.json": "5" * 64,
+    }
+    assert read.wheels == {wheel.filename: "1" * 64}
+    with pytest.raises(ValueError, match="not an in-toto statement"):
+        read_statement(json.dumps({**statement, "_type": "x"}).encode())
