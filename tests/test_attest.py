@@ -128,3 +128,12 @@ def test_a_layer_statement_names_archive_sbom_wheels_sources_patches_and_lower_l
     assert read.wheels == {wheel.filename: "1" * 64}
     with pytest.raises(ValueError, match="not an in-toto statement"):
         read_statement(json.dumps({**statement, "_type": "x"}).encode())
+
+
+def test_the_signing_keys_name_never_reaches_a_tool(
+    key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srcstacks.tools.process import tool_env
+
+    monkeypatch.setenv(SIGNING_KEY_VARIABLE, str(key_file))
+    assert SIGNING_KEY_VARIABLE not in tool_env()
