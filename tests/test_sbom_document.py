@@ -416,3 +416,25 @@ def test_cli_check_names_a_corrupt_archive(stack: dict[str, Path], tmp_path: Pat
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"srcstacks: error: {corrupt}: unreadable archive")
+
+
+def test_a_schema_invalid_document_meets_no_profile_and_its_errors_keep_whole_words(
+    stack: dict[str, Path],
+) -> None:
+    """Issue 23's audit: `sbom check` called a schema-invalid SBOM "meets cra" and cut
+    schema messages mid-word."""
+    long_value = " ".join(f"word{index}" for index in range(80))
+
+    def break_schema(document: dict[str, Any]) -> None:
+        document["components"][0]["type"] = long_value
+
+    result = CliRunner().invoke(app, ["sbom", "check", str(edited(stack["app"], break_schema))])
+    assert result.exit_code == 1
+    (schema_line,) = [line for line in result.stdout.splitlines() if "schema:" in line]
+    assert schema_line.endswith(" [...]")
+    last_word = schema_line.removesuffix(" [...]").rsplit(" ", 1)[1].strip("'\"")
+    assert last_word in long_value.split()  # a whole word, not a cut one
+    assert "not a valid CycloneDX 1.6 document (schema errors listed above): meets no" in (
+        result.stdout
+    )
+    assert "meets cra" not in result.stdout

@@ -38,6 +38,7 @@ from srcstacks.sbom.profiles import (
 )
 
 _SCHEMA_ERRORS_SHOWN = 10
+_SCHEMA_MESSAGE_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,9 @@ def describe_outcome(result: CheckResult) -> str:
     if result.ok:
         how = "as asked" if result.requested else "the most demanding profile it meets"
         return f"OK ({result.components} component(s)), meets {standard} ({how})"
+    if any(problem.what.startswith("schema: ") for problem in result.problems):
+        # A profile's fields mean nothing in a document CycloneDX tools cannot read.
+        return "not a valid CycloneDX 1.6 document (schema errors listed above): meets no profile"
     if profile is None:
         return (
             f"meets none of the profiles {', '.join(PROFILES)}; what it lacks for the"
@@ -171,7 +175,16 @@ def _json_path(parts: list[str | int]) -> str:
 def _message(error: Any) -> str:
     if error.kind.name == "uniqueItems":
         return "has non-unique elements"  # the message would repeat the whole array
-    return str(error.message)[:200]
+    return shortened(str(error.message), _SCHEMA_MESSAGE_LIMIT)
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text``, or its first words up to ``limit`` characters and " [...]" (never a cut
+    word: a value cut mid-word reads as another value)."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    return (head.rsplit(" ", 1)[0] if " " in head else head) + " [...]"
 
 
 def as_object(value: Any) -> dict[str, Any]:
