@@ -290,6 +290,8 @@ def test_edited_sbom_content_is_caught(
         "MISMATCH framework-web.tar.xz.cdx.json: differs from the SBOM srcstacks makes"
         in result.stdout
     )
+    # The app's SBOM above it, which pins its sha256, was not edited and is not blamed.
+    assert "app-greeter.tar.xz.cdx.json: differs from the SBOM" not in result.stdout
 
 
 def test_patch_that_applies_but_is_not_recorded_is_named(copied_stack: Path) -> None:

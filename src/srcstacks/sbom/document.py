@@ -289,8 +289,8 @@ def _metadata(inputs: LayerInputs, root: Component) -> BomMetaData:
             # cdx:reproducible: the same archive and inputs give the same bytes.
             Property(name="cdx:reproducible", value="true"),
             Property(name=f"{parts.NS}:variant", value=inputs.variant),
-            Property(name=f"{parts.NS}:mode", value=inputs.mode),
-            Property(name=f"{parts.NS}:timestamp_source", value=inputs.timestamp_source),
+            Property(name=_MODE, value=inputs.mode),
+            Property(name=_TIMESTAMP_SOURCE, value=inputs.timestamp_source),
             *(
                 [Property(name=f"{parts.NS}:provenance_sha256", value=inputs.provenance_sha256)]
                 if inputs.provenance_sha256
@@ -343,3 +343,24 @@ class _LowerLayers:
     def layer(self, lower: LowerLayer) -> Component:
         """The component of one lower layer."""
         return self.layers((lower.sbom.layer.name,))[0]
+
+
+_MODE = f"{parts.NS}:mode"
+_TIMESTAMP_SOURCE = f"{parts.NS}:timestamp_source"
+_WRITING_PROPERTIES = (_MODE, _TIMESTAMP_SOURCE)
+
+
+def timeless(document: object) -> object:
+    """A parsed ``document`` without what depends on when and how it was written: its
+    timestamp, the property saying where that came from, and the stack's mode (which
+    ``verify`` checks against the spec on its own, with a message of its own)."""
+    if not isinstance(document, dict) or not isinstance(document.get("metadata"), dict):
+        return document
+    metadata = {key: value for key, value in document["metadata"].items() if key != "timestamp"}
+    if isinstance(metadata.get("properties"), list):
+        metadata["properties"] = [
+            item
+            for item in metadata["properties"]
+            if not (isinstance(item, dict) and item.get("name") in _WRITING_PROPERTIES)
+        ]
+    return {**document, "metadata": metadata}

@@ -83,10 +83,11 @@ class LayerSbom:
         return f"{self.document_link}#{quote(bom_ref, safe='')}"
 
 
-def read_layer_sbom(path: Path) -> LayerSbom:
-    """Read a layer SBOM written by srcstacks; a missing or foreign one is an error."""
+def read_layer_sbom(path: Path, text: bytes | None = None) -> LayerSbom:
+    """Read a layer SBOM written by srcstacks (``text``: its bytes, when known, in place
+    of the file's); a missing or foreign one is an error."""
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if text is None else text
         document = json.loads(data)
         serial = str(document["serialNumber"]).removeprefix("urn:uuid:")
         layer = _linked(document["metadata"]["component"])

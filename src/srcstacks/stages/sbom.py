@@ -10,6 +10,7 @@ with a signing key, each archive's signed attestation (:mod:`srcstacks.stages.at
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -35,7 +36,13 @@ from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
 from srcstacks.sbom.components import DistInputs, LayerInfo
-from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
+from srcstacks.sbom.document import (
+    Document,
+    LayerInputs,
+    LowerLayer,
+    build_document,
+    timeless,
+)
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.sbom.system_libs import system_libraries
@@ -147,14 +154,33 @@ def _write_sbom(
 def _documents(
     config: StackConfig, layers: dict[str, _Published], manifest: Manifest, report: Report
 ) -> Iterator[tuple[_Published, ArchiveContents, LayerInputs, Document]]:
-    """Each layer's SBOM as srcstacks makes it, lower layers first (nothing written)."""
+    """Each layer's SBOM as srcstacks makes it, lower layers first (nothing written).
+
+    An upper layer links to a lower layer's SBOM file as it is on disk, unless that file
+    was edited: then to the one srcstacks makes, so that the edit is blamed on the lower
+    layer's SBOM alone, not on every SBOM above it that pins its sha256.
+    """
     build_info = read_build_info(Layout.of(config).build_info)
+    linked: dict[Path, bytes] = {}
     for item in _lower_layers_first(layers):
         contents = read_archive(item.archive)
-        inputs = _layer_inputs(config, item, contents, layers, manifest, build_info, report)
+        inputs = _layer_inputs(config, item, contents, layers, manifest, build_info, report, linked)
         document = build_document(inputs)
         _check_portable(document.text, config)
+        linked[sbom_path(item.archive)] = _as_linked(sbom_path(item.archive), document.text)
         yield item, contents, inputs, document
+
+
+def _as_linked(path: Path, made: str) -> bytes:
+    """The SBOM file an upper layer links to: ``path`` as it is unless it was edited
+    (other than in when it was written), else the document srcstacks makes."""
+    try:
+        on_disk = path.read_bytes()
+        if timeless(json.loads(on_disk)) == timeless(json.loads(made)):
+            return on_disk
+    except (OSError, ValueError):
+        pass
+    return made.encode("utf-8")
 
 
 def expected_sboms(config: StackConfig, manifest: Manifest) -> dict[Path, str]:
@@ -225,7 +251,10 @@ def _layer_inputs(
     manifest: Manifest,
     build_info: BuildInfo,
     report: Report,
+    linked: dict[Path, bytes] | None = None,
 ) -> LayerInputs:
+    """What the SBOM of ``item`` is made from; ``linked``: the lower layers' SBOM bytes to
+    link to, by path, where they are not to be read from disk."""
     meta = item.meta
     needs = system_libraries(contents)
     # Compiled files no distribution installed: the interpreter's in a runtime layer.
@@ -258,7 +287,12 @@ def _layer_inputs(
         requirements=tuple(str(requirement) for requirement in item.layer.requirements),
         depends_on=item.depends_on,
         lower=tuple(
-            LowerLayer(read_layer_sbom(sbom_path(lower.archive)), lower.depends_on)
+            LowerLayer(
+                read_layer_sbom(
+                    sbom_path(lower.archive), (linked or {}).get(sbom_path(lower.archive))
+                ),
+                lower.depends_on,
+            )
             for lower in _stack_below(item, layers)
         ),
         runtime=_portable_runtime(_runtime_record(build_info, item.layer), config)

@@ -28,6 +28,7 @@ from srcstacks.sbom.check import (
     library_components,
     metadata_property,
 )
+from srcstacks.sbom.document import timeless
 from srcstacks.spec_mode import BuildMode
 from srcstacks.stages.verify_mode import (
     MODE_PROPERTY,
@@ -37,7 +38,6 @@ from srcstacks.stages.verify_mode import (
 )
 
 PROVENANCE_PROPERTY = "srcstacks:provenance_sha256"
-TIMESTAMP_SOURCE_PROPERTY = "srcstacks:timestamp_source"
 
 
 def check_sbom(
@@ -156,29 +156,9 @@ def regenerated_problems(config: StackConfig, manifest: Manifest) -> list[str]:
             found = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # missing or unreadable: named by the checks above
-        if _timeless(found) != _timeless(json.loads(text)):
+        if timeless(found) != timeless(json.loads(text)):
             problems.append(
                 f"{path.name}: differs from the SBOM srcstacks makes from this archive and"
                 " its records (edited after it was written; 'srcstacks sbom' writes it again)"
             )
     return problems
-
-
-def _timeless(document: object) -> object:
-    """``document`` without its timestamp, the property saying where it came from, and
-    the stack's mode."""
-    if not isinstance(document, dict) or not isinstance(document.get("metadata"), dict):
-        return document
-    metadata = {key: value for key, value in document["metadata"].items() if key != "timestamp"}
-    if isinstance(metadata.get("properties"), list):
-        # The mode is checked against the spec on its own (sbom_mode_problems), with a
-        # message that says the spec changed rather than that the SBOM was edited.
-        metadata["properties"] = [
-            item
-            for item in metadata["properties"]
-            if not (
-                isinstance(item, dict)
-                and item.get("name") in (TIMESTAMP_SOURCE_PROPERTY, MODE_PROPERTY)
-            )
-        ]
-    return {**document, "metadata": metadata}
