@@ -389,12 +389,26 @@ def test_security_contact_by_mail(tmp_path: Path) -> None:
             )
             for value in ("security@acme.example", "http://acme.example/sec", "mailto:acme")
         ),
+        (
+            'license = "Apache 2"',
+            "'tool.srcstacks.sbom.license' must be an SPDX licence id or expression",
+        ),
+        ('copyright = " "', "'tool.srcstacks.sbom.copyright' must not be empty"),
     ],
 )
 def test_sbom_table_errors_name_the_key(tmp_path: Path, table: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=r"venvstacks\.toml") as error:
         load_config(write(tmp_path, SPEC + "\n[tool.srcstacks.sbom]\n" + table + "\n"))
     assert expected in str(error.value)
+
+
+def test_the_suppliers_own_licence_and_copyright_are_read(tmp_path: Path) -> None:
+    table = 'license = "Apache-2.0 OR MIT"\ncopyright = "Copyright 2026 ACME"\n'
+    config = load_config(write(tmp_path, SPEC + "\n[tool.srcstacks.sbom]\n" + table))
+    assert (config.sbom.license, config.sbom.copyright) == (
+        "Apache-2.0 OR MIT",
+        "Copyright 2026 ACME",
+    )
 
 
 def test_sbom_must_be_a_table(tmp_path: Path) -> None:

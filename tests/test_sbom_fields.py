@@ -27,6 +27,8 @@ SETTINGS = SbomSettings(
     supplier=SbomParty("ACME builds"),
     manufacturer=SbomParty("ACME", url="https://acme.example", email="sbom@acme.example"),
     security_contact="mailto:security@acme.example",
+    copyright="Copyright 2026 ACME",
+    license="LicenseRef-ACME-Proprietary",
 )
 
 
@@ -154,9 +156,15 @@ def test_linked_components_carry_supplier_license_and_local_refs(tmp_path: Path)
 
 
 def test_layer_license_manufacturer_and_security_contact(tmp_path: Path) -> None:
+    """The layer's licence and copyright are the supplier's own, never a component's
+    (issue 23's audit: app-punycode said "Copyright (c) 2013-2025, Kim Davies")."""
     documents = stack(tmp_path)
     root = documents["app"]["metadata"]["component"]
-    assert root["licenses"] == [{"license": {"acknowledgement": "concluded", "id": "BSD-3-Clause"}}]
+    assert root["licenses"] == [
+        {"acknowledgement": "declared", "expression": "LicenseRef-ACME-Proprietary"}
+    ]
+    assert root["copyright"] == "Copyright 2026 ACME"
+    assert "Pallets" not in json.dumps(root)
     assert root["manufacturer"] == {
         "contact": [{"email": "sbom@acme.example"}],
         "name": "ACME",
@@ -171,7 +179,9 @@ def test_layer_license_manufacturer_and_security_contact(tmp_path: Path) -> None
         }
     ]
     runtime_root = documents["runtime"]["metadata"]["component"]
-    assert runtime_root["licenses"][0]["license"]["id"] == "Python-2.0"
+    assert runtime_root["licenses"] == root["licenses"]
+    (cpython,) = [c for c in documents["runtime"]["components"] if c["name"] == "cpython"]
+    assert cpython["licenses"][0]["license"]["id"] == "Python-2.0"
 
 
 def test_security_txt_is_also_an_rfc_9116_reference() -> None:

@@ -6,15 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
+from cyclonedx.model.license import LicenseExpression
 
 from srcstacks.sbom.licenses import (
-    aggregate_license,
     component_licenses,
     conclude,
     copyright_lines,
     identify,
-    spdx_statement,
 )
 from srcstacks.sbom.metadata import DeclaredLicense
 
@@ -164,18 +162,3 @@ def test_component_licenses_side_by_side_or_the_concluded_expression_alone() -> 
     assert left_out == "Apache-2.0 OR BSD-2-Clause"
     licenses, left_out = component_licenses(either, None)
     assert [type(item) for item in licenses] == [LicenseExpression] and left_out is None
-
-
-def test_a_layer_license_is_every_part_joined_or_unknown() -> None:
-    bsd, _ = component_licenses((DeclaredLicense("name", "BSD License"),), "BSD-3-Clause")
-    either, _ = component_licenses((), "MIT OR Apache-2.0")
-    statements = [spdx_statement(bsd), spdx_statement(either), "Python-2.0", "BSD-3-Clause"]
-    whole = aggregate_license(statements)
-    assert isinstance(whole, LicenseExpression)
-    assert whole.value == "(MIT OR Apache-2.0) AND BSD-3-Clause AND Python-2.0"
-    single = aggregate_license(["MIT", "MIT"])
-    assert isinstance(single, DisjunctiveLicense) and single.id == "MIT"
-    named_only, _ = component_licenses((DeclaredLicense("name", "BSD License"),), None)
-    assert spdx_statement(named_only) is None
-    assert aggregate_license(["MIT", spdx_statement(named_only)]) is None
-    assert aggregate_license([]) is None

@@ -46,6 +46,8 @@ SETTINGS = SbomSettings(
     manufacturer=SbomParty("ACME", url="https://acme.example.org/"),
     authors=(SbomParty("ACME builds", email="sbom@acme.example.org"),),
     security_contact="mailto:security@acme.example.org",
+    copyright="Copyright 2026 ACME",
+    license="Apache-2.0",
 )
 
 

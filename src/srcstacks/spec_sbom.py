@@ -36,6 +36,11 @@ class SbomSettings:
     authors: tuple[SbomParty, ...] = ()
     # Where to report a vulnerability (CRA): a mailto: or https: URL.
     security_contact: str | None = None
+    # The supplier's own copyright notice and licence of the layer archives (an SPDX id
+    # or expression), for each SBOM's primary component (CISA, BSI TR-03183-2 ask for
+    # both); never taken from a distribution inside.
+    copyright: str | None = None
+    license: str | None = None
 
 
 _SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -43,6 +48,8 @@ _SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
     "manufacturer": (str, dict),
     "authors": list,
     "security_contact": str,
+    "copyright": str,
+    "license": str,
 }
 _PARTY_KEYS = {"name": str, "url": str, "email": str}
 
@@ -59,6 +66,28 @@ def parse_sbom_table(spec_path: Path, table: Mapping[str, Any]) -> SbomSettings:
             for index, author in enumerate(authors)
         ),
         security_contact=_security_contact(spec_path, table.get("security_contact")),
+        copyright=_copyright(spec_path, table.get("copyright")),
+        license=_license(spec_path, table.get("license")),
+    )
+
+
+def _copyright(spec_path: Path, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ConfigError(f"{spec_path}: 'tool.srcstacks.sbom.copyright' must not be empty")
+    return value
+
+
+def _license(spec_path: Path, value: str | None) -> str | None:
+    """An SPDX licence id or expression (``LicenseRef-...`` for one of your own)."""
+    if value is None:
+        return None
+    from cyclonedx.spdx import is_expression, is_supported_id
+
+    if is_supported_id(value) or is_expression(value):
+        return value
+    raise ConfigError(
+        f"{spec_path}: 'tool.srcstacks.sbom.license' must be an SPDX licence id or"
+        f" expression (e.g. 'Apache-2.0', 'LicenseRef-Proprietary'), not {value!r}"
     )
 
 

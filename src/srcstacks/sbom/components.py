@@ -33,15 +33,13 @@ from cyclonedx.model.component import (
     Pedigree,
 )
 from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
-from cyclonedx.model.license import (
-    License,
-)
+from cyclonedx.model.license import LicenseAcknowledgement
 from packageurl import PackageURL
 
 from srcstacks.archive_reader import InstalledDist
 from srcstacks.config import LayerKind, SbomParty, SbomSettings
 from srcstacks.provenance import SdistRecord, WheelProvenance
-from srcstacks.sbom.licenses import LicenseFile, component_licenses, conclude
+from srcstacks.sbom.licenses import LicenseFile, as_license, component_licenses, conclude
 from srcstacks.sbom.metadata import DistMetadata
 from srcstacks.sbom.upstream import distribution_reference, upstream_supplier
 
@@ -126,19 +124,14 @@ def bsi_properties(
 _PACKAGED_CODE = {"executable": True, "archive": True, "structured": True}
 
 
-def layer_component(
-    layer: LayerInfo,
-    settings: SbomSettings,
-    licenses: Iterable[License] = (),
-    copyright_notices: Iterable[str] = (),
-) -> Component:
+def layer_component(layer: LayerInfo, settings: SbomSettings) -> Component:
     """The layer archive: ``metadata.component`` of its own SBOM.
 
-    ``licenses``: what its components' licenses come to (the layer has none of its own);
-    ``copyright_notices``: theirs, each once, sorted (CISA asks for the primary
-    component's copyright notice).
-    The manufacturer and the security contact are the configured ones: who makes the
-    product and where to report its vulnerabilities (CRA, BSI TR-03183-2).
+    Its licence and copyright notice are the supplier's own, as the spec declares them
+    (``[tool.srcstacks.sbom] license``, ``copyright``), never a distribution's inside it:
+    the archive is the supplier's product. The manufacturer and the security contact are
+    the configured ones: who makes the product and where to report its vulnerabilities
+    (CRA, BSI TR-03183-2).
     """
     purl = PackageURL(
         "generic", name=layer.name, version=layer.version,
@@ -164,8 +157,10 @@ def layer_component(
         supplier=organization(settings.supplier),
         manufacturer=organization(settings.manufacturer),
         hashes=hashes(layer.sha256, layer.sha512),
-        licenses=licenses,
-        copyright="\n".join(sorted(set(copyright_notices))) or None,
+        licenses=[as_license(licence, LicenseAcknowledgement.DECLARED)]
+        if (licence := settings.license)
+        else [],
+        copyright=settings.copyright,
         external_references=references,
         properties=properties_of(
             {**layer.properties, **bsi_properties(layer.archive_name, **_PACKAGED_CODE)}

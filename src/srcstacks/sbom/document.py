@@ -31,7 +31,6 @@ from srcstacks.sbom import components as parts
 from srcstacks.sbom import links
 from srcstacks.sbom.crates import add_crates
 from srcstacks.sbom.formulation import add_formulation, built_wheels
-from srcstacks.sbom.licenses import aggregate_license, spdx_statement
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
 from srcstacks.sbom.runtime import runtime_component
@@ -117,13 +116,7 @@ def build_document(inputs: LayerInputs) -> Document:
             inputs.runtime_files_sha256,
             inputs.runtime_patch_texts,
         )
-    # The layer's license is what its own components' licenses come to.
-    own = [*libraries.values(), *([runtime] if runtime is not None else [])]
-    layer_license = aggregate_license([spdx_statement(list(part.licenses)) for part in own])
-    notices = [line for part in own for line in (part.copyright or "").splitlines() if line]
-    root = parts.layer_component(
-        inputs.layer, settings, [layer_license] if layer_license else [], notices
-    )
+    root = parts.layer_component(inputs.layer, settings)
     lower = _LowerLayers(inputs.lower)
     unresolved: list[str] = []
 

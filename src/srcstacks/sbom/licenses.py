@@ -346,40 +346,6 @@ def _declared_license(declared: DeclaredLicense) -> License:
     return DisjunctiveLicense(name=declared.value, text=text, acknowledgement=_DECLARED)
 
 
-def spdx_statement(licenses: Sequence[License]) -> str | None:
-    """What a component's licenses come to as one SPDX expression, concluded ones first
-    (declared ones when none is concluded); None when one is only a name."""
-    concluded = [item for item in licenses if item.acknowledgement is _CONCLUDED]
-    chosen = concluded or list(licenses)
-    parts = []
-    for item in chosen:
-        if isinstance(item, LicenseExpression):
-            parts.append(item.value)
-        elif item.id is not None:
-            parts.append(item.id)
-        else:
-            return None
-    return " AND ".join(parts) if parts else None
-
-
-def aggregate_license(statements: Sequence[str | None]) -> License | None:
-    """The license of a whole (a layer archive): every part's, joined with AND.
-
-    None when a part has no SPDX statement (the whole's license is then unknown).
-    """
-    if not statements or any(statement is None for statement in statements):
-        return None
-    terms = sorted({term for statement in statements if statement for term in _terms(statement)})
-    return as_license(" AND ".join(terms), _CONCLUDED)
-
-
-def _terms(statement: str) -> list[str]:
-    """The AND-ed terms of an expression; one with OR stays whole, in parentheses."""
-    if " OR " in statement.upper():
-        return [f"({statement})"]
-    return [term.strip("() ") for term in re.split(r" AND ", statement, flags=re.IGNORECASE)]
-
-
 # Compiled once, after the functions they need.
 _WHOLE = {spdx_id: _pattern(text) for spdx_id, text in _WHOLE_TEXTS.items()}
 _PASSAGE_PATTERNS = {
