@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import tarfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ from srcstacks.provenance import PatchRecord, SdistRecord, WheelProvenance
 from srcstacks.records import RuntimeRecord
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.components import DistInputs, LayerInfo
-from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
+from srcstacks.sbom.document import (
+    Document,
+    LayerInputs,
+    LowerLayer,
+    build_document,
+    serial_problem,
+)
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 
@@ -233,14 +240,24 @@ def test_runtime_component_keeps_no_local_path(stack: dict[str, Path]) -> None:
     assert properties["srcstacks:runtime:origin"] == "cpython-3.11.7-install_only.tar.gz"
 
 
-def test_same_inputs_same_bytes_and_serial_from_the_archive() -> None:
+def test_same_inputs_same_bytes_and_a_serial_from_the_whole_content() -> None:
+    """Issue 23's audit: the serial was the archive's uuid5, so two documents of one
+    archive (another supplier, another SOURCE_DATE_EPOCH) shared serial and version."""
     inputs = layer_inputs("fw", "framework", (dist("idna", "3.11"),))
     first, second = build_document(inputs), build_document(inputs)
     assert first.text == second.text
-    other = build_document(
-        layer_inputs("fw", "framework", (dist("idna", "3.11"),), archive_sha256="0" * 64)
-    )
-    assert other.serial != first.serial
+    document = json.loads(first.text)
+    assert document["serialNumber"] == f"urn:uuid:{first.serial}"
+    assert serial_problem(document) is None
+    others = [
+        replace(inputs, settings=SbomSettings(supplier=SbomParty("Another supplier"))),
+        replace(inputs, timestamp=inputs.timestamp.replace(year=2030)),
+        layer_inputs("fw", "framework", (dist("idna", "3.11"),), archive_sha256="0" * 64),
+    ]
+    serials = {build_document(other).serial for other in others}
+    assert len(serials) == 3 and first.serial not in serials
+    document["serialNumber"] = f"urn:uuid:{build_document(others[0]).serial}"
+    assert "the one its content gives (edited)" in str(serial_problem(document))
 
 
 def test_unresolved_requirement_is_kept_and_flagged(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from packaging.utils import canonicalize_name
 from srcstacks.build_record import BuildEnvironment, Crate
 from srcstacks.sbom.crates import crate_components, crate_dependencies, crates_of
 from srcstacks.sbom.formulation import environment_of, formula
+from srcstacks.sbom.identity import content_serial
 
 SBOM_FOLDER = "sboms"
 # uuid5 namespace of the serial numbers of per-wheel SBOMs.
@@ -168,8 +169,7 @@ def _patch(patch: Patch) -> dict[str, Any]:
 
 def serial_of(document: dict[str, Any]) -> str:
     """``urn:uuid:`` uuid5 of the document's content without its serial number."""
-    body = {key: value for key, value in document.items() if key != "serialNumber"}
-    return f"urn:uuid:{uuid.uuid5(SERIAL_NAMESPACE, json.dumps(body, sort_keys=True))}"
+    return content_serial(document, SERIAL_NAMESPACE)
 
 
 def parse(data: bytes) -> WheelSbom:

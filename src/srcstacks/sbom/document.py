@@ -31,6 +31,7 @@ from srcstacks.sbom import components as parts
 from srcstacks.sbom import links
 from srcstacks.sbom.crates import add_crates
 from srcstacks.sbom.formulation import add_formulation, built_wheels
+from srcstacks.sbom.identity import content_serial
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
 from srcstacks.sbom.runtime import runtime_component
@@ -90,9 +91,11 @@ class Document:
     unresolved: tuple[str, ...]  # "<dist>: <requirement>" found in no layer of the stack
 
 
-def serial_number(archive_sha256: str) -> uuid.UUID:
-    """The document's serial number: uuid5 of the archive's sha256."""
-    return uuid.uuid5(SERIAL_NAMESPACE, archive_sha256)
+def _placeholder_serial(archive_sha256: str) -> uuid.UUID:
+    """The serial the document is made with, replaced at the end by :func:`content_serial`
+    of the finished document (two documents of one archive, from another supplier or
+    ``SOURCE_DATE_EPOCH``, must not share a serial)."""
+    return uuid.uuid5(SERIAL_NAMESPACE, "placeholder:" + archive_sha256)
 
 
 def build_document(inputs: LayerInputs) -> Document:
@@ -145,7 +148,7 @@ def build_document(inputs: LayerInputs) -> Document:
         members.append(runtime)
         graph_root.append(runtime)
     bom = Bom(
-        serial_number=serial_number(inputs.layer.sha256),
+        serial_number=_placeholder_serial(inputs.layer.sha256),
         metadata=_metadata(inputs, root),
         components=members,
     )
@@ -175,7 +178,11 @@ def build_document(inputs: LayerInputs) -> Document:
     text = add_crates(text, _compiled_crates(inputs, libraries))
     # How each wheel was built: its build tools, compilers and flags (sbom/formulation.py).
     text = add_formulation(text, built_wheels(inputs.dists, libraries))
-    return Document(text=text, serial=str(bom.serial_number), unresolved=tuple(unresolved))
+    serial = content_serial(json.loads(text), SERIAL_NAMESPACE)
+    text = text.replace(f"urn:uuid:{bom.serial_number}", serial)
+    return Document(
+        text=text, serial=serial.removeprefix("urn:uuid:"), unresolved=tuple(unresolved)
+    )
 
 
 def _compositions(
@@ -345,10 +352,12 @@ _WRITING_PROPERTIES = (_MODE, _TIMESTAMP_SOURCE)
 
 def timeless(document: object) -> object:
     """A parsed ``document`` without what depends on when and how it was written: its
-    timestamp, the property saying where that came from, and the stack's mode (which
-    ``verify`` checks against the spec on its own, with a message of its own)."""
+    timestamp, the property saying where that came from, the stack's mode (which
+    ``verify`` checks against the spec on its own, with a message of its own), and the
+    serial number derived from all of them (checked with :func:`serial_problem`)."""
     if not isinstance(document, dict) or not isinstance(document.get("metadata"), dict):
         return document
+    document = {key: value for key, value in document.items() if key != "serialNumber"}
     metadata = {key: value for key, value in document["metadata"].items() if key != "timestamp"}
     if isinstance(metadata.get("properties"), list):
         metadata["properties"] = [
@@ -357,3 +366,14 @@ def timeless(document: object) -> object:
             if not (isinstance(item, dict) and item.get("name") in _WRITING_PROPERTIES)
         ]
     return {**document, "metadata": metadata}
+
+
+def serial_problem(document: Any) -> str | None:
+    """What is wrong with a parsed layer SBOM's serial number, if anything: it must be
+    the one its content gives (:func:`content_serial`)."""
+    if not isinstance(document, dict):
+        return None
+    expected = content_serial(document, SERIAL_NAMESPACE)
+    if document.get("serialNumber") != expected:
+        return f"serialNumber is not {expected}, the one its content gives (edited)"
+    return None

@@ -28,7 +28,7 @@ from srcstacks.sbom.check import (
     library_components,
     metadata_property,
 )
-from srcstacks.sbom.document import timeless
+from srcstacks.sbom.document import serial_problem, timeless
 from srcstacks.spec_mode import BuildMode
 from srcstacks.stages.verify_mode import (
     MODE_PROPERTY,
@@ -161,4 +161,6 @@ def regenerated_problems(config: StackConfig, manifest: Manifest) -> list[str]:
                 f"{path.name}: differs from the SBOM srcstacks makes from this archive and"
                 " its records (edited after it was written; 'srcstacks sbom' writes it again)"
             )
+        elif (wrong := serial_problem(found)) is not None:
+            problems.append(f"{path.name}: {wrong}")
     return problems
