@@ -215,25 +215,24 @@ def test_compositions_say_what_is_complete(tmp_path: Path) -> None:
     refs = {name: component["bom-ref"] for name, component in by_name(app).items()}
     root = app["metadata"]["component"]["bom-ref"]
     (stub,) = by_name(app)["framework-web"]["components"]
+    below = sorted([refs["framework-web"], refs["cpython-3.11"]])
     assert app["compositions"] == [
-        {
-            "aggregate": "complete",
-            "assemblies": [root],
-            "dependencies": sorted(
-                [root, refs["Jinja2"], refs["framework-web"], refs["cpython-3.11"]]
-            ),
-        },
-        {
-            "aggregate": "incomplete",
-            "assemblies": sorted([refs["framework-web"], refs["cpython-3.11"]]),
-        },
+        {"aggregate": "complete", "assemblies": [root], "dependencies": [root, refs["Jinja2"]]},
+        # Issue 23's audit: the layers below were claimed "complete" with an entry that
+        # lists no dependencies, where their own SBOMs list them.
+        {"aggregate": "incomplete", "assemblies": below, "dependencies": below},
         {"aggregate": "unknown", "dependencies": [stub["bom-ref"]]},
     ]
+    entries = {entry["ref"]: entry for entry in app["dependencies"]}
+    # The runtime layer has no layer below it: no entry, never an empty one.
+    assert refs["cpython-3.11"] not in entries
+    assert entries[refs["framework-web"]]["dependsOn"] == [refs["cpython-3.11"]]
     # markupsafe loads libc, which is no component here: its dependencies are incomplete.
     framework = documents["framework"]
     markupsafe = by_name(framework)["MarkupSafe"]["bom-ref"]
     (incomplete,) = [c for c in framework["compositions"] if c["aggregate"] == "incomplete"]
-    assert incomplete["dependencies"] == [markupsafe]
+    runtime = by_name(framework)["cpython-3.11"]["bom-ref"]
+    assert incomplete["dependencies"] == sorted([markupsafe, runtime])
 
 
 def test_a_lower_sbom_with_a_malformed_license_or_supplier_is_named(tmp_path: Path) -> None:

@@ -173,7 +173,11 @@ def build_document(inputs: LayerInputs) -> Document:
     # are not described here (unknown), not none.
     nested = {str(part.bom_ref) for part in runtime.components} if runtime is not None else set()
     compositions = _compositions(inputs, root, libraries, runtime, lower, nested)
-    text = _finish(serialised, lower.stub_refs() | nested, {"compositions": compositions})
+    # A layer below with no layer under it would get an empty entry: "depends on nothing",
+    # where its own SBOM lists what it holds. No entry says "not described here".
+    below = {str(component.bom_ref) for component in lower.components()}
+    unknown = lower.stub_refs() | nested | below
+    text = _finish(serialised, unknown, {"compositions": compositions})
     # The Rust crates compiled into each wheel, nested in its component (sbom/crates.py).
     text = add_crates(text, _compiled_crates(inputs, libraries))
     # How each wheel was built: its build tools, compilers and flags (sbom/formulation.py).
@@ -197,10 +201,11 @@ def _compositions(
     ``compositions``, which cyclonedx-python-lib does not model).
 
     Complete: the layer's components (every distribution in the archive is one) and the
-    dependencies of the layer, of its distributions and of the layers below (their
-    stacking). Incomplete: the components of a layer below (only those this layer uses
-    are nested in it), and the dependencies of whatever loads system libraries, which
-    are named in ``srcstacks:system_libraries`` but are not components here. Unknown:
+    dependencies of the layer and of its distributions. Incomplete: the components of a
+    layer below (only those this layer uses are nested in it) and its dependencies (its
+    stacking only: its own SBOM has the rest), and the dependencies of whatever loads
+    system libraries, which are named in ``srcstacks:system_libraries`` but are not
+    components here. Unknown:
     the dependencies of the components nested in a lower layer (its own SBOM has them)
     and of those nested in a built CPython.
     """
@@ -214,10 +219,12 @@ def _compositions(
     if runtime is not None:
         system = inputs.runtime_system_libraries
         (incomplete if system else complete).append(str(runtime.bom_ref))
+    # A layer below is described here by its stacking alone: its own SBOM has the edges
+    # to its components, so its dependencies are incomplete here, never "complete".
     layers_below = [str(component.bom_ref) for component in lower.components()]
     entries = [
-        ("complete", [str(root.bom_ref)], complete + layers_below),
-        ("incomplete", layers_below, incomplete),
+        ("complete", [str(root.bom_ref)], complete),
+        ("incomplete", layers_below, incomplete + layers_below),
         ("unknown", [], sorted(lower.stub_refs() | nested)),
     ]
     return [
