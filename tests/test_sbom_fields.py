@@ -8,6 +8,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -209,23 +210,41 @@ def test_bsi_file_properties(tmp_path: Path) -> None:
     }.items()  # fmt: skip
 
 
+def test_every_layers_sbom_names_its_interpreter_with_its_cpe(tmp_path: Path) -> None:
+    """Issue 23's audit: given the app's SBOM alone, grype or trivy missed every CPython
+    vulnerability: it named no interpreter and no CPE."""
+    documents = stack(tmp_path)
+    (cpython,) = [c for c in documents["runtime"]["components"] if c["type"] == "platform"]
+    for layer in ("framework", "app"):
+        runtime_layer = by_name(documents[layer])["cpython-3.11"]
+        (interpreter,) = runtime_layer["components"]
+        assert (
+            interpreter["cpe"] == cpython["cpe"] == "cpe:2.3:a:python:python:3.11.7:*:*:*:*:*:*:*"
+        )
+        assert (interpreter["name"], interpreter["version"]) == ("cpython", "3.11.7")
+        (link,) = interpreter["externalReferences"]
+        assert link["type"] == "bom" and link["url"].endswith(
+            "#" + quote(cpython["bom-ref"], safe="")
+        )
+
+
 def test_compositions_say_what_is_complete(tmp_path: Path) -> None:
     documents = stack(tmp_path)
     app = documents["app"]
     refs = {name: component["bom-ref"] for name, component in by_name(app).items()}
     root = app["metadata"]["component"]["bom-ref"]
     (stub,) = by_name(app)["framework-web"]["components"]
+    (interpreter,) = by_name(app)["cpython-3.11"]["components"]
     below = sorted([refs["framework-web"], refs["cpython-3.11"]])
     assert app["compositions"] == [
         {"aggregate": "complete", "assemblies": [root], "dependencies": [root, refs["Jinja2"]]},
         # Issue 23's audit: the layers below were claimed "complete" with an entry that
         # lists no dependencies, where their own SBOMs list them.
         {"aggregate": "incomplete", "assemblies": below, "dependencies": below},
-        {"aggregate": "unknown", "dependencies": [stub["bom-ref"]]},
+        {"aggregate": "unknown", "dependencies": sorted([stub["bom-ref"], interpreter["bom-ref"]])},
     ]
     entries = {entry["ref"]: entry for entry in app["dependencies"]}
-    # The runtime layer has no layer below it: no entry, never an empty one.
-    assert refs["cpython-3.11"] not in entries
+    assert entries[refs["cpython-3.11"]]["dependsOn"] == [interpreter["bom-ref"]]
     assert entries[refs["framework-web"]]["dependsOn"] == [refs["cpython-3.11"]]
     # markupsafe loads libc, which is no component here: its dependencies are incomplete.
     framework = documents["framework"]

@@ -163,7 +163,10 @@ def build_document(inputs: LayerInputs) -> Document:
         # code compiled into it and the system libraries it loads (nested in it).
         _depend(bom, runtime, list(runtime.components))
     for below in inputs.lower:  # the layers' stacking, as far as this layer sees it
-        _depend(bom, lower.layer(below), lower.layers(below.depends_on))
+        interpreters = lower.interpreters(below)
+        _depend(bom, lower.layer(below), lower.layers(below.depends_on) + interpreters)
+        for interpreter in interpreters:  # CPython and the code compiled into it
+            _depend(bom, interpreter, list(interpreter.components))
     with warnings.catch_warnings():
         # A layer none of whose requirements it holds itself (all come from below) has a
         # root with only layer edges; `sbom check` judges the graph, not this warning.
@@ -175,8 +178,8 @@ def build_document(inputs: LayerInputs) -> Document:
     compositions = _compositions(inputs, root, libraries, runtime, lower, nested)
     # A layer below with no layer under it would get an empty entry: "depends on nothing",
     # where its own SBOM lists what it holds. No entry says "not described here".
-    below = {str(component.bom_ref) for component in lower.components()}
-    unknown = lower.stub_refs() | nested | below
+    layers_below = {str(component.bom_ref) for component in lower.components()}
+    unknown = lower.stub_refs() | nested | layers_below
     text = _finish(serialised, unknown, {"compositions": compositions})
     # The Rust crates compiled into each wheel, nested in its component (sbom/crates.py).
     text = add_crates(text, _compiled_crates(inputs, libraries))
@@ -313,6 +316,10 @@ class _LowerLayers:
     def __init__(self, lower: tuple[LowerLayer, ...]) -> None:
         self._order = [item.sbom for item in lower]
         self._stubs: dict[str, dict[str, Component]] = {sbom.layer.name: {} for sbom in self._order}
+        self._interpreters = {
+            sbom.layer.name: [links.linked_stub(sbom, platform) for platform in sbom.platforms]
+            for sbom in self._order
+        }
         self._built: dict[str, Component] | None = None
 
     def provider(self, name: str) -> Component | None:
@@ -328,19 +335,34 @@ class _LowerLayers:
         return None
 
     def components(self) -> list[Component]:
-        """Every lower layer's component, holding the stubs of its that were used."""
+        """Every lower layer's component, holding the stubs of its that were used and of
+        the interpreter it describes (a runtime layer's CPython, named in every SBOM)."""
         if self._built is None:
             self._built = {
                 sbom.layer.name: links.lower_layer_component(
-                    sbom, self._stubs[sbom.layer.name].values()
+                    sbom,
+                    [*self._interpreters[sbom.layer.name], *self._stubs[sbom.layer.name].values()],
                 )
                 for sbom in self._order
             }
         return list(self._built.values())
 
+    def interpreters(self, lower: LowerLayer) -> list[Component]:
+        """The stubs of the interpreter (and what it bundles) a lower layer describes."""
+        return self._interpreters[lower.sbom.layer.name]
+
     def stub_refs(self) -> set[str]:
-        """The bom-refs of every stub handed out."""
-        return {str(stub.bom_ref) for stubs in self._stubs.values() for stub in stubs.values()}
+        """The bom-refs of every stub handed out, nested ones included."""
+        pending = [
+            *(stub for stubs in self._stubs.values() for stub in stubs.values()),
+            *(stub for stubs in self._interpreters.values() for stub in stubs),
+        ]
+        found: set[str] = set()
+        while pending:
+            stub = pending.pop()
+            found.add(str(stub.bom_ref))
+            pending.extend(stub.components)
+        return found
 
     def layers(self, names: tuple[str, ...]) -> list[Component]:
         """The components of the lower layers named (install targets)."""

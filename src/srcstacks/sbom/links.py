@@ -59,6 +59,9 @@ class LinkedComponent:
     authors: tuple[OrganizationalContact, ...] = ()
     copyright: str | None = None
     bsi_properties: tuple[tuple[str, str], ...] = ()  # the bsi:component:* properties
+    type: str = "library"  # its CycloneDX component type (CPython: "platform")
+    cpe: str | None = None  # what vulnerability scanners match (CPython, its bundled code)
+    nested: tuple[LinkedComponent, ...] = ()  # the components nested in it (bundled code)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ class LayerSbom:
     layer: LinkedComponent  # its metadata.component: the layer archive itself
     layer_type: str  # the CycloneDX component type of that layer
     libraries: dict[str, LinkedComponent]  # canonical project name -> component
+    # The interpreter a runtime layer's SBOM describes (CPython, with its bundled code
+    # nested), which every layer above names too: a scanner given one SBOM alone must
+    # still find CPython's, expat's or OpenSSL's vulnerabilities.
+    platforms: tuple[LinkedComponent, ...] = ()
 
     @property
     def document_link(self) -> str:
@@ -92,11 +99,17 @@ def read_layer_sbom(path: Path, text: bytes | None = None) -> LayerSbom:
         serial = str(document["serialNumber"]).removeprefix("urn:uuid:")
         layer = _linked(document["metadata"]["component"])
         layer_type = str(document["metadata"]["component"]["type"])
+        components = document.get("components", [])
         libraries: dict[str, LinkedComponent] = {
             canonicalize_name(component["name"]): _linked(component)
-            for component in document.get("components", [])
+            for component in components
             if component.get("type") == "library"
         }
+        platforms = tuple(
+            _linked(component)
+            for component in components
+            if component.get("type") == "platform" and not _links_elsewhere(component)
+        )
         return LayerSbom(
             path=path,
             file_sha256=sha256_bytes(data),
@@ -105,6 +118,7 @@ def read_layer_sbom(path: Path, text: bytes | None = None) -> LayerSbom:
             layer=layer,
             layer_type=layer_type,
             libraries=libraries,
+            platforms=platforms,
         )
     except FileNotFoundError:
         raise SbomError(
@@ -113,6 +127,11 @@ def read_layer_sbom(path: Path, text: bytes | None = None) -> LayerSbom:
     # CycloneDxException: a URL or license there that CycloneDX does not accept.
     except (OSError, ValueError, KeyError, TypeError, CycloneDxException) as exc:
         raise SbomError(f"{path}: unreadable layer SBOM: {exc}") from None
+
+
+def _links_elsewhere(component: dict[str, Any]) -> bool:
+    """True for a component that is itself a link to another SBOM (a layer below)."""
+    return any(ref.get("type") == "bom" for ref in component.get("externalReferences", []))
 
 
 def _linked(component: dict[str, Any]) -> LinkedComponent:
@@ -134,6 +153,9 @@ def _linked(component: dict[str, Any]) -> LinkedComponent:
             for item in component.get("properties", [])
             if str(item.get("name", "")).startswith("bsi:component:")
         ),
+        type=str(component.get("type", "library")),
+        cpe=component.get("cpe"),
+        nested=tuple(_linked(item) for item in component.get("components", [])),
     )
 
 
@@ -163,14 +185,17 @@ def lower_layer_component(lower: LayerSbom, stubs: Iterable[Component]) -> Compo
 
 
 def linked_stub(lower: LayerSbom, linked: LinkedComponent) -> Component:
-    """A distribution a lower layer provides: its identity, supplier and licenses copied
-    from that layer's SBOM, with the BOM-Link to its component there as a ``bom``
-    external reference (the bom-ref stays local: the one it has there)."""
+    """A distribution (or the interpreter) a lower layer provides: its identity (CPE
+    too), supplier and licenses copied from that layer's SBOM, with the BOM-Link to its
+    component there as a ``bom`` external reference (the bom-ref stays local: the one it
+    has there), and what is nested in it there, as stubs too."""
     return Component(
-        type=ComponentType.LIBRARY,
+        type=ComponentType(linked.type),
         name=linked.name,
         version=linked.version,
         bom_ref=linked.bom_ref,
+        cpe=linked.cpe,
+        components=[linked_stub(lower, nested) for nested in linked.nested],
         external_references=[ExternalReference(
             type=ExternalReferenceType.BOM, url=XsUri(lower.element_link(linked.bom_ref)),
             hashes=hashes(lower.file_sha256), comment=f"component in SBOM file {lower.path.name}",
