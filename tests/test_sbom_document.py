@@ -237,6 +237,8 @@ def test_runtime_component_keeps_no_local_path(stack: dict[str, Path]) -> None:
     assert cpython["hashes"] == [{"alg": "SHA-256", "content": "d" * 64}]
     properties = {item["name"]: item["value"] for item in cpython["properties"]}
     assert properties["srcstacks:runtime:source"] == "local"
+    # Issue 23's audit: the interpreter archive was marked non-executable.
+    assert properties["bsi:component:executable"] == "executable"
     assert properties["srcstacks:runtime:origin"] == "cpython-3.11.7-install_only.tar.gz"
 
 

@@ -34,6 +34,7 @@ from srcstacks.records import BundledLibrary, CPythonBuild, RuntimeRecord, Syste
 from srcstacks.runtime_contents import project_of
 from srcstacks.sbom.components import (
     NS,
+    bsi_properties,
     hashes,
     is_url,
     organization,
@@ -103,8 +104,11 @@ def runtime_component(
         **({f"{NS}:system_libraries": " ".join(system_libraries)} if system_libraries else {}),
         **({f"{NS}:runtime:files_sha256": files_sha256} if files_sha256 else {}),
     }
-    # The deployable form is the interpreter archive (a tar.gz whose files are listed).
-    properties.update(bsi_properties(record.filename, executable=False, archive=True))
+    # The deployable form is the interpreter archive (a tar.gz whose files are listed):
+    # it holds the interpreter and its shared library, which run.
+    properties.update(
+        bsi_properties(record.filename, executable=True, archive=True, structured=True)
+    )
     # Read from the interpreter for every source; a built one's record has them too.
     bundled = record.bundled or (build.bundled if build is not None else ())
     nested = [_bundled_component(bom_ref, library) for library in bundled]
@@ -209,7 +213,9 @@ def _bundled_component(parent_ref: str, library: BundledLibrary) -> Component:
         f"{NS}:bundled:module": library.module,
     }
     if library.filename:  # its deployable form is the module (or libpython) it is in
-        properties.update(bsi_properties(library.filename, executable=True, archive=False))
+        properties.update(
+            bsi_properties(library.filename, executable=True, archive=False, structured=False)
+        )
     name, url = (
         (library.supplier, library.supplier_url) if library.supplier else project_of(library.name)
     )
@@ -227,18 +233,6 @@ def _bundled_component(parent_ref: str, library: BundledLibrary) -> Component:
         hashes=hashes(library.sha256 or None, library.sha512 or None),
         properties=properties_of({key: value for key, value in properties.items() if value}),
     )
-
-
-def bsi_properties(filename: str, *, executable: bool, archive: bool) -> dict[str, str]:
-    """BSI TR-03183-2's file properties of a component's deployable form, in the values
-    the guideline gives (``executable``/``non-executable``, ``archive``/``no archive``,
-    ``structured``/``unstructured``); an archive srcstacks describes is structured."""
-    return {
-        "bsi:component:filename": filename,
-        "bsi:component:executable": "executable" if executable else "non-executable",
-        "bsi:component:archive": "archive" if archive else "no archive",
-        "bsi:component:structured": "structured" if archive else "unstructured",
-    }
 
 
 def _all_system_libraries(build: CPythonBuild, needed: tuple[str, ...]) -> list[SystemLibrary]:
