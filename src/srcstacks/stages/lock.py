@@ -2,14 +2,13 @@
 
 Reads the wheel dir and its ``provenance.json`` (written by publish-wheels); refuses a
 wheel without matching provenance; checks that every layer has a wheel for every
-platform it targets (:mod:`srcstacks.stages.lock_platforms`); runs ``venvstacks lock
---no-index --local-wheels`` for the layers whose lock inputs changed (see
-:mod:`srcstacks.stages.lock_plan`), and only those (``--include``). Writes venvstacks'
-lock files in ``requirements/`` beside the spec (with an index, locked against the view
-of it that lists only this stack's published wheels: :mod:`srcstacks.stages.lock_view`),
-then checks that every wheel they name
-is a published wheel with the sha256 recorded for it, and records each layer's lock
-inputs for the next run.
+platform it targets (:mod:`srcstacks.stages.lock_platforms`); runs ``venvstacks lock``
+for the layers whose lock inputs changed (see :mod:`srcstacks.stages.lock_plan`), and
+only those (``--include``), against the wheel dir alone (``--no-index``) or, with an
+index, against a view of it that lists only this stack's published wheels
+(:mod:`srcstacks.stages.lock_view`). Writes venvstacks' lock files in ``requirements/``
+beside the spec, then checks that every wheel they name is a published wheel with the
+sha256 recorded for it, and records each layer's lock inputs for the next run.
 """
 
 from __future__ import annotations
