@@ -125,6 +125,18 @@ def test_system_uv_config_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         announce_environment(lambda line: None)
 
 
+@pytest.mark.parametrize("value", ["", "yesterday", "-1", "1.5"])
+def test_a_source_date_epoch_no_build_could_use_is_refused_up_front(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """An empty SOURCE_DATE_EPOCH= made setuptools fail deep inside a build log."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    announce_environment(lambda line: None)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    with pytest.raises(ConfigError, match="SOURCE_DATE_EPOCH must be a whole number of seconds"):
+        announce_environment(lambda line: None)
+
+
 def test_user_compiler_flags_never_reach_the_build_env(hostile_env: None, tmp_path: Path) -> None:
     env = fromager.portable_build_env(tmp_path / "work dir é")
     assert "-O0" not in env["CPPFLAGS"] and env.get("LDSHARED") != "cc -shared"

@@ -166,8 +166,16 @@ def announce_environment(report: Callable[[str], None]) -> None:
     """Once per run: name what of the user's environment the tools will not see.
 
     Names only, never values (they may hold credentials). Refuses to run when
-    ``/etc/uv/uv.toml`` exists, since nothing but removing it keeps it out of uv.
+    ``/etc/uv/uv.toml`` exists, since nothing but removing it keeps it out of uv, and
+    when ``SOURCE_DATE_EPOCH`` (passed to every build) is set but no whole number of
+    seconds: setuptools and others would fail deep inside a build log.
     """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and not epoch.strip().isdigit():
+        raise ConfigError(
+            f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not {epoch!r};"
+            " unset it or give one (e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct))"
+        )
     if SYSTEM_UV_CONFIG.is_file():
         raise ConfigError(
             f"{SYSTEM_UV_CONFIG}: uv reads this system config file in every run and"
