@@ -43,10 +43,6 @@ def handed_over(
     # The private key is named, never shown.
     assert secret.splitlines()[1] not in keygen.stdout + keygen.stderr + signed.stderr
     output = spec.parent / "_srcstacks" / "cpu" / "artifacts"
-    first = {path.name: path.read_bytes() for path in output.glob("*.intoto.json")}
-    # Signing again with the same key gives the same bytes: attestations are reproducible.
-    run_cli("sbom", spec, "--force", env={SIGNING_KEY_VARIABLE: str(root / "stack.key")})
-    assert {path.name: path.read_bytes() for path in output.glob("*.intoto.json")} == first
     folder = root / "handed-over"
     folder.mkdir()
     for layer in LAYERS:
