@@ -96,29 +96,23 @@ def _layer_config(env: Any) -> Written:
 
 
 def _python_wrapper(env: Any) -> dict[str, Written]:
-    """``bin/python`` and its links, as venvstacks makes them on Linux and macOS."""
-    python = Path(env.python_path)
-    bin_dir = _relative(python.parent, env.env_path)
-    major, minor = env._py_version_info
+    """``bin/python`` and its links, as venvstacks makes them when it exports the layer
+    (its deployed form: peers named by install target, ``cpython-3.11@1``)."""
     link = "venvstacks (link to the wrapper)"
-    files = {
-        f"{bin_dir}/python{major}": Written("symlink:python", link),
-        f"{bin_dir}/python{major}.{minor}": Written("symlink:python", link),
-        f"{bin_dir}/python_": Written(
-            "symlink:" + os.path.relpath(env.base_python_path, python.parent),
-            "venvstacks (the runtime's python)",
-        ),
-        # The venv module's link, on 64-bit Linux.
-        "lib64": Written("symlink:lib", "venvstacks (the venv's lib64 link)"),
-    }
-    dynlib_paths = [Path(env.build_path) / path for path in env._iter_build_dynlib_dirs()]
-    if dynlib_paths:
-        wrapper = env._generate_python_sh(python, "python_", dynlib_paths).encode()
-        what = "the python wrapper venvstacks writes for this spec"
-        files[f"{bin_dir}/python"] = Written(record_digest(wrapper), what)
-    else:  # no lower layer to load libraries from: python is the runtime's, linked
-        files[f"{bin_dir}/python"] = files[f"{bin_dir}/python_"]
-        files[f"{bin_dir}/python_"] = Written("symlink:python", link)
+    whats = {"python": "the python wrapper venvstacks writes for this spec",
+             "python_": "venvstacks (the runtime's python)"}  # fmt: skip
+    bin_dir = _relative(Path(env.python_path).parent, env.env_path)
+    # The venv module's link, on 64-bit Linux.
+    files = {"lib64": Written("symlink:lib", "venvstacks (the venv's lib64 link)")}
+    with tempfile.TemporaryDirectory(prefix="srcstacks-layer-") as scratch:
+        deployed = Path(scratch) / env.install_target
+        env._link_base_python(deployed)  # what venvstacks runs on the exported layer
+        for path in sorted((deployed / bin_dir).iterdir()):
+            if path.is_symlink():
+                entry = "symlink:" + os.readlink(path)
+            else:
+                entry = record_digest(path.read_bytes())
+            files[f"{bin_dir}/{path.name}"] = Written(entry, whats.get(path.name, link))
     return files
 
 
