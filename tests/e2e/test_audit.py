@@ -141,7 +141,7 @@ FORGERIES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
         [
             "framework-web.tar.xz.cdx.json: its sha256 is not the one signed",
             "framework-web.tar.xz: markupsafe 3.0.4: framework-web.tar.xz.cdx.json gives its"
-            " licences as BSD-3-Clause (declared), MIT (concluded); its METADATA and licence"
+            " licences as MIT (concluded), BSD-3-Clause (declared); its METADATA and licence"
             " files give BSD-3-Clause (concluded), BSD-3-Clause (declared)",
         ],
     ),
