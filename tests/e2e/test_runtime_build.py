@@ -54,6 +54,13 @@ def built_runtime_spec(
     runtime.update({"source": "build", "tarball": str(tarball), "sha256": sha256})
     document["tool"]["srcstacks"]["runtime"] = runtime  # type: ignore[index]
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")
+    # A quick compile: no optimisation, no debug information (configure takes OPT from
+    # the environment). What these tests check (built from source, relocatable, the demo
+    # runs on it, it rebuilds bit for bit) holds at any optimisation level, and the two
+    # compiles are the suite's longest steps. It exercises cpython.yaml's env too.
+    (spec.parent / "build-settings" / "cpython.yaml").write_text(
+        "env:\n  OPT: -DNDEBUG -g0 -O0 -fwrapv\n", encoding="utf-8"
+    )
     return spec
 
 
