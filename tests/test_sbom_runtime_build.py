@@ -34,7 +34,7 @@ from srcstacks.records import (
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.document import build_document
 from srcstacks.sbom.profiles import profile_problems
-from srcstacks.stages.sbom import _portable_runtime, _runtime_patch_texts
+from srcstacks.stages.sbom_inputs import portable_runtime, runtime_patch_texts
 from tests.test_sbom_document import RUNTIME, layer_inputs
 
 PATCH = b"--- a/Lib/x.py\n+++ b/Lib/x.py\n@@ -1 +1 @@\n-a\n+b\n"
@@ -353,7 +353,7 @@ def test_stage_reads_a_runtime_patch_whose_sha256_matches(tmp_path: Path) -> Non
     config = stack_with_patch(tmp_path)
     info = BuildInfo(variant="cpu", runtimes=(BUILT,))
     said: list[str] = []
-    texts = _runtime_patch_texts(config, info, config.layers[0], said.append)
+    texts = runtime_patch_texts(config, info, config.layers[0], said.append)
     assert texts == {PATCH_NAME: PATCH} and said == []
 
 
@@ -361,7 +361,7 @@ def test_stage_leaves_out_a_changed_runtime_patch_with_a_warning(tmp_path: Path)
     config = stack_with_patch(tmp_path, b"--- edited since\n")
     info = BuildInfo(variant="cpu", runtimes=(BUILT,))
     said: list[str] = []
-    assert _runtime_patch_texts(config, info, config.layers[0], said.append) == {}
+    assert runtime_patch_texts(config, info, config.layers[0], said.append) == {}
     assert said == [
         f"  warning: {tmp_path / 'patches' / PATCH_NAME} changed since the runtime was built;"
         " its text is left out"
@@ -374,7 +374,7 @@ def test_stage_refuses_a_runtime_patch_name_leading_outside(tmp_path: Path) -> N
     info = BuildInfo(variant="cpu", runtimes=(replace(BUILT, build=outside),))
     message = re.escape("runtime patch '../venvstacks.toml' points outside")
     with pytest.raises(OwnershipError, match=message):
-        _runtime_patch_texts(config, info, config.layers[0], print)
+        runtime_patch_texts(config, info, config.layers[0], print)
 
 
 def test_stage_keeps_the_checkout_folders_out_of_the_build_settings(tmp_path: Path) -> None:
@@ -384,11 +384,11 @@ def test_stage_keeps_the_checkout_folders_out_of_the_build_settings(tmp_path: Pa
         configure_args=("--prefix=/install", f"--with-openssl={tmp_path}/openssl"),
         env={"CFLAGS": f"-O2 -I{tmp_path}/include"},
     )
-    portable = _portable_runtime(replace(BUILT, build=build), config).build
+    portable = portable_runtime(replace(BUILT, build=build), config).build
     assert portable is not None
     assert portable.configure_args == ("--prefix=/install", "--with-openssl=<stack dir>/openssl")
     assert portable.env == {"CFLAGS": "-O2 -I<stack dir>/include"}
-    assert _portable_runtime(RUNTIME, config) is RUNTIME
+    assert portable_runtime(RUNTIME, config) is RUNTIME
 
 
 def test_cpython_and_what_it_carries_have_the_bsi_fields() -> None:

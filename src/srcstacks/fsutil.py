@@ -32,6 +32,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def sha512_file(path: Path) -> str:
+    """The hex SHA-512 of the file at ``path`` (read in blocks)."""
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha512").hexdigest()
+
+
 def sha256_bytes(data: bytes) -> str:
     """Return the hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()

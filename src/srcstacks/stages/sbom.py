@@ -9,20 +9,16 @@ with a signing key, each archive's signed attestation (:mod:`srcstacks.stages.at
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from srcstacks.archive_reader import ArchiveContents, InstalledDist, read_archive
+from srcstacks.archive_reader import ArchiveContents, read_archive
 from srcstacks.config import Layer, StackConfig
-from srcstacks.errors import ConfigError, SbomError, StageOrderError
+from srcstacks.errors import SbomError, StageOrderError
 from srcstacks.fingerprints import stamp_files
-from srcstacks.fsutil import atomic_write_text, finish_publish
+from srcstacks.fsutil import atomic_write_text, finish_publish, sha512_file
 from srcstacks.layer_fingerprints import (
     LayerRecord,
     read_layer_records,
@@ -31,11 +27,11 @@ from srcstacks.layer_fingerprints import (
     stale_reasons,
     write_layer_records,
 )
-from srcstacks.layout import Layout, inside, sbom_path
+from srcstacks.layout import Layout, sbom_path
 from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
-from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info
-from srcstacks.sbom.components import DistInputs, LayerInfo
+from srcstacks.records import BuildInfo, read_build_info
+from srcstacks.sbom.components import LayerInfo
 from srcstacks.sbom.document import (
     Document,
     LayerInputs,
@@ -44,22 +40,24 @@ from srcstacks.sbom.document import (
     timeless,
 )
 from srcstacks.sbom.links import read_layer_sbom
-from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.sbom.system_libs import system_libraries
 from srcstacks.stages.archives import published_layers
 from srcstacks.stages.attest import sign_layers
+from srcstacks.stages.sbom_inputs import (
+    check_portable,
+    dist_inputs,
+    layer_properties,
+    portable_runtime,
+    runtime_patch_texts,
+    runtime_record,
+    sbom_timestamp,
+    tool_versions,
+)
 from srcstacks.stages.sbom_plan import sbom_components
 from srcstacks.tools.venvstacks import LayerMetadata
 
 Report = Callable[[str], None]
 STAGE = "sbom"
-
-TOOLS = ("srcstacks", "fromager", "venvstacks", "uv")
-# venvstacks' layer metadata worth carrying into the layer component's properties.
-_LAYER_PROPERTIES = (
-    "app_launch_module", "app_launch_module_hash", "archive_build", "lock_version",
-    "locked_at", "python_implementation", "requirements_hash", "target_platform",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -136,7 +134,7 @@ def _write_sbom(
     contents = read_archive(item.archive)
     inputs = _layer_inputs(config, item, contents, layers, manifest, build_info, report)
     document = build_document(inputs)
-    _check_portable(document.text, config)
+    check_portable(document.text, config)
     target = sbom_path(item.archive)
     try:
         atomic_write_text(target, document.text)
@@ -166,7 +164,7 @@ def _documents(
         contents = read_archive(item.archive)
         inputs = _layer_inputs(config, item, contents, layers, manifest, build_info, report, linked)
         document = build_document(inputs)
-        _check_portable(document.text, config)
+        check_portable(document.text, config)
         linked[sbom_path(item.archive)] = _as_linked(sbom_path(item.archive), document.text)
         yield item, contents, inputs, document
 
@@ -260,7 +258,7 @@ def _layer_inputs(
     # Compiled files no distribution installed: the interpreter's in a runtime layer.
     unowned = needs.get(None, ())
     is_runtime = item.layer.kind == "runtime"
-    properties = _layer_properties(meta, item.layer)
+    properties = layer_properties(meta, item.layer)
     if unowned and not is_runtime:
         properties["srcstacks:system_libraries"] = " ".join(unowned)
     layer = LayerInfo(
@@ -269,7 +267,7 @@ def _layer_inputs(
         version=meta.lock_version,
         archive_name=item.archive.name,
         sha256=contents.sha256,
-        sha512=_sha512(item.archive),
+        sha512=sha512_file(item.archive),
         properties=properties,
     )
     timestamp, source = sbom_timestamp(meta)
@@ -279,7 +277,7 @@ def _layer_inputs(
         target_platform=meta.target_platform,
         dists=tuple(
             replace(
-                _dist_inputs(config, dist, manifest, report),
+                dist_inputs(config, dist, manifest, report),
                 system_libraries=needs.get(dist.name, ()),
             )
             for dist in contents.dists
@@ -295,10 +293,10 @@ def _layer_inputs(
             )
             for lower in _stack_below(item, layers)
         ),
-        runtime=_portable_runtime(_runtime_record(build_info, item.layer), config)
+        runtime=portable_runtime(runtime_record(build_info, item.layer), config)
         if is_runtime
         else None,
-        runtime_patch_texts=_runtime_patch_texts(config, build_info, item.layer, report)
+        runtime_patch_texts=runtime_patch_texts(config, build_info, item.layer, report)
         if is_runtime
         else {},
         runtime_system_libraries=unowned if is_runtime else (),
@@ -306,139 +304,10 @@ def _layer_inputs(
         if is_runtime
         else "",
         provenance_sha256=build_info.provenance_pin(meta.layer_name),
-        tools=_tool_versions(build_info),
+        tools=tool_versions(build_info),
         variant=build_info.variant,
         mode=config.mode.name,
         timestamp=timestamp,
         timestamp_source=source,
         settings=config.sbom,
     )
-
-
-def _layer_properties(meta: LayerMetadata, layer: Layer) -> dict[str, str]:
-    raw = meta.raw
-    found = {f"srcstacks:layer:{key}": str(raw[key]) for key in _LAYER_PROPERTIES if key in raw}
-    found["srcstacks:layer:kind"] = layer.kind
-    return found
-
-
-def _dist_inputs(
-    config: StackConfig, dist: InstalledDist, manifest: Manifest, report: Report
-) -> DistInputs:
-    record = manifest.installed_from(dist)
-    if record is None:
-        report(f"  warning: {dist.dist_info}: no provenance for this distribution")
-        return DistInputs(dist, parse_metadata(dist.files.get("METADATA", "")), None)
-    texts: dict[str, bytes] = {}
-    for patch in record.patches:
-        path = config.spec_dir / patch.path
-        data = path.read_bytes() if path.is_file() else None
-        if data is not None and hashlib.sha256(data).hexdigest() == patch.sha256:
-            texts[patch.path] = data
-        else:  # the SBOM still records the patch by path and sha256, without its text
-            report(f"  warning: {path} changed since the build; its text is left out")
-    wheel = config.wheel_dir / record.filename
-    return DistInputs(
-        dist=dist,
-        metadata=parse_metadata(dist.files.get("METADATA", "")),
-        provenance=replace(record, build_env=_portable_env(record.build_env, config)),
-        wheel_sha512=_sha512(wheel) if wheel.is_file() else None,
-        patch_texts=texts,
-    )
-
-
-def sbom_timestamp(layer_meta: LayerMetadata) -> tuple[datetime, str]:
-    """``SOURCE_DATE_EPOCH`` when set, else the layer's lock time; and which it was."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch:
-        try:
-            return datetime.fromtimestamp(int(epoch), UTC), "SOURCE_DATE_EPOCH"
-        except (ValueError, OverflowError, OSError):
-            raise ConfigError(
-                f"SOURCE_DATE_EPOCH must be seconds since 1970, not {epoch!r}"
-            ) from None
-    try:
-        return datetime.fromisoformat(str(layer_meta.locked_at)), "lock-time"
-    except ValueError:
-        raise SbomError(
-            f"{layer_meta.install_target}: venvstacks recorded no lock time; set SOURCE_DATE_EPOCH"
-        ) from None
-
-
-def _runtime_record(build_info: BuildInfo, layer: Layer) -> RuntimeRecord:
-    if (record := build_info.runtime_of(layer.name)) is not None:
-        return record
-    raise StageOrderError(
-        f"{layer.name}: the build record names no runtime for this layer (run 'srcstacks archives')"
-    )
-
-
-def _portable_runtime(record: RuntimeRecord, config: StackConfig) -> RuntimeRecord:
-    """A built runtime's settings and configure arguments with this checkout's folders
-    replaced by placeholders, as for the wheels' build settings."""
-    if record.build is None:
-        return record
-    build = record.build
-    arguments = tuple(_portable_text(argument, config) for argument in build.configure_args)
-    return replace(
-        record,
-        build=replace(build, env=_portable_env(build.env, config), configure_args=arguments),
-    )
-
-
-def _runtime_patch_texts(
-    config: StackConfig, build_info: BuildInfo, layer: Layer, report: Report
-) -> dict[str, bytes]:
-    """The text of each patch applied to a built runtime, read from the patches folder,
-    when the file still has the sha256 the build recorded."""
-    record = build_info.runtime_of(layer.name)
-    if record is None or record.build is None:
-        return {}
-    texts: dict[str, bytes] = {}
-    for patch in record.build.patches:
-        path = inside(config.patches_dir, patch.name, "runtime patch")
-        data = path.read_bytes() if path.is_file() else None
-        if data is not None and hashlib.sha256(data).hexdigest() == patch.sha256:
-            texts[patch.name] = data
-        else:  # the SBOM still records the patch by name and sha256, without its text
-            report(f"  warning: {path} changed since the runtime was built; its text is left out")
-    return texts
-
-
-def _tool_versions(build_info: BuildInfo) -> dict[str, str]:
-    """The tool versions the archives stage recorded when it built the archives."""
-    return {name: build_info.tools[name] for name in TOOLS if name in build_info.tools}
-
-
-def _sha512(path: Path) -> str:
-    with path.open("rb") as stream:
-        return hashlib.file_digest(stream, "sha512").hexdigest()
-
-
-def _machine_paths(config: StackConfig) -> list[tuple[str, str]]:
-    """This checkout's folders, deepest first, each with the placeholder that replaces it."""
-    labelled = {
-        str(config.spec_dir): "<stack dir>",
-        str(config.work_dir): "<work dir>",
-        str(config.wheel_dir): "<wheel dir>",
-        str(config.output_dir): "<output dir>",
-    }
-    return sorted(labelled.items(), key=lambda item: len(item[0]), reverse=True)
-
-
-def _portable_env(env: dict[str, str], config: StackConfig) -> dict[str, str]:
-    """Build settings with this checkout's folders replaced by placeholders."""
-    return {key: _portable_text(value, config) for key, value in env.items()}
-
-
-def _portable_text(value: str, config: StackConfig) -> str:
-    for path, label in _machine_paths(config):
-        value = value.replace(path, label)
-    return value
-
-
-def _check_portable(text: str, config: StackConfig) -> None:
-    """Refuse to write an SBOM naming the build machine's folders (a bug if it happens)."""
-    for path, _label in _machine_paths(config):
-        if re.search(r"(?<![\w.-])" + re.escape(path) + r"(?=[/\"\s]|$)", text):
-            raise SbomError(f"internal error: an SBOM would name the build machine's {path}")
