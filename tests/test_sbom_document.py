@@ -27,8 +27,8 @@ from srcstacks.sbom.document import (
     LayerInputs,
     LowerLayer,
     build_document,
-    serial_problem,
 )
+from srcstacks.sbom.identity import serial_problem
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 

@@ -31,7 +31,12 @@ from srcstacks.sbom import components as parts
 from srcstacks.sbom import links
 from srcstacks.sbom.crates import add_crates
 from srcstacks.sbom.formulation import add_formulation, built_wheels
-from srcstacks.sbom.identity import content_serial
+from srcstacks.sbom.identity import (
+    MODE_PROPERTY,
+    SERIAL_NAMESPACE,
+    TIMESTAMP_SOURCE_PROPERTY,
+    content_serial,
+)
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
 from srcstacks.sbom.runtime import runtime_component
@@ -41,7 +46,6 @@ _TOP_LEVEL_ORDER = (
     "components", "dependencies", "compositions",
 )  # fmt: skip
 # uuid5 namespace of srcstacks SBOM serial numbers (itself uuid5(URL, "srcstacks:sbom")).
-SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "srcstacks:sbom")
 
 
 @dataclass(frozen=True)
@@ -299,8 +303,8 @@ def _metadata(inputs: LayerInputs, root: Component) -> BomMetaData:
             # cdx:reproducible: the same archive and inputs give the same bytes.
             Property(name="cdx:reproducible", value="true"),
             Property(name=f"{parts.NS}:variant", value=inputs.variant),
-            Property(name=_MODE, value=inputs.mode),
-            Property(name=_TIMESTAMP_SOURCE, value=inputs.timestamp_source),
+            Property(name=MODE_PROPERTY, value=inputs.mode),
+            Property(name=TIMESTAMP_SOURCE_PROPERTY, value=inputs.timestamp_source),
             *(
                 [Property(name=f"{parts.NS}:provenance_sha256", value=inputs.provenance_sha256)]
                 if inputs.provenance_sha256
@@ -372,37 +376,3 @@ class _LowerLayers:
     def layer(self, lower: LowerLayer) -> Component:
         """The component of one lower layer."""
         return self.layers((lower.sbom.layer.name,))[0]
-
-
-_MODE = f"{parts.NS}:mode"
-_TIMESTAMP_SOURCE = f"{parts.NS}:timestamp_source"
-_WRITING_PROPERTIES = (_MODE, _TIMESTAMP_SOURCE)
-
-
-def timeless(document: object) -> object:
-    """A parsed ``document`` without what depends on when and how it was written: its
-    timestamp, the property saying where that came from, the stack's mode (which
-    ``verify`` checks against the spec on its own, with a message of its own), and the
-    serial number derived from all of them (checked with :func:`serial_problem`)."""
-    if not isinstance(document, dict) or not isinstance(document.get("metadata"), dict):
-        return document
-    document = {key: value for key, value in document.items() if key != "serialNumber"}
-    metadata = {key: value for key, value in document["metadata"].items() if key != "timestamp"}
-    if isinstance(metadata.get("properties"), list):
-        metadata["properties"] = [
-            item
-            for item in metadata["properties"]
-            if not (isinstance(item, dict) and item.get("name") in _WRITING_PROPERTIES)
-        ]
-    return {**document, "metadata": metadata}
-
-
-def serial_problem(document: Any) -> str | None:
-    """What is wrong with a parsed layer SBOM's serial number, if anything: it must be
-    the one its content gives (:func:`content_serial`)."""
-    if not isinstance(document, dict):
-        return None
-    expected = content_serial(document, SERIAL_NAMESPACE)
-    if document.get("serialNumber") != expected:
-        return f"serialNumber is not {expected}, the one its content gives (edited)"
-    return None

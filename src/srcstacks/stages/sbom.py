@@ -32,13 +32,8 @@ from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, read_build_info
 from srcstacks.sbom.components import LayerInfo
-from srcstacks.sbom.document import (
-    Document,
-    LayerInputs,
-    LowerLayer,
-    build_document,
-    timeless,
-)
+from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
+from srcstacks.sbom.identity import timeless
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.system_libs import system_libraries
 from srcstacks.stages.archives import published_layers

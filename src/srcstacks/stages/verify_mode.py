@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from srcstacks.provenance import BUILT_FROM_SOURCE, UPSTREAM_BINARY, WheelProvenance
+from srcstacks.sbom.identity import MODE_PROPERTY
 from srcstacks.spec_mode import BuildMode
 
 ORIGIN_PROPERTY = "srcstacks:origin"
-MODE_PROPERTY = "srcstacks:mode"
 
 
 @dataclass

@@ -28,10 +28,9 @@ from srcstacks.sbom.check import (
     library_components,
     metadata_property,
 )
-from srcstacks.sbom.document import serial_problem, timeless
+from srcstacks.sbom.identity import MODE_PROPERTY, serial_problem, timeless
 from srcstacks.spec_mode import BuildMode
 from srcstacks.stages.verify_mode import (
-    MODE_PROPERTY,
     ORIGIN_PROPERTY,
     origin_problems,
     sbom_mode_problems,
