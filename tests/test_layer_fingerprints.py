@@ -168,7 +168,9 @@ def test_a_spec_entry_changes_only_its_layer(config: StackConfig) -> None:
     )
     after = _archive_parts(config)
     assert _changed(before, after) == {"app-punycode": {"layer"}}
-    spec.write_text(spec.read_text().replace('supplier = "srcstacks demo"', 'supplier = "someone"'))
+    text = spec.read_text()
+    assert 'name = "srcstacks demo", url' in text
+    spec.write_text(text.replace('name = "srcstacks demo", url', 'name = "someone", url'))
     # The SBOM supplier is no input of a lock or an archive.
     assert _archive_parts(config) == after
 
