@@ -74,9 +74,12 @@ def serve_command(
             contextlib.suppress(KeyboardInterrupt),
             _stop_signals_interrupt(),
         ):
-            typer.echo(f"index:       {index.base_url}")
-            typer.echo(f"simple API:  {index.simple_url}")
-            typer.echo(f"upload user: {index.user} (password in {index.credentials_file})")
+            # One write: whoever stops the index on its first line has read all three.
+            typer.echo(
+                f"index:       {index.base_url}\n"
+                f"simple API:  {index.simple_url}\n"
+                f"upload user: {index.user} (password in {index.credentials_file})"
+            )
             _say("stop it with Ctrl-C")
             _wait_while_running(index.server)
         _say("private index stopped")
