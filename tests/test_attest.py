@@ -137,3 +137,40 @@ def test_the_signing_keys_name_never_reaches_a_tool(
 
     monkeypatch.setenv(SIGNING_KEY_VARIABLE, str(key_file))
     assert SIGNING_KEY_VARIABLE not in tool_env()
+
+
+def test_a_wheel_statement_names_its_sources_build_tools_and_builder() -> None:
+    from srcstacks.attest.statement import WheelBuild
+    from srcstacks.build_record import BuildEnvironment, BuildTool
+
+    tool = BuildTool("setuptools", "80.9.0", "setuptools-80.9.0-0-py3-none-any.whl", "7" * 64,
+                     "build-system")  # fmt: skip
+    wheel = WheelProvenance(
+        filename="markupsafe-3.0.4-0_ab-cp311-cp311-linux_x86_64.whl",
+        project="markupsafe",
+        version="3.0.4",
+        build_tag="0_ab",
+        sha256="1" * 64,
+        variant="cpu",
+        sdist=SdistRecord(
+            "https://files.example/markupsafe-3.0.4.tar.gz", "markupsafe-3.0.4.tar.gz", "2" * 64
+        ),
+        patches=(PatchRecord("patches/markupsafe/0001.patch", "3" * 64),),
+        build_settings_sha256="4" * 64,
+        built_from_source=True,
+        build_environment=BuildEnvironment(tools=(tool,), python="3.11.7", fromager="0.77.0"),
+    )
+    statement = WheelBuild(wheel).statement()
+    definition = statement["predicate"]["buildDefinition"]
+    assert [(d["name"], d["annotations"]["kind"]) for d in definition["resolvedDependencies"]] == [
+        ("markupsafe-3.0.4.tar.gz", "sdist"),
+        ("patches/markupsafe/0001.patch", "patch"),
+        ("setuptools-80.9.0-0-py3-none-any.whl", "build-tool"),
+    ]
+    assert definition["internalParameters"]["build_settings_sha256"] == "4" * 64
+    assert statement["predicate"]["runDetails"]["builder"]["version"] == {
+        "fromager": "0.77.0",
+        "python": "3.11.7",
+    }
+    read = read_statement(WheelBuild(wheel).payload())
+    assert read.of_a_wheel and read.subjects == {wheel.filename: "1" * 64}

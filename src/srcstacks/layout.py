@@ -413,6 +413,15 @@ class Layout:
         """A published layer archive, by the name venvstacks' metadata gives it."""
         return inside(self.output_dir, archive_name, "archive name")
 
+    @property
+    def wheel_attestations(self) -> Path:
+        """The signed attestations of the wheels built here, beside the archives."""
+        return self.output_dir / "__srcstacks__" / "wheels"
+
+    def wheel_attestation(self, wheel_name: str) -> Path:
+        """The signed attestation of one wheel built here, by its file name."""
+        return inside(self.wheel_attestations, wheel_name + ATTESTATION_SUFFIX, "wheel name")
+
 
 def build_info_path(output_dir: Path) -> Path:
     """``__srcstacks__/build.json`` of an output dir (or a staging folder)."""

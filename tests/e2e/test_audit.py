@@ -39,7 +39,7 @@ def handed_over(
     keygen = run_cli("keygen", root / "stack.key")
     secret = (root / "stack.key").read_text()
     signed = run_cli("sbom", spec, env={SIGNING_KEY_VARIABLE: str(root / "stack.key")})
-    assert "signed 4 attestation(s) with key sha256:" in signed.stderr
+    assert "signed 4 layer and 3 wheel attestation(s) with key sha256:" in signed.stderr
     # The private key is named, never shown.
     assert secret.splitlines()[1] not in keygen.stdout + keygen.stderr + signed.stderr
     output = spec.parent / "_srcstacks" / "cpu" / "artifacts"
@@ -48,6 +48,8 @@ def handed_over(
     for layer in LAYERS:
         for suffix in (".tar.xz", ".tar.xz.cdx.json", ".tar.xz.intoto.json"):
             shutil.copy2(output / f"{layer}{suffix}", folder)
+    # The attestation of each wheel built here (markupsafe, jinja2, idna).
+    shutil.copytree(output / "__srcstacks__" / "wheels", folder / "wheels")
     return folder, root / "stack.key.pub"
 
 
@@ -59,10 +61,11 @@ def audit(folder: Path, key: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_handed_over_folder_passes_the_audit_alone(handed_over: tuple[Path, Path]) -> None:
     folder, key = handed_over
-    assert sorted(path.suffix for path in folder.iterdir()) == [".json"] * 8 + [".xz"] * 4
+    assert sorted(path.suffix for path in folder.iterdir()) == [""] + [".json"] * 8 + [".xz"] * 4
+    assert len(list((folder / "wheels").glob("*.whl.intoto.json"))) == 3
     result = audit(folder, key)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "audited 4 archive(s), 4 SBOM(s), 4 attestation(s), 3 distribution(s)" in result.stderr
+    assert "audited 4 archive(s), 4 SBOM(s), 7 attestation(s), 3 distribution(s)" in result.stderr
     assert ": 0 problem(s)" in result.stderr
 
 
@@ -110,6 +113,11 @@ def _remove_jinja2(document: dict[str, Any]) -> None:
 
 def _unsign(folder: Path) -> None:
     (folder / "app-punycode.tar.xz.intoto.json").unlink()
+
+
+def _drop_a_wheel_attestation(folder: Path) -> None:
+    (attestation,) = (folder / "wheels").glob("idna-*.intoto.json")
+    attestation.unlink()
 
 
 def _resign_with_another_key(folder: Path) -> None:
@@ -161,6 +169,13 @@ FORGERIES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
         [
             "app-punycode.tar.xz: named by no attestation signed with this key",
             "app-punycode.tar.xz.cdx.json: named by no attestation signed with this key",
+        ],
+    ),
+    "unsigned wheel": (
+        _drop_a_wheel_attestation,
+        [
+            "idna-3.11-0-py3-none-any.whl: built here, but no attestation of its build"
+            " signed with this key"
         ],
     ),
     "re-signed SBOM": (

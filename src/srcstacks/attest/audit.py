@@ -2,10 +2,12 @@
 attestations alone, with no work dir, wheel dir, index or spec.
 
 Reads only DIR (``*.tar.xz`` archives, ``*.cdx.json`` SBOMs, ``*.intoto.json``
-attestations) and the public key file. Reports every problem it finds, each naming the
-file and what is wrong:
+attestations, the wheels' in any folder below) and the public key file. Reports every
+problem it finds, each naming the file and what is wrong:
 
 - an attestation that is malformed, not signed by the key, or whose signature fails;
+- a wheel a layer's statement says was built here without a signed statement of its
+  own build (``__srcstacks__/wheels/<wheel>.intoto.json``) naming the same sha256;
 - an archive or SBOM that no verified attestation names (unsigned, or signed by
   another key), or whose sha256 is not the one signed (edited after signing);
 - in each archive, a distribution with no component of its name and version in the
@@ -58,7 +60,9 @@ class Audit:
 def audit(folder: Path, key: Ed25519PublicKey) -> Audit:
     """Check every archive, SBOM and attestation in ``folder`` (see the module's doc)."""
     result = Audit()
-    signed = _verified_statements(folder, key, result)
+    statements = _verified_statements(folder, key, result)
+    signed = {name: item for name, item in statements.items() if not item.of_a_wheel}
+    _check_wheel_statements(statements, result)
     signed_files = {
         name: sha256 for layer in signed.values() for name, sha256 in layer.subjects.items()
     }
@@ -85,16 +89,43 @@ def _verified_statements(
     folder: Path, key: Ed25519PublicKey, result: Audit
 ) -> dict[str, SignedLayer]:
     found: dict[str, SignedLayer] = {}
-    for path in sorted(folder.glob("*" + ATTESTATION_SUFFIX)):
+    for path in sorted(folder.rglob("*" + ATTESTATION_SUFFIX)):
         result.attestations += 1
+        shown = path.relative_to(folder).as_posix()
         try:
             payload = open_envelope(path.read_text(encoding="utf-8"), key)
-            found[path.name] = read_statement(payload)
+            found[shown] = read_statement(payload)
         except AttestationError as exc:
-            result.problems.append(f"{path.name}: {exc}")
+            result.problems.append(f"{shown}: {exc}")
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-            result.problems.append(f"{path.name}: not an attestation srcstacks wrote ({exc})")
+            result.problems.append(f"{shown}: not an attestation srcstacks wrote ({exc})")
     return found
+
+
+def _check_wheel_statements(statements: dict[str, SignedLayer], result: Audit) -> None:
+    """Every wheel a layer's statement says was built here has a signed statement of its
+    own build (``__srcstacks__/wheels/``), naming the same sha256."""
+    wheels = {
+        name: sha256
+        for statement in statements.values()
+        if statement.of_a_wheel
+        for name, sha256 in statement.subjects.items()
+    }
+    needed = {
+        name: statement.wheels[name]
+        for statement in statements.values()
+        for name in statement.built_here
+    }
+    for name, sha256 in sorted(needed.items()):
+        if name not in wheels:
+            result.problems.append(
+                f"{name}: built here, but no attestation of its build signed with this key"
+            )
+        elif wheels[name] != sha256:
+            result.problems.append(
+                f"{name}: the attestation of its build gives sha256 {wheels[name]}, the"
+                f" layer's {sha256}"
+            )
 
 
 def _check_signed(path: Path, signed: dict[str, str], result: Audit) -> None:

@@ -5,10 +5,12 @@ provenance and ``__srcstacks__/build.json``. With a signing key (the file
 ``SRCSTACKS_SIGNING_KEY`` names; :mod:`srcstacks.attest.keys`), writes
 ``<archive>.intoto.json`` beside each archive: a DSSE envelope, signed with that key,
 of the layer's in-toto statement (:mod:`srcstacks.attest.statement`), whose subjects
-are the archive and its SBOM. Signing is deterministic, so an unchanged layer's
-attestation is left as it is. Without a key it signs nothing, and removes an
-attestation whose archive or SBOM changed or went since it was signed: no attestation
-ever stands beside files it does not describe.
+are the archive and its SBOM; and ``__srcstacks__/wheels/<wheel>.intoto.json`` for each
+wheel in them that was built here from its sdist (its own build: sdist, patches,
+build settings, build tools, Fromager and its Python). Signing is deterministic, so
+an unchanged attestation is left as it is. Without a key it signs nothing, and removes
+an attestation whose archive, SBOM or wheel changed or went since it was signed: no
+attestation ever stands beside files it does not describe.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from packageurl import PackageURL
 
 from srcstacks.attest import dsse
 from srcstacks.attest.keys import key_id, signing_key
-from srcstacks.attest.statement import LayerBuild, Subject, read_statement
+from srcstacks.attest.statement import LayerBuild, Subject, WheelBuild, read_statement
 from srcstacks.config import StackConfig
 from srcstacks.errors import AttestationError
 from srcstacks.fsutil import atomic_write_text, sha256_file
@@ -44,7 +46,7 @@ def sign_layers(
     layers = published_layers(config.output_dir)
     archives = {meta.install_target: layout.archive(meta.archive_name) for meta in layers}
     if key is None:
-        _remove_stale(config.output_dir, report)
+        _remove_stale(layout, manifest, report)
         return []
     kinds = {layer.env_name: layer.kind for layer in config.built_layers}
     digests = {name: sha256_file(path) for name, path in archives.items()}
@@ -68,10 +70,26 @@ def sign_layers(
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
             atomic_write_text(target, text)
         written.append(target)
-    for leftover in _attestations(config.output_dir) - set(written):
+    built_here = {
+        record.filename: record
+        for meta in layers
+        for record in _wheels_in(sbom_path(archives[meta.install_target]), manifest)
+        if record.built_from_source and record.upstream is None
+    }
+    for name, record in sorted(built_here.items()):
+        target = layout.wheel_attestation(name)
+        text = dsse.sign(WheelBuild(record).payload(), key)
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(target, text)
+        written.append(target)
+    for leftover in _attestations(layout) - set(written):
         remove_file(leftover)
-        report(f"  removed {leftover.name}: its archive is no longer published")
-    report(f"  signed {len(written)} attestation(s) with key {key_id(key.public_key())}")
+        report(f"  removed {leftover.name}: what it described is no longer published")
+    report(
+        f"  signed {len(layers)} layer and {len(built_here)} wheel attestation(s)"
+        f" with key {key_id(key.public_key())}"
+    )
     return written
 
 
@@ -95,25 +113,34 @@ def _wheels_in(sbom: Path, manifest: Manifest) -> tuple[WheelProvenance, ...]:
     return tuple(found)
 
 
-def _attestations(output_dir: Path) -> set[Path]:
-    return set(output_dir.glob("*" + ATTESTATION_SUFFIX))
+def _attestations(layout: Layout) -> set[Path]:
+    """Every attestation the sign step may have written: the layers' and the wheels'."""
+    pattern = "*" + ATTESTATION_SUFFIX
+    return set(layout.output_dir.glob(pattern)) | set(layout.wheel_attestations.glob(pattern))
 
 
-def _remove_stale(output_dir: Path, report: Report) -> None:
+def _remove_stale(layout: Layout, manifest: Manifest, report: Report) -> None:
     """Without a key nothing is verified; an attestation naming other bytes is removed."""
-    for path in sorted(_attestations(output_dir)):
-        if not _still_describes(path):
+    for path in sorted(_attestations(layout)):
+        if not _still_describes(path, manifest):
             remove_file(path)
-            report(f"  removed {path.name}: its archive or SBOM changed since it was signed")
+            report(f"  removed {path.name}: what it describes changed since it was signed")
 
 
-def _still_describes(path: Path) -> bool:
+def _still_describes(path: Path, manifest: Manifest) -> bool:
+    """Whether the files an attestation names still have the sha256 it gives them: an
+    archive or SBOM beside it, or a wheel of the wheel dir (by its provenance record)."""
     try:
         envelope = json.loads(path.read_text(encoding="utf-8"))
-        subjects = read_statement(base64.b64decode(envelope["payload"])).subjects
+        statement = read_statement(base64.b64decode(envelope["payload"]))
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    for name, sha256 in subjects.items():
+    for name, sha256 in statement.subjects.items():
+        if statement.of_a_wheel:
+            record = manifest.wheels.get(name)
+            if record is None or record.sha256 != sha256:
+                return False
+            continue
         described = path.parent / name
         if "/" in name or not described.is_file() or sha256_file(described) != sha256:
             return False
