@@ -6,6 +6,7 @@ import base64
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,8 +84,9 @@ def test_an_envelope_opens_only_with_its_key_and_unchanged(key_file: Path, tmp_p
         dsse.open_envelope("{}", key.public_key())
 
 
-def test_a_layer_statement_names_archive_sbom_wheels_sources_patches_and_lower_layers() -> None:
-    wheel = WheelProvenance(
+def markupsafe(**changes: Any) -> WheelProvenance:
+    """A patched markupsafe built here from its sdist, as provenance records it."""
+    return WheelProvenance(
         filename="markupsafe-3.0.4-0_ab-cp311-cp311-linux_x86_64.whl",
         project="markupsafe",
         version="3.0.4",
@@ -96,7 +98,12 @@ def test_a_layer_statement_names_archive_sbom_wheels_sources_patches_and_lower_l
         ),
         patches=(PatchRecord("patches/markupsafe/0001.patch", "3" * 64),),
         built_from_source=True,
+        **changes,
     )
+
+
+def test_a_layer_statement_names_archive_sbom_wheels_sources_patches_and_lower_layers() -> None:
+    wheel = markupsafe()
     build = LayerBuild(
         archive=Subject("framework-web.tar.xz", "4" * 64),
         sbom=Subject("framework-web.tar.xz.cdx.json", "5" * 64),
@@ -145,19 +152,8 @@ def test_a_wheel_statement_names_its_sources_build_tools_and_builder() -> None:
 
     tool = BuildTool("setuptools", "80.9.0", "setuptools-80.9.0-0-py3-none-any.whl", "7" * 64,
                      "build-system")  # fmt: skip
-    wheel = WheelProvenance(
-        filename="markupsafe-3.0.4-0_ab-cp311-cp311-linux_x86_64.whl",
-        project="markupsafe",
-        version="3.0.4",
-        build_tag="0_ab",
-        sha256="1" * 64,
-        variant="cpu",
-        sdist=SdistRecord(
-            "https://files.example/markupsafe-3.0.4.tar.gz", "markupsafe-3.0.4.tar.gz", "2" * 64
-        ),
-        patches=(PatchRecord("patches/markupsafe/0001.patch", "3" * 64),),
+    wheel = markupsafe(
         build_settings_sha256="4" * 64,
-        built_from_source=True,
         build_environment=BuildEnvironment(tools=(tool,), python="3.11.7", fromager="0.77.0"),
     )
     statement = WheelBuild(wheel).statement()

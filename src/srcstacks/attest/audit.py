@@ -81,7 +81,7 @@ def audit(folder: Path, key: Ed25519PublicKey) -> Audit:
             continue
         statement = next((s for s in signed.values() if archive.name in s.subjects), None)
         _check_contents(archive, sbom, statement, result)
-    _check_links(folder, sboms, result)
+    _check_links(folder, documents, result)
     return result
 
 
@@ -209,20 +209,18 @@ def _show(terms: list[tuple[str, str]]) -> str:
     return ", ".join(f"{text} ({acknowledgement})" for acknowledgement, text in terms) or "none"
 
 
-def _check_links(folder: Path, sboms: list[Path], result: Audit) -> None:
+def _check_links(folder: Path, sboms: dict[str, LayerSbom], result: Audit) -> None:
     """Every BOM-link in every SBOM resolves to an SBOM of the folder, and its element."""
     documents: dict[str, tuple[Path, set[str], str]] = {}
     loaded: dict[Path, Any] = {}
-    for path in sboms:
-        try:
-            data = json.loads(path.read_bytes())
-            identity = (
-                f"{str(data['serialNumber']).removeprefix('urn:uuid:')}/{data.get('version', 1)}"
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # named by _read_sboms already
-        loaded[path] = data
-        documents[identity] = (path, set(_values(data, "bom-ref")), sha256_file(path))
+    for sbom in sboms.values():  # the readable ones: _read_sboms named the others
+        data = json.loads(sbom.path.read_bytes())
+        loaded[sbom.path] = data
+        documents[f"{sbom.serial}/{sbom.version}"] = (
+            sbom.path,
+            set(_values(data, "bom-ref")),
+            sbom.file_sha256,
+        )
     for path, data in loaded.items():
         for url in sorted(set(_strings(data))):
             identity, _, quoted = url[len(_BOM_LINK) :].partition("#")

@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from packageurl import PackageURL
 
 from srcstacks.attest import dsse
@@ -51,9 +52,11 @@ def sign_layers(
     kinds = {layer.env_name: layer.kind for layer in config.built_layers}
     digests = {name: sha256_file(path) for name, path in archives.items()}
     written = []
+    built_here: dict[str, WheelProvenance] = {}
     for meta in layers:
         archive = archives[meta.install_target]
         sbom = sbom_path(archive)
+        wheels = _wheels_in(sbom, manifest)  # the SBOM is read once per layer
         build = LayerBuild(
             archive=Subject(archive.name, digests[meta.install_target]),
             sbom=Subject(sbom.name, sha256_file(sbom)),
@@ -61,28 +64,18 @@ def sign_layers(
             kind=kinds.get(meta.layer_name, ""),
             variant=build_info.variant,
             mode=config.mode.name,
-            wheels=_wheels_in(sbom, manifest),
+            wheels=wheels,
             lower_layers=tuple(Subject(archives[n].name, digests[n]) for n in meta.depends_on),
             tools=build_info.tools,
         )
-        target = attestation_path(archive)
-        text = dsse.sign(build.payload(), key)
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            atomic_write_text(target, text)
-        written.append(target)
-    built_here = {
-        record.filename: record
-        for meta in layers
-        for record in _wheels_in(sbom_path(archives[meta.install_target]), manifest)
-        if record.built_from_source and record.upstream is None
-    }
+        written.append(_signed(attestation_path(archive), build.payload(), key))
+        built_here.update(
+            (record.filename, record)
+            for record in wheels
+            if record.built_from_source and record.upstream is None
+        )
     for name, record in sorted(built_here.items()):
-        target = layout.wheel_attestation(name)
-        text = dsse.sign(WheelBuild(record).payload(), key)
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(target, text)
-        written.append(target)
+        written.append(_signed(layout.wheel_attestation(name), WheelBuild(record).payload(), key))
     for leftover in _attestations(layout) - set(written):
         remove_file(leftover)
         report(f"  removed {leftover.name}: what it described is no longer published")
@@ -91,6 +84,15 @@ def sign_layers(
         f" with key {key_id(key.public_key())}"
     )
     return written
+
+
+def _signed(target: Path, payload: bytes, key: Ed25519PrivateKey) -> Path:
+    """Write ``payload``'s envelope to ``target``, unless it holds those bytes already."""
+    text = dsse.sign(payload, key)
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target, text)
+    return target
 
 
 def _wheels_in(sbom: Path, manifest: Manifest) -> tuple[WheelProvenance, ...]:
