@@ -256,6 +256,7 @@ def base_inputs(tmp_path: Path) -> _Inputs:
         compiler="gcc (Debian 12.2.0-14) 12.2.0",
         source_date_epoch="315532800",
         missing_optional=(),
+        keep_debug_info=False,
     )
 
 
@@ -271,6 +272,7 @@ def test_cache_key_follows_every_input_and_nothing_else(tmp_path: Path) -> None:
         "compiler": "gcc (Debian 12.2.0-15) 12.2.0",
         "epoch": "315532801",
         "missing": (Header("gdbm.h", "dbm.gnu", "libgdbm-dev"),),
+        "debug info": True,
     }
     fields = {
         "tarball": "tarball",
@@ -281,6 +283,7 @@ def test_cache_key_follows_every_input_and_nothing_else(tmp_path: Path) -> None:
         "compiler": "compiler",
         "epoch": "source_date_epoch",
         "missing": "missing_optional",
+        "debug info": "keep_debug_info",
     }
     keys = {inputs.key}
     for name, value in changed.items():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import tarfile
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from srcstacks.stages.runtime_pack import pack_runtime
 from srcstacks.tools import patchelf
@@ -47,3 +49,25 @@ def test_unpacked_elsewhere_it_runs_with_relative_rpath(packed: Path, tmp_path: 
 def test_packing_twice_gives_identical_bytes(packed: Path, tmp_path: Path) -> None:
     again = pack_runtime(sys.executable, tmp_path).archive
     assert again.read_bytes() == packed.read_bytes()
+
+
+def _debug_sections(path: Path) -> set[str]:
+    with path.open("rb") as stream:
+        names = {section.name for section in ELFFile(stream).iter_sections()}
+    return {name for name in names if name.startswith(".debug_")}
+
+
+def _packed(archive: Path, into: Path, library: str) -> Path:
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="tar")
+    return into / "python" / "lib" / library
+
+
+def test_debug_information_is_stripped_unless_kept(packed: Path, tmp_path: Path) -> None:
+    own = (Path(sys.base_prefix) / "lib" / sysconfig.get_config_var("INSTSONAME")).resolve()
+    stripped = _packed(packed, tmp_path / "stripped", own.name)
+    assert _debug_sections(stripped) == set()
+    assert stripped.stat().st_size <= own.stat().st_size
+    kept = pack_runtime(sys.executable, tmp_path / "kept", keep_debug_info=True).archive
+    assert kept.name == packed.name  # the same install_only archive, another cache entry
+    assert _debug_sections(_packed(kept, tmp_path / "k", own.name)) == _debug_sections(own)

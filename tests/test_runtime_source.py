@@ -191,7 +191,7 @@ def test_unknown_runtime_key_lists_the_known_ones(tmp_path: Path) -> None:
         load_config(spec)
     message = str(caught.value)
     assert "unknown key 'tool.srcstacks.runtime.tarbal'" in message
-    assert "known: interpreter, mirror_url, path, sha256, source, tarball" in message
+    assert "known: debug_info, interpreter, mirror_url, path, sha256, source, tarball" in message
 
 
 def test_runtime_source_option_selects_build(tmp_path: Path) -> None:
@@ -453,3 +453,15 @@ def test_unreachable_server_is_one_line(layout: Layout) -> None:
 def test_url_naming_no_file_is_refused(layout: Layout) -> None:
     with pytest.raises(RuntimeSourceError, match="the tarball URL names no file"):
         obtain_tarball(url_source("https://example.org/", SHA), layout)
+
+
+def test_debug_info_is_stripped_unless_the_spec_keeps_it(tmp_path: Path) -> None:
+    assert not load_config(write_spec(tmp_path, 'source = "pack"\n')).runtime.keep_debug_info
+    kept = write_spec(tmp_path, 'source = "pack"\ndebug_info = "keep"\n')
+    assert load_config(kept).runtime.keep_debug_info
+    wrong = write_spec(tmp_path, 'source = "pack"\ndebug_info = "yes"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(wrong)
+    assert str(caught.value) == (
+        f"{wrong}: 'tool.srcstacks.runtime.debug_info' must be 'strip' or 'keep', not 'yes'"
+    )

@@ -26,13 +26,16 @@ def runtime_pack_command(
         str, typer.Option(help="Interpreter whose installation is packed.")
     ] = sys.executable,
     output: Annotated[Path, typer.Option(help="Folder for the archive.")] = Path("."),
+    keep_debug_info: Annotated[
+        bool, typer.Option(help="Keep the debug information (stripped by default).")
+    ] = False,
 ) -> None:
     """Pack a local CPython (stdlib only, relocatable) as an install_only .tar.gz."""
 
     def action() -> None:
         from srcstacks.stages.runtime_pack import pack_runtime
 
-        packed = pack_runtime(interpreter, output.absolute())
+        packed = pack_runtime(interpreter, output.absolute(), keep_debug_info=keep_debug_info)
         typer.echo(f"{packed.archive}")
         _say(f"sha256 {packed.sha256}; CPython {packed.interpreter.version}")
 

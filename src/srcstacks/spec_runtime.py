@@ -27,7 +27,10 @@ RUNTIME_KEYS: dict[str, type | tuple[type, ...]] = {
     "interpreter": str,
     "tarball": str,
     "sha256": str,
+    "debug_info": str,
 }
+# What pack and build do with the interpreter's debug information.
+DEBUG_INFO_CHOICES = ("strip", "keep")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TARBALL_SCHEMES = ("http", "https")
 
@@ -47,6 +50,8 @@ class RuntimeSource:
     tarball_url: str | None = None
     tarball_path: Path | None = None
     sha256: str | None = None
+    # pack and build: keep the interpreter's debug information (stripped by default).
+    keep_debug_info: bool = False
 
 
 def parse_runtime_table(spec_path: Path, table: Mapping[str, Any]) -> RuntimeSource:
@@ -75,6 +80,12 @@ def parse_runtime_table(spec_path: Path, table: Mapping[str, Any]) -> RuntimeSou
                 f"{spec_path}: 'tool.srcstacks.runtime.sha256' must be 64 hex digits"
                 f" (the tarball's sha256), not {table['sha256']!r}"
             )
+    debug_info = table.get("debug_info", "strip")
+    if debug_info not in DEBUG_INFO_CHOICES:
+        raise ConfigError(
+            f"{spec_path}: 'tool.srcstacks.runtime.debug_info' must be"
+            f" {' or '.join(map(repr, DEBUG_INFO_CHOICES))}, not {debug_info!r}"
+        )
     return RuntimeSource(
         kind=source,
         mirror_url=table.get("mirror_url"),
@@ -83,6 +94,7 @@ def parse_runtime_table(spec_path: Path, table: Mapping[str, Any]) -> RuntimeSou
         tarball_url=tarball_url,
         tarball_path=tarball_path,
         sha256=sha256,
+        keep_debug_info=debug_info == "keep",
     )
 
 

@@ -36,7 +36,7 @@ from srcstacks.runtime_contents import bundled_code
 from srcstacks.runtime_files import list_tree, read_list, work_list_path, write_list
 from srcstacks.stages.build_toolchain import runtime_interpreter
 from srcstacks.stages.runtime_build import build_runtime
-from srcstacks.stages.runtime_pack import PACK_FORMAT, pack_runtime, probe_interpreter
+from srcstacks.stages.runtime_pack import pack_format, pack_runtime, probe_interpreter
 from srcstacks.tools.process import run_probe
 
 Report = Callable[[str], None]
@@ -191,11 +191,12 @@ def _packed_archive(config: StackConfig, layer: Layer, report: Report) -> tuple[
     stamp = archive.with_name(archive.name + ".origin")
     # The pack format is part of the cache key: an archive packed another way (an older
     # srcstacks' gzip level) would give another sha256 than a rebuild's.
-    origin = f"{info.prefix}\n{PACK_FORMAT}"
+    keep_debug_info = config.runtime_of(layer).keep_debug_info
+    origin = f"{info.prefix}\n{pack_format(keep_debug_info)}"
     if archive.exists() and stamp.exists() and stamp.read_text() == origin:
         return archive, info.archive_name
     report(f"packing the local CPython {info.version} at {info.prefix} into {archive.name}")
-    packed = pack_runtime(interpreter, dest)
+    packed = pack_runtime(interpreter, dest, keep_debug_info=keep_debug_info)
     stamp.write_text(origin)
     # The origin names the file, not this machine's interpreter path, to keep outputs portable.
     return packed.archive, info.archive_name

@@ -42,14 +42,16 @@ from srcstacks.records import (
     read_json_state,
 )
 from srcstacks.settings import CPYTHON_SETTINGS, CPythonSettings, read_cpython_settings
-from srcstacks.stages.runtime_pack import pack_runtime
+from srcstacks.stages.runtime_pack import pack_format, pack_runtime
 from srcstacks.tools import cpython_build, patchelf
 from srcstacks.tools.fromager import DEFAULT_SOURCE_DATE_EPOCH
 
 Report = Callable[[str], None]
 
 # Bump when the steps below change what comes out: it is part of every cache key.
-RECIPE = "3"  # 2: no test suite (--disable-test-modules); 3: packed at gzip level 1
+# 2: no test suite (--disable-test-modules); 3: packed at gzip level 1 (the pack format is
+# in the key now: pack_format).
+RECIPE = "3"
 PREFIX = "/install"
 OWN_CONFIGURE_ARGS = (f"--prefix={PREFIX}", "--enable-shared", "--without-ensurepip")
 # Defaults the settings may override (configure takes the last of two options): a
@@ -90,6 +92,7 @@ class _Inputs:
     source_date_epoch: str
     # Optional modules' headers this machine lacks: installing one changes the build.
     missing_optional: tuple[cpython_build.Header, ...]
+    keep_debug_info: bool
 
     @property
     def key(self) -> str:
@@ -105,6 +108,7 @@ class _Inputs:
                 "source_date_epoch": self.source_date_epoch,
                 "machine": os.uname().machine,
                 "missing_headers": [header.include for header in self.missing_optional],
+                "pack_format": pack_format(self.keep_debug_info),
             }).encode()
         )  # fmt: skip
 
@@ -165,6 +169,7 @@ def _gather_inputs(config: StackConfig, layer: Layer) -> _Inputs:
         compiler=cpython_build.compiler_version(env),
         source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),
         missing_optional=tuple(cpython_build.missing_headers(cpython_build.OPTIONAL_HEADERS, env)),
+        keep_debug_info=config.runtime_of(layer).keep_debug_info,
     )
 
 
@@ -260,7 +265,9 @@ def _build(config: StackConfig, layout: Layout, inputs: _Inputs, report: Report)
     )
     folder = layout.built_runtime(inputs.key)
     folder.mkdir(parents=True, exist_ok=True)
-    packed = pack_runtime(str(interpreter), folder, label=ARCHIVE_LABEL)
+    packed = pack_runtime(
+        str(interpreter), folder, label=ARCHIVE_LABEL, keep_debug_info=inputs.keep_debug_info
+    )
     write_json(
         folder / RECORD_NAME,
         {"archive": packed.archive.name, "sha256": packed.sha256, "build": build.to_json()},

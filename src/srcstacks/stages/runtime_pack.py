@@ -5,7 +5,10 @@ The archive has python-build-standalone's ``install_only`` layout (``python/bin/
 its standard library go in: no site-packages, no test suite, no bundled ensurepip wheels
 (those are public binaries). An interpreter built with ``--enable-shared`` finds
 libpython through an absolute RUNPATH; that is rewritten relative to ``$ORIGIN`` so the
-runtime works wherever it is unpacked.
+runtime works wherever it is unpacked. Debug information is stripped from every ELF file
+unless asked to keep it (as python-build-standalone's ``install_only_stripped``, which
+uv installs by default): pyenv's CPython carries 30 MB of it, which doubled the runtime
+archive and the time venvstacks takes to compress it, and names the folder it was built in.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.fsutil import atomic_path, sha256_file
-from srcstacks.tools import patchelf
+from srcstacks.tools import binutils, patchelf
 from srcstacks.tools.process import run_probe
 
 # Folders of the standard library that a deployed runtime does not need.
@@ -97,7 +100,12 @@ def probe_interpreter(interpreter: str) -> InterpreterInfo:
 
 
 def pack_runtime(
-    interpreter: str, dest_dir: Path, *, epoch: int = 0, label: str = "local"
+    interpreter: str,
+    dest_dir: Path,
+    *,
+    epoch: int = 0,
+    label: str = "local",
+    keep_debug_info: bool = False,
 ) -> PackedRuntime:
     """Pack the installation of ``interpreter`` into ``dest_dir``; return the archive.
 
@@ -113,6 +121,8 @@ def pack_runtime(
         staging = Path(scratch) / "python"
         _copy_installation(info, staging)
         _make_relocatable(staging, info.prefix)
+        if not keep_debug_info:
+            _strip_debug_info(staging)
         archive = dest_dir / info.archive_name_as(label)
         with atomic_path(archive) as tmp:
             _write_tar_gz(staging, tmp, epoch)
@@ -168,8 +178,19 @@ def _make_relocatable(staging: Path, prefix: Path) -> None:
         patchelf.set_rpath(path, rewritten)
 
 
+def _strip_debug_info(staging: Path) -> None:
+    for path in sorted(staging.rglob("*")):
+        if patchelf.is_linked_elf(path):
+            binutils.strip_debug_info(path)
+
+
 # How _write_tar_gz packs (cached archives packed another way are packed again).
 PACK_FORMAT = "tar.gz, gzip level 1"
+
+
+def pack_format(keep_debug_info: bool) -> str:
+    """How a runtime is packed, for the cache keys of packed and built runtimes."""
+    return f"{PACK_FORMAT}, debug info {'kept' if keep_debug_info else 'stripped'}"
 
 
 def _write_tar_gz(staging: Path, target: Path, epoch: int) -> None:

@@ -1,0 +1,37 @@
+"""GNU binutils' ``strip``, run for srcstacks: debug information out of ELF files.
+
+Reads and rewrites one ELF file in place. ``strip`` comes with the C compiler
+(Debian's ``binutils``, part of ``build-essential``), which a build host has.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from srcstacks.errors import ToolError
+from srcstacks.tools.process import die_with_parent, tool_env
+
+
+def strip_debug_info(target: Path) -> None:
+    """Remove the debug sections of ``target`` (its symbol table stays, for backtraces).
+
+    The output depends on the input bytes alone, so a repacked runtime stays identical.
+    """
+    strip = shutil.which("strip", path=tool_env()["PATH"])
+    if strip is None:
+        raise ToolError(
+            "strip is not installed (on Debian: apt-get install binutils), or set"
+            ' [tool.srcstacks.runtime] debug_info = "keep"'
+        )
+    result = subprocess.run(
+        [strip, "--strip-debug", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=tool_env(),
+        preexec_fn=die_with_parent,
+    )
+    if result.returncode != 0:
+        raise ToolError(f"strip --strip-debug {target}: {result.stderr.strip()}")
