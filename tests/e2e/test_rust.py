@@ -80,8 +80,12 @@ def rust_stack(folder: Path, index_url: str) -> Path:
         re.sub(r'"cpython@3\.11\.\d+"', f'"cpython@{interpreter.version}"', spec.read_text())
     )
     (folder / "build-settings").mkdir()
+    # Unoptimised Rust: what these tests check (crates on the record, no machine path,
+    # bit-for-bit rebuilds) holds at any level, and it compiles pyo3 in a third of the
+    # time (benchmarks/rust_extensions.py builds it optimised).
     (folder / "build-settings" / "tinyrs.yaml").write_text(
         f"resolver_dist:\n  sdist_server_url: {index_url}\n"
+        'env:\n  CARGO_PROFILE_RELEASE_OPT_LEVEL: "0"\n'
     )
     return spec
 
