@@ -40,7 +40,12 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO = ("venvstacks.toml", "launch_modules", "build-settings", "patches")
 EPOCH = "315532800"
 # What srcstacks gives venvstacks (see stages/runtime.runtime_env), for a fair comparison.
-VENVSTACKS_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "UV_NO_INSTALLER_METADATA": "1"}
+# The demo's xz_preset too: the raw run compresses at the same preset srcstacks does.
+VENVSTACKS_ENV = {
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "UV_NO_INSTALLER_METADATA": "1",
+    "SRCSTACKS_XZ_PRESET": "1",
+}
 
 
 def copy_demo(target: Path) -> Path:

@@ -173,6 +173,11 @@ def test_a_spec_entry_changes_only_its_layer(config: StackConfig) -> None:
     spec.write_text(text.replace('name = "srcstacks demo", url', 'name = "someone", url'))
     # The SBOM supplier is no input of a lock or an archive.
     assert _archive_parts(config) == after
+    # The xz preset is an input of every archive.
+    assert "xz_preset = 1\n" in text
+    spec.write_text(spec.read_text().replace("xz_preset = 1\n", "xz_preset = 6\n"))
+    recompressed = _archive_parts(load_config(spec))
+    assert _changed(after, recompressed) == {name: {"settings"} for name in LAYERS}
 
 
 def _sbom_parts(

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from srcstacks import spec_rules
 from srcstacks.errors import ConfigError
+from srcstacks.spec_archive import DEFAULT_XZ_PRESET, XZ_PRESET_KEY, parse_xz_preset
 from srcstacks.spec_cargo import CargoSource, parse_cargo_table
 from srcstacks.spec_keys import check_keys
 from srcstacks.spec_layers import Layer as Layer
@@ -80,6 +81,8 @@ class StackConfig:
     runtimes: tuple[tuple[str, RuntimeSource], ...] = ()
     # ``[tool.srcstacks.cargo]``: a crates mirror or folder in place of crates.io.
     cargo: CargoSource | None = None
+    # The xz preset of the layer archives (see :mod:`srcstacks.spec_archive`).
+    xz_preset: int = DEFAULT_XZ_PRESET
 
     def runtime_of(self, layer: Layer) -> RuntimeSource:
         """Where the runtime layer ``layer``'s CPython comes from: its own table, else
@@ -225,6 +228,7 @@ _TOOL_KEYS = {
     "mode": str,
     "build_from_source": list,
     "cargo": dict,
+    XZ_PRESET_KEY: int,
 }
 _INDEX_KEYS: dict[str, type | tuple[type, ...]] = {"url": str, "managed": bool, "port": int}
 
@@ -249,6 +253,7 @@ class _ToolTable:
     mode: BuildMode
     runtimes: tuple[tuple[str, RuntimeSource], ...] = ()
     cargo: CargoSource | None = None
+    xz_preset: int = DEFAULT_XZ_PRESET
 
 
 _PATH_KEYS = ("settings_dir", "patches_dir", "work_dir", "wheel_dir", "output_dir")
@@ -286,7 +291,8 @@ def _parse_tool_table(
     index = _parse_index_table(spec_path, table.get("index"))
     mode = parse_mode(spec_path, table)
     cargo = parse_cargo_table(spec_path, table.get("cargo"))
-    return _ToolTable(named, variant, runtime, sbom, index, mode, tuple(runtimes), cargo)
+    xz_preset = parse_xz_preset(spec_path, table)
+    return _ToolTable(named, variant, runtime, sbom, index, mode, tuple(runtimes), cargo, xz_preset)
 
 
 def _parse_index_table(spec_path: Path, table: Mapping[str, Any] | None) -> IndexSettings | None:
@@ -382,6 +388,7 @@ def _resolve(
             (name, _runtime_overrides(source, overrides)) for name, source in table.runtimes
         ),
         cargo=table.cargo,
+        xz_preset=table.xz_preset,
     )
 
 

@@ -18,6 +18,7 @@ from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir
 from srcstacks.stages.archives import published_layers
 from srcstacks.wheel_evidence import read_evidence
 from tests.conftest import BuiltStack
+from tests.xz_header import xz_dictionary_size
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +37,8 @@ def test_every_layer_has_an_archive(built_stack: BuiltStack) -> None:
         archive = output_dir / layer.archive_name
         assert archive.is_file()
         assert hashlib.sha256(archive.read_bytes()).hexdigest() == layer.archive_sha256
+        # Compressed at the demo's xz_preset 1 (1 MiB dictionary; xz's default 6: 8 MiB).
+        assert xz_dictionary_size(archive) == 1 << 20, archive.name
 
 
 def test_patched_app_runs_with_compiled_speedups(built_stack: BuiltStack) -> None:

@@ -17,6 +17,7 @@ import pytest
 from srcstacks.config import load_config
 from tests.conftest import REPO_ROOT
 from tests.conftest import cli_output as run_cli
+from tests.xz_header import xz_dictionary_size
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +37,8 @@ def test_sample_shaped_stack_builds_verifies_deploys_and_runs(tmp_path: Path) ->
     assert "published 3 archive(s) (3 rebuilt)" in build
     output = load_config(spec).output_dir
     archives = sorted(path.name for path in output.glob("*.tar.xz"))
+    # No xz_preset in this spec: xz's default, 6 (an 8 MiB dictionary), as venvstacks.
+    assert {xz_dictionary_size(output / name) for name in archives} == {8 << 20}
     assert archives == [
         "app-punycode@1.tar.xz", "cpython-3.11@1.tar.xz", "framework-idna@1.tar.xz"
     ]  # fmt: skip

@@ -59,6 +59,7 @@ from srcstacks.runtime_files import (
     work_list_path,
     write_list,
 )
+from srcstacks.spec_archive import XZ_PRESET_VARIABLE
 from srcstacks.stages.archive_plan import (
     archive_components,
     archive_outputs,
@@ -124,7 +125,10 @@ def build_archives(
     runtimes = runtimes_for(config, rebuilt, report) if rebuilt else _published_runtimes(config)
     if rebuilt:
         discard_layer_envs(config, rebuilt)
-        report(f"building and compressing {len(rebuilt)} layer archive(s) (xz is slow)")
+        report(
+            f"building and compressing {len(rebuilt)} layer archive(s)"
+            f" (xz preset {config.xz_preset})"
+        )
         # venvstacks writes archives in place; it writes into a staging folder instead,
         # and the set is then published all at once, so the output dir never holds a
         # half-written archive, even if this run is killed or the disk fills up.
@@ -134,7 +138,7 @@ def build_archives(
             source=wheel_source(config),
             output_dir=staged.output_dir,
             log_path=log_path,
-            env=runtime_env(config),
+            env={**runtime_env(config), XZ_PRESET_VARIABLE: str(config.xz_preset)},
             include=rebuilt,
             on_line=venvstacks.progress_filter(report),
         )

@@ -23,6 +23,11 @@ uv installs from a copy naming the index of this run again.
 Each archive venvstacks compresses is announced before and after (layer, size,
 seconds), which :func:`srcstacks.tools.venvstacks.progress_filter` turns into progress.
 
+venvstacks 0.8.0b2 compresses at xz's default preset, with no option to change it; the
+preset the spec sets (``xz_preset``, in ``SRCSTACKS_XZ_PRESET``) is handed to the
+``tarfile.open`` that venvstacks' archiver (``pack_venv._make_tar_archive``) calls
+(see :mod:`srcstacks.spec_archive`).
+
 Started as ``<python> -m srcstacks.tools.venvstacks_main ARGS`` in place of
 ``-m venvstacks``. It wraps private functions of the pinned venvstacks release; a
 release without them stops here with a message instead of downloading anything.
@@ -32,15 +37,18 @@ from __future__ import annotations
 
 import os
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import tomlkit
+import venvstacks.pack_venv as pack_venv
 import venvstacks.stacks as stacks
 from venvstacks.cli import main
 
+from srcstacks.spec_archive import DEFAULT_XZ_PRESET, XZ_PRESET_VARIABLE
 from srcstacks.spec_rules import environment_markers
 from srcstacks.tools import pylock_urls
 from srcstacks.tools.venvstacks import ARCHIVED, ARCHIVING
@@ -107,6 +115,27 @@ def _archive_said(request: Any, work_path: Path | None = None) -> Any:
     return metadata, archive_path
 
 
+def _xz_at_preset(preset: int) -> Any:
+    """``tarfile.open``, writing xz archives at ``preset`` (venvstacks' archiver imports
+    tarfile inside the function that writes, so the module's own ``open`` is wrapped;
+    this process runs nothing but venvstacks)."""
+    opener: Any = _tarfile_open  # typeshed has one overload per literal mode
+
+    def open_at_preset(name: Any = None, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if mode == "w:xz":
+            kwargs.setdefault("preset", preset)
+        return opener(name, mode, *args, **kwargs)
+
+    return open_at_preset
+
+
+def _xz_preset() -> int:
+    text = os.environ.get(XZ_PRESET_VARIABLE, str(DEFAULT_XZ_PRESET))
+    if not text.isdigit() or not 0 <= int(text) <= 9:
+        sys.exit(f"srcstacks: {XZ_PRESET_VARIABLE} must be a number from 0 to 9, not {text!r}")
+    return int(text)
+
+
 _MISSING = [_HOOKED] if not hasattr(stacks, _HOOKED) else []
 _MISSING += [
     f"LayerEnvBase.{name}"
@@ -115,6 +144,8 @@ _MISSING += [
 ]
 if not hasattr(stacks.ArchiveBuildRequest, _ARCHIVE):
     _MISSING.append(f"ArchiveBuildRequest.{_ARCHIVE}")
+if not hasattr(pack_venv, "_make_tar_archive"):
+    _MISSING.append("pack_venv._make_tar_archive")
 if _MISSING:
     sys.exit(
         f"srcstacks: this venvstacks has no {', '.join(_MISSING)}: seeded runtimes,"
@@ -131,6 +162,8 @@ _venvstacks_install_layer = getattr(stacks.LayerEnvBase, _INSTALL)
 setattr(stacks.LayerEnvBase, _INSTALL, _installed_from_this_index)
 _venvstacks_create_archive = getattr(stacks.ArchiveBuildRequest, _ARCHIVE)
 setattr(stacks.ArchiveBuildRequest, _ARCHIVE, _archive_said)
+_tarfile_open = tarfile.open
+tarfile.open = _xz_at_preset(_xz_preset())
 
 if __name__ == "__main__":
     main()
