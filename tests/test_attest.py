@@ -41,6 +41,12 @@ def test_keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites(
         generate(key_file)
 
 
+def test_keygen_makes_a_missing_folder_only_its_owner_lists(tmp_path: Path) -> None:
+    generate(tmp_path / "keys" / "stack.key")
+    assert (tmp_path / "keys").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "keys" / "stack.key.pub").is_file()
+
+
 def test_no_variable_no_key_and_each_bad_key_is_one_line_without_its_content(
     key_file: Path, tmp_path: Path
 ) -> None:

@@ -31,7 +31,8 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 def generate(path: Path) -> str:
     """Write a new private key to ``path`` (0600) and its public key to ``path.pub``;
-    return the key id. Neither file may exist already."""
+    return the key id. Neither file may exist already; a missing folder is made (0700:
+    only its owner lists it), a folder that exists is left as it is."""
     public_path = public_key_path(path)
     for target in (path, public_path):
         if target.exists() or target.is_symlink():
@@ -43,6 +44,7 @@ def generate(path: Path) -> str:
         serialization.NoEncryption(),
     )
     try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Created with mode 0600 in one step: the key is never readable by others.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
