@@ -74,6 +74,7 @@ BUILT = RuntimeRecord(
     filename=PACKED,
     sha256="b" * 64,
     build=BUILD,
+    debug_info="stripped",
 )
 
 
@@ -136,6 +137,7 @@ def test_built_cpython_names_its_tarball_cpe_and_how_it_was_built() -> None:
     assert found["srcstacks:runtime:tarball_sha256"] == TARBALL_SHA256
     assert found["srcstacks:runtime:inputs_sha256"] == "c" * 64
     assert found["srcstacks:system_libraries"] == "libc.so.6 libssl.so.3"
+    assert found["srcstacks:runtime:debug_info"] == "stripped"
 
 
 def test_configure_args_keep_an_argument_with_spaces_whole() -> None:

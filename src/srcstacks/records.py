@@ -131,6 +131,9 @@ class RuntimeRecord:
     # The third-party code inside the interpreter, read from it (runtime_contents), for
     # every source; empty in records written before, or when it could not be asked.
     bundled: tuple[BundledLibrary, ...] = ()
+    # pack and build: "stripped" when srcstacks took the debug information out of the
+    # interpreter's binaries (the default), "kept" when not; "" for the other sources.
+    debug_info: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form; ``build`` only for a runtime srcstacks built."""
@@ -141,6 +144,8 @@ class RuntimeRecord:
             data["sha512"] = self.sha512
         if self.bundled:
             data["bundled"] = [asdict(library) for library in self.bundled]
+        if self.debug_info:
+            data["debug_info"] = self.debug_info
         return data
 
     @classmethod
@@ -152,6 +157,7 @@ class RuntimeRecord:
             build=CPythonBuild.from_json(build) if build is not None else None,
             sha512=str(data.get("sha512", "")),
             bundled=tuple(BundledLibrary.from_json(item) for item in data.get("bundled", [])),
+            debug_info=str(data.get("debug_info", "")),
         )
 
 

@@ -119,6 +119,8 @@ def test_runtime_sbom_has_cpython(built_stack: BuiltStack) -> None:
     assert cpython["cpe"] == "cpe:2.3:a:python:python:3.11.7:*:*:*:*:*:*:*"
     properties = {item["name"]: item["value"] for item in cpython["properties"]}
     assert properties["srcstacks:runtime:source"] == "pack"
+    # The packed interpreter's binaries lost their debug information (docs/runtime.md).
+    assert properties["srcstacks:runtime:debug_info"] == "stripped"
     assert properties["bsi:component:filename"] == runtime["filename"]
     assert document["metadata"]["component"]["type"] == "platform"
 

@@ -103,6 +103,8 @@ def runtime_component(
         f"{NS}:runtime:filename": record.filename,
         **({f"{NS}:system_libraries": " ".join(system_libraries)} if system_libraries else {}),
         **({f"{NS}:runtime:files_sha256": files_sha256} if files_sha256 else {}),
+        # Packed or built by srcstacks: whether the binaries lost their debug information.
+        **({f"{NS}:runtime:debug_info": record.debug_info} if record.debug_info else {}),
     }
     # The deployable form is the interpreter archive (a tar.gz whose files are listed):
     # it holds the interpreter and its shared library, which run.

@@ -120,9 +120,13 @@ def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord
         digest, digest512 = _tree_digest(seeded), _tree_digest(seeded, "sha512")
     else:
         digest, digest512 = sha256_file(archive), _file_digest(archive, "sha512")
+    debug_info = ""  # only srcstacks' own packing strips (local is used as it is)
+    if source.kind in ("pack", "build"):
+        debug_info = "kept" if source.keep_debug_info else "stripped"
     return RuntimeRecord(
         layer.name, layer.python_implementation, source.kind, origin, archive.name, digest,
         build, sha512=digest512, bundled=_bundled_in(seeded, layer),
+        debug_info=debug_info,
     )  # fmt: skip
 
 
