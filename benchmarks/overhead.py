@@ -56,7 +56,7 @@ def copy_demo(target: Path) -> Path:
         copy(source, target / name)
     spec = target / "venvstacks.toml"
     document = tomlkit.parse(spec.read_text(encoding="utf-8"))
-    document["tool"]["srcstacks"].pop("index", None)  # type: ignore[union-attr,index]
+    document["tool"]["srcstacks"].pop("index", None)
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")
     return spec
 

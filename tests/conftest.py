@@ -81,10 +81,10 @@ def copy_demo_stack(target: Path, *, with_index: bool = False) -> Path:
     spec = target / "venvstacks.toml"
     document = tomlkit.parse(spec.read_text(encoding="utf-8"))
     if not with_index:
-        document["tool"]["srcstacks"].pop("index", None)  # type: ignore[union-attr,index]
-    runtime = document["runtimes"][0]  # type: ignore[index]
-    if not runtime["python_implementation"].startswith(f"cpython@{HERE}."):  # type: ignore[index,union-attr]
-        runtime["python_implementation"] = f"cpython@{platform.python_version()}"  # type: ignore[index]
+        document["tool"]["srcstacks"].pop("index", None)
+    runtime = document["runtimes"][0]
+    if not runtime["python_implementation"].startswith(f"cpython@{HERE}."):
+        runtime["python_implementation"] = f"cpython@{platform.python_version()}"
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")
     return spec
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.devpi_fixtures import free_port
 
@@ -50,7 +51,8 @@ class Cluster:
     def wait_for_workers(self, count: int) -> None:
         import distributed
 
-        with distributed.Client(self.address, timeout=60, set_as_default=False) as client:
+        client_type: Any = distributed.Client  # untyped in distributed
+        with client_type(self.address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(count, timeout=120)
 
     def kill(self, name: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_a_malformed_record_of_fetched_wheels_is_named(tmp_path: Path) -> None:
         read_fetched_records(config)
 
 
-def upstream_companion(sha256: str, index_sha256: str | None = None) -> dict[str, object]:
+def upstream_companion(sha256: str, index_sha256: str | None = None) -> dict[str, Any]:
     """The index's companion of an upstream binary of six, as ``asdict`` writes it."""
     from dataclasses import asdict
 
@@ -111,7 +112,7 @@ def test_an_upstream_binary_whose_bytes_the_index_did_not_publish_is_refused(
     built = {
         "wheel": {
             **companion["wheel"],
-            "upstream": None,  # type: ignore[dict-item]
+            "upstream": None,
             "sdist": {"url": "u", "filename": "six-1.17.0.tar.gz", "sha256": "7"},
         }
     }

@@ -204,7 +204,7 @@ def fake_task(build: PackageBuild) -> BuildTask:
 
 
 def test_a_build_is_submitted_only_once_what_it_needs_is_built() -> None:
-    client, events = FakeClient(fails=set()), []
+    client, events = FakeClient(fails=set()), list[BuildEvent]()
     builds = plan()
     outcomes = fake_run(client, builds, events).run(builds)
     # b and c are ready at once; a waits for b, d for a (a need outside the plan is built).
@@ -218,7 +218,7 @@ def test_a_build_is_submitted_only_once_what_it_needs_is_built() -> None:
 
 
 def test_a_failure_stops_new_submissions_and_running_builds_finish() -> None:
-    client, events = FakeClient(fails={"b"}), []
+    client, events = FakeClient(fails={"b"}), list[BuildEvent]()
     builds = plan()
     outcomes = {o.build.project: o for o in fake_run(client, builds, events).run(builds)}
     assert client.submitted == ["b", "c"]

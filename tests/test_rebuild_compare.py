@@ -11,6 +11,7 @@ import json
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from srcstacks.archive_reader import record_digest
 from srcstacks.rebuild_diff import HINTS, DiffKind, MemberDiff, classify, compare_members, describe
@@ -38,7 +39,8 @@ def write_tar(
     path: Path, members: dict[str, bytes] = MEMBERS, mtime: int = 0, preset: int = 6
 ) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:xz", preset=preset) as tar:
+    opener: Any = tarfile.open  # typeshed wants the preset as a literal
+    with opener(path, "w:xz", preset=preset) as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), mtime, 0o644

@@ -9,9 +9,10 @@ import dataclasses
 import pprint
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fromager.packagesettings import PackageSettings
+from fromager.packagesettings import PackageSettings, Variant
 
 from srcstacks.built_cpython import remove_build_paths, rewritten_sysconfigdata
 from srcstacks.config import load_config
@@ -102,7 +103,7 @@ def test_fromager_accepts_the_cpython_yaml_schema() -> None:
     # Fromager reads every file of the settings folder, cpython.yaml too.
     settings = PackageSettings.from_string("cpython", CPYTHON_YAML)
     assert settings.config_settings["configure"] == ["--with-lto", "--with-computed-gotos"]
-    annotations = settings.variants["hardened"].annotations
+    annotations = settings.variants[Variant("hardened")].annotations
     assert annotations is not None and "srcstacks.configure" in annotations
     # Negative control: a key outside Fromager's schema is refused by it.
     with pytest.raises(RuntimeError, match="configure"):
@@ -263,7 +264,7 @@ def base_inputs(tmp_path: Path) -> _Inputs:
 def test_cache_key_follows_every_input_and_nothing_else(tmp_path: Path) -> None:
     inputs = base_inputs(tmp_path)
     settings = inputs.settings
-    changed = {
+    changed: dict[str, Any] = {
         "tarball": dataclasses.replace(inputs.tarball, sha256="cc" * 32),
         "patch": (PatchRecord("cpython/0001-fix.patch", "dd" * 32),),
         "patch added": (*inputs.patch_records, PatchRecord("cpython/0002-more.patch", "ee" * 32)),
@@ -383,7 +384,9 @@ def test_multiarch_owner_is_asked_for_its_own_version(monkeypatch: pytest.Monkey
             return "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6\n"
         return {"libc6": "2.36-92.36-9", "libc6:amd64": "2.36-9"}[command[-1]]
 
-    monkeypatch.setattr(system_packages.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(
+        "srcstacks.tools.system_packages.shutil.which", lambda name: f"/usr/bin/{name}"
+    )
     monkeypatch.setattr(system_packages, "run_probe", dpkg)
     package = system_packages.package_of("/lib/x86_64-linux-gnu/libc.so.6")
     assert package == system_packages.Package("libc6", "2.36-9", "deb")

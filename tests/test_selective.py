@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from srcstacks.index_client import IndexReadError, PublishedFile
 from srcstacks.layout import Layout
 from srcstacks.provenance import Manifest, UpstreamRecord, WheelProvenance
 from srcstacks.stages import selective
-from srcstacks.stages.missing import Discovery
+from srcstacks.stages.missing import Discovery, discover
 from srcstacks.stages.verify_upstream import upstream_problems
 from srcstacks.wheel_availability import Gap
 
@@ -244,11 +245,12 @@ def test_a_rebuild_resolves_the_versions_the_first_build_did(
     tmp_path: Path, upstream: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[object] = []
-    real = selective.discover
 
-    def recording(config: StackConfig, report: object, pinned: object = None) -> Discovery:
+    def recording(
+        config: StackConfig, report: Callable[[str], None], pinned: object = None
+    ) -> Discovery:
         seen.append(pinned)
-        return real(config, report)
+        return discover(config, report)
 
     monkeypatch.setattr(selective, "discover", recording)
     pins = tmp_path / "pins.txt"

@@ -19,10 +19,12 @@ from srcstacks.build_jobs import building_with
 from srcstacks.build_record import BuildEnvironment
 from srcstacks.config import Overrides, StackConfig, load_config
 from srcstacks.errors import ConfigError
+from srcstacks.fsutil import write_json
 from srcstacks.settings import read_settings, undefined_variant
 from srcstacks.stages import build_inputs, wheels
 from srcstacks.stages.build_inputs import discard_stale_wheels, vanished_inputs
 from srcstacks.stages.cache_check import mismatch
+from srcstacks.tools import fromager as fromager_tool
 from srcstacks.tools.cargo import find_rust_toolchain
 from tests.test_provenance import make_wheel, publish, wheel_sbom
 
@@ -76,8 +78,8 @@ def run_wheels_stage(
     config: StackConfig, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[list[str], _StubFromager, list[Path]]:
     stub = _StubFromager()
-    monkeypatch.setattr(wheels.fromager, "bootstrap", stub.bootstrap)
-    monkeypatch.setattr(wheels.fromager, "version", lambda: "0.77.0")
+    monkeypatch.setattr(fromager_tool, "bootstrap", stub.bootstrap)
+    monkeypatch.setattr(fromager_tool, "version", lambda: "0.77.0")
     parsed: list[Path] = []
     real_load = settings_module._load_yaml
 
@@ -143,7 +145,7 @@ def test_a_wheel_whose_patches_vanished_is_named_before_its_rebuild(
     dirs.built_wheels.mkdir(parents=True)
     make_wheel(dirs.built_wheels / wheel)
     record = {wheel: {"variant": "cpu", "patches": [["0001-x.patch", "1"]], "settings_sha256": ""}}
-    build_inputs.write_json(config.variant_dir / "build-inputs.json", record)
+    write_json(config.variant_dir / "build-inputs.json", record)
     discarded: list[str] = []
     monkeypatch.setattr(
         build_inputs, "discard_built_wheel", lambda _dirs, name, _version: discarded.append(name)

@@ -52,7 +52,7 @@ def test_every_wheel_carries_its_own_sbom_listed_in_its_record(built_stack: Buil
         assert schema_problems(data.decode()) == []
         sbom = parse(data)
         assert (sbom.project, sbom.version) == (record.project, record.version)
-        assert sbom.sdist_sha256 == record.sdist.sha256
+        assert record.sdist is not None and sbom.sdist_sha256 == record.sdist.sha256
         assert sbom.environment == record.build_environment
         assert str(built_stack.spec.parent) not in data.decode()  # no machine path
 

@@ -43,7 +43,7 @@ def test_a_patch_edited_and_undone_against_a_managed_index(
 ) -> None:
     spec = copy_built_stack(built_stack, tmp_path / "stack")
     document = tomlkit.parse(spec.read_text())
-    document["tool"]["srcstacks"]["index"] = {"managed": True}  # type: ignore[index]
+    document["tool"]["srcstacks"]["index"] = {"managed": True}
     spec.write_text(tomlkit.dumps(document))
     config = load_config(spec)
 

@@ -103,7 +103,7 @@ def test_lock_says_which_layers_are_left_to_other_build_hosts(
     control = run_cli("lock", spec, "--force")
     assert "left to other build hosts" not in control.stderr
     document = tomlkit.parse(spec.read_text(encoding="utf-8"))
-    document["runtimes"][0]["platforms"] = ["linux_x86_64", "win_amd64"]  # type: ignore[index]
+    document["runtimes"][0]["platforms"] = ["linux_x86_64", "win_amd64"]
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")
     result = run_cli("lock", spec)
     left = [line for line in result.stderr.splitlines() if "left to other build hosts" in line]
@@ -126,15 +126,15 @@ def test_a_dependency_only_another_platform_needs_stops_the_lock_with_a_table(
     a bare "Failed to lock layer": srcstacks stops first, with a table."""
     spec = copy_built_stack(built_stack, tmp_path / "stack")
     document = tomlkit.parse(spec.read_text(encoding="utf-8"))
-    app = next(a for a in document["applications"] if a["name"] == "punycode")  # type: ignore[union-attr]
-    app["requirements"].append("click==8.1.7")  # type: ignore[index,union-attr]
+    app = next(a for a in document["applications"] if a["name"] == "punycode")
+    app["requirements"].append("click==8.1.7")
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")
     run_cli("build", spec)  # no [tool.uv] in the spec: the platforms say it all
     lock = spec.parent / "requirements" / "app-punycode" / "pylock.app-punycode.toml"
     packages = {item["name"] for item in tomllib.loads(lock.read_text())["packages"]}
     assert "click" in packages and "colorama" not in packages
 
-    document["runtimes"][0]["platforms"] = ["linux_x86_64", "win_amd64"]  # type: ignore[index]
+    document["runtimes"][0]["platforms"] = ["linux_x86_64", "win_amd64"]
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")
     result = run_cli("build", spec, check=False)
     assert result.returncode == 1

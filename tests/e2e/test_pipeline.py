@@ -87,7 +87,7 @@ def test_every_deployed_distribution_is_a_published_wheel(built_stack: BuiltStac
             # Set by publish from the wheel's own evidence (a record without it says False).
             assert record.built_from_source
             assert read_evidence(wheel_dir / record.filename).built_from_source
-            assert record.sdist.url.endswith(".tar.gz")
+            assert record.sdist is not None and record.sdist.url.endswith(".tar.gz")
             expected = _wheel_record(wheel_dir / record.filename)
             site_packages = dist_info.parent
             checked = 0

@@ -252,8 +252,8 @@ def test_wrong_and_missing_credentials(publish_copy: Path, devpi_index: ManagedI
 def make_index(index: ManagedIndex, name: str, config: dict[str, object]) -> str:
     root = index.base_url.split(f"/{index.user}/", 1)[0]
     url = f"{root}/{index.user}/{name}"
-    root = admin(index)
-    credentials = Credentials(root.user, root.password)
+    login = admin(index)
+    credentials = Credentials(login.user, login.password)
     request = urllib.request.Request(
         url,
         data=json.dumps({"type": "stage", **config}).encode(),
@@ -397,6 +397,7 @@ def test_a_fetched_wheel_is_used_only_with_matching_provenance(
     assert check(index_with("cache-patches", other_patches)) == ["idna"]
     assert "built with other patches than this build uses" in lines[-1]
 
+    assert record.sdist is not None
     other_sdist = replace(record, sdist=replace(record.sdist, sha256="1" * 64))
     tampered = companion_record(config, settings, other_sdist)
     assert check(index_with("cache-sdist", tampered)) == ["idna"]

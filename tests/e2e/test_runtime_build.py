@@ -49,10 +49,10 @@ def built_runtime_spec(
     """The demo stack with its runtime built from ``tarball`` (the wheel dir, no index)."""
     spec = copy_demo_stack(target)
     document = tomlkit.parse(spec.read_text(encoding="utf-8"))
-    document["runtimes"][0]["python_implementation"] = f"cpython@{version}"  # type: ignore[index]
+    document["runtimes"][0]["python_implementation"] = f"cpython@{version}"
     runtime = tomlkit.table()
     runtime.update({"source": "build", "tarball": str(tarball), "sha256": sha256})
-    document["tool"]["srcstacks"]["runtime"] = runtime  # type: ignore[index]
+    document["tool"]["srcstacks"]["runtime"] = runtime
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")
     # A quick compile: no optimisation, no debug information (configure takes OPT from
     # the environment). What these tests check (built from source, relocatable, the demo

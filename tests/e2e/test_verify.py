@@ -199,5 +199,5 @@ def test_no_build_machine_path_in_wheels_or_layer_archives(built_stack: BuiltSta
                 stream = tar.extractfile(member) if member.isfile() else None
                 if stream is None:
                     continue
-                found = set(_machine_paths_in(stream.read(), machine_paths)) - allowed
-                assert not found, f"{archive_path.name}:{member.name} holds {found}"
+                leaked = set(_machine_paths_in(stream.read(), machine_paths)) - allowed
+                assert not leaked, f"{archive_path.name}:{member.name} holds {leaked}"
