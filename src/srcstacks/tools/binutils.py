@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from srcstacks.errors import ToolError
-from srcstacks.tools.process import die_with_parent, tool_env
+from srcstacks.tools.process import run_captured, tool_env
 
 
 def strip_debug_info(target: Path) -> None:
@@ -25,13 +25,9 @@ def strip_debug_info(target: Path) -> None:
             "strip is not installed (on Debian: apt-get install binutils), or set"
             ' [tool.srcstacks.runtime] debug_info = "keep"'
         )
-    result = subprocess.run(
-        [strip, "--strip-debug", str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=tool_env(),
-        preexec_fn=die_with_parent,
-    )
+    try:
+        result = run_captured([strip, "--strip-debug", str(target)], timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolError(f"strip --strip-debug {target}: {exc}") from None
     if result.returncode != 0:
         raise ToolError(f"strip --strip-debug {target}: {result.stderr.strip()}")

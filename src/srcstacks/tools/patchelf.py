@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from srcstacks.errors import ToolError
-from srcstacks.tools.process import die_with_parent, tool_env
+from srcstacks.tools.process import run_captured, tool_env
 
 _ELF_MAGIC = b"\x7fELF"
 
@@ -33,14 +33,10 @@ def _patchelf() -> str:
 
 
 def _run(args: list[str], target: Path) -> str:
-    result = subprocess.run(
-        [_patchelf(), *args, str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=tool_env(),
-        preexec_fn=die_with_parent,
-    )
+    try:
+        result = run_captured([_patchelf(), *args, str(target)], timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolError(f"patchelf {' '.join(args)} {target}: {exc}") from None
     if result.returncode != 0:
         raise ToolError(f"patchelf {' '.join(args)} {target}: {result.stderr.strip()}")
     return result.stdout.strip()
