@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from srcstacks.cli import SpecArg, VariantOpt, WorkOpt, _guarded, _say
+from srcstacks.cli.common import SpecArg, VariantOpt, WorkOpt, guarded, say
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
 from srcstacks.layout import Layout, claim_dir
 
@@ -68,7 +68,7 @@ def serve_command(
                 target,
                 port=port or (config.index.port if config.index else None),
                 index_name=managed_index_name(config),
-                report=_say,
+                report=say,
                 port_hint="choose another port with --port",
             ) as index,
             contextlib.suppress(KeyboardInterrupt),
@@ -80,11 +80,11 @@ def serve_command(
                 f"simple API:  {index.simple_url}\n"
                 f"upload user: {index.user} (password in {index.credentials_file})"
             )
-            _say("stop it with Ctrl-C")
+            say("stop it with Ctrl-C")
             _wait_while_running(index.server)
-        _say("private index stopped")
+        say("private index stopped")
 
-    _guarded(action)
+    guarded(action)
 
 
 @index_app.command("reset")
@@ -105,15 +105,15 @@ def reset_command(
         target = (state_dir or Layout.of(config).index_state).absolute()
         size = disk_size(target) if target.exists() else 0
         # No build may start on the work dir (and its index) while the index goes.
-        held = exclusive(config.work_dir, _say) if config.work_dir.exists() else None
+        held = exclusive(config.work_dir, say) if config.work_dir.exists() else None
         with held or contextlib.nullcontext():
-            removed = reset(target, _say)
+            removed = reset(target, say)
         if removed:
             typer.echo(f"removed the managed index in {target} ({megabytes(size)} freed)")
         else:
             typer.echo(f"no managed index in {target}: nothing to remove")
 
-    _guarded(action)
+    guarded(action)
 
 
 def _wait_while_running(server: DevpiServer | None) -> None:

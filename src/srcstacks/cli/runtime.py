@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from srcstacks.cli import SpecArg, VariantOpt, WorkOpt, _guarded, _say
+from srcstacks.cli.common import SpecArg, VariantOpt, WorkOpt, guarded, say
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
 
 runtime_app = typer.Typer(help="Make and inspect runtime-layer interpreters.", no_args_is_help=True)
@@ -37,9 +37,9 @@ def runtime_pack_command(
 
         packed = pack_runtime(interpreter, output.absolute(), keep_debug_info=keep_debug_info)
         typer.echo(f"{packed.archive}")
-        _say(f"sha256 {packed.sha256}; CPython {packed.interpreter.version}")
+        say(f"sha256 {packed.sha256}; CPython {packed.interpreter.version}")
 
-    _guarded(action)
+    guarded(action)
 
 
 @runtime_app.command("build")
@@ -62,9 +62,9 @@ def runtime_build_command(
                 f"{config.spec_path}: [tool.srcstacks.runtime] source is"
                 f" {config.runtime.kind!r}; 'runtime build' needs source = \"build\""
             )
-        with work_dir_held(config, _say):
+        with work_dir_held(config, say):
             for layer in built_here:
-                built = build_runtime(config, layer, _say)
+                built = build_runtime(config, layer, say)
                 typer.echo(str(built.archive))
 
-    _guarded(action)
+    guarded(action)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from srcstacks.cli import (
+from srcstacks.cli.common import (
     IndexOpt,
     IndexPortOpt,
     NoIndexOpt,
@@ -20,10 +20,10 @@ from srcstacks.cli import (
     SpecArg,
     VariantOpt,
     WheelOpt,
-    _fail,
-    _guarded,
-    _say,
     app,
+    fail,
+    guarded,
+    say,
     sbom_app,
 )
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, StackConfig, load_config
@@ -74,12 +74,12 @@ def sbom_check_command(
 
     archives = archive or []
     if archives and len(archives) != len(files):
-        _fail(f"give one --archive per FILE ({len(files)} file(s), {len(archives)} archive(s))")
+        fail(f"give one --archive per FILE ({len(files)} file(s), {len(archives)} archive(s))")
     missing = [str(path) for path in archives if not path.is_file()]
     if missing:
-        _fail(f"no such archive: {', '.join(missing)}")
+        fail(f"no such archive: {', '.join(missing)}")
     if profile not in (None, *SBOM_PROFILES):
-        _fail(f"--profile must be one of {', '.join(SBOM_PROFILES)}, not {profile!r}")
+        fail(f"--profile must be one of {', '.join(SBOM_PROFILES)}, not {profile!r}")
 
     def action() -> int:
         failed = 0
@@ -92,9 +92,9 @@ def sbom_check_command(
             failed += not result.ok
         return failed
 
-    failed = _guarded(action)
+    failed = guarded(action)
     if failed:
-        _fail(f"{failed} of {len(files)} SBOM(s) lack required elements (listed above)")
+        fail(f"{failed} of {len(files)} SBOM(s) lack required elements (listed above)")
 
 
 @app.command("verify")
@@ -127,27 +127,25 @@ def verify_command(
 
         config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index, index_port)
         # Verify alone only reads (it works on a read-only copy); a rebuild writes.
-        held = (
-            pipeline.work_dir_held(config, _say) if rebuild else held_for_reading(config.work_dir)
-        )
-        with held, pipeline.index_running(config, _say):
-            result = verify_build(config, _say)
+        held = pipeline.work_dir_held(config, say) if rebuild else held_for_reading(config.work_dir)
+        with held, pipeline.index_running(config, say):
+            result = verify_build(config, say)
             for problem in result.problems:
                 typer.echo(f"MISMATCH {problem}")
             if not result.ok:
-                _fail(f"verification failed: {len(result.problems)} problem(s) listed above")
+                fail(f"verification failed: {len(result.problems)} problem(s) listed above")
             typer.echo("verified: every archive matches its records")
             if rebuild:
                 from srcstacks.tools.process import announce_environment
 
-                announce_environment(_say)  # the rebuild runs Fromager and venvstacks
+                announce_environment(say)  # the rebuild runs Fromager and venvstacks
                 target = (scratch or Layout.of(config).default_scratch).absolute()
-                comparisons = rebuild_and_compare(config, target, _say)
+                comparisons = rebuild_and_compare(config, target, say)
                 for comparison in comparisons:
                     typer.echo(comparison.describe())
                 different = [c for c in comparisons if not c.identical]
                 if different:
-                    _fail(
+                    fail(
                         f"rebuild differs: {len(different)} artifact(s) listed above (the"
                         f" rebuild is kept in {target})"
                     )
@@ -157,7 +155,7 @@ def verify_command(
                 else:
                     remove_owned_dir(target)
 
-    _guarded(action)
+    guarded(action)
 
 
 @app.command("report")
@@ -187,6 +185,6 @@ def report_command(
 
         config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index, index_port)
         target = (output or Layout.of(config).report).absolute()
-        typer.echo(f"report written to {write_report(config, target, _say, verify=verify)}")
+        typer.echo(f"report written to {write_report(config, target, say, verify=verify)}")
 
-    _guarded(action)
+    guarded(action)

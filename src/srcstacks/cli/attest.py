@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from srcstacks.cli import _fail, _guarded, _say, app
+from srcstacks.cli.common import app, fail, guarded, say
 
 
 @app.command("keygen")
@@ -32,10 +32,10 @@ def keygen_command(
         from srcstacks.attest.keys import SIGNING_KEY_VARIABLE, generate, public_key_path
 
         identity = generate(key)
-        _say(f"wrote the private key {key} (mode 0600) and the public key {public_key_path(key)}")
-        _say(f"key id {identity}; sign with it: export {SIGNING_KEY_VARIABLE}={key.absolute()}")
+        say(f"wrote the private key {key} (mode 0600) and the public key {public_key_path(key)}")
+        say(f"key id {identity}; sign with it: export {SIGNING_KEY_VARIABLE}={key.absolute()}")
 
-    _guarded(action)
+    guarded(action)
 
 
 @app.command("audit")
@@ -57,20 +57,20 @@ def audit_command(
         from srcstacks.attest.keys import key_id, read_public_key
 
         if not folder.is_dir():
-            _fail(f"{folder}: not a folder")
+            fail(f"{folder}: not a folder")
         public = read_public_key(key)
         result = audit(folder, public)
         for problem in result.problems:
             typer.echo(f"MISMATCH {problem}")
-        _say(
+        say(
             f"audited {result.archives} archive(s), {result.sboms} SBOM(s),"
             f" {result.attestations} attestation(s), {result.distributions} distribution(s)"
             f" with key {key_id(public)}: {len(result.problems)} problem(s)"
         )
         if result.problems:
-            _fail(f"audit failed: {len(result.problems)} problem(s) listed above")
+            fail(f"audit failed: {len(result.problems)} problem(s) listed above")
         if result.archives == 0:
-            _fail(f"{folder}: no archive (*.tar.xz) to audit")
-        _say("audited: every archive and SBOM is signed and agrees with what it describes")
+            fail(f"{folder}: no archive (*.tar.xz) to audit")
+        say("audited: every archive and SBOM is signed and agrees with what it describes")
 
-    _guarded(action)
+    guarded(action)

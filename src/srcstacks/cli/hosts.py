@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from srcstacks.cli import (
+from srcstacks.cli.common import (
     IndexOpt,
     IndexPortOpt,
     NoIndexOpt,
@@ -20,9 +20,9 @@ from srcstacks.cli import (
     VariantOpt,
     WheelOpt,
     WorkOpt,
-    _guarded,
-    _say,
     app,
+    guarded,
+    say,
 )
 from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
 
@@ -48,9 +48,9 @@ def missing_command(
         from srcstacks.stages.missing import discover, render
 
         config = load_config(spec, Overrides(settings_dir=settings_dir))
-        typer.echo(render(discover(config, _say, only=platform), as_json=as_json))
+        typer.echo(render(discover(config, say, only=platform), as_json=as_json))
 
-    _guarded(action)
+    guarded(action)
 
 
 @app.command("collect")
@@ -85,6 +85,6 @@ def collect_command(
             no_index=no_index,
             index_port=index_port,
         )
-        run_collect(load_config(spec, overrides), sources, _say)
+        run_collect(load_config(spec, overrides), sources, say)
 
-    _guarded(action)
+    guarded(action)
