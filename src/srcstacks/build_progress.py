@@ -24,8 +24,8 @@ from typing import Any
 
 from srcstacks import live_output
 from srcstacks.executors.base import BuildEvent, Key, Status
+from srcstacks.reporting import Report
 
-Report = Callable[[str], None]
 HEARTBEAT_SECONDS = 30.0
 
 

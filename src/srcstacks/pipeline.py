@@ -22,6 +22,7 @@ from srcstacks.fingerprints import (
     write_record,
 )
 from srcstacks.layout import Layout, claim_dir
+from srcstacks.reporting import Report
 from srcstacks.stage_inputs import stage_inputs, stage_outputs
 from srcstacks.stages.archives import build_archives
 from srcstacks.stages.lock import lock_layers
@@ -31,7 +32,6 @@ from srcstacks.stages.wheels import build_wheels
 from srcstacks.tools.process import announce_environment
 from srcstacks.worklock import exclusive
 
-Report = Callable[[str], None]
 Stage = Callable[..., Any]  # (config, report), and force= for LAYERED_STAGES
 
 # Each stage reads what the one before it wrote to disk.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -32,11 +32,11 @@ from srcstacks.errors import StateError
 from srcstacks.executors.base import BuildOutcome, Status
 from srcstacks.fsutil import write_json
 from srcstacks.layout import Layout
+from srcstacks.reporting import Report
 from srcstacks.tools import fromager
 
 FORMAT = 1
 
-Report = Callable[[str], None]
 Key = tuple[str, str]  # (canonical project name, version)
 
 

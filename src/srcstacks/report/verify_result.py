@@ -12,12 +12,9 @@ path and its bytes do not depend on where the stack lies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from srcstacks.config import StackConfig
 from srcstacks.report.model import VerifyOutcome
-
-Report = Callable[[str], None]
+from srcstacks.reporting import Report
 
 
 def run_verify(config: StackConfig, say: Report) -> VerifyOutcome:

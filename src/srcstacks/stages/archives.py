@@ -12,7 +12,6 @@ all-or-nothing step.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from srcstacks.platforms import fits_here
 from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, RuntimeRecord, read_build_info, read_json_state
+from srcstacks.reporting import Report
 from srcstacks.runtime_files import (
     list_sha256,
     list_tree,
@@ -82,7 +82,6 @@ from srcstacks.tools import fromager, venvstacks
 from srcstacks.tools.venvstacks import LayerMetadata, read_layer_metadata
 from srcstacks.tools.venvstacks_writes import IN_EVERY_LAYER
 
-Report = Callable[[str], None]
 STAGE = "archives"
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,9 +32,8 @@ from srcstacks.fsutil import atomic_write_text, sha256_file
 from srcstacks.layout import ATTESTATION_SUFFIX, Layout, attestation_path, remove_file, sbom_path
 from srcstacks.provenance import Manifest, WheelProvenance
 from srcstacks.records import BuildInfo
+from srcstacks.reporting import Report
 from srcstacks.stages.archives import published_layers
-
-Report = Callable[[str], None]
 
 
 def sign_layers(

@@ -16,7 +16,7 @@ source) is removed and built again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,11 @@ from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.layout import Layout, remove_tree
 from srcstacks.patches import applicable_patches
 from srcstacks.records import read_json_state
+from srcstacks.reporting import Report
 from srcstacks.settings import Settings
 from srcstacks.tools.fromager import FromagerDirs, rust_toolchain
 from srcstacks.tools.process import tool_env
 from srcstacks.wheel_sbom import carries_own_sbom, own_sbom
-
-Report = Callable[[str], None]
 
 
 def _record_path(config: StackConfig) -> Path:

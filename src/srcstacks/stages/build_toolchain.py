@@ -13,13 +13,14 @@ machine has one, else one of the same ``X.Y`` (same ABI).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from srcstacks.config import Layer, StackConfig
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.layout import Layout
 from srcstacks.platforms import layer_python_version
+from srcstacks.reporting import Report
 from srcstacks.tools.fromager import FromagerDirs
 from srcstacks.tools.toolchain import (
     Interpreter,
@@ -31,8 +32,6 @@ from srcstacks.tools.toolchain import (
     probe,
     running_interpreter,
 )
-
-Report = Callable[[str], None]
 
 
 def wheel_pythons(config: StackConfig) -> dict[str, Layer]:

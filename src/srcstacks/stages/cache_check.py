@@ -17,7 +17,6 @@ removed from Fromager's repo with a line saying why, and is then built here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -37,11 +36,10 @@ from srcstacks.private_index import (
 )
 from srcstacks.provenance import SdistRecord, UpstreamRecord, WheelProvenance
 from srcstacks.records import read_json_state
+from srcstacks.reporting import Report
 from srcstacks.settings import Settings
 from srcstacks.stages.build_inputs import built_wheels, current_inputs, discard_built_wheel
 from srcstacks.tools.fromager import FromagerDirs
-
-Report = Callable[[str], None]
 
 
 def read_fetched_records(config: StackConfig) -> dict[str, WheelProvenance]:

@@ -20,14 +20,12 @@ managed index.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from srcstacks.config import StackConfig
 from srcstacks.layout import Layout, remove_tree
-
-Report = Callable[[str], None]
+from srcstacks.reporting import Report
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ stage here installs them; lock and verify read only what the archives use.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,10 @@ from srcstacks.provenance import (
     write_manifest,
 )
 from srcstacks.publishers import read_publishers
+from srcstacks.reporting import Report
 from srcstacks.stages.publish_index import UploadPlan, companion, plan_upload, upload_planned
 from srcstacks.worklock import publishing_into
 
-Report = Callable[[str], None]
 COLLECTED_PUBLISHER = "collected"  # .srcstacks-publishers/collected.json
 
 

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import subprocess
 import tarfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from srcstacks.errors import SrcstacksError, StageOrderError
 from srcstacks.fsutil import interrupted_publish
 from srcstacks.layout import OWNER_MARKER, claim_dir, empty_dir, inside
+from srcstacks.reporting import Report
 from srcstacks.stages.archives import published_layers
 from srcstacks.tools.process import die_with_parent, tool_env
 from srcstacks.tools.venvstacks import LayerMetadata
 from srcstacks.worklock import only_user_of
-
-Report = Callable[[str], None]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ the wheel dir, its publisher record and ``fetched-provenance.json``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from srcstacks.config import StackConfig
@@ -36,12 +36,11 @@ from srcstacks.provenance import (
     write_manifest,
 )
 from srcstacks.publishers import stack_wheels, write_publisher
+from srcstacks.reporting import Report
 from srcstacks.settings import Settings, read_settings
 from srcstacks.stages.cache_check import companion_record, mismatch, read_fetched_records
 from srcstacks.stages.lock import LockedWheel, read_locks
 from srcstacks.worklock import publishing_into
-
-Report = Callable[[str], None]
 
 
 @dataclass(frozen=True, order=True)

@@ -14,7 +14,7 @@ sha256 recorded for it, and records each layer's lock inputs for the next run.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from srcstacks.config import StackConfig
@@ -30,6 +30,7 @@ from srcstacks.layer_fingerprints import (
 )
 from srcstacks.layout import Layout
 from srcstacks.provenance import Manifest, check_wheel_dir
+from srcstacks.reporting import Report
 from srcstacks.stages.archive_plan import runtimes_for
 from srcstacks.stages.lock_elsewhere import check_other_platform_wheels
 from srcstacks.stages.lock_files import (
@@ -53,7 +54,6 @@ from srcstacks.tools.venvstacks import WheelSource
 
 __all__ = ["LockedWheel", "check_locks", "lock_file_path", "lock_layers", "read_locks"]
 
-Report = Callable[[str], None]
 STAGE = "lock"
 
 

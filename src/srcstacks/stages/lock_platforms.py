@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -38,11 +38,11 @@ from srcstacks.platforms import (
     platform_tags,
     wheel_fits,
 )
+from srcstacks.reporting import Report
 from srcstacks.spec_rules import marker_environment
 from srcstacks.stages.lock_elsewhere import lock_environments
 from srcstacks.wheel_availability import Gap, describe_files, render_table
 
-Report = Callable[[str], None]
 NO_WHEEL = "no wheel in the wheel dir"
 
 

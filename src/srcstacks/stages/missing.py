@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from srcstacks.platforms import (
     platform_tags,
     wheel_fits,
 )
+from srcstacks.reporting import Report
 from srcstacks.settings import read_settings
 from srcstacks.tools.process import run_captured
 from srcstacks.wheel_availability import (
@@ -48,7 +49,6 @@ from srcstacks.wheel_availability import (
     wheels_of,
 )
 
-Report = Callable[[str], None]
 # A resolution of a few layers takes seconds; a stuck index should not hang the command.
 _UV_TIMEOUT_SECONDS = 600
 

@@ -33,9 +33,9 @@ from srcstacks.executors.base import (
     PackageBuild,
     Status,
 )
+from srcstacks.reporting import Report
 from srcstacks.run_summary import Action, RunFacts, RunRecorder
 
-Report = Callable[[str], None]
 # bootstrap(log path, skip_constraints, sdist_only)
 Bootstrap = Callable[[Path, bool, bool], None]
 

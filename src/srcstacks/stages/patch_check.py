@@ -21,17 +21,17 @@ import subprocess
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from srcstacks.errors import PatchFailedError
 from srcstacks.patches import PATCH_COMMAND, applicable_patches, patch_targets
+from srcstacks.reporting import Report
 from srcstacks.settings import Settings
 from srcstacks.stages.sdist_check import DownloadedSdist, downloaded_sdists
 from srcstacks.tools.crate_patches import defers
 from srcstacks.tools.fromager import FromagerDirs
 
-Report = Callable[[str], None]
 _FAILED = re.compile(r"(Hunk #\d+ FAILED at \d+)")
 _PATCHING = re.compile(r"^patching file (\S+)", re.MULTILINE)
 _TIMEOUT = 120

@@ -14,7 +14,6 @@ import os
 import sysconfig
 import tomllib
 import zipfile
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from srcstacks.provenance import (
     write_manifest,
 )
 from srcstacks.publishers import Publisher, read_publishers, write_publisher
+from srcstacks.reporting import Report
 from srcstacks.settings import effective_env, read_settings
 from srcstacks.stages.build_toolchain import fromager_dirs_of
 from srcstacks.stages.cache_check import read_fetched_records
@@ -51,7 +51,6 @@ from srcstacks.tools.fromager import BuildOrderEntry, FromagerDirs, read_build_o
 from srcstacks.wheel_evidence import read_evidence
 from srcstacks.worklock import publishing_into
 
-Report = Callable[[str], None]
 # Names this machine in the provenance of the wheels it builds (opt-in: HostRecord).
 BUILD_HOST_VARIABLE = "SRCSTACKS_BUILD_HOST"
 

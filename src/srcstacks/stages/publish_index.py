@@ -30,10 +30,9 @@ from srcstacks.private_index import (
     upload,
 )
 from srcstacks.provenance import UPSTREAM_BINARY, WheelProvenance
+from srcstacks.reporting import Report
 from srcstacks.settings import Settings
 from srcstacks.stages.build_inputs import current_inputs
-
-Report = Callable[[str], None]
 
 
 def companion_record(

@@ -11,7 +11,6 @@ and srcstacks' build record.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from srcstacks.layout import Layout, claim_dir, empty_dir, inside, sbom_path
 from srcstacks.provenance import MANIFEST_NAME, Manifest, read_manifest
 from srcstacks.publishers import stack_wheels
 from srcstacks.rebuild_diff import compare_members, describe
+from srcstacks.reporting import Report
 from srcstacks.stages.archives import build_archives, published_layers
 from srcstacks.stages.build_toolchain import fromager_dirs_of
 from srcstacks.stages.publish import publish_wheels
@@ -31,7 +31,6 @@ from srcstacks.stages.selective import read_upstream_wheels
 from srcstacks.stages.wheels import build_wheels
 from srcstacks.tools.fromager import read_build_order
 
-Report = Callable[[str], None]
 _LISTED_RECORDS = 5
 
 

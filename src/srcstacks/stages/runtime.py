@@ -23,7 +23,7 @@ import os
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,14 +32,13 @@ from srcstacks.errors import RuntimeSourceError
 from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.layout import Layout, remove_file, remove_tree
 from srcstacks.records import BundledLibrary, RuntimeRecord
+from srcstacks.reporting import Report
 from srcstacks.runtime_contents import bundled_code
 from srcstacks.runtime_files import list_tree, read_list, work_list_path, write_list
 from srcstacks.stages.build_toolchain import runtime_interpreter
 from srcstacks.stages.runtime_build import build_runtime
 from srcstacks.stages.runtime_pack import pack_format, pack_runtime, probe_interpreter
 from srcstacks.tools.process import run_probe
-
-Report = Callable[[str], None]
 
 
 def discard_layer_envs(config: StackConfig, names: Collection[str] | None = None) -> None:

@@ -41,12 +41,11 @@ from srcstacks.records import (
     PatchRecord,
     read_json_state,
 )
+from srcstacks.reporting import Report
 from srcstacks.settings import CPYTHON_SETTINGS, CPythonSettings, read_cpython_settings
 from srcstacks.stages.runtime_pack import pack_format, pack_runtime
 from srcstacks.tools import cpython_build, patchelf
 from srcstacks.tools.fromager import DEFAULT_SOURCE_DATE_EPOCH
-
-Report = Callable[[str], None]
 
 # Bump when the steps below change what comes out: it is part of every cache key.
 # 2: no test suite (--disable-test-modules); 3: packed at gzip level 1 (the pack format is

@@ -10,7 +10,7 @@ with a signing key, each archive's signed attestation (:mod:`srcstacks.stages.at
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from srcstacks.layout import Layout, sbom_path
 from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, read_build_info
+from srcstacks.reporting import Report
 from srcstacks.sbom.components import LayerInfo
 from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
 from srcstacks.sbom.identity import timeless
@@ -51,7 +52,6 @@ from srcstacks.stages.sbom_inputs import (
 from srcstacks.stages.sbom_plan import sbom_components
 from srcstacks.tools.venvstacks import LayerMetadata
 
-Report = Callable[[str], None]
 STAGE = "sbom"
 
 

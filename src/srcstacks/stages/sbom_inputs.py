@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -23,11 +22,10 @@ from srcstacks.fsutil import sha512_file
 from srcstacks.layout import inside
 from srcstacks.provenance import Manifest
 from srcstacks.records import BuildInfo, RuntimeRecord
+from srcstacks.reporting import Report
 from srcstacks.sbom.components import DistInputs
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.tools.venvstacks import LayerMetadata
-
-Report = Callable[[str], None]
 
 TOOLS = ("srcstacks", "fromager", "venvstacks", "uv")
 # venvstacks' layer metadata worth carrying into the layer component's properties.

@@ -13,7 +13,6 @@ offline rebuild) does not ask the index again about a file it already vouched fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,11 +27,10 @@ from srcstacks.index_client import (
 )
 from srcstacks.layout import Layout, move_into
 from srcstacks.records import read_json_state
+from srcstacks.reporting import Report
 from srcstacks.settings import Settings
 from srcstacks.stages.build_inputs import built_wheels, discard_built_wheel
 from srcstacks.tools.fromager import FromagerDirs, read_build_order
-
-Report = Callable[[str], None]
 
 
 @dataclass(frozen=True)

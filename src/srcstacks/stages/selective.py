@@ -20,7 +20,7 @@ platforms either: they need it from a build host of their own, as in full mode.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,11 +38,11 @@ from srcstacks.index_client import (
 from srcstacks.layout import Layout, claim_dir, remove_file
 from srcstacks.patches import applicable_patches
 from srcstacks.platforms import best_wheel, build_platform, layer_python_version
+from srcstacks.reporting import Report
 from srcstacks.settings import Settings, read_settings
 from srcstacks.stages.missing import Discovery, discover
 from srcstacks.wheel_availability import wheels_of
 
-Report = Callable[[str], None]
 FORMAT_VERSION = 1
 
 

@@ -34,7 +34,6 @@ The summary line counts the wheels installed in the archives by origin.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +59,7 @@ from srcstacks.provenance import (
 )
 from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, read_build_info
+from srcstacks.reporting import Report
 from srcstacks.runtime_files import list_sha256, published_list_path, read_list
 from srcstacks.stages.archives import published_layers
 from srcstacks.stages.cache_check import read_fetched_records
@@ -70,8 +70,6 @@ from srcstacks.stages.verify_sbom import check_sbom, regenerated_problems
 from srcstacks.stages.verify_upstream import upstream_problems
 from srcstacks.tools.venvstacks import LayerMetadata
 from srcstacks.tools.venvstacks_writes import LayerFiles, layer_files
-
-Report = Callable[[str], None]
 
 
 @dataclass

@@ -11,7 +11,7 @@ runs one group per Python the stack has wheels for.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from srcstacks.index_target import IndexTarget
 from srcstacks.layout import Layout
 from srcstacks.platforms import build_platform, platform_tags, wheel_fits
 from srcstacks.private_index import IndexLocation
+from srcstacks.reporting import Report
 from srcstacks.run_logs import keep_run_logs
 from srcstacks.run_summary import RunRecorder, RunSummary
 from srcstacks.settings import Settings
@@ -40,8 +41,6 @@ from srcstacks.stages.parallel_wheels import build_in_parallel, on_terminal, ret
 from srcstacks.tools import fromager
 from srcstacks.tools.cargo import cargo_config
 from srcstacks.tools.toolchain import Toolchain
-
-Report = Callable[[str], None]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from srcstacks.index_client import PYPI_SIMPLE, unreachable
 from srcstacks.index_target import index_target
 from srcstacks.layout import Layout
 from srcstacks.patches import unused_patch_dirs
+from srcstacks.reporting import Report
 from srcstacks.run_logs import new_run_folder
 from srcstacks.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.spec_rules import BUILD_PLATFORM
@@ -48,8 +49,6 @@ from srcstacks.stages.selective import SelectivePlan, fetch_upstream, plan_selec
 from srcstacks.stages.wheel_group import GroupBuild, build_group, seed_pure_wheels
 from srcstacks.tools import fromager
 from srcstacks.tools.toolchain import Toolchain, own_toolchain
-
-Report = Callable[[str], None]
 
 
 @dataclass(frozen=True)
