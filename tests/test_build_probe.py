@@ -16,7 +16,7 @@ from srcstacks.tools.build_probe import (
     build_tools,
     machine_paths,
 )
-from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from tests.test_provenance import make_wheel
 
 FLIT = "flit_core-3.12.0-0-py3-none-any.whl"

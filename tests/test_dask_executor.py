@@ -407,7 +407,7 @@ def test_a_worker_fetches_crates_through_the_specs_crates_mirror(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from srcstacks.executors import dask_task
-    from srcstacks.tools.fromager import FromagerDirs
+    from srcstacks.tools.fromager_dirs import FromagerDirs
 
     seen: dict[str, Any] = {}
 

@@ -25,10 +25,10 @@ from srcstacks.tools.compile_errors import build_failure_cause
 from srcstacks.tools.fromager import (
     _ERROR_LINE,
     FailedStep,
-    FromagerDirs,
     explain_failure,
     first_failure,
 )
+from srcstacks.tools.fromager_dirs import FromagerDirs
 
 LOGS = Path(__file__).parent / "fixtures" / "fromager_logs"
 

@@ -419,7 +419,7 @@ def test_the_loopback_index_serves_the_stacks_wheels_and_sdists_and_nothing_else
     import urllib.request
 
     from srcstacks.executors.loopback_index import serving
-    from srcstacks.tools.fromager import FromagerDirs
+    from srcstacks.tools.fromager_dirs import FromagerDirs
 
     dirs = FromagerDirs(tmp_path / "fromager")
     dirs.built_wheels.mkdir(parents=True)
@@ -451,7 +451,8 @@ def test_the_loopback_index_serves_the_stacks_wheels_and_sdists_and_nothing_else
 def test_every_parallel_build_gets_its_own_build_paths_mapped_to_the_serial_ones(
     tmp_path: Path,
 ) -> None:
-    from srcstacks.tools.fromager import FromagerDirs, build_env
+    from srcstacks.tools.fromager import build_env
+    from srcstacks.tools.fromager_dirs import FromagerDirs
 
     env = build_env(FromagerDirs(tmp_path / "parallel-builds" / "brotli-1.2.1"), {"PATH": "/bin"})
     assert env["PATH"] == "/bin" and env["SOURCE_DATE_EPOCH"]

@@ -15,7 +15,7 @@ import pytest
 
 from srcstacks.errors import PatchFailedError
 from srcstacks.stages.patch_check import check_patch_paths, check_patches
-from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.tools.fromager_dirs import FromagerDirs
 
 SOURCE = "".join(f"line {n}\n" for n in range(1, 8))
 PATCH = """--- a/demo/data.txt

@@ -18,7 +18,7 @@ from srcstacks.layout import Layout
 from srcstacks.stages.build_toolchain import build_groups, group_toolchain, runtime_interpreter
 from srcstacks.stages.wheel_group import discard_foreign_wheels, seed_pure_wheels
 from srcstacks.tools import toolchain
-from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.toolchain import (
     TOOLCHAINS,
     find_interpreter,

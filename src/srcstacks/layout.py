@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from srcstacks.errors import OwnershipError
+from srcstacks.tools.fromager_dirs import FromagerDirs
 
 if TYPE_CHECKING:
     from srcstacks.config import StackConfig
-    from srcstacks.tools.fromager import FromagerDirs
 
 OWNER_MARKER = ".srcstacks-owned"
 # Leftovers of interrupted atomic writes (fsutil.atomic_path, fsutil.publish_tree).
@@ -197,15 +197,11 @@ class Layout:
     @property
     def fromager(self) -> FromagerDirs:
         """Fromager's repos and work dir for this variant."""
-        from srcstacks.tools.fromager import FromagerDirs
-
         return FromagerDirs(self.variant_dir / "fromager")
 
     def fromager_for(self, python: str) -> FromagerDirs:
         """The Fromager folders of the wheels for Python ``python`` (``X.Y``) in a stack
         with wheels for several Pythons (``""``: the only one, :attr:`fromager`)."""
-        from srcstacks.tools.fromager import FromagerDirs
-
         return FromagerDirs(self.variant_dir / "fromager", python)
 
     @property

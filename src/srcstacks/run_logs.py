@@ -16,6 +16,7 @@ from pathlib import Path
 from srcstacks.fsutil import atomic_copy
 from srcstacks.layout import Layout, remove_tree
 from srcstacks.tools import fromager
+from srcstacks.tools.fromager_dirs import FromagerDirs
 
 KEPT_RUNS = 20
 
@@ -46,7 +47,7 @@ def keep_run_logs(
     main_log: Path,
     started: float,
     folder: Path,
-    dirs: fromager.FromagerDirs | None = None,
+    dirs: FromagerDirs | None = None,
 ) -> Path:
     """Copy this run's Fromager log, its events and build logs (written since ``started``)
     into ``folder``."""

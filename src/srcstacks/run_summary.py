@@ -34,6 +34,7 @@ from srcstacks.fsutil import write_json
 from srcstacks.layout import Layout
 from srcstacks.reporting import Report
 from srcstacks.tools import fromager
+from srcstacks.tools.fromager_dirs import FromagerDirs
 
 FORMAT = 1
 
@@ -263,9 +264,7 @@ class RunRecorder:
     whether the bootstrap succeeded or not.
     """
 
-    def __init__(
-        self, layout: Layout, log_path: Path, dirs: fromager.FromagerDirs | None = None
-    ) -> None:
+    def __init__(self, layout: Layout, log_path: Path, dirs: FromagerDirs | None = None) -> None:
         self.layout = layout
         self.log_path = log_path
         self.dirs = dirs or layout.fromager  # whose build order the run's is

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from srcstacks.layout import Layout
     from srcstacks.private_index import IndexLocation
     from srcstacks.settings import Settings
-    from srcstacks.tools.fromager import FromagerDirs
+    from srcstacks.tools.fromager_dirs import FromagerDirs
     from srcstacks.tools.toolchain import Toolchain
 
 Key = tuple[str, str]  # (canonical project name, version)

@@ -57,7 +57,8 @@ from srcstacks.stages.publish import built_wheel_record
 from srcstacks.stages.publish_index import companion
 from srcstacks.tools import fromager as fromager_tool
 from srcstacks.tools.cargo import cargo_config
-from srcstacks.tools.fromager import FromagerDirs, explain_failure, portable_build_env
+from srcstacks.tools.fromager import explain_failure, portable_build_env
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.reaper import descendants
 

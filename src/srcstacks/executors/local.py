@@ -34,6 +34,7 @@ from srcstacks.fsutil import atomic_copy
 from srcstacks.index_client import PYPI_SIMPLE
 from srcstacks.layout import claim_dir, empty_dir, move_into, remove_tree
 from srcstacks.tools import fromager
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.process import last_error_line, supervised, tool_env
 
 WORKER = "local"
@@ -83,7 +84,7 @@ class LocalExecutor:
     ) -> BuildOutcome:
         began = time.time()
         folder = scratch / f"{build.project}-{build.version}"
-        dirs = fromager.FromagerDirs(folder)
+        dirs = FromagerDirs(folder)
         own = context.dirs
         log = context.run_log_dir / "packages" / f"{build.project}-{build.version}.log"
         (folder / "wheels-repo").mkdir(parents=True)
@@ -187,7 +188,7 @@ class LocalExecutor:
                     process.send_signal(signal.SIGTERM)
 
 
-def _keep_build_log(dirs: fromager.FromagerDirs, run_log_dir: Path) -> Path | None:
+def _keep_build_log(dirs: FromagerDirs, run_log_dir: Path) -> Path | None:
     """Copy Fromager's ``<dist>-<version>/build.log`` into the run's log folder, as the
     serial path's run folders hold it (``packages/<dist>-<version>.build.log``)."""
     found = sorted(dirs.work_dir.glob("*/build.log"))

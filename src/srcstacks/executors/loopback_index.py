@@ -29,7 +29,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.tools.fromager_dirs import FromagerDirs
 
 _SDIST_SUFFIXES = (".tar.gz", ".zip")
 

@@ -37,6 +37,7 @@ from cyclonedx.model.license import LicenseAcknowledgement
 from packageurl import PackageURL
 
 from srcstacks.archive_reader import InstalledDist
+from srcstacks.build_record import BuildEnvironment
 from srcstacks.config import LayerKind, SbomParty, SbomSettings
 from srcstacks.provenance import SdistRecord, WheelProvenance
 from srcstacks.sbom.licenses import LicenseFile, as_license, component_licenses, conclude
@@ -324,3 +325,22 @@ def portable_origin(origin: str) -> str:
     which would make two builds of the same archive differ).
     """
     return origin if is_url(origin) else PurePath(origin).name
+
+
+def built_wheels(
+    dists: Sequence[DistInputs], libraries: Mapping[str, Component]
+) -> list[tuple[str, str, BuildEnvironment]]:
+    """What :func:`srcstacks.sbom.formulation.add_formulation` takes: each wheel of the
+    layer built here, with its component's bom-ref and its build environment."""
+    found = []
+    for dist in dists:
+        record = dist.provenance
+        component = libraries.get(dist.dist.name)
+        # An upstream binary (selective mode) was not built here: it has no formula.
+        if record is None or record.upstream is not None or component is None:
+            continue
+        if record.build_environment is None:
+            continue
+        ref = str(component.bom_ref.value)
+        found.append((ref, f"{dist.dist.name} {dist.dist.version}", record.build_environment))
+    return found

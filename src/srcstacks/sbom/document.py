@@ -30,7 +30,7 @@ from srcstacks.records import RuntimeRecord
 from srcstacks.sbom import components as parts
 from srcstacks.sbom import links
 from srcstacks.sbom.crates import add_crates
-from srcstacks.sbom.formulation import add_formulation, built_wheels
+from srcstacks.sbom.formulation import add_formulation
 from srcstacks.sbom.identity import (
     MODE_PROPERTY,
     SERIAL_NAMESPACE,
@@ -188,7 +188,7 @@ def build_document(inputs: LayerInputs) -> Document:
     # The Rust crates compiled into each wheel, nested in its component (sbom/crates.py).
     text = add_crates(text, _compiled_crates(inputs, libraries))
     # How each wheel was built: its build tools, compilers and flags (sbom/formulation.py).
-    text = add_formulation(text, built_wheels(inputs.dists, libraries))
+    text = add_formulation(text, parts.built_wheels(inputs.dists, libraries))
     serial = content_serial(json.loads(text), SERIAL_NAMESPACE)
     text = text.replace(f"urn:uuid:{bom.serial_number}", serial)
     return Document(

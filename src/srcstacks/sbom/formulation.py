@@ -25,16 +25,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from srcstacks.build_record import BuildEnvironment, BuildTool
-
-if TYPE_CHECKING:  # not imported at run time: Fromager's process imports this module too
-    from cyclonedx.model.component import Component
-
-    from srcstacks.sbom.components import DistInputs
 
 NS = "srcstacks"
 _VERSION = re.compile(r"(\d+(?:\.\d+)+)")
@@ -190,21 +185,3 @@ def add_formulation(text: str, built: Iterable[tuple[str, str, BuildEnvironment]
     document = json.loads(text)
     document["formulation"] = formulas
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def built_wheels(
-    dists: Sequence[DistInputs], libraries: Mapping[str, Component]
-) -> list[tuple[str, str, BuildEnvironment]]:
-    """What :func:`add_formulation` takes, for a layer's distributions and components."""
-    found = []
-    for dist in dists:
-        record = dist.provenance
-        component = libraries.get(dist.dist.name)
-        # An upstream binary (selective mode) was not built here: it has no formula.
-        if record is None or record.upstream is not None or component is None:
-            continue
-        if record.build_environment is None:
-            continue
-        ref = str(component.bom_ref.value)
-        found.append((ref, f"{dist.dist.name} {dist.dist.version}", record.build_environment))
-    return found

@@ -29,7 +29,8 @@ from srcstacks.patches import applicable_patches
 from srcstacks.records import read_json_state
 from srcstacks.reporting import Report
 from srcstacks.settings import Settings
-from srcstacks.tools.fromager import FromagerDirs, rust_toolchain
+from srcstacks.tools.fromager import rust_toolchain
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.process import tool_env
 from srcstacks.wheel_sbom import carries_own_sbom, own_sbom
 

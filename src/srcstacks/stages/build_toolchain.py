@@ -21,7 +21,7 @@ from srcstacks.errors import RuntimeSourceError
 from srcstacks.layout import Layout
 from srcstacks.platforms import layer_python_version
 from srcstacks.reporting import Report
-from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.toolchain import (
     Interpreter,
     Toolchain,

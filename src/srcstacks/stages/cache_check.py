@@ -39,7 +39,7 @@ from srcstacks.records import read_json_state
 from srcstacks.reporting import Report
 from srcstacks.settings import Settings
 from srcstacks.stages.build_inputs import built_wheels, current_inputs, discard_built_wheel
-from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.tools.fromager_dirs import FromagerDirs
 
 
 def read_fetched_records(config: StackConfig) -> dict[str, WheelProvenance]:

@@ -30,7 +30,7 @@ from srcstacks.reporting import Report
 from srcstacks.settings import Settings
 from srcstacks.stages.sdist_check import DownloadedSdist, downloaded_sdists
 from srcstacks.tools.crate_patches import defers
-from srcstacks.tools.fromager import FromagerDirs
+from srcstacks.tools.fromager_dirs import FromagerDirs
 
 _FAILED = re.compile(r"(Hunk #\d+ FAILED at \d+)")
 _PATCHING = re.compile(r"^patching file (\S+)", re.MULTILINE)

@@ -47,7 +47,8 @@ from srcstacks.stages.selective import (
     read_upstream_wheels,
     upstream_wheel_path,
 )
-from srcstacks.tools.fromager import BuildOrderEntry, FromagerDirs, read_build_order
+from srcstacks.tools.fromager import BuildOrderEntry, read_build_order
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.wheel_evidence import read_evidence
 from srcstacks.worklock import publishing_into
 

@@ -30,7 +30,8 @@ from srcstacks.records import read_json_state
 from srcstacks.reporting import Report
 from srcstacks.settings import Settings
 from srcstacks.stages.build_inputs import built_wheels, discard_built_wheel
-from srcstacks.tools.fromager import FromagerDirs, read_build_order
+from srcstacks.tools.fromager import read_build_order
+from srcstacks.tools.fromager_dirs import FromagerDirs
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from srcstacks.stages.cache_check import check_fetched_wheels, discard_unchecked
 from srcstacks.stages.parallel_wheels import build_in_parallel, on_terminal, retrying_conflicts
 from srcstacks.tools import fromager
 from srcstacks.tools.cargo import cargo_config
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.toolchain import Toolchain
 
 
@@ -56,7 +57,7 @@ class GroupBuild:
     summary: RunSummary | None = None
 
 
-def seed_pure_wheels(earlier: Sequence[fromager.FromagerDirs], dirs: fromager.FromagerDirs) -> None:
+def seed_pure_wheels(earlier: Sequence[FromagerDirs], dirs: FromagerDirs) -> None:
     """Copy the pure-Python wheels earlier groups built into ``dirs``' wheels repo.
 
     Fromager takes a wheel of the right name, version and build tag from its repo
@@ -74,7 +75,7 @@ def seed_pure_wheels(earlier: Sequence[fromager.FromagerDirs], dirs: fromager.Fr
             atomic_copy(wheel, target)  # the first group's bytes, even over an older copy
 
 
-def discard_foreign_wheels(dirs: fromager.FromagerDirs, python: str, report: Report) -> list[str]:
+def discard_foreign_wheels(dirs: FromagerDirs, python: str, report: Report) -> list[str]:
     """Remove from ``dirs``' wheels repo every wheel Python ``python`` cannot install.
 
     Fromager takes a wheel of the right name, version and build tag from its repo
@@ -192,7 +193,7 @@ def build_group(
 
 def _bootstrap(
     config: StackConfig,
-    dirs: fromager.FromagerDirs,
+    dirs: FromagerDirs,
     requirements_file: Path,
     progress: BuildProgress,
     pins: Path | None,

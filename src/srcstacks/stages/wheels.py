@@ -48,6 +48,7 @@ from srcstacks.stages.sdist_check import check_sdists
 from srcstacks.stages.selective import SelectivePlan, fetch_upstream, plan_selective
 from srcstacks.stages.wheel_group import GroupBuild, build_group, seed_pure_wheels
 from srcstacks.tools import fromager
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.toolchain import Toolchain, own_toolchain
 
 
@@ -79,7 +80,7 @@ class WheelBuild:
     conflicts: tuple[VersionConflict, ...]
 
 
-def fromager_dirs(config: StackConfig) -> fromager.FromagerDirs:
+def fromager_dirs(config: StackConfig) -> FromagerDirs:
     """Fromager's folders for this stack and variant, when it builds for one Python
     (:func:`~srcstacks.stages.build_toolchain.fromager_dirs_of` gives every one)."""
     return Layout.of(config).fromager
@@ -322,7 +323,7 @@ def _check_reachable(settings: Settings) -> None:
             )
 
 
-def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
+def built_projects(dirs: FromagerDirs) -> list[tuple[str, str]]:
     """``(canonical name, version)`` of everything in the last build order, sorted."""
     entries = fromager.read_build_order(dirs) or []
     return sorted({(entry.project, entry.version) for entry in entries})
@@ -330,7 +331,7 @@ def built_projects(dirs: fromager.FromagerDirs) -> list[tuple[str, str]]:
 
 def _warn_before_building(
     config: StackConfig,
-    every_dirs: Sequence[fromager.FromagerDirs],
+    every_dirs: Sequence[FromagerDirs],
     settings: Settings,
     report: Report,
 ) -> None:
@@ -358,7 +359,7 @@ def _pinned(requirement: Requirement) -> str:
 
 def _warn_about_unused_inputs(
     config: StackConfig,
-    every_dirs: Sequence[fromager.FromagerDirs],
+    every_dirs: Sequence[FromagerDirs],
     report: Report,
     settings: Settings,
 ) -> None:

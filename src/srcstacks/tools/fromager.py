@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
@@ -34,6 +33,7 @@ from srcstacks.tools.build_probe import USER_HOME_VARIABLE
 from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
 from srcstacks.tools.cargo_errors import cargo_failure
 from srcstacks.tools.compile_errors import build_failure_cause
+from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
@@ -64,60 +64,6 @@ _DOWNLOAD_FAILED = re.compile(
 )
 _INCOMPLETE = re.compile(r"IncompleteRead\((?P<read>\d+) bytes read, (?P<more>\d+) more expected")
 CONSTRAINTS_CONFLICT = "Could not produce a pip compatible constraints file"
-
-
-@dataclass(frozen=True)
-class FromagerDirs:
-    """The folders Fromager works in, all kept so a rerun reuses what was built.
-
-    A stack with wheels for several Pythons has one Fromager per ``X.Y`` (``python``),
-    each with a wheels repo and work dir of its own (Fromager takes any wheel of the
-    right name and version from its repo, whatever its ABI) and the sdists repo shared.
-    """
-
-    root: Path
-    python: str = ""  # X.Y, for a stack with wheels for several Pythons
-
-    def _own(self, name: str) -> Path:
-        return self.root / (f"{name}-{self.python}" if self.python else name)
-
-    @property
-    def sdists_repo(self) -> Path:
-        return self.root / "sdists-repo"
-
-    @property
-    def wheels_repo(self) -> Path:
-        return self._own("wheels-repo")
-
-    @property
-    def work_dir(self) -> Path:
-        return self._own("work-dir")
-
-    @property
-    def build_order(self) -> Path:
-        """Fromager's bottom-up list of everything it built for the last run."""
-        return self.work_dir / "build-order.json"
-
-    @property
-    def graph(self) -> Path:
-        return self.work_dir / "graph.json"
-
-    @property
-    def built_wheels(self) -> Path:
-        return self.wheels_repo / "downloads"
-
-    @property
-    def downloaded_sdists(self) -> Path:
-        return self.sdists_repo / "downloads"
-
-    @property
-    def cargo_home(self) -> Path:
-        """cargo's home for every build (crates downloaded once), shared by all Pythons."""
-        return self.root / "cargo-home"
-
-    def downloaded_sdist(self, url: str) -> Path:
-        """Where Fromager saves the source it downloads from ``url`` (its last segment)."""
-        return self.downloaded_sdists / unquote(PurePosixPath(urlsplit(url).path).name)
 
 
 @dataclass(frozen=True)
