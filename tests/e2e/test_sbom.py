@@ -18,7 +18,7 @@ from srcstacks.config import load_config
 from srcstacks.fsutil import sha256_file
 from srcstacks.layout import Layout, build_info_path, sbom_path
 from srcstacks.sbom.check import schema_problems
-from srcstacks.stages.archives import published_layers
+from srcstacks.tools.venvstacks import published_layers
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ import pytest
 from lib4sbom.validator import SBOMValidator
 
 from srcstacks.layout import sbom_path
-from srcstacks.stages.archives import published_layers
+from srcstacks.tools.venvstacks import published_layers
 from tests.conftest import BuiltStack, run_cli
 
 pytestmark = pytest.mark.e2e

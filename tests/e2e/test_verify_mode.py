@@ -11,7 +11,7 @@ import pytest
 
 from srcstacks.config import load_config
 from srcstacks.layout import sbom_path
-from srcstacks.stages.archives import published_layers
+from srcstacks.tools.venvstacks import published_layers
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 
 pytestmark = pytest.mark.e2e

@@ -44,7 +44,6 @@ from srcstacks.layout import (
     remove_partial_files,
     remove_tree,
     sbom_path,
-    stack_manifest_path,
 )
 from srcstacks.platforms import fits_here
 from srcstacks.provenance import Manifest, check_wheel_dir, records_digest
@@ -79,15 +78,10 @@ from srcstacks.stages.runtime import (
 )
 from srcstacks.stages.variant_spec import venvstacks_spec
 from srcstacks.tools import fromager, venvstacks
-from srcstacks.tools.venvstacks import LayerMetadata, read_layer_metadata
+from srcstacks.tools.venvstacks import LayerMetadata, published_layers
 from srcstacks.tools.venvstacks_writes import IN_EVERY_LAYER
 
 STAGE = "archives"
-
-
-def published_layers(output_dir: Path) -> list[LayerMetadata]:
-    """venvstacks' metadata of each published layer: runtimes, frameworks, applications."""
-    return read_layer_metadata(stack_manifest_path(output_dir))
 
 
 def build_archives(

@@ -33,7 +33,7 @@ from srcstacks.layout import ATTESTATION_SUFFIX, Layout, attestation_path, remov
 from srcstacks.provenance import Manifest, WheelProvenance
 from srcstacks.records import BuildInfo
 from srcstacks.reporting import Report
-from srcstacks.stages.archives import published_layers
+from srcstacks.tools.venvstacks import published_layers
 
 
 def sign_layers(

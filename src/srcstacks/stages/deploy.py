@@ -18,9 +18,8 @@ from srcstacks.errors import SrcstacksError, StageOrderError
 from srcstacks.fsutil import interrupted_publish
 from srcstacks.layout import OWNER_MARKER, claim_dir, empty_dir, inside
 from srcstacks.reporting import Report
-from srcstacks.stages.archives import published_layers
 from srcstacks.tools.process import die_with_parent, tool_env
-from srcstacks.tools.venvstacks import LayerMetadata
+from srcstacks.tools.venvstacks import LayerMetadata, published_layers
 from srcstacks.worklock import only_user_of
 
 

@@ -39,7 +39,7 @@ from srcstacks.publishers import stack_wheels, write_publisher
 from srcstacks.reporting import Report
 from srcstacks.settings import Settings, read_settings
 from srcstacks.stages.cache_check import companion_record, mismatch, read_fetched_records
-from srcstacks.stages.lock import LockedWheel, read_locks
+from srcstacks.stages.lock_files import LockedWheel, read_locks
 from srcstacks.worklock import publishing_into
 
 

@@ -22,7 +22,7 @@ from srcstacks.provenance import MANIFEST_NAME, Manifest, read_manifest
 from srcstacks.publishers import stack_wheels
 from srcstacks.rebuild_diff import compare_members, describe
 from srcstacks.reporting import Report
-from srcstacks.stages.archives import build_archives, published_layers
+from srcstacks.stages.archives import build_archives
 from srcstacks.stages.build_toolchain import fromager_dirs_of
 from srcstacks.stages.publish import publish_wheels
 from srcstacks.stages.sbom import write_sboms
@@ -30,6 +30,7 @@ from srcstacks.stages.sdist_check import checked_record_path
 from srcstacks.stages.selective import read_upstream_wheels
 from srcstacks.stages.wheels import build_wheels
 from srcstacks.tools.fromager import read_build_order
+from srcstacks.tools.venvstacks import published_layers
 
 _LISTED_RECORDS = 5
 

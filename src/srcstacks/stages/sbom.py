@@ -37,7 +37,6 @@ from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_doc
 from srcstacks.sbom.identity import timeless
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.system_libs import system_libraries
-from srcstacks.stages.archives import published_layers
 from srcstacks.stages.attest import sign_layers
 from srcstacks.stages.sbom_inputs import (
     check_portable,
@@ -50,7 +49,7 @@ from srcstacks.stages.sbom_inputs import (
     tool_versions,
 )
 from srcstacks.stages.sbom_plan import sbom_components
-from srcstacks.tools.venvstacks import LayerMetadata
+from srcstacks.tools.venvstacks import LayerMetadata, published_layers
 
 STAGE = "sbom"
 

@@ -61,14 +61,13 @@ from srcstacks.publishers import stack_wheels
 from srcstacks.records import BuildInfo, read_build_info
 from srcstacks.reporting import Report
 from srcstacks.runtime_files import list_sha256, published_list_path, read_list
-from srcstacks.stages.archives import published_layers
 from srcstacks.stages.cache_check import read_fetched_records
 from srcstacks.stages.variant_spec import venvstacks_spec_dir
 from srcstacks.stages.verify_index import index_problems
 from srcstacks.stages.verify_mode import OriginCounts, mode_problems
 from srcstacks.stages.verify_sbom import check_sbom, regenerated_problems
 from srcstacks.stages.verify_upstream import upstream_problems
-from srcstacks.tools.venvstacks import LayerMetadata
+from srcstacks.tools.venvstacks import LayerMetadata, published_layers
 from srcstacks.tools.venvstacks_writes import LayerFiles, layer_files
 
 

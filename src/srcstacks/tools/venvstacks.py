@@ -20,6 +20,7 @@ from typing import Any
 
 from srcstacks.build_progress import duration
 from srcstacks.errors import StageOrderError, StateError
+from srcstacks.layout import stack_manifest_path
 from srcstacks.records import read_json_state
 from srcstacks.tools import pylock_urls
 from srcstacks.tools.process import run_logged, tool_env
@@ -72,6 +73,12 @@ def read_layer_metadata(manifest: Path) -> list[LayerMetadata]:
             f"{manifest}: malformed venvstacks manifest ({type(exc).__name__}: {exc});"
             " rerun 'srcstacks archives'"
         ) from None
+
+
+def published_layers(output_dir: Path) -> list[LayerMetadata]:
+    """venvstacks' metadata of each layer published in ``output_dir``: runtimes,
+    frameworks, applications."""
+    return read_layer_metadata(stack_manifest_path(output_dir))
 
 
 def _layer_metadata(item: dict[str, Any]) -> LayerMetadata:
