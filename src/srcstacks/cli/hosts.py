@@ -1,7 +1,8 @@
-"""``srcstacks missing`` and ``collect``: wheels across build hosts and target platforms.
+"""``srcstacks missing``, ``collect`` and ``system-deps``: build and deploy hosts.
 
 ``missing`` asks the upstream index what has no binary wheel on each platform a layer
-targets; ``collect`` merges wheel dirs built on other hosts. Thin, like every command.
+targets; ``collect`` merges wheel dirs built on other hosts; ``system-deps`` names the
+system packages a deploy host must install. Thin, like every command.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from srcstacks.cli.common import (
     IndexOpt,
     IndexPortOpt,
     NoIndexOpt,
+    OutputOpt,
     SettingsOpt,
     SpecArg,
     VariantOpt,
@@ -86,5 +88,28 @@ def collect_command(
             index_port=index_port,
         )
         run_collect(load_config(spec, overrides), sources, say)
+
+    guarded(action)
+
+
+@app.command("system-deps")
+def system_deps_command(
+    spec: SpecArg = Path(DEFAULT_SPEC_NAME),
+    variant: VariantOpt = None,
+    output_dir: OutputOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """List, per layer archive, the system packages a deploy host must install.
+
+    Reads the libraries the archives' compiled files load and are not in the stack, and
+    which package provides each on this machine (dpkg or rpm); prints the install line."""
+
+    def action() -> None:
+        from srcstacks.stages.system_deps import deploy_needs, render
+        from srcstacks.worklock import held_for_reading
+
+        config = load_config(spec, Overrides(variant=variant, output_dir=output_dir))
+        with held_for_reading(config.work_dir):
+            typer.echo(render(deploy_needs(config), as_json=as_json))
 
     guarded(action)

@@ -1,0 +1,121 @@
+"""``srcstacks system-deps``: the system packages a deploy host must install.
+
+Reads the published layer archives (each compiled file's ``DT_NEEDED``: the shared
+libraries it loads) and this machine's dynamic linker cache and package database
+(``ldconfig -p``, then ``dpkg-query -S`` or ``rpm -qf``). Writes nothing.
+
+A library any archive of the stack holds (libpython, a library a wheel bundles) is no
+host's business; every other one comes from the deploy host, which must have the package
+that provides it. The packages named are those that provide each library on this
+machine, the build host: the same names on a deploy host of the same distribution.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from srcstacks.archive_reader import ArchiveContents, read_archive
+from srcstacks.config import StackConfig
+from srcstacks.layout import inside
+from srcstacks.sbom.system_libs import system_libraries
+from srcstacks.tools import system_packages
+from srcstacks.tools.venvstacks import published_layers
+
+_INSTALL = {"deb": "apt-get install", "rpm": "dnf install"}
+
+
+@dataclass(frozen=True)
+class LayerNeeds:
+    """What one layer archive loads from the deploy host."""
+
+    layer: str
+    libraries: tuple[str, ...]  # sonames no archive of the stack holds
+    packages: tuple[system_packages.Package, ...]  # providing them on this machine
+    unprovided: tuple[str, ...]  # sonames no package here provides
+
+
+def _order(package: system_packages.Package) -> tuple[str, str, str]:
+    return (package.manager, package.name, package.version)
+
+
+def held_libraries(contents: ArchiveContents) -> set[str]:
+    """The sonames and file names of the libraries an archive carries itself."""
+    held = {PurePosixPath(elf.path).name for elf in contents.elf_files}
+    return held | {elf.links.soname for elf in contents.elf_files if elf.links.soname}
+
+
+def host_needs(
+    archives: dict[str, ArchiveContents],
+    provider: dict[str, system_packages.Package | None],
+) -> list[LayerNeeds]:
+    """Each layer's host libraries, given which package provides each soname here
+    (``provider``; None: none does). A library another layer holds is left out."""
+    held = set().union(*(held_libraries(contents) for contents in archives.values()))
+    found = []
+    for layer, contents in archives.items():
+        needed = set().union(*system_libraries(contents).values()) - held
+        packages = {provider[name] for name in needed if provider.get(name) is not None}
+        found.append(
+            LayerNeeds(
+                layer=layer,
+                libraries=tuple(sorted(needed)),
+                packages=tuple(sorted((p for p in packages if p is not None), key=_order)),
+                unprovided=tuple(sorted(name for name in needed if provider.get(name) is None)),
+            )
+        )
+    return found
+
+
+def deploy_needs(config: StackConfig) -> list[LayerNeeds]:
+    """The host libraries of every published layer of ``config``, and their packages."""
+    archives = {
+        layer.install_target: read_archive(
+            inside(config.output_dir, layer.archive_name, "archive name")
+        )
+        for layer in published_layers(config.output_dir)
+    }
+    wanted = set().union(*(set().union(*system_libraries(c).values()) for c in archives.values()))
+    paths = system_packages.library_paths()
+    by_path: dict[str, system_packages.Package | None] = {}
+    provider: dict[str, system_packages.Package | None] = {}
+    for name in sorted(wanted):
+        path = paths.get(name)
+        if path is not None and path not in by_path:
+            by_path[path] = system_packages.package_of(path)
+        provider[name] = by_path.get(path) if path is not None else None
+    return host_needs(archives, provider)
+
+
+def render(needs: list[LayerNeeds], *, as_json: bool = False) -> str:
+    """One line per layer and the install command for them all, or the same as JSON."""
+    if as_json:
+        return json.dumps(
+            [
+                {
+                    "layer": item.layer,
+                    "libraries": list(item.libraries),
+                    "packages": [
+                        {"name": p.name, "version": p.version, "manager": p.manager}
+                        for p in item.packages
+                    ],
+                    "unprovided": list(item.unprovided),
+                }
+                for item in needs
+            ],
+            indent=2,
+            sort_keys=True,
+        )
+    lines = []
+    for item in needs:
+        names = " ".join(package.name for package in item.packages) or "nothing"
+        count = len(item.libraries)
+        lines.append(f"{item.layer}: {names} ({count} system librar{'y' if count == 1 else 'ies'})")
+        if item.unprovided:
+            lines.append(f"  no package here provides: {' '.join(item.unprovided)}")
+    every = sorted({package for item in needs for package in item.packages}, key=_order)
+    for manager in sorted({package.manager for package in every}):
+        names = " ".join(package.name for package in every if package.manager == manager)
+        lines.append(f"a deploy host needs: {_INSTALL[manager]} {names}")
+    return "\n".join(lines)
