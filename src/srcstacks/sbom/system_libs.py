@@ -13,6 +13,12 @@ from pathlib import PurePosixPath
 from srcstacks.archive_reader import ArchiveContents, parse_record
 
 
+def held_libraries(contents: ArchiveContents) -> set[str]:
+    """The sonames and file names of the libraries an archive carries itself."""
+    held = {PurePosixPath(elf.path).name for elf in contents.elf_files}
+    return held | {elf.links.soname for elf in contents.elf_files if elf.links.soname}
+
+
 def system_libraries(contents: ArchiveContents) -> dict[str | None, tuple[str, ...]]:
     """Sonames needed but not held by the archive, per owning distribution.
 
@@ -21,8 +27,7 @@ def system_libraries(contents: ArchiveContents) -> dict[str | None, tuple[str, .
     library of a runtime layer). A library the archive itself holds, under its soname
     or its file name, is not listed.
     """
-    held = {PurePosixPath(elf.path).name for elf in contents.elf_files}
-    held |= {elf.links.soname for elf in contents.elf_files if elf.links.soname}
+    held = held_libraries(contents)
     owners = {
         path: dist.name
         for dist in contents.dists

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from srcstacks.archive_reader import ArchiveContents, read_archive
 from srcstacks.config import StackConfig
 from srcstacks.layout import inside
-from srcstacks.sbom.system_libs import system_libraries
+from srcstacks.sbom.system_libs import held_libraries, system_libraries
 from srcstacks.tools import system_packages
 from srcstacks.tools.venvstacks import published_layers
 
@@ -38,12 +37,6 @@ class LayerNeeds:
 
 def _order(package: system_packages.Package) -> tuple[str, str, str]:
     return (package.manager, package.name, package.version)
-
-
-def held_libraries(contents: ArchiveContents) -> set[str]:
-    """The sonames and file names of the libraries an archive carries itself."""
-    held = {PurePosixPath(elf.path).name for elf in contents.elf_files}
-    return held | {elf.links.soname for elf in contents.elf_files if elf.links.soname}
 
 
 def host_needs(
