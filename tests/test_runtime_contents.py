@@ -97,12 +97,15 @@ def test_runtime_record_keeps_sha512_and_bundled_code_and_reads_older_records() 
     record = RuntimeRecord(
         "cpython-3.11", "cpython@3.11.7", "pack", "x.tar.gz", "x.tar.gz", "c" * 64,
         sha512="d" * 128, bundled=(library,), debug_info="stripped",
+        configure_args="'--prefix=<prefix>' '--enable-shared'", compiler="GCC 12.2.0",
     )  # fmt: skip
     data = json.loads(json.dumps(record.to_json()))
     assert RuntimeRecord.from_json(data) == record
     # A record written before srcstacks recorded them still reads, without them.
     older = {
-        key: value for key, value in data.items() if key not in ("sha512", "bundled", "debug_info")
+        key: value
+        for key, value in data.items()
+        if key not in ("sha512", "bundled", "debug_info", "configure_args", "compiler")
     }
     assert RuntimeRecord.from_json(older) == RuntimeRecord(
         "cpython-3.11", "cpython@3.11.7", "pack", "x.tar.gz", "x.tar.gz", "c" * 64

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 import sysconfig
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from srcstacks.stages.runtime_pack import pack_runtime
+from srcstacks.stages.runtime_pack import pack_runtime, probe_interpreter
 from srcstacks.tools import patchelf
 
 
@@ -71,3 +72,12 @@ def test_debug_information_is_stripped_unless_kept(packed: Path, tmp_path: Path)
     kept = pack_runtime(sys.executable, tmp_path / "kept", keep_debug_info=True).archive
     assert kept.name == packed.name  # the same install_only archive, another cache entry
     assert _debug_sections(_packed(kept, tmp_path / "k", own.name)) == _debug_sections(own)
+
+
+def test_the_interpreter_says_how_it_was_built_without_naming_its_folder() -> None:
+    info = probe_interpreter(sys.executable)
+    assert info.compiler == platform.python_compiler()
+    assert info.configure_args == (sysconfig.get_config_var("CONFIG_ARGS") or "")
+    portable = info.portable_configure_args()
+    assert sys.base_prefix not in portable
+    assert portable == info.configure_args.replace(sys.base_prefix, "<prefix>")

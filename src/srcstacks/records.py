@@ -134,6 +134,10 @@ class RuntimeRecord:
     # pack and build: "stripped" when srcstacks took the debug information out of the
     # interpreter's binaries (the default), "kept" when not; "" for the other sources.
     debug_info: str = ""
+    # pack: the interpreter's configure arguments (its folder as ``<prefix>``) and the
+    # compiler that built it, as it says itself; "" for the other sources.
+    configure_args: str = ""
+    compiler: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form; ``build`` only for a runtime srcstacks built."""
@@ -144,8 +148,9 @@ class RuntimeRecord:
             data["sha512"] = self.sha512
         if self.bundled:
             data["bundled"] = [asdict(library) for library in self.bundled]
-        if self.debug_info:
-            data["debug_info"] = self.debug_info
+        for name in ("debug_info", "configure_args", "compiler"):
+            if getattr(self, name):
+                data[name] = getattr(self, name)
         return data
 
     @classmethod
@@ -158,6 +163,8 @@ class RuntimeRecord:
             sha512=str(data.get("sha512", "")),
             bundled=tuple(BundledLibrary.from_json(item) for item in data.get("bundled", [])),
             debug_info=str(data.get("debug_info", "")),
+            configure_args=str(data.get("configure_args", "")),
+            compiler=str(data.get("compiler", "")),
         )
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
+import sys
+import sysconfig
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,6 +124,11 @@ def test_runtime_sbom_has_cpython(built_stack: BuiltStack) -> None:
     assert properties["srcstacks:runtime:source"] == "pack"
     # The packed interpreter's binaries lost their debug information (docs/runtime.md).
     assert properties["srcstacks:runtime:debug_info"] == "stripped"
+    # How the packed interpreter was built, as it says itself, naming no folder of ours.
+    configure_args = sysconfig.get_config_var("CONFIG_ARGS") or ""
+    expected = configure_args.replace(sys.base_prefix, "<prefix>")
+    assert properties.get("srcstacks:runtime:configure_args", "") == expected
+    assert properties["srcstacks:runtime:compiler"] == platform.python_compiler()
     assert properties["bsi:component:filename"] == runtime["filename"]
     assert document["metadata"]["component"]["type"] == "platform"
 

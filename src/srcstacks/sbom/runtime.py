@@ -105,7 +105,11 @@ def runtime_component(
         **({f"{NS}:runtime:files_sha256": files_sha256} if files_sha256 else {}),
         # Packed or built by srcstacks: whether the binaries lost their debug information.
         **({f"{NS}:runtime:debug_info": record.debug_info} if record.debug_info else {}),
-    }
+        # A packed interpreter's own account of how it was built.
+        **({f"{NS}:runtime:configure_args": record.configure_args}
+           if record.configure_args else {}),
+        **({f"{NS}:runtime:compiler": record.compiler} if record.compiler else {}),
+    }  # fmt: skip
     # The deployable form is the interpreter archive (a tar.gz whose files are listed):
     # it holds the interpreter and its shared library, which run.
     properties.update(

@@ -37,7 +37,12 @@ from srcstacks.runtime_contents import bundled_code
 from srcstacks.runtime_files import list_tree, read_list, work_list_path, write_list
 from srcstacks.stages.build_toolchain import runtime_interpreter
 from srcstacks.stages.runtime_build import build_runtime
-from srcstacks.stages.runtime_pack import pack_format, pack_runtime, probe_interpreter
+from srcstacks.stages.runtime_pack import (
+    InterpreterInfo,
+    pack_format,
+    pack_runtime,
+    probe_interpreter,
+)
 from srcstacks.tools.process import run_probe
 
 
@@ -102,8 +107,9 @@ def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord
             sha256,
         )
     build = None
+    packed: InterpreterInfo | None = None
     if source.kind == "pack":
-        archive, origin = _packed_archive(config, layer, report)
+        archive, origin, packed = _packed_archive(config, layer, report)
     elif source.kind == "build":
         built = build_runtime(config, layer, report)
         archive, build = built.archive, built.build
@@ -126,6 +132,9 @@ def _prepare(config: StackConfig, layer: Layer, report: Report) -> RuntimeRecord
         layer.name, layer.python_implementation, source.kind, origin, archive.name, digest,
         build, sha512=digest512, bundled=_bundled_in(seeded, layer),
         debug_info=debug_info,
+        # A packed interpreter's own account of how it was built (a built one's is `build`).
+        configure_args=packed.portable_configure_args() if packed else "",
+        compiler=packed.compiler if packed else "",
     )  # fmt: skip
 
 
@@ -180,7 +189,9 @@ def _standalone_download(implementation: str, mirror_url: str | None) -> tuple[s
     return url, sha256 or ""
 
 
-def _packed_archive(config: StackConfig, layer: Layer, report: Report) -> tuple[Path, str]:
+def _packed_archive(
+    config: StackConfig, layer: Layer, report: Report
+) -> tuple[Path, str, InterpreterInfo]:
     interpreter = str(runtime_interpreter(config, layer, exact=True).path)
     info = probe_interpreter(interpreter)
     if info.version != layer.python_version:
@@ -197,12 +208,12 @@ def _packed_archive(config: StackConfig, layer: Layer, report: Report) -> tuple[
     keep_debug_info = config.runtime_of(layer).keep_debug_info
     origin = f"{info.prefix}\n{pack_format(keep_debug_info)}"
     if archive.exists() and stamp.exists() and stamp.read_text() == origin:
-        return archive, info.archive_name
+        return archive, info.archive_name, info
     report(f"packing the local CPython {info.version} at {info.prefix} into {archive.name}")
     packed = pack_runtime(interpreter, dest, keep_debug_info=keep_debug_info)
     stamp.write_text(origin)
     # The origin names the file, not this machine's interpreter path, to keep outputs portable.
-    return packed.archive, info.archive_name
+    return packed.archive, info.archive_name, info
 
 
 def _seed(config: StackConfig, layer: Layer, archive: Path) -> Path:

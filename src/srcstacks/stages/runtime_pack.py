@@ -34,9 +34,11 @@ _SKIPPED_STDLIB_DIRS = frozenset(
 )
 _SKIPPED_SUFFIXES = (".pyc", ".pyo", ".a", ".o")
 _PROBE = """
-import json, sys, sysconfig
+import json, platform, sys, sysconfig
 print(json.dumps({
     "prefix": sys.base_prefix,
+    "configure_args": sysconfig.get_config_var("CONFIG_ARGS") or "",
+    "compiler": platform.python_compiler(),
     "version": "%d.%d.%d" % sys.version_info[:3],
     "implementation": sys.implementation.name,
     "ldlibrary": sysconfig.get_config_var("LDLIBRARY") or "",
@@ -54,11 +56,19 @@ class InterpreterInfo:
     implementation: str
     ldlibrary: str
     platform: str
+    # How it was built, as it says (sysconfig's CONFIG_ARGS, platform.python_compiler()).
+    configure_args: str = ""
+    compiler: str = ""
 
     @property
     def short_version(self) -> str:
         """``X.Y``."""
         return ".".join(self.version.split(".")[:2])
+
+    def portable_configure_args(self) -> str:
+        """Its configure arguments, with its installation folder written ``<prefix>``
+        (outputs name no folder of this machine)."""
+        return self.configure_args.replace(str(self.prefix), "<prefix>")
 
     @property
     def archive_name(self) -> str:
@@ -96,6 +106,8 @@ def probe_interpreter(interpreter: str) -> InterpreterInfo:
         implementation=data["implementation"],
         ldlibrary=data["ldlibrary"],
         platform=data["platform"],
+        configure_args=str(data.get("configure_args", "")),
+        compiler=str(data.get("compiler", "")),
     )
 
 
