@@ -176,3 +176,34 @@ def test_a_wheel_statement_names_its_sources_build_tools_and_builder() -> None:
     }
     read = read_statement(WheelBuild(wheel).payload())
     assert read.of_a_wheel and read.subjects == {wheel.filename: "1" * 64}
+
+
+def test_the_report_says_who_signed_an_archive_and_whether_it_is_for_it(
+    key_file: Path, tmp_path: Path
+) -> None:
+    from srcstacks.fsutil import sha256_file
+    from srcstacks.report.attestation import attestation_status
+
+    archive = tmp_path / "framework-web.tar.xz"
+    sbom = tmp_path / "framework-web.tar.xz.cdx.json"
+    archive.write_bytes(b"archive")
+    sbom.write_text("{}")
+    assert attestation_status(archive, sbom).startswith("none: built without a signing key")
+    build = LayerBuild(
+        archive=Subject(archive.name, sha256_file(archive)),
+        sbom=Subject(sbom.name, sha256_file(sbom)),
+        layer="framework-web", kind="framework", variant="cpu", mode="full",
+        wheels=(), lower_layers=(), tools={},
+    )  # fmt: skip
+    key = signing_key({SIGNING_KEY_VARIABLE: str(key_file)})
+    assert key is not None
+    envelope = tmp_path / "framework-web.tar.xz.intoto.json"
+    envelope.write_text(dsse.sign(build.payload(), key))
+    status = attestation_status(archive, sbom)
+    assert status.startswith(f"signed by key {key_id(key.public_key())}, for this archive")
+    sbom.write_text('{"edited": true}')
+    assert "is for other files than this archive and its SBOM" in attestation_status(archive, sbom)
+    envelope.write_text("not json")
+    assert attestation_status(archive, sbom).startswith(
+        "unreadable framework-web.tar.xz.intoto.json"
+    )

@@ -633,7 +633,15 @@ def test_report_command_writes_the_page(outputs: StackConfig, tmp_path: Path) ->
     target = tmp_path / "page.html"
     result = run_cli("report", outputs.spec_path, "--no-verify", "--output", target)
     assert result.stdout == f"report written to {target}\n"
-    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    # Each layer's SBOM serial and whether its archive is signed (these outputs are not).
+    sboms = sorted(outputs.output_dir.glob("*.cdx.json"))
+    assert page.count("<th>SBOM serial</th>") == len(sboms) > 0
+    for sbom in sboms:
+        serial = json.loads(sbom.read_text()).get("serialNumber")
+        assert serial is None or f"<th>SBOM serial</th><td>{serial}</td>" in page, sbom.name
+    assert page.count("none: built without a signing key") == len(sboms)
     # Its own page is written again; a file of the user's at that path is never replaced.
     run_cli("report", outputs.spec_path, "--no-verify", "--output", target)
     mine = tmp_path / "notes.html"

@@ -21,6 +21,7 @@ from srcstacks.errors import SbomError, StageOrderError
 from srcstacks.layout import Layout, sbom_path
 from srcstacks.provenance import read_manifest
 from srcstacks.records import read_build_info
+from srcstacks.report.attestation import attestation_status
 from srcstacks.report.build_tools import BuildToolsIndex
 from srcstacks.report.elsewhere import layers_elsewhere, other_platform_requirements
 from srcstacks.report.model import (
@@ -67,6 +68,11 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
             archive=layer.archive_name,
             archive_sha256=layer.archive_sha256,
             sbom_file=sbom_path(layout.archive(layer.archive_name)).name,
+            sbom_serial=f"urn:uuid:{document.serial}" if document.serial else "",
+            attestation=attestation_status(
+                layout.archive(layer.archive_name),
+                sbom_path(layout.archive(layer.archive_name)),
+            ),
             depends_on=layer.depends_on,
             components=tuple(
                 to_component(raw, nodes.own[document.serial].get(_ref(raw.data), ""), records)

@@ -118,6 +118,8 @@ class Layer:
     archive: str
     archive_sha256: str
     sbom_file: str
+    sbom_serial: str
+    attestation: str  # one line: signed by which key, or why not (report/attestation.py)
     depends_on: tuple[str, ...]  # install targets of the layers directly below
     components: tuple[Component, ...]
     system_libraries: tuple[SystemLibraryNeed, ...]

@@ -178,6 +178,8 @@ def _layer_section(layer: Layer) -> str:
                 ("Archive", layer.archive),
                 ("Archive sha256", layer.archive_sha256 or NOT_RECORDED_TEXT),
                 ("SBOM", layer.sbom_file),
+                ("SBOM serial", layer.sbom_serial or NOT_RECORDED_TEXT),
+                ("Attestation", layer.attestation),
                 ("Stacked on", below),
             ],
             cls="facts",
