@@ -42,6 +42,11 @@ def handed_over(
     assert "signed 4 layer and 3 wheel attestation(s) with key sha256:" in signed.stderr
     # The private key is named, never shown.
     assert secret.splitlines()[1] not in keygen.stdout + keygen.stderr + signed.stderr
+    # The report says each archive is signed, by this key, without being given it.
+    key_id = signed.stderr.split("with key ", 1)[1].split()[0].rstrip(".,;")
+    run_cli("report", spec, "--no-verify", "--output", root / "report.html")
+    page = (root / "report.html").read_text(encoding="utf-8")
+    assert page.count(f"signed by key {key_id}, for this archive and its SBOM") == 4
     output = spec.parent / "_srcstacks" / "cpu" / "artifacts"
     folder = root / "handed-over"
     folder.mkdir()
