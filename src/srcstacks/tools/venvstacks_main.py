@@ -149,8 +149,8 @@ if not hasattr(pack_venv, "_make_tar_archive"):
 if _MISSING:
     sys.exit(
         f"srcstacks: this venvstacks has no {', '.join(_MISSING)}: seeded runtimes,"
-        " per-platform locks and portable locks need the venvstacks release srcstacks"
-        " pins (see pyproject.toml)"
+        " per-platform locks, portable locks and the xz preset need the venvstacks"
+        " release srcstacks pins (see pyproject.toml)"
     )
 _venvstacks_install = getattr(stacks, _HOOKED)
 setattr(stacks, _HOOKED, _seeded_first)
