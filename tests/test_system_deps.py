@@ -7,7 +7,7 @@ from pathlib import Path
 
 from srcstacks.archive_reader import ArchiveContents, ElfFile
 from srcstacks.elf import ElfLinks
-from srcstacks.stages.system_deps import host_needs, render
+from srcstacks.stages.system_deps import host_libraries, host_needs, render
 from srcstacks.tools.system_packages import Package
 
 LIBC = Package("libc6", "2.36-9", "deb")
@@ -31,7 +31,8 @@ def test_each_layer_needs_what_no_archive_of_the_stack_holds() -> None:
     framework = archive(("site-packages/x/_x.so", None, ("libpython3.11.so.1.0", "libfoo.so.1")))
     app = archive()
     provider = {"libc.so.6": LIBC, "libssl.so.3": SSL, "libfoo.so.1": None}
-    needs = host_needs({"cpython-3.11": runtime, "framework-x": framework, "app": app}, provider)
+    libraries = host_libraries({"cpython-3.11": runtime, "framework-x": framework, "app": app})
+    needs = host_needs(libraries, provider)
     assert [(n.layer, n.libraries, n.packages, n.unprovided) for n in needs] == [
         ("cpython-3.11", ("libc.so.6", "libssl.so.3"), (LIBC, SSL), ()),
         ("framework-x", ("libfoo.so.1",), (), ("libfoo.so.1",)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -42,16 +43,40 @@ def sign(payload: bytes, key: Ed25519PrivateKey, payload_type: str = IN_TOTO_PAY
     return json.dumps(envelope, indent=2, sort_keys=True) + "\n"
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """A DSSE envelope as read, its signatures not checked."""
+
+    payload: bytes
+    payload_type: str
+    signatures: tuple[tuple[str, bytes], ...]  # (key id, signature)
+
+    @property
+    def key_ids(self) -> list[str]:
+        """The ids of the keys it says signed it, sorted."""
+        return sorted({keyid for keyid, _ in self.signatures})
+
+
+def read_envelope(text: str) -> Envelope:
+    """The parts of an envelope's JSON text; an :class:`AttestationError` when it is none."""
+    try:
+        envelope: Any = json.loads(text)
+        return Envelope(
+            payload=base64.b64decode(envelope["payload"], validate=True),
+            payload_type=str(envelope["payloadType"]),
+            signatures=tuple(
+                (str(s["keyid"]), base64.b64decode(s["sig"])) for s in envelope["signatures"]
+            ),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AttestationError(f"not a DSSE envelope ({type(exc).__name__}: {exc})") from None
+
+
 def open_envelope(text: str, key: Ed25519PublicKey) -> bytes:
     """The payload of an envelope one of whose signatures ``key`` made; else an
     :class:`AttestationError` saying why (malformed, another key, a bad signature)."""
-    try:
-        envelope: Any = json.loads(text)
-        payload = base64.b64decode(envelope["payload"], validate=True)
-        payload_type = str(envelope["payloadType"])
-        signatures = [(str(s["keyid"]), base64.b64decode(s["sig"])) for s in envelope["signatures"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise AttestationError(f"not a DSSE envelope ({type(exc).__name__}: {exc})") from None
+    envelope = read_envelope(text)
+    payload, payload_type, signatures = envelope.payload, envelope.payload_type, envelope.signatures
     if payload_type != IN_TOTO_PAYLOAD:
         raise AttestationError(f"payload type {payload_type!r}, not {IN_TOTO_PAYLOAD!r}")
     wanted = key_id(key)

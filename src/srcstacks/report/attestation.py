@@ -8,11 +8,11 @@ key, which the report is not given: ``srcstacks audit DIR --key KEY.pub`` checks
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
+from srcstacks.attest.dsse import read_envelope
 from srcstacks.attest.statement import read_statement
+from srcstacks.errors import AttestationError
 from srcstacks.fsutil import sha256_file
 from srcstacks.layout import ATTESTATION_SUFFIX
 
@@ -24,9 +24,10 @@ def attestation_status(archive: Path, sbom: Path) -> str:
     if not envelope_path.is_file():
         return "none: built without a signing key (SRCSTACKS_SIGNING_KEY)"
     try:
-        envelope = json.loads(envelope_path.read_text(encoding="utf-8"))
-        keys = sorted({str(signature["keyid"]) for signature in envelope["signatures"]})
-        statement = read_statement(base64.b64decode(envelope["payload"], validate=True))
+        envelope = read_envelope(envelope_path.read_text(encoding="utf-8"))
+        statement = read_statement(envelope.payload)
+    except AttestationError as exc:
+        return f"unreadable {envelope_path.name} ({exc})"
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"unreadable {envelope_path.name} ({type(exc).__name__}: {exc})"
     expected = {archive.name: sha256_file(archive)}
@@ -38,6 +39,6 @@ def attestation_status(archive: Path, sbom: Path) -> str:
             " sign again with 'srcstacks sbom --force'"
         )
     return (
-        f"signed by key {', '.join(keys)}, for this archive and its SBOM"
-        " (the signature: 'srcstacks audit DIR --key KEY.pub')"
+        f"signed by key {', '.join(envelope.key_ids)}, for this archive and its SBOM"
+        " (the signature is not checked here: 'srcstacks audit DIR --key KEY.pub' does)"
     )

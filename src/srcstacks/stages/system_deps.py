@@ -39,26 +39,42 @@ def _order(package: system_packages.Package) -> tuple[str, str, str]:
     return (package.manager, package.name, package.version)
 
 
+def host_libraries(archives: dict[str, ArchiveContents]) -> dict[str, set[str]]:
+    """Each layer's sonames that no archive of the stack holds: the host's to provide."""
+    held = set().union(*(held_libraries(contents) for contents in archives.values()))
+    return {
+        layer: set().union(*system_libraries(contents).values()) - held
+        for layer, contents in archives.items()
+    }
+
+
 def host_needs(
-    archives: dict[str, ArchiveContents],
+    libraries: dict[str, set[str]],
     provider: dict[str, system_packages.Package | None],
 ) -> list[LayerNeeds]:
-    """Each layer's host libraries, given which package provides each soname here
-    (``provider``; None: none does). A library another layer holds is left out."""
-    held = set().union(*(held_libraries(contents) for contents in archives.values()))
+    """Each layer's host libraries (:func:`host_libraries`) with the package that provides
+    each here (``provider``; None or absent: none does)."""
     found = []
-    for layer, contents in archives.items():
-        needed = set().union(*system_libraries(contents).values()) - held
-        packages = {provider[name] for name in needed if provider.get(name) is not None}
+    for layer, needed in libraries.items():
+        packages = {package for name in needed if (package := provider.get(name)) is not None}
         found.append(
             LayerNeeds(
                 layer=layer,
                 libraries=tuple(sorted(needed)),
-                packages=tuple(sorted((p for p in packages if p is not None), key=_order)),
+                packages=tuple(sorted(packages, key=_order)),
                 unprovided=tuple(sorted(name for name in needed if provider.get(name) is None)),
             )
         )
     return found
+
+
+def _providers(sonames: set[str]) -> dict[str, system_packages.Package | None]:
+    """The package that provides each soname on this machine (one ``dpkg`` call per file)."""
+    paths = system_packages.library_paths()
+    by_path: dict[str, system_packages.Package | None] = {}
+    for path in sorted({paths[name] for name in sonames if name in paths}):
+        by_path[path] = system_packages.package_of(path)
+    return {name: by_path.get(paths.get(name, "")) for name in sonames}
 
 
 def deploy_needs(config: StackConfig) -> list[LayerNeeds]:
@@ -69,16 +85,8 @@ def deploy_needs(config: StackConfig) -> list[LayerNeeds]:
         )
         for layer in published_layers(config.output_dir)
     }
-    wanted = set().union(*(set().union(*system_libraries(c).values()) for c in archives.values()))
-    paths = system_packages.library_paths()
-    by_path: dict[str, system_packages.Package | None] = {}
-    provider: dict[str, system_packages.Package | None] = {}
-    for name in sorted(wanted):
-        path = paths.get(name)
-        if path is not None and path not in by_path:
-            by_path[path] = system_packages.package_of(path)
-        provider[name] = by_path.get(path) if path is not None else None
-    return host_needs(archives, provider)
+    libraries = host_libraries(archives)
+    return host_needs(libraries, _providers(set().union(*libraries.values())))
 
 
 def render(needs: list[LayerNeeds], *, as_json: bool = False) -> str:
