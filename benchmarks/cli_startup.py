@@ -16,8 +16,8 @@ import time
 
 RUNS = 7
 EAGER = (
-    "import srcstacks.pipeline, srcstacks.stages.verify, srcstacks.stages.rebuild,"
-    " srcstacks.stages.deploy, srcstacks.listing, srcstacks.sbom.check,"
+    "import srcstacks.pipeline, srcstacks.verify.stage, srcstacks.verify.rebuild,"
+    " srcstacks.deploy.stage, srcstacks.cli.listing, srcstacks.sbom.check,"
     " cyclonedx.validation.json; import srcstacks.cli"
 )
 

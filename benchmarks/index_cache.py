@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from srcstacks.managed_index import managed_index
+from srcstacks.index.managed import managed_index
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = ("venvstacks.toml", "launch_modules", "build-settings", "patches", "requirements")

@@ -39,7 +39,7 @@ import tomlkit
 REPO = Path(__file__).resolve().parent.parent
 DEMO = ("venvstacks.toml", "launch_modules", "build-settings", "patches")
 EPOCH = "315532800"
-# What srcstacks gives venvstacks (see stages/runtime.runtime_env), for a fair comparison.
+# What srcstacks gives venvstacks (see runtime/prepare.runtime_env), for a fair comparison.
 # The demo's xz_preset too: the raw run compresses at the same preset srcstacks does.
 VENVSTACKS_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from srcstacks.config import StackConfig, load_config
+from srcstacks.spec.config import StackConfig, load_config
 
 pytest_plugins = ["tests.devpi_fixtures"]  # devpi_index: a real devpi-server
 

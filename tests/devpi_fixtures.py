@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.managed_index import ManagedIndex, managed_index
+from srcstacks.index.managed import ManagedIndex, managed_index
 
 
 def free_port() -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srcstacks.accounting import InstalledWheel, account_for_files
-from srcstacks.archive_reader import ArchiveContents, InstalledDist, WheelFiles, record_digest
+from srcstacks.state.archive_reader import ArchiveContents, InstalledDist, WheelFiles, record_digest
 from srcstacks.tools.venvstacks import LayerMetadata
 from srcstacks.tools.venvstacks_writes import LayerFiles, Written
+from srcstacks.verify.accounting import InstalledWheel, account_for_files
 
 SITE = "lib/python3.11/site-packages"
 GREETER = b"print('hello')\n"

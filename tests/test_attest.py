@@ -20,7 +20,7 @@ from srcstacks.attest.keys import (
 )
 from srcstacks.attest.statement import LayerBuild, Subject, read_statement
 from srcstacks.errors import AttestationError
-from srcstacks.provenance import PatchRecord, SdistRecord, WheelProvenance
+from srcstacks.state.provenance import PatchRecord, SdistRecord, WheelProvenance
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_the_signing_keys_name_never_reaches_a_tool(
 
 def test_a_wheel_statement_names_its_sources_build_tools_and_builder() -> None:
     from srcstacks.attest.statement import WheelBuild
-    from srcstacks.build_record import BuildEnvironment, BuildTool
+    from srcstacks.state.build_record import BuildEnvironment, BuildTool
 
     tool = BuildTool("setuptools", "80.9.0", "setuptools-80.9.0-0-py3-none-any.whl", "7" * 64,
                      "build-system")  # fmt: skip

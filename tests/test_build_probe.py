@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.executors.loopback_index import serving
+from srcstacks.build.executors.loopback_index import serving
 from srcstacks.tools.build_probe import (
     ProbeError,
     WheelServer,

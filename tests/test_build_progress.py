@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from srcstacks.build_progress import BuildProgress, TimedWheel, duration, slowest_table
-from srcstacks.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
+from srcstacks.build.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
+from srcstacks.build.progress import BuildProgress, TimedWheel, duration, slowest_table
 from srcstacks.tools.fromager import activity_of
 
 # --- live progress ----------------------------------------------------------------------

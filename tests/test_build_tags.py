@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srcstacks.settings import read_settings
-from srcstacks.stages.build_inputs import inputs_of
+from srcstacks.build.inputs import inputs_of
+from srcstacks.spec.settings import read_settings
 from srcstacks.tools.build_tags import DIGEST_LENGTH, inputs_suffix
 
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from srcstacks.config import load_config
-from srcstacks.errors import StateError
-from srcstacks.layout import Layout, claim_dir
-from srcstacks.stages.cache_check import (
+from srcstacks.build.cache_check import (
     discard_unchecked_fetches,
     mismatch,
     read_fetched_records,
 )
+from srcstacks.errors import StateError
+from srcstacks.layout import Layout, claim_dir
+from srcstacks.spec.config import load_config
 from tests.test_config import SPEC, write
 
 
@@ -60,7 +60,7 @@ def upstream_companion(sha256: str, index_sha256: str | None = None) -> dict[str
     """The index's companion of an upstream binary of six, as ``asdict`` writes it."""
     from dataclasses import asdict
 
-    from srcstacks.provenance import UpstreamRecord, WheelProvenance
+    from srcstacks.state.provenance import UpstreamRecord, WheelProvenance
 
     record = WheelProvenance(
         filename="six-1.17.0-py3-none-any.whl", project="six", version="1.17.0",

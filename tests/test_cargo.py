@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.build_record import BuildEnvironment, Crate
 from srcstacks.errors import ConfigError
-from srcstacks.provenance import SdistRecord, WheelProvenance
 from srcstacks.sbom.crates import add_crates, crate_dependencies, crates_of
 from srcstacks.sbom.formulation import environment_of, formula
-from srcstacks.spec_cargo import CargoSource, parse_cargo_table
+from srcstacks.spec.cargo import CargoSource, parse_cargo_table
+from srcstacks.state.build_record import BuildEnvironment, Crate
+from srcstacks.state.provenance import SdistRecord, WheelProvenance
+from srcstacks.state.wheel_sbom import WheelSbom, parse, render
 from srcstacks.tools.cargo import (
     RustToolchain,
     cargo_config,
@@ -34,7 +35,6 @@ from srcstacks.tools.cargo import (
     rust_build_env,
     vendored_roots,
 )
-from srcstacks.wheel_sbom import WheelSbom, parse, render
 
 REGISTRY = "registry+https://github.com/rust-lang/crates.io-index"
 LOCK = """version = 4

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import StackConfig, load_config
 from srcstacks.errors import ProvenanceError
-from srcstacks.provenance import Manifest, SdistRecord, WheelProvenance
-from srcstacks.stages.lock import LockedWheel, check_locks
+from srcstacks.lock.stage import LockedWheel, check_locks
+from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.state.provenance import Manifest, SdistRecord, WheelProvenance
 from tests.conftest import copy_demo_stack
 
 JINJA2 = "jinja2-3.1.6-0-py3-none-any.whl"

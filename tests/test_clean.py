@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srcstacks.config import load_config
+from srcstacks.clean import candidates, clean
 from srcstacks.layout import Layout, claim_dir
-from srcstacks.stages.clean import candidates, clean
+from srcstacks.spec.config import load_config
 from tests.conftest import copy_demo_stack
 
 

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import StackConfig, load_config
 from srcstacks.errors import CollectError
 from srcstacks.fsutil import sha256_file
 from srcstacks.layout import Layout
-from srcstacks.provenance import (
+from srcstacks.publish.collect import collect, split_spec
+from srcstacks.publish.stage import with_build_host
+from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.state.provenance import (
     HostRecord,
     Manifest,
     WheelProvenance,
@@ -27,9 +29,7 @@ from srcstacks.provenance import (
     read_manifest,
     write_manifest,
 )
-from srcstacks.publishers import read_publishers
-from srcstacks.stages.collect import collect, split_spec
-from srcstacks.stages.publish import with_build_host
+from srcstacks.state.publishers import read_publishers
 from tests.test_provenance import make_wheel, publish
 
 SIX = "six-1.17.0-0-py3-none-any.whl"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import Overrides, load_config
 from srcstacks.errors import ConfigError
-from srcstacks.layer_fingerprints import module_components
+from srcstacks.spec.config import Overrides, load_config
+from srcstacks.state.layer_fingerprints import module_components
 
 SPEC = """
 [[runtimes]]

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.build_record import BuildEnvironment, Crate
-from srcstacks.patches import patch_targets, vendored_crate_dir
+from srcstacks.spec.patches import patch_targets, vendored_crate_dir
+from srcstacks.state.build_record import BuildEnvironment, Crate
+from srcstacks.state.wheel_sbom import WheelSbom, parse, render
 from srcstacks.tools import crate_patches
 from srcstacks.tools.crate_patches import CratePatchError
-from srcstacks.wheel_sbom import WheelSbom, parse, render
 
 ITOA = Crate("itoa", "1.0.19", "3b" * 32, "MIT OR Apache-2.0", "crates.io", (), True)
 

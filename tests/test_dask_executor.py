@@ -20,17 +20,15 @@ from typing import Any
 
 import pytest
 
-from srcstacks.config import load_config
-from srcstacks.errors import ConfigError, ExecutorError
-from srcstacks.executors.base import (
+from srcstacks.build.executors.base import (
     BuildContext,
     BuildEvent,
     BuildOutcome,
     PackageBuild,
     Status,
 )
-from srcstacks.executors.dask_executor import DaskExecutor, _Run, is_ready, scheduler_address
-from srcstacks.executors.dask_payload import (
+from srcstacks.build.executors.dask_executor import DaskExecutor, _Run, is_ready, scheduler_address
+from srcstacks.build.executors.dask_payload import (
     Interpreter,
     interpreter_mismatch,
     make_payload,
@@ -39,16 +37,18 @@ from srcstacks.executors.dask_payload import (
     versions_mismatch,
     wheel_tag_mismatch,
 )
-from srcstacks.executors.dask_task import (
+from srcstacks.build.executors.dask_task import (
     BuildTask,
     TaskResult,
     build_and_publish,
     run_cancellable,
 )
-from srcstacks.executors.index_staging import constraints_text
+from srcstacks.build.executors.index_staging import constraints_text
+from srcstacks.errors import ConfigError, ExecutorError
+from srcstacks.index.private import IndexLocation
 from srcstacks.layout import Layout
-from srcstacks.private_index import IndexLocation
-from srcstacks.settings import read_settings
+from srcstacks.spec.config import load_config
+from srcstacks.spec.settings import read_settings
 from srcstacks.tools.fromager import BuildOrderEntry
 from srcstacks.tools.process import tool_env
 from tests.conftest import REPO_ROOT
@@ -293,7 +293,7 @@ def test_the_executor_module_imports_no_dask() -> None:
     # make_executor imports it only for dask://, but even then dask loads only when a
     # run connects: a stack without Dask never pays for it.
     code = (
-        "import sys, srcstacks.executors.dask_executor;"
+        "import sys, srcstacks.build.executors.dask_executor;"
         " print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -388,7 +388,7 @@ def test_a_build_nobody_cancelled_runs_to_its_end(tmp_path: Path) -> None:
 
 
 def test_the_builds_of_another_pythons_group_are_for_that_python() -> None:
-    from srcstacks.executors.dask_executor import target_of
+    from srcstacks.build.executors.dask_executor import target_of
     from srcstacks.tools.toolchain import Toolchain, find_interpreter, own_toolchain
 
     assert target_of(None) == Interpreter.here() == target_of(own_toolchain())
@@ -406,7 +406,7 @@ def test_the_builds_of_another_pythons_group_are_for_that_python() -> None:
 def test_a_worker_fetches_crates_through_the_specs_crates_mirror(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from srcstacks.executors import dask_task
+    from srcstacks.build.executors import dask_task
     from srcstacks.tools.fromager_dirs import FromagerDirs
 
     seen: dict[str, Any] = {}

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from srcstacks import pipeline
-from srcstacks.config import StackConfig, load_config
-from srcstacks.fingerprints import (
+from srcstacks.layout import Layout, claim_dir
+from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.state.fingerprints import (
     StageRecord,
     fingerprint_of,
     read_records,
     stamp_files,
     write_record,
 )
-from srcstacks.layout import Layout, claim_dir
 from tests.conftest import copy_demo_stack
 
 
@@ -184,7 +184,7 @@ def test_a_stack_folder_copied_whole_stays_up_to_date(stack: StackConfig, tmp_pa
 
 
 def _output_override(folder: Path) -> Any:
-    from srcstacks.config import Overrides
+    from srcstacks.spec.config import Overrides
 
     return Overrides(output_dir=folder)
 

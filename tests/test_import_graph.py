@@ -52,7 +52,7 @@ def import_graph() -> dict[str, set[str]]:
 def test_the_graph_is_read() -> None:
     graph = import_graph()
     # Known edges, so an empty or broken reading cannot pass for "no cycles".
-    assert "srcstacks.provenance" in graph["srcstacks.sbom.components"]
+    assert "srcstacks.state.provenance" in graph["srcstacks.sbom.components"]
     assert "srcstacks.cli.common" in graph["srcstacks.cli.stages"]
 
 

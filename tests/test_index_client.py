@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.index_client import (
+from srcstacks.index.client import (
     IndexReadError,
     download_checked,
     project_page_url,
@@ -48,7 +48,7 @@ def test_missing_project_is_a_read_error(tmp_path: Path) -> None:
 
 
 def test_json_page_hashes_are_read() -> None:
-    from srcstacks.index_client import _from_json
+    from srcstacks.index.client import _from_json
 
     page = (
         '{"files": [{"filename": "a-1.tar.gz", "url": "../../files/a-1.tar.gz#x=1",'

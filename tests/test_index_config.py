@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import IndexSettings, Overrides, load_config
 from srcstacks.errors import ConfigError, StateError
-from srcstacks.index_target import index_target, locked_index_url
+from srcstacks.index.private import Credentials, IndexLocation
+from srcstacks.index.target import index_target, locked_index_url
 from srcstacks.layout import Layout
-from srcstacks.private_index import Credentials, IndexLocation
+from srcstacks.spec.config import IndexSettings, Overrides, load_config
 from tests.test_config import SPEC, write
 
 

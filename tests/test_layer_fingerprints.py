@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import Layer, StackConfig, load_config
+from srcstacks.archives.plan import archive_components, merged_manifest
 from srcstacks.errors import StateError
-from srcstacks.fingerprints import stamp_files
-from srcstacks.layer_fingerprints import (
+from srcstacks.lock.plan import layer_lock_state, needs_reset
+from srcstacks.sbom.plan import sbom_components
+from srcstacks.spec.config import Layer, StackConfig, load_config
+from srcstacks.state.fingerprints import stamp_files
+from srcstacks.state.layer_fingerprints import (
     LayerRecord,
     lower_first,
     read_layer_records,
@@ -25,11 +28,8 @@ from srcstacks.layer_fingerprints import (
     stale_reasons,
     write_layer_records,
 )
-from srcstacks.provenance import Manifest, PatchRecord
-from srcstacks.records import BuildInfo
-from srcstacks.stages.archive_plan import archive_components, merged_manifest
-from srcstacks.stages.lock_plan import layer_lock_state, needs_reset
-from srcstacks.stages.sbom_plan import sbom_components
+from srcstacks.state.provenance import Manifest, PatchRecord
+from srcstacks.state.records import BuildInfo
 from tests.conftest import copy_demo_stack
 from tests.test_check_locks import (
     HASHES,
@@ -62,7 +62,7 @@ def _lock_parts(config: StackConfig, manifest: Manifest = MANIFEST) -> dict[str,
 
 
 def _archive_parts(config: StackConfig) -> dict[str, dict[str, str]]:
-    from srcstacks.layer_fingerprints import spec_tables
+    from srcstacks.state.layer_fingerprints import spec_tables
 
     tables = spec_tables(config)
     return {name: archive_components(config, _layer(config, name), tables) for name in LAYERS}
@@ -183,7 +183,7 @@ def test_a_spec_entry_changes_only_its_layer(config: StackConfig) -> None:
 def _sbom_parts(
     config: StackConfig, build_info: BuildInfo, manifest: Manifest = MANIFEST
 ) -> dict[str, dict[str, str]]:
-    from srcstacks.layer_fingerprints import spec_tables
+    from srcstacks.state.layer_fingerprints import spec_tables
 
     archives = {name: config.output_dir / f"{name}.tar.xz" for name in LAYERS}
     return {

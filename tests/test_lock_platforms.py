@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from srcstacks.config import StackConfig, load_config
 from srcstacks.errors import MissingWheelsError
-from srcstacks.stages.lock_platforms import NO_WHEEL, check_every_platform
+from srcstacks.lock.platforms import NO_WHEEL, check_every_platform
+from srcstacks.spec.config import StackConfig, load_config
 
 SPEC = """
 [[runtimes]]

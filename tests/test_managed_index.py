@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from srcstacks.errors import StateError
+from srcstacks.index.managed import ManagedIndex, _credentials, managed_index
 from srcstacks.layout import claim_dir
-from srcstacks.managed_index import ManagedIndex, _credentials, managed_index
 
 
 @pytest.fixture

@@ -17,7 +17,11 @@ from typing import Any
 
 import pytest
 
-from srcstacks.build_jobs import (
+from srcstacks.build.executors import check_executor, make_executor
+from srcstacks.build.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
+from srcstacks.build.executors.local import LocalExecutor
+from srcstacks.build.executors.scheduler import run_scheduled
+from srcstacks.build.jobs import (
     DEFAULT_JOBS,
     building_with,
     checked_jobs,
@@ -25,21 +29,17 @@ from srcstacks.build_jobs import (
     current_executor,
     current_jobs,
 )
-from srcstacks.build_plan import (
+from srcstacks.build.plan import (
     build_environment,
     plan_builds,
     read_graph,
     ready_builds,
     wheel_checker,
 )
-from srcstacks.config import load_config
 from srcstacks.errors import ConfigError, StateError
-from srcstacks.executors import check_executor, make_executor
-from srcstacks.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
-from srcstacks.executors.local import LocalExecutor
-from srcstacks.executors.scheduler import run_scheduled
-from srcstacks.run_summary import Action, RunFacts, outcome_facts, summarize
+from srcstacks.spec.config import load_config
 from srcstacks.stage_inputs import stage_inputs
+from srcstacks.state.run_summary import Action, RunFacts, outcome_facts, summarize
 from tests.conftest import copy_demo_stack, run_cli
 
 # --- the options ----------------------------------------------------------------------
@@ -135,7 +135,7 @@ def test_the_cli_starts_without_importing_rich_dask_or_the_executors() -> None:
     code = (
         "import sys; import srcstacks.cli; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'dask')"
-        " or m.startswith('srcstacks.executors.')))"
+        " or m.startswith('srcstacks.build.executors.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -418,7 +418,7 @@ def test_the_loopback_index_serves_the_stacks_wheels_and_sdists_and_nothing_else
     import urllib.error
     import urllib.request
 
-    from srcstacks.executors.loopback_index import serving
+    from srcstacks.build.executors.loopback_index import serving
     from srcstacks.tools.fromager_dirs import FromagerDirs
 
     dirs = FromagerDirs(tmp_path / "fromager")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.build.patch_check import check_patch_paths, check_patches
 from srcstacks.errors import PatchFailedError
-from srcstacks.stages.patch_check import check_patch_paths, check_patches
 from srcstacks.tools.fromager_dirs import FromagerDirs
 
 SOURCE = "".join(f"line {n}\n" for n in range(1, 8))

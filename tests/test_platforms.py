@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
+from srcstacks.build.missing import discover
 from srcstacks.errors import ConfigError
-from srcstacks.platforms import (
+from srcstacks.spec.config import load_config
+from srcstacks.spec.platforms import (
     TARGET_PLATFORMS,
     UV_PLATFORMS,
     best_wheel,
@@ -17,7 +18,6 @@ from srcstacks.platforms import (
     platform_tags,
     wheel_fits,
 )
-from srcstacks.stages.missing import discover
 
 
 def fits(filename: str, python: str = "3.11") -> list[str]:

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.text import Text
 
 from srcstacks import live_output
-from srcstacks.build_progress import BuildProgress
+from srcstacks.build.progress import BuildProgress
 from srcstacks.tools.venvstacks import ARCHIVED, ARCHIVING, progress_filter
 
 

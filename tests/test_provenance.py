@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from srcstacks.archive_reader import record_digest
-from srcstacks.build_record import BuildEnvironment
 from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import sha256_bytes, sha256_file
-from srcstacks.patches import applicable_patches
-from srcstacks.provenance import (
+from srcstacks.spec.patches import applicable_patches
+from srcstacks.state.archive_reader import record_digest
+from srcstacks.state.build_record import BuildEnvironment
+from srcstacks.state.provenance import (
     Manifest,
     PatchRecord,
     SdistRecord,
@@ -23,8 +23,8 @@ from srcstacks.provenance import (
     records_digest,
     write_manifest,
 )
-from srcstacks.wheel_evidence import FROMAGER_FILES, read_evidence
-from srcstacks.wheel_sbom import Patch, WheelSbom, render, sbom_member
+from srcstacks.state.wheel_evidence import FROMAGER_FILES, read_evidence
+from srcstacks.state.wheel_sbom import Patch, WheelSbom, render, sbom_member
 
 
 def publish(wheel_dir: Path, name: str, content: bytes | None = None) -> WheelProvenance:
@@ -151,7 +151,7 @@ def test_patch_layout_follows_fromager(tmp_path: Path) -> None:
 def test_installed_dist_is_matched_to_the_build_it_came_from(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from srcstacks.archive_reader import InstalledDist
+    from srcstacks.state.archive_reader import InstalledDist
 
     first = publish(tmp_path, "demo-1.0-0-cp311-cp311-linux_x86_64.whl", b"zero")
     second = replace(

@@ -11,7 +11,7 @@ import pytest
 
 from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import dump_json, sha256_file
-from srcstacks.provenance import (
+from srcstacks.state.provenance import (
     BUILT_FROM_SOURCE,
     UPSTREAM_BINARY,
     Manifest,

@@ -13,9 +13,16 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from srcstacks.archive_reader import record_digest
-from srcstacks.rebuild_diff import HINTS, DiffKind, MemberDiff, classify, compare_members, describe
-from srcstacks.stages.rebuild import _compare_outputs, _compare_wheel_dirs
+from srcstacks.state.archive_reader import record_digest
+from srcstacks.verify.rebuild import _compare_outputs, _compare_wheel_dirs
+from srcstacks.verify.rebuild_diff import (
+    HINTS,
+    DiffKind,
+    MemberDiff,
+    classify,
+    compare_members,
+    describe,
+)
 
 WHEEL = "demo-1.0-0-py3-none-any.whl"
 MEMBERS = {"demo/__init__.py": b"VALUE = 1\n", "demo-1.0.dist-info/METADATA": b"Name: demo\n"}

@@ -19,18 +19,7 @@ from typing import Any
 
 import pytest
 
-from srcstacks.config import StackConfig, load_config
 from srcstacks.layout import Layout, sbom_path
-from srcstacks.provenance import (
-    BuildEnvironment,
-    BuildTool,
-    HostRecord,
-    Manifest,
-    SdistRecord,
-    UpstreamRecord,
-    WheelProvenance,
-    write_manifest,
-)
 from srcstacks.report.build_tools import BuildToolsIndex
 from srcstacks.report.gather import gather
 from srcstacks.report.graph_svg import BOX_HEIGHT, COLUMN_WIDTH, layout, render_svg
@@ -45,6 +34,17 @@ from srcstacks.report.model import (
 )
 from srcstacks.report.page import render_page
 from srcstacks.report.verify_result import portable
+from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.state.provenance import (
+    BuildEnvironment,
+    BuildTool,
+    HostRecord,
+    Manifest,
+    SdistRecord,
+    UpstreamRecord,
+    WheelProvenance,
+    write_manifest,
+)
 from tests.conftest import copy_demo_stack, run_cli
 from tests.test_cli_errors import error_line
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks import run_logs
-from srcstacks.config import load_config
+from srcstacks.build import run_logs
 from srcstacks.layout import Layout, claim_dir
+from srcstacks.spec.config import load_config
 from tests.conftest import copy_demo_stack
 
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from fromager.packagesettings import PackageSettings, Variant
 
-from srcstacks.built_cpython import remove_build_paths, rewritten_sysconfigdata
-from srcstacks.config import load_config
-from srcstacks.cpython_source import Tarball
 from srcstacks.errors import ConfigError, PatchFailedError, RuntimeBuildError
-from srcstacks.records import PatchRecord
-from srcstacks.settings import CPythonSettings, read_cpython_settings
-from srcstacks.stages.runtime_build import _check_configure_args, _Inputs, runtime_build_inputs
+from srcstacks.runtime.build import _check_configure_args, _Inputs, runtime_build_inputs
+from srcstacks.runtime.built_cpython import remove_build_paths, rewritten_sysconfigdata
+from srcstacks.runtime.source import Tarball
+from srcstacks.spec.config import load_config
+from srcstacks.spec.settings import CPythonSettings, read_cpython_settings
+from srcstacks.state.records import PatchRecord
 from srcstacks.tools import system_packages
 from srcstacks.tools.cpython_build import Header, apply_patch, missing_headers
 from tests.test_runtime_source import SHA, write_spec

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.elf import read_links
-from srcstacks.records import BundledLibrary, RuntimeRecord
-from srcstacks.runtime_contents import bundled_code
+from srcstacks.runtime.contents import bundled_code
+from srcstacks.state.elf import read_links
+from srcstacks.state.records import BundledLibrary, RuntimeRecord
 
 INTERPRETER = Path(sys.executable)
 
@@ -121,8 +121,8 @@ def test_runtime_record_keeps_sha512_and_bundled_code_and_reads_older_records() 
 
 def test_a_seeded_runtime_that_cannot_be_asked_is_one_error_naming_it(tmp_path: Path) -> None:
     from srcstacks.errors import RuntimeSourceError
-    from srcstacks.spec_layers import Layer
-    from srcstacks.stages.runtime import _bundled_in
+    from srcstacks.runtime.prepare import _bundled_in
+    from srcstacks.spec.layers import Layer
 
     prefix = tmp_path / "cpython@3.11.7"
     (prefix / "bin").mkdir(parents=True)

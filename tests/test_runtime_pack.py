@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from srcstacks.stages.runtime_pack import pack_runtime, probe_interpreter
+from srcstacks.runtime.pack import pack_runtime, probe_interpreter
 from srcstacks.tools import patchelf
 
 

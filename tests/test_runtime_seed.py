@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import StackConfig, load_config
 from srcstacks.layout import Layout, claim_dir
-from srcstacks.runtime_files import list_tree, work_list_path, write_list
-from srcstacks.stages.runtime import _reset_mtimes, _seeded_intact
+from srcstacks.runtime.prepare import _reset_mtimes, _seeded_intact
+from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.state.runtime_files import list_tree, work_list_path, write_list
 from tests.conftest import copy_demo_stack
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import Overrides, load_config
-from srcstacks.cpython_source import Tarball, obtain_tarball, unpack
 from srcstacks.errors import ConfigError, RuntimeSourceError, SourceIntegrityError
 from srcstacks.layout import Layout, claim_dir
-from srcstacks.spec_runtime import RuntimeSource
+from srcstacks.runtime.source import Tarball, obtain_tarball, unpack
+from srcstacks.spec.config import Overrides, load_config
+from srcstacks.spec.runtime import RuntimeSource
 from tests.conftest import run_cli
 from tests.test_cli_errors import error_line
 

@@ -15,11 +15,7 @@ import pytest
 from packaging.utils import canonicalize_name
 from typer.testing import CliRunner, Result
 
-from srcstacks.archive_reader import InstalledDist, read_archive
 from srcstacks.cli import app
-from srcstacks.config import LayerKind, SbomParty, SbomSettings
-from srcstacks.provenance import PatchRecord, SdistRecord, WheelProvenance
-from srcstacks.records import RuntimeRecord
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.components import DistInputs, LayerInfo
 from srcstacks.sbom.document import (
@@ -31,6 +27,10 @@ from srcstacks.sbom.document import (
 from srcstacks.sbom.identity import serial_problem
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
+from srcstacks.spec.config import LayerKind, SbomParty, SbomSettings
+from srcstacks.state.archive_reader import InstalledDist, read_archive
+from srcstacks.state.provenance import PatchRecord, SdistRecord, WheelProvenance
+from srcstacks.state.records import RuntimeRecord
 
 SETTINGS = SbomSettings(supplier=SbomParty("ACME builds"))
 PATCH = b"--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"

@@ -12,12 +12,12 @@ from urllib.parse import quote
 
 import pytest
 
-from srcstacks.config import SbomParty, SbomSettings
 from srcstacks.errors import SbomError
 from srcstacks.sbom.components import DistInputs
 from srcstacks.sbom.document import LowerLayer, build_document
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
+from srcstacks.spec.config import SbomParty, SbomSettings
 from tests.conftest import copy_demo_stack, run_cli
 from tests.test_sbom_document import RUNTIME, by_name, dist, layer_inputs, load, write
 

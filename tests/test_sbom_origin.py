@@ -10,12 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from srcstacks.config import SbomParty, SbomSettings
-from srcstacks.provenance import UpstreamRecord, WheelProvenance
 from srcstacks.sbom.check import check_document
 from srcstacks.sbom.components import DistInputs
 from srcstacks.sbom.document import build_document
 from srcstacks.sbom.metadata import parse_metadata
+from srcstacks.spec.config import SbomParty, SbomSettings
+from srcstacks.state.provenance import UpstreamRecord, WheelProvenance
 from tests.test_sbom_document import by_name, dist, layer_inputs
 
 INDEX = "https://pypi.org/simple/"
@@ -89,7 +89,7 @@ def test_an_upstream_binary_has_a_distribution_reference_and_no_pedigree() -> No
 def test_an_upstream_binary_has_no_formula() -> None:
     built = dist("MarkupSafe", "3.0.4")
     assert built.provenance is not None and built.provenance.sdist is not None
-    from srcstacks.build_record import BuildEnvironment
+    from srcstacks.state.build_record import BuildEnvironment
 
     environment = BuildEnvironment(tools=(), compilers=("GCC: (GNU) 13.2.0",))
     built = replace(built, provenance=replace(built.provenance, build_environment=environment))

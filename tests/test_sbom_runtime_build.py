@@ -20,10 +20,14 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from srcstacks.archive_reader import read_archive
-from srcstacks.config import load_config
 from srcstacks.errors import OwnershipError
-from srcstacks.records import (
+from srcstacks.sbom.check import check_document
+from srcstacks.sbom.document import build_document
+from srcstacks.sbom.inputs import portable_runtime, runtime_patch_texts
+from srcstacks.sbom.profiles import profile_problems
+from srcstacks.spec.config import load_config
+from srcstacks.state.archive_reader import read_archive
+from srcstacks.state.records import (
     BuildInfo,
     BundledLibrary,
     CPythonBuild,
@@ -31,10 +35,6 @@ from srcstacks.records import (
     RuntimeRecord,
     SystemLibrary,
 )
-from srcstacks.sbom.check import check_document
-from srcstacks.sbom.document import build_document
-from srcstacks.sbom.profiles import profile_problems
-from srcstacks.stages.sbom_inputs import portable_runtime, runtime_patch_texts
 from tests.test_sbom_document import RUNTIME, layer_inputs
 
 PATCH = b"--- a/Lib/x.py\n+++ b/Lib/x.py\n@@ -1 +1 @@\n-a\n+b\n"

@@ -1,4 +1,4 @@
-"""Selective mode's plan and fetch (stages/selective.py), on a resolution given here:
+"""Selective mode's plan and fetch (build/selective.py), on a resolution given here:
 the upstream index and uv are replaced by fixed listings (the e2e test uses PyPI)."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import StackConfig, load_config
+from srcstacks.build import selective
+from srcstacks.build.missing import Discovery, discover
 from srcstacks.errors import ConfigError, DownloadError
-from srcstacks.index_client import IndexReadError, PublishedFile
+from srcstacks.index.client import IndexReadError, PublishedFile
 from srcstacks.layout import Layout
-from srcstacks.provenance import Manifest, UpstreamRecord, WheelProvenance
-from srcstacks.stages import selective
-from srcstacks.stages.missing import Discovery, discover
-from srcstacks.stages.verify_upstream import upstream_problems
-from srcstacks.wheel_availability import Gap
+from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.state.provenance import Manifest, UpstreamRecord, WheelProvenance
+from srcstacks.state.wheel_availability import Gap
+from srcstacks.verify.upstream import upstream_problems
 
 SPEC = """
 [[runtimes]]
@@ -77,7 +77,7 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         target.write_bytes(item.filename.encode())
 
     monkeypatch.setattr(selective, "published_files", files)
-    monkeypatch.setattr("srcstacks.stages.verify_upstream.published_files", files)
+    monkeypatch.setattr("srcstacks.verify.upstream.published_files", files)
     monkeypatch.setattr(selective, "download_checked", download)
     return downloads
 
@@ -232,7 +232,7 @@ def test_verify_counts_an_unreadable_index_as_a_problem(
     tmp_path: Path, upstream: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = _config(tmp_path)
-    monkeypatch.setattr("srcstacks.stages.verify_upstream.published_files", unreachable)
+    monkeypatch.setattr("srcstacks.verify.upstream.published_files", unreachable)
     name = "idna-3.11-py3-none-any.whl"
     problems = upstream_problems(config, _upstream_manifest(_sha(name)), frozenset({name}))
     assert problems == [

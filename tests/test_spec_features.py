@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
+from srcstacks.build.stage import collect_requirements
 from srcstacks.errors import ConfigError, OtherPlatformWheelError
-from srcstacks.provenance import Manifest, SdistRecord, WheelProvenance
-from srcstacks.spec_rules import TARGET_PLATFORMS
-from srcstacks.stages.lock_elsewhere import check_other_platform_wheels, lock_environments
-from srcstacks.stages.wheels import collect_requirements
+from srcstacks.lock.elsewhere import check_other_platform_wheels, lock_environments
+from srcstacks.spec.config import load_config
+from srcstacks.spec.rules import TARGET_PLATFORMS
+from srcstacks.state.provenance import Manifest, SdistRecord, WheelProvenance
 from srcstacks.tools.venvstacks import _layer_metadata
 
 SPEC = """

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from srcstacks.archives.stage import _remove_stale_sboms
 from srcstacks.fsutil import sha256_file
 from srcstacks.layout import claim_dir, sbom_path
-from srcstacks.stages.archives import _remove_stale_sboms
 
 
 def write_sbom_for(archive: Path, sha256: str) -> Path:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from srcstacks.archive_reader import ArchiveContents, ElfFile
-from srcstacks.elf import ElfLinks
-from srcstacks.stages.system_deps import host_libraries, host_needs, render
+from srcstacks.deploy.system_deps import host_libraries, host_needs, render
+from srcstacks.state.archive_reader import ArchiveContents, ElfFile
+from srcstacks.state.elf import ElfLinks
 from srcstacks.tools.system_packages import Package
 
 LIBC = Package("libc6", "2.36-9", "deb")

@@ -13,9 +13,9 @@ import sys
 import tarfile
 from pathlib import Path
 
-from srcstacks.archive_reader import read_archive, record_digest
-from srcstacks.elf import read_links
 from srcstacks.sbom.system_libs import system_libraries
+from srcstacks.state.archive_reader import read_archive, record_digest
+from srcstacks.state.elf import read_links
 
 SSL_EXTENSION = Path(_ssl.__file__)
 VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"

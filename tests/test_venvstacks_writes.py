@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.archive_reader import record_digest
 from srcstacks.errors import ConfigError
+from srcstacks.state.archive_reader import record_digest
 from srcstacks.tools.venvstacks_writes import layer_files, postinstall_script
 
 SITE = "lib/python3.11/site-packages"

@@ -9,20 +9,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from srcstacks.archive_reader import read_archive
-from srcstacks.config import StackConfig, load_config
 from srcstacks.layout import Layout, sbom_path
-from srcstacks.provenance import Manifest, UpstreamRecord, WheelProvenance
 from srcstacks.sbom.document import build_document
-from srcstacks.spec_mode import BuildMode
-from srcstacks.stages.verify import Verification, _check_sources, _installed_wheels
-from srcstacks.stages.verify_mode import (
+from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.spec.mode import BuildMode
+from srcstacks.state.archive_reader import read_archive
+from srcstacks.state.provenance import Manifest, UpstreamRecord, WheelProvenance
+from srcstacks.verify.mode import (
     OriginCounts,
     mode_problems,
     origin_problems,
     sbom_mode_problems,
 )
-from srcstacks.stages.verify_sbom import check_sbom
+from srcstacks.verify.sbom import check_sbom
+from srcstacks.verify.stage import Verification, _check_sources, _installed_wheels
 from tests.test_config import SPEC, write
 from tests.test_provenance import make_wheel
 from tests.test_provenance_origin import BUILT, upstream_record

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
+from srcstacks.build.missing import Discovery, _one_line, _pins, _ProjectIndexes, render
 from srcstacks.errors import IndexServerError
-from srcstacks.stages.missing import Discovery, _one_line, _pins, _ProjectIndexes, render
-from srcstacks.wheel_availability import Gap, describe_files, render_json, render_table
+from srcstacks.spec.config import load_config
+from srcstacks.state.wheel_availability import Gap, describe_files, render_json, render_table
 
 PYOBJC = [
     "pyobjc_core-10.3.1-cp311-cp311-macosx_10_9_universal2.whl",

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.build_record import BuildEnvironment, BuildTool
-from srcstacks.elf import read_compilers
-from srcstacks.provenance import Manifest, build_tool_problems, read_manifest, write_manifest
 from srcstacks.sbom.formulation import add_formulation, environment_of, formula
-from srcstacks.wheel_evidence import read_evidence
-from srcstacks.wheel_sbom import Patch, WheelSbom, WheelSbomError, parse, render
+from srcstacks.state.build_record import BuildEnvironment, BuildTool
+from srcstacks.state.elf import read_compilers
+from srcstacks.state.provenance import Manifest, build_tool_problems, read_manifest, write_manifest
+from srcstacks.state.wheel_evidence import read_evidence
+from srcstacks.state.wheel_sbom import Patch, WheelSbom, WheelSbomError, parse, render
 from tests.test_provenance import make_wheel, publish, wheel_sbom
 
 SETUPTOOLS = BuildTool(

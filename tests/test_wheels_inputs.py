@@ -14,16 +14,17 @@ from typing import Any
 
 import pytest
 
-from srcstacks import settings as settings_module
-from srcstacks.build_jobs import building_with
-from srcstacks.build_record import BuildEnvironment
-from srcstacks.config import Overrides, StackConfig, load_config
+from srcstacks.build import inputs as build_inputs
+from srcstacks.build import stage as wheels
+from srcstacks.build.cache_check import mismatch
+from srcstacks.build.inputs import discard_stale_wheels, vanished_inputs
+from srcstacks.build.jobs import building_with
 from srcstacks.errors import ConfigError
 from srcstacks.fsutil import write_json
-from srcstacks.settings import read_settings, undefined_variant
-from srcstacks.stages import build_inputs, wheels
-from srcstacks.stages.build_inputs import discard_stale_wheels, vanished_inputs
-from srcstacks.stages.cache_check import mismatch
+from srcstacks.spec import settings as settings_module
+from srcstacks.spec.config import Overrides, StackConfig, load_config
+from srcstacks.spec.settings import read_settings, undefined_variant
+from srcstacks.state.build_record import BuildEnvironment
 from srcstacks.tools import fromager as fromager_tool
 from srcstacks.tools.cargo import find_rust_toolchain
 from tests.test_provenance import make_wheel, publish, wheel_sbom

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from srcstacks.config import load_config
-from srcstacks.stages.wheels import _compatible, collect_requirements, find_conflicts
+from srcstacks.build.stage import _compatible, collect_requirements, find_conflicts
+from srcstacks.spec.config import load_config
 
 SPEC = """
 [[runtimes]]

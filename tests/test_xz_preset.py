@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
 from srcstacks.errors import ConfigError
-from srcstacks.spec_archive import XZ_PRESET_VARIABLE
+from srcstacks.spec.archive import XZ_PRESET_VARIABLE
+from srcstacks.spec.config import load_config
 from tests.xz_header import xz_dictionary_size
 
 SPEC = """

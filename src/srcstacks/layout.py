@@ -26,7 +26,7 @@ from srcstacks.errors import OwnershipError
 from srcstacks.tools.fromager_dirs import FromagerDirs
 
 if TYPE_CHECKING:
-    from srcstacks.config import StackConfig
+    from srcstacks.spec.config import StackConfig
 
 OWNER_MARKER = ".srcstacks-owned"
 # Leftovers of interrupted atomic writes (fsutil.atomic_path, fsutil.publish_tree).

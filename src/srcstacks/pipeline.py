@@ -1,7 +1,7 @@
 """The pipeline: the stages in order, each runnable alone, one run per work dir at a time.
 
 A stage whose inputs and outputs are as its last successful run left them is skipped
-(see :mod:`srcstacks.fingerprints` and :mod:`srcstacks.stage_inputs`); ``force`` runs it.
+(see :mod:`srcstacks.state.fingerprints` and :mod:`srcstacks.stage_inputs`); ``force`` runs it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from srcstacks.config import StackConfig
+from srcstacks.archives.stage import build_archives
+from srcstacks.build.stage import build_wheels
 from srcstacks.errors import BusyError
-from srcstacks.fingerprints import (
+from srcstacks.layout import Layout, claim_dir
+from srcstacks.lock.stage import lock_layers
+from srcstacks.publish.stage import publish_wheels
+from srcstacks.reporting import Report
+from srcstacks.sbom.stage import write_sboms
+from srcstacks.spec.config import StackConfig
+from srcstacks.stage_inputs import stage_inputs, stage_outputs
+from srcstacks.state.fingerprints import (
     StageRecord,
     content_digest,
     fingerprint_of,
@@ -21,14 +29,6 @@ from srcstacks.fingerprints import (
     stamp_files,
     write_record,
 )
-from srcstacks.layout import Layout, claim_dir
-from srcstacks.reporting import Report
-from srcstacks.stage_inputs import stage_inputs, stage_outputs
-from srcstacks.stages.archives import build_archives
-from srcstacks.stages.lock import lock_layers
-from srcstacks.stages.publish import publish_wheels
-from srcstacks.stages.sbom import write_sboms
-from srcstacks.stages.wheels import build_wheels
 from srcstacks.tools.process import announce_environment
 from srcstacks.worklock import exclusive
 
@@ -53,8 +53,8 @@ def index_running(config: StackConfig, report: Report = print) -> Iterator[None]
     if config.index is None or not config.index.managed:
         yield
         return
-    from srcstacks.index_target import managed_index_name
-    from srcstacks.managed_index import managed_index
+    from srcstacks.index.managed import managed_index
+    from srcstacks.index.target import managed_index_name
 
     layout = Layout.of(config)
     with contextlib.ExitStack() as stack:
@@ -74,8 +74,8 @@ def index_running(config: StackConfig, report: Report = print) -> Iterator[None]
 
 
 def _check_running_index(config: StackConfig, report: Report) -> None:
-    from srcstacks.index_target import index_target
-    from srcstacks.private_index import check_private
+    from srcstacks.index.private import check_private
+    from srcstacks.index.target import index_target
 
     target = index_target(config)
     assert target is not None
@@ -134,7 +134,7 @@ def _run_recorded(name: str, config: StackConfig, report: Report, *, force: bool
     """Run a stage; record its fingerprint and outputs only once it succeeded.
 
     The lock, archives and sbom stages redo only the layers whose inputs changed
-    (:mod:`srcstacks.layer_fingerprints`); ``force`` makes them redo every layer.
+    (:mod:`srcstacks.state.layer_fingerprints`); ``force`` makes them redo every layer.
     """
     path = Layout.of(config).stage_fingerprints
     # Fingerprinted before the run: an input edited while the stage runs makes the

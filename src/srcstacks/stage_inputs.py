@@ -1,4 +1,4 @@
-"""What each pipeline stage reads and writes, as :mod:`srcstacks.fingerprints` sees it.
+"""What each pipeline stage reads and writes, as :mod:`srcstacks.state.fingerprints` sees it.
 
 Reads (never writes) the spec, the settings and patches folders, the launch modules,
 the installed tool versions, the runtime's origin and the files each stage leaves:
@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import srcstacks
-from srcstacks.config import Layer, RuntimeSource, StackConfig
-from srcstacks.fingerprints import files_under, path_content, tree_content
 from srcstacks.layout import ATTESTATION_SUFFIX, Layout, inside
-from srcstacks.stages.build_toolchain import (
+from srcstacks.runtime.interpreters import (
     fromager_dirs_of,
     runtime_interpreter,
     wheel_pythons,
 )
+from srcstacks.spec.config import Layer, RuntimeSource, StackConfig
+from srcstacks.state.fingerprints import files_under, path_content, tree_content
 from srcstacks.tools.toolchain import TOOLCHAINS
 
 SBOM_SUFFIX = ".cdx.json"
@@ -177,7 +177,7 @@ def stage_inputs(
     stage: str, config: StackConfig, earlier_outputs: dict[str, str]
 ) -> dict[str, Any]:
     """Everything ``stage`` reads, with ``earlier_outputs``: the earlier stages' output
-    digests by stage name (see :func:`srcstacks.fingerprints.content_digest`)."""
+    digests by stage name (see :func:`srcstacks.state.fingerprints.content_digest`)."""
     return {
         "stage": stage,
         **common_inputs(config),
@@ -217,7 +217,7 @@ def stage_outputs(stage: str, config: StackConfig) -> dict[str, Path]:
             found["index/devpi/.nodeinfo"] = layout.index_state / "devpi" / ".nodeinfo"
         return found
     if stage == "lock":
-        from srcstacks.stages.variant_spec import venvstacks_spec_dir
+        from srcstacks.spec.variants import venvstacks_spec_dir
 
         requirements = venvstacks_spec_dir(config) / "requirements"
         found = {"work/runtime.json": layout.runtime_record}

@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from srcstacks.build_plan import build_environment, read_graph
-from srcstacks.config import StackConfig, load_config
-from srcstacks.provenance import read_manifest
-from srcstacks.stages.wheels import fromager_dirs
+from srcstacks.build.plan import build_environment, read_graph
+from srcstacks.build.stage import fromager_dirs
+from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.state.provenance import read_manifest
 from tests.conftest import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.e2e

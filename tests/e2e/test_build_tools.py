@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from srcstacks.archive_reader import parse_record, record_digest
 from srcstacks.layout import sbom_path
-from srcstacks.provenance import check_wheel_dir
 from srcstacks.sbom.check import schema_problems
+from srcstacks.state.archive_reader import parse_record, record_digest
+from srcstacks.state.provenance import check_wheel_dir
+from srcstacks.state.wheel_sbom import parse, serial_of
 from srcstacks.tools.venvstacks import published_layers
-from srcstacks.wheel_sbom import parse, serial_of
 from tests.conftest import BuiltStack, run_cli
 
 pytestmark = pytest.mark.e2e

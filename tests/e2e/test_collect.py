@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
-from srcstacks.managed_index import ManagedIndex
-from srcstacks.private_index import (
+from srcstacks.index.managed import ManagedIndex
+from srcstacks.index.private import (
     PROVENANCE_PROJECT,
     Credentials,
     IndexLocation,
@@ -28,8 +27,9 @@ from srcstacks.private_index import (
     read_companion,
     upload,
 )
-from srcstacks.provenance import HostRecord, check_wheel_dir, read_manifest
-from srcstacks.stages.publish import local_platform_tag
+from srcstacks.publish.stage import local_platform_tag
+from srcstacks.spec.config import load_config
+from srcstacks.state.provenance import HostRecord, check_wheel_dir, read_manifest
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 from tests.e2e.test_private_index import credentials_env, fresh_index
 

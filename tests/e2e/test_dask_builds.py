@@ -26,24 +26,30 @@ from typing import Any
 
 import pytest
 
-from srcstacks.config import IndexSettings, StackConfig, load_config
+from srcstacks.build.cache_check import companion_record, mismatch
+from srcstacks.build.executors import dask_executor
+from srcstacks.build.executors.base import (
+    BuildContext,
+    BuildEvent,
+    BuildOutcome,
+    PackageBuild,
+    Status,
+)
+from srcstacks.build.executors.dask_executor import DaskExecutor
+from srcstacks.build.executors.dask_payload import Interpreter
 from srcstacks.errors import ConfigError, ExecutorError
-from srcstacks.executors import dask_executor
-from srcstacks.executors.base import BuildContext, BuildEvent, BuildOutcome, PackageBuild, Status
-from srcstacks.executors.dask_executor import DaskExecutor
-from srcstacks.executors.dask_payload import Interpreter
 from srcstacks.fsutil import sha256_bytes
-from srcstacks.layout import Layout
-from srcstacks.managed_index import ManagedIndex
-from srcstacks.private_index import (
+from srcstacks.index.managed import ManagedIndex
+from srcstacks.index.private import (
     PROVENANCE_PROJECT,
     IndexLocation,
     download,
     project_files,
     provenance_filename,
 )
-from srcstacks.settings import read_settings
-from srcstacks.stages.cache_check import companion_record, mismatch
+from srcstacks.layout import Layout
+from srcstacks.spec.config import IndexSettings, StackConfig, load_config
+from srcstacks.spec.settings import read_settings
 from srcstacks.tools.fromager import read_build_order
 from tests.conftest import REPO_ROOT, run_cli
 from tests.dask_cluster import Cluster

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import Overrides, load_config
+from srcstacks.spec.config import Overrides, load_config
 from srcstacks.tools.venvstacks import VENVSTACKS_MODULE
 from tests.conftest import copy_demo_stack
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
 from srcstacks.fsutil import PUBLISH_JOURNAL, interrupted_publish
+from srcstacks.spec.config import load_config
 from tests.conftest import BuiltStack, copy_built_stack, copy_demo_stack, run_cli
 
 pytestmark = pytest.mark.e2e

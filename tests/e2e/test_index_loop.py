@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from srcstacks.config import load_config
+from srcstacks.index.managed import managed_index, recorded_port
+from srcstacks.index.private import IndexLocation, project_files
 from srcstacks.layout import Layout
-from srcstacks.managed_index import managed_index, recorded_port
-from srcstacks.private_index import IndexLocation, project_files
+from srcstacks.spec.config import load_config
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 
 pytestmark = pytest.mark.e2e

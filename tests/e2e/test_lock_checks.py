@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
+from srcstacks.spec.config import load_config
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 
 pytestmark = pytest.mark.e2e

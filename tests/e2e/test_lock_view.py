@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from srcstacks.errors import StateError
-from srcstacks.managed_index import ManagedIndex
-from srcstacks.private_index import IndexLocation
-from srcstacks.provenance import Manifest, SdistRecord, WheelProvenance
-from srcstacks.stages.lock_view import published_only
+from srcstacks.index.managed import ManagedIndex
+from srcstacks.index.private import IndexLocation
+from srcstacks.lock.index_view import published_only
+from srcstacks.state.provenance import Manifest, SdistRecord, WheelProvenance
 from tests.devpi_fixtures import tiny_wheel, upload
 
 pytestmark = pytest.mark.e2e

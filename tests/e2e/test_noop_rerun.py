@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
 from srcstacks.layout import Layout
+from srcstacks.spec.config import load_config
 from srcstacks.stage_inputs import stage_outputs
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from srcstacks.config import load_config
 from srcstacks.layout import Layout
+from srcstacks.spec.config import load_config
 from tests.conftest import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.e2e

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from srcstacks.provenance import Manifest, WheelProvenance, check_wheel_dir
+from srcstacks.state.provenance import Manifest, WheelProvenance, check_wheel_dir
+from srcstacks.state.wheel_evidence import read_evidence
 from srcstacks.tools.venvstacks import published_layers
-from srcstacks.wheel_evidence import read_evidence
 from tests.conftest import BuiltStack
 from tests.xz_header import xz_dictionary_size
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.managed_index import ManagedIndex
-from srcstacks.private_index import (
+from srcstacks.index.managed import ManagedIndex
+from srcstacks.index.private import (
     PROVENANCE_PROJECT,
     Credentials,
     IndexLocation,
@@ -352,12 +352,12 @@ def test_a_fetched_wheel_is_used_only_with_matching_provenance(
 ) -> None:
     from dataclasses import replace
 
-    from srcstacks.config import load_config
+    from srcstacks.build.cache_check import check_fetched_wheels
     from srcstacks.layout import Layout
-    from srcstacks.provenance import read_manifest
-    from srcstacks.settings import read_settings
-    from srcstacks.stages.cache_check import check_fetched_wheels
-    from srcstacks.stages.publish_index import companion_record
+    from srcstacks.publish.index_upload import companion_record
+    from srcstacks.spec.config import load_config
+    from srcstacks.spec.settings import read_settings
+    from srcstacks.state.provenance import read_manifest
 
     config = load_config(publish_copy)
     dirs = Layout.of(config).fromager

@@ -26,14 +26,14 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.build_record import Crate
-from srcstacks.config import StackConfig, load_config
-from srcstacks.executors.base import PackageBuild, Status
-from srcstacks.executors.dask_executor import DaskExecutor
+from srcstacks.build.executors.base import PackageBuild, Status
+from srcstacks.build.executors.dask_executor import DaskExecutor
+from srcstacks.index.managed import ManagedIndex
+from srcstacks.index.private import IndexLocation
 from srcstacks.layout import Layout
-from srcstacks.managed_index import ManagedIndex
-from srcstacks.private_index import IndexLocation
-from srcstacks.provenance import check_wheel_dir
+from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.state.build_record import Crate
+from srcstacks.state.provenance import check_wheel_dir
 from srcstacks.tools.cargo import find_rust_toolchain
 from srcstacks.tools.fromager import read_build_order
 from srcstacks.tools.toolchain import find_interpreter

@@ -16,11 +16,11 @@ from urllib.parse import quote
 import pytest
 from packaging.utils import canonicalize_name
 
-from srcstacks.archive_reader import read_archive
-from srcstacks.config import load_config
 from srcstacks.fsutil import sha256_file
 from srcstacks.layout import Layout, build_info_path, sbom_path
 from srcstacks.sbom.check import schema_problems
+from srcstacks.spec.config import load_config
+from srcstacks.state.archive_reader import read_archive
 from srcstacks.tools.venvstacks import published_layers
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 

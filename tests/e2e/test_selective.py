@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
 from srcstacks.fsutil import sha256_file
+from srcstacks.spec.config import load_config
 from tests.conftest import REPO_ROOT
 from tests.conftest import cli_output as run_cli
 from tests.conftest import run_cli as run_cli_process

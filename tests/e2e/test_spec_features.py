@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
+from srcstacks.spec.config import load_config
 from tests.conftest import REPO_ROOT
 from tests.conftest import cli_output as run_cli
 from tests.xz_header import xz_dictionary_size

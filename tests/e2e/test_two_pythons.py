@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
 from srcstacks.layout import Layout
-from srcstacks.provenance import check_wheel_dir
+from srcstacks.spec.config import load_config
+from srcstacks.state.provenance import check_wheel_dir
 from srcstacks.tools.toolchain import find_interpreter, locked_fromager
 from tests.conftest import REPO_ROOT
 from tests.conftest import cli_output as run_cli

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import Overrides, load_config
-from srcstacks.provenance import read_manifest
+from srcstacks.spec.config import Overrides, load_config
+from srcstacks.state.provenance import read_manifest
 from tests.conftest import REPO_ROOT, BuiltStack, copy_built_stack, copy_demo_stack, run_cli
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.config import load_config
 from srcstacks.layout import sbom_path
+from srcstacks.spec.config import load_config
 from srcstacks.tools.venvstacks import published_layers
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 

@@ -31,7 +31,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cyclonedx.model.license import DisjunctiveLicense, License
 from packageurl import PackageURL
 
-from srcstacks.archive_reader import ArchiveContents, InstalledDist, read_archive
 from srcstacks.attest.dsse import open_envelope
 from srcstacks.attest.statement import SignedLayer, read_statement
 from srcstacks.errors import ArchiveError, AttestationError, SbomError
@@ -40,6 +39,7 @@ from srcstacks.layout import ATTESTATION_SUFFIX
 from srcstacks.sbom.licenses import component_licenses, conclude
 from srcstacks.sbom.links import LayerSbom, LinkedComponent, read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
+from srcstacks.state.archive_reader import ArchiveContents, InstalledDist, read_archive
 
 _ARCHIVE_SUFFIX = ".tar.xz"
 _SBOM_SUFFIX = ".cdx.json"

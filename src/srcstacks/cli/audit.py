@@ -26,9 +26,9 @@ from srcstacks.cli.common import (
     say,
     sbom_app,
 )
-from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, StackConfig, load_config
 from srcstacks.layout import Layout, remove_owned_dir
 from srcstacks.sbom.profiles import PROFILES as SBOM_PROFILES  # stdlib only: cheap
+from srcstacks.spec.config import DEFAULT_SPEC_NAME, Overrides, StackConfig, load_config
 
 
 def _built_stack(
@@ -69,8 +69,8 @@ def sbom_check_command(
     ] = None,
 ) -> None:
     """Check SBOMs: CycloneDX 1.6 schema, a standard's fields, and optionally their archives."""
-    from srcstacks.archive_reader import read_archive
     from srcstacks.sbom.check import check_document, describe_outcome
+    from srcstacks.state.archive_reader import read_archive
 
     archives = archive or []
     if archives and len(archives) != len(files):
@@ -121,8 +121,8 @@ def verify_command(
 
     def action() -> None:
         from srcstacks import pipeline
-        from srcstacks.stages.rebuild import rebuild_and_compare
-        from srcstacks.stages.verify import verify_build
+        from srcstacks.verify.rebuild import rebuild_and_compare
+        from srcstacks.verify.stage import verify_build
         from srcstacks.worklock import held_for_reading
 
         config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index, index_port)

@@ -26,7 +26,7 @@ from srcstacks.cli.common import (
     guarded,
     say,
 )
-from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
+from srcstacks.spec.config import DEFAULT_SPEC_NAME, Overrides, load_config
 
 
 @app.command("missing")
@@ -47,7 +47,7 @@ def missing_command(
     Resolves every layer with uv against the upstream index; builds nothing."""
 
     def action() -> None:
-        from srcstacks.stages.missing import discover, render
+        from srcstacks.build.missing import discover, render
 
         config = load_config(spec, Overrides(settings_dir=settings_dir))
         typer.echo(render(discover(config, say, only=platform), as_json=as_json))
@@ -76,7 +76,7 @@ def collect_command(
     """Merge wheel dirs built on other hosts into this stack's wheel dir (and its index)."""
 
     def action() -> None:
-        from srcstacks.stages.collect import run_collect, split_spec
+        from srcstacks.publish.collect import run_collect, split_spec
 
         sources, spec = split_spec(paths, Path(DEFAULT_SPEC_NAME))
         overrides = Overrides(
@@ -105,7 +105,7 @@ def system_deps_command(
     which package provides each on this machine (dpkg or rpm); prints the install line."""
 
     def action() -> None:
-        from srcstacks.stages.system_deps import deploy_needs, render
+        from srcstacks.deploy.system_deps import deploy_needs, render
         from srcstacks.worklock import held_for_reading
 
         config = load_config(spec, Overrides(variant=variant, output_dir=output_dir))

@@ -1,7 +1,7 @@
 """``srcstacks index ...``: the private package index srcstacks can run for you.
 
 Reads the stack spec (for the work dir and the variant, which names the index) and
-hands over to :mod:`srcstacks.managed_index`, imported only when a command runs.
+hands over to :mod:`srcstacks.index.managed`, imported only when a command runs.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from srcstacks.cli.common import SpecArg, VariantOpt, WorkOpt, guarded, say
-from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
 from srcstacks.layout import Layout, claim_dir
+from srcstacks.spec.config import DEFAULT_SPEC_NAME, Overrides, load_config
 
 if TYPE_CHECKING:
     from srcstacks.tools.devpi import DevpiServer
@@ -54,8 +54,8 @@ def serve_command(
     """Run a private devpi index on 127.0.0.1 until Ctrl-C; its name is the variant."""
 
     def action() -> None:
-        from srcstacks.index_target import managed_index_name
-        from srcstacks.managed_index import managed_index
+        from srcstacks.index.managed import managed_index
+        from srcstacks.index.target import managed_index_name
 
         config = load_config(spec, Overrides(variant=variant, work_dir=work_dir))
         if state_dir is None:
@@ -97,8 +97,8 @@ def reset_command(
     """Remove the managed index and every wheel on it; the next build publishes afresh."""
 
     def action() -> None:
-        from srcstacks.managed_index import reset
-        from srcstacks.stages.clean import disk_size, megabytes
+        from srcstacks.clean import disk_size, megabytes
+        from srcstacks.index.managed import reset
         from srcstacks.worklock import exclusive
 
         config = load_config(spec, Overrides(variant=variant, work_dir=work_dir))

@@ -1,8 +1,8 @@
 """``srcstacks runtime ...``: make runtime-layer interpreters outside a pipeline run.
 
 ``pack`` packs a local CPython into an ``install_only`` archive
-(:mod:`srcstacks.stages.runtime_pack`); ``build`` builds each runtime layer's CPython
-from the spec's source tarball (:mod:`srcstacks.stages.runtime_build`), as the lock
+(:mod:`srcstacks.runtime.pack`); ``build`` builds each runtime layer's CPython
+from the spec's source tarball (:mod:`srcstacks.runtime.build`), as the lock
 stage would, so the minutes of compiling can happen ahead of the first build.
 """
 
@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from srcstacks.cli.common import SpecArg, VariantOpt, WorkOpt, guarded, say
-from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, load_config
+from srcstacks.spec.config import DEFAULT_SPEC_NAME, Overrides, load_config
 
 runtime_app = typer.Typer(help="Make and inspect runtime-layer interpreters.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def runtime_pack_command(
     """Pack a local CPython (stdlib only, relocatable) as an install_only .tar.gz."""
 
     def action() -> None:
-        from srcstacks.stages.runtime_pack import pack_runtime
+        from srcstacks.runtime.pack import pack_runtime
 
         packed = pack_runtime(interpreter, output.absolute(), keep_debug_info=keep_debug_info)
         typer.echo(f"{packed.archive}")
@@ -53,7 +53,7 @@ def runtime_build_command(
     def action() -> None:
         from srcstacks.errors import ConfigError
         from srcstacks.pipeline import work_dir_held
-        from srcstacks.stages.runtime_build import build_runtime
+        from srcstacks.runtime.build import build_runtime
 
         config = load_config(spec, Overrides(variant=variant, work_dir=work_dir))
         built_here = [layer for layer, source in config.runtime_sources if source.kind == "build"]

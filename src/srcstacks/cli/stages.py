@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from srcstacks.build_jobs import building_with
+from srcstacks.build.jobs import building_with
 from srcstacks.cli.common import (
     ExecutorOpt,
     ForceOpt,
@@ -38,8 +38,8 @@ from srcstacks.cli.common import (
     say,
     sbom_app,
 )
-from srcstacks.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
-from srcstacks.spec_runtime import RUNTIME_SOURCES
+from srcstacks.spec.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
+from srcstacks.spec.runtime import RUNTIME_SOURCES
 
 
 def _stage_command(
@@ -157,7 +157,7 @@ def deploy_command(
     """Unpack the published archives into TARGET and run each layer's postinstall."""
 
     def action() -> None:
-        from srcstacks.stages.deploy import deploy, run_app
+        from srcstacks.deploy.stage import deploy, run_app
         from srcstacks.worklock import held_for_reading
 
         config = load_config(spec, Overrides(variant=variant, output_dir=output_dir))
@@ -193,7 +193,7 @@ def clean_command(
 
     def action() -> None:
         from srcstacks import pipeline
-        from srcstacks.stages.clean import clean, megabytes
+        from srcstacks.clean import clean, megabytes
 
         config = load_config(spec, Overrides(variant=variant))
         with pipeline.work_dir_held(config, say):
@@ -209,7 +209,7 @@ def variants_command(spec: SpecArg = Path(DEFAULT_SPEC_NAME)) -> None:
     """List the Fromager variants the build settings define, with their env."""
 
     def action() -> None:
-        from srcstacks.listing import list_variants
+        from srcstacks.cli.listing import list_variants
 
         config = load_config(spec)
         for variant in list_variants(config):
@@ -227,7 +227,7 @@ def patches_command(spec: SpecArg = Path(DEFAULT_SPEC_NAME), variant: VariantOpt
     """List which patch applies to which built project and version, for a variant."""
 
     def action() -> None:
-        from srcstacks.listing import list_patches
+        from srcstacks.cli.listing import list_patches
 
         config = load_config(spec, Overrides(variant=variant))
         patched, warnings = list_patches(config)

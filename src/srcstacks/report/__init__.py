@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from srcstacks.config import StackConfig
 from srcstacks.errors import OwnershipError
 from srcstacks.fsutil import atomic_write_text
 from srcstacks.report.gather import gather
 from srcstacks.report.model import VerifyOutcome
 from srcstacks.report.page import GENERATOR_META, render_page
 from srcstacks.report.verify_result import run_verify
+from srcstacks.spec.config import StackConfig
 
 
 def write_report(

@@ -1,6 +1,6 @@
 """Where each wheel came from and which build tools made it, as its provenance record says.
 
-Reads the wheel dir's ``provenance.json`` through :func:`srcstacks.provenance.read_manifest`
+Reads the wheel dir's ``provenance.json`` through :func:`srcstacks.state.provenance.read_manifest`
 (so a missing or malformed manifest is the same one-line error as in every other stage).
 From each wheel's record it takes the origin (built from source, or an upstream binary
 with its index, file URL and sha256) and the ``build_environment``: the build tools with
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srcstacks.provenance import Manifest, read_manifest
 from srcstacks.report.model import BuildTools, WheelOrigin
+from srcstacks.state.provenance import Manifest, read_manifest
 
 
 class BuildToolsIndex:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from packaging.utils import canonicalize_name
 
-from srcstacks.config import StackConfig
 from srcstacks.errors import StageOrderError
-from srcstacks.provenance import Manifest
 from srcstacks.report.model import LayerElsewhere, OtherPlatformRequirement
-from srcstacks.stages.lock_files import lock_file_path
+from srcstacks.spec.config import StackConfig
+from srcstacks.state.lock_files import lock_file_path
+from srcstacks.state.provenance import Manifest
 
 
 def layers_elsewhere(config: StackConfig) -> tuple[LayerElsewhere, ...]:

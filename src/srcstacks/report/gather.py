@@ -16,11 +16,8 @@ import json
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from srcstacks.config import StackConfig
 from srcstacks.errors import SbomError, StageOrderError
 from srcstacks.layout import Layout, sbom_path
-from srcstacks.provenance import read_manifest
-from srcstacks.records import read_build_info
 from srcstacks.report.attestation import attestation_status
 from srcstacks.report.build_tools import BuildToolsIndex
 from srcstacks.report.elsewhere import layers_elsewhere, other_platform_requirements
@@ -43,7 +40,10 @@ from srcstacks.report.sbom_reading import (
     system_library_needs,
     to_component,
 )
-from srcstacks.spec_rules import BUILD_PLATFORM
+from srcstacks.spec.config import StackConfig
+from srcstacks.spec.rules import BUILD_PLATFORM
+from srcstacks.state.provenance import read_manifest
+from srcstacks.state.records import read_build_info
 from srcstacks.tools.venvstacks import LayerMetadata, read_layer_metadata
 
 # Components drawn as boxes in their layer's column; the others are listed only.

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from srcstacks.build_record import BuildEnvironment
-from srcstacks.provenance import UpstreamRecord
+from srcstacks.state.build_record import BuildEnvironment
+from srcstacks.state.provenance import UpstreamRecord
 
 # What a component is to its layer, as the page names it.
 DISTRIBUTION = "distribution"

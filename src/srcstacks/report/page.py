@@ -24,7 +24,7 @@ from srcstacks.report.model import (
     VerifyOutcome,
 )
 from srcstacks.report.style import CSS
-from srcstacks.spec_mode import SELECTIVE
+from srcstacks.spec.mode import SELECTIVE
 
 NOT_RECORDED_TEXT = "not recorded"
 # A table cell: one line, or a line and the details shown in smaller type below it.

@@ -3,7 +3,7 @@
 ``srcstacks verify`` records no result file (it must run on a read-only copy of the
 outputs, so it writes nothing), and a result recorded earlier could be stale by the
 time the report is read. So the report runs the same read-only checks
-(:func:`srcstacks.stages.verify.verify_build`, without ``--rebuild``) under the same
+(:func:`srcstacks.verify.stage.verify_build`, without ``--rebuild``) under the same
 shared lock and with the same managed index as ``srcstacks verify``, and shows what
 they found. ``--no-verify`` leaves them out and the page says so. Machine folders in
 the messages become ``<stack dir>``, ``<work dir>``, ... so the page names no machine
@@ -12,15 +12,15 @@ path and its bytes do not depend on where the stack lies.
 
 from __future__ import annotations
 
-from srcstacks.config import StackConfig
 from srcstacks.report.model import VerifyOutcome
 from srcstacks.reporting import Report
+from srcstacks.spec.config import StackConfig
 
 
 def run_verify(config: StackConfig, say: Report) -> VerifyOutcome:
     """Run verify's checks on ``config``'s outputs; its problems, made portable."""
     from srcstacks import pipeline
-    from srcstacks.stages.verify import verify_build
+    from srcstacks.verify.stage import verify_build
     from srcstacks.worklock import held_for_reading
 
     said: list[str] = []

@@ -9,5 +9,5 @@
 - :mod:`.document`: the whole document for one layer archive;
 - :mod:`.check`: ``srcstacks sbom check``, schema and minimum elements.
 
-The stage that reads the archives and writes the files is :mod:`srcstacks.stages.sbom`.
+The stage that reads the archives and writes the files is :mod:`srcstacks.sbom.stage`.
 """

@@ -29,13 +29,13 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from srcstacks.archive_reader import ArchiveContents
 from srcstacks.sbom.profiles import (
     PROFILES,
     STANDARDS,
     Missing,
     problems_by_profile,
 )
+from srcstacks.state.archive_reader import ArchiveContents
 
 _SCHEMA_ERRORS_SHOWN = 10
 _SCHEMA_MESSAGE_LIMIT = 200

@@ -36,13 +36,13 @@ from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
 from cyclonedx.model.license import LicenseAcknowledgement
 from packageurl import PackageURL
 
-from srcstacks.archive_reader import InstalledDist
-from srcstacks.build_record import BuildEnvironment
-from srcstacks.config import LayerKind, SbomParty, SbomSettings
-from srcstacks.provenance import SdistRecord, WheelProvenance
 from srcstacks.sbom.licenses import LicenseFile, as_license, component_licenses, conclude
 from srcstacks.sbom.metadata import DistMetadata
 from srcstacks.sbom.upstream import distribution_reference, upstream_supplier
+from srcstacks.spec.config import LayerKind, SbomParty, SbomSettings
+from srcstacks.state.archive_reader import InstalledDist
+from srcstacks.state.build_record import BuildEnvironment
+from srcstacks.state.provenance import SdistRecord, WheelProvenance
 
 # Why these types: an application layer is an application; a framework layer is a
 # framework its applications run on; the runtime layer is a platform ("a runtime

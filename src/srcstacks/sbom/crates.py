@@ -1,8 +1,8 @@
 """The Rust crates compiled into a wheel, as CycloneDX components nested in the wheel's own.
 
 Plain JSON, no file access, no cyclonedx import (Fromager's process writes the SBOM
-inside each wheel with it, :mod:`srcstacks.wheel_sbom`). Each crate of a
-:class:`~srcstacks.build_record.Crate` record becomes a ``library`` component nested in
+inside each wheel with it, :mod:`srcstacks.state.wheel_sbom`). Each crate of a
+:class:`~srcstacks.state.build_record.Crate` record becomes a ``library`` component nested in
 the distribution's component (CycloneDX ``components`` of a component: code that is part
 of it): name, version, ``pkg:cargo`` purl, the SHA-256 its ``Cargo.lock`` pins, its
 declared licence, and the registry it came from. Dependency entries give the
@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from srcstacks.build_record import Crate
+from srcstacks.state.build_record import Crate
 
 NS = "srcstacks"
 CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"

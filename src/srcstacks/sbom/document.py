@@ -1,6 +1,6 @@
 """One layer archive's CycloneDX 1.6 document, from inputs already read from disk.
 
-No file access here: :mod:`srcstacks.stages.sbom` gathers the inputs, this module turns
+No file access here: :mod:`srcstacks.sbom.stage` gathers the inputs, this module turns
 them into JSON text. Same inputs, same bytes: the serial number is derived from the
 archive's sha256, the timestamp is an input, every bom-ref is explicit, and the library
 sorts every list it writes.
@@ -24,9 +24,6 @@ from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
 
-from srcstacks.build_record import Crate
-from srcstacks.config import SbomSettings
-from srcstacks.records import RuntimeRecord
 from srcstacks.sbom import components as parts
 from srcstacks.sbom import links
 from srcstacks.sbom.crates import add_crates
@@ -40,6 +37,9 @@ from srcstacks.sbom.identity import (
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
 from srcstacks.sbom.runtime import runtime_component
+from srcstacks.spec.config import SbomSettings
+from srcstacks.state.build_record import Crate
+from srcstacks.state.records import RuntimeRecord
 
 _TOP_LEVEL_ORDER = (
     "$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",

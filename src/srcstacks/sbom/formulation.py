@@ -2,7 +2,7 @@
 
 cyclonedx-python-lib 11 has no model for ``formulation``, so this module writes it as
 plain JSON, added to a finished document (:func:`add_formulation`, called by
-:mod:`.document` for a layer's SBOM; :mod:`srcstacks.wheel_sbom` for the SBOM inside a
+:mod:`.document` for a layer's SBOM; :mod:`srcstacks.state.wheel_sbom` for the SBOM inside a
 wheel). No file access. One formula per built wheel:
 
 - ``components``: each build tool as the wheel installed in its build environment
@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from srcstacks.build_record import BuildEnvironment, BuildTool
+from srcstacks.state.build_record import BuildEnvironment, BuildTool
 
 NS = "srcstacks"
 _VERSION = re.compile(r"(\d+(?:\.\d+)+)")

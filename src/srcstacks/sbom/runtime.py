@@ -29,9 +29,7 @@ from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
 from cyclonedx.model.license import DisjunctiveLicense, License, LicenseAcknowledgement
 from packageurl import PackageURL
 
-from srcstacks.config import SbomParty
-from srcstacks.records import BundledLibrary, CPythonBuild, RuntimeRecord, SystemLibrary
-from srcstacks.runtime_contents import project_of
+from srcstacks.runtime.contents import project_of
 from srcstacks.sbom.components import (
     NS,
     bsi_properties,
@@ -43,6 +41,8 @@ from srcstacks.sbom.components import (
     properties_of,
 )
 from srcstacks.sbom.profiles import SYSTEM_LIBRARY_PACKAGE, SYSTEM_LIBRARY_SONAME
+from srcstacks.spec.config import SbomParty
+from srcstacks.state.records import BundledLibrary, CPythonBuild, RuntimeRecord, SystemLibrary
 
 # What vulnerability scanners (NVD's dictionary) match these projects by.
 PYTHON_CPE = "cpe:2.3:a:python:python:{version}:*:*:*:*:*:*:*"

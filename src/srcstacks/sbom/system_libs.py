@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from srcstacks.archive_reader import ArchiveContents, parse_record
+from srcstacks.state.archive_reader import ArchiveContents, parse_record
 
 
 def held_libraries(contents: ArchiveContents) -> set[str]:

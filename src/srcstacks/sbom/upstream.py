@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, XsUri
 from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
 
-from srcstacks.provenance import UpstreamRecord
 from srcstacks.sbom.metadata import DistMetadata
+from srcstacks.state.provenance import UpstreamRecord
 
 # Index roots whose operator has a name of its own.
 _KNOWN_INDEXES = {"pypi.org": "PyPI", "test.pypi.org": "TestPyPI"}

@@ -14,7 +14,7 @@ exists. Reads:
 - the build's environment variables from the build settings and srcstacks' own compiler
   variables, with this machine's paths replaced by fixed names.
 
-Writes nothing; :mod:`srcstacks.wheel_sbom` turns the result into the wheel's SBOM.
+Writes nothing; :mod:`srcstacks.state.wheel_sbom` turns the result into the wheel's SBOM.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from srcstacks.build_record import REQUIREMENT_TYPES, BuildEnvironment, BuildTool
-from srcstacks.elf import ELF_MAGIC, read_compilers
+from srcstacks.state.build_record import REQUIREMENT_TYPES, BuildEnvironment, BuildTool
+from srcstacks.state.elf import ELF_MAGIC, read_compilers
 
 # Variables Fromager sets for every build from the machine (CPU count, the build
 # environment's own paths): not build settings, and not the same from machine to machine.

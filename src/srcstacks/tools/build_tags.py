@@ -10,7 +10,7 @@ a digest of them, after an underscore:
 
 The same inputs always give the same tag, so a rebuild is still bit for bit, and going
 back to an earlier patch names (and fetches) the earlier wheel again. The digest covers
-what :func:`srcstacks.stages.build_inputs.inputs_of` records: the variant, each patch
+what :func:`srcstacks.build.inputs.inputs_of` records: the variant, each patch
 that applies to that version (name and sha256), the settings file's sha256. A project
 with neither keeps Fromager's tag alone. A tag's order means nothing to srcstacks: a
 lock takes the wheel this stack published, whatever other builds an index holds.
@@ -28,7 +28,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from srcstacks.fsutil import sha256_file
-from srcstacks.patches import applicable_patches
+from srcstacks.spec.patches import applicable_patches
 
 DIGEST_LENGTH = 8  # hex digits: enough to tell a project version's few builds apart
 

@@ -8,7 +8,7 @@ What cargo says when a build fails is read by :mod:`srcstacks.tools.cargo_errors
 
 Runs in srcstacks (:func:`find_rust_toolchain`, :func:`rust_build_env`) and inside
 Fromager's process (:func:`crates_in`, from the wheel SBOM hook), so it imports nothing
-of srcstacks but :mod:`srcstacks.build_record`.
+of srcstacks but :mod:`srcstacks.state.build_record`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcstacks.build_record import Crate
+from srcstacks.state.build_record import Crate
 
 # Fromager's vendoring writes this source name into the tree's .cargo/config.toml.
 VENDORED_SOURCE = "vendored-sources"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srcstacks.errors import PatchFailedError, RuntimeBuildError, ToolError, ToolStartError
-from srcstacks.patches import PATCH_COMMAND
+from srcstacks.spec.patches import PATCH_COMMAND
 from srcstacks.tools.compile_errors import build_failure_cause
 from srcstacks.tools.process import run_logged, run_probe, tool_env
 

@@ -2,7 +2,7 @@
 
 Fromager applies a package's patches to the unpacked sdist, then vendors its crates
 (``cargo vendor`` into ``vendor/``). A patch whose files lie in a ``vendor/<crate>/``
-folder (:func:`srcstacks.patches.vendored_crate_dir`), made against a prepared source
+folder (:func:`srcstacks.spec.patches.vendored_crate_dir`), made against a prepared source
 tree, has nothing to apply to at that point. :mod:`fromager_main` sets such a patch
 aside when Fromager applies the patches (:func:`defers`, :func:`defer`) and applies it
 right after the crates are vendored and checked against ``Cargo.lock``
@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from srcstacks.fsutil import sha256_file
-from srcstacks.patches import VENDOR_DIR, patch_targets, vendored_crate_dir
+from srcstacks.spec.patches import VENDOR_DIR, patch_targets, vendored_crate_dir
 
 _CHECKSUMS = ".cargo-checksum.json"
 # What ``cargo vendor`` reads: a patch changing one of them must apply before it runs.

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from srcstacks.errors import ConfigError, IndexServerError, ToolStartError
+from srcstacks.index.private import opener_for
 from srcstacks.layout import remove_tree
-from srcstacks.private_index import opener_for
 from srcstacks.tools.process import (
     die_with_parent,
     last_error_line,

@@ -28,7 +28,7 @@ from srcstacks.errors import (
 )
 from srcstacks.fsutil import atomic_write_text
 from srcstacks.layout import remove_file
-from srcstacks.records import read_json_state
+from srcstacks.state.records import read_json_state
 from srcstacks.tools.build_probe import USER_HOME_VARIABLE
 from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
 from srcstacks.tools.cargo_errors import cargo_failure

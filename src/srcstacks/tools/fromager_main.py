@@ -59,7 +59,7 @@ import fromager.packagesettings as packagesettings
 import fromager.sources as sources
 import fromager.vendor_rust as vendor_rust
 
-from srcstacks.patches import PATCH_COMMAND
+from srcstacks.spec.patches import PATCH_COMMAND
 from srcstacks.tools import build_tags, cargo, crate_patches, fromager_events
 from srcstacks.tools.wheel_sbom_hook import HOOKED_METHOD, write_wheel_sbom
 

@@ -1,7 +1,7 @@
 """venvstacks' command line, with one change: a runtime seeded in its build dir is used as is.
 
 srcstacks seeds local, packed and built runtimes into venvstacks' build dir as
-``cpython@X.Y.Z/`` (see :mod:`srcstacks.stages.runtime`). venvstacks 0.8.0b2 uses such a
+``cpython@X.Y.Z/`` (see :mod:`srcstacks.runtime.prepare`). venvstacks 0.8.0b2 uses such a
 folder, but only after looking the version up in pbs-installer's table of
 python-build-standalone releases, so a CPython version that project never released
 (3.11.2, which ``source = "build"`` makes from Debian's copy of the tarball) fails with
@@ -13,7 +13,7 @@ gives ``uv lock`` a universal resolution unless the spec sets ``[tool.uv]
 environments``, so a Linux-only stack failed on click's ``colorama;
 platform_system == 'Windows'``, which no Linux host builds. Each layer's lock project
 (the ``pyproject.toml`` venvstacks writes for ``uv lock``) gets the ``environments`` of
-its ``platforms`` (:func:`srcstacks.spec_rules.environment_markers`), unless the spec
+its ``platforms`` (:func:`srcstacks.spec.rules.environment_markers`), unless the spec
 sets its own; a layer targeting all six gets none (a universal lock, as before).
 
 With a private index, the locks name no index server (:mod:`srcstacks.tools.pylock_urls`):
@@ -26,7 +26,7 @@ seconds), which :func:`srcstacks.tools.venvstacks.progress_filter` turns into pr
 venvstacks 0.8.0b2 compresses at xz's default preset, with no option to change it; the
 preset the spec sets (``xz_preset``, in ``SRCSTACKS_XZ_PRESET``) is handed to the
 ``tarfile.open`` that venvstacks' archiver (``pack_venv._make_tar_archive``) calls
-(see :mod:`srcstacks.spec_archive`).
+(see :mod:`srcstacks.spec.archive`).
 
 Started as ``<python> -m srcstacks.tools.venvstacks_main ARGS`` in place of
 ``-m venvstacks``. It wraps private functions of the pinned venvstacks release; a
@@ -48,8 +48,8 @@ import venvstacks.pack_venv as pack_venv
 import venvstacks.stacks as stacks
 from venvstacks.cli import main
 
-from srcstacks.spec_archive import DEFAULT_XZ_PRESET, XZ_PRESET_VARIABLE
-from srcstacks.spec_rules import environment_markers
+from srcstacks.spec.archive import DEFAULT_XZ_PRESET, XZ_PRESET_VARIABLE
+from srcstacks.spec.rules import environment_markers
 from srcstacks.tools import pylock_urls
 from srcstacks.tools.venvstacks import ARCHIVED, ARCHIVING
 

@@ -13,7 +13,7 @@ what it would write there:
   (its source filter drops ``__pycache__`` and the like).
 
 Every one of them can run code on a deploy host, so ``verify`` compares each by content
-with what is regenerated here (:mod:`srcstacks.accounting`), never with the hashes in the
+with what is regenerated here (:mod:`srcstacks.verify.accounting`), never with the hashes in the
 archive's own metadata, which whoever edits the archive can edit too. What the
 regeneration names depends only on the spec, its module files and this venvstacks.
 """
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from srcstacks.archive_reader import record_digest
 from srcstacks.errors import ConfigError
+from srcstacks.state.archive_reader import record_digest
 
 _LAYER_CONFIG = "share/venv/metadata/venvstacks_layer.json"
 # What venvstacks writes into every layer, a runtime layer included.

@@ -3,7 +3,7 @@
 :mod:`fromager_main` wraps Fromager's ``overrides.find_and_invoke`` so that, when
 Fromager asks for a package's ``add_extra_metadata_to_wheels`` (with the wheel unpacked
 and its ``.dist-info`` folder in hand, before ``wheel pack`` writes ``RECORD``), this
-module writes ``<dist-info>/sboms/<name>.cdx.json`` (:mod:`srcstacks.wheel_sbom`) from
+module writes ``<dist-info>/sboms/<name>.cdx.json`` (:mod:`srcstacks.state.wheel_sbom`) from
 what :mod:`build_probe` reads, and for a Rust extension (a source tree whose crates
 Fromager vendored) the rustc and cargo on PATH and the crates ``cargo metadata`` says
 the build compiled (:mod:`srcstacks.tools.cargo`), each with the stack's patches that
@@ -28,13 +28,13 @@ from packaging.utils import (
     parse_sdist_filename,
 )
 
-from srcstacks.build_record import BuildEnvironment, Crate
 from srcstacks.fsutil import sha256_file
-from srcstacks.patches import applicable_patches
+from srcstacks.spec.patches import applicable_patches
+from srcstacks.state.build_record import BuildEnvironment, Crate
+from srcstacks.state.wheel_sbom import SBOM_FOLDER, Patch, WheelSbom, render
 from srcstacks.tools.build_probe import ProbeError, WheelServer, machine_paths, probe
 from srcstacks.tools.cargo import CargoError, crates_in, find_rust_toolchain, vendored_roots
 from srcstacks.tools.crate_patches import patched_crates
-from srcstacks.wheel_sbom import SBOM_FOLDER, Patch, WheelSbom, render
 
 HOOKED_METHOD = "add_extra_metadata_to_wheels"
 _DEFAULT_SOURCE_DATE_EPOCH = "315532800"  # as tools.fromager, which Fromager never imports

@@ -1,0 +1,1 @@
+"""Stage 4, ``srcstacks archives``: the layer archives built with venvstacks."""

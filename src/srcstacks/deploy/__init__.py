@@ -1,0 +1,1 @@
+"""``srcstacks deploy`` and ``system-deps``: the archives on a deploy host."""
