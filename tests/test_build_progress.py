@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from srcstacks.build.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
-from srcstacks.build.progress import BuildProgress, TimedWheel, duration, slowest_table
+from srcstacks.build.progress import BuildProgress, TimedWheel, slowest_table
+from srcstacks.reporting import duration
 from srcstacks.tools.fromager import activity_of
 
 # --- live progress ----------------------------------------------------------------------

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from srcstacks.errors import ConfigError
-from srcstacks.sbom.crates import add_crates, crate_dependencies, crates_of
-from srcstacks.sbom.formulation import environment_of, formula
 from srcstacks.spec.cargo import CargoSource, parse_cargo_table
 from srcstacks.state.build_record import BuildEnvironment, Crate
 from srcstacks.state.provenance import SdistRecord, WheelProvenance
+from srcstacks.state.sbom_crates import add_crates, crate_dependencies, crates_of
+from srcstacks.state.sbom_formulation import environment_of, formula
 from srcstacks.state.wheel_sbom import WheelSbom, parse, render
 from srcstacks.tools.cargo import (
     RustToolchain,

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.build.wheel_records import with_build_host
 from srcstacks.errors import CollectError
 from srcstacks.fsutil import sha256_file
 from srcstacks.layout import Layout
 from srcstacks.publish.collect import collect, split_spec
-from srcstacks.publish.stage import with_build_host
 from srcstacks.spec.config import StackConfig, load_config
 from srcstacks.state.provenance import (
     HostRecord,

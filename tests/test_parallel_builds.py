@@ -36,10 +36,10 @@ from srcstacks.build.plan import (
     ready_builds,
     wheel_checker,
 )
+from srcstacks.build.run_summary import Action, RunFacts, outcome_facts, summarize
 from srcstacks.errors import ConfigError, StateError
 from srcstacks.spec.config import load_config
 from srcstacks.stage_inputs import stage_inputs
-from srcstacks.state.run_summary import Action, RunFacts, outcome_facts, summarize
 from tests.conftest import copy_demo_stack, run_cli
 
 # --- the options ----------------------------------------------------------------------

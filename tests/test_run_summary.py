@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.build.run_summary import Action, RunRecorder, read_events, summarize
 from srcstacks.layout import Layout
-from srcstacks.state.run_summary import Action, RunRecorder, read_events, summarize
 from srcstacks.tools.fromager import BuildOrderEntry, events_path
 
 EVENTS = Path(__file__).parent / "fixtures" / "fromager_events"
@@ -180,7 +180,7 @@ def test_recorder_writes_sorted_json_and_ignores_an_earlier_runs_build_order(
 
 
 def test_a_stack_of_two_pythons_lists_each_compiled_wheel_once_per_python() -> None:
-    from srcstacks.state.run_summary import RunSummary, SummaryEntry, merged
+    from srcstacks.build.run_summary import RunSummary, SummaryEntry, merged
 
     first = RunSummary("cpu", (
         SummaryEntry("markupsafe", "3.0.4", Action.BUILT, 3, "local", "3.11"),

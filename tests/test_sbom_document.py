@@ -24,13 +24,13 @@ from srcstacks.sbom.document import (
     LowerLayer,
     build_document,
 )
-from srcstacks.sbom.identity import serial_problem
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.spec.config import LayerKind, SbomParty, SbomSettings
 from srcstacks.state.archive_reader import InstalledDist, read_archive
 from srcstacks.state.provenance import PatchRecord, SdistRecord, WheelProvenance
 from srcstacks.state.records import RuntimeRecord
+from srcstacks.state.sbom_identity import serial_problem
 
 SETTINGS = SbomSettings(supplier=SbomParty("ACME builds"))
 PATCH = b"--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n"

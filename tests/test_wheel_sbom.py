@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.sbom.formulation import add_formulation, environment_of, formula
 from srcstacks.state.build_record import BuildEnvironment, BuildTool
 from srcstacks.state.elf import read_compilers
 from srcstacks.state.provenance import Manifest, build_tool_problems, read_manifest, write_manifest
+from srcstacks.state.sbom_formulation import add_formulation, environment_of, formula
 from srcstacks.state.wheel_evidence import read_evidence
 from srcstacks.state.wheel_sbom import Patch, WheelSbom, WheelSbomError, parse, render
 from tests.test_provenance import make_wheel, publish, wheel_sbom

@@ -7,17 +7,17 @@ A stage whose inputs and outputs are as its last successful run left them is ski
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from srcstacks.archives.stage import build_archives
 from srcstacks.build.stage import build_wheels
-from srcstacks.errors import BusyError
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
 from srcstacks.lock.stage import lock_layers
 from srcstacks.publish.stage import publish_wheels
 from srcstacks.reporting import Report
+from srcstacks.run_context import index_running, work_dir_held
 from srcstacks.sbom.stage import write_sboms
 from srcstacks.spec.config import StackConfig
 from srcstacks.stage_inputs import stage_inputs, stage_outputs
@@ -30,7 +30,6 @@ from srcstacks.state.fingerprints import (
     write_record,
 )
 from srcstacks.tools.process import announce_environment
-from srcstacks.worklock import exclusive
 
 Stage = Callable[..., Any]  # (config, report), and force= for LAYERED_STAGES
 
@@ -45,50 +44,6 @@ STAGES: dict[str, Stage] = {
 
 # Stages that work layer by layer and take ``force`` (redo every layer).
 LAYERED_STAGES = frozenset({"lock", "archives", "sbom"})
-
-
-@contextlib.contextmanager
-def index_running(config: StackConfig, report: Report = print) -> Iterator[None]:
-    """Run the managed index for the length of the block, if the stack has one."""
-    if config.index is None or not config.index.managed:
-        yield
-        return
-    from srcstacks.index.managed import managed_index
-    from srcstacks.index.target import managed_index_name
-
-    layout = Layout.of(config)
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(
-                managed_index(
-                    layout.index_state,
-                    port=config.index.port,
-                    index_name=managed_index_name(config),
-                    report=report,
-                )
-            )
-        except BusyError:
-            # 'srcstacks index serve' already runs this index: use it as it is.
-            _check_running_index(config, report)
-        yield
-
-
-def _check_running_index(config: StackConfig, report: Report) -> None:
-    from srcstacks.index.private import check_private
-    from srcstacks.index.target import index_target
-
-    target = index_target(config)
-    assert target is not None
-    check_private(target.location)
-    report(f"using the managed index already running at {target.location.base_url}")
-
-
-@contextlib.contextmanager
-def work_dir_held(config: StackConfig, report: Report = print) -> Iterator[None]:
-    """Claim the work dir for srcstacks (see :mod:`layout`) and hold its lock."""
-    claim_dir(config.work_dir, "work dir")
-    with exclusive(config.work_dir, report):
-        yield
 
 
 def run_stage(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.build.wheel_records import local_platform_tag
 from srcstacks.index.managed import ManagedIndex
 from srcstacks.index.private import (
     PROVENANCE_PROJECT,
@@ -27,7 +28,6 @@ from srcstacks.index.private import (
     read_companion,
     upload,
 )
-from srcstacks.publish.stage import local_platform_tag
 from srcstacks.spec.config import load_config
 from srcstacks.state.provenance import HostRecord, check_wheel_dir, read_manifest
 from tests.conftest import BuiltStack, copy_built_stack, run_cli

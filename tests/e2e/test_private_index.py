@@ -353,8 +353,8 @@ def test_a_fetched_wheel_is_used_only_with_matching_provenance(
     from dataclasses import replace
 
     from srcstacks.build.cache_check import check_fetched_wheels
+    from srcstacks.build.wheel_records import companion_for
     from srcstacks.layout import Layout
-    from srcstacks.publish.index_upload import companion_record
     from srcstacks.spec.config import load_config
     from srcstacks.spec.settings import read_settings
     from srcstacks.state.provenance import read_manifest
@@ -385,7 +385,7 @@ def test_a_fetched_wheel_is_used_only_with_matching_provenance(
             )  # fmt: skip
         return url
 
-    good = companion_record(config, settings, record)
+    good = companion_for(config, settings, record)
     assert check(index_with("cache-good", good)) == []
     assert idna.exists()
 
@@ -399,6 +399,6 @@ def test_a_fetched_wheel_is_used_only_with_matching_provenance(
 
     assert record.sdist is not None
     other_sdist = replace(record, sdist=replace(record.sdist, sha256="1" * 64))
-    tampered = companion_record(config, settings, other_sdist)
+    tampered = companion_for(config, settings, other_sdist)
     assert check(index_with("cache-sdist", tampered)) == ["idna"]
     assert "differs from the one https://pypi.org/simple/ publishes" in lines[-1]

@@ -13,16 +13,14 @@ archive, its venvstacks metadata and, for a runtime layer, its file list.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from srcstacks.errors import StateError
-from srcstacks.layout import Layout, inside, stack_manifest_path
+from srcstacks.layout import inside, stack_manifest_path
 from srcstacks.lock.plan import lock_folder
-from srcstacks.runtime.prepare import prepare_runtimes
 from srcstacks.spec.config import Layer, StackConfig
 from srcstacks.stage_inputs import common_inputs, runtime_inputs
 from srcstacks.state.fingerprints import files_under
@@ -35,7 +33,6 @@ from srcstacks.state.layer_fingerprints import (
     stale_reasons,
 )
 from srcstacks.state.lock_files import lock_file_path, read_layer_lock
-from srcstacks.state.records import RuntimeRecord, read_runtime_records
 from srcstacks.state.runtime_files import published_list_path
 
 _CATEGORIES = {"runtime": "runtimes", "framework": "frameworks", "application": "applications"}
@@ -145,30 +142,3 @@ def merged_manifest(
         layers[_CATEGORIES[layer.kind]].append(entry)
     # As venvstacks writes it (json.dumps, indent 2, sorted keys, a final newline).
     return json.dumps({"layers": layers}, indent=2, sort_keys=True) + "\n"
-
-
-def runtimes_for(
-    config: StackConfig, redone: Collection[str], report: Callable[[str], None]
-) -> list[RuntimeRecord]:
-    """The runtime records, preparing (packing, seeding) the runtime only when needed.
-
-    venvstacks makes a runtime layer's environment from the seeded interpreter only
-    when that layer is redone (its environment is then made anew) or the environment
-    is missing. Otherwise the runtime's source is unchanged (it is an input of every
-    layer) and its records are the ones the last preparation wrote (``runtime.json``).
-    """
-    layout = Layout.of(config)
-    runtimes = config.layers_of("runtime")
-    in_place = all(
-        layer.env_name not in redone
-        and layout.layer_env(layer.env_name).is_dir()
-        and layout.seeded_runtime(str(layer.python_implementation)).is_dir()
-        for layer in runtimes
-    )
-    try:
-        records = read_runtime_records(layout.runtime_record) if in_place else []
-    except StateError:
-        records = []
-    if in_place and {record.layer for record in records} == {layer.name for layer in runtimes}:
-        return records
-    return prepare_runtimes(config, report)

@@ -25,7 +25,6 @@ from srcstacks.archives.plan import (
     merged_manifest,
     published_entries,
     read_published_manifest,
-    runtimes_for,
 )
 from srcstacks.errors import PublishError, SrcstacksError
 from srcstacks.fsutil import (
@@ -50,6 +49,7 @@ from srcstacks.runtime.prepare import (
     discard_layer_envs,
     prepare_runtimes,
     runtime_env,
+    runtimes_for,
     with_bundled_code,
 )
 from srcstacks.spec.archive import XZ_PRESET_VARIABLE

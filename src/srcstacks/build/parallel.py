@@ -32,9 +32,9 @@ from srcstacks.build.executors.base import (
 )
 from srcstacks.build.plan import Graph, plan_builds, read_graph, wheel_checker
 from srcstacks.build.progress import BuildProgress
+from srcstacks.build.run_summary import Action, RunFacts, RunRecorder
 from srcstacks.errors import BuildError, ConstraintsConflictError
 from srcstacks.reporting import Report
-from srcstacks.state.run_summary import Action, RunFacts, RunRecorder
 
 # bootstrap(log path, skip_constraints, sdist_only)
 Bootstrap = Callable[[Path, bool, bool], None]

@@ -24,19 +24,9 @@ from typing import Any
 
 from srcstacks import live_output
 from srcstacks.build.executors.base import BuildEvent, Key, Status
-from srcstacks.reporting import Report
+from srcstacks.reporting import Report, duration
 
 HEARTBEAT_SECONDS = 30.0
-
-
-def duration(seconds: float) -> str:
-    """``7s``, ``2m05s``, ``1h02m``: short and unambiguous."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 def _name(key: Key) -> str:

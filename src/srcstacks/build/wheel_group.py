@@ -28,6 +28,7 @@ from srcstacks.build.inputs import (
 from srcstacks.build.parallel import build_in_parallel, on_terminal, retrying_conflicts
 from srcstacks.build.progress import BuildProgress, TimedWheel, slowest_table
 from srcstacks.build.run_logs import keep_run_logs
+from srcstacks.build.run_summary import RunRecorder, RunSummary
 from srcstacks.fsutil import atomic_copy, atomic_write_text, sha256_file
 from srcstacks.index.private import IndexLocation
 from srcstacks.index.target import IndexTarget
@@ -37,7 +38,6 @@ from srcstacks.runtime.interpreters import BuildGroup
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.platforms import build_platform, platform_tags, wheel_fits
 from srcstacks.spec.settings import Settings
-from srcstacks.state.run_summary import RunRecorder, RunSummary
 from srcstacks.tools import fromager
 from srcstacks.tools.cargo import cargo_config
 from srcstacks.tools.fromager_dirs import FromagerDirs

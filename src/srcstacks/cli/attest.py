@@ -53,8 +53,8 @@ def audit_command(
     """
 
     def action() -> None:
-        from srcstacks.attest.audit import audit
         from srcstacks.attest.keys import key_id, read_public_key
+        from srcstacks.verify.audit import audit
 
         if not folder.is_dir():
             fail(f"{folder}: not a folder")

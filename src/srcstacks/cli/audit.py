@@ -120,15 +120,17 @@ def verify_command(
     """Check that every archive holds only published, unmodified wheels with provenance."""
 
     def action() -> None:
-        from srcstacks import pipeline
+        from srcstacks import run_context
         from srcstacks.verify.rebuild import rebuild_and_compare
         from srcstacks.verify.stage import verify_build
         from srcstacks.worklock import held_for_reading
 
         config = _built_stack(spec, variant, wheel_dir, output_dir, index, no_index, index_port)
         # Verify alone only reads (it works on a read-only copy); a rebuild writes.
-        held = pipeline.work_dir_held(config, say) if rebuild else held_for_reading(config.work_dir)
-        with held, pipeline.index_running(config, say):
+        held = (
+            run_context.work_dir_held(config, say) if rebuild else held_for_reading(config.work_dir)
+        )
+        with held, run_context.index_running(config, say):
             result = verify_build(config, say)
             for problem in result.problems:
                 typer.echo(f"MISMATCH {problem}")

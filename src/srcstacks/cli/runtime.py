@@ -52,7 +52,7 @@ def runtime_build_command(
 
     def action() -> None:
         from srcstacks.errors import ConfigError
-        from srcstacks.pipeline import work_dir_held
+        from srcstacks.run_context import work_dir_held
         from srcstacks.runtime.build import build_runtime
 
         config = load_config(spec, Overrides(variant=variant, work_dir=work_dir))

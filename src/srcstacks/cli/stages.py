@@ -192,11 +192,11 @@ def clean_command(
     a kept rebuild); never the published wheels, archives, SBOMs, locks or logs."""
 
     def action() -> None:
-        from srcstacks import pipeline
+        from srcstacks import run_context
         from srcstacks.clean import clean, megabytes
 
         config = load_config(spec, Overrides(variant=variant))
-        with pipeline.work_dir_held(config, say):
+        with run_context.work_dir_held(config, say):
             removed = clean(config, say, everything=everything)
         freed = megabytes(sum(item.size for item in removed))
         typer.echo(f"cleaned: {len(removed)} folder(s) and file(s) removed, {freed} freed")

@@ -26,7 +26,7 @@ import secrets
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -34,6 +34,7 @@ from packaging.utils import canonicalize_name
 
 from srcstacks.errors import PrivateIndexError, PublishError
 from srcstacks.fsutil import dump_json, sha256_bytes
+from srcstacks.state.provenance import UPSTREAM_BINARY, WheelProvenance
 
 USER_VARIABLE = "SRCSTACKS_INDEX_USER"
 PASSWORD_VARIABLE = "SRCSTACKS_INDEX_PASSWORD"
@@ -299,6 +300,25 @@ def publish_companion(
         project=PROVENANCE_PROJECT,
         version=_PROVENANCE_FORMAT,
     )
+
+
+def companion(
+    record: WheelProvenance, inputs: dict[str, Any], worker: str | None = None
+) -> dict[str, Any]:
+    """A companion record; ``worker`` names the Dask worker that built the wheel, if one did."""
+    wheel = asdict(record)
+    if record.host is None:
+        del wheel["host"]  # companions of wheels without a host keep their bytes
+    if record.upstream is None:
+        del wheel["upstream"]  # likewise the companions of wheels built from source
+    else:
+        wheel["origin"] = UPSTREAM_BINARY
+    return {
+        "format": 1,
+        "wheel": wheel,
+        "inputs": inputs,
+        **({"worker": worker} if worker else {}),
+    }
 
 
 def opener_for(url: str) -> urllib.request.OpenerDirector:

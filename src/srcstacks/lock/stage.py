@@ -17,7 +17,6 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from srcstacks.archives.plan import runtimes_for
 from srcstacks.index.target import index_target, locked_index_url, wheel_source
 from srcstacks.layout import Layout
 from srcstacks.lock.elsewhere import check_other_platform_wheels
@@ -30,7 +29,7 @@ from srcstacks.lock.plan import (
 )
 from srcstacks.lock.platforms import check_every_platform
 from srcstacks.reporting import Report
-from srcstacks.runtime.prepare import runtime_env
+from srcstacks.runtime.prepare import runtime_env, runtimes_for
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.variants import venvstacks_spec
 from srcstacks.state.fingerprints import stamp_files

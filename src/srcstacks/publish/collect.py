@@ -33,9 +33,10 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from srcstacks.errors import CollectError, ProvenanceError, PublishError
 from srcstacks.fsutil import atomic_path, sha256_file, write_json
+from srcstacks.index.private import companion
 from srcstacks.index.target import IndexTarget, index_target
 from srcstacks.layout import Layout, claim_dir, remove_partial_files
-from srcstacks.publish.index_upload import UploadPlan, companion, plan_upload, upload_planned
+from srcstacks.publish.index_upload import UploadPlan, plan_upload, upload_planned
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.state.provenance import (
@@ -94,10 +95,10 @@ def run_collect(config: StackConfig, sources: list[Path], report: Report = print
     target = index_target(config)
     if target is None:
         return collect(config, sources, report)
-    from srcstacks import pipeline
+    from srcstacks import run_context
 
     # The managed index runs from the work dir, which one run at a time may use.
-    with pipeline.work_dir_held(config, report), pipeline.index_running(config, report):
+    with run_context.work_dir_held(config, report), run_context.index_running(config, report):
         return collect(config, sources, report, index=target)
 
 

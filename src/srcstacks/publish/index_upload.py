@@ -11,10 +11,10 @@ since the same bytes again are a no-op.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from srcstacks.build.inputs import current_inputs
+from srcstacks.build.wheel_records import companion_for
 from srcstacks.errors import PublishError
 from srcstacks.index.private import (
     PROVENANCE_PROJECT,
@@ -32,36 +32,7 @@ from srcstacks.layout import Layout
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.settings import Settings
-from srcstacks.state.provenance import UPSTREAM_BINARY, WheelProvenance
-
-
-def companion_record(
-    config: StackConfig, settings: Settings, record: WheelProvenance
-) -> dict[str, Any]:
-    """What the index keeps about one wheel: its provenance and the inputs it was built with
-    (none for an upstream binary: it was not built here)."""
-    if record.upstream is not None:
-        return companion(record, {})
-    return companion(record, current_inputs(config, record.project, record.version, settings))
-
-
-def companion(
-    record: WheelProvenance, inputs: dict[str, Any], worker: str | None = None
-) -> dict[str, Any]:
-    """A companion record; ``worker`` names the Dask worker that built the wheel, if one did."""
-    wheel = asdict(record)
-    if record.host is None:
-        del wheel["host"]  # companions of wheels without a host keep their bytes
-    if record.upstream is None:
-        del wheel["upstream"]  # likewise the companions of wheels built from source
-    else:
-        wheel["origin"] = UPSTREAM_BINARY
-    return {
-        "format": 1,
-        "wheel": wheel,
-        "inputs": inputs,
-        **({"worker": worker} if worker else {}),
-    }
+from srcstacks.state.provenance import WheelProvenance
 
 
 def publish_to_index(
@@ -74,7 +45,7 @@ def publish_to_index(
     """Upload every wheel in ``records`` (from the wheel dir) with its provenance."""
     plan = plan_upload(target, records, report)
     upload_planned(
-        config, target, plan, lambda record: companion_record(config, settings, record), report
+        config, target, plan, lambda record: companion_for(config, settings, record), report
     )
 
 

@@ -19,12 +19,12 @@ from srcstacks.spec.config import StackConfig
 
 def run_verify(config: StackConfig, say: Report) -> VerifyOutcome:
     """Run verify's checks on ``config``'s outputs; its problems, made portable."""
-    from srcstacks import pipeline
+    from srcstacks import run_context
     from srcstacks.verify.stage import verify_build
     from srcstacks.worklock import held_for_reading
 
     said: list[str] = []
-    with held_for_reading(config.work_dir), pipeline.index_running(config, say):
+    with held_for_reading(config.work_dir), run_context.index_running(config, say):
         result = verify_build(config, said.append)
     return VerifyOutcome(
         ran=True,

@@ -27,7 +27,7 @@ from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
-from srcstacks.errors import RuntimeSourceError
+from srcstacks.errors import RuntimeSourceError, StateError
 from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.layout import Layout, remove_file, remove_tree
 from srcstacks.reporting import Report
@@ -41,7 +41,7 @@ from srcstacks.runtime.pack import (
     probe_interpreter,
 )
 from srcstacks.spec.config import Layer, StackConfig
-from srcstacks.state.records import BundledLibrary, RuntimeRecord
+from srcstacks.state.records import BundledLibrary, RuntimeRecord, read_runtime_records
 from srcstacks.state.runtime_files import list_tree, read_list, work_list_path, write_list
 from srcstacks.tools.process import run_probe
 
@@ -323,3 +323,30 @@ def _tree_digest(folder: Path, algorithm: str = "sha256") -> str:
         elif path.is_file():
             digest.update(sha256_file(path).encode())
     return digest.hexdigest()
+
+
+def runtimes_for(
+    config: StackConfig, redone: Collection[str], report: Report
+) -> list[RuntimeRecord]:
+    """The runtime records, preparing (packing, seeding) the runtime only when needed.
+
+    venvstacks makes a runtime layer's environment from the seeded interpreter only
+    when that layer is redone (its environment is then made anew) or the environment
+    is missing. Otherwise the runtime's source is unchanged (it is an input of every
+    layer) and its records are the ones the last preparation wrote (``runtime.json``).
+    """
+    layout = Layout.of(config)
+    runtimes = config.layers_of("runtime")
+    in_place = all(
+        layer.env_name not in redone
+        and layout.layer_env(layer.env_name).is_dir()
+        and layout.seeded_runtime(str(layer.python_implementation)).is_dir()
+        for layer in runtimes
+    )
+    try:
+        records = read_runtime_records(layout.runtime_record) if in_place else []
+    except StateError:
+        records = []
+    if in_place and {record.layer for record in records} == {layer.name for layer in runtimes}:
+        return records
+    return prepare_runtimes(config, report)

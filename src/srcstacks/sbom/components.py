@@ -330,7 +330,7 @@ def portable_origin(origin: str) -> str:
 def built_wheels(
     dists: Sequence[DistInputs], libraries: Mapping[str, Component]
 ) -> list[tuple[str, str, BuildEnvironment]]:
-    """What :func:`srcstacks.sbom.formulation.add_formulation` takes: each wheel of the
+    """What :func:`srcstacks.state.sbom_formulation.add_formulation` takes: each wheel of the
     layer built here, with its component's bom-ref and its build environment."""
     found = []
     for dist in dists:

@@ -26,20 +26,20 @@ from cyclonedx.output.json import JsonV1Dot6
 
 from srcstacks.sbom import components as parts
 from srcstacks.sbom import links
-from srcstacks.sbom.crates import add_crates
-from srcstacks.sbom.formulation import add_formulation
-from srcstacks.sbom.identity import (
-    MODE_PROPERTY,
-    SERIAL_NAMESPACE,
-    TIMESTAMP_SOURCE_PROPERTY,
-    content_serial,
-)
 from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
 from srcstacks.sbom.runtime import runtime_component
 from srcstacks.spec.config import SbomSettings
 from srcstacks.state.build_record import Crate
 from srcstacks.state.records import RuntimeRecord
+from srcstacks.state.sbom_crates import add_crates
+from srcstacks.state.sbom_formulation import add_formulation
+from srcstacks.state.sbom_identity import (
+    MODE_PROPERTY,
+    SERIAL_NAMESPACE,
+    TIMESTAMP_SOURCE_PROPERTY,
+    content_serial,
+)
 
 _TOP_LEVEL_ORDER = (
     "$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
@@ -185,9 +185,9 @@ def build_document(inputs: LayerInputs) -> Document:
     layers_below = {str(component.bom_ref) for component in lower.components()}
     unknown = lower.stub_refs() | nested | layers_below
     text = _finish(serialised, unknown, {"compositions": compositions})
-    # The Rust crates compiled into each wheel, nested in its component (sbom/crates.py).
+    # The Rust crates compiled into each wheel, nested in its component (state/sbom_crates.py).
     text = add_crates(text, _compiled_crates(inputs, libraries))
-    # How each wheel was built: its build tools, compilers and flags (sbom/formulation.py).
+    # How each wheel was built: its build tools, compilers and flags (state/sbom_formulation.py).
     text = add_formulation(text, parts.built_wheels(inputs.dists, libraries))
     serial = content_serial(json.loads(text), SERIAL_NAMESPACE)
     text = text.replace(f"urn:uuid:{bom.serial_number}", serial)

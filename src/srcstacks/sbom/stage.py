@@ -4,7 +4,7 @@ Reads the published archives and venvstacks' metadata (archives stage), the whee
 provenance (publish stage), ``__srcstacks__/build.json`` (runtime origin, tool
 versions) and the patch files. Writes ``<archive name>.cdx.json`` beside each archive,
 lower layers first, because an upper layer's SBOM links to the SBOMs below it; then,
-with a signing key, each archive's signed attestation (:mod:`srcstacks.attest.stage`).
+with a signing key, each archive's signed attestation (:mod:`srcstacks.attest.sign`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from srcstacks.attest.stage import sign_layers
+from srcstacks.attest.sign import sign_layers
 from srcstacks.errors import SbomError, StageOrderError
 from srcstacks.fsutil import atomic_write_text, finish_publish, sha512_file
 from srcstacks.layout import Layout, sbom_path
 from srcstacks.reporting import Report
 from srcstacks.sbom.components import LayerInfo
 from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
-from srcstacks.sbom.identity import timeless
 from srcstacks.sbom.inputs import (
     check_portable,
     dist_inputs,
@@ -49,6 +48,7 @@ from srcstacks.state.layer_fingerprints import (
 from srcstacks.state.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.state.publishers import stack_wheels
 from srcstacks.state.records import BuildInfo, read_build_info
+from srcstacks.state.sbom_identity import timeless
 from srcstacks.tools.venvstacks import LayerMetadata, published_layers
 
 STAGE = "sbom"

@@ -6,8 +6,8 @@ packs it (so the wheel's ``RECORD`` lists it); read back by publish (into
 document: the wheel's own component (name, version, purl, the sdist it was built from
 with its SHA-256, the patches applied with their text), for a Rust extension the crates
 compiled into it, nested in that component with their dependency edges
-(:mod:`srcstacks.sbom.crates`), and its ``formulation``
-(:mod:`srcstacks.sbom.formulation`: the build tools, compilers and flags).
+(:mod:`srcstacks.state.sbom_crates`), and its ``formulation``
+(:mod:`srcstacks.state.sbom_formulation`: the build tools, compilers and flags).
 
 The same build gives the same bytes, wherever it ran (serial, ``--jobs N``, a Dask
 worker, a ``verify --rebuild``): no machine path, no clock but ``SOURCE_DATE_EPOCH``,
@@ -30,10 +30,10 @@ from urllib.parse import quote, unquote
 
 from packaging.utils import canonicalize_name
 
-from srcstacks.sbom.crates import crate_components, crate_dependencies, crates_of
-from srcstacks.sbom.formulation import environment_of, formula
-from srcstacks.sbom.identity import content_serial
 from srcstacks.state.build_record import BuildEnvironment, Crate
+from srcstacks.state.sbom_crates import crate_components, crate_dependencies, crates_of
+from srcstacks.state.sbom_formulation import environment_of, formula
+from srcstacks.state.sbom_identity import content_serial
 
 SBOM_FOLDER = "sboms"
 # uuid5 namespace of the serial numbers of per-wheel SBOMs.

@@ -18,7 +18,7 @@ prepare, build, ...) and ``hooks.run_post_bootstrap_hooks`` (a package is done).
 
 Project names are canonical. Nothing is written when the variable is unset, so a
 Fromager started by hand with srcstacks installed behaves as Fromager. The reader is
-:mod:`srcstacks.state.run_summary`.
+:mod:`srcstacks.build.run_summary`.
 """
 
 from __future__ import annotations

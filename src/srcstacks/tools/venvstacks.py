@@ -18,9 +18,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from srcstacks.build.progress import duration
 from srcstacks.errors import StageOrderError, StateError
 from srcstacks.layout import stack_manifest_path
+from srcstacks.reporting import duration
 from srcstacks.state.records import read_json_state
 from srcstacks.tools import pylock_urls
 from srcstacks.tools.process import run_logged, tool_env

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from srcstacks.sbom.identity import MODE_PROPERTY
 from srcstacks.spec.mode import BuildMode
 from srcstacks.state.provenance import BUILT_FROM_SOURCE, UPSTREAM_BINARY, WheelProvenance
+from srcstacks.state.sbom_identity import MODE_PROPERTY
 
 ORIGIN_PROPERTY = "srcstacks:origin"
 

@@ -24,12 +24,12 @@ from srcstacks.sbom.check import (
     library_components,
     metadata_property,
 )
-from srcstacks.sbom.identity import MODE_PROPERTY, serial_problem, timeless
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.mode import BuildMode
 from srcstacks.state.archive_reader import ArchiveContents
 from srcstacks.state.provenance import Manifest, records_digest
 from srcstacks.state.records import BuildInfo
+from srcstacks.state.sbom_identity import MODE_PROPERTY, serial_problem, timeless
 from srcstacks.verify.mode import (
     ORIGIN_PROPERTY,
     origin_problems,

@@ -39,6 +39,7 @@ from srcstacks.build.executors.dask_payload import (
     wheel_tag_mismatch,
 )
 from srcstacks.build.inputs import inputs_of
+from srcstacks.build.wheel_records import built_wheel_record
 from srcstacks.errors import BuildError, ExecutorError, SrcstacksError, ToolError
 from srcstacks.fsutil import sha256_file
 from srcstacks.index.private import (
@@ -46,12 +47,11 @@ from srcstacks.index.private import (
     USER_VARIABLE,
     Credentials,
     IndexLocation,
+    companion,
     publish_companion,
     upload,
 )
 from srcstacks.layout import claim_dir, remove_tree
-from srcstacks.publish.index_upload import companion
-from srcstacks.publish.stage import built_wheel_record
 from srcstacks.spec.patches import applicable_patches
 from srcstacks.spec.settings import read_settings
 from srcstacks.state.provenance import PatchRecord, SdistRecord

@@ -24,6 +24,7 @@ from packaging.utils import canonicalize_version
 from srcstacks.build.cache_check import read_fetched_records
 from srcstacks.build.executors.base import BuildContext, PackageBuild
 from srcstacks.build.inputs import built_wheels
+from srcstacks.build.wheel_records import companion_for, describe_wheel
 from srcstacks.errors import PrivateIndexError, PublishError, StateError
 from srcstacks.fsutil import sha256_file
 from srcstacks.index.private import (
@@ -35,8 +36,6 @@ from srcstacks.index.private import (
     upload,
 )
 from srcstacks.index.target import IndexTarget
-from srcstacks.publish.index_upload import companion_record
-from srcstacks.publish.stage import describe_wheel
 from srcstacks.tools.fromager import BuildOrderEntry, read_build_order
 
 
@@ -129,7 +128,7 @@ def _stage_build_tools(
             publish_companion(
                 target.location,
                 target.credentials,
-                companion_record(context.config, context.settings, record),
+                companion_for(context.config, context.settings, record),
             )
             uploaded += 1
     return uploaded
