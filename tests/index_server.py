@@ -2,12 +2,15 @@
 
 It serves one project's PEP 503 page and its sdist. ``mode`` chooses the fault:
 ``"ok"``, ``"wrong-sha256"`` (the page publishes a hash the file does not have) or
-``"cut-off"`` (the download stops half way, with the full length announced).
+``"cut-off"`` (the download stops half way, with the full length announced); ``"json"``
+serves the page as PEP 691 JSON instead, its file URL relative and with a fragment, and
+one more entry without a sha256.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,9 +30,18 @@ def serve_sdist(project: str, sdist: Path, mode: str = "ok") -> Iterator[str]:
         f"{sdist.name}</a></body></html>"
     ).encode()
 
+    files = [
+        {"filename": sdist.name, "url": f"../../files/{sdist.name}#x=1",
+         "hashes": {"sha256": sha256.upper()}},
+        {"filename": f"{sdist.name}.asc", "url": f"../../files/{sdist.name}.asc", "hashes": {}},
+    ]  # fmt: skip
+    json_page = json.dumps({"meta": {"api-version": "1.0"}, "name": project, "files": files})
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.rstrip("/") == f"/simple/{project}":
+            if self.path.rstrip("/") == f"/simple/{project}" and mode == "json":
+                self._send(json_page.encode(), "application/vnd.pypi.simple.v1+json")
+            elif self.path.rstrip("/") == f"/simple/{project}":
                 self._send(page, "text/html")
             elif self.path == f"/files/{sdist.name}":
                 if mode == "cut-off":

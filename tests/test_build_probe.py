@@ -95,7 +95,7 @@ def test_a_tool_the_server_does_not_hold_stops_the_build(
 ) -> None:
     dirs, build_env, build_dir = built
     (dirs.built_wheels / STRAY).unlink()
-    gone = r"cannot read http://127\.0\.0\.1:\d+/simple/stray/: HTTP Error 404"
+    gone = r"cannot read http://127\.0\.0\.1:\d+/simple/stray/: HTTP 404"
     with serving(dirs) as url, pytest.raises(ProbeError, match=gone):
         build_tools(build_env, build_dir, WheelServer(url))
 

@@ -11,11 +11,10 @@ import pytest
 from srcstacks.index.client import (
     IndexReadError,
     download_checked,
-    project_page_url,
     published_files,
     published_sha256,
-    unreachable,
 )
+from srcstacks.web import project_page_url, unreachable
 from tests.index_server import serve_sdist
 
 
@@ -47,18 +46,15 @@ def test_missing_project_is_a_read_error(tmp_path: Path) -> None:
         published_sha256(index_url, "other")
 
 
-def test_json_page_hashes_are_read() -> None:
-    from srcstacks.index.client import _from_json
-
-    page = (
-        '{"files": [{"filename": "a-1.tar.gz", "url": "../../files/a-1.tar.gz#x=1",'
-        ' "hashes": {"sha256": "AB"}}, {"filename": "b"}]}'
-    )
-    found = _from_json("https://x.test/simple/a/", page)
-    assert list(found) == ["a-1.tar.gz"]
-    assert found["a-1.tar.gz"].sha256 == "ab"
+def test_json_page_hashes_are_read(tmp_path: Path) -> None:
+    sdist = tmp_path / "demo-1.0.tar.gz"
+    sdist.write_bytes(b"content")
+    with serve_sdist("demo", sdist, mode="json") as index_url:
+        found = published_files(index_url, "demo")
+    assert list(found) == [sdist.name]  # the entry without a sha256 is left out
+    assert found[sdist.name].sha256 == hashlib.sha256(b"content").hexdigest()
     # Relative URLs are resolved against the page, and the fragment is dropped.
-    assert found["a-1.tar.gz"].url == "https://x.test/files/a-1.tar.gz"
+    assert found[sdist.name].url == index_url.replace("/simple/", f"/files/{sdist.name}")
 
 
 def test_a_listed_file_downloads_checked_against_its_published_sha256(tmp_path: Path) -> None:

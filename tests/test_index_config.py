@@ -7,10 +7,13 @@ from pathlib import Path
 import pytest
 
 from srcstacks.errors import ConfigError, StateError
-from srcstacks.index.private import Credentials, IndexLocation
+from srcstacks.index.private import (
+    IndexLocation,
+)
 from srcstacks.index.target import index_target, locked_index_url
 from srcstacks.layout import Layout
 from srcstacks.spec.config import IndexSettings, Overrides, load_config
+from srcstacks.web import Credentials
 from tests.test_config import SPEC, write
 
 

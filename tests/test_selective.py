@@ -13,12 +13,15 @@ import pytest
 from srcstacks.build import selective
 from srcstacks.build.missing import Discovery, discover
 from srcstacks.errors import ConfigError, DownloadError
-from srcstacks.index.client import IndexReadError, PublishedFile
+from srcstacks.index.client import (
+    IndexReadError,
+)
 from srcstacks.layout import Layout
 from srcstacks.spec.config import StackConfig, load_config
 from srcstacks.state.provenance import Manifest, UpstreamRecord, WheelProvenance
 from srcstacks.state.wheel_availability import Gap
 from srcstacks.verify.upstream import upstream_problems
+from srcstacks.web import PageFile
 
 SPEC = """
 [[runtimes]]
@@ -63,15 +66,15 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(selective, "discover", lambda config, report, pinned=None: discovery)
     monkeypatch.setattr(selective, "build_platform", lambda: "linux_x86_64")
 
-    def files(index_url: str, project: str) -> dict[str, PublishedFile]:
+    def files(index_url: str, project: str) -> dict[str, PageFile]:
         return {
-            name: PublishedFile(name, f"https://files.test/{name}", _sha(name))
+            name: PageFile(name, f"https://files.test/{name}", _sha(name))
             for name in FILES[project]
         }
 
     downloads: list[str] = []
 
-    def download(item: PublishedFile, target: Path) -> None:
+    def download(item: PageFile, target: Path) -> None:
         downloads.append(item.url)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(item.filename.encode())
@@ -82,7 +85,7 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return downloads
 
 
-def unreachable(url: str, project: str) -> dict[str, PublishedFile]:
+def unreachable(url: str, project: str) -> dict[str, PageFile]:
     raise IndexReadError("cannot read https://pypi.test/simple/idna/: timed out")
 
 
@@ -175,7 +178,7 @@ def test_a_pin_with_no_wheel_for_a_platform_is_named_as_left_to_other_hosts(
             selective,
             "published_files",
             lambda url, project: {
-                n: PublishedFile(n, "https://f.test/" + n, _sha(n)) for n in without_win[project]
+                n: PageFile(n, "https://f.test/" + n, _sha(n)) for n in without_win[project]
             },
         )
         selective.fetch_upstream(config, plan, [("docopt", "0.6.2")], lines.append)

@@ -20,7 +20,6 @@ from srcstacks.build.wheel_records import local_platform_tag
 from srcstacks.index.managed import ManagedIndex
 from srcstacks.index.private import (
     PROVENANCE_PROJECT,
-    Credentials,
     IndexLocation,
     download,
     project_files,
@@ -30,6 +29,7 @@ from srcstacks.index.private import (
 )
 from srcstacks.spec.config import load_config
 from srcstacks.state.provenance import HostRecord, check_wheel_dir, read_manifest
+from srcstacks.web import Credentials
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 from tests.e2e.test_private_index import credentials_env, fresh_index
 

@@ -23,9 +23,10 @@ import pytest
 from srcstacks.errors import ToolStartError
 from srcstacks.index.managed import ManagedIndex, managed_index, recorded_port
 from srcstacks.layout import claim_dir
-from srcstacks.tools.devpi import ADMIN_USER, Login, index_config
+from srcstacks.tools.devpi import ADMIN_USER, index_config
 from srcstacks.tools.devpi import _call as devpi_call
 from srcstacks.tools.process import current_run, run_marked
+from srcstacks.web import Credentials
 from tests.conftest import REPO_ROOT, run_cli
 from tests.devpi_fixtures import fetch, free_port, http_status, tiny_wheel, upload
 from tests.e2e.test_failures import assert_one_clear_error
@@ -53,7 +54,7 @@ def test_index_is_a_private_stage_with_no_bases_and_not_volatile(
     assert config["volatile"] is False
     assert config["acl_upload"] == ["srcstacks"]
     # Negative control: the same reader reports an index that is volatile and has bases.
-    admin = Login(ADMIN_USER, credentials(devpi_index)["root_password"])
+    admin = Credentials(ADMIN_USER, credentials(devpi_index)["root_password"])
     control = root_url(devpi_index) + "srcstacks/negative-control"
     if http_status(control) == 404:
         settings = {"type": "stage", "bases": ["srcstacks/cpu"], "volatile": True}
@@ -67,7 +68,7 @@ def test_only_root_can_change_the_index_or_add_users_and_indexes(
     devpi_index: ManagedIndex,
 ) -> None:
     """The upload credentials cannot give the index an upstream base or make it volatile."""
-    owner = Login(devpi_index.user, devpi_index.password)
+    owner = Credentials(devpi_index.user, devpi_index.password)
     root = root_url(devpi_index)
     index_url = devpi_index.base_url.rstrip("/")
     refused = [
@@ -82,7 +83,7 @@ def test_only_root_can_change_the_index_or_add_users_and_indexes(
         assert owner.password not in str(caught.value)
     assert index_config(devpi_index.base_url)["volatile"] is False
     # Negative control: the same request as root is accepted (on a throwaway index).
-    admin = Login(ADMIN_USER, credentials(devpi_index)["root_password"])
+    admin = Credentials(ADMIN_USER, credentials(devpi_index)["root_password"])
     scratch = root + "srcstacks/root-may-change"
     devpi_call("PUT", scratch, admin, {"type": "stage", "bases": [], "volatile": False})
     devpi_call("PATCH", scratch, admin, {"volatile": True})

@@ -12,24 +12,23 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from srcstacks import web
 from srcstacks.index.managed import ManagedIndex
 from srcstacks.index.private import (
     PROVENANCE_PROJECT,
-    Credentials,
     IndexLocation,
-    opener_for,
     project_files,
     provenance_companion,
     provenance_filename,
     upload,
 )
-from srcstacks.tools.devpi import ADMIN_USER, Login, ensure_private_index
+from srcstacks.tools.devpi import ADMIN_USER, ensure_private_index
+from srcstacks.web import Credentials
 from tests.conftest import (
     DEMO_FILES,
     REPO_ROOT,
@@ -56,10 +55,10 @@ def credentials_env(index: ManagedIndex) -> dict[str, str]:
     return {"SRCSTACKS_INDEX_USER": index.user, "SRCSTACKS_INDEX_PASSWORD": index.password}
 
 
-def admin(index: ManagedIndex) -> Login:
+def admin(index: ManagedIndex) -> Credentials:
     """devpi's root on the session's server: only root creates indexes there."""
     root_password = json.loads(index.credentials_file.read_text())["root_password"]
-    return Login(ADMIN_USER, root_password)
+    return Credentials(ADMIN_USER, root_password)
 
 
 def fresh_index(index: ManagedIndex, name: str) -> str:
@@ -254,14 +253,13 @@ def make_index(index: ManagedIndex, name: str, config: dict[str, object]) -> str
     url = f"{root}/{index.user}/{name}"
     login = admin(index)
     credentials = Credentials(login.user, login.password)
-    request = urllib.request.Request(
+    web.request(
+        "PUT",
         url,
         data=json.dumps({"type": "stage", **config}).encode(),
-        method="PUT",
-        headers={"Content-Type": "application/json", "Authorization": credentials.header()},
+        content_type="application/json",
+        credentials=credentials,
     )
-    with opener_for(url).open(request) as response:
-        response.read()
     return url + "/"
 
 

@@ -22,7 +22,6 @@ from srcstacks.errors import PrivateIndexError
 from srcstacks.fsutil import atomic_path, write_json
 from srcstacks.index.private import (
     PROVENANCE_PROJECT,
-    IndexFile,
     IndexLocation,
     download,
     project_files,
@@ -40,6 +39,7 @@ from srcstacks.state.provenance import (
     write_manifest,
 )
 from srcstacks.state.publishers import stack_wheels, write_publisher
+from srcstacks.web import PageFile
 from srcstacks.worklock import publishing_into
 
 
@@ -121,7 +121,7 @@ def _fetch(
     config: StackConfig,
     location: IndexLocation,
     settings: Settings,
-    companions: dict[str, IndexFile],
+    companions: dict[str, PageFile],
     entry: _Wanted,
 ) -> WheelProvenance:
     """Download one wheel into the wheel dir if its provenance fits this build."""

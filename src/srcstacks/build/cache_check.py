@@ -26,7 +26,6 @@ from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.index.client import PYPI_SIMPLE, IndexReadError, published_sha256
 from srcstacks.index.private import (
     PROVENANCE_PROJECT,
-    IndexFile,
     IndexLocation,
     download,
     project_files,
@@ -40,6 +39,7 @@ from srcstacks.spec.settings import Settings
 from srcstacks.state.provenance import SdistRecord, UpstreamRecord, WheelProvenance
 from srcstacks.state.records import read_json_state
 from srcstacks.tools.fromager_dirs import FromagerDirs
+from srcstacks.web import PageFile
 
 
 def read_fetched_records(config: StackConfig) -> dict[str, WheelProvenance]:
@@ -112,7 +112,7 @@ def discard_unchecked_fetches(config: StackConfig, dirs: FromagerDirs, fetched: 
             discard_built_wheel(dirs, filename, version)
 
 
-def companion_record(companions: dict[str, IndexFile], filename: str) -> dict[str, Any]:
+def companion_record(companions: dict[str, PageFile], filename: str) -> dict[str, Any]:
     """The provenance the index keeps for the wheel ``filename``; an error if it has none."""
     companion = companions.get(provenance_filename(filename))
     if companion is None:

@@ -25,7 +25,6 @@ from srcstacks.errors import IndexServerError, ResolutionError
 from srcstacks.index.client import (
     PYPI_SIMPLE,
     IndexReadError,
-    project_page_url,
     published_sha256,
 )
 from srcstacks.reporting import Report
@@ -48,6 +47,7 @@ from srcstacks.state.wheel_availability import (
     wheels_of,
 )
 from srcstacks.tools.process import run_captured
+from srcstacks.web import project_page_url
 
 # A resolution of a few layers takes seconds; a stuck index should not hang the command.
 _UV_TIMEOUT_SECONDS = 600

@@ -22,7 +22,6 @@ from srcstacks.fsutil import sha256_file, write_json
 from srcstacks.index.client import (
     PYPI_SIMPLE,
     IndexReadError,
-    project_page_url,
     published_sha256,
 )
 from srcstacks.layout import Layout, move_into
@@ -32,6 +31,7 @@ from srcstacks.spec.settings import Settings
 from srcstacks.state.records import read_json_state
 from srcstacks.tools.fromager import read_build_order
 from srcstacks.tools.fromager_dirs import FromagerDirs
+from srcstacks.web import project_page_url
 
 
 @dataclass(frozen=True)

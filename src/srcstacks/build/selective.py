@@ -31,7 +31,6 @@ from srcstacks.errors import ConfigError, DownloadError, StageOrderError
 from srcstacks.fsutil import atomic_write_text, sha256_file, write_json
 from srcstacks.index.client import (
     IndexReadError,
-    PublishedFile,
     download_checked,
     published_files,
 )
@@ -42,6 +41,7 @@ from srcstacks.spec.patches import applicable_patches
 from srcstacks.spec.platforms import best_wheel, build_platform, layer_python_version
 from srcstacks.spec.settings import Settings, read_settings
 from srcstacks.state.wheel_availability import wheels_of
+from srcstacks.web import PageFile
 
 FORMAT_VERSION = 1
 
@@ -202,9 +202,9 @@ def fetch_upstream(
     built_projects = {project for project, _ in built} | {b.project for b in plan.from_source}
     layout = Layout.of(config)
     folder = claim_dir(layout.upstream_wheels, "upstream wheels")
-    chosen: dict[str, tuple[PublishedFile, str, str, set[str]]] = {}
+    chosen: dict[str, tuple[PageFile, str, str, set[str]]] = {}
     left: list[str] = []
-    listings: dict[str, dict[str, PublishedFile]] = {}
+    listings: dict[str, dict[str, PageFile]] = {}
     for project, version, platform, python in plan.needed:
         if project in built_projects:
             continue
@@ -255,8 +255,8 @@ def fetch_upstream(
 
 
 def _listing(
-    cache: dict[str, dict[str, PublishedFile]], index_url: str, project: str
-) -> dict[str, PublishedFile]:
+    cache: dict[str, dict[str, PageFile]], index_url: str, project: str
+) -> dict[str, PageFile]:
     if project not in cache:
         try:
             cache[project] = published_files(index_url, project)

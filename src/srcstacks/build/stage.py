@@ -32,7 +32,7 @@ from srcstacks.build.selective import SelectivePlan, fetch_upstream, plan_select
 from srcstacks.build.wheel_group import GroupBuild, build_group, seed_pure_wheels
 from srcstacks.errors import ConfigError, UnreachableError
 from srcstacks.fsutil import write_json
-from srcstacks.index.client import PYPI_SIMPLE, unreachable
+from srcstacks.index.client import PYPI_SIMPLE
 from srcstacks.index.target import index_target
 from srcstacks.layout import Layout
 from srcstacks.reporting import Report
@@ -50,6 +50,7 @@ from srcstacks.spec.settings import Settings, defined_variants, read_settings, u
 from srcstacks.tools import fromager
 from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.toolchain import Toolchain, own_toolchain
+from srcstacks.web import unreachable
 
 
 @dataclass(frozen=True)

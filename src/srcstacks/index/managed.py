@@ -33,6 +33,7 @@ from srcstacks.fsutil import atomic_write_text
 from srcstacks.layout import claim_dir, discard_temporary, is_owned, remove_owned_dir
 from srcstacks.tools import devpi
 from srcstacks.tools.process import current_run, run_marked
+from srcstacks.web import Credentials
 from srcstacks.worklock import exclusive
 
 INDEX_USER = "srcstacks"
@@ -117,7 +118,7 @@ def managed_index(
                 INDEX_USER,
                 credentials.password,
                 index_name,
-                admin=devpi.Login(devpi.ADMIN_USER, credentials.root_password),
+                admin=Credentials(devpi.ADMIN_USER, credentials.root_password),
             )
             report(
                 f"private index (devpi-server {server.version}, managed): {base_url}"

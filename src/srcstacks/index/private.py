@@ -2,7 +2,8 @@
 
 Reads the index's JSON config (devpi), its PEP 691 / PEP 503 project pages and its
 files; writes by the standard upload API (``:action=file_upload``, what twine speaks),
-which devpi, Artifactory and pypiserver all accept. Only the standard library is used.
+which devpi, Artifactory and pypiserver all accept; every request goes through
+:mod:`srcstacks.web`.
 
 Credentials come from the environment only (``SRCSTACKS_INDEX_USER``,
 ``SRCSTACKS_INDEX_PASSWORD``), or from the managed index's own credentials file; they
@@ -17,24 +18,21 @@ immutable, so a wheel's record can never be swapped after the fact.
 
 from __future__ import annotations
 
-import base64
 import io
-import ipaddress
 import json
 import os
-import secrets
-import urllib.error
-import urllib.request
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 
+from srcstacks import web
 from srcstacks.errors import PrivateIndexError, PublishError
 from srcstacks.fsutil import dump_json, sha256_bytes
 from srcstacks.state.provenance import UPSTREAM_BINARY, WheelProvenance
+from srcstacks.web import Credentials, PageFile
 
 USER_VARIABLE = "SRCSTACKS_INDEX_USER"
 PASSWORD_VARIABLE = "SRCSTACKS_INDEX_PASSWORD"
@@ -71,32 +69,10 @@ class IndexLocation:
         return urljoin(self.simple_url, f"{canonicalize_name(project)}/")
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """Who uploads. The password never shows in ``repr`` or in any message."""
-
-    user: str
-    password: str = field(repr=False)
-
-    @classmethod
-    def from_environment(cls) -> Credentials | None:
-        """``SRCSTACKS_INDEX_USER`` and ``SRCSTACKS_INDEX_PASSWORD``, if both are set."""
-        user, password = os.environ.get(USER_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
-        return cls(user, password) if user and password else None
-
-    def header(self) -> str:
-        """The HTTP Basic ``Authorization`` value."""
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode("ascii")
-        return f"Basic {token}"
-
-
-@dataclass(frozen=True)
-class IndexFile:
-    """One file an index lists for a project."""
-
-    filename: str
-    url: str
-    sha256: str
+def credentials_from_environment() -> Credentials | None:
+    """``SRCSTACKS_INDEX_USER`` and ``SRCSTACKS_INDEX_PASSWORD``, if both are set."""
+    user, password = os.environ.get(USER_VARIABLE), os.environ.get(PASSWORD_VARIABLE)
+    return Credentials(user, password) if user and password else None
 
 
 @dataclass(frozen=True)
@@ -116,16 +92,15 @@ def check_private(location: IndexLocation) -> PrivacyCheck:
     the result says so and the caller names it.
     """
     try:
-        body, content_type = _get(location.base_url, "application/json")
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
+        reply = web.get(location.base_url, accept="application/json")
+    except web.WebError as exc:
+        if exc.status == 404:
             raise PrivateIndexError(
                 f"{location.base_url}: no index there (HTTP 404); check the URL, or create"
                 " the index (devpi: 'devpi index -c USER/NAME bases= volatile=False')"
             ) from None
-        raise _unreachable(location.base_url, exc) from None
-    except OSError as exc:
-        raise _unreachable(location.base_url, exc) from None
+        raise _unreachable(exc) from None
+    body, content_type = reply.body, reply.content_type
     if "json" not in content_type:
         return PrivacyCheck(False, f"a server that does not describe itself ({content_type})")
     try:
@@ -152,38 +127,23 @@ def check_private(location: IndexLocation) -> PrivacyCheck:
     return PrivacyCheck(True, "devpi")
 
 
-def project_files(location: IndexLocation, project: str) -> dict[str, IndexFile]:
-    """``{filename: IndexFile}`` of every file the index lists for ``project``."""
+def project_files(location: IndexLocation, project: str) -> dict[str, PageFile]:
+    """``{filename: PageFile}`` of every file the index lists for ``project`` (none: 404)."""
     url = location.project_url(project)
     try:
-        body, content_type = _get(url, f"{_JSON_PAGE}, text/html;q=0.1")
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
+        return web.project_files(url)
+    except web.WebError as exc:
+        if exc.status == 404:
             return {}
-        raise _unreachable(url, exc) from None
-    except OSError as exc:
-        raise _unreachable(url, exc) from None
-    if "json" not in content_type:
-        raise PrivateIndexError(f"{url}: the index did not answer with a PEP 691 JSON page")
-    try:
-        files = json.loads(body)["files"]
-        return {
-            entry["filename"]: IndexFile(
-                entry["filename"], urljoin(url, entry["url"]), entry["hashes"]["sha256"]
-            )
-            for entry in files
-            if entry.get("hashes", {}).get("sha256")
-        }
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PrivateIndexError(f"{url}: malformed project page ({exc})") from None
+        raise _unreachable(exc) from None
 
 
-def download(file: IndexFile) -> bytes:
+def download(file: PageFile) -> bytes:
     """The bytes of ``file``, checked against the sha256 the index lists for it."""
     try:
-        data, _ = _get(file.url, "*/*")
-    except OSError as exc:
-        raise _unreachable(file.url, exc) from None
+        data = web.get(file.url).body
+    except web.WebError as exc:
+        raise _unreachable(exc) from None
     if sha256_bytes(data) != file.sha256:
         raise PrivateIndexError(
             f"{file.url}: the download does not match the sha256 the index lists for it"
@@ -217,45 +177,41 @@ def upload(
         "metadata_version": "2.1",
         "sha256_digest": sha256_bytes(data),
     }
-    body, boundary = _multipart(fields, filename, data)
-    request = urllib.request.Request(
-        location.base_url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Authorization": credentials.header(),
-        },
-    )
+    body, content_type = web.multipart_form(fields, "content", filename, data)
     try:
-        with opener_for(location.base_url).open(request, timeout=_TIMEOUT_SECONDS) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        raise _upload_error(location, credentials, filename, exc) from None
-    except OSError as exc:
-        raise _unreachable(location.base_url, exc) from None
+        web.request(
+            "POST",
+            location.base_url,
+            data=body,
+            content_type=content_type,
+            credentials=credentials,
+        )
+    except web.WebError as exc:
+        if exc.status is None:
+            raise _unreachable(exc) from None
+        raise _upload_error(location, credentials, filename, exc.status) from None
 
 
 def _upload_error(
-    location: IndexLocation, credentials: Credentials, filename: str, exc: urllib.error.HTTPError
+    location: IndexLocation, credentials: Credentials, filename: str, status: int
 ) -> PrivateIndexError | PublishError:
-    if exc.code == 401:
+    if status == 401:
         return PrivateIndexError(
             f"{location.base_url}: the index refused the credentials of user"
             f" {credentials.user!r} (HTTP 401); check {USER_VARIABLE} and {PASSWORD_VARIABLE}"
         )
-    if exc.code == 403:
+    if status == 403:
         return PrivateIndexError(
             f"{location.base_url}: user {credentials.user!r} may not upload to this index"
             " (HTTP 403); use the index owner's account or ask for upload rights"
         )
-    if exc.code == 409:
+    if status == 409:
         return PublishError(
             f"{location.base_url}: {filename} is already on the index with other bytes;"
             " a published file is never replaced (build with the same inputs, or publish"
             " to another index)"
         )
-    return PrivateIndexError(f"{location.base_url}: uploading {filename} failed: HTTP {exc.code}")
+    return PrivateIndexError(f"{location.base_url}: uploading {filename} failed: HTTP {status}")
 
 
 def provenance_filename(wheel_filename: str) -> str:
@@ -321,46 +277,10 @@ def companion(
     }
 
 
-def opener_for(url: str) -> urllib.request.OpenerDirector:
-    """No proxy for a loopback server: a proxy would see the password and cannot reach it."""
-    host = urlsplit(url).hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback:
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
-
-
-def _get(url: str, accept: str) -> tuple[bytes, str]:
-    request = urllib.request.Request(url, headers={"Accept": accept})
-    with opener_for(url).open(request, timeout=_TIMEOUT_SECONDS) as response:
-        return response.read(), response.headers.get("Content-Type", "")
-
-
-def _unreachable(url: str, exc: BaseException) -> PrivateIndexError:
-    if isinstance(exc, urllib.error.HTTPError):
-        return PrivateIndexError(f"{url}: the index answered HTTP {exc.code} ({exc.reason})")
-    reason = getattr(exc, "reason", exc)
-    host = urlsplit(url).netloc
+def _unreachable(exc: web.WebError) -> PrivateIndexError:
+    if exc.status is not None:
+        return PrivateIndexError(f"{exc.url}: the index answered {exc.reason}")
+    host = urlsplit(exc.url).netloc
     return PrivateIndexError(
-        f"{url}: cannot reach the index at {host} ({reason}); is the index server running?"
+        f"{exc.url}: cannot reach the index at {host} ({exc.reason}); is the index server running?"
     )
-
-
-def _multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[bytes, str]:
-    boundary = secrets.token_hex(16)
-    parts: list[bytes] = []
-    for name, value in fields.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-            f"{value}\r\n".encode()
-        )
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content";'
-        f' filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-    )
-    parts.append(data)
-    parts.append(f"\r\n--{boundary}--\r\n".encode())
-    return b"".join(parts), boundary

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 
 from srcstacks.errors import StateError
 from srcstacks.index.managed import INDEX_USER, managed_url, recorded_port, stored_password
-from srcstacks.index.private import Credentials, IndexLocation
+from srcstacks.index.private import (
+    IndexLocation,
+    credentials_from_environment,
+)
 from srcstacks.layout import Layout
 from srcstacks.spec.config import StackConfig
 from srcstacks.tools.pylock_urls import PORTABLE_BASE, portable
 from srcstacks.tools.venvstacks import WheelSource
+from srcstacks.web import Credentials
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ def index_target(config: StackConfig) -> IndexTarget | None:
     if settings is None:
         return None
     if settings.url is not None:
-        return IndexTarget(IndexLocation.parse(settings.url), Credentials.from_environment())
+        return IndexTarget(IndexLocation.parse(settings.url), credentials_from_environment())
     state_dir = Layout.of(config).index_state
     port = recorded_port(state_dir) or settings.port
     if port is None:

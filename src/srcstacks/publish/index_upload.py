@@ -18,7 +18,6 @@ from srcstacks.build.wheel_records import companion_for
 from srcstacks.errors import PublishError
 from srcstacks.index.private import (
     PROVENANCE_PROJECT,
-    IndexFile,
     check_private,
     download,
     project_files,
@@ -33,6 +32,7 @@ from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.settings import Settings
 from srcstacks.state.provenance import WheelProvenance
+from srcstacks.web import PageFile
 
 
 def publish_to_index(
@@ -72,7 +72,7 @@ def plan_upload(
             f"warning: {location.base_url} is {privacy.kind}: srcstacks cannot check that it"
             " has no upstream and never replaces a file; make sure of both"
         )
-    on_index: dict[str, dict[str, IndexFile]] = {}
+    on_index: dict[str, dict[str, PageFile]] = {}
     missing: list[WheelProvenance] = []
     for name, record in sorted(records.items()):
         if record.project not in on_index:
@@ -121,7 +121,7 @@ def upload_planned(
 
 
 def _companions_to_upload(
-    companions: dict[str, IndexFile], records: dict[str, WheelProvenance]
+    companions: dict[str, PageFile], records: dict[str, WheelProvenance]
 ) -> list[WheelProvenance]:
     """The records whose companion is not on the index yet; refuse one that disagrees."""
     pending: list[WheelProvenance] = []

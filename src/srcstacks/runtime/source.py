@@ -10,22 +10,18 @@ runtime layer asks for.
 
 from __future__ import annotations
 
-import http.client
 import re
-import shutil
 import tarfile
-import urllib.error
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from srcstacks import web
 from srcstacks.errors import RuntimeSourceError, SourceIntegrityError
 from srcstacks.fsutil import atomic_path, sha256_file
-from srcstacks.index.private import opener_for
 from srcstacks.layout import Layout, inside, remove_file
 from srcstacks.spec.runtime import RuntimeSource
 
-_TIMEOUT_SECONDS = 60
 _PY_VERSION = re.compile(r'^#define\s+PY_VERSION\s+"(?P<version>[^"]+)"', re.MULTILINE)
 
 
@@ -77,33 +73,15 @@ def _download(url: str, sha256: str, layout: Layout) -> Tarball:
         remove_file(cached)  # an earlier download of another file by that name
     try:
         with atomic_path(cached) as part:
-            _fetch(url, part)
+            web.download(url, part)
             _check_sha256(part, sha256, url)
-    except (OSError, http.client.HTTPException) as exc:
-        raise RuntimeSourceError(
-            f"{url}: cannot download CPython's source: {_reason(exc)}"
-        ) from None
+    except web.CutOffError as exc:
+        # Said as a sha256 mismatch, it would invite pasting the cut file's hash into
+        # the spec.
+        raise RuntimeSourceError(f"{url}: {exc.reason}; nothing was kept, run again") from None
+    except web.WebError as exc:
+        raise RuntimeSourceError(f"{url}: cannot download CPython's source: {exc.reason}") from None
     return Tarball(cached, url, sha256)
-
-
-def _fetch(url: str, target: Path) -> None:
-    with opener_for(url).open(url, timeout=_TIMEOUT_SECONDS) as response, target.open("wb") as out:
-        shutil.copyfileobj(response, out, length=1 << 20)
-        announced = response.headers.get("Content-Length", "")
-        written = out.tell()
-    # urllib returns a body cut off by a dropped connection as if it were whole: said
-    # as a sha256 mismatch, it would invite pasting the cut file's hash into the spec.
-    if announced.isdigit() and written != int(announced):
-        raise RuntimeSourceError(
-            f"{url}: the download was cut off after {written} of {announced} bytes;"
-            " nothing was kept, run again"
-        )
-
-
-def _reason(exc: OSError | http.client.HTTPException) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} ({exc.reason})"
-    return str(getattr(exc, "reason", exc))
 
 
 def _check_sha256(path: Path, expected: str, label: str) -> None:

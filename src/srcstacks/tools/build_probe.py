@@ -20,19 +20,16 @@ Writes nothing; :mod:`srcstacks.state.wheel_sbom` turns the result into the whee
 from __future__ import annotations
 
 import hashlib
-import html.parser
 import io
 import os
 import platform
 import sys
-import urllib.request
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -44,6 +41,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from srcstacks import web
 from srcstacks.state.build_record import REQUIREMENT_TYPES, BuildEnvironment, BuildTool
 from srcstacks.state.elf import ELF_MAGIC, read_compilers
 
@@ -55,7 +53,6 @@ _FROMAGER_RUNTIME_VARIABLES = frozenset(
 # srcstacks' own compiler variables (tools.fromager.portable_build_env), in force for
 # every build unless the build settings set them.
 SRCSTACKS_COMPILER_VARIABLES = ("CPPFLAGS", "LDSHARED")
-_DOWNLOAD_TIMEOUT = 120
 
 
 class ProbeError(RuntimeError):
@@ -160,17 +157,6 @@ def read_requirement_files(build_dir: Path) -> dict[str, list[Requirement]]:
     return found
 
 
-class _Links(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href")
-        if tag == "a" and href:
-            self.hrefs.append(href)
-
-
 class WheelServer:
     """The simple index a build environment was installed from; downloads are kept."""
 
@@ -180,15 +166,12 @@ class WheelServer:
 
     def wheel_of(self, dist: InstalledDist) -> tuple[str, bytes]:
         """The file name and bytes of the wheel ``dist`` was installed from."""
-        page_url = urljoin(self.url, f"{dist.name}/")
-        parser = _Links()
-        parser.feed(self._get(page_url).decode("utf-8", errors="replace"))
-        matches = {}
-        for href in parser.hrefs:
-            url = urldefrag(urljoin(page_url, href)).url
-            filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-            if _is_wheel_of(filename, dist):
-                matches[filename] = url
+        page_url = web.project_page_url(self.url, dist.name)
+        try:
+            listed = web.project_files(page_url, unhashed=True)
+        except web.WebError as exc:
+            raise ProbeError(f"cannot read {page_url}: {exc.reason}") from None
+        matches = {name: item.url for name, item in listed.items() if _is_wheel_of(name, dist)}
         if len(matches) != 1:
             raise ProbeError(
                 f"{page_url} lists {len(matches)} wheels of {dist.name} {dist.version}"
@@ -205,10 +188,9 @@ class WheelServer:
     @staticmethod
     def _get(url: str) -> bytes:
         try:
-            with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response:
-                return bytes(response.read())
-        except OSError as exc:
-            raise ProbeError(f"cannot read {url}: {exc}") from None
+            return web.get(url).body
+        except web.WebError as exc:
+            raise ProbeError(f"cannot read {url}: {exc.reason}") from None
 
 
 def _is_wheel_of(filename: str, dist: InstalledDist) -> bool:

@@ -13,7 +13,6 @@ credentials cannot give the index an upstream base or make it volatile).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import json
@@ -23,16 +22,14 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srcstacks import web
 from srcstacks.errors import ConfigError, IndexServerError, ToolStartError
-from srcstacks.index.private import opener_for
 from srcstacks.layout import remove_tree
 from srcstacks.tools.process import (
     die_with_parent,
@@ -43,19 +40,12 @@ from srcstacks.tools.process import (
     tool_env,
 )
 from srcstacks.tools.reaper import descendants
+from srcstacks.web import Credentials
 
 START_TIMEOUT = 60.0  # seconds until a started devpi-server must answer
 STOP_TIMEOUT = 15.0  # seconds a stopping devpi-server gets before it is killed
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # users and indexes (variant names)
 ADMIN_USER = "root"
-
-
-@dataclass(frozen=True)
-class Login:
-    """A devpi user and its password (never shown by ``repr``)."""
-
-    user: str
-    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -225,12 +215,13 @@ def _wait_until_answering(
         if (code := process.poll()) is not None:
             raise _exit_error(code, root_url, log_path, port_hint)
         try:
-            with opener_for(root_url).open(_request("GET", root_url + "+api"), timeout=5) as reply:
-                if reply.headers.get("X-Devpi-Uuid") != uuid:
-                    raise _port_taken(root_url, port_hint)  # another server answers there
-                return str(reply.headers.get("X-Devpi-Server-Version", "unknown version"))
-        except (urllib.error.URLError, OSError):
+            reply = web.request("GET", root_url + "+api", accept="application/json", timeout=5)
+        except web.WebError:
             time.sleep(0.2)
+            continue
+        if reply.headers.get("X-Devpi-Uuid") != uuid:
+            raise _port_taken(root_url, port_hint)  # another server answers there
+        return str(reply.headers.get("X-Devpi-Server-Version", "unknown version"))
     raise ToolStartError(
         f"devpi-server did not answer on {root_url} within {START_TIMEOUT:.0f} s", str(log_path)
     )
@@ -280,7 +271,7 @@ def _signal_all(pids: list[int], signum: int) -> None:
 
 
 def ensure_private_index(
-    root_url: str, user: str, password: str, index: str, *, admin: Login | None = None
+    root_url: str, user: str, password: str, index: str, *, admin: Credentials | None = None
 ) -> str:
     """Make user ``user`` and its index ``index`` (no bases, non-volatile) unless they exist.
 
@@ -296,7 +287,7 @@ def ensure_private_index(
             raise ConfigError(
                 f"devpi {what} name {name!r} must be letters, digits, '.', '_' or '-'"
             )
-    owner = Login(user, password)
+    owner = Credentials(user, password)
     creator = admin or owner
     user_url, index_url = f"{root_url}{user}", f"{root_url}{user}/{index}"
     if _get(user_url) is None:
@@ -332,43 +323,39 @@ class _NotFound(IndexServerError):
 
 
 def _call(
-    method: str, url: str, login: Login | None, payload: object = None, *, expect: int = 200
+    method: str,
+    url: str,
+    login: Credentials | None,
+    payload: object = None,
+    *,
+    expect: int = 200,
 ) -> dict[str, Any]:
     """One JSON request; HTTP Basic auth with ``login`` (devpi takes the plain password)."""
-    request = _request(method, url, login, payload)
     try:
-        with opener_for(url).open(request, timeout=30) as reply:
-            status, body = reply.status, reply.read()
-    except urllib.error.HTTPError as exc:
-        message = _message(exc.read()) or exc.reason
-        if exc.code == 404 and method == "GET":
+        reply = web.request(
+            method,
+            url,
+            accept="application/json",
+            data=None if payload is None else json.dumps(payload).encode(),
+            content_type=None if payload is None else "application/json",
+            credentials=login,
+            timeout=30,
+        )
+    except web.WebError as exc:
+        if exc.status is None:
+            raise IndexServerError(f"{url}: cannot reach the index server: {exc.reason}") from None
+        message = _message(exc.body) or exc.reason
+        if exc.status == 404 and method == "GET":
             raise _NotFound(f"{url}: {message}") from None
         who = f" (as {login.user!r})" if login else ""
-        raise IndexServerError(f"{method} {url}{who}: {exc.code} {message}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise IndexServerError(f"{url}: cannot reach the index server: {reason}") from None
-    if status != expect:
-        raise IndexServerError(f"{method} {url}: {status} {_message(body)}")
+        raise IndexServerError(f"{method} {url}{who}: {exc.status} {message}") from None
+    if reply.status != expect:
+        raise IndexServerError(f"{method} {url}: {reply.status} {_message(reply.body)}")
     try:
-        result: dict[str, Any] = json.loads(body)
+        result: dict[str, Any] = json.loads(reply.body)
     except ValueError:
         raise IndexServerError(f"{method} {url}: the answer is not devpi's JSON") from None
     return result
-
-
-def _request(
-    method: str, url: str, login: Login | None = None, payload: object = None
-) -> urllib.request.Request:
-    headers = {"Accept": "application/json"}
-    data = None
-    if payload is not None:
-        data = json.dumps(payload).encode()
-        headers["Content-Type"] = "application/json"
-    if login is not None:
-        token = base64.b64encode(f"{login.user}:{login.password}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    return urllib.request.Request(url, data=data, headers=headers, method=method)
 
 
 def _message(body: bytes) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from srcstacks.errors import PrivateIndexError
 from srcstacks.index.private import (
     PROVENANCE_PROJECT,
-    IndexFile,
     download,
     project_files,
     provenance_filename,
@@ -19,6 +18,7 @@ from srcstacks.index.private import (
 from srcstacks.index.target import index_target
 from srcstacks.spec.config import StackConfig
 from srcstacks.state.provenance import Manifest
+from srcstacks.web import PageFile
 
 
 def index_problems(config: StackConfig, manifest: Manifest, ours: frozenset[str]) -> list[str]:
@@ -29,7 +29,7 @@ def index_problems(config: StackConfig, manifest: Manifest, ours: frozenset[str]
     location = target.location
     try:
         companions = project_files(location, PROVENANCE_PROJECT)
-        pages: dict[str, dict[str, IndexFile]] = {}
+        pages: dict[str, dict[str, PageFile]] = {}
         problems: list[str] = []
         for name in sorted(ours):
             record = manifest.wheels.get(name)

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from srcstacks.build.selective import planned_from_source
 from srcstacks.errors import StageOrderError
-from srcstacks.index.client import IndexReadError, PublishedFile, published_files
+from srcstacks.index.client import (
+    IndexReadError,
+    published_files,
+)
 from srcstacks.layout import Layout
 from srcstacks.spec.config import StackConfig
 from srcstacks.state.provenance import Manifest
+from srcstacks.web import PageFile
 
 
 def upstream_problems(config: StackConfig, manifest: Manifest, ours: frozenset[str]) -> list[str]:
@@ -31,7 +35,7 @@ def upstream_problems(config: StackConfig, manifest: Manifest, ours: frozenset[s
         # dir): the index check still holds; the plan check needs the work dir.
         planned = set()
     problems: list[str] = []
-    pages: dict[tuple[str, str], dict[str, PublishedFile] | str] = {}
+    pages: dict[tuple[str, str], dict[str, PageFile] | str] = {}
     for name in sorted(ours):
         record = manifest.wheels.get(name)
         if record is None or record.upstream is None:

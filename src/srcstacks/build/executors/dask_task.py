@@ -45,9 +45,9 @@ from srcstacks.fsutil import sha256_file
 from srcstacks.index.private import (
     PASSWORD_VARIABLE,
     USER_VARIABLE,
-    Credentials,
     IndexLocation,
     companion,
+    credentials_from_environment,
     publish_companion,
     upload,
 )
@@ -157,7 +157,7 @@ def build_and_publish(
             " tools is never published (give the workers the coordinator's Python, platform"
             " and srcstacks)"
         )
-    credentials = Credentials.from_environment()
+    credentials = credentials_from_environment()
     if credentials is None:
         raise ExecutorError(
             f"cannot publish {what}: set {USER_VARIABLE} and {PASSWORD_VARIABLE} in the"

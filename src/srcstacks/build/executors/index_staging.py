@@ -29,7 +29,6 @@ from srcstacks.errors import PrivateIndexError, PublishError, StateError
 from srcstacks.fsutil import sha256_file
 from srcstacks.index.private import (
     PROVENANCE_PROJECT,
-    IndexFile,
     project_files,
     provenance_filename,
     publish_companion,
@@ -37,6 +36,7 @@ from srcstacks.index.private import (
 )
 from srcstacks.index.target import IndexTarget
 from srcstacks.tools.fromager import BuildOrderEntry, read_build_order
+from srcstacks.web import PageFile
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _stage_build_tools(
 
 def _already_there(target: IndexTarget, project: str, filename: str, sha256: str) -> bool:
     """Whether the index holds ``filename`` with these bytes; refuse other bytes."""
-    existing: IndexFile | None = project_files(target.location, project).get(filename)
+    existing: PageFile | None = project_files(target.location, project).get(filename)
     if existing is None:
         return False
     if existing.sha256 != sha256:
