@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from srcstacks.build.executors.loopback_index import serving
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.tools.build_probe import (
     ProbeError,
     WheelServer,
@@ -16,7 +17,6 @@ from srcstacks.tools.build_probe import (
     build_tools,
     machine_paths,
 )
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from tests.test_provenance import make_wheel
 
 FLIT = "flit_core-3.12.0-0-py3-none-any.whl"

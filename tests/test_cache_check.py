@@ -14,7 +14,8 @@ from srcstacks.build.cache_check import (
     read_fetched_records,
 )
 from srcstacks.errors import StateError
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.spec.config import load_config
 from tests.test_config import SPEC, write
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from srcstacks.clean import candidates, clean
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.spec.config import load_config
 from tests.conftest import copy_demo_stack
 

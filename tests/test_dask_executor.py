@@ -407,7 +407,7 @@ def test_a_worker_fetches_crates_through_the_specs_crates_mirror(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from srcstacks.build.executors import dask_task
-    from srcstacks.tools.fromager_dirs import FromagerDirs
+    from srcstacks.layout.fromager import FromagerDirs
 
     seen: dict[str, Any] = {}
 

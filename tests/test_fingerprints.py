@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from srcstacks import pipeline
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.spec.config import StackConfig, load_config
 from srcstacks.state.fingerprints import (
     StageRecord,

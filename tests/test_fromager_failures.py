@@ -21,6 +21,7 @@ from srcstacks.errors import (
     SettingsRejectedError,
     ToolError,
 )
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.tools.compile_errors import build_failure_cause
 from srcstacks.tools.fromager import (
     _ERROR_LINE,
@@ -28,7 +29,6 @@ from srcstacks.tools.fromager import (
     explain_failure,
     first_failure,
 )
-from srcstacks.tools.fromager_dirs import FromagerDirs
 
 LOGS = Path(__file__).parent / "fixtures" / "fromager_logs"
 

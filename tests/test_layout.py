@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from srcstacks.errors import OwnershipError
-from srcstacks.layout import (
+from srcstacks.layout.ownership import (
     OWNER_MARKER,
     claim_dir,
     discard_temporary,

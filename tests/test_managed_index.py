@@ -15,7 +15,7 @@ import pytest
 
 from srcstacks.errors import StateError
 from srcstacks.index.managed import ManagedIndex, _credentials, managed_index
-from srcstacks.layout import claim_dir
+from srcstacks.layout.ownership import claim_dir
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from srcstacks.build.plan import (
     build_environment,
     plan_builds,
     read_graph,
-    ready_builds,
     wheel_checker,
 )
 from srcstacks.build.run_summary import Action, RunFacts, outcome_facts, summarize
@@ -257,13 +256,12 @@ def test_builds_that_need_each_other_are_refused_naming_them(tmp_path: Path) -> 
         plan_builds(graph, lambda p, v: False)
 
 
-def test_readiness_follows_the_needs_and_skips_what_was_taken() -> None:
-    a = PackageBuild("a", "1", "u")
-    b = PackageBuild("b", "1", "u", needs=(("a", "1"),))
-    c = PackageBuild("c", "1", "u")
-    assert ready_builds([a, b, c], built=[], taken=[]) == [a, c]
-    assert ready_builds([a, b, c], built=[], taken=[("a", "1")]) == [c]
-    assert ready_builds([a, b, c], built=[("a", "1")], taken=[("a", "1"), ("c", "1")]) == [b]
+def test_a_build_whose_need_is_not_planned_never_starts() -> None:
+    builds = builds_of({"a": [], "b": ["elsewhere"]})
+    outcomes = {o.build.project: o for o in run_scheduled(builds, 2, FakeBuilds(), print)}
+    assert outcomes["a"].status == Status.BUILT
+    assert outcomes["b"].status == Status.NOT_STARTED
+    assert outcomes["b"].message == "a build it needs was never built"
 
 
 def test_a_wheel_counts_when_its_build_tag_is_the_changelogs(tmp_path: Path) -> None:
@@ -419,7 +417,7 @@ def test_the_loopback_index_serves_the_stacks_wheels_and_sdists_and_nothing_else
     import urllib.request
 
     from srcstacks.build.executors.loopback_index import serving
-    from srcstacks.tools.fromager_dirs import FromagerDirs
+    from srcstacks.layout.fromager import FromagerDirs
 
     dirs = FromagerDirs(tmp_path / "fromager")
     dirs.built_wheels.mkdir(parents=True)
@@ -451,8 +449,8 @@ def test_the_loopback_index_serves_the_stacks_wheels_and_sdists_and_nothing_else
 def test_every_parallel_build_gets_its_own_build_paths_mapped_to_the_serial_ones(
     tmp_path: Path,
 ) -> None:
+    from srcstacks.layout.fromager import FromagerDirs
     from srcstacks.tools.fromager import build_env
-    from srcstacks.tools.fromager_dirs import FromagerDirs
 
     env = build_env(FromagerDirs(tmp_path / "parallel-builds" / "brotli-1.2.1"), {"PATH": "/bin"})
     assert env["PATH"] == "/bin" and env["SOURCE_DATE_EPOCH"]

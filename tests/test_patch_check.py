@@ -15,7 +15,7 @@ import pytest
 
 from srcstacks.build.patch_check import check_patch_paths, check_patches
 from srcstacks.errors import PatchFailedError
-from srcstacks.tools.fromager_dirs import FromagerDirs
+from srcstacks.layout.fromager import FromagerDirs
 
 SOURCE = "".join(f"line {n}\n" for n in range(1, 8))
 PATCH = """--- a/demo/data.txt

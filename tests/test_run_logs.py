@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from srcstacks.build import run_logs
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.spec.config import load_config
 from tests.conftest import copy_demo_stack
 

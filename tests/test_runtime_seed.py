@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.runtime.prepare import _reset_mtimes, _seeded_intact
 from srcstacks.spec.config import StackConfig, load_config
 from srcstacks.state.runtime_files import list_tree, work_list_path, write_list

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from srcstacks.errors import ConfigError, RuntimeSourceError, SourceIntegrityError
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.runtime.source import Tarball, obtain_tarball, unpack
 from srcstacks.spec.config import Overrides, load_config
 from srcstacks.spec.runtime import RuntimeSource

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from srcstacks.archives.stage import _remove_stale_sboms
 from srcstacks.fsutil import sha256_file
-from srcstacks.layout import claim_dir, sbom_path
+from srcstacks.layout import sbom_path
+from srcstacks.layout.ownership import claim_dir
 
 
 def write_sbom_for(archive: Path, sha256: str) -> Path:

@@ -15,10 +15,10 @@ import pytest
 from srcstacks.build.wheel_group import discard_foreign_wheels, seed_pure_wheels
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.runtime.interpreters import build_groups, group_toolchain, runtime_interpreter
 from srcstacks.spec.config import load_config
 from srcstacks.tools import toolchain
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.toolchain import (
     TOOLCHAINS,
     find_interpreter,

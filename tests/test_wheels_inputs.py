@@ -21,6 +21,7 @@ from srcstacks.build.inputs import discard_stale_wheels, vanished_inputs
 from srcstacks.build.jobs import building_with
 from srcstacks.errors import ConfigError
 from srcstacks.fsutil import write_json
+from srcstacks.layout import Layout
 from srcstacks.spec import settings as settings_module
 from srcstacks.spec.config import Overrides, StackConfig, load_config
 from srcstacks.spec.settings import read_settings, undefined_variant
@@ -146,7 +147,7 @@ def test_a_wheel_whose_patches_vanished_is_named_before_its_rebuild(
     dirs.built_wheels.mkdir(parents=True)
     make_wheel(dirs.built_wheels / wheel)
     record = {wheel: {"variant": "cpu", "patches": [["0001-x.patch", "1"]], "settings_sha256": ""}}
-    write_json(config.variant_dir / "build-inputs.json", record)
+    write_json(Layout.of(config).build_inputs, record)
     discarded: list[str] = []
     monkeypatch.setattr(
         build_inputs, "discard_built_wheel", lambda _dirs, name, _version: discarded.append(name)

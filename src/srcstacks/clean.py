@@ -1,7 +1,7 @@
 """``srcstacks clean``: give back the disk a stack's work dir spends on what can be made again.
 
 Reads the stack's :class:`~srcstacks.layout.Layout`; removes, only inside folders
-srcstacks created (:func:`srcstacks.layout.remove_tree` checks their marker):
+srcstacks created (:func:`srcstacks.layout.ownership.remove_tree` checks their marker):
 
 - always: venvstacks' layer environments (``venvstacks-build/``), the archives'
   ``staging/`` folder, a ``verify --rebuild`` scratch folder that was kept, and the
@@ -23,7 +23,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcstacks.layout import Layout, remove_tree
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import remove_tree
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 

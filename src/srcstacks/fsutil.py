@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from srcstacks.errors import StateError
-from srcstacks.layout import discard_temporary, inside, remove_file
+from srcstacks.layout.ownership import discard_temporary, inside, remove_file
 
 _CHUNK = 1 << 20
 

@@ -11,7 +11,8 @@ import contextlib
 from collections.abc import Iterator
 
 from srcstacks.errors import BusyError
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.worklock import exclusive

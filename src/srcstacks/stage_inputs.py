@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import srcstacks
-from srcstacks.layout import ATTESTATION_SUFFIX, Layout, inside
+from srcstacks.layout import ATTESTATION_SUFFIX, Layout
+from srcstacks.layout.ownership import inside
 from srcstacks.runtime.interpreters import (
     fromager_dirs_of,
     runtime_interpreter,
@@ -214,7 +215,7 @@ def stage_outputs(stage: str, config: StackConfig) -> dict[str, Path]:
         }
         if config.index is not None and config.index.managed:
             # The index's identity: one started afresh (``index reset``) holds nothing yet.
-            found["index/devpi/.nodeinfo"] = layout.index_state / "devpi" / ".nodeinfo"
+            found["index/devpi/.nodeinfo"] = layout.index_node_info
         return found
     if stage == "lock":
         from srcstacks.spec.variants import venvstacks_spec_dir

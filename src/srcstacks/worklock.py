@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from srcstacks.errors import BusyError
+from srcstacks.layout import lock_path
 from srcstacks.tools.process import marker_entry, run_marked
 
 
@@ -66,7 +67,7 @@ def held_for_reading(work_dir: Path) -> Iterator[None]:
     A shared ``flock`` on the work dir's lock file when it exists and can be opened;
     reading a read-only copy (or without a work dir) proceeds without one.
     """
-    path = work_dir / ".lock"
+    path = lock_path(work_dir)
     try:
         handle = path.open("rb")
     except OSError:
@@ -114,7 +115,7 @@ def exclusive(work_dir: Path, report: Callable[[str], None] = _say) -> Iterator[
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     marker = work_dir.resolve()
-    with _locked(work_dir / ".lock"):
+    with _locked(lock_path(work_dir)):
         stop_leftovers(marker, report)
         with run_marked(marker):
             yield

@@ -22,7 +22,7 @@ import pytest
 
 from srcstacks.errors import ToolStartError
 from srcstacks.index.managed import ManagedIndex, managed_index, recorded_port
-from srcstacks.layout import claim_dir
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.tools.devpi import ADMIN_USER, index_config
 from srcstacks.tools.devpi import _call as devpi_call
 from srcstacks.tools.process import current_run, run_marked

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.layout import Layout
 from tests.conftest import BuiltStack, copy_demo_stack, run_cli
 from tests.e2e.test_failures import assert_one_clear_error
 from tests.index_server import serve_sdist
@@ -34,7 +35,7 @@ def punycode_stack(tmp_path: Path, index_url: str) -> Path:
 @pytest.fixture
 def idna_sdist(built_stack: BuiltStack) -> Path:
     """idna's genuine sdist, as the shared demo build downloaded it from PyPI."""
-    return built_stack.config.variant_dir / "fromager" / "sdists-repo" / "downloads" / SDIST
+    return Layout.of(built_stack.config).fromager.downloaded_sdist_named(SDIST)
 
 
 def published(spec: Path) -> list[str]:

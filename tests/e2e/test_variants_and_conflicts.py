@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.layout import Layout
 from srcstacks.spec.config import Overrides, load_config
 from srcstacks.state.provenance import read_manifest
 from tests.conftest import REPO_ROOT, BuiltStack, copy_built_stack, copy_demo_stack, run_cli
@@ -46,7 +47,7 @@ def test_two_apps_pinning_different_versions(tmp_path: Path) -> None:
     assert "--skip-constraints" in result.stderr
     assert "markupsafe: layer 'app-old' wants 'markupsafe==3.0.2'" in result.stderr
     config = load_config(spec)
-    assert json.loads((config.variant_dir / "wheels.json").read_text())["skip_constraints"]
+    assert json.loads(Layout.of(config).wheels_record.read_text())["skip_constraints"]
 
     published = {(r.project, r.version) for r in read_manifest(config.wheel_dir).wheels.values()}
     assert {("jinja2", "3.1.5"), ("jinja2", "3.1.6")} <= published
@@ -66,7 +67,7 @@ def test_two_apps_pinning_different_versions(tmp_path: Path) -> None:
 
 
 def test_stack_without_conflicts_does_not_skip_constraints(built_stack: BuiltStack) -> None:
-    wheels = json.loads((built_stack.config.variant_dir / "wheels.json").read_text())
+    wheels = json.loads(Layout.of(built_stack.config).wheels_record.read_text())
     assert wheels["skip_constraints"] is False
     assert "--skip-constraints" not in built_stack.build_output
 

@@ -27,7 +27,8 @@ from srcstacks.index.private import (
     project_files,
 )
 from srcstacks.index.target import index_target, locked_index_url
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.settings import Settings, read_settings

@@ -19,7 +19,8 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from srcstacks.errors import StateError
-from srcstacks.layout import inside, stack_manifest_path
+from srcstacks.layout import stack_manifest_path
+from srcstacks.layout.ownership import inside
 from srcstacks.lock.plan import lock_folder
 from srcstacks.spec.config import Layer, StackConfig
 from srcstacks.stage_inputs import common_inputs, runtime_inputs

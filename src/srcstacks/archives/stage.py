@@ -35,14 +35,13 @@ from srcstacks.fsutil import (
     write_json,
 )
 from srcstacks.index.target import locked_index_url, wheel_source
-from srcstacks.layout import (
-    Layout,
+from srcstacks.layout import Layout, sbom_path
+from srcstacks.layout.ownership import (
     claim_dir,
     inside,
     remove_file,
     remove_partial_files,
     remove_tree,
-    sbom_path,
 )
 from srcstacks.reporting import Report
 from srcstacks.runtime.prepare import (
@@ -251,7 +250,7 @@ def _write_build_info(
 def _drop_unchanged(staging: Path, output_dir: Path) -> None:
     """Remove from staging each file the output dir already holds with the same bytes."""
     for path in sorted(staging.rglob("*")):
-        target = output_dir / path.relative_to(staging)
+        target = inside(output_dir, path.relative_to(staging), "staged file")
         if not path.is_file() or not target.is_file():
             continue
         if path.stat().st_size == target.stat().st_size and sha256_file(path) == sha256_file(

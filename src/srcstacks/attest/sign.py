@@ -28,7 +28,8 @@ from srcstacks.attest.keys import key_id, signing_key
 from srcstacks.attest.statement import LayerBuild, Subject, WheelBuild, read_statement
 from srcstacks.errors import AttestationError
 from srcstacks.fsutil import atomic_write_text, sha256_file
-from srcstacks.layout import ATTESTATION_SUFFIX, Layout, attestation_path, remove_file, sbom_path
+from srcstacks.layout import ATTESTATION_SUFFIX, Layout, attestation_path, sbom_path
+from srcstacks.layout.ownership import remove_file
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.state.provenance import Manifest, WheelProvenance

@@ -33,12 +33,12 @@ from srcstacks.index.private import (
     read_companion,
 )
 from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.settings import Settings
 from srcstacks.state.provenance import SdistRecord, UpstreamRecord, WheelProvenance
 from srcstacks.state.records import read_json_state
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.web import PageFile
 
 
@@ -76,7 +76,7 @@ def check_fetched_wheels(
     companions = project_files(location, PROVENANCE_PROJECT)
     discarded: list[str] = []
     for filename, (project, version) in sorted(wheels.items()):
-        wheel = dirs.built_wheels / filename
+        wheel = dirs.built_wheel(filename)
         try:
             record = companion_record(companions, filename)
             problem = mismatch(config, settings, filename, sha256_file(wheel), record)

@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from srcstacks.fsutil import sha256_file, write_json
-from srcstacks.layout import Layout, remove_tree
+from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.layout.ownership import remove_tree
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.patches import applicable_patches
@@ -31,7 +33,6 @@ from srcstacks.spec.settings import Settings
 from srcstacks.state.records import read_json_state
 from srcstacks.state.wheel_sbom import carries_own_sbom, own_sbom
 from srcstacks.tools.fromager import rust_toolchain
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.process import tool_env
 
 
@@ -85,19 +86,19 @@ def discard_stale_wheels(
     recorded = _read_record(config)
     discarded: list[str] = []
     for filename, (project, version) in built_wheels(dirs).items():
-        if not carries_own_sbom(dirs.built_wheels / filename, project):
+        if not carries_own_sbom(dirs.built_wheel(filename), project):
             # Built by a srcstacks from before per-wheel SBOMs: publish would refuse it.
             report(f"  {project} {version}: built without an SBOM of its own; rebuilding it")
             discard_built_wheel(dirs, filename, version)
             discarded.append(filename)
             continue
-        if changed := _rustc_change(dirs.built_wheels / filename, project):
+        if changed := _rustc_change(dirs.built_wheel(filename), project):
             report(f"  {project} {version}: {changed}; rebuilding it")
             discard_built_wheel(dirs, filename, version)
             discarded.append(filename)
             continue
         before = recorded.get(filename)
-        if before is not None and (altered := _altered(dirs.built_wheels / filename, before)):
+        if before is not None and (altered := _altered(dirs.built_wheel(filename), before)):
             report(f"  {project} {version}: {altered}; rebuilding it")
             discard_built_wheel(dirs, filename, version)
             discarded.append(filename)
@@ -173,14 +174,22 @@ def vanished_inputs(before: dict[str, Any], now: dict[str, Any]) -> str:
 def discard_built_wheel(dirs: FromagerDirs, filename: str, version: str) -> None:
     """Remove a built wheel from Fromager's repos, with its prepared source, so a rerun
     builds it again instead of reusing it."""
-    remove_tree(dirs.built_wheels / filename)
-    stem = filename.split("-")[0]
-    for stale in dirs.work_dir.glob(f"{stem}-{version}"):
-        remove_tree(stale)
+    remove_tree(dirs.built_wheel(filename))
+    project = parse_wheel_filename(filename)[0]
+
+    def of_project(path: Path) -> bool:
+        # Fromager names these after the sdist (``MarkupSafe-3.0.2``): compared by the
+        # project's canonical name, whatever its spelling.
+        return canonicalize_name(path.name.partition(f"-{version}")[0]) == project
+
+    for stale in dirs.work_dir.glob(f"*-{version}"):
+        if of_project(stale):
+            remove_tree(stale)
     for index_copy in dirs.wheels_repo.glob(f"simple/*/{filename}"):
         remove_tree(index_copy)
-    for patched_sdist in dirs.sdists_repo.glob(f"builds/{stem}-{version}.*"):
-        remove_tree(patched_sdist)
+    for patched_sdist in dirs.sdists_repo.glob(f"builds/*-{version}.*"):
+        if of_project(patched_sdist):
+            remove_tree(patched_sdist)
 
 
 def record_inputs(
@@ -196,6 +205,6 @@ def record_inputs(
         for filename, (project, version) in built_wheels(each).items():
             record = recorded.get(filename) or current_inputs(config, project, version, settings)
             if "sha256" not in record:  # its bytes as built (an older record gets them now)
-                record["sha256"] = sha256_file(each.built_wheels / filename)
+                record["sha256"] = sha256_file(each.built_wheel(filename))
             updated[filename] = record
     write_json(_record_path(config), updated)

@@ -26,11 +26,11 @@ from pathlib import Path
 
 from srcstacks.build.sdist_check import DownloadedSdist, downloaded_sdists
 from srcstacks.errors import PatchFailedError
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.reporting import Report
 from srcstacks.spec.patches import PATCH_COMMAND, applicable_patches, patch_targets
 from srcstacks.spec.settings import Settings
 from srcstacks.tools.crate_patches import defers
-from srcstacks.tools.fromager_dirs import FromagerDirs
 
 _FAILED = re.compile(r"(Hunk #\d+ FAILED at \d+)")
 _PATCHING = re.compile(r"^patching file (\S+)", re.MULTILINE)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import graphlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,15 +156,6 @@ def plan_builds(graph: Graph, has_wheel: Callable[[str, str], bool]) -> list[Pac
         )
         for key in order
     ]
-
-
-def ready_builds(
-    builds: Sequence[PackageBuild], built: Iterable[Key], taken: Iterable[Key]
-) -> list[PackageBuild]:
-    """The builds not yet ``taken`` (started or finished) whose needs are all ``built``."""
-    done = set(built)
-    skip = set(taken)
-    return [b for b in builds if b.key not in skip and all(n in done for n in b.needs)]
 
 
 def wheel_checker(

@@ -14,16 +14,17 @@ import time
 from pathlib import Path
 
 from srcstacks.fsutil import atomic_copy
-from srcstacks.layout import Layout, remove_tree
+from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.layout.ownership import remove_tree
 from srcstacks.tools import fromager
-from srcstacks.tools.fromager_dirs import FromagerDirs
 
 KEPT_RUNS = 20
 
 
 def runs_dir(layout: Layout) -> Path:
     """Where each run's folder of logs goes."""
-    return layout.variant_dir / "logs" / "runs"
+    return layout.run_logs
 
 
 def new_run_folder(layout: Layout, started: float) -> Path:

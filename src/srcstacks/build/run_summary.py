@@ -32,9 +32,9 @@ from srcstacks.build.executors.base import BuildOutcome, Status
 from srcstacks.errors import StateError
 from srcstacks.fsutil import write_json
 from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.reporting import Report
 from srcstacks.tools import fromager
-from srcstacks.tools.fromager_dirs import FromagerDirs
 
 FORMAT = 1
 

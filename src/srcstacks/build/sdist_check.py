@@ -24,13 +24,14 @@ from srcstacks.index.client import (
     IndexReadError,
     published_sha256,
 )
-from srcstacks.layout import Layout, move_into
+from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.layout.ownership import move_into
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.settings import Settings
 from srcstacks.state.records import read_json_state
 from srcstacks.tools.fromager import read_build_order
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.web import project_page_url
 
 

@@ -34,7 +34,8 @@ from srcstacks.index.client import (
     download_checked,
     published_files,
 )
-from srcstacks.layout import Layout, claim_dir, remove_file
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir, remove_file
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.patches import applicable_patches

@@ -35,6 +35,7 @@ from srcstacks.fsutil import write_json
 from srcstacks.index.client import PYPI_SIMPLE
 from srcstacks.index.target import index_target
 from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.reporting import Report
 from srcstacks.runtime.build import runtime_build_inputs
 from srcstacks.runtime.interpreters import (
@@ -48,7 +49,6 @@ from srcstacks.spec.patches import unused_patch_dirs
 from srcstacks.spec.rules import BUILD_PLATFORM
 from srcstacks.spec.settings import Settings, defined_variants, read_settings, undefined_variant
 from srcstacks.tools import fromager
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.toolchain import Toolchain, own_toolchain
 from srcstacks.web import unreachable
 

@@ -33,6 +33,7 @@ from srcstacks.fsutil import atomic_copy, atomic_write_text, sha256_file
 from srcstacks.index.private import IndexLocation
 from srcstacks.index.target import IndexTarget
 from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.reporting import Report
 from srcstacks.runtime.interpreters import BuildGroup
 from srcstacks.spec.config import StackConfig
@@ -40,7 +41,6 @@ from srcstacks.spec.platforms import build_platform, platform_tags, wheel_fits
 from srcstacks.spec.settings import Settings
 from srcstacks.tools import fromager
 from srcstacks.tools.cargo import cargo_config
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.toolchain import Toolchain
 
 
@@ -68,7 +68,7 @@ def seed_pure_wheels(earlier: Sequence[FromagerDirs], dirs: FromagerDirs) -> Non
         if not source.built_wheels.is_dir():
             continue
         for wheel in sorted(source.built_wheels.glob("*.whl")):
-            target = dirs.built_wheels / wheel.name
+            target = dirs.built_wheel(wheel.name)
             if not _pure(wheel.name) or (target.exists() and _same(wheel, target)):
                 continue
             dirs.built_wheels.mkdir(parents=True, exist_ok=True)

@@ -23,13 +23,13 @@ from srcstacks.build.inputs import current_inputs
 from srcstacks.errors import ProvenanceError, StageOrderError
 from srcstacks.fsutil import sha256_bytes, sha256_file
 from srcstacks.index.private import companion
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.patches import applicable_patches
 from srcstacks.spec.settings import Settings, effective_env
 from srcstacks.state.provenance import HostRecord, PatchRecord, SdistRecord, WheelProvenance
 from srcstacks.state.wheel_evidence import read_evidence
 from srcstacks.tools.fromager import BuildOrderEntry
-from srcstacks.tools.fromager_dirs import FromagerDirs
 
 # Names this machine in the provenance of the wheels it builds (opt-in: HostRecord).
 BUILD_HOST_VARIABLE = "SRCSTACKS_BUILD_HOST"

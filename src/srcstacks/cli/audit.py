@@ -26,7 +26,8 @@ from srcstacks.cli.common import (
     say,
     sbom_app,
 )
-from srcstacks.layout import Layout, remove_owned_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import remove_owned_dir
 from srcstacks.sbom.profiles import PROFILES as SBOM_PROFILES  # stdlib only: cheap
 from srcstacks.spec.config import DEFAULT_SPEC_NAME, Overrides, StackConfig, load_config
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from srcstacks.cli.common import SpecArg, VariantOpt, WorkOpt, guarded, say
-from srcstacks.layout import Layout, claim_dir
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir
 from srcstacks.spec.config import DEFAULT_SPEC_NAME, Overrides, load_config
 
 if TYPE_CHECKING:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from srcstacks.build.stage import built_projects
 from srcstacks.errors import StageOrderError
+from srcstacks.layout import Layout
 from srcstacks.runtime.build import runtime_build_inputs
 from srcstacks.runtime.interpreters import fromager_dirs_of
 from srcstacks.spec.config import DEFAULT_VARIANT, StackConfig
@@ -48,7 +49,7 @@ def list_patches(config: StackConfig) -> tuple[list[PatchedProject], list[str]]:
     built = sorted({key for dirs in fromager_dirs_of(config) for key in built_projects(dirs)})
     if not built:
         raise StageOrderError(
-            f"{config.variant_dir}: nothing built for variant {config.variant!r} yet"
+            f"{Layout.of(config).variant_dir}: nothing built for variant {config.variant!r} yet"
             " (run 'srcstacks wheels' first)"
         )
     patched = [

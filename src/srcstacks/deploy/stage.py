@@ -16,7 +16,7 @@ from pathlib import Path
 
 from srcstacks.errors import SrcstacksError, StageOrderError
 from srcstacks.fsutil import interrupted_publish
-from srcstacks.layout import OWNER_MARKER, claim_dir, empty_dir, inside
+from srcstacks.layout.ownership import OWNER_MARKER, claim_dir, empty_dir, inside
 from srcstacks.reporting import Report
 from srcstacks.tools.process import die_with_parent, tool_env
 from srcstacks.tools.venvstacks import LayerMetadata, published_layers

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from srcstacks.layout import inside
+from srcstacks.layout.ownership import inside
 from srcstacks.sbom.system_libs import held_libraries, system_libraries
 from srcstacks.spec.config import StackConfig
 from srcstacks.state.archive_reader import ArchiveContents, read_archive

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from srcstacks.errors import OwnershipError, StateError
 from srcstacks.fsutil import atomic_write_text
-from srcstacks.layout import claim_dir, discard_temporary, is_owned, remove_owned_dir
+from srcstacks.layout.ownership import claim_dir, discard_temporary, is_owned, remove_owned_dir
 from srcstacks.tools import devpi
 from srcstacks.tools.process import current_run, run_marked
 from srcstacks.web import Credentials

@@ -19,7 +19,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from srcstacks.errors import StageOrderError, StateError
-from srcstacks.layout import inside
+from srcstacks.layout.ownership import inside
 from srcstacks.spec.config import Layer, StackConfig
 from srcstacks.spec.variants import venvstacks_spec_dir
 from srcstacks.stage_inputs import common_inputs, runtime_inputs

@@ -21,11 +21,10 @@ import functools
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from pathlib import Path
 
 from packaging.markers import Marker
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
@@ -41,6 +40,7 @@ from srcstacks.spec.platforms import (
     wheel_fits,
 )
 from srcstacks.spec.rules import marker_environment
+from srcstacks.state.dist_info import read_name_version, requirements
 from srcstacks.state.wheel_availability import Gap, describe_files, render_table
 
 NO_WHEEL = "no wheel in the wheel dir"
@@ -226,13 +226,7 @@ def _requires(wheel: Path) -> tuple[Requirement, ...]:
             None,
         )
         text = archive.read(name).decode("utf-8", errors="replace") if name else ""
-    found: list[Requirement] = []
-    for line in HeaderParser().parsestr(text).get_all("Requires-Dist") or []:
-        try:
-            found.append(Requirement(line))
-        except InvalidRequirement:
-            continue
-    return tuple(found)
+    return requirements(read_name_version(text).requires_dist)
 
 
 def _uv_locks(environments: Sequence[Marker], python_implementation: str, target: str) -> bool:

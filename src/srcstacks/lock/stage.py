@@ -66,7 +66,8 @@ def lock_layers(
     # A requirement only other platforms need, named with its cause; then every layer on
     # every platform uv will lock, before venvstacks locks them all at once.
     check_other_platform_wheels(config, manifest)
-    check_every_platform(config, [config.wheel_dir / name for name in manifest.wheels], report)
+    layout = Layout.of(config)
+    check_every_platform(config, [layout.wheel(name) for name in manifest.wheels], report)
     records = {} if force else read_layer_records(config, STAGE)
     with _lock_source(config, manifest) as source:
         locking = _Locking(config, manifest, records, source)

@@ -35,7 +35,8 @@ from srcstacks.errors import CollectError, ProvenanceError, PublishError
 from srcstacks.fsutil import atomic_path, sha256_file, write_json
 from srcstacks.index.private import companion
 from srcstacks.index.target import IndexTarget, index_target
-from srcstacks.layout import Layout, claim_dir, remove_partial_files
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir, remove_partial_files
 from srcstacks.publish.index_upload import UploadPlan, plan_upload, upload_planned
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
@@ -123,7 +124,7 @@ def collect(
     with publishing_into(wheel_dir):
         remove_partial_files(wheel_dir)
         existing = read_manifest_or_empty(wheel_dir)
-        plan = plan_merge(incoming, wheel_dir, existing)
+        plan = plan_merge(incoming, layout, existing)
         for item in plan.to_copy:
             _checked_copy(item, layout.wheel(item.record.filename))
         added = {item.record.filename: item.record for item in plan.to_copy + plan.to_record}
@@ -183,19 +184,19 @@ def read_sources(sources: list[Path]) -> list[Incoming]:
     return [incoming[name] for name in sorted(incoming)]
 
 
-def plan_merge(incoming: list[Incoming], wheel_dir: Path, existing: Manifest) -> CollectPlan:
+def plan_merge(incoming: list[Incoming], layout: Layout, existing: Manifest) -> CollectPlan:
     """Sort ``incoming`` against the wheel dir; refuse a name it holds with other bytes."""
     plan = CollectPlan([], [], [])
     problems: list[str] = []
     for item in incoming:
         name = item.record.filename
-        target = wheel_dir / name
+        target = layout.wheel(name)
         found = sha256_file(target) if target.is_file() else None
         recorded = existing.wheels.get(name)
         for sha256, what in ((found, "holds"), (recorded and recorded.sha256, "records")):
             if sha256 is not None and sha256 != item.record.sha256:
                 problems.append(
-                    f"{item.source}: {name} has sha256 {item.record.sha256}, but {wheel_dir}"
+                    f"{item.source}: {name} has sha256 {item.record.sha256}, but {layout.wheel_dir}"
                     f" already {what} {name} with sha256 {sha256}; a published wheel is never"
                     " replaced (one file name must mean one content)"
                 )
@@ -292,7 +293,7 @@ def _refuse(problems: list[str]) -> None:
 
 def _record_publisher(layout: Layout, variant: str, names: set[str]) -> None:
     """Add ``names`` to the wheel dir's record of collected wheels (see :mod:`publishers`)."""
-    path = layout.publishers / f"{COLLECTED_PUBLISHER}.json"
+    path = layout.publisher_file(COLLECTED_PUBLISHER)
     before: set[str] = set()
     if path.is_file():
         collected = read_publishers(layout).get(COLLECTED_PUBLISHER)

@@ -22,7 +22,9 @@ from srcstacks.build.wheel_records import describe_wheel
 from srcstacks.errors import PublishError, StageOrderError, StateError
 from srcstacks.fsutil import atomic_copy, sha256_file
 from srcstacks.index.target import index_target
-from srcstacks.layout import Layout, claim_dir, remove_file, remove_partial_files
+from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.layout.ownership import claim_dir, remove_file, remove_partial_files
 from srcstacks.publish.index_upload import publish_to_index
 from srcstacks.reporting import Report
 from srcstacks.runtime.interpreters import fromager_dirs_of
@@ -37,7 +39,6 @@ from srcstacks.state.provenance import (
 )
 from srcstacks.state.publishers import Publisher, read_publishers, write_publisher
 from srcstacks.tools.fromager import BuildOrderEntry, read_build_order
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.worklock import publishing_into
 
 

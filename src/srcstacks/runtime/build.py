@@ -32,7 +32,8 @@ from pathlib import Path
 
 from srcstacks.errors import ConfigError, RuntimeBuildError, StateError
 from srcstacks.fsutil import dump_json, sha256_bytes, sha256_file, write_json
-from srcstacks.layout import Layout, claim_dir, remove_tree
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import claim_dir, remove_tree
 from srcstacks.reporting import Report
 from srcstacks.runtime import built_cpython
 from srcstacks.runtime import source as cpython_source

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from srcstacks.errors import RuntimeSourceError
 from srcstacks.layout import Layout
+from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.reporting import Report
 from srcstacks.spec.config import Layer, StackConfig
 from srcstacks.spec.platforms import layer_python_version
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.toolchain import (
     Interpreter,
     Toolchain,

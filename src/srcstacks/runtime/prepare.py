@@ -29,7 +29,8 @@ from pathlib import Path
 
 from srcstacks.errors import RuntimeSourceError, StateError
 from srcstacks.fsutil import sha256_file, write_json
-from srcstacks.layout import Layout, remove_file, remove_tree
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import remove_file, remove_tree
 from srcstacks.reporting import Report
 from srcstacks.runtime.build import build_runtime
 from srcstacks.runtime.contents import bundled_code

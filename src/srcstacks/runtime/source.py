@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 from srcstacks import web
 from srcstacks.errors import RuntimeSourceError, SourceIntegrityError
 from srcstacks.fsutil import atomic_path, sha256_file
-from srcstacks.layout import Layout, inside, remove_file
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import inside, remove_file
 from srcstacks.spec.runtime import RuntimeSource
 
 _PY_VERSION = re.compile(r'^#define\s+PY_VERSION\s+"(?P<version>[^"]+)"', re.MULTILINE)

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 
 from srcstacks.errors import ConfigError, SbomError, StageOrderError
 from srcstacks.fsutil import sha512_file
-from srcstacks.layout import inside
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import inside
 from srcstacks.reporting import Report
 from srcstacks.sbom.components import DistInputs
 from srcstacks.sbom.metadata import parse_metadata
@@ -57,7 +58,7 @@ def dist_inputs(
             texts[patch.path] = data
         else:  # the SBOM still records the patch by path and sha256, without its text
             report(f"  warning: {path} changed since the build; its text is left out")
-    wheel = config.wheel_dir / record.filename
+    wheel = Layout.of(config).wheel(record.filename)
     return DistInputs(
         dist=dist,
         metadata=parse_metadata(dist.files.get("METADATA", "")),

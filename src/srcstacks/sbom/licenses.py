@@ -25,6 +25,7 @@ from cyclonedx.model.license import (
     LicenseExpression,
 )
 from cyclonedx.spdx import is_supported_id
+from license_expression import ExpressionError, get_spdx_licensing
 
 from srcstacks.sbom.metadata import DeclaredLicense
 
@@ -297,8 +298,11 @@ def _expression(found: set[str], declared: Sequence[DeclaredLicense]) -> str:
 
 
 def _ids(expression: str) -> list[str]:
-    words = re.split(r"[\s()]+", expression)
-    return [word for word in words if word and word.upper() not in ("AND", "OR", "WITH")]
+    """The license (and exception) ids of an SPDX expression; none if it does not parse."""
+    try:
+        return list(get_spdx_licensing().license_keys(expression))
+    except ExpressionError:
+        return []
 
 
 def _family(spdx_id: str) -> str:

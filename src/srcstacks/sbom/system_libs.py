@@ -31,7 +31,9 @@ def system_libraries(contents: ArchiveContents) -> dict[str | None, tuple[str, .
     owners = {
         path: dist.name
         for dist in contents.dists
-        for path in parse_record(dist.files.get("RECORD", ""))
+        for path in parse_record(
+            dist.files.get("RECORD", ""), f"{contents.archive.name}: {dist.dist_info}/RECORD"
+        )
     }
     needed: dict[str | None, set[str]] = {}
     for elf in contents.elf_files:

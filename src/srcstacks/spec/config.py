@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from srcstacks.errors import ConfigError
+from srcstacks.layout import default_output_dir, default_wheel_dir
 from srcstacks.spec import rules as spec_rules
 from srcstacks.spec.archive import DEFAULT_XZ_PRESET, XZ_PRESET_KEY, parse_xz_preset
 from srcstacks.spec.cargo import CargoSource, parse_cargo_table
@@ -103,11 +104,6 @@ class StackConfig:
         """The launch or support module file the spec names ``module``, to read (never to
         write: it may lie beside the spec's folder, :func:`spec_rules.check_module_paths`)."""
         return Path(os.path.normpath(self.spec_dir / module))
-
-    @property
-    def variant_dir(self) -> Path:
-        """Private working state of this variant: Fromager's repos, venvstacks' build dir."""
-        return self.work_dir / self.variant
 
     def layer(self, name: str) -> Layer:
         """Return the layer called ``name`` (its spec name, not its env name)."""
@@ -377,8 +373,8 @@ def _resolve(
         variant=variant,
         spec_variant=spec_variant,
         work_dir=work_dir,
-        wheel_dir=path("wheel_dir", work_dir / variant / "wheels"),
-        output_dir=path("output_dir", work_dir / variant / "artifacts"),
+        wheel_dir=path("wheel_dir", default_wheel_dir(work_dir, variant)),
+        output_dir=path("output_dir", default_output_dir(work_dir, variant)),
         runtime=_runtime_overrides(table.runtime, overrides),
         sbom=table.sbom,
         index=_index_overrides(table.index, overrides),

@@ -8,9 +8,7 @@ and by the SBOM, which both describe an archive from its contents, not from the 
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
-import io
 import lzma
 import re
 import stat
@@ -20,6 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from installer.records import InvalidRecordEntry, parse_record_file
 from packaging.utils import canonicalize_name
 
 from srcstacks.errors import ArchiveError
@@ -38,9 +37,16 @@ def record_digest(data: bytes) -> str:
     return "sha256=" + digest.decode("ascii")
 
 
-def parse_record(text: str) -> dict[str, str]:
-    """RECORD rows that carry a hash, as ``{path: "sha256=..."}``."""
-    return {row[0]: row[1] for row in csv.reader(io.StringIO(text)) if len(row) > 1 and row[1]}
+def parse_record(text: str, source: str = "RECORD") -> dict[str, str]:
+    """RECORD rows that carry a hash, as ``{path: "sha256=..."}`` (read by installer).
+
+    A row that is not ``path,hash,size`` is :class:`ArchiveError` naming ``source``.
+    """
+    try:
+        return {path: digest for path, digest, _size in parse_record_file(text.splitlines())
+                if digest}  # fmt: skip
+    except InvalidRecordEntry as exc:
+        raise ArchiveError(f"{source}: a malformed RECORD ({'; '.join(exc.issues)})") from None
 
 
 @dataclass(frozen=True)

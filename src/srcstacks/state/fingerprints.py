@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from srcstacks.fsutil import sha256_file, write_json
-from srcstacks.layout import OWNER_MARKER
+from srcstacks.layout.ownership import OWNER_MARKER
 
 # [sha256, size in bytes, mtime in ns] of one output file.
 Stamp = tuple[str, int, int]

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from srcstacks.errors import ProvenanceError, StageOrderError, StateError
-from srcstacks.layout import inside
+from srcstacks.layout.ownership import inside
 from srcstacks.spec.config import Layer, StackConfig
 from srcstacks.spec.variants import venvstacks_spec_dir
 from srcstacks.state.provenance import Manifest

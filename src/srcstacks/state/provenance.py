@@ -18,6 +18,7 @@ from packaging.utils import canonicalize_version, parse_wheel_filename
 
 from srcstacks.errors import ProvenanceError
 from srcstacks.fsutil import dump_json, sha256_bytes, sha256_file, write_json
+from srcstacks.layout import provenance_path
 from srcstacks.state.archive_reader import InstalledDist
 from srcstacks.state.build_record import BuildEnvironment, BuildTool, Crate
 from srcstacks.state.wheel_evidence import read_evidence
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BuildEnvironment", "BuildTool"]  # re-exported: readers take them from here
 
-MANIFEST_NAME = "provenance.json"
 FORMAT_VERSION = 1
 # Where a wheel came from: built here from its sdist by Fromager, or taken as the binary
 # an upstream index publishes (selective mode, docs/howto.md).
@@ -244,7 +244,7 @@ def records_digest(manifest: Manifest, names: Iterable[str] | None = None) -> st
 
 def manifest_path(wheel_dir: Path) -> Path:
     """Where the manifest of ``wheel_dir`` lives."""
-    return wheel_dir / MANIFEST_NAME
+    return provenance_path(wheel_dir)
 
 
 def write_manifest(wheel_dir: Path, manifest: Manifest) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from srcstacks.errors import StateError
 from srcstacks.fsutil import dump_json, sha256_bytes, write_json
-from srcstacks.layout import Layout, inside
+from srcstacks.layout import Layout, runtime_file_list_published
 from srcstacks.state.archive_reader import record_digest
 from srcstacks.state.records import read_json_state
 
@@ -50,13 +50,12 @@ def list_tree(folder: Path, leave_out: frozenset[str] = frozenset()) -> dict[str
 
 def work_list_path(layout: Layout, env_name: str) -> Path:
     """Where the runtime stage records the list of a seeded runtime."""
-    return inside(layout.variant_dir / "runtime-files", f"{env_name}.json", "layer name")
+    return layout.runtime_file_list(env_name)
 
 
 def published_list_path(output_dir: Path, env_name: str) -> Path:
     """Where the list of a runtime layer is published beside the archives."""
-    folder = output_dir / "__srcstacks__"
-    return inside(folder, f"{env_name}.runtime-files.json", "layer name")
+    return runtime_file_list_published(output_dir, env_name)
 
 
 def list_text(entries: dict[str, str]) -> str:

@@ -23,12 +23,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from srcstacks.fsutil import sha256_bytes
-from srcstacks.state.archive_reader import parse_record, record_digest
 from srcstacks.state.build_record import REQUIREMENT_TYPES
+from srcstacks.state.dist_info import read_wheel_info
 from srcstacks.state.elf import read_compilers
 from srcstacks.state.wheel_sbom import WheelSbom, WheelSbomError, parse, sbom_member
 
@@ -72,17 +73,17 @@ def read_evidence(wheel: Path) -> WheelEvidence:
     if dist_info is None:
         return WheelEvidence(wheel.name, ("no single top-level .dist-info folder",), None)
     problems: list[str] = []
-    wheel_text = files.get(f"{dist_info}/WHEEL", b"").decode("utf-8", errors="replace")
-    found_tags = {line[4:].strip() for line in wheel_text.splitlines() if line.startswith("Tag:")}
+    wheel_info = read_wheel_info(
+        files.get(f"{dist_info}/WHEEL", b"").decode("utf-8", errors="replace")
+    )
+    found_tags = wheel_info.tags
     named_tags = {str(tag) for tag in tags}
     if found_tags != named_tags:
         problems.append(
             f"WHEEL tags {', '.join(sorted(found_tags)) or 'none'} disagree with the file"
             f" name's {', '.join(sorted(named_tags))}"
         )
-    found_build = next(
-        (line[6:].strip() for line in wheel_text.splitlines() if line.startswith("Build:")), ""
-    )
+    found_build = wheel_info.build
     named_build = "".join(str(part) for part in build_tag)
     if found_build != named_build:
         problems.append(
@@ -164,11 +165,16 @@ def _record_problems(files: dict[str, bytes], dist_info: str) -> list[str]:
     record_name = f"{dist_info}/RECORD"
     if record_name not in files:
         return ["no RECORD"]
-    record = parse_record(files[record_name].decode("utf-8", errors="replace"))
+    try:
+        rows = parse_record_file(files[record_name].decode("utf-8", errors="replace").splitlines())
+        entries = [RecordEntry.from_elements(*row) for row in rows]
+    except InvalidRecordEntry as exc:
+        return [f"a malformed RECORD ({'; '.join(exc.issues)})"]
+    record = {entry.path: entry for entry in entries if entry.hash_ is not None}
     unlisted = sorted(set(files) - set(record) - {record_name})
     differing = sorted(
-        name for name, digest in record.items()
-        if name in files and record_digest(files[name]) != digest
+        name for name, entry in record.items()
+        if name in files and not entry.validate(files[name])
     )  # fmt: skip
     absent = sorted(name for name in record if name not in files)
     problems = []

@@ -27,7 +27,6 @@ import sys
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from packaging.version import InvalidVersion, Version
 
 from srcstacks import web
 from srcstacks.state.build_record import REQUIREMENT_TYPES, BuildEnvironment, BuildTool
+from srcstacks.state.dist_info import read_name_version, read_wheel_info
 from srcstacks.state.elf import ELF_MAGIC, read_compilers
 
 # Variables Fromager sets for every build from the machine (CPU count, the build
@@ -75,18 +75,17 @@ def installed_dists(build_env: Path) -> list[InstalledDist]:
     """Every distribution installed in the virtual environment ``build_env``."""
     found = []
     for dist_info in sorted(build_env.glob("lib/python*/site-packages/*.dist-info")):
-        metadata = HeaderParser().parsestr(
+        metadata = read_name_version(
             (dist_info / "METADATA").read_text(encoding="utf-8", errors="replace")
         )
-        wheel = (dist_info / "WHEEL").read_text(encoding="utf-8", errors="replace")
-        lines = wheel.splitlines()
+        wheel = read_wheel_info((dist_info / "WHEEL").read_text(encoding="utf-8", errors="replace"))
         found.append(
             InstalledDist(
-                name=canonicalize_name(metadata.get("Name", "")),
-                version=metadata.get("Version", ""),
-                build_tag=next((ln[6:].strip() for ln in lines if ln.startswith("Build:")), ""),
-                tags=frozenset(ln[4:].strip() for ln in lines if ln.startswith("Tag:")),
-                requires=tuple(metadata.get_all("Requires-Dist") or ()),
+                name=canonicalize_name(metadata.name),
+                version=metadata.version,
+                build_tag=wheel.build,
+                tags=wheel.tags,
+                requires=metadata.requires_dist,
                 dist_info=dist_info,
             )
         )

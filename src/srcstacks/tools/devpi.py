@@ -30,7 +30,7 @@ from typing import Any
 
 from srcstacks import web
 from srcstacks.errors import ConfigError, IndexServerError, ToolStartError
-from srcstacks.layout import remove_tree
+from srcstacks.layout.ownership import remove_tree
 from srcstacks.tools.process import (
     die_with_parent,
     last_error_line,

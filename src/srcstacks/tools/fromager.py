@@ -27,13 +27,13 @@ from srcstacks.errors import (
     ToolError,
 )
 from srcstacks.fsutil import atomic_write_text
-from srcstacks.layout import remove_file
+from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.layout.ownership import remove_file
 from srcstacks.state.records import read_json_state
 from srcstacks.tools.build_probe import USER_HOME_VARIABLE
 from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
 from srcstacks.tools.cargo_errors import cargo_failure
 from srcstacks.tools.compile_errors import build_failure_cause
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter

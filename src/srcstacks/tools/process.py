@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from srcstacks.errors import ConfigError, ToolError, ToolStartError
+from srcstacks.layout import tool_config_dir
 
 # Names the work dir of the run a process belongs to; grandchildren inherit it.
 RUN_MARKER = "SRCSTACKS_WORK_DIR"
@@ -120,7 +121,7 @@ def _empty_config_dirs() -> dict[str, str]:
     work_dir = _run_work_dir.get()
     if work_dir is None:
         return {"XDG_CONFIG_HOME": os.devnull, "XDG_CONFIG_DIRS": os.devnull}
-    base = work_dir / "tool-config"
+    base = tool_config_dir(work_dir)
     folders = {"XDG_CONFIG_HOME": base / "user", "XDG_CONFIG_DIRS": base / "system"}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 import srcstacks
 from srcstacks.errors import ToolError
 from srcstacks.fsutil import atomic_write_text
-from srcstacks.layout import remove_tree
+from srcstacks.layout.ownership import remove_tree
 from srcstacks.tools.process import run_logged, run_probe, tool_env
 
 TOOLCHAINS = Path(__file__).resolve().parent.parent / "toolchains"

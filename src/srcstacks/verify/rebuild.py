@@ -20,13 +20,14 @@ from srcstacks.build.sdist_check import checked_record_path
 from srcstacks.build.selective import read_upstream_wheels
 from srcstacks.build.stage import build_wheels
 from srcstacks.fsutil import atomic_write_text, dump_json
-from srcstacks.layout import Layout, claim_dir, empty_dir, inside, sbom_path
+from srcstacks.layout import PROVENANCE_NAME, Layout, sbom_path
+from srcstacks.layout.ownership import claim_dir, empty_dir, inside
 from srcstacks.publish.stage import publish_wheels
 from srcstacks.reporting import Report
 from srcstacks.runtime.interpreters import fromager_dirs_of
 from srcstacks.sbom.stage import write_sboms
 from srcstacks.spec.config import StackConfig
-from srcstacks.state.provenance import MANIFEST_NAME, Manifest, read_manifest
+from srcstacks.state.provenance import Manifest, read_manifest
 from srcstacks.state.publishers import stack_wheels
 from srcstacks.tools.fromager import read_build_order
 from srcstacks.tools.venvstacks import published_layers
@@ -142,7 +143,7 @@ def _compare_wheel_dirs(
     if only is not None:
         names = [name for name in names if name in only]
         results.append(_compare_manifests(first, second, only))
-    for name in names if only is not None else [*names, MANIFEST_NAME]:
+    for name in names if only is not None else [*names, PROVENANCE_NAME]:
         label = f"wheels/{name}"
         a, b = first / name, second / name
         if not a.exists() or not b.exists():
@@ -167,7 +168,7 @@ def _compare_manifests(first: Path, second: Path, only: frozenset[str]) -> Compa
         records.append(subset.to_json()["wheels"])
     same = texts[0] == texts[1]
     detail = "" if same else f"content differs (this stack's records){_differing_records(*records)}"
-    return Comparison(f"wheels/{MANIFEST_NAME}", same, detail)
+    return Comparison(f"wheels/{PROVENANCE_NAME}", same, detail)
 
 
 def _differing_records(first: dict[str, Any], second: dict[str, Any]) -> str:

@@ -187,7 +187,7 @@ def _record_rows(record_name: str, data: bytes) -> dict[str, str]:
     site-packages in a layer archive), so they are joined to it.
     """
     base = posixpath.dirname(posixpath.dirname(record_name))
-    rows = parse_record(data.decode("utf-8", errors="replace"))
+    rows = parse_record(data.decode("utf-8", errors="replace"), record_name)
     return {posixpath.normpath(posixpath.join(base, path)): digest for path, digest in rows.items()}
 
 

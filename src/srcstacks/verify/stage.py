@@ -45,7 +45,8 @@ from srcstacks.errors import (
     SrcstacksError,
 )
 from srcstacks.fsutil import interrupted_publish, sha256_file
-from srcstacks.layout import Layout, inside
+from srcstacks.layout import Layout
+from srcstacks.layout.ownership import inside
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.patches import applicable_patches

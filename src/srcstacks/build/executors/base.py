@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Literal, Protocol
 if TYPE_CHECKING:
     from srcstacks.index.private import IndexLocation
     from srcstacks.layout import Layout
+    from srcstacks.layout.fromager import FromagerDirs
     from srcstacks.spec.config import StackConfig
     from srcstacks.spec.settings import Settings
-    from srcstacks.tools.fromager_dirs import FromagerDirs
     from srcstacks.tools.toolchain import Toolchain
 
 Key = tuple[str, str]  # (canonical project name, version)

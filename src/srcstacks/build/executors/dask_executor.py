@@ -37,7 +37,7 @@ from srcstacks.build.executors.dask_task import BuildTask, TaskResult, build_on_
 from srcstacks.build.executors.index_staging import stage_on_index
 from srcstacks.errors import ConfigError, ExecutorError
 from srcstacks.index.target import index_target
-from srcstacks.layout import inside
+from srcstacks.layout.ownership import inside
 from srcstacks.tools.fromager import DEFAULT_SOURCE_DATE_EPOCH
 from srcstacks.tools.toolchain import Toolchain
 

@@ -51,14 +51,14 @@ from srcstacks.index.private import (
     publish_companion,
     upload,
 )
-from srcstacks.layout import claim_dir, remove_tree
+from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.layout.ownership import claim_dir, remove_tree
 from srcstacks.spec.patches import applicable_patches
 from srcstacks.spec.settings import read_settings
 from srcstacks.state.provenance import PatchRecord, SdistRecord
 from srcstacks.tools import fromager as fromager_tool
 from srcstacks.tools.cargo import cargo_config
 from srcstacks.tools.fromager import explain_failure, portable_build_env
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.reaper import descendants
 
@@ -314,7 +314,7 @@ def _checked_sdist(dirs: FromagerDirs, task: BuildTask) -> SdistRecord:
     """The sdist Fromager built from: the one the coordinator checked, by sha256 and name."""
     build = task.build
     expected_name = unquote(PurePosixPath(urlsplit(build.source_url).path).name)
-    path = dirs.downloaded_sdists / expected_name
+    path = dirs.downloaded_sdist_named(expected_name)
     if not path.is_file():
         found = ", ".join(sorted(p.name for p in dirs.downloaded_sdists.glob("*"))) or "none"
         raise ExecutorError(

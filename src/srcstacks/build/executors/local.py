@@ -32,9 +32,9 @@ from srcstacks.build.executors.scheduler import run_scheduled
 from srcstacks.errors import ToolError
 from srcstacks.fsutil import atomic_copy
 from srcstacks.index.client import PYPI_SIMPLE
-from srcstacks.layout import claim_dir, empty_dir, move_into, remove_tree
+from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.layout.ownership import claim_dir, empty_dir, move_into, remove_tree
 from srcstacks.tools import fromager
-from srcstacks.tools.fromager_dirs import FromagerDirs
 from srcstacks.tools.process import last_error_line, supervised, tool_env
 
 WORKER = "local"
@@ -133,7 +133,7 @@ class LocalExecutor:
                 message=f"fromager build left {len(wheels)} wheels for {build.project}"
                 f" {build.version} in {dirs.built_wheels}: {last_error_line(lines)}",
             )
-        move_into(wheels[0], context.dirs.built_wheels / wheels[0].name)
+        move_into(wheels[0], context.dirs.built_wheel(wheels[0].name))
         remove_tree(folder)
         return outcome(Status.BUILT, wheel=wheels[0].name)
 
@@ -216,4 +216,4 @@ def _failure(build: PackageBuild, lines: list[str], code: int, log: Path) -> str
 
 def scratch_dir(context: BuildContext) -> Path:
     """Where the local executor's builds work (``<variant>/parallel-builds``)."""
-    return context.layout.variant_dir / "parallel-builds"
+    return context.layout.parallel_builds

@@ -29,7 +29,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from srcstacks.tools.fromager_dirs import FromagerDirs
+from srcstacks.layout.fromager import FromagerDirs
 
 _SDIST_SUFFIXES = (".tar.gz", ".zip")
 
@@ -116,7 +116,7 @@ def _handler(files: _Files) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serving(dirs: FromagerDirs) -> Iterator[str]:
     """Serve ``dirs``' wheels and sdists on a free port of 127.0.0.1; yield the index URL."""
-    files = _Files((dirs.built_wheels, dirs.wheels_repo / "prebuilt", dirs.downloaded_sdists))
+    files = _Files((dirs.built_wheels, dirs.prebuilt_wheels, dirs.downloaded_sdists))
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(files))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="srcstacks-index", daemon=True)

@@ -11,11 +11,11 @@ outcome is returned. Ctrl-C (:class:`KeyboardInterrupt` in the calling thread) c
 from __future__ import annotations
 
 import concurrent.futures
+import graphlib
 import time
 from collections.abc import Callable, Sequence
 
 from srcstacks.build.executors.base import BuildEvent, BuildOutcome, Key, PackageBuild, Status
-from srcstacks.build.plan import ready_builds
 
 Start = Callable[[PackageBuild], BuildOutcome]
 # How often the calling thread wakes while builds run, so Ctrl-C is seen at once.
@@ -36,14 +36,23 @@ def run_scheduled(
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     outcomes: dict[Key, BuildOutcome] = {}
     running: dict[concurrent.futures.Future[BuildOutcome], PackageBuild] = {}
-    built: set[Key] = set()
+    order = {build.key: position for position, build in enumerate(builds)}
+    # graphlib hands out each build once all it needs are done; a need that is not
+    # among the builds is never done, so a build waiting for it never starts.
+    sorter: graphlib.TopologicalSorter[Key] = graphlib.TopologicalSorter()
+    for build in builds:
+        sorter.add(build.key, *build.needs)
+    sorter.prepare()  # a circle raises here: plan_builds refuses them first
+    waiting: list[PackageBuild] = []
     failed = False
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="build")
     try:
         while True:
             if not failed:
-                taken = set(outcomes) | {build.key for build in running.values()}
-                for build in ready_builds(builds, built, taken)[: jobs - len(running)]:
+                waiting.extend(builds[order[key]] for key in sorter.get_ready() if key in order)
+                waiting.sort(key=lambda build: order[build.key])  # the plan's order
+                while waiting and len(running) < jobs:
+                    build = waiting.pop(0)
                     on_event(BuildEvent("started", build, worker))
                     running[pool.submit(_guarded, start, build, worker)] = build
             if not running:
@@ -57,7 +66,7 @@ def run_scheduled(
                 outcomes[build.key] = outcome
                 on_event(BuildEvent("finished", build, outcome.worker, outcome))
                 if outcome.status == Status.BUILT:
-                    built.add(build.key)
+                    sorter.done(build.key)
                 else:
                     failed = True
     except KeyboardInterrupt:

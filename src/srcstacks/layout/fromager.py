@@ -1,7 +1,8 @@
 """The folders Fromager works in under a stack's work dir (``<variant>/fromager/``).
 
 Derived from the root :meth:`srcstacks.layout.Layout.fromager` gives; the wrapper
-(:mod:`srcstacks.tools.fromager`) and the stages read and write them.
+(:mod:`srcstacks.tools.fromager`) and the stages read and write them. A file name read
+from elsewhere goes through :func:`~srcstacks.layout.ownership.inside`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
+
+from srcstacks.layout.ownership import inside
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,22 @@ class FromagerDirs:
     def built_wheels(self) -> Path:
         return self.wheels_repo / "downloads"
 
+    def built_wheel(self, filename: str) -> Path:
+        """A wheel Fromager built, by file name (checked to stay in its folder)."""
+        return inside(self.built_wheels, filename, "wheel file name")
+
+    @property
+    def prebuilt_wheels(self) -> Path:
+        """Wheels Fromager takes as they are (``pre_built`` settings)."""
+        return self.wheels_repo / "prebuilt"
+
     @property
     def downloaded_sdists(self) -> Path:
         return self.sdists_repo / "downloads"
+
+    def downloaded_sdist_named(self, filename: str) -> Path:
+        """A downloaded sdist, by file name (checked to stay in its folder)."""
+        return inside(self.downloaded_sdists, filename, "sdist file name")
 
     @property
     def cargo_home(self) -> Path:
@@ -62,4 +78,4 @@ class FromagerDirs:
 
     def downloaded_sdist(self, url: str) -> Path:
         """Where Fromager saves the source it downloads from ``url`` (its last segment)."""
-        return self.downloaded_sdists / unquote(PurePosixPath(urlsplit(url).path).name)
+        return self.downloaded_sdist_named(unquote(PurePosixPath(urlsplit(url).path).name))

@@ -1,169 +1,41 @@
-"""Where everything lives, and the only code that deletes anything.
+"""Where everything lives: the only code that joins names onto srcstacks' folders.
 
 :class:`Layout` derives every path srcstacks reads or writes for one stack and variant:
 the work dir's state files and tool folders (``<work_dir>/<variant>/...``), the wheel dir
-and the output dir. No other module joins path segments onto those folders.
+and the output dir; :class:`~srcstacks.layout.fromager.FromagerDirs` the folders
+Fromager works in. No module outside this package joins a name onto those folders
+(``tests/test_layout_joins.py`` fails when one does); a name read from a file or the
+spec goes through :func:`~srcstacks.layout.ownership.inside`, which keeps it there.
 
-Deleting is done here too, and only inside a folder srcstacks created: each such folder
-(the work dir, the wheel dir, the output dir, a rebuild scratch dir) holds a marker file,
-:data:`OWNER_MARKER`, written when srcstacks created it. A folder that already holds
-files but no marker is refused, by name, before anything is written into it, so a
-mistyped ``--scratch ~`` or ``--work-dir .`` can never empty a user's folder. Paths read
-from files (archive names, layer names) are checked to stay inside their folder.
+Deleting is :mod:`srcstacks.layout.ownership`'s, and only inside a folder srcstacks
+created and can prove it did.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from srcstacks.errors import OwnershipError
-from srcstacks.tools.fromager_dirs import FromagerDirs
-
-if TYPE_CHECKING:
-    from srcstacks.spec.config import StackConfig
-
-OWNER_MARKER = ".srcstacks-owned"
-# Leftovers of interrupted atomic writes (fsutil.atomic_path, fsutil.publish_tree).
-_TEMPORARY = re.compile(r"^\..+\.part$")
+from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.layout.ownership import inside
 
 
-def inside(base: Path, relative: str | Path, what: str) -> Path:
-    """``base / relative``, refused unless it stays inside ``base`` (no ``..``, no root).
+class _Roots(Protocol):
+    """What :meth:`Layout.of` reads of a stack's config (a ``StackConfig``)."""
 
-    For any path built from text that came from a spec, a command line or a file.
-    """
-    root = Path(os.path.normpath(base))
-    candidate = Path(os.path.normpath(root / relative))
-    if candidate == root or not candidate.is_relative_to(root):
-        raise OwnershipError(f"{what} {str(relative)!r} points outside {base}")
-    return candidate
-
-
-def claim_dir(folder: Path, purpose: str, *, only_as: bool = False) -> Path:
-    """Create ``folder`` (with parents) for srcstacks' use, or accept one it made before.
-
-    A folder that exists, is not empty and has no :data:`OWNER_MARKER` was not made by
-    srcstacks: it is refused, so nothing in it is ever overwritten or deleted. With
-    ``only_as`` (folders srcstacks empties: a rebuild scratch dir, a deploy target), a
-    folder srcstacks made for another purpose is refused too: a work, wheel or output
-    dir, or a copy of one, is never emptied as scratch.
-    """
-    marker = folder / OWNER_MARKER
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise OwnershipError(f"{folder}: the {purpose} must be a folder, not a file or link")
-    if marker.is_file():
-        made_as = _purpose_of(marker)
-        if only_as and made_as != purpose:
-            raise OwnershipError(
-                f"{folder}: srcstacks made this folder as the {made_as or 'unknown'}, not as"
-                f" a {purpose}; name a new or empty folder for the {purpose}"
-            )
-        return folder
-    if folder.is_dir() and any(folder.iterdir()):
-        raise OwnershipError(
-            f"{folder}: the {purpose} holds files srcstacks did not create (no {OWNER_MARKER});"
-            " name an empty or new folder instead"
-        )
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"created by srcstacks as the {purpose}\n", encoding="utf-8")
-    except OSError as exc:
-        raise OwnershipError(
-            f"{folder}: cannot create the {purpose}: {exc.strerror or exc}"
-        ) from None
-    return folder
-
-
-def _purpose_of(marker: Path) -> str:
-    """What srcstacks made a folder for, from its marker ("" when unreadable)."""
-    try:
-        text = marker.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return ""
-    return text.removeprefix("created by srcstacks as the ")
-
-
-def is_owned(folder: Path) -> bool:
-    """Whether srcstacks created ``folder`` (it holds the marker)."""
-    return (folder / OWNER_MARKER).is_file()
-
-
-def _owner_of(path: Path) -> Path:
-    """The nearest folder above ``path`` that srcstacks created; refuse if none.
-
-    Strictly above: a folder srcstacks made (a wheel dir in a rebuild scratch dir, say)
-    may go with the folder that holds it, never on its own.
-    """
-    resolved = Path(os.path.realpath(path.parent)) / path.name
-    for folder in resolved.parents:
-        if is_owned(folder):
-            return folder
-    if is_owned(resolved):
-        raise OwnershipError(f"{path}: refusing to delete a whole srcstacks folder")
-    raise OwnershipError(f"{path}: not inside a folder srcstacks created; refusing to delete it")
-
-
-def remove_tree(path: Path) -> None:
-    """Delete ``path`` (a folder or a file) if it lies inside a folder srcstacks created."""
-    if not path.exists() and not path.is_symlink():
-        return
-    _owner_of(path)
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-
-
-def remove_owned_dir(folder: Path) -> None:
-    """Delete ``folder`` itself, which srcstacks must have created (its marker says so)."""
-    empty_dir(folder)
-    (folder / OWNER_MARKER).unlink()
-    folder.rmdir()
-
-
-def empty_dir(folder: Path) -> None:
-    """Delete everything in ``folder`` but its marker; ``folder`` must be srcstacks'."""
-    if not is_owned(folder):
-        raise OwnershipError(f"{folder}: not a folder srcstacks created; refusing to empty it")
-    for entry in folder.iterdir():
-        if entry.name != OWNER_MARKER:
-            remove_tree(entry)
-
-
-def remove_file(path: Path) -> None:
-    """Delete one file inside a folder srcstacks created (missing is fine)."""
-    if path.is_dir() and not path.is_symlink():
-        raise OwnershipError(f"{path}: expected a file, found a folder")
-    remove_tree(path)
-
-
-def move_into(source: Path, target: Path) -> Path:
-    """Move ``source`` to ``target``; both must be inside folders srcstacks created."""
-    _owner_of(source)
-    _owner_of(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(source, target)
-    return target
-
-
-def discard_temporary(path: Path) -> None:
-    """Delete a temporary file of an atomic write (``.<name>.<...>.part``), nothing else."""
-    if not _TEMPORARY.match(path.name):
-        raise OwnershipError(f"{path}: not a srcstacks temporary file; refusing to delete it")
-    path.unlink(missing_ok=True)
-
-
-def remove_partial_files(folder: Path) -> None:
-    """Delete leftovers of interrupted atomic writes (``.*.part``) anywhere in ``folder``."""
-    if folder.is_dir():
-        for leftover in folder.rglob(".*.part"):
-            discard_temporary(leftover)
+    @property
+    def spec_path(self) -> Path: ...
+    @property
+    def work_dir(self) -> Path: ...
+    @property
+    def variant(self) -> str: ...
+    @property
+    def wheel_dir(self) -> Path: ...
+    @property
+    def output_dir(self) -> Path: ...
 
 
 @dataclass(frozen=True)
@@ -177,7 +49,7 @@ class Layout:
     output_dir: Path
 
     @classmethod
-    def of(cls, config: StackConfig) -> Layout:
+    def of(cls, config: _Roots) -> Layout:
         """The layout of ``config``'s stack and variant."""
         return cls(
             spec_path=config.spec_path,
@@ -192,7 +64,30 @@ class Layout:
     @property
     def variant_dir(self) -> Path:
         """Private working state of this variant."""
-        return self.work_dir / self.variant
+        return variant_dir(self.work_dir, self.variant)
+
+    @property
+    def parallel_builds(self) -> Path:
+        """Where the local executor's builds work (``--jobs`` above 1)."""
+        return self.variant_dir / "parallel-builds"
+
+    @property
+    def run_logs(self) -> Path:
+        """One folder of logs per wheels run."""
+        return self.variant_dir / "logs" / "runs"
+
+    def run_log_folder(self, name: str) -> Path:
+        """The logs of one wheels run, by its folder name."""
+        return inside(self.run_logs, name, "run folder name")
+
+    @property
+    def runtime_files(self) -> Path:
+        """The file lists of the seeded runtimes."""
+        return self.variant_dir / "runtime-files"
+
+    def runtime_file_list(self, env_name: str) -> Path:
+        """The file list of one seeded runtime layer."""
+        return inside(self.runtime_files, f"{env_name}.json", "layer name")
 
     @property
     def fromager(self) -> FromagerDirs:
@@ -265,6 +160,11 @@ class Layout:
     def fetched_provenance(self) -> Path:
         """Provenance of the wheels fetched from the private index, as checked on fetch."""
         return self.variant_dir / "fetched-provenance.json"
+
+    @property
+    def index_node_info(self) -> Path:
+        """The managed index's identity: devpi-init writes it, ``index reset`` removes it."""
+        return self.index_state / "devpi" / ".nodeinfo"
 
     @property
     def index_state(self) -> Path:
@@ -377,12 +277,16 @@ class Layout:
     @property
     def publisher_record(self) -> Path:
         """Which wheels this stack and variant published into the wheel dir."""
-        return self.publishers / f"{self.stack_id}.json"
+        return self.publisher_file(self.stack_id)
+
+    def publisher_file(self, publisher: str) -> Path:
+        """The record of the wheels one publisher put into the wheel dir."""
+        return inside(self.publishers, f"{publisher}.json", "publisher name")
 
     @property
     def provenance(self) -> Path:
         """The provenance manifest beside the published wheels."""
-        return self.wheel_dir / "provenance.json"
+        return provenance_path(self.wheel_dir)
 
     def wheel(self, filename: str) -> Path:
         """A published wheel, by file name (checked to stay in the wheel dir)."""
@@ -412,16 +316,63 @@ class Layout:
     @property
     def wheel_attestations(self) -> Path:
         """The signed attestations of the wheels built here, beside the archives."""
-        return self.output_dir / "__srcstacks__" / "wheels"
+        return srcstacks_records(self.output_dir) / "wheels"
 
     def wheel_attestation(self, wheel_name: str) -> Path:
         """The signed attestation of one wheel built here, by its file name."""
         return inside(self.wheel_attestations, wheel_name + ATTESTATION_SUFFIX, "wheel name")
 
 
+# --- paths that code holding only a root folder (no Layout) needs --------------------
+
+
+def variant_dir(work_dir: Path, variant: str) -> Path:
+    """``<work_dir>/<variant>``: one variant's private state (the variant name is checked
+    when the spec is read)."""
+    return work_dir / variant
+
+
+def default_wheel_dir(work_dir: Path, variant: str) -> Path:
+    """The wheel dir when neither the spec nor the command line names one."""
+    return variant_dir(work_dir, variant) / "wheels"
+
+
+def default_output_dir(work_dir: Path, variant: str) -> Path:
+    """The output dir when neither the spec nor the command line names one."""
+    return variant_dir(work_dir, variant) / "artifacts"
+
+
+def lock_path(work_dir: Path) -> Path:
+    """The work dir's lock file: one srcstacks run at a time (:mod:`srcstacks.worklock`)."""
+    return work_dir / ".lock"
+
+
+def tool_config_dir(work_dir: Path) -> Path:
+    """The empty config folders external tools get in a run (:mod:`srcstacks.tools.process`)."""
+    return work_dir / "tool-config"
+
+
+PROVENANCE_NAME = "provenance.json"
+
+
+def provenance_path(wheel_dir: Path) -> Path:
+    """``provenance.json`` of a wheel dir, this stack's or one being collected."""
+    return wheel_dir / PROVENANCE_NAME
+
+
+def srcstacks_records(output_dir: Path) -> Path:
+    """``__srcstacks__/`` of an output dir (or a staging folder): srcstacks' own records."""
+    return output_dir / "__srcstacks__"
+
+
+def runtime_file_list_published(output_dir: Path, env_name: str) -> Path:
+    """The file list of a runtime layer, published beside the archives."""
+    return inside(srcstacks_records(output_dir), f"{env_name}.runtime-files.json", "layer name")
+
+
 def build_info_path(output_dir: Path) -> Path:
     """``__srcstacks__/build.json`` of an output dir (or a staging folder)."""
-    return output_dir / "__srcstacks__" / "build.json"
+    return srcstacks_records(output_dir) / "build.json"
 
 
 def stack_manifest_path(output_dir: Path) -> Path:
