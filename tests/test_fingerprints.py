@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import srcstacks.stages
 from srcstacks import pipeline
 from srcstacks.layout import Layout
 from srcstacks.layout.ownership import claim_dir
@@ -71,15 +73,18 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StackConfig:
     config = load_config(copy_demo_stack(tmp_path / "stack"))
     claim_dir(config.work_dir, "work dir")
     calls: list[str] = []
-    stages: dict[str, Callable[..., Any]] = {name: _writer(name, calls) for name in pipeline.STAGES}
+    stages = tuple(
+        replace(stage, run=_writer(stage.name, calls)) for stage in srcstacks.stages.STAGES
+    )
     monkeypatch.setattr(pipeline, "STAGES", stages)
+    monkeypatch.setattr(srcstacks.stages, "STAGES", stages)  # stage_named reads it
     monkeypatch.setattr(pipeline, "announce_environment", lambda report: None)
     monkeypatch.setattr(pipeline, "_calls", calls, raising=False)
     return config
 
 
-def _writer(name: str, calls: list[str]) -> Callable[..., None]:
-    def stage(config: StackConfig, report: Any, force: bool = False) -> None:
+def _writer(name: str, calls: list[str]) -> Callable[[StackConfig, Any, bool], None]:
+    def stage(config: StackConfig, report: Any, force: bool) -> None:
         calls.append(name)
         layout = Layout.of(config)
         target = {
@@ -103,7 +108,7 @@ def _ran(config: StackConfig, force: bool = False) -> list[str]:
     return list(calls)
 
 
-ALL = list(pipeline.STAGES)
+ALL = [stage.name for stage in srcstacks.stages.STAGES]
 
 
 def test_a_second_run_with_nothing_changed_runs_no_stage(stack: StackConfig) -> None:
@@ -155,10 +160,15 @@ def test_a_failed_stage_leaves_no_record(
     _ran(stack)
     (stack.spec_dir / "launch_modules" / "punycode.py").write_text("print('edited')\n")
 
-    def broken(config: StackConfig, report: Any, force: bool = False) -> None:
+    def broken(config: StackConfig, report: Any, force: bool) -> None:
         raise RuntimeError("venvstacks failed")
 
-    monkeypatch.setitem(pipeline.STAGES, "archives", broken)
+    stages = tuple(
+        replace(stage, run=broken) if stage.name == "archives" else stage
+        for stage in srcstacks.stages.STAGES
+    )
+    monkeypatch.setattr(pipeline, "STAGES", stages)
+    monkeypatch.setattr(srcstacks.stages, "STAGES", stages)
     with pytest.raises(RuntimeError):
         pipeline.run_all(stack, lambda _: None)
     assert "archives" not in read_records(Layout.of(stack).stage_fingerprints)

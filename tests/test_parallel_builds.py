@@ -37,8 +37,9 @@ from srcstacks.build.plan import (
 )
 from srcstacks.build.run_summary import Action, RunFacts, outcome_facts, summarize
 from srcstacks.errors import ConfigError, StateError
+from srcstacks.pipeline import stage_inputs
 from srcstacks.spec.config import load_config
-from srcstacks.stage_inputs import stage_inputs
+from srcstacks.stages import WHEELS
 from tests.conftest import copy_demo_stack, run_cli
 
 # --- the options ----------------------------------------------------------------------
@@ -118,13 +119,13 @@ def test_the_executor_is_local_unless_a_dask_address_is_given() -> None:
 def test_jobs_and_executor_leave_the_wheels_stage_fingerprint_alone(tmp_path: Path) -> None:
     config = load_config(copy_demo_stack(tmp_path))
     with building_with(1):
-        serial = stage_inputs("wheels", config, {})
+        serial = stage_inputs(WHEELS, config, {})
     with building_with(2, "dask://127.0.0.1:8786"):
-        parallel = stage_inputs("wheels", config, {})
+        parallel = stage_inputs(WHEELS, config, {})
     assert serial == parallel
     # The negative control: what the wheels depend on does change it.
     (config.settings_dir / "idna.yaml").write_text("env:\n  X: '1'\n")
-    assert stage_inputs("wheels", config, {}) != serial
+    assert stage_inputs(WHEELS, config, {}) != serial
 
 
 def test_the_cli_starts_without_importing_rich_dask_or_the_executors() -> None:

@@ -20,12 +20,10 @@ import pytest
 
 from srcstacks.layout import Layout
 from srcstacks.spec.config import load_config
-from srcstacks.stage_inputs import stage_outputs
+from srcstacks.stages import SBOM, STAGES
 from tests.conftest import BuiltStack, copy_built_stack, run_cli
 
 pytestmark = pytest.mark.e2e
-
-STAGES = ("wheels", "publish-wheels", "lock", "archives", "sbom")
 
 
 def _digests(folder: Path, pattern: str) -> dict[str, str]:
@@ -55,7 +53,7 @@ def test_noop_rerun_offline_then_one_patch_changed(built_stack: BuiltStack, tmp_
     )
     assert offline.returncode == 0, offline.stderr
     for stage in STAGES:
-        assert f"{stage}: up to date (nothing changed since the last run)" in offline.stderr
+        assert f"{stage.name}: up to date (nothing changed since the last run)" in offline.stderr
     assert _times(logs) == log_times, "a tool ran (its log was rewritten)"
     assert _digests(config.output_dir, "*.tar.xz") == archives
 
@@ -142,7 +140,7 @@ def test_noop_rerun_offline_then_one_patch_changed(built_stack: BuiltStack, tmp_
     hashes = {h["alg"]: h["content"] for h in document["metadata"]["component"]["hashes"]}
     archive = config.output_dir / "framework-web.tar.xz"
     assert hashes["SHA-256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
-    assert len(stage_outputs("sbom", config)) == 4
+    assert len(SBOM.outputs(config)) == 4
     verified = run_cli("verify", spec, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "0 problem(s)" in verified.stderr
@@ -189,7 +187,7 @@ def test_clean_gives_back_what_a_build_makes_again_and_the_next_build_works(
     # Nothing changed: every stage is still up to date (no environment is needed).
     again = run_cli("build", spec)
     for stage in STAGES:
-        assert f"{stage}: up to date" in again.stderr
+        assert f"{stage.name}: up to date" in again.stderr
     # An edited launch module: its archive is built again, every environment made anew.
     module = spec.parent / "launch_modules" / "punycode.py"
     module.write_text(module.read_text() + "# edited after clean\n")

@@ -40,6 +40,7 @@ from srcstacks.cli.common import (
 )
 from srcstacks.spec.config import DEFAULT_SPEC_NAME, Overrides, RuntimeSourceKind, load_config
 from srcstacks.spec.runtime import RUNTIME_SOURCES
+from srcstacks.stages import STAGES
 
 
 def _stage_command(
@@ -120,30 +121,15 @@ def _runtime_kind(value: str | None) -> RuntimeSourceKind | None:
 app.command("build")(
     _stage_command(
         None,
-        "Run every stage: wheels, publish-wheels, lock, archives, sbom.",
+        f"Run every stage: {', '.join(stage.name for stage in STAGES)}.",
         builds_wheels=True,
     )
 )
-app.command("wheels")(
-    _stage_command(
-        "wheels",
-        "Build every layer's dependencies from source with Fromager;"
-        " check each sdist against its index's sha256.",
-        builds_wheels=True,
+for _stage in STAGES:
+    _parent = sbom_app if _stage.command[0] == "sbom" else app
+    _parent.command(_stage.command[-1])(
+        _stage_command(_stage.name, _stage.summary, builds_wheels=_stage.builds_wheels)
     )
-)
-app.command("publish-wheels")(
-    _stage_command("publish-wheels", "Publish built wheels and their provenance to the wheel dir.")
-)
-app.command("lock")(
-    _stage_command("lock", "Lock every layer with venvstacks against the wheel dir only.")
-)
-app.command("archives")(
-    _stage_command("archives", "Build and publish the layer archives with venvstacks.")
-)
-sbom_app.command("generate")(
-    _stage_command("sbom", "Write <archive>.cdx.json, a CycloneDX SBOM, beside every archive.")
-)
 
 
 @app.command("deploy")

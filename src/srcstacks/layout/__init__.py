@@ -380,9 +380,12 @@ def stack_manifest_path(output_dir: Path) -> Path:
     return output_dir / "__venvstacks__" / "venvstacks.json"
 
 
+SBOM_SUFFIX = ".cdx.json"
+
+
 def sbom_path(archive: Path) -> Path:
     """Where the SBOM of ``archive`` is written: ``<archive name>.cdx.json`` beside it."""
-    return archive.with_name(archive.name + ".cdx.json")
+    return archive.with_name(archive.name + SBOM_SUFFIX)
 
 
 ATTESTATION_SUFFIX = ".intoto.json"

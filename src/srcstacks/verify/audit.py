@@ -35,14 +35,13 @@ from srcstacks.attest.dsse import open_envelope
 from srcstacks.attest.statement import SignedLayer, read_statement
 from srcstacks.errors import ArchiveError, AttestationError, SbomError
 from srcstacks.fsutil import sha256_file
-from srcstacks.layout import ATTESTATION_SUFFIX
+from srcstacks.layout import ATTESTATION_SUFFIX, SBOM_SUFFIX
 from srcstacks.sbom.licenses import component_licenses, conclude
 from srcstacks.sbom.links import LayerSbom, LinkedComponent, read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.state.archive_reader import ArchiveContents, InstalledDist, read_archive
 
 _ARCHIVE_SUFFIX = ".tar.xz"
-_SBOM_SUFFIX = ".cdx.json"
 _BOM_LINK = "urn:cdx:"
 
 
@@ -67,16 +66,16 @@ def audit(folder: Path, key: Ed25519PublicKey) -> Audit:
         name: sha256 for layer in signed.values() for name, sha256 in layer.subjects.items()
     }
     archives = sorted(folder.glob("*" + _ARCHIVE_SUFFIX))
-    sboms = sorted(folder.glob("*" + _SBOM_SUFFIX))
+    sboms = sorted(folder.glob("*" + SBOM_SUFFIX))
     for path in [*archives, *sboms]:
         _check_signed(path, signed_files, result)
     documents = _read_sboms(sboms, result)
     for archive in archives:
         result.archives += 1
-        sbom = documents.get(archive.name + _SBOM_SUFFIX)
+        sbom = documents.get(archive.name + SBOM_SUFFIX)
         if sbom is None:
             result.problems.append(
-                f"{archive.name}: no SBOM beside it ({archive.name}{_SBOM_SUFFIX})"
+                f"{archive.name}: no SBOM beside it ({archive.name}{SBOM_SUFFIX})"
             )
             continue
         statement = next((s for s in signed.values() if archive.name in s.subjects), None)
