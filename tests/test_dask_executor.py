@@ -49,7 +49,7 @@ from srcstacks.index.private import IndexLocation
 from srcstacks.layout import Layout
 from srcstacks.spec.config import load_config
 from srcstacks.spec.settings import read_settings
-from srcstacks.tools.fromager import BuildOrderEntry
+from srcstacks.tools.fromager_files import BuildOrderEntry
 from srcstacks.tools.process import tool_env
 from tests.conftest import REPO_ROOT
 

@@ -23,12 +23,8 @@ from srcstacks.errors import (
 )
 from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.tools.compile_errors import build_failure_cause
-from srcstacks.tools.fromager import (
-    _ERROR_LINE,
-    FailedStep,
-    explain_failure,
-    first_failure,
-)
+from srcstacks.tools.fromager_errors import _ERROR_LINE, explain_failure
+from srcstacks.tools.fromager_files import FailedStep, first_failure
 
 LOGS = Path(__file__).parent / "fixtures" / "fromager_logs"
 

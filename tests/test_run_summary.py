@@ -18,7 +18,7 @@ import pytest
 
 from srcstacks.build.run_summary import Action, RunRecorder, read_events, summarize
 from srcstacks.layout import Layout
-from srcstacks.tools.fromager import BuildOrderEntry, events_path
+from srcstacks.tools.fromager_files import BuildOrderEntry, events_path
 
 EVENTS = Path(__file__).parent / "fixtures" / "fromager_events"
 DEMO = [

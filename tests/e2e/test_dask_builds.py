@@ -50,7 +50,7 @@ from srcstacks.index.private import (
 from srcstacks.layout import Layout
 from srcstacks.spec.config import IndexSettings, StackConfig, load_config
 from srcstacks.spec.settings import read_settings
-from srcstacks.tools.fromager import read_build_order
+from srcstacks.tools.fromager_files import read_build_order
 from tests.conftest import REPO_ROOT, run_cli
 from tests.dask_cluster import Cluster
 from tests.devpi_fixtures import free_port

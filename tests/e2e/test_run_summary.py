@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from srcstacks.layout import Layout
-from srcstacks.tools.fromager import read_build_order
+from srcstacks.tools.fromager_files import read_build_order
 from tests.conftest import BuiltStack
 
 pytestmark = pytest.mark.e2e

@@ -35,7 +35,7 @@ from srcstacks.spec.config import StackConfig, load_config
 from srcstacks.state.build_record import Crate
 from srcstacks.state.provenance import check_wheel_dir
 from srcstacks.tools.cargo import find_rust_toolchain
-from srcstacks.tools.fromager import read_build_order
+from srcstacks.tools.fromager_files import read_build_order
 from srcstacks.tools.toolchain import find_interpreter
 from tests.conftest import REPO_ROOT, run_cli
 from tests.conftest import cli_output as cli

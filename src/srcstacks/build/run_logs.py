@@ -17,7 +17,7 @@ from srcstacks.fsutil import atomic_copy
 from srcstacks.layout import Layout
 from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.layout.ownership import remove_tree
-from srcstacks.tools import fromager
+from srcstacks.tools import fromager_files
 
 KEPT_RUNS = 20
 
@@ -52,7 +52,7 @@ def keep_run_logs(
 ) -> Path:
     """Copy this run's Fromager log, its events and build logs (written since ``started``)
     into ``folder``."""
-    for kept_log in (main_log, fromager.events_path(main_log)):
+    for kept_log in (main_log, fromager_files.events_path(main_log)):
         if kept_log.is_file() and kept_log.stat().st_mtime >= started:
             atomic_copy(kept_log, folder / kept_log.name)
     dirs = dirs or layout.fromager

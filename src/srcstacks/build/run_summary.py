@@ -34,7 +34,7 @@ from srcstacks.fsutil import write_json
 from srcstacks.layout import Layout
 from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.reporting import Report
-from srcstacks.tools import fromager
+from srcstacks.tools import fromager_files
 
 FORMAT = 1
 
@@ -192,7 +192,7 @@ class RunSummary:
 
 def summarize(
     variant: str,
-    build_order: Iterable[fromager.BuildOrderEntry] | None,
+    build_order: Iterable[fromager_files.BuildOrderEntry] | None,
     attempts: Sequence[RunFacts],
 ) -> RunSummary:
     """The summary of a run whose bootstraps left ``attempts`` (oldest first).
@@ -295,7 +295,7 @@ class RunRecorder:
     def _events_of(self, log: Path) -> str:
         """The events of the bootstrap logging to ``log``, if this run wrote them; an
         earlier run's say nothing here."""
-        events = fromager.events_path(log)
+        events = fromager_files.events_path(log)
         try:
             if events.stat().st_mtime < self.started:
                 return ""
@@ -333,12 +333,12 @@ class RunRecorder:
         report(f"{summary.describe()} (run summary: {self.layout.run_summary})")
         return summary
 
-    def _build_order(self) -> list[fromager.BuildOrderEntry] | None:
+    def _build_order(self) -> list[fromager_files.BuildOrderEntry] | None:
         dirs = self.dirs
         try:
             if dirs.build_order.stat().st_mtime < self.started:
                 return None  # an earlier run's: this one failed before finishing any
-            return fromager.read_build_order(dirs)
+            return fromager_files.read_build_order(dirs)
         except (OSError, StateError):
             return None
 

@@ -31,7 +31,7 @@ from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.settings import Settings
 from srcstacks.state.records import read_json_state
-from srcstacks.tools.fromager import read_build_order
+from srcstacks.tools.fromager_files import read_build_order
 from srcstacks.web import project_page_url
 
 

@@ -48,7 +48,7 @@ from srcstacks.spec.config import StackConfig
 from srcstacks.spec.patches import unused_patch_dirs
 from srcstacks.spec.rules import BUILD_PLATFORM
 from srcstacks.spec.settings import Settings, defined_variants, read_settings, undefined_variant
-from srcstacks.tools import fromager
+from srcstacks.tools import fromager_files
 from srcstacks.tools.toolchain import Toolchain, own_toolchain
 from srcstacks.web import unreachable
 
@@ -326,7 +326,7 @@ def _check_reachable(settings: Settings) -> None:
 
 def built_projects(dirs: FromagerDirs) -> list[tuple[str, str]]:
     """``(canonical name, version)`` of everything in the last build order, sorted."""
-    entries = fromager.read_build_order(dirs) or []
+    entries = fromager_files.read_build_order(dirs) or []
     return sorted({(entry.project, entry.version) for entry in entries})
 
 

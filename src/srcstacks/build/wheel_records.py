@@ -29,7 +29,7 @@ from srcstacks.spec.patches import applicable_patches
 from srcstacks.spec.settings import Settings, effective_env
 from srcstacks.state.provenance import HostRecord, PatchRecord, SdistRecord, WheelProvenance
 from srcstacks.state.wheel_evidence import read_evidence
-from srcstacks.tools.fromager import BuildOrderEntry
+from srcstacks.tools.fromager_files import BuildOrderEntry
 
 # Names this machine in the provenance of the wheels it builds (opt-in: HostRecord).
 BUILD_HOST_VARIABLE = "SRCSTACKS_BUILD_HOST"

@@ -57,7 +57,7 @@ class IndexLocation:
 
     @classmethod
     def parse(cls, url: str) -> IndexLocation:
-        """The index a user's URL names (already checked by :func:`config.check_index_url`)."""
+        """The index a user's URL names (checked: :func:`srcstacks.spec.index.check_index_url`)."""
         base = url.rstrip("/") + "/"
         for simple in ("+simple/", "simple/"):
             if base.endswith("/" + simple):

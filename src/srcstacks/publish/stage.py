@@ -38,7 +38,7 @@ from srcstacks.state.provenance import (
     write_manifest,
 )
 from srcstacks.state.publishers import Publisher, read_publishers, write_publisher
-from srcstacks.tools.fromager import BuildOrderEntry, read_build_order
+from srcstacks.tools.fromager_files import BuildOrderEntry, read_build_order
 from srcstacks.worklock import publishing_into
 
 

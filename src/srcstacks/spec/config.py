@@ -16,13 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from srcstacks.errors import ConfigError
 from srcstacks.layout import default_output_dir, default_wheel_dir
 from srcstacks.spec import rules as spec_rules
 from srcstacks.spec.archive import DEFAULT_XZ_PRESET, XZ_PRESET_KEY, parse_xz_preset
 from srcstacks.spec.cargo import CargoSource, parse_cargo_table
+from srcstacks.spec.index import IndexSettings as IndexSettings
+from srcstacks.spec.index import index_with_overrides, parse_index_table
 from srcstacks.spec.keys import check_keys
 from srcstacks.spec.layers import Layer as Layer
 from srcstacks.spec.layers import LayerKind as LayerKind
@@ -40,21 +41,6 @@ DEFAULT_SPEC_NAME = "venvstacks.toml"
 DEFAULT_VARIANT = "cpu"
 
 _VARIANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class IndexSettings:
-    """``[tool.srcstacks.index]`` or ``--index``: a private index as the home of the wheels.
-
-    Either ``url`` (an index someone runs: devpi, Artifactory) or ``managed`` (srcstacks
-    runs devpi-server on loopback for the length of each run, state under the work dir).
-    Credentials never come from here: see :mod:`srcstacks.index.private`.
-    """
-
-    url: str | None = None
-    managed: bool = False
-    # A managed index's port; None: the one it had last time if free, else a free one.
-    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -226,7 +212,6 @@ _TOOL_KEYS = {
     "cargo": dict,
     XZ_PRESET_KEY: int,
 }
-_INDEX_KEYS: dict[str, type | tuple[type, ...]] = {"url": str, "managed": bool, "port": int}
 
 
 @dataclass(frozen=True)
@@ -284,53 +269,11 @@ def _parse_tool_table(
     if variant is not None:
         _check_variant(spec_path, variant)
     runtime = parse_runtime_table(spec_path, runtime_table)
-    index = _parse_index_table(spec_path, table.get("index"))
+    index = parse_index_table(spec_path, table.get("index"))
     mode = parse_mode(spec_path, table)
     cargo = parse_cargo_table(spec_path, table.get("cargo"))
     xz_preset = parse_xz_preset(spec_path, table)
     return _ToolTable(named, variant, runtime, sbom, index, mode, tuple(runtimes), cargo, xz_preset)
-
-
-def _parse_index_table(spec_path: Path, table: Mapping[str, Any] | None) -> IndexSettings | None:
-    if table is None:
-        return None
-    prefix = "tool.srcstacks.index"
-    for secret in ("user", "username", "password", "token"):
-        if secret in table:
-            raise ConfigError(
-                f"{spec_path}: '{prefix}.{secret}': credentials never go in the spec; set"
-                " SRCSTACKS_INDEX_USER and SRCSTACKS_INDEX_PASSWORD in the environment"
-            )
-    check_keys(spec_path, table, _INDEX_KEYS, prefix)
-    url, managed = table.get("url"), bool(table.get("managed", False))
-    if url is not None and managed:
-        raise ConfigError(
-            f"{spec_path}: [{prefix}] sets both 'url' and 'managed = true'; choose one"
-        )
-    if url is None and not managed:
-        raise ConfigError(f"{spec_path}: [{prefix}] needs 'url' or 'managed = true'")
-    port = table.get("port")
-    if port is not None and (isinstance(port, bool) or not 1 <= port <= 65535):
-        raise ConfigError(f"{spec_path}: '{prefix}.port' must be a port number, not {port!r}")
-    if port is not None and not managed:
-        raise ConfigError(f"{spec_path}: '{prefix}.port' is for 'managed = true' only")
-    if url is not None:
-        check_index_url(f"{spec_path}: '{prefix}.url'", url)
-    return IndexSettings(url=url, managed=managed, port=port)
-
-
-def check_index_url(origin: str, url: str) -> None:
-    """Refuse an index URL that is not plain http(s), or that carries credentials."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{origin} must be an http:// or https:// URL, not {url!r}")
-    if parts.username or parts.password:
-        raise ConfigError(
-            f"{origin}: credentials never go in the URL; set SRCSTACKS_INDEX_USER and"
-            " SRCSTACKS_INDEX_PASSWORD in the environment"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(f"{origin}: an index URL has no query or fragment ({url!r})")
 
 
 def _check_variant(origin: Path | str, variant: str) -> None:
@@ -377,7 +320,9 @@ def _resolve(
         output_dir=path("output_dir", default_output_dir(work_dir, variant)),
         runtime=_runtime_overrides(table.runtime, overrides),
         sbom=table.sbom,
-        index=_index_overrides(table.index, overrides),
+        index=index_with_overrides(
+            table.index, overrides.index_url, overrides.index_port, no_index=overrides.no_index
+        ),
         mode=table.mode,
         # Command-line options are for every runtime: they win over each one's table.
         runtimes=tuple(
@@ -386,24 +331,6 @@ def _resolve(
         cargo=table.cargo,
         xz_preset=table.xz_preset,
     )
-
-
-def _index_overrides(index: IndexSettings | None, overrides: Overrides) -> IndexSettings | None:
-    if overrides.no_index:
-        return None
-    if overrides.index_url is not None:
-        if overrides.index_port is not None:
-            raise ConfigError("--index-port is for a managed index, not one given by --index")
-        check_index_url("--index", overrides.index_url)
-        return IndexSettings(url=overrides.index_url)
-    if overrides.index_port is not None:
-        if index is None or not index.managed:
-            raise ConfigError(
-                "--index-port is for a managed index, and this stack has none"
-                " ([tool.srcstacks.index] managed = true)"
-            )
-        return replace(index, port=overrides.index_port)
-    return index
 
 
 def _check_named_folder(spec_path: Path, named: _Named) -> None:

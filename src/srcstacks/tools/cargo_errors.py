@@ -4,7 +4,7 @@ Reads the text of Fromager's log (``cargo vendor`` in the prepare step: a checks
 differs from the lock file's, a registry out of reach, a locked version the registry
 lacks, no cargo at all) and of a package's build log (a ``-sys`` crate whose system
 library is not installed, with the Debian package that has it). No file access; called
-by :func:`srcstacks.tools.fromager.explain_failure`.
+by :func:`srcstacks.tools.fromager_errors.explain_failure`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ log, the way a person would, and returns the line that matters:
 - else the first error the compiler gave (the root cause; later ones follow from it);
 - else the backend's last error line.
 
-Plain text in, one line out; no file access (:func:`srcstacks.tools.fromager.explain_failure`
+Plain text in, one line out; no file access (:func:`srcstacks.tools.fromager_errors.explain_failure`
 reads the log).
 """
 

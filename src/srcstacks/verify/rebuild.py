@@ -29,7 +29,7 @@ from srcstacks.sbom.stage import write_sboms
 from srcstacks.spec.config import StackConfig
 from srcstacks.state.provenance import Manifest, read_manifest
 from srcstacks.state.publishers import stack_wheels
-from srcstacks.tools.fromager import read_build_order
+from srcstacks.tools.fromager_files import read_build_order
 from srcstacks.tools.venvstacks import published_layers
 from srcstacks.verify.rebuild_diff import compare_members, describe
 

@@ -58,7 +58,8 @@ from srcstacks.spec.settings import read_settings
 from srcstacks.state.provenance import PatchRecord, SdistRecord
 from srcstacks.tools import fromager as fromager_tool
 from srcstacks.tools.cargo import cargo_config
-from srcstacks.tools.fromager import explain_failure, portable_build_env
+from srcstacks.tools.fromager import portable_build_env
+from srcstacks.tools.fromager_errors import explain_failure
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.reaper import descendants
 

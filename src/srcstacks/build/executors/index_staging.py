@@ -35,7 +35,7 @@ from srcstacks.index.private import (
     upload,
 )
 from srcstacks.index.target import IndexTarget
-from srcstacks.tools.fromager import BuildOrderEntry, read_build_order
+from srcstacks.tools.fromager_files import BuildOrderEntry, read_build_order
 from srcstacks.web import PageFile
 
 

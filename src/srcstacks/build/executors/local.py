@@ -34,7 +34,7 @@ from srcstacks.fsutil import atomic_copy
 from srcstacks.index.client import PYPI_SIMPLE
 from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.layout.ownership import claim_dir, empty_dir, move_into, remove_tree
-from srcstacks.tools import fromager
+from srcstacks.tools import fromager, fromager_errors
 from srcstacks.tools.process import last_error_line, supervised, tool_env
 
 WORKER = "local"
@@ -201,11 +201,11 @@ def _keep_build_log(dirs: FromagerDirs, run_log_dir: Path) -> Path | None:
 
 def _failure(build: PackageBuild, lines: list[str], code: int, log: Path) -> str:
     """One line saying why a build failed (a patch that does not apply, a compile...)."""
-    errors = fromager.ErrorLines()
+    errors = fromager_errors.ErrorLines()
     for line in lines:
         errors.feed(line)
     reason = last_error_line(lines) or f"exit code {code}"
-    error = fromager.explain_failure(
+    error = fromager_errors.explain_failure(
         "".join(lines), errors.found, str(log), ToolError(f"fromager build failed: {reason}")
     )
     text = error.reason if isinstance(error, ToolError) else str(error)

@@ -1,0 +1,96 @@
+"""Fromager's own output files, read into typed values: its ``build-order.json`` and the
+events file srcstacks' hook writes beside each run's log.
+
+Reads only; what Fromager does with each package is :mod:`srcstacks.tools.fromager_events`'
+to write, and :mod:`srcstacks.build.run_summary`'s to sum up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from srcstacks.errors import StateError
+from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.state.records import read_json_state
+
+
+@dataclass(frozen=True)
+class BuildOrderEntry:
+    """One entry of Fromager's ``build-order.json``: a project and version it built."""
+
+    project: str  # canonical name
+    version: str
+    prebuilt: bool
+    source_url: str
+    source_url_type: str
+
+
+def read_build_order(dirs: FromagerDirs) -> list[BuildOrderEntry] | None:
+    """Fromager's bottom-up build order of the last run; ``None`` before any run.
+
+    A file that is not a build order (cut off, edited) is a one-line :class:`StateError`.
+    """
+    path = dirs.build_order
+    data = read_json_state(path, "Fromager build order", "srcstacks wheels")
+    if data is None:
+        return None
+    if not isinstance(data, list):
+        raise StateError(
+            f"{path}: not a Fromager build order (a JSON list); rerun 'srcstacks wheels'"
+        )
+    try:
+        return [
+            BuildOrderEntry(
+                project=canonicalize_name(str(entry["dist"])),
+                version=str(entry["version"]),
+                prebuilt=bool(entry.get("prebuilt")),
+                source_url=str(entry.get("source_url") or ""),
+                source_url_type=str(entry.get("source_url_type") or ""),
+            )
+            for entry in data
+        ]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise StateError(
+            f"{path}: malformed Fromager build order ({type(exc).__name__}: {exc});"
+            " rerun 'srcstacks wheels'"
+        ) from None
+
+
+def events_path(log_path: Path) -> Path:
+    """The events file a Fromager run logging to ``log_path`` writes beside it."""
+    return log_path.with_name(f"{log_path.stem}.events.jsonl")
+
+
+@dataclass(frozen=True)
+class FailedStep:
+    """The step of one package version Fromager raised in (its ``failed`` event)."""
+
+    project: str  # canonical name
+    version: str
+    step: str  # Fromager's override method: download_source, prepare_source, build_wheel...
+    error: str
+
+
+def first_failure(events: Path) -> FailedStep | None:
+    """The first step that failed in a Fromager run's events file, if any."""
+    try:
+        lines = events.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("event") == "failed":
+            return FailedStep(
+                str(event.get("project")),
+                str(event.get("version")),
+                str(event.get("step")),
+                str(event.get("error")),
+            )
+    return None
