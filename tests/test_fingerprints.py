@@ -18,6 +18,7 @@ import srcstacks.stages
 from srcstacks import pipeline
 from srcstacks.layout import Layout
 from srcstacks.layout.ownership import claim_dir
+from srcstacks.run_context import RunContext
 from srcstacks.spec.config import StackConfig, load_config
 from srcstacks.state.fingerprints import (
     StageRecord,
@@ -83,10 +84,10 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StackConfig:
     return config
 
 
-def _writer(name: str, calls: list[str]) -> Callable[[StackConfig, Any, bool], None]:
-    def stage(config: StackConfig, report: Any, force: bool) -> None:
+def _writer(name: str, calls: list[str]) -> Callable[[RunContext, bool], None]:
+    def stage(run: RunContext, force: bool) -> None:
         calls.append(name)
-        layout = Layout.of(config)
+        layout = run.layout
         target = {
             "wheels": layout.fromager.built_wheels / "idna-3.11-0-py3-none-any.whl",
             "publish-wheels": layout.provenance,
@@ -104,7 +105,7 @@ def _writer(name: str, calls: list[str]) -> Callable[[StackConfig, Any, bool], N
 def _ran(config: StackConfig, force: bool = False) -> list[str]:
     calls: list[str] = pipeline._calls  # type: ignore[attr-defined]
     calls.clear()
-    pipeline.run_all(config, lambda _: None, force=force)
+    pipeline.run_all(RunContext(config, lambda _: None), force=force)
     return list(calls)
 
 
@@ -160,7 +161,7 @@ def test_a_failed_stage_leaves_no_record(
     _ran(stack)
     (stack.spec_dir / "launch_modules" / "punycode.py").write_text("print('edited')\n")
 
-    def broken(config: StackConfig, report: Any, force: bool) -> None:
+    def broken(run: RunContext, force: bool) -> None:
         raise RuntimeError("venvstacks failed")
 
     stages = tuple(
@@ -170,7 +171,7 @@ def test_a_failed_stage_leaves_no_record(
     monkeypatch.setattr(pipeline, "STAGES", stages)
     monkeypatch.setattr(srcstacks.stages, "STAGES", stages)
     with pytest.raises(RuntimeError):
-        pipeline.run_all(stack, lambda _: None)
+        pipeline.run_all(RunContext(stack, lambda _: None))
     assert "archives" not in read_records(Layout.of(stack).stage_fingerprints)
     assert not pipeline.check_stage("archives", stack).up_to_date
 

@@ -22,6 +22,7 @@ from srcstacks.build.jobs import building_with
 from srcstacks.errors import ConfigError
 from srcstacks.fsutil import write_json
 from srcstacks.layout import Layout
+from srcstacks.run_context import RunContext
 from srcstacks.spec import settings as settings_module
 from srcstacks.spec.config import Overrides, StackConfig, load_config
 from srcstacks.spec.settings import read_settings, undefined_variant
@@ -92,7 +93,7 @@ def run_wheels_stage(
     monkeypatch.setattr(settings_module, "_load_yaml", counting_load)
     lines: list[str] = []
     with building_with(1):  # the stub stands in for the one serial bootstrap
-        wheels.build_wheels(config, lines.append)
+        wheels.build_wheels(RunContext(config, lines.append))
     return lines, stub, parsed
 
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from srcstacks.layout import Layout
-from srcstacks.reporting import Report
-from srcstacks.run_context import index_running, work_dir_held
+from srcstacks.run_context import RunContext, index_running, work_dir_held
 from srcstacks.spec.config import StackConfig
 from srcstacks.stage_inputs import common_inputs
 from srcstacks.stages import STAGES, Stage, stage_named
@@ -29,59 +28,59 @@ from srcstacks.state.fingerprints import (
 from srcstacks.tools.process import announce_environment
 
 
-def run_stage(
-    name: str, config: StackConfig, report: Report = print, *, force: bool = False
-) -> Any:
+def run_stage(name: str, run: RunContext, *, force: bool = False) -> Any:
     """Run one stage alone, holding the work dir's lock; skip it when it is up to date."""
     stage = stage_named(name)
+    config, report = run.config, run.report
     with work_dir_held(config, report), contextlib.ExitStack() as later:
         announce_environment(report)
-        if not force and _up_to_date(stage, config, report):
+        if not force and _up_to_date(stage, run):
             return None
         later.enter_context(index_running(config, report))
-        return _run_recorded(stage, config, report, force=force)
+        return _run_recorded(stage, run, force=force)
 
 
-def run_all(config: StackConfig, report: Report = print, *, force: bool = False) -> None:
+def run_all(run: RunContext, *, force: bool = False) -> None:
     """Run every stage in order; a failure stops the run and keeps what was done.
 
     A stage whose inputs and outputs are as its last successful run left them is
     skipped (unless ``force``); the managed index starts only once a stage runs, so a
     run with nothing to do starts no tool and needs no network.
     """
+    config, report = run.config, run.report
     with work_dir_held(config, report), contextlib.ExitStack() as later:
         announce_environment(report)
         index_started = False
         for number, stage in enumerate(STAGES, start=1):
             report(f"==> [{number}/{len(STAGES)}] {stage.name}")
-            if not force and _up_to_date(stage, config, report):
+            if not force and _up_to_date(stage, run):
                 continue
             if not index_started:
                 later.enter_context(index_running(config, report))
                 index_started = True
-            _run_recorded(stage, config, report, force=force)
+            _run_recorded(stage, run, force=force)
 
 
-def _up_to_date(stage: Stage, config: StackConfig, report: Report) -> bool:
-    if check_stage(stage.name, config).up_to_date:
-        report(f"{stage.name}: up to date (nothing changed since the last run)")
+def _up_to_date(stage: Stage, run: RunContext) -> bool:
+    if check_stage(stage.name, run.config).up_to_date:
+        run.report(f"{stage.name}: up to date (nothing changed since the last run)")
         return True
     return False
 
 
-def _run_recorded(stage: Stage, config: StackConfig, report: Report, *, force: bool) -> Any:
+def _run_recorded(stage: Stage, run: RunContext, *, force: bool) -> Any:
     """Run a stage; record its fingerprint and outputs only once it succeeded.
 
     The lock, archives and sbom stages redo only the layers whose inputs changed
     (:mod:`srcstacks.state.layer_fingerprints`); ``force`` makes them redo every layer.
     """
-    path = Layout.of(config).stage_fingerprints
+    path = run.layout.stage_fingerprints
     # Fingerprinted before the run: an input edited while the stage runs makes the
     # next run do it again.
-    fingerprint = check_stage(stage.name, config).fingerprint
+    fingerprint = check_stage(stage.name, run.config).fingerprint
     write_record(path, stage.name, None)
-    result = stage.run(config, report, force)
-    outputs = stamp_files(stage.outputs(config), {})
+    result = stage.run(run, force)
+    outputs = stamp_files(stage.outputs(run.config), {})
     write_record(path, stage.name, StageRecord(fingerprint, outputs))
     return result
 

@@ -1,14 +1,21 @@
-"""What every command that runs stages holds while it runs: the work dir, and the index.
+"""One run's context: what a command derives once and hands down to every stage, and
+what it holds while it runs (the work dir, the index).
 
-One srcstacks run at a time per work dir (:mod:`srcstacks.worklock`), and the managed
-private index (:mod:`srcstacks.index.managed`) running for the length of the run when
-the stack has one. Writes nothing itself: the lock file and the index state are theirs.
+:class:`RunContext` is built once per command from the config and the reporter: the
+layout, the build settings and the private index target are derived from them once,
+when first asked for, and every stage reads them there. One srcstacks run at a time
+per work dir (:mod:`srcstacks.worklock`), and the managed private index
+(:mod:`srcstacks.index.managed`) running for the length of the run when the stack has
+one. Writes nothing itself: the lock file and the index state are theirs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from srcstacks.errors import BusyError
 from srcstacks.layout import Layout
@@ -16,6 +23,38 @@ from srcstacks.layout.ownership import claim_dir
 from srcstacks.reporting import Report
 from srcstacks.spec.config import StackConfig
 from srcstacks.worklock import exclusive
+
+if TYPE_CHECKING:
+    from srcstacks.index.target import IndexTarget
+    from srcstacks.spec.settings import Settings
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What one command runs with: the stack's config, where it tells the user, and what
+    both give (each derived once, when first needed)."""
+
+    config: StackConfig
+    report: Report = print
+
+    @functools.cached_property
+    def layout(self) -> Layout:
+        """Every path of the stack and variant."""
+        return Layout.of(self.config)
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        """The build settings folder, read (per-project settings and variants)."""
+        from srcstacks.spec.settings import read_settings
+
+        return read_settings(self.config.settings_dir)
+
+    @functools.cached_property
+    def index(self) -> IndexTarget | None:
+        """The private index the stack publishes to and locks against, if it has one."""
+        from srcstacks.index.target import index_target
+
+        return index_target(self.config)
 
 
 @contextlib.contextmanager

@@ -34,12 +34,12 @@ from typing import Any
 
 from srcstacks.layout import ATTESTATION_SUFFIX, SBOM_SUFFIX, Layout
 from srcstacks.layout.ownership import inside
-from srcstacks.reporting import Report
+from srcstacks.run_context import RunContext
 from srcstacks.spec.config import StackConfig
 from srcstacks.stage_inputs import runtime_inputs, spec_inputs
 from srcstacks.state.fingerprints import files_under, tree_content
 
-Run = Callable[[StackConfig, Report, bool], Any]  # (config, report, force)
+Run = Callable[[RunContext, bool], Any]  # (the run, force)
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,10 @@ class Stage:
 # --- wheels ---------------------------------------------------------------------------
 
 
-def _run_wheels(config: StackConfig, report: Report, force: bool) -> Any:
+def _run_wheels(run: RunContext, force: bool) -> Any:
     from srcstacks.build.stage import build_wheels
 
-    return build_wheels(config, report)
+    return build_wheels(run)
 
 
 def _wheels_inputs(config: StackConfig) -> dict[str, Any]:
@@ -123,10 +123,10 @@ WHEELS = Stage(
 # --- publish-wheels -------------------------------------------------------------------
 
 
-def _run_publish(config: StackConfig, report: Report, force: bool) -> Any:
+def _run_publish(run: RunContext, force: bool) -> Any:
     from srcstacks.publish.stage import publish_wheels
 
-    return publish_wheels(config, report)
+    return publish_wheels(run)
 
 
 def _publish_outputs(config: StackConfig) -> dict[str, Path]:
@@ -155,10 +155,10 @@ PUBLISH_WHEELS = Stage(
 # --- lock -----------------------------------------------------------------------------
 
 
-def _run_lock(config: StackConfig, report: Report, force: bool) -> Any:
+def _run_lock(run: RunContext, force: bool) -> Any:
     from srcstacks.lock.stage import lock_layers
 
-    return lock_layers(config, report, force=force)
+    return lock_layers(run, force=force)
 
 
 def _lock_outputs(config: StackConfig) -> dict[str, Path]:
@@ -190,10 +190,10 @@ LOCK = Stage(
 # --- archives -------------------------------------------------------------------------
 
 
-def _run_archives(config: StackConfig, report: Report, force: bool) -> Any:
+def _run_archives(run: RunContext, force: bool) -> Any:
     from srcstacks.archives.stage import build_archives
 
-    return build_archives(config, report, force=force)
+    return build_archives(run, force=force)
 
 
 ARCHIVES = Stage(
@@ -210,10 +210,10 @@ ARCHIVES = Stage(
 # --- sbom -----------------------------------------------------------------------------
 
 
-def _run_sbom(config: StackConfig, report: Report, force: bool) -> Any:
+def _run_sbom(run: RunContext, force: bool) -> Any:
     from srcstacks.sbom.stage import write_sboms
 
-    return write_sboms(config, report, force=force)
+    return write_sboms(run, force=force)
 
 
 def _sbom_inputs(config: StackConfig) -> dict[str, Any]:

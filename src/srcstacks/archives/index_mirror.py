@@ -26,12 +26,12 @@ from srcstacks.index.private import (
     download,
     project_files,
 )
-from srcstacks.index.target import index_target, locked_index_url
+from srcstacks.index.target import locked_index_url
 from srcstacks.layout import Layout
 from srcstacks.layout.ownership import claim_dir
-from srcstacks.reporting import Report
+from srcstacks.run_context import RunContext
 from srcstacks.spec.config import StackConfig
-from srcstacks.spec.settings import Settings, read_settings
+from srcstacks.spec.settings import Settings
 from srcstacks.state.lock_files import LockedWheel, read_locks
 from srcstacks.state.provenance import (
     Manifest,
@@ -54,20 +54,19 @@ class _Wanted:
     why: str  # "locked for layer app-greeter", "build tool of markupsafe-3.0.4-...whl"
 
 
-def mirror_locked_wheels(config: StackConfig, report: Report = print) -> int:
+def mirror_locked_wheels(run: RunContext) -> int:
     """Copy the locked wheels the wheel dir lacks, and their build tools, from the
     index; return how many."""
-    target = index_target(config)
+    config, report, layout, target = run.config, run.report, run.layout, run.index
     if target is None:
         return 0
     location = target.location
     entries, _ = read_locks(config, locked_index_url(config))
-    layout = Layout.of(config)
     manifest = read_manifest_or_empty(config.wheel_dir)
     wanted = [_locked(entry) for entry in entries]
     if all(_present(layout, manifest, item) for item in _closure(wanted, manifest)):
         return 0
-    settings = read_settings(config.settings_dir)
+    settings = run.settings
     companions = project_files(location, PROVENANCE_PROJECT)
     fetched = read_fetched_records(config)
     wheel_dir = claim_dir(config.wheel_dir, "wheel dir")

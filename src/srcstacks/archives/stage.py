@@ -44,6 +44,7 @@ from srcstacks.layout.ownership import (
     remove_tree,
 )
 from srcstacks.reporting import Report
+from srcstacks.run_context import RunContext
 from srcstacks.runtime.prepare import (
     discard_layer_envs,
     prepare_runtimes,
@@ -83,22 +84,20 @@ from srcstacks.tools.venvstacks_writes import IN_EVERY_LAYER
 STAGE = "archives"
 
 
-def build_archives(
-    config: StackConfig, report: Report = print, *, force: bool = False
-) -> list[Path]:
+def build_archives(run: RunContext, *, force: bool = False) -> list[Path]:
     """Build the archives of the layers whose inputs changed (all with ``force``) and
     publish them with the stack's records; return every layer's archive path.
 
     An archive kept as published keeps its bytes, its metadata and its SBOM, untouched.
     """
-    layout = Layout.of(config)
+    config, report, layout = run.config, run.report, run.layout
     claim_dir(config.output_dir, "output dir")
     _claim_for_this_stack(layout)
     if finish_publish(config.output_dir):
         report(f"  completed the interrupted publish of the previous set in {config.output_dir}")
     remove_partial_files(config.output_dir)
     # With a private index, committed locks need no wheel built here: fetch them.
-    mirror_locked_wheels(config, report)
+    mirror_locked_wheels(run)
     manifest = check_wheel_dir(config.wheel_dir)
     locked = check_locks(config, manifest, locked_index_url(config))
     published = read_published_manifest(config.output_dir)
@@ -114,7 +113,9 @@ def build_archives(
     remove_tree(staged.output_dir)
     staged.output_dir.mkdir(parents=True, exist_ok=True)
     log_path = layout.log("venvstacks-build")
-    runtimes = runtimes_for(config, rebuilt, report) if rebuilt else _published_runtimes(config)
+    runtimes = (
+        runtimes_for(config, rebuilt, report) if rebuilt else _published_runtimes(config, layout)
+    )
     if rebuilt:
         discard_layer_envs(config, rebuilt)
         report(
@@ -127,7 +128,7 @@ def build_archives(
         venvstacks.build(
             venvstacks_spec(config),
             build_dir=layout.venvstacks_build,
-            source=wheel_source(config),
+            source=wheel_source(config.wheel_dir, run.index),
             output_dir=staged.output_dir,
             log_path=log_path,
             env={**runtime_env(config), XZ_PRESET_VARIABLE: str(config.xz_preset)},
@@ -138,7 +139,7 @@ def build_archives(
     atomic_write_text(
         staged.stack_manifest, merged_manifest(config, published, staged_manifest, set(rebuilt))
     )
-    _write_build_info(config, staged, manifest, locked, runtimes, set(rebuilt))
+    _write_build_info(config, layout, staged, manifest, locked, runtimes, set(rebuilt))
     # Only what changed is published: files with the bytes already there stay untouched.
     _drop_unchanged(staged.output_dir, config.output_dir)
     try:
@@ -191,20 +192,20 @@ def _record(config: StackConfig) -> None:
     write_layer_records(config, STAGE, records)
 
 
-def _published_runtimes(config: StackConfig) -> list[RuntimeRecord]:
+def _published_runtimes(config: StackConfig, layout: Layout) -> list[RuntimeRecord]:
     """The runtime records of the published set (no layer rebuilt: the runtime is as it
     was); prepared again when there is no readable build record."""
     try:
-        return list(read_build_info(Layout.of(config).build_info).runtimes)
+        return list(read_build_info(layout.build_info).runtimes)
     except SrcstacksError:
         return prepare_runtimes(config)
 
 
-def _fromager_versions(config: StackConfig) -> str:
+def _fromager_versions(layout: Layout) -> str:
     """The Fromager that built the stack's wheels, from ``wheels.json`` (its toolchains:
     ``0.101.0``, or ``0.77.0, 0.101.0`` for a stack of two Pythons); the installed one
     for a record from before toolchains."""
-    record = read_json_state(Layout.of(config).wheels_record, "wheels record", "srcstacks wheels")
+    record = read_json_state(layout.wheels_record, "wheels record", "srcstacks wheels")
     toolchains = record.get("toolchains") if isinstance(record, dict) else None
     if not isinstance(toolchains, list) or not toolchains:
         return fromager.version()
@@ -214,6 +215,7 @@ def _fromager_versions(config: StackConfig) -> str:
 
 def _write_build_info(
     config: StackConfig,
+    layout: Layout,
     staged: Layout,
     manifest: Manifest,
     locked: list[LockedWheel],
@@ -223,7 +225,7 @@ def _write_build_info(
     """``__srcstacks__/build.json`` (and the file lists of rebuilt runtime layers)."""
     tools = {
         "srcstacks": srcstacks.__version__,
-        "fromager": _fromager_versions(config),
+        "fromager": _fromager_versions(layout),
         "venvstacks": venvstacks.version(),
         "uv": venvstacks.uv_version(),
     }
@@ -238,8 +240,8 @@ def _write_build_info(
         config.variant,
         tuple(with_bundled_code(config, runtimes)),  # a downloaded runtime's, read now
         tools,
-        provenance_sha256=records_digest(manifest, stack_wheels(Layout.of(config)) or None),
-        runtime_files=_publish_runtime_files(config, staged, rebuilt),
+        provenance_sha256=records_digest(manifest, stack_wheels(layout) or None),
+        runtime_files=_publish_runtime_files(config, layout, staged, rebuilt),
         layer_provenance_sha256={
             name: records_digest(manifest, names) for name, names in layer_wheels.items()
         },
@@ -327,7 +329,7 @@ def _replaced_sboms(published: Layout, staged: Layout) -> list[Path]:
 
 
 def _publish_runtime_files(
-    config: StackConfig, staged: Layout, rebuilt: set[str]
+    config: StackConfig, layout: Layout, staged: Layout, rebuilt: set[str]
 ) -> dict[str, str]:
     """Put each rebuilt runtime layer's file list beside the archives; return the
     sha256 of every runtime layer's list (a kept layer's as published).
@@ -335,7 +337,6 @@ def _publish_runtime_files(
     A seeded runtime (pack, local) was listed when it was seeded; a downloaded one is
     listed from the runtime layer venvstacks unpacked, without venvstacks' own files.
     """
-    layout = Layout.of(config)
     digests = {}
     for layer in config.layers_of("runtime"):
         if layer.env_name not in rebuilt:

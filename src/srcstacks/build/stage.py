@@ -33,10 +33,10 @@ from srcstacks.build.wheel_group import GroupBuild, build_group, seed_pure_wheel
 from srcstacks.errors import ConfigError, UnreachableError
 from srcstacks.fsutil import write_json
 from srcstacks.index.client import PYPI_SIMPLE
-from srcstacks.index.target import index_target
 from srcstacks.layout import Layout
 from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.reporting import Report
+from srcstacks.run_context import RunContext
 from srcstacks.runtime.build import runtime_build_inputs
 from srcstacks.runtime.interpreters import (
     build_groups,
@@ -47,7 +47,7 @@ from srcstacks.runtime.interpreters import (
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.patches import unused_patch_dirs
 from srcstacks.spec.rules import BUILD_PLATFORM
-from srcstacks.spec.settings import Settings, defined_variants, read_settings, undefined_variant
+from srcstacks.spec.settings import Settings, defined_variants, undefined_variant
 from srcstacks.tools import fromager_files
 from srcstacks.tools.toolchain import Toolchain, own_toolchain
 from srcstacks.web import unreachable
@@ -140,15 +140,15 @@ def _compatible(first: SpecifierSet, second: SpecifierSet) -> bool:
     return any(combined.contains(probe, prereleases=True) for probe in probes)
 
 
-def build_wheels(
-    config: StackConfig, report: Report = print, *, pins: Path | None = None
-) -> WheelBuild:
+def build_wheels(run: RunContext, *, pins: Path | None = None) -> WheelBuild:
     """Run Fromager on every requirement of the stack; return what was done.
 
     ``pins`` is a constraints file fixing versions, used to rebuild exactly what an
     earlier build resolved.
     """
-    settings = _check_inputs(config)
+    config, report, layout = run.config, run.report, run.layout
+    _check_folders(config)
+    settings = run.settings  # read once per run: invalid YAML stops it before Fromager
     last_build = fromager_dirs_of(config)
     _warn_before_building(config, last_build, settings, report)
     check_patch_paths(config.patches_dir)
@@ -170,10 +170,10 @@ def build_wheels(
             )
     if plan is not None:
         _report_plan(plan, report)
-        pins = pins or Layout.of(config).selective_constraints
+        pins = pins or layout.selective_constraints
         if not requirements:
             fetch_upstream(config, plan, (), report)
-            return _record_build(config, WheelBuild((), False, ()))
+            return _record_build(config, layout, WheelBuild((), False, ()))
     if not requirements:
         raise ConfigError(f"{config.spec_path}: no layer declares any requirement to build")
     if warning := undefined_variant(config.variant, settings, config.settings_dir):
@@ -191,11 +191,10 @@ def build_wheels(
             f"{config.spec_path}: selective mode builds the wheels of one Python version yet,"
             f" and the layers need {', '.join(group.python for group in groups)}"
         )
-    layout = Layout.of(config)
     jobs, executor_name = current_jobs(), current_executor()
     # Checked before anything runs: a Dask executor that cannot load stops the run here.
     executor = make_executor(executor_name, jobs) if jobs > 1 or executor_name else None
-    target = index_target(config)
+    target = run.index
     if executor_name and target is None:
         # Also checked by the executor; here it stops the run before the resolve step.
         raise ConfigError(
@@ -254,19 +253,23 @@ def build_wheels(
     report(f"wheels built; Fromager's log: {built[-1].log_path}")
     return _record_build(
         config,
+        layout,
         WheelBuild(tuple(requirements), skip_constraints, tuple(conflicts)),
         [item.toolchain for item in built] or [toolchain],
     )
 
 
 def _record_build(
-    config: StackConfig, build: WheelBuild, toolchains: Sequence[Toolchain] = ()
+    config: StackConfig,
+    layout: Layout,
+    build: WheelBuild,
+    toolchains: Sequence[Toolchain] = (),
 ) -> WheelBuild:
     """Write ``wheels.json``: what this run built, with which Fromagers and Pythons, in
     which mode."""
     toolchains = toolchains or [own_toolchain()]
     write_json(
-        Layout.of(config).wheels_record,
+        layout.wheels_record,
         {
             "requirements": list(build.requirements),
             "skip_constraints": build.skip_constraints,
@@ -302,15 +305,13 @@ def _jobs_text(jobs: int, executor: str | None) -> str:
     return "one package at a time" if jobs == 1 else f"up to {jobs} packages at a time"
 
 
-def _check_inputs(config: StackConfig) -> Settings:
+def _check_folders(config: StackConfig) -> None:
     for label, folder in (
         ("settings_dir", config.settings_dir),
         ("patches_dir", config.patches_dir),
     ):
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"{config.spec_path}: '{label}' {folder} is not a folder")
-    # Read once per run; invalid YAML stops the run before Fromager starts.
-    return read_settings(config.settings_dir)
 
 
 def _check_reachable(settings: Settings) -> None:

@@ -91,12 +91,14 @@ def _stage_command(
                 config = load_config(spec, overrides)
                 # After the spec is read: a bad spec fails without importing every stage.
                 from srcstacks import pipeline
+                from srcstacks.run_context import RunContext
 
+                run = RunContext(config, say)
                 if stage is None:
-                    pipeline.run_all(config, say, force=force)
+                    pipeline.run_all(run, force=force)
                     say(f"done: archives and their SBOMs in {config.output_dir}")
                 else:
-                    pipeline.run_stage(stage, config, say, force=force)
+                    pipeline.run_stage(stage, run, force=force)
 
         guarded(run)
 

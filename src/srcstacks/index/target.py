@@ -8,6 +8,7 @@ nothing. ``None`` means the stack has no index: the wheel dir alone is the home 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from srcstacks.errors import StateError
 from srcstacks.index.managed import INDEX_USER, managed_url, recorded_port, stored_password
@@ -56,12 +57,11 @@ def managed_index_name(config: StackConfig) -> str:
     return f"{config.variant}-selective" if config.mode.selective else config.variant
 
 
-def wheel_source(config: StackConfig) -> WheelSource:
-    """Where venvstacks takes the stack's wheels from: its index if it has one."""
-    target = index_target(config)
+def wheel_source(wheel_dir: Path, target: IndexTarget | None) -> WheelSource:
+    """Where venvstacks takes the stack's wheels from: its index, if it has one."""
     if target is None:
-        return WheelSource(config.wheel_dir)
-    return WheelSource(config.wheel_dir, target.location.simple_url, target.location.base_url)
+        return WheelSource(wheel_dir)
+    return WheelSource(wheel_dir, target.location.simple_url, target.location.base_url)
 
 
 def locked_index_url(config: StackConfig) -> str | None:

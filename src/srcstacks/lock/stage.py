@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from srcstacks.index.target import index_target, locked_index_url, wheel_source
+from srcstacks.index.target import locked_index_url, wheel_source
 from srcstacks.layout import Layout
 from srcstacks.lock.elsewhere import check_other_platform_wheels
 from srcstacks.lock.index_view import published_only
@@ -29,6 +29,7 @@ from srcstacks.lock.plan import (
 )
 from srcstacks.lock.platforms import check_every_platform
 from srcstacks.reporting import Report
+from srcstacks.run_context import RunContext
 from srcstacks.runtime.prepare import runtime_env, runtimes_for
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.variants import venvstacks_spec
@@ -56,21 +57,19 @@ __all__ = ["LockedWheel", "check_locks", "lock_file_path", "lock_layers", "read_
 STAGE = "lock"
 
 
-def lock_layers(
-    config: StackConfig, report: Report = print, *, force: bool = False
-) -> list[LockedWheel]:
+def lock_layers(run: RunContext, *, force: bool = False) -> list[LockedWheel]:
     """Lock the layers whose lock inputs changed (all with ``force``); return every
     layer's locked wheels."""
+    config, report, layout = run.config, run.report, run.layout
     manifest = check_wheel_dir(config.wheel_dir)
     report(f"{len(manifest.wheels)} published wheel(s) pass the provenance check")
     # A requirement only other platforms need, named with its cause; then every layer on
     # every platform uv will lock, before venvstacks locks them all at once.
     check_other_platform_wheels(config, manifest)
-    layout = Layout.of(config)
     check_every_platform(config, [layout.wheel(name) for name in manifest.wheels], report)
     records = {} if force else read_layer_records(config, STAGE)
-    with _lock_source(config, manifest) as source:
-        locking = _Locking(config, manifest, records, source)
+    with _lock_source(run, manifest) as source:
+        locking = _Locking(config, layout, manifest, records, source)
         # Lower layers first; a layer above one that now pins something else is locked
         # in a second round (a rebuilt wheel of the same version pins nothing new).
         for _round in config.layers:
@@ -82,7 +81,7 @@ def lock_layers(
             locking.relock(stale, report)
     locked = check_locks(config, manifest, locked_index_url(config))
     _record(config, manifest, locked_index_url(config))
-    log = Layout.of(config).log("venvstacks-lock")
+    log = layout.log("venvstacks-lock")
     count = len(locking.relocked)
     what = f"locked {count} layer(s) again" if count else "no layer needed locking"
     report(f"{what}; {len(locked)} wheel(s) in the {len(config.layers)} locks; log: {log}")
@@ -90,15 +89,15 @@ def lock_layers(
 
 
 @contextlib.contextmanager
-def _lock_source(config: StackConfig, manifest: Manifest) -> Iterator[WheelSource]:
+def _lock_source(run: RunContext, manifest: Manifest) -> Iterator[WheelSource]:
     """What venvstacks locks against: the wheel dir, or the view of the stack's index
     that lists only the wheels it published (running for the length of the block)."""
-    target = index_target(config)
+    target = run.index
     if target is None:
-        yield wheel_source(config)
+        yield wheel_source(run.config.wheel_dir, None)
         return
     with published_only(target.location, manifest) as view:
-        yield WheelSource(config.wheel_dir, view.simple_url, view.base_url)
+        yield WheelSource(run.config.wheel_dir, view.simple_url, view.base_url)
 
 
 @dataclass
@@ -106,6 +105,7 @@ class _Locking:
     """One lock stage's rounds: which layers were locked again, how many tool runs."""
 
     config: StackConfig
+    layout: Layout
     manifest: Manifest
     records: dict[str, LayerRecord]
     source: WheelSource
@@ -164,7 +164,7 @@ class _Locking:
         """One ``venvstacks lock``, logged to ``venvstacks-lock.log`` (a second run in
         this stage to ``venvstacks-lock-2.log``, and so on)."""
         self.runs += 1
-        layout = Layout.of(self.config)
+        layout = self.layout
         name = "venvstacks-lock" if self.runs == 1 else f"venvstacks-lock-{self.runs}"
         venvstacks.lock(
             venvstacks_spec(self.config),

@@ -21,15 +21,12 @@ from srcstacks.build.selective import (
 from srcstacks.build.wheel_records import describe_wheel
 from srcstacks.errors import PublishError, StageOrderError, StateError
 from srcstacks.fsutil import atomic_copy, sha256_file
-from srcstacks.index.target import index_target
-from srcstacks.layout import Layout
 from srcstacks.layout.fromager import FromagerDirs
 from srcstacks.layout.ownership import claim_dir, remove_file, remove_partial_files
 from srcstacks.publish.index_upload import publish_to_index
-from srcstacks.reporting import Report
+from srcstacks.run_context import RunContext
 from srcstacks.runtime.interpreters import fromager_dirs_of
 from srcstacks.spec.config import StackConfig
-from srcstacks.spec.settings import read_settings
 from srcstacks.state.provenance import (
     Manifest,
     UpstreamRecord,
@@ -42,9 +39,9 @@ from srcstacks.tools.fromager_files import BuildOrderEntry, read_build_order
 from srcstacks.worklock import publishing_into
 
 
-def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
+def publish_wheels(run: RunContext) -> Manifest:
     """Copy the wheels of the last Fromager run into the wheel dir; record provenance."""
-    layout = Layout.of(config)
+    config, report, layout = run.config, run.report, run.layout
     selective = config.mode.selective
     # Selective mode may build nothing from source: then no build order is the run's.
     building = not selective or planned_from_source(config)
@@ -99,10 +96,9 @@ def publish_wheels(config: StackConfig, report: Report = print) -> Manifest:
         f"published {len(records)} wheel(s){origins} ({copied} new or changed) to {wheel_dir}"
         f" with provenance.json{shared}"
     )
-    index = index_target(config)
-    if index is not None:
+    if run.index is not None:
         built = {name: record for name, (_, record) in records.items()}
-        publish_to_index(config, index, built, read_settings(config.settings_dir), report)
+        publish_to_index(config, run.index, built, run.settings, report)
     return manifest
 
 

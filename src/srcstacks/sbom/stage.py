@@ -19,6 +19,7 @@ from srcstacks.errors import SbomError, StageOrderError
 from srcstacks.fsutil import atomic_write_text, finish_publish, sha512_file
 from srcstacks.layout import Layout, sbom_path
 from srcstacks.reporting import Report
+from srcstacks.run_context import RunContext
 from srcstacks.sbom.components import LayerInfo
 from srcstacks.sbom.document import Document, LayerInputs, LowerLayer, build_document
 from srcstacks.sbom.inputs import (
@@ -68,13 +69,13 @@ class _Published:
         return () if self.layer.kind == "runtime" else self.meta.depends_on
 
 
-def write_sboms(config: StackConfig, report: Report = print, *, force: bool = False) -> list[Path]:
+def write_sboms(run: RunContext, *, force: bool = False) -> list[Path]:
     """Write the SBOM of each published layer archive whose inputs changed (every one
     with ``force``), lower layers first; return every layer's SBOM path."""
+    config, report, layout = run.config, run.report, run.layout
     if finish_publish(config.output_dir):
         report(f"  completed the interrupted publish of the archives in {config.output_dir}")
     layers = _published(config)
-    layout = Layout.of(config)
     build_info = read_build_info(layout.build_info)
     manifest = check_wheel_dir(config.wheel_dir)
     pinned = records_digest(manifest, stack_wheels(layout) or None)

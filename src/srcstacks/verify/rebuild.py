@@ -24,6 +24,7 @@ from srcstacks.layout import PROVENANCE_NAME, Layout, sbom_path
 from srcstacks.layout.ownership import claim_dir, empty_dir, inside
 from srcstacks.publish.stage import publish_wheels
 from srcstacks.reporting import Report
+from srcstacks.run_context import RunContext
 from srcstacks.runtime.interpreters import fromager_dirs_of
 from srcstacks.sbom.stage import write_sboms
 from srcstacks.spec.config import StackConfig
@@ -70,8 +71,9 @@ def rebuild_and_compare(
     )
     report(f"rebuilding wheels in {scratch} from the same sdists and pinned versions")
     _seed_sdists(config, again)
-    build_wheels(again, report, pins=_pin_versions(config, again))
-    publish_wheels(again, report)
+    rerun = RunContext(again, report)
+    build_wheels(rerun, pins=_pin_versions(config, again))
+    publish_wheels(rerun)
     # The wheel dir may be shared with other stacks: compare this stack's wheels only.
     ours = stack_wheels(Layout.of(config)) or None
     # Where the two builds ran: a difference that goes away without them is a path.
@@ -86,8 +88,9 @@ def rebuild_and_compare(
     # to the rebuilt ones, so the archives are rebuilt from the locks as committed.
     report("rebuilding archives from the committed locks")
     rebuilt = replace(again, wheel_dir=config.wheel_dir, index=config.index)
-    build_archives(rebuilt, report)
-    write_sboms(rebuilt, report)
+    rebuilt_run = RunContext(rebuilt, report)
+    build_archives(rebuilt_run)
+    write_sboms(rebuilt_run)
     results.extend(_compare_outputs(config.output_dir, again.output_dir, roots))
     return results
 
