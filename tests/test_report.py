@@ -663,3 +663,19 @@ def test_the_cli_starts_without_importing_the_report() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_patched_component_is_marked_in_the_graph(outputs: StackConfig) -> None:
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    assert "<title>markupsafe 3.0.4 (built from patched source)</title>" in page
+    assert "A thick red border: built from patched source." in page
+    assert "<title>jinja2 3.1.6</title>" in page  # no patch: no mark
+
+
+def test_each_sbom_says_which_profiles_it_meets(outputs: StackConfig) -> None:
+    report = gather(outputs, VerifyOutcome(ran=False))
+    # The stub SBOMs here lack NTIA's minimum elements (no timestamp, no author).
+    assert {layer.sbom_profiles for layer in report.layers} == {()}
+    page = render_page(report)
+    shown = "<tr><th>SBOM meets</th><td>no profile (&#x27;srcstacks sbom check --profile ntia&#x27;"
+    assert page.count(shown) == len(report.layers)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from srcstacks.layout import Layout
+from srcstacks.sbom.profiles import profiles_met
 from tests.chromium import Chromium, PageLoad
 from tests.conftest import BuiltStack, run_cli
 
@@ -106,6 +107,16 @@ def test_report_loads_cleanly_and_shows_every_component(
     origins = [row.split("\t")[3] for row in page.text.splitlines() if "\tdistribution\t" in row]
     assert len(origins) == wheels_in_sboms(built_stack.config.output_dir)
     assert set(origins) == {"built from source"}
+    # Each layer's SBOM: the profiles `sbom check` finds it meets (the demo's meet NTIA's
+    # minimum elements at least), and the patched component marked in the graph.
+    for sbom in sorted(built_stack.config.output_dir.glob("*.cdx.json")):
+        met = profiles_met(json.loads(sbom.read_text(encoding="utf-8")))
+        assert "ntia" in met
+        section = next(s for s in layer_sections(page.text) if f"SBOM\t{sbom.name}\n" in s)
+        assert f"SBOM meets\t{', '.join(met)} (srcstacks sbom check)\n" in section
+    html = report_page.read_text(encoding="utf-8")
+    patched = set(re.findall(r"<title>([^<]*) \(built from patched source\)</title>", html))
+    assert patched == {"MarkupSafe 3.0.4"}  # the demo patches markupsafe alone
 
 
 def test_checks_fail_on_a_page_missing_hiding_or_breaking_something(

@@ -69,6 +69,7 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
             archive_sha256=layer.archive_sha256,
             sbom_file=sbom_path(layout.archive(layer.archive_name)).name,
             sbom_serial=f"urn:uuid:{document.serial}" if document.serial else "",
+            sbom_profiles=document.profiles,
             attestation=attestation_status(
                 layout.archive(layer.archive_name),
                 sbom_path(layout.archive(layer.archive_name)),
@@ -145,15 +146,27 @@ class _NodeIds:
                 label = f"{raw.data.get('name', '')} {raw.data.get('version', '')}".strip()
                 wheel = properties(raw.data).get("srcstacks:wheel", "")
                 upstream = raw.kind == DISTRIBUTION and records.origin_for(wheel).upstream
-                own[_ref(raw.data)] = self._new(label, name, False, upstream=bool(upstream))
+                pedigree = raw.data.get("pedigree")
+                patched = isinstance(pedigree, dict) and bool(pedigree.get("patches"))
+                own[_ref(raw.data)] = self._new(
+                    label, name, False, upstream=bool(upstream), patched=patched
+                )
 
     def node_of(self, document: SbomDocument, item: dict[str, object]) -> str:
         """The node of one of ``document``'s own drawn components ("" for the others)."""
         return self.own[document.serial].get(_ref(item), "")
 
-    def _new(self, label: str, layer: str, is_layer: bool, *, upstream: bool = False) -> str:
+    def _new(
+        self,
+        label: str,
+        layer: str,
+        is_layer: bool,
+        *,
+        upstream: bool = False,
+        patched: bool = False,
+    ) -> str:
         node = f"n{len(self.nodes)}"
-        self.nodes.append(GraphNode(node, label, layer, is_layer, upstream))
+        self.nodes.append(GraphNode(node, label, layer, is_layer, upstream, patched))
         return node
 
     def resolve(self, ref: str, document: SbomDocument, links: dict[str, str]) -> str:

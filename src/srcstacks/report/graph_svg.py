@@ -101,6 +101,8 @@ def _box(box: Box) -> str:
     kind = "layer" if box.node.is_layer else "package"
     if box.node.upstream:
         kind, label = "package upstream", f"{label} (upstream binary)"
+    elif box.node.patched:
+        kind, label = "package patched", f"{label} (built from patched source)"
     return (
         f'<g class="{kind}" id="graph-{box.node.node}"><title>{escape(label)}</title>'
         f'<rect x="{box.x}" y="{box.y}" width="{COLUMN_WIDTH}" height="{BOX_HEIGHT}" rx="5"/>'

@@ -119,6 +119,7 @@ class Layer:
     archive_sha256: str
     sbom_file: str
     sbom_serial: str
+    sbom_profiles: tuple[str, ...]  # the profiles `sbom check` finds it meets
     attestation: str  # one line: signed by which key, or why not (report/attestation.py)
     depends_on: tuple[str, ...]  # install targets of the layers directly below
     components: tuple[Component, ...]
@@ -135,6 +136,7 @@ class GraphNode:
     layer: str  # the layer whose column holds it
     is_layer: bool  # the layer's own header box
     upstream: bool = False  # a wheel taken as an upstream binary (drawn dashed)
+    patched: bool = False  # built from patched source (drawn with a thick border)
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,7 @@ def _verify_section(verify: VerifyOutcome) -> str:
 
 def _graph_section(report: StackReport) -> str:
     upstream = any(node.upstream for node in report.graph.nodes)
+    patched = any(node.patched for node in report.graph.nodes)
     return "\n".join(
         [
             '<section id="graph">',
@@ -160,11 +161,19 @@ def _graph_section(report: StackReport) -> str:
             " package the layer holds. Solid arrows: a package requires another (from its"
             " SBOM's dependencies). Dashed arrows: a layer is stacked on another."
             + (" Shaded boxes with a dashed border: upstream binaries." if upstream else "")
+            + (" A thick red border: built from patched source." if patched else "")
             + "</p>",
             f'<div class="graph-box">{render_svg(report.graph)}</div>',
             "</section>",
         ]
     )
+
+
+def _profiles(met: tuple[str, ...]) -> str:
+    """Which minimum-element profiles an SBOM meets, as ``srcstacks sbom check`` judges."""
+    if not met:
+        return "no profile ('srcstacks sbom check --profile ntia' names what is missing)"
+    return ", ".join(met) + " (srcstacks sbom check)"
 
 
 def _layer_section(layer: Layer) -> str:
@@ -179,6 +188,7 @@ def _layer_section(layer: Layer) -> str:
                 ("Archive sha256", layer.archive_sha256 or NOT_RECORDED_TEXT),
                 ("SBOM", layer.sbom_file),
                 ("SBOM serial", layer.sbom_serial or NOT_RECORDED_TEXT),
+                ("SBOM meets", _profiles(layer.sbom_profiles)),
                 ("Attestation", layer.attestation),
                 ("Stacked on", below),
             ],

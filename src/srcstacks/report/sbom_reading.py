@@ -29,6 +29,7 @@ from srcstacks.report.model import (
     SystemLibraryNeed,
     WheelOrigin,
 )
+from srcstacks.sbom.profiles import profiles_met
 
 SYSTEM_LIBRARIES = "srcstacks:system_libraries"
 BOM_LINK_PREFIX = "urn:cdx:"
@@ -61,6 +62,7 @@ class SbomDocument:
     components: tuple[RawComponent, ...]
     dependencies: tuple[tuple[str, tuple[str, ...]], ...]  # ref -> dependsOn
     layer_system_libraries: tuple[str, ...]
+    profiles: tuple[str, ...] = ()  # the minimum-element profiles the document meets
 
 
 def parse_document(data: Any, where: str) -> SbomDocument:
@@ -84,6 +86,7 @@ def parse_document(data: Any, where: str) -> SbomDocument:
         components=components,
         dependencies=dependencies,
         layer_system_libraries=_sonames(layer),
+        profiles=profiles_met(data),
     )
 
 

@@ -27,6 +27,7 @@ svg.graph .band { fill: #f5f7fb; stroke: #e1e6ef; }
 svg.graph .layer rect { fill: #3b5b92; } svg.graph .layer text { fill: #fff; font-weight: 600; }
 svg.graph .package rect { fill: #fff; stroke: #6b7d99; }
 svg.graph .package.upstream rect { fill: #fdf6e3; stroke-dasharray: 4 3; }
+svg.graph .package.patched rect { stroke: #b5461f; stroke-width: 3; }
 svg.graph .edge { fill: none; stroke: #6b7d99; stroke-width: 1.3; }
 svg.graph .edge.stacking { stroke-dasharray: 5 4; stroke: #3b5b92; }
 svg.graph marker path { fill: #6b7d99; }
