@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from srcstacks.sbom.check import parsed_schema_problems
 from srcstacks.report.model import (
     BUNDLED,
     DISTRIBUTION,
@@ -86,7 +87,8 @@ def parse_document(data: Any, where: str) -> SbomDocument:
         components=components,
         dependencies=dependencies,
         layer_system_libraries=_sonames(layer),
-        profiles=profiles_met(data),
+        # As `sbom check` judges: a document that breaks the schema meets no profile.
+        profiles=() if parsed_schema_problems(data) else profiles_met(data),
     )
 
 
