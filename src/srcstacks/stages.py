@@ -103,6 +103,7 @@ def _wheels_outputs(config: StackConfig) -> dict[str, Path]:
         ("work/fetched-provenance.json", layout.fetched_provenance),
         ("work/selective.json", layout.selective_plan),
         ("work/upstream.json", layout.upstream_record),
+        ("work/parity.json", layout.parity_record),
     ):
         found[label] = path
     return found

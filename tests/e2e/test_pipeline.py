@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
+from srcstacks.layout import Layout
+from srcstacks.state.parity import read_parity
 from srcstacks.state.provenance import Manifest, WheelProvenance, check_wheel_dir
 from srcstacks.state.wheel_evidence import read_evidence
 from srcstacks.tools.venvstacks import published_layers
@@ -149,3 +151,16 @@ def test_lock_files_name_only_published_wheels_by_relative_path(built_stack: Bui
         for line in text.splitlines():
             if line.startswith("path = "):
                 assert line.startswith('path = "../../'), line
+
+
+def test_every_built_wheel_is_compared_with_the_upstream_binary(built_stack: BuiltStack) -> None:
+    parity = read_parity(Layout.of(built_stack.config))
+    manifest = check_wheel_dir(built_stack.config.wheel_dir)
+    assert set(parity) == set(manifest.wheels)  # every wheel built here, build tools too
+    # markupsafe's extension, built here with the patch, is the one PyPI's binary ships.
+    (markupsafe,) = [item for item in parity.values() if item.project == "markupsafe"]
+    assert "manylinux" in markupsafe.upstream and markupsafe.missing == ()
+    assert all(not item.degraded for item in parity.values())
+    assert f"parity: {sum(1 for item in parity.values() if item.upstream)} of" in (
+        built_stack.build_output
+    )

@@ -25,6 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from srcstacks.build.executors import make_executor
 from srcstacks.build.jobs import current_executor, current_jobs
+from srcstacks.build.parity import check_parity
 from srcstacks.build.patch_check import check_patch_paths, check_patches
 from srcstacks.build.run_logs import new_run_folder
 from srcstacks.build.sdist_check import check_sdists
@@ -251,6 +252,7 @@ def build_wheels(run: RunContext, *, pins: Path | None = None) -> WheelBuild:
     if plan is not None:
         fetch_upstream(config, plan, built_projects(every_dirs[0]), report)
     report(f"wheels built; Fromager's log: {built[-1].log_path}")
+    check_parity(layout, config.parity, [item.group for item in built], report)
     return _record_build(
         config,
         layout,

@@ -58,7 +58,7 @@ def describe_wheel(
             f"{project}=={version} is marked pre_built in {config.settings_dir}:"
             " srcstacks publishes only wheels built from source"
         )
-    wheel = _find_wheel(dirs.built_wheels, project, version)
+    wheel = find_built_wheel(dirs.built_wheels, project, version)
     from_index = fetched.get(wheel.name)
     if from_index is not None and from_index.sha256 == sha256_file(wheel):
         # Fetched from the private index and checked against its provenance there
@@ -130,7 +130,8 @@ def built_wheel_record(
     )
 
 
-def _find_wheel(folder: Path, project: str, version: str) -> Path:
+def find_built_wheel(folder: Path, project: str, version: str) -> Path:
+    """The newest wheel of ``project`` ``version`` in ``folder`` (the highest build tag)."""
     wanted = Version(version)
     matches: list[tuple[tuple[int | str, ...], Path]] = []
     for path in folder.glob("*.whl"):

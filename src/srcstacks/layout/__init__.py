@@ -162,6 +162,20 @@ class Layout:
         return self.variant_dir / "fetched-provenance.json"
 
     @property
+    def parity_record(self) -> Path:
+        """Each wheel built here against the upstream binary of its version."""
+        return self.variant_dir / "parity.json"
+
+    @property
+    def parity_wheels(self) -> Path:
+        """The upstream binaries the parity check downloaded, kept for the next run."""
+        return self.variant_dir / "parity-wheels"
+
+    def parity_wheel(self, filename: str) -> Path:
+        """One upstream binary the parity check compares with, by file name."""
+        return inside(self.parity_wheels, filename, "wheel file name")
+
+    @property
     def index_node_info(self) -> Path:
         """The managed index's identity: devpi-init writes it, ``index reset`` removes it."""
         return self.index_state / "devpi" / ".nodeinfo"

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from srcstacks.sbom.check import parsed_schema_problems
 from srcstacks.report.model import (
     BUNDLED,
     DISTRIBUTION,
@@ -30,6 +29,7 @@ from srcstacks.report.model import (
     SystemLibraryNeed,
     WheelOrigin,
 )
+from srcstacks.sbom.check import parsed_schema_problems
 from srcstacks.sbom.profiles import profiles_met
 
 SYSTEM_LIBRARIES = "srcstacks:system_libraries"

@@ -72,6 +72,8 @@ class DistInputs:
     patch_texts: Mapping[str, bytes] = field(default_factory=dict)
     # Shared libraries its compiled files need that the archive does not hold.
     system_libraries: tuple[str, ...] = ()
+    # What its wheel lacks of the upstream binary of its version (``parity.json``).
+    degraded: str = ""
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,8 @@ def library_component(
         pedigree = _pedigree(record, record.sdist, inputs.patch_texts)
     if inputs.system_libraries:
         properties[f"{NS}:system_libraries"] = " ".join(inputs.system_libraries)
+    if inputs.degraded:
+        properties[f"{NS}:degraded"] = inputs.degraded
     extra_properties = [Property(name="cdx:python:package:required-extra", value=extra)
                         for extra in sorted(extras)]  # fmt: skip
     return Component(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ from srcstacks.sbom.components import DistInputs
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.spec.config import Layer, StackConfig
 from srcstacks.state.archive_reader import InstalledDist
+from srcstacks.state.parity import ParityFinding
 from srcstacks.state.provenance import Manifest
 from srcstacks.state.records import BuildInfo, RuntimeRecord
 from srcstacks.tools.venvstacks import LayerMetadata
@@ -66,6 +68,14 @@ def dist_inputs(
         wheel_sha512=sha512_file(wheel) if wheel.is_file() else None,
         patch_texts=texts,
     )
+
+
+def with_parity(inputs: DistInputs, parity: Mapping[str, ParityFinding]) -> DistInputs:
+    """``inputs`` with what its wheel lacks of the upstream binary, if the parity check
+    (``parity.json``, by wheel file name) found it degraded."""
+    record = inputs.provenance
+    found = parity.get(record.filename) if record is not None else None
+    return replace(inputs, degraded=found.describe()) if found is not None else inputs
 
 
 def sbom_timestamp(layer_meta: LayerMetadata) -> tuple[datetime, str]:

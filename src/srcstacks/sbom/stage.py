@@ -31,6 +31,7 @@ from srcstacks.sbom.inputs import (
     runtime_record,
     sbom_timestamp,
     tool_versions,
+    with_parity,
 )
 from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.plan import sbom_components
@@ -46,6 +47,7 @@ from srcstacks.state.layer_fingerprints import (
     stale_reasons,
     write_layer_records,
 )
+from srcstacks.state.parity import read_parity
 from srcstacks.state.provenance import Manifest, check_wheel_dir, records_digest
 from srcstacks.state.publishers import stack_wheels
 from srcstacks.state.records import BuildInfo, read_build_info
@@ -250,6 +252,7 @@ def _layer_inputs(
     link to, by path, where they are not to be read from disk."""
     meta = item.meta
     needs = system_libraries(contents)
+    parity = read_parity(Layout.of(config))
     # Compiled files no distribution installed: the interpreter's in a runtime layer.
     unowned = needs.get(None, ())
     is_runtime = item.layer.kind == "runtime"
@@ -271,9 +274,12 @@ def _layer_inputs(
         python_implementation=meta.python_implementation,
         target_platform=meta.target_platform,
         dists=tuple(
-            replace(
-                dist_inputs(config, dist, manifest, report),
-                system_libraries=needs.get(dist.name, ()),
+            with_parity(
+                replace(
+                    dist_inputs(config, dist, manifest, report),
+                    system_libraries=needs.get(dist.name, ()),
+                ),
+                parity,
             )
             for dist in contents.dists
         ),

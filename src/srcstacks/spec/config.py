@@ -30,6 +30,7 @@ from srcstacks.spec.layers import LayerKind as LayerKind
 from srcstacks.spec.layers import parse_layers
 from srcstacks.spec.mode import BuildMode as BuildMode
 from srcstacks.spec.mode import parse_mode
+from srcstacks.spec.parity import EXCEPTIONS_KEY, PARITY_KEY, Parity, parse_parity
 from srcstacks.spec.runtime import RUNTIME_KEYS, check_runtime_source, parse_runtime_table
 from srcstacks.spec.runtime import RuntimeSource as RuntimeSource
 from srcstacks.spec.runtime import RuntimeSourceKind as RuntimeSourceKind
@@ -70,6 +71,8 @@ class StackConfig:
     cargo: CargoSource | None = None
     # The xz preset of the layer archives (see :mod:`srcstacks.spec.archive`).
     xz_preset: int = DEFAULT_XZ_PRESET
+    # What a wheel lacking what its upstream binary ships does (:mod:`srcstacks.spec.parity`).
+    parity: Parity = field(default_factory=Parity)
 
     def runtime_of(self, layer: Layer) -> RuntimeSource:
         """Where the runtime layer ``layer``'s CPython comes from: its own table, else
@@ -211,6 +214,8 @@ _TOOL_KEYS = {
     "build_from_source": list,
     "cargo": dict,
     XZ_PRESET_KEY: int,
+    PARITY_KEY: str,
+    EXCEPTIONS_KEY: list,
 }
 
 
@@ -235,6 +240,7 @@ class _ToolTable:
     runtimes: tuple[tuple[str, RuntimeSource], ...] = ()
     cargo: CargoSource | None = None
     xz_preset: int = DEFAULT_XZ_PRESET
+    parity: Parity = field(default_factory=Parity)
 
 
 _PATH_KEYS = ("settings_dir", "patches_dir", "work_dir", "wheel_dir", "output_dir")
@@ -273,7 +279,10 @@ def _parse_tool_table(
     mode = parse_mode(spec_path, table)
     cargo = parse_cargo_table(spec_path, table.get("cargo"))
     xz_preset = parse_xz_preset(spec_path, table)
-    return _ToolTable(named, variant, runtime, sbom, index, mode, tuple(runtimes), cargo, xz_preset)
+    parity = parse_parity(spec_path, table)
+    return _ToolTable(
+        named, variant, runtime, sbom, index, mode, tuple(runtimes), cargo, xz_preset, parity
+    )
 
 
 def _check_variant(origin: Path | str, variant: str) -> None:
@@ -330,6 +339,7 @@ def _resolve(
         ),
         cargo=table.cargo,
         xz_preset=table.xz_preset,
+        parity=table.parity,
     )
 
 

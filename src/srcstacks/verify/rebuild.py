@@ -28,6 +28,7 @@ from srcstacks.run_context import RunContext
 from srcstacks.runtime.interpreters import fromager_dirs_of
 from srcstacks.sbom.stage import write_sboms
 from srcstacks.spec.config import StackConfig
+from srcstacks.spec.parity import Parity
 from srcstacks.state.provenance import Manifest, read_manifest
 from srcstacks.state.publishers import stack_wheels
 from srcstacks.tools.fromager_files import read_build_order
@@ -68,12 +69,17 @@ def rebuild_and_compare(
         output_dir=scratch / "artifacts",
         # Rebuilt here, never fetched from the index, and never uploaded to it.
         index=None,
+        # Compared with the upstream binaries once, by the first build: its findings are
+        # copied below, so the rebuilt SBOMs mark the same degraded wheels.
+        parity=Parity("off"),
     )
     report(f"rebuilding wheels in {scratch} from the same sdists and pinned versions")
     _seed_sdists(config, again)
     rerun = RunContext(again, report)
     build_wheels(rerun, pins=_pin_versions(config, again))
     publish_wheels(rerun)
+    if Layout.of(config).parity_record.is_file():
+        shutil.copyfile(Layout.of(config).parity_record, rerun.layout.parity_record)
     # The wheel dir may be shared with other stacks: compare this stack's wheels only.
     ours = stack_wheels(Layout.of(config)) or None
     # Where the two builds ran: a difference that goes away without them is a path.

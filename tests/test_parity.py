@@ -1,0 +1,153 @@
+"""Degraded builds caught (issue 25): a wheel built here against the upstream binary of
+its version, served for real by a package index on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from srcstacks.build.parity import check_parity, extension_modules
+from srcstacks.errors import BuildError, ConfigError
+from srcstacks.layout import Layout
+from srcstacks.runtime.interpreters import BuildGroup
+from srcstacks.sbom.components import DistInputs
+from srcstacks.sbom.inputs import with_parity
+from srcstacks.sbom.metadata import parse_metadata
+from srcstacks.spec.config import load_config
+from srcstacks.spec.parity import Parity
+from srcstacks.state.archive_reader import InstalledDist
+from srcstacks.state.parity import read_parity
+from srcstacks.state.provenance import WheelProvenance
+from tests.index_server import serve_sdist
+
+OURS = "fast-1.0-0-cp311-cp311-linux_x86_64.whl"
+UPSTREAM = "fast-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+SPEEDUPS = "fast/_speedups.cpython-311-x86_64-linux-gnu.so"
+
+
+def _wheel(path: Path, members: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        for member in members:
+            archive.writestr(member, b"\x7fELF" if member.endswith(".so") else b"")
+    return path
+
+
+def _built(tmp_path: Path, members: list[str]) -> tuple[Layout, BuildGroup]:
+    """A layout whose last Fromager build made ``fast`` 1.0 with ``members``."""
+    layout = Layout(tmp_path / "venvstacks.toml", tmp_path / "work", "cpu", tmp_path, tmp_path)
+    dirs = layout.fromager
+    _wheel(dirs.built_wheel(OURS), members)
+    order = [{"dist": "fast", "version": "1.0", "prebuilt": False, "source_url": ""}]
+    dirs.build_order.parent.mkdir(parents=True, exist_ok=True)
+    dirs.build_order.write_text(json.dumps(order), encoding="utf-8")
+    return layout, BuildGroup("3.11", (), dirs)
+
+
+def test_extension_modules_are_named_without_their_abi_tag() -> None:
+    assert extension_modules(
+        [SPEEDUPS, "fast/__init__.py", "pkg/_native.abi3.so", "win/_x.cp311-win_amd64.pyd",
+         "fast-1.0.dist-info/lib.so"]
+    ) == {"fast/_speedups", "pkg/_native", "win/_x"}  # fmt: skip
+
+
+def test_a_wheel_lacking_an_extension_the_upstream_binary_ships_is_named(
+    tmp_path: Path,
+) -> None:
+    layout, group = _built(tmp_path, ["fast/__init__.py"])
+    upstream = _wheel(tmp_path / "served" / UPSTREAM, ["fast/__init__.py", SPEEDUPS])
+    lines: list[str] = []
+    with serve_sdist("fast", upstream) as index_url:
+        (found,) = check_parity(layout, Parity(), [group], lines.append, index_url)
+    assert (found.upstream, found.missing) == (UPSTREAM, ("fast/_speedups",))
+    assert lines == [
+        f"parity: 1 of 1 built wheel(s) compared with the binaries {index_url} publishes;"
+        " 1 lack(s) what upstream ships",
+        f"  degraded: {OURS} lacks fast/_speedups, which {UPSTREAM} ships",
+    ]
+    assert read_parity(layout) == {OURS: found}
+    assert layout.parity_wheel(UPSTREAM).is_file()  # kept for the next run
+
+
+def test_a_wheel_with_every_extension_is_not_degraded(tmp_path: Path) -> None:
+    """Negative control: the same modules under another ABI tag are the same modules."""
+    layout, group = _built(tmp_path, ["fast/__init__.py", "fast/_speedups.abi3.so"])
+    upstream = _wheel(tmp_path / "served" / UPSTREAM, ["fast/__init__.py", SPEEDUPS])
+    with serve_sdist("fast", upstream) as index_url:
+        (found,) = check_parity(layout, Parity(), [group], lambda _: None, index_url)
+    assert found.upstream == UPSTREAM and not found.degraded
+
+
+def test_require_stops_the_run_after_recording_unless_the_project_is_excepted(
+    tmp_path: Path,
+) -> None:
+    layout, group = _built(tmp_path, ["fast/__init__.py"])
+    upstream = _wheel(tmp_path / "served" / UPSTREAM, ["fast/__init__.py", SPEEDUPS])
+    with serve_sdist("fast", upstream) as index_url:
+        with pytest.raises(BuildError, match=r"1 wheel\(s\) built without .*fast: fast/_speedups"):
+            check_parity(layout, Parity("require"), [group], lambda _: None, index_url)
+        assert read_parity(layout)[OURS].degraded  # recorded before stopping
+        lines: list[str] = []
+        excepted = Parity("require", frozenset({"fast"}))
+        check_parity(layout, excepted, [group], lines.append, index_url)
+    assert lines[-1].endswith("(a parity exception)")
+
+
+def test_no_upstream_wheel_of_the_version_is_said_and_off_compares_nothing(
+    tmp_path: Path,
+) -> None:
+    layout, group = _built(tmp_path, ["fast/__init__.py"])
+    other = _wheel(tmp_path / "served" / UPSTREAM.replace("1.0", "2.0"), [SPEEDUPS])
+    with serve_sdist("fast", other) as index_url:
+        (found,) = check_parity(layout, Parity(), [group], lambda _: None, index_url)
+    assert not found.upstream and not found.degraded
+    assert found.note == f"not compared: {index_url} has no binary wheel of it for here"
+    # Off: nothing is asked of any index (this one does not exist).
+    assert check_parity(layout, Parity("off"), [group], print, "http://127.0.0.1:9/") == []
+    assert read_parity(layout) == {}
+
+
+def test_a_degraded_wheel_is_marked_in_its_sbom_inputs(tmp_path: Path) -> None:
+    layout, group = _built(tmp_path, ["fast/__init__.py"])
+    upstream = _wheel(tmp_path / "served" / UPSTREAM, ["fast/__init__.py", SPEEDUPS])
+    with serve_sdist("fast", upstream) as index_url:
+        check_parity(layout, Parity(), [group], lambda _: None, index_url)
+    record = WheelProvenance(OURS, "fast", "1.0", "0", "0" * 64, "cpu", None)
+    dist = InstalledDist("fast", "1.0", "fast-1.0.dist-info")
+    plain = DistInputs(dist, parse_metadata(""), record)
+    marked = with_parity(plain, read_parity(layout))
+    assert marked.degraded == f"lacks fast/_speedups, which {UPSTREAM} ships"
+    other = DistInputs(dist, parse_metadata(""), None)  # no record: nothing to look up
+    assert with_parity(other, read_parity(layout)).degraded == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('parity = "always"\n', "'tool.srcstacks.parity' must be one of report, require, off"),
+        ("parity_exceptions = [1]\n", "'tool.srcstacks.parity_exceptions'"),
+    ],
+)
+def test_bad_parity_settings_are_one_line(tmp_path: Path, text: str, message: str) -> None:
+    spec = tmp_path / "venvstacks.toml"
+    spec.write_text(
+        '[[runtimes]]\nname = "rt"\npython_implementation = "cpython@3.11.7"\n'
+        "requirements = []\n\n[tool.srcstacks]\n" + text,
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_config(spec)
+
+
+def test_parity_settings_are_read(tmp_path: Path) -> None:
+    spec = tmp_path / "venvstacks.toml"
+    spec.write_text(
+        '[[runtimes]]\nname = "rt"\npython_implementation = "cpython@3.11.7"\n'
+        'requirements = []\n\n[tool.srcstacks]\nparity = "require"\n'
+        'parity_exceptions = ["Charset_Normalizer"]\n',
+        encoding="utf-8",
+    )
+    assert load_config(spec).parity == Parity("require", frozenset({"charset-normalizer"}))
