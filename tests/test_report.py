@@ -679,3 +679,18 @@ def test_each_sbom_says_which_profiles_it_meets(outputs: StackConfig) -> None:
     page = render_page(report)
     shown = "<tr><th>SBOM meets</th><td>no profile (&#x27;srcstacks sbom check --profile ntia&#x27;"
     assert page.count(shown) == len(report.layers)
+
+
+def test_a_degraded_wheel_is_named_with_what_it_lacks(outputs: StackConfig) -> None:
+    lacks = "lacks markupsafe/_speedups, which markupsafe-3.0.4-cp311-manylinux.whl ships"
+    for sbom in outputs.output_dir.glob("*.cdx.json"):
+        document = json.loads(sbom.read_text(encoding="utf-8"))
+        for component in document.get("components", []):
+            if component.get("name") == "markupsafe":
+                component.setdefault("properties", []).append(
+                    {"name": "srcstacks:degraded", "value": lacks}
+                )
+        sbom.write_text(json.dumps(document), encoding="utf-8")
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    assert f'<span class="detail">degraded: {lacks}</span>' in page
+    assert "<tr><th>Wheels lacking modules PyPI&#x27;s binary has</th><td>1</td></tr>" in page

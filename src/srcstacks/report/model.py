@@ -98,6 +98,8 @@ class Component:
     build: BuildTools | None  # for distributions only
     wheel_origin: WheelOrigin | None  # for distributions only
     node: str  # graph node id, "" when the component is not drawn
+    # What its wheel lacks of the upstream binary of its version (``srcstacks:degraded``).
+    degraded: str = ""
 
 
 @dataclass(frozen=True)

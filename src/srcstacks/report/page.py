@@ -10,10 +10,9 @@ gives the same bytes: no clock, no machine path, every list in a fixed order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from html import escape
-
 from srcstacks.report.graph_svg import render_svg
+from srcstacks.report.html import e as _e
+from srcstacks.report.html import table as _table
 from srcstacks.report.model import (
     DISTRIBUTION,
     NOT_BUILT_HERE,
@@ -27,8 +26,6 @@ from srcstacks.report.style import CSS
 from srcstacks.spec.mode import SELECTIVE
 
 NOT_RECORDED_TEXT = "not recorded"
-# A table cell: one line, or a line and the details shown in smaller type below it.
-Cell = str | tuple[str, ...]
 # How a page srcstacks wrote says so: the only file ``report --output`` overwrites.
 GENERATOR_META = '<meta name="generator" content="srcstacks report">'
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'"
@@ -67,19 +64,17 @@ def render_page(report: StackReport) -> str:
     )
 
 
-def _e(text: str) -> str:
-    return escape(text, quote=True)
-
-
 def _summary(report: StackReport) -> str:
     components = sum(len(layer.components) for layer in report.layers)
     patched = sum(1 for layer in report.layers for c in layer.components if c.patches)
+    degraded = sum(1 for layer in report.layers for c in layer.components if c.degraded)
     tools = ", ".join(f"{name} {version}" for name, version in report.tools) or NOT_RECORDED_TEXT
     rows = [
         ("Layers", str(len(report.layers))),
         ("Layers built on other hosts", str(len(report.layers_elsewhere))),
         ("Components listed in the SBOMs", str(components)),
         ("Components built from patched source", str(patched)),
+        ("Wheels lacking modules PyPI's binary has", str(degraded)),
         ("Build mode", _mode_text(report)),
         *_origin_counts(report),
         ("Built with", tools),
@@ -205,13 +200,21 @@ def _layer_section(layer: Layer) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _wheel_origin(component: Component) -> str | tuple[str, ...]:
+    """Where the wheel came from, and what it lacks of the upstream binary, if anything."""
+    if component.wheel_origin is None:
+        return ""
+    lines = (component.wheel_origin.label, *component.wheel_origin.details)
+    return (*lines, f"degraded: {component.degraded}") if component.degraded else lines
+
+
 def _components_table(components: tuple[Component, ...]) -> str:
     rows = [
         (
             c.name,
             c.version,
             c.kind,
-            (c.wheel_origin.label, *c.wheel_origin.details) if c.wheel_origin else "",
+            _wheel_origin(c),
             "; ".join(c.licences) or NOT_RECORDED_TEXT,
             c.supplier or NOT_RECORDED_TEXT,
             c.origin or NOT_RECORDED_TEXT,
@@ -370,34 +373,3 @@ def _licence_section(report: StackReport) -> str:
             "</section>",
         ]
     )
-
-
-def _table(
-    head: tuple[str, ...],
-    rows: Sequence[tuple[Cell, ...]],
-    *,
-    cls: str,
-    header: bool = True,
-    row_cls: str = "",
-) -> str:
-    parts = [f'<table class="{cls}">']
-    if header:
-        parts.append("<thead><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr></thead>")
-    parts.append("<tbody>")
-    row_attr = f' class="{row_cls}"' if row_cls else ""
-    for row in rows:
-        cells = "".join(
-            f"<th>{_cell(cell)}</th>" if not header and index == 0 else f"<td>{_cell(cell)}</td>"
-            for index, cell in enumerate(row)
-        )
-        parts.append(f"<tr{row_attr}>{cells}</tr>")
-    parts.append("</tbody></table>")
-    return "\n".join(parts)
-
-
-def _cell(cell: Cell) -> str:
-    """A cell's escaped text; a tuple's later lines as details below the first."""
-    if isinstance(cell, str):
-        return _e(cell)
-    first, *details = cell
-    return _e(first) + "".join(f'<br><span class="detail">{_e(line)}</span>' for line in details)

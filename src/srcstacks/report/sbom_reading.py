@@ -140,6 +140,7 @@ def to_component(raw: RawComponent, node: str, records: WheelRecords) -> Compone
         build=records.tools_for(wheel) if distribution else None,
         wheel_origin=wheel_origin,
         node=node,
+        degraded=props.get("srcstacks:degraded", "") if distribution else "",
     )
 
 
