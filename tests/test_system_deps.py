@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import zipfile
 from pathlib import Path
 
+from srcstacks.deploy.build_host import WheelLinks, needs_of, wheel_links
 from srcstacks.deploy.system_deps import host_libraries, host_needs, render
 from srcstacks.state.archive_reader import ArchiveContents, ElfFile
 from srcstacks.state.elf import ElfLinks
@@ -45,9 +48,83 @@ def test_each_layer_needs_what_no_archive_of_the_stack_holds() -> None:
         "app: nothing (0 system libraries)",
         "a deploy host needs: apt-get install libc6 libssl3",
     ]
-    data = json.loads(render(needs, as_json=True))
+    data = json.loads(render(needs, as_json=True))["deploy_host"]
     assert data[0]["packages"] == [
         {"manager": "deb", "name": "libc6", "version": "2.36-9"},
         {"manager": "deb", "name": "libssl3", "version": "3.0.15-1"},
     ]
     assert data[1]["unprovided"] == ["libfoo.so.1"]
+
+
+GCC = Package("gcc", "4:12.2.0-3", "deb")
+GXX = Package("g++", "4:12.2.0-3", "deb")
+LIBC_DEV = Package("libc6-dev", "2.36-9", "deb")
+SSL_DEV = Package("libssl-dev", "3.0.15-1", "deb")
+LIB = "/usr/lib/x86_64-linux-gnu"
+
+
+def test_a_wheels_links_are_what_its_compiled_files_need_and_do_not_carry(
+    tmp_path: Path,
+) -> None:
+    # Compiled here by gcc: an extension linked against libm and a helper library the
+    # wheel carries itself (as auditwheel puts them in ``<name>.libs/``).
+    (tmp_path / "helper.c").write_text("int helper(void) { return 1; }\n")
+    (tmp_path / "ext.c").write_text(
+        "#include <math.h>\nint helper(void);\ndouble f(double x) { return sqrt(x) + helper(); }\n"
+    )
+    gcc = ["gcc", "-shared", "-fPIC"]
+    helper, ext = tmp_path / "libhelper.so.1", tmp_path / "ext.so"
+    subprocess.run([*gcc, "-Wl,-soname,libhelper.so.1", "-o", helper, tmp_path / "helper.c"],
+                   check=True)  # fmt: skip
+    subprocess.run([*gcc, "-o", ext, tmp_path / "ext.c", helper, "-lm"], check=True)
+    wheel = tmp_path / "x-1.0-0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("x/_ext.cpython-311-x86_64-linux-gnu.so", ext.read_bytes())
+        archive.writestr("x.libs/libhelper.so.1", helper.read_bytes())
+        archive.writestr("x/__init__.py", "")
+    links = wheel_links(wheel)
+    assert links.libraries == {"libm.so.6"}  # libhelper.so.1 is carried
+    assert any(text.startswith("GCC") for text in links.compilers)
+
+
+def test_a_build_host_needs_the_compilers_and_the_link_time_files() -> None:
+    links = [
+        WheelLinks(frozenset({"libc.so.6", "libstdc++.so.6", "libssl.so.3"}),
+                   frozenset({"GCC: (Debian 12.2.0-14) 12.2.0"})),
+        WheelLinks(frozenset({"libfoo.so.2"}), frozenset()),
+    ]  # fmt: skip
+    paths = {
+        "libc.so.6": f"{LIB}/libc.so.6",
+        "libssl.so.3": f"{LIB}/libssl.so.3",
+        "libfoo.so.2": f"{LIB}/libfoo.so.2",
+    }
+    owners = {
+        "/usr/bin/gcc": GCC,
+        "/usr/bin/g++": GXX,
+        f"{LIB}/libc.so": LIBC_DEV,
+        f"{LIB}/libssl.so": SSL_DEV,  # libfoo.so: no package here installs it
+    }
+    commands = {"gcc": "/usr/bin/gcc", "g++": "/usr/bin/g++", "patch": ""}
+    needs = needs_of(links, True, commands, paths, owners)
+    assert needs.commands == ("gcc", "g++", "patch")
+    assert needs.libraries == ("libfoo.so.2", "libssl.so.3")  # libc, libstdc++: toolchain's
+    assert needs.packages == (GXX, GCC, LIBC_DEV, SSL_DEV)
+    assert needs.unprovided == ("patch", "libfoo.so.2")
+    assert render([], needs).splitlines() == [
+        "a build host needs: apt-get install g++ gcc libc6-dev libssl-dev",
+        "  to build the wheels: gcc, g++, patch; 2 libraries beyond the C library and the"
+        " compilers' own",
+        "  no package here installs: patch libfoo.so.2",
+    ]
+    assert json.loads(render([], needs, as_json=True))["build_host"]["unprovided"] == [
+        "patch",
+        "libfoo.so.2",
+    ]
+
+
+def test_pure_python_wheels_need_no_build_package() -> None:
+    needs = needs_of([WheelLinks(frozenset(), frozenset())], False, {}, {}, {})
+    assert (needs.commands, needs.packages, needs.unprovided) == ((), (), ())
+    assert render([], needs).splitlines()[0] == (
+        "a build host needs: nothing beyond Python (no wheel here was compiled)"
+    )

@@ -24,9 +24,14 @@ def test_system_deps_names_the_packages_each_layer_loads_from_the_host(
     install = lines["a deploy host needs"]
     assert install.startswith("apt-get install ") and "libc6" in install.split()
     # libpython is in the runtime archive: no host provides it, none is asked to.
-    data = {item["layer"]: item for item in json.loads(
-        run_cli("system-deps", built_stack.spec, "--json").stdout
-    )}  # fmt: skip
+    # Building markupsafe's extension again takes gcc, the C library's development files
+    # and GNU patch (the demo patches it).
+    build = lines["a build host needs"]
+    assert {"gcc", "libc6-dev", "patch"} <= set(build.removeprefix("apt-get install ").split())
+    report = json.loads(run_cli("system-deps", built_stack.spec, "--json").stdout)
+    assert report["build_host"]["commands"] == ["gcc", "patch"]
+    assert report["build_host"]["unprovided"] == []
+    data = {item["layer"]: item for item in report["deploy_host"]}
     runtime = data["cpython-3.11"]
     assert "libc.so.6" in runtime["libraries"]
     assert not [name for name in runtime["libraries"] if name.startswith("libpython")]

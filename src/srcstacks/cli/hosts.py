@@ -96,20 +96,25 @@ def collect_command(
 def system_deps_command(
     spec: SpecArg = Path(DEFAULT_SPEC_NAME),
     variant: VariantOpt = None,
+    wheel_dir: WheelOpt = None,
     output_dir: OutputOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """List, per layer archive, the system packages a deploy host must install.
+    """List the system packages a deploy host must install, per layer archive, and those
+    a build host needs to build the wheels again.
 
-    Reads the libraries the archives' compiled files load and are not in the stack, and
-    which package provides each on this machine (dpkg or rpm); prints the install line."""
+    Reads the libraries the archives' compiled files load and are not in the stack, what
+    the wheels built here link against and were compiled with, and which package
+    provides each on this machine (dpkg or rpm); prints the install lines."""
 
     def action() -> None:
+        from srcstacks.deploy.build_host import build_needs
         from srcstacks.deploy.system_deps import deploy_needs, render
         from srcstacks.worklock import held_for_reading
 
-        config = load_config(spec, Overrides(variant=variant, output_dir=output_dir))
+        overrides = Overrides(variant=variant, wheel_dir=wheel_dir, output_dir=output_dir)
+        config = load_config(spec, overrides)
         with held_for_reading(config.work_dir):
-            typer.echo(render(deploy_needs(config), as_json=as_json))
+            typer.echo(render(deploy_needs(config), build_needs(config), as_json=as_json))
 
     guarded(action)

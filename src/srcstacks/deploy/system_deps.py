@@ -1,4 +1,5 @@
-"""``srcstacks system-deps``: the system packages a deploy host must install.
+"""``srcstacks system-deps``: the system packages a deploy host must install (and, with
+:mod:`srcstacks.deploy.build_host`, those a build host needs).
 
 Reads the published layer archives (each compiled file's ``DT_NEEDED``: the shared
 libraries it loads) and this machine's dynamic linker cache and package database
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
+from srcstacks.deploy.build_host import BuildNeeds
 from srcstacks.layout.ownership import inside
 from srcstacks.sbom.system_libs import held_libraries, system_libraries
 from srcstacks.spec.config import StackConfig
@@ -89,25 +92,21 @@ def deploy_needs(config: StackConfig) -> list[LayerNeeds]:
     return host_needs(libraries, _providers(set().union(*libraries.values())))
 
 
-def render(needs: list[LayerNeeds], *, as_json: bool = False) -> str:
-    """One line per layer and the install command for them all, or the same as JSON."""
+def render(
+    needs: list[LayerNeeds], build: BuildNeeds | None = None, *, as_json: bool = False
+) -> str:
+    """One line per layer and the install command for them all, then what a build host
+    needs (with ``build``); or the same as JSON."""
     if as_json:
-        return json.dumps(
-            [
-                {
-                    "layer": item.layer,
-                    "libraries": list(item.libraries),
-                    "packages": [
-                        {"name": p.name, "version": p.version, "manager": p.manager}
-                        for p in item.packages
-                    ],
-                    "unprovided": list(item.unprovided),
-                }
-                for item in needs
-            ],
-            indent=2,
-            sort_keys=True,
-        )
+        data: dict[str, Any] = {"deploy_host": [_layer_json(item) for item in needs]}
+        if build is not None:
+            data["build_host"] = {
+                "commands": list(build.commands),
+                "libraries": list(build.libraries),
+                "packages": [_package_json(p) for p in build.packages],
+                "unprovided": list(build.unprovided),
+            }
+        return json.dumps(data, indent=2, sort_keys=True)
     lines = []
     for item in needs:
         names = " ".join(package.name for package in item.packages) or "nothing"
@@ -116,7 +115,43 @@ def render(needs: list[LayerNeeds], *, as_json: bool = False) -> str:
         if item.unprovided:
             lines.append(f"  no package here provides: {' '.join(item.unprovided)}")
     every = sorted({package for item in needs for package in item.packages}, key=_order)
-    for manager in sorted({package.manager for package in every}):
-        names = " ".join(package.name for package in every if package.manager == manager)
-        lines.append(f"a deploy host needs: {_INSTALL[manager]} {names}")
+    lines.extend(_install_lines("a deploy host needs", every))
+    if build is not None:
+        lines.extend(_build_lines(build))
     return "\n".join(lines)
+
+
+def _build_lines(build: BuildNeeds) -> list[str]:
+    what = ", ".join(build.commands) or "no compiler"
+    count = len(build.libraries)
+    lines = _install_lines("a build host needs", list(build.packages))
+    if not lines:
+        lines = ["a build host needs: nothing beyond Python (no wheel here was compiled)"]
+    lines.append(
+        f"  to build the wheels: {what}; {count} librar{'y' if count == 1 else 'ies'} beyond"
+        " the C library and the compilers' own"
+    )
+    if build.unprovided:
+        lines.append(f"  no package here installs: {' '.join(build.unprovided)}")
+    return lines
+
+
+def _install_lines(who: str, packages: list[system_packages.Package]) -> list[str]:
+    return [
+        f"{who}: {_INSTALL[manager]} "
+        + " ".join(package.name for package in packages if package.manager == manager)
+        for manager in sorted({package.manager for package in packages})
+    ]
+
+
+def _layer_json(item: LayerNeeds) -> dict[str, Any]:
+    return {
+        "layer": item.layer,
+        "libraries": list(item.libraries),
+        "packages": [_package_json(p) for p in item.packages],
+        "unprovided": list(item.unprovided),
+    }
+
+
+def _package_json(package: system_packages.Package) -> dict[str, str]:
+    return {"name": package.name, "version": package.version, "manager": package.manager}
