@@ -459,7 +459,7 @@ def test_an_upstream_binary_shows_its_index_file_and_sha256(tmp_path: Path) -> N
         f'<br><span class="detail">file: {escape(JINJA2_URL)}</span>'
         f'<br><span class="detail">sha256: {"d" * 64}</span></td>'
     ) in page
-    assert "<td>distribution</td><td>built from source</td>" in page
+    assert "<td>distribution</td><td>built from source<br>" in page
     # No sdist in the SBOM's made-up jinja2 either: its source is the index's file.
     assert f"<td>{escape(JINJA2_URL)}</td>" in page
     # Build tools and patches: nothing was built here, so none, and said why.
@@ -491,7 +491,7 @@ def test_a_full_mode_stack_shows_no_upstream_wording(outputs: StackConfig) -> No
     assert "<tr><th>Build mode</th><td>full: every wheel is built from source</td></tr>" in page
     body = page.split("</style>", 1)[1]  # the style sheet names the class, unused here
     assert "upstream" not in body.lower() and "Python packages built" not in body
-    assert page.count("<td>distribution</td><td>built from source</td>") == 3
+    assert page.count("<td>distribution</td><td>built from source<br>") == 3
 
 
 def test_an_upstream_binary_in_a_full_mode_stack_is_still_shown(outputs: StackConfig) -> None:
@@ -694,3 +694,25 @@ def test_a_degraded_wheel_is_named_with_what_it_lacks(outputs: StackConfig) -> N
     page = render_page(gather(outputs, VerifyOutcome(ran=False)))
     assert f'<span class="detail">degraded: {lacks}</span>' in page
     assert "<tr><th>Wheels lacking modules PyPI&#x27;s binary has</th><td>1</td></tr>" in page
+
+
+def test_a_built_wheel_shows_its_sha256_its_sdists_and_its_patches(outputs: StackConfig) -> None:
+    patch_sha256 = "d" * 64
+    for sbom in outputs.output_dir.glob("*.cdx.json"):
+        document = json.loads(sbom.read_text(encoding="utf-8"))
+        for component in document.get("components", []):
+            if component.get("name") == "markupsafe":
+                component.setdefault("properties", []).append(
+                    {"name": "srcstacks:patch:patches/markupsafe/0001.patch:sha256",
+                     "value": patch_sha256}
+                )  # fmt: skip
+        sbom.write_text(json.dumps(document), encoding="utf-8")
+    page = render_page(gather(outputs, VerifyOutcome(ran=False)))
+    # As the provenance records them (see _record), and the SBOM's patch property.
+    assert (
+        '<td>built from source<br><span class="detail">wheel sha256: ' + "c" * 64 + "</span>"
+        '<br><span class="detail">sdist s.tar.gz sha256: ' + "f" * 64 + "</span></td>"
+    ) in page
+    assert (
+        "<code>patches/markupsafe/0001.patch</code> <small>sha256 " + patch_sha256 + "</small>"
+    ) in page

@@ -41,4 +41,7 @@ class BuildToolsIndex:
         record = self._manifest.wheels.get(wheel)
         if record is None:
             return WheelOrigin(recorded=False)
-        return WheelOrigin(recorded=True, upstream=record.upstream)
+        sdist = (record.sdist.filename, record.sdist.sha256) if record.sdist else None
+        return WheelOrigin(
+            recorded=True, upstream=record.upstream, sha256=record.sha256, sdist=sdist
+        )

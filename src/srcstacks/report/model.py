@@ -27,6 +27,7 @@ class PatchText:
 
     path: str  # as the SBOM names it: relative to the spec's folder (or patches folder)
     text: str  # the diff; "" when the SBOM records the patch without its text
+    sha256: str = ""  # as the SBOM's ``srcstacks:patch:<path>:sha256`` records it
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class WheelOrigin:
 
     recorded: bool  # False: the wheel has no provenance record
     upstream: UpstreamRecord | None = None  # set only for an upstream binary
+    sha256: str = ""  # the wheel's, as its record has it
+    sdist: tuple[str, str] | None = None  # built here: the sdist's file name and sha256
 
     @property
     def label(self) -> str:
@@ -75,10 +78,14 @@ class WheelOrigin:
 
     @property
     def details(self) -> tuple[str, ...]:
-        """The file URL and sha256 the index published: what the page shows below the label."""
-        if self.upstream is None:
-            return ()
-        return (f"file: {self.upstream.url}", f"sha256: {self.upstream.sha256}")
+        """What the page shows below the label: for an upstream binary, the file URL and
+        sha256 its index published; for a wheel built here, its sha256 and its sdist's."""
+        if self.upstream is not None:
+            return (f"file: {self.upstream.url}", f"sha256: {self.upstream.sha256}")
+        found = [f"wheel sha256: {self.sha256}"] if self.sha256 else []
+        if self.sdist is not None:
+            found.append(f"sdist {self.sdist[0]} sha256: {self.sdist[1]}")
+        return tuple(found)
 
 
 @dataclass(frozen=True)

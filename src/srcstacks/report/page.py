@@ -245,9 +245,10 @@ def _patches(components: tuple[Component, ...]) -> str:
         return "\n".join(parts)
     for component in patched:
         for patch in component.patches:
+            sha256 = f" <small>sha256 {_e(patch.sha256)}</small>" if patch.sha256 else ""
             parts.append(
                 f"<h4>{_e(component.name)} {_e(component.version)}:"
-                f" <code>{_e(patch.path)}</code></h4>"
+                f" <code>{_e(patch.path)}</code>{sha256}</h4>"
             )
             if patch.text:
                 parts.append(f'<pre class="patch">{_e(patch.text)}</pre>')

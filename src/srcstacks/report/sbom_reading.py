@@ -240,7 +240,10 @@ def _patches(item: dict[str, Any], props: dict[str, str]) -> tuple[PatchText, ..
     for name in props:
         if name.startswith("srcstacks:patch:") and name.endswith(":sha256"):
             found.setdefault(name.removeprefix("srcstacks:patch:").removesuffix(":sha256"), "")
-    return tuple(PatchText(path, text) for path, text in sorted(found.items()))
+    return tuple(
+        PatchText(path, text, props.get(f"srcstacks:patch:{path}:sha256", ""))
+        for path, text in sorted(found.items())
+    )
 
 
 def _text(attachment: dict[str, Any]) -> str:
