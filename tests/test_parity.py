@@ -151,3 +151,23 @@ def test_parity_settings_are_read(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert load_config(spec).parity == Parity("require", frozenset({"charset-normalizer"}))
+
+
+def test_a_wheel_seeded_into_several_pythons_builds_is_compared_once(tmp_path: Path) -> None:
+    layout = Layout(tmp_path / "venvstacks.toml", tmp_path / "work", "cpu", tmp_path, tmp_path)
+    pure = "fast-1.0-0-py3-none-any.whl"
+    groups = []
+    for python in ("3.11", "3.12"):
+        dirs = layout.fromager_for(python)
+        _wheel(dirs.built_wheel(pure), ["fast/__init__.py"])
+        order = [{"dist": "fast", "version": "1.0", "prebuilt": False, "source_url": ""}]
+        dirs.build_order.parent.mkdir(parents=True, exist_ok=True)
+        dirs.build_order.write_text(json.dumps(order), encoding="utf-8")
+        groups.append(BuildGroup(python, (), dirs))
+    upstream = _wheel(tmp_path / "served" / "fast-1.0-py3-none-any.whl", ["fast/__init__.py"])
+    lines: list[str] = []
+    with serve_sdist("fast", upstream) as index_url:
+        found = check_parity(layout, Parity(), groups, lines.append, index_url)
+    assert [item.wheel for item in found] == [pure]
+    assert lines[0].startswith("parity: 1 of 1 built wheel(s) compared")
+    assert list(read_parity(layout)) == [pure]

@@ -104,8 +104,16 @@ def test_a_build_host_needs_the_compilers_and_the_link_time_files() -> None:
         f"{LIB}/libc.so": LIBC_DEV,
         f"{LIB}/libssl.so": SSL_DEV,  # libfoo.so: no package here installs it
     }
-    commands = {"gcc": "/usr/bin/gcc", "g++": "/usr/bin/g++", "patch": ""}
-    needs = needs_of(links, True, commands, paths, owners)
+    commands = {"gcc": "/usr/bin/gcc", "g++": "/usr/bin/g++"}  # patch: not on PATH
+    asked: list[str] = []
+
+    def package_of(path: str) -> Package | None:
+        asked.append(path)
+        return owners.get(path)
+
+    needs = needs_of(links, True, commands.get, paths, package_of)
+    # Only what the needs come to: no question about libstdc++ or libc.so.6 themselves.
+    assert sorted(asked) == sorted([*owners, f"{LIB}/libfoo.so"])
     assert needs.commands == ("gcc", "g++", "patch")
     assert needs.libraries == ("libfoo.so.2", "libssl.so.3")  # libc, libstdc++: toolchain's
     assert needs.packages == (GXX, GCC, LIBC_DEV, SSL_DEV)
@@ -123,7 +131,9 @@ def test_a_build_host_needs_the_compilers_and_the_link_time_files() -> None:
 
 
 def test_pure_python_wheels_need_no_build_package() -> None:
-    needs = needs_of([WheelLinks(frozenset(), frozenset())], False, {}, {}, {})
+    nowhere: dict[str, str] = {}
+    unowned: dict[str, Package] = {}
+    needs = needs_of([WheelLinks(frozenset(), frozenset())], False, nowhere.get, {}, unowned.get)
     assert (needs.commands, needs.packages, needs.unprovided) == ((), (), ())
     assert render([], needs).splitlines()[0] == (
         "a build host needs: nothing beyond Python (no wheel here was compiled)"

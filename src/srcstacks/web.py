@@ -134,13 +134,6 @@ def get(url: str, *, accept: str = "*/*", credentials: Credentials | None = None
     return request("GET", url, accept=accept, credentials=credentials)
 
 
-@contextlib.contextmanager
-def streamed(url: str, *, timeout: float = TIMEOUT_SECONDS) -> Iterator[Response]:
-    """``GET url``, its body read by the caller as a stream (large downloads)."""
-    with _opened("GET", url, "*/*", None, None, None, timeout) as response:
-        yield response
-
-
 def download(url: str, target: Path, *, sha256: str | None = None) -> str:
     """Write ``url``'s body to ``target``; return its sha256.
 
@@ -151,7 +144,10 @@ def download(url: str, target: Path, *, sha256: str | None = None) -> str:
     """
     digest = hashlib.sha256()
     written = 0
-    with streamed(url) as response, target.open("wb") as out:
+    with (
+        _opened("GET", url, "*/*", None, None, None, TIMEOUT_SECONDS) as response,
+        target.open("wb") as out,
+    ):
         announced = str(response.headers.get("Content-Length", "") or "")
         try:
             while chunk := response.read(1 << 20):
@@ -168,15 +164,6 @@ def download(url: str, target: Path, *, sha256: str | None = None) -> str:
             url, f"the download has sha256 {found[:12]}..., the index published {sha256[:12]}..."
         )
     return found
-
-
-def get_json(url: str, *, credentials: Credentials | None = None) -> object:
-    """``GET url`` as JSON; :class:`WebError` when the answer is not JSON."""
-    reply = get(url, accept="application/json", credentials=credentials)
-    try:
-        return json.loads(reply.body)
-    except ValueError:
-        raise WebError(url, "the answer is not JSON", reply.status) from None
 
 
 def multipart_form(

@@ -82,18 +82,20 @@ def check_parity(
     if parity.mode == "off":
         write_parity(layout, [])
         return []
-    findings: list[ParityFinding] = []
+    findings: dict[str, ParityFinding] = {}
     for group in groups:
         for entry in read_build_order(group.dirs) or []:
             if entry.prebuilt:
                 continue
             ours = find_built_wheel(group.dirs.built_wheels, entry.project, entry.version)
-            findings.append(
-                _compare(layout, ours, entry.project, entry.version, group.python, index_url)
+            if ours.name in findings:
+                continue  # a pure-Python wheel, seeded into every Python's build
+            findings[ours.name] = _compare(
+                layout, ours, entry.project, entry.version, group.python, index_url
             )
-    write_parity(layout, findings)
-    compared = [item for item in findings if item.upstream]
-    degraded = [item for item in findings if item.degraded]
+    write_parity(layout, list(findings.values()))
+    compared = [item for item in findings.values() if item.upstream]
+    degraded = [item for item in findings.values() if item.degraded]
     report(
         f"parity: {len(compared)} of {len(findings)} built wheel(s) compared with the"
         f" binaries {index_url} publishes; {len(degraded)} lack(s) what upstream ships"
@@ -110,7 +112,7 @@ def check_parity(
             " (headers, compilers, settings) or list the project in parity_exceptions",
             str(layout.parity_record),
         )
-    return findings
+    return list(findings.values())
 
 
 def _compare(

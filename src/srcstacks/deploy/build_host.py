@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,19 +112,20 @@ def link_time_file(soname: str, runtime_path: str) -> str:
 def needs_of(
     links: Iterable[WheelLinks],
     has_patches: bool,
-    command_paths: Mapping[str, str],
+    which: Callable[[str], str | None],
     library_paths: Mapping[str, str],
-    package_of: Mapping[str, Package | None],
+    package_of: Callable[[str], Package | None],
 ) -> BuildNeeds:
-    """The build host's needs from the wheels' ``links``: ``command_paths`` is where each
-    command is on PATH, ``library_paths`` the linker cache (soname -> path), and
-    ``package_of`` the package that installs each path (absent or None: none does)."""
+    """The build host's needs from the wheels' ``links``: ``which`` finds a command on
+    PATH, ``library_paths`` is the linker cache (soname -> path), ``package_of`` names
+    the package that installs a path (None: none does). Only the files the needs come
+    to are asked about."""
     every = list(links)
     commands = commands_needed(every, has_patches)
     libraries = sorted(
         {soname for item in every for soname in item.libraries if not is_toolchain_library(soname)}
     )
-    wanted = {command: command_paths.get(command, "") for command in commands}
+    wanted = {command: which(command) or "" for command in commands}
     if "gcc" in commands and "libc.so.6" in library_paths:
         wanted[_C_LIBRARY_DEV_FILE] = link_time_file("libc.so.6", library_paths["libc.so.6"])
     for soname in libraries:
@@ -133,7 +134,7 @@ def needs_of(
     packages: set[Package] = set()
     unprovided = []
     for label, path in wanted.items():
-        package = package_of.get(path) if path else None
+        package = package_of(path) if path else None
         if package is None:
             unprovided.append(label)
         else:
@@ -161,13 +162,10 @@ def build_needs(config: StackConfig) -> BuildNeeds:
         applicable_patches(config.patches_dir, record.project, record.version, config.variant)
         for record in built
     )
-    commands = {
-        command: shutil.which(command) or "" for command in commands_needed(links, has_patches)
-    }
-    libraries = system_packages.library_paths()
-    files = set(commands.values())
-    for soname in {soname for item in links for soname in item.libraries} | {"libc.so.6"}:
-        if soname in libraries:
-            files.add(link_time_file(soname, libraries[soname]))
-    owners = {path: system_packages.package_of(path) for path in sorted(files) if path}
-    return needs_of(links, has_patches, commands, libraries, owners)
+    return needs_of(
+        links,
+        has_patches,
+        shutil.which,
+        system_packages.library_paths(),
+        system_packages.package_of,
+    )
