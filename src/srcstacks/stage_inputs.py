@@ -16,9 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import srcstacks
-from srcstacks.runtime.interpreters import (
-    runtime_interpreter,
-)
 from srcstacks.spec.config import Layer, RuntimeSource, StackConfig
 from srcstacks.state.fingerprints import path_content, tree_content
 
@@ -87,6 +84,8 @@ def _runtime_source_inputs(
     if source.kind == "pack":
         # The packed archive is made from the interpreter's prefix; its version and
         # the binary itself say whether that interpreter changed.
+        from srcstacks.runtime.interpreters import runtime_interpreter  # finds interpreters
+
         binary = runtime_interpreter(config, layer, exact=True).path.resolve()
         stat = binary.stat() if binary.exists() else None
         described["binary"] = [

@@ -30,16 +30,18 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from srcstacks.layout import ATTESTATION_SUFFIX, SBOM_SUFFIX, Layout
 from srcstacks.layout.ownership import inside
-from srcstacks.run_context import RunContext
 from srcstacks.spec.config import StackConfig
 from srcstacks.stage_inputs import runtime_inputs, spec_inputs
 from srcstacks.state.fingerprints import files_under, tree_content
 
-Run = Callable[[RunContext, bool], Any]  # (the run, force)
+if TYPE_CHECKING:
+    from srcstacks.run_context import RunContext
+
+Run = Callable[["RunContext", bool], Any]  # (the run, force)
 
 
 @dataclass(frozen=True)
