@@ -382,12 +382,15 @@ def test_multiarch_owner_is_asked_for_its_own_version(monkeypatch: pytest.Monkey
         asked.append(command)
         if command[1] == "-S":
             return "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6\n"
-        return {"libc6": "2.36-92.36-9", "libc6:amd64": "2.36-9"}[command[-1]]
+        return {
+            "libc6": "2.36-9\tamd642.36-9\ti386",
+            "libc6:amd64": "2.36-9\tamd64",
+        }[command[-1]]
 
     monkeypatch.setattr(
         "srcstacks.tools.system_packages.shutil.which", lambda name: f"/usr/bin/{name}"
     )
     monkeypatch.setattr(system_packages, "run_probe", dpkg)
     package = system_packages.package_of("/lib/x86_64-linux-gnu/libc.so.6")
-    assert package == system_packages.Package("libc6", "2.36-9", "deb")
-    assert asked[-1] == ["dpkg-query", "-W", "-f=${Version}", "libc6:amd64"]
+    assert package == system_packages.Package("libc6", "2.36-9", "deb", "amd64")
+    assert asked[-1] == ["dpkg-query", "-W", "-f=${Version}\t${Architecture}", "libc6:amd64"]

@@ -7,10 +7,11 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from srcstacks.deploy.build_host import WheelLinks, needs_of, wheel_links
+from srcstacks.deploy.build_host import needs_of
 from srcstacks.deploy.system_deps import host_libraries, host_needs, render
 from srcstacks.state.archive_reader import ArchiveContents, ElfFile
 from srcstacks.state.elf import ElfLinks
+from srcstacks.tools.build_packages import WheelLinks, wheel_links
 from srcstacks.tools.system_packages import Package
 
 LIBC = Package("libc6", "2.36-9", "deb")

@@ -6,6 +6,7 @@ the settings folder, the variant and the spec's requirements, not about building
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import zipfile
 from dataclasses import replace
@@ -26,7 +27,7 @@ from srcstacks.run_context import RunContext
 from srcstacks.spec import settings as settings_module
 from srcstacks.spec.config import Overrides, StackConfig, load_config
 from srcstacks.spec.settings import read_settings, undefined_variant
-from srcstacks.state.build_record import BuildEnvironment
+from srcstacks.state.build_record import BuildEnvironment, SystemPackage
 from srcstacks.tools import fromager as fromager_tool
 from srcstacks.tools.cargo import find_rust_toolchain
 from tests.test_provenance import make_wheel, publish, wheel_sbom
@@ -233,6 +234,26 @@ def test_an_index_wheel_whose_record_has_no_build_environment_is_not_used(tmp_pa
     )
 
 
+def test_an_index_wheel_built_against_other_system_packages_is_not_used(tmp_path: Path) -> None:
+    """A wheel whose build host had another libc6 than this one is built again here."""
+    config = stack(tmp_path)
+    record = publish(tmp_path / "wheels", "idna-3.11-0-py3-none-any.whl")
+    found = read_settings(config.settings_dir)
+    inputs = build_inputs.current_inputs(config, "idna", "3.11", found)
+    libc = installed_package("libc6")
+    assert record.build_environment is not None
+    reasons = {}
+    for label, package in (("other", replace(libc, version="2.19-0")), ("same", libc)):
+        environment = replace(record.build_environment, system_packages=(package,))
+        entry = {"wheel": replace(record, build_environment=environment).to_dict(),
+                 "inputs": inputs}  # fmt: skip
+        reasons[label] = mismatch(config, found, record.filename, record.sha256, entry)
+    assert reasons["other"] == (
+        f"it was built with system package(s) libc6 2.19-0 (now {libc.version}) on its build host"
+    )
+    assert "system package" not in reasons["same"]
+
+
 def test_a_rust_extension_compiled_by_another_rustc_is_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -259,6 +280,43 @@ def test_a_rust_extension_compiled_by_another_rustc_is_rebuilt(
         f"  oldrs 1.0: compiled by rustc 1.70.0 (90c541806 2023-05-31), now rustc"
         f" {toolchain.rustc}; rebuilding it"
     ]
+
+
+def test_a_wheel_built_against_another_version_of_a_system_package_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Asked of this machine's package database: libc6 is installed on every Debian host.
+    libc = installed_package("libc6")
+    config = stack(tmp_path)
+    dirs = wheels.fromager_dirs(config)
+    dirs.built_wheels.mkdir(parents=True)
+    old, same = (
+        "oldc-1.0-0-cp311-cp311-linux_x86_64.whl",
+        "samec-1.0-0-cp311-cp311-linux_x86_64.whl",
+    )
+    for filename, package in ((old, replace(libc, version="2.19-0")), (same, libc)):
+        name = filename.split("-")[0]
+        environment = BuildEnvironment(system_packages=(package,))
+        make_wheel(dirs.built_wheels / filename, sbom=wheel_sbom(name, "1.0", environment))
+    found = read_settings(config.settings_dir)
+    build_inputs.record_inputs(config, dirs, found)
+    monkeypatch.setattr(build_inputs, "discard_built_wheel", lambda *_: None)
+    lines: list[str] = []
+    # Only the one built against another libc6; the one built against today's is kept.
+    assert discard_stale_wheels(config, dirs, lines.append, found) == [old]
+    assert lines == [
+        f"  oldc 1.0: built with system package(s) libc6 2.19-0 (now {libc.version}); rebuilding it"
+    ]
+
+
+def installed_package(name: str) -> SystemPackage:
+    """``name`` as this machine's dpkg has it installed, as a build would record it."""
+    text = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version} ${Architecture}", name],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    version, architecture = text.split()
+    return SystemPackage(name, version, architecture, "deb", ("runtime",))
 
 
 def test_a_cached_wheel_whose_bytes_changed_after_its_build_is_rebuilt(

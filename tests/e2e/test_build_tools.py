@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import platform
+import subprocess
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +33,16 @@ pytestmark = pytest.mark.e2e
 def _members(wheel: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(wheel) as archive:
         return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def dpkg_version(package: str) -> str:
+    """The version of ``package`` this machine has installed."""
+    command = ["dpkg-query", "-W", "-f=${Version}", package]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def properties_of(component: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in component.get("properties", [])}
 
 
 def _own_sbom(wheel: Path) -> tuple[str, bytes]:
@@ -80,6 +91,12 @@ def test_provenance_names_each_build_tool_as_the_published_wheel(built_stack: Bu
     assert markupsafe.env["CFLAGS"] == "-O2 -g0 -frecord-gcc-switches"
     assert markupsafe.env["CPPFLAGS"].startswith("-ffile-prefix-map=<python>=/python")
     assert by_project["idna"].build_environment.compilers == ()  # type: ignore[union-attr]
+    # The system packages markupsafe's build used, at the versions installed here; a
+    # pure-Python wheel's build used none.
+    packages = {package.name: package for package in markupsafe.system_packages}
+    assert {"gcc", "libc6", "libc6-dev"} <= set(packages)
+    assert all(p.version == dpkg_version(p.name) for p in packages.values())
+    assert by_project["idna"].build_environment.system_packages == ()  # type: ignore[union-attr]
     text = (wheel_dir / "provenance.json").read_text()
     assert str(built_stack.config.work_dir) not in text
 
@@ -100,7 +117,7 @@ def test_layer_sbom_formulation_links_each_library_to_its_build_tools(
     (workflow,) = formula["workflows"]
     assert workflow["taskTypes"] == ["build"]
     assert workflow["outputs"] == [{"resource": {"ref": markupsafe["bom-ref"]}}]
-    tool, compiler, python, fromager = formula["components"]
+    tool, compiler, python, fromager, *system = formula["components"]
     properties = {item["name"]: item["value"] for item in tool["properties"]}
     own_record = manifest.wheels[properties["srcstacks:wheel"]]  # its own provenance entry
     assert own_record.project == "setuptools"
@@ -117,8 +134,21 @@ def test_layer_sbom_formulation_links_each_library_to_its_build_tools(
     assert record.build_environment is not None
     assert record.build_environment.python == platform.python_version()
     assert record.build_environment.fromager == metadata.version("fromager")
+    # The Debian packages the build used: the compiler, the C library it links and the
+    # C library's development files, as pkg:deb components at this machine's versions.
+    roles = {item["name"]: properties_of(item)["srcstacks:system_package:roles"]
+             for item in system}  # fmt: skip
+    assert {"gcc", "libc6", "libc6-dev"} <= set(roles)
+    assert (roles["gcc"], roles["libc6"], roles["libc6-dev"]) == (
+        "compiler",
+        "runtime",
+        "development",
+    )
+    for item in system:
+        assert item["purl"].startswith(f"pkg:deb/debian/{item['name']}@"), item["purl"]
+        assert item["version"] == dpkg_version(item["name"])
     refs = {ref["ref"] for ref in workflow["resourceReferences"]}
-    assert refs == {tool["bom-ref"], compiler["bom-ref"], python["bom-ref"], fromager["bom-ref"]}
+    assert refs == {part["bom-ref"] for part in (tool, compiler, python, fromager, *system)}
     variables = {item["name"]: item["value"] for item in workflow["inputs"][0]["environmentVars"]}
     assert variables["CFLAGS"] == "-O2 -g0 -frecord-gcc-switches"
     # The runtime layer has no wheels, so no formulation.

@@ -39,6 +39,7 @@ from srcstacks.spec.config import StackConfig
 from srcstacks.spec.settings import Settings
 from srcstacks.state.provenance import SdistRecord, UpstreamRecord, WheelProvenance
 from srcstacks.state.records import read_json_state
+from srcstacks.tools.build_packages import changes_here
 from srcstacks.web import PageFile
 
 
@@ -151,6 +152,8 @@ def mismatch(
         return "its provenance on the index is malformed"
     if provenance.build_environment is None:
         return "it was built by an earlier srcstacks (no build environment recorded)"
+    if changed := changes_here(provenance.build_environment.system_packages):
+        return f"it was {changed} on its build host"
     wanted = current_inputs(config, provenance.project, provenance.version, settings)
     for key, what in (
         ("variant", "variant"),

@@ -6,7 +6,9 @@ built wheel's inputs (variant, patch hashes, settings file hash) are recorded in
 ``<work_dir>/<variant>/build-inputs.json``; before the next run, a wheel whose inputs
 changed is removed from Fromager's repo, with its prepared source, so it is rebuilt.
 A Rust extension is rebuilt too when the rustc on PATH is not the one its own SBOM says
-compiled it.
+compiled it, and a compiled wheel when a system package its build used (its own SBOM
+names them: ``zlib1g-dev``, ``gcc-12``, ...) is installed here at another version now, or
+not at all.
 
 Each record also keeps the wheel's sha256 as it was when it was built (or fetched and
 checked). A wheel in Fromager's repo whose bytes are no longer those (an edited or
@@ -32,6 +34,7 @@ from srcstacks.spec.patches import applicable_patches
 from srcstacks.spec.settings import Settings
 from srcstacks.state.records import read_json_state
 from srcstacks.state.wheel_sbom import carries_own_sbom, own_sbom
+from srcstacks.tools.build_packages import changes_here
 from srcstacks.tools.fromager import rust_toolchain
 from srcstacks.tools.process import tool_env
 
@@ -92,7 +95,8 @@ def discard_stale_wheels(
             discard_built_wheel(dirs, filename, version)
             discarded.append(filename)
             continue
-        if changed := _rustc_change(dirs.built_wheel(filename), project):
+        wheel = dirs.built_wheel(filename)
+        if changed := _rustc_change(wheel, project) or _system_package_change(wheel, project):
             report(f"  {project} {version}: {changed}; rebuilding it")
             discard_built_wheel(dirs, filename, version)
             discarded.append(filename)
@@ -155,6 +159,13 @@ def _rustc_change(wheel: Path, project: str) -> str:
     if now == built_with:
         return ""
     return f"compiled by rustc {built_with}, now {f'rustc {now}' if now else 'no rustc'}"
+
+
+def _system_package_change(wheel: Path, project: str) -> str:
+    """Which system packages ``wheel``'s build used are at another version here now (or
+    gone): a new ``libopenblas-dev`` must rebuild what linked the old one."""
+    sbom = own_sbom(wheel, project)
+    return changes_here(sbom.environment.system_packages) if sbom is not None else ""
 
 
 def vanished_inputs(before: dict[str, Any], now: dict[str, Any]) -> str:

@@ -3,7 +3,9 @@ to build the stack's wheels again from source.
 
 Reads this stack's wheels in the wheel dir (those built from source, by its provenance
 records) and this machine's dynamic linker cache and package database (``ldconfig -p``,
-``dpkg-query -S`` or ``rpm -qf``); writes nothing. What the wheels themselves show:
+``dpkg-query -S`` or ``rpm -qf``); writes nothing. What the wheels themselves show
+(read by :mod:`srcstacks.tools.build_packages`, which also names the packages each build
+used in its provenance):
 
 - each library their compiled files link against (``DT_NEEDED``, not carried in the
   wheel): a build links with its link-time file, ``libfoo.so`` beside ``libfoo.so.N``,
@@ -22,36 +24,25 @@ and release. What no package here installs is named instead.
 from __future__ import annotations
 
 import shutil
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from srcstacks.layout import Layout
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.patches import applicable_patches
-from srcstacks.state.elf import read_compilers, read_links
 from srcstacks.state.provenance import read_manifest_or_empty
 from srcstacks.state.publishers import stack_wheels
 from srcstacks.tools import system_packages
+from srcstacks.tools.build_packages import (
+    WheelLinks,
+    compilers_used,
+    is_toolchain_library,
+    link_time_file,
+    wheel_links,
+)
 from srcstacks.tools.system_packages import Package
 
-# Run-time libraries of the C library and the compilers: a build gets them with the
-# compiler and the C library's development files, whatever names them.
-_TOOLCHAIN_LIBRARIES = (
-    "ld-linux", "libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so", "libutil.so",
-    "libresolv.so", "libmvec.so", "libstdc++.so", "libgcc_s.so", "libgfortran.so",
-    "libquadmath.so", "libgomp.so", "libatomic.so",
-)  # fmt: skip
 _C_LIBRARY_DEV_FILE = "libc.so"
-
-
-@dataclass(frozen=True)
-class WheelLinks:
-    """What the compiled files of one wheel link against, and which compilers built them."""
-
-    libraries: frozenset[str]  # sonames needed and not carried in the wheel
-    compilers: frozenset[str]  # ``.comment`` strings: "GCC: (Debian 12.2.0-14) 12.2.0"
 
 
 @dataclass(frozen=True)
@@ -64,49 +55,9 @@ class BuildNeeds:
     unprovided: tuple[str, ...]  # commands or link-time files no package here installs
 
 
-def wheel_links(wheel: Path) -> WheelLinks:
-    """Read every ELF file of ``wheel``."""
-    needed: set[str] = set()
-    held: set[str] = set()
-    compilers: set[str] = set()
-    with zipfile.ZipFile(wheel) as archive:
-        for name in archive.namelist():
-            data = archive.read(name)
-            links = read_links(data, name)
-            if links is None:
-                continue
-            held.add(Path(name).name)
-            held.update([links.soname] if links.soname else [])
-            needed.update(links.needs)
-            compilers.update(read_compilers(data))
-    return WheelLinks(frozenset(needed - held), frozenset(compilers))
-
-
-def is_toolchain_library(soname: str) -> bool:
-    """Whether ``soname`` comes with the C library or a compiler."""
-    return soname.startswith(_TOOLCHAIN_LIBRARIES)
-
-
 def commands_needed(links: Iterable[WheelLinks], has_patches: bool) -> list[str]:
     """The commands the wheels' builds ran, as their compiled files show."""
-    every = list(links)
-    libraries = {soname for item in every for soname in item.libraries}
-    commands = []
-    if any(text.startswith("GCC") for item in every for text in item.compilers):
-        commands.append("gcc")
-    if any(soname.startswith("libstdc++.so") for soname in libraries):
-        commands.append("g++")
-    if any(soname.startswith("libgfortran.so") for soname in libraries):
-        commands.append("gfortran")
-    if has_patches:
-        commands.append("patch")
-    return commands
-
-
-def link_time_file(soname: str, runtime_path: str) -> str:
-    """The file a build links with for ``soname``: ``libfoo.so`` beside ``libfoo.so.N``."""
-    stem = soname[: soname.index(".so") + 3]
-    return str(Path(runtime_path).with_name(stem))
+    return compilers_used(links) + (["patch"] if has_patches else [])
 
 
 def needs_of(

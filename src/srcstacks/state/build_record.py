@@ -6,7 +6,8 @@ compilers that wrote its compiled files (the ``.comment`` strings of its ELF fil
 the compiler variables the build settings and srcstacks put in force, with this
 machine's paths replaced by fixed names, and the builder: the CPython version Fromager
 ran on and Fromager's version (empty in records written before srcstacks kept them),
-and for a Rust extension the rustc and cargo that compiled it and their target. The
+and for a Rust extension the rustc and cargo that compiled it and their target, and for a
+compiled wheel the system packages (deb, rpm) the build used (:class:`SystemPackage`). The
 crates compiled into a Rust extension (:class:`Crate`) are what the wheel is made of,
 not what built it: they sit beside the build environment in each record.
 :mod:`srcstacks.tools.build_probe` gathers it inside Fromager, :mod:`srcstacks.state.wheel_sbom`
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from packageurl import PackageURL
 
 # Fromager's three steps of preparing a build environment, in the order it runs them.
 REQUIREMENT_TYPES = ("build-system", "build-backend", "build-sdist")
@@ -103,6 +106,68 @@ class Crate:
         )
 
 
+# Why a build used a system package (:class:`SystemPackage`).
+COMPILER = "compiler"  # it installs a compiler that wrote the wheel's compiled files
+DEVELOPMENT = "development"  # its link-time file (and headers) the build linked with
+RUNTIME = "runtime"  # the library the compiled files load: a deploy host needs it too
+SYSTEM_PACKAGE_ROLES = (COMPILER, DEVELOPMENT, RUNTIME)
+
+
+@dataclass(frozen=True)
+class SystemPackage:
+    """A package of the build host's package manager (deb, rpm) a build used, at the
+    version installed when it ran, and why (``roles``, from :data:`SYSTEM_PACKAGE_ROLES`).
+
+    ``distribution`` and ``release`` are the host's (``/etc/os-release``: "debian",
+    "bookworm"): a package name and version mean something only within them.
+    """
+
+    name: str
+    version: str
+    architecture: str
+    manager: str  # "deb" or "rpm"
+    roles: tuple[str, ...]
+    distribution: str = ""
+    release: str = ""
+
+    @property
+    def purl(self) -> str:
+        """``pkg:deb/debian/gcc-12@12.2.0-14%2Bdeb12u1?arch=amd64&distro=bookworm``."""
+        qualifiers = {"arch": self.architecture, "distro": self.release}
+        return PackageURL(
+            self.manager,
+            self.distribution or None,
+            self.name,
+            self.version,
+            {key: value for key, value in qualifiers.items() if value},
+        ).to_string()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "architecture": self.architecture,
+            "manager": self.manager,
+            "roles": list(self.roles),
+        } | {key: getattr(self, key) for key in ("distribution", "release") if getattr(self, key)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SystemPackage:
+        """Read the JSON form; raises TypeError, KeyError or ValueError when malformed."""
+        roles = tuple(str(role) for role in data["roles"])
+        if unknown := set(roles) - set(SYSTEM_PACKAGE_ROLES):
+            raise ValueError(f"unknown system package role(s) {sorted(unknown)}")
+        return cls(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            architecture=str(data.get("architecture", "")),
+            manager=str(data["manager"]),
+            roles=tuple(sorted(set(roles))),
+            distribution=str(data.get("distribution", "")),
+            release=str(data.get("release", "")),
+        )
+
+
 @dataclass(frozen=True)
 class BuildEnvironment:
     """Build tools (sorted by name), compiler strings (sorted), flags and builder of one
@@ -116,6 +181,9 @@ class BuildEnvironment:
     rustc: str = ""  # "1.95.0 (59807616e 2026-04-14)", for a build that compiled crates
     cargo: str = ""
     rust_target: str = ""  # the target triple: "x86_64-unknown-linux-gnu"
+    # The system packages a compiled build used (sorted by manager, name, architecture);
+    # none for a pure-Python wheel, or a host whose package manager cannot say.
+    system_packages: tuple[SystemPackage, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -130,6 +198,8 @@ class BuildEnvironment:
         for key in ("rustc", "cargo", "rust_target"):
             if getattr(self, key):
                 found[key] = getattr(self, key)
+        if self.system_packages:  # records without any keep the bytes they always had
+            found["system_packages"] = [package.to_dict() for package in self.system_packages]
         return found
 
     @classmethod
@@ -142,7 +212,10 @@ class BuildEnvironment:
         env = {str(key): str(value) for key, value in dict(data.get("env", {})).items()}
         python, fromager = str(data.get("python", "")), str(data.get("fromager", ""))
         rust = {key: str(data.get(key, "")) for key in ("rustc", "cargo", "rust_target")}
-        return cls(tools, compilers, env, python, fromager, **rust).normalised()
+        listed = data.get("system_packages", ())
+        packages = tuple(SystemPackage.from_dict(item) for item in listed)
+        return cls(tools, compilers, env, python, fromager, **rust, system_packages=packages
+                   ).normalised()  # fmt: skip
 
     def normalised(self) -> BuildEnvironment:
         """Tools sorted by name (then file name), compilers sorted and unique, env sorted."""
@@ -155,4 +228,9 @@ class BuildEnvironment:
             rustc=self.rustc,
             cargo=self.cargo,
             rust_target=self.rust_target,
+            system_packages=tuple(sorted(set(self.system_packages), key=_package_order)),
         )
+
+
+def _package_order(package: SystemPackage) -> tuple[str, str, str, str]:
+    return (package.manager, package.name, package.architecture, package.version)

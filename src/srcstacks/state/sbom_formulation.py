@@ -12,7 +12,10 @@ wheel). No file access. One formula per built wheel:
   the CPython Fromager ran on and Fromager itself, and for a Rust extension rustc (with
   its target triple) and cargo (``srcstacks:builder``: ``python``, ``fromager``,
   ``rustc`` or ``cargo``; ``srcstacks:builder_version`` the whole version when it says
-  more than the version number, as rustc's commit and date);
+  more than the version number, as rustc's commit and date), and each system package
+  the build used (``pkg:deb`` or ``pkg:rpm`` purl with its architecture and the host's
+  release; ``srcstacks:system_package:roles``: ``compiler``, ``development``,
+  ``runtime``, :mod:`srcstacks.tools.build_packages`);
 - ``workflows``: one ``build`` workflow whose output is the wheel's component, whose
   resources are those tools and compilers, and whose input is the build's environment
   variables (with this machine's paths replaced by fixed names).
@@ -29,7 +32,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from srcstacks.state.build_record import BuildEnvironment, BuildTool
+from srcstacks.state.build_record import COMPILER, BuildEnvironment, BuildTool, SystemPackage
 
 NS = "srcstacks"
 _VERSION = re.compile(r"(\d+(?:\.\d+)+)")
@@ -50,6 +53,7 @@ def formula(subject_ref: str, title: str, environment: BuildEnvironment) -> dict
         for index, text in enumerate(environment.compilers)
     ]
     compilers += _builder_components(base, environment)
+    compilers += [_system_package_component(base, item) for item in environment.system_packages]
     workflow: dict[str, Any] = {
         "bom-ref": base,
         "uid": base,
@@ -117,6 +121,26 @@ def _builder_components(base: str, environment: BuildEnvironment) -> list[dict[s
     return found
 
 
+def _system_package_component(base: str, package: SystemPackage) -> dict[str, Any]:
+    """A package of the build host's package manager the build used (``pkg:deb``)."""
+    roles = " ".join(package.roles)
+    return {
+        "type": "application" if package.roles == (COMPILER,) else "library",
+        "bom-ref": f"{base}:system:{package.manager}:{package.name}:{package.architecture}",
+        "name": package.name,
+        "version": package.version,
+        "description": f"{package.manager} package of the build host ({roles})",
+        "purl": package.purl,
+        "properties": [
+            {"name": f"{NS}:system_package:roles", "value": roles},
+            {"name": f"{NS}:system_package:architecture", "value": package.architecture},
+            {"name": f"{NS}:system_package:manager", "value": package.manager},
+            *[{"name": f"{NS}:system_package:{key}", "value": getattr(package, key)}
+              for key in ("distribution", "release") if getattr(package, key)],
+        ],
+    }  # fmt: skip
+
+
 def _compiler_component(ref: str, text: str) -> dict[str, Any]:
     """A compiler from one ``.comment`` string: ``GCC: (Debian 12.2.0-14) 12.2.0``."""
     name = text.split(":", 1)[0].strip() if ":" in text else text.split(" ", 1)[0]
@@ -137,9 +161,12 @@ def environment_of(found: dict[str, Any]) -> BuildEnvironment:
     tools: list[BuildTool] = []
     compilers: list[str] = []
     builder: dict[str, str] = {}
+    system: list[SystemPackage] = []
     for component in found.get("components", []):
         values = {item["name"]: item["value"] for item in component.get("properties", [])}
-        if f"{NS}:builder" in values:
+        if f"{NS}:system_package:roles" in values:
+            system.append(_system_package_of(component, values))
+        elif f"{NS}:builder" in values:
             whole = values.get(f"{NS}:builder_version", component["version"])
             builder[values[f"{NS}:builder"]] = str(whole)
             if f"{NS}:rust_target" in values:
@@ -164,11 +191,27 @@ def environment_of(found: dict[str, Any]) -> BuildEnvironment:
             for variable in given.get("environmentVars", []):
                 env[str(variable["name"])] = str(variable["value"])
     return BuildEnvironment(
-        tuple(tools),
-        tuple(compilers),
-        env,
-        *(builder.get(key, "") for key in ("python", "fromager", "rustc", "cargo", "rust_target")),
+        tools=tuple(tools),
+        compilers=tuple(compilers),
+        env=env,
+        python=builder.get("python", ""),
+        fromager=builder.get("fromager", ""),
+        rustc=builder.get("rustc", ""),
+        cargo=builder.get("cargo", ""),
+        rust_target=builder.get("rust_target", ""),
+        system_packages=tuple(system),
     ).normalised()
+
+
+def _system_package_of(component: dict[str, Any], values: dict[str, Any]) -> SystemPackage:
+    prefix = f"{NS}:system_package:"
+    return SystemPackage.from_dict({
+        "name": component["name"],
+        "version": component["version"],
+        "roles": str(values[f"{prefix}roles"]).split(),
+        **{key: values.get(f"{prefix}{key}", "")
+           for key in ("architecture", "manager", "distribution", "release")},
+    })  # fmt: skip
 
 
 def add_formulation(text: str, built: Iterable[tuple[str, str, BuildEnvironment]]) -> str:

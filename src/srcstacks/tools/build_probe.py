@@ -10,7 +10,9 @@ exists. Reads:
   parallel path's loopback index, or the private index on a Dask worker): the exact wheel
   file of each installed distribution, downloaded again and hashed. It must hold the
   same ``.dist-info`` bytes as what is installed, or the build stops;
-- the unpacked wheel: the ``.comment`` section of each ELF file (the compiler versions);
+- the unpacked wheel: the ``.comment`` section of each ELF file (the compiler versions),
+  and what the ELF files link against: the system packages the build used, as this
+  machine's package database names them (:mod:`srcstacks.tools.build_packages`);
 - the build's environment variables from the build settings and srcstacks' own compiler
   variables, with this machine's paths replaced by fixed names.
 
@@ -44,6 +46,7 @@ from srcstacks import web
 from srcstacks.state.build_record import REQUIREMENT_TYPES, BuildEnvironment, BuildTool
 from srcstacks.state.dist_info import read_name_version, read_wheel_info
 from srcstacks.state.elf import ELF_MAGIC, read_compilers
+from srcstacks.tools.build_packages import packages_used_here
 
 # Variables Fromager sets for every build from the machine (CPU count, the build
 # environment's own paths): not build settings, and not the same from machine to machine.
@@ -331,4 +334,5 @@ def probe(
         env=build_flags(extra_environ, os.environ, paths),
         python=platform.python_version(),
         fromager=metadata.version("fromager"),
+        system_packages=packages_used_here(wheel_tree),
     ).normalised()

@@ -1,7 +1,9 @@
 """Which system package provides a shared library on this machine: ``ldconfig``, ``dpkg``, ``rpm``.
 
-Read-only questions to the machine's own tools, for the SBOM of a CPython built here: the
-build machine's package that provided each library the interpreter links. A machine that
+Read-only questions to the machine's own tools: the package that provided each library a
+CPython built here links (its SBOM), the packages a wheel's build used
+(:mod:`srcstacks.tools.build_packages`) and whether they are still installed at the same
+version (a new one rebuilds the wheel). A machine that
 cannot say (no dpkg or rpm, a library installed by hand) gets an empty answer, never an
 error.
 """
@@ -12,6 +14,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from srcstacks.tools.process import run_probe
 
@@ -23,6 +26,7 @@ class Package:
     name: str
     version: str
     manager: str  # "deb" or "rpm"
+    architecture: str = ""  # "amd64", "all", "x86_64", "noarch"; "" when not asked
 
 
 def library_paths() -> dict[str, str]:
@@ -53,8 +57,11 @@ def package_of(path: str) -> Package | None:
 def _deb_package(path: str) -> Package | None:
     owner = ""
     # dpkg knows a file by the path its package installed: /usr/lib/... on a merged-/usr
-    # system where the linker's cache says /lib/...
-    for candidate in dict.fromkeys([path, os.path.realpath(path), "/usr" + path]):
+    # system where the linker's cache says /lib/... Only the folder is resolved: the file
+    # itself may be a symlink of another package (libssl-dev's libssl.so -> libssl.so.3).
+    folder, _, name = path.rpartition("/")
+    resolved = f"{os.path.realpath(folder or '/')}/{name}".replace("//", "/")
+    for candidate in dict.fromkeys([path, resolved, "/usr" + path]):
         try:
             # "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6" (arch-less for arch: all)
             found = run_probe(["dpkg-query", "-S", candidate])
@@ -67,17 +74,51 @@ def _deb_package(path: str) -> Package | None:
     try:
         # Asked with its architecture: with libc6:i386 installed too, a bare "libc6"
         # prints both versions run together.
-        version = run_probe(["dpkg-query", "-W", "-f=${Version}", owner]).strip()
+        found = run_probe(["dpkg-query", "-W", "-f=${Version}\t${Architecture}", owner])
     except (OSError, subprocess.SubprocessError):
         return None
+    version, _, architecture = found.strip().partition("\t")
     name = owner.split(":", 1)[0]
-    return Package(name, version, "deb") if name and version else None
+    return Package(name, version, "deb", architecture) if name and version else None
 
 
 def _rpm_package(path: str) -> Package | None:
     try:
-        text = run_probe(["rpm", "-qf", path, "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n"])
+        text = run_probe(["rpm", "-qf", path, "--qf", "%{NAME} %{VERSION}-%{RELEASE} %{ARCH}\\n"])
     except (OSError, subprocess.SubprocessError):
         return None
-    name, _, version = text.splitlines()[0].partition(" ") if text else ("", "", "")
-    return Package(name, version, "rpm") if name and version else None
+    name, version, architecture = [*text.splitlines()[0].split(" "), "", "", ""][:3]
+    return Package(name, version, "rpm", architecture) if name and version else None
+
+
+def installed_version(name: str, architecture: str, manager: str) -> str:
+    """The version of package ``name`` installed here now; "" when it is not installed
+    (or this machine cannot say)."""
+    if manager == "deb" and shutil.which("dpkg-query"):
+        wanted = f"{name}:{architecture}" if architecture and architecture != "all" else name
+        command = ["dpkg-query", "-W", "-f=${db:Status-Abbrev}\t${Version}", wanted]
+    elif manager == "rpm" and shutil.which("rpm"):
+        wanted = f"{name}.{architecture}" if architecture else name
+        command = ["rpm", "-q", wanted, "--qf", "ii \t%{VERSION}-%{RELEASE}"]
+    else:
+        return ""
+    try:
+        status, _, version = run_probe(command).strip().partition("\t")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    # dpkg keeps a removed package's record ("rc", its configuration files): not installed.
+    return version if status.startswith("ii") else ""
+
+
+def distribution() -> tuple[str, str]:
+    """This machine's distribution and release, from ``/etc/os-release``: ("debian",
+    "bookworm"); empty strings where it does not say."""
+    try:
+        text = Path("/etc/os-release").read_text(encoding="utf-8")
+    except OSError:
+        return "", ""
+    values = {}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"')
+    return values.get("ID", ""), values.get("VERSION_CODENAME", "")
