@@ -35,6 +35,7 @@ from srcstacks.report.model import (
 from srcstacks.report.page import render_page
 from srcstacks.report.verify_result import portable
 from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.state.build_record import SystemPackage
 from srcstacks.state.provenance import (
     BuildEnvironment,
     BuildTool,
@@ -92,6 +93,10 @@ def _library(name: str, version: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+GCC_12 = SystemPackage("gcc-12", "12.2.0-14+deb12u1", "amd64", "deb", ("compiler",))
+LIBC6_DEV = SystemPackage("libc6-dev", "2.36-9", "amd64", "deb", ("development",))
+
+
 def _record(wheel: str, environment: BuildEnvironment | None) -> WheelProvenance:
     name, version = wheel.split("-")[:2]
     sdist = SdistRecord(f"https://example.org/{name}-{version}.tar.gz", "s.tar.gz", "f" * 64)
@@ -106,7 +111,10 @@ def _provenance() -> Manifest:
     setuptools = BuildTool("setuptools", "80.9.0", "s.whl", "b" * 64, "build-system")
     flit_core = BuildTool("flit-core", "3.12.0", "f.whl", "e" * 64, "build-system")
     compiled = BuildEnvironment(
-        (setuptools,), ("GCC: (Debian 12.2.0-14+deb12u1) 12.2.0",), {"CFLAGS": "-O2"}
+        (setuptools,),
+        ("GCC: (Debian 12.2.0-14+deb12u1) 12.2.0",),
+        {"CFLAGS": "-O2"},
+        system_packages=(GCC_12, LIBC6_DEV),
     )
     records = [
         _record("markupsafe-3.0.4-0-py3-none-any.whl", compiled),
@@ -333,13 +341,17 @@ def test_page_names_tools_and_says_not_recorded(outputs: StackConfig) -> None:
     page = render_page(gather(outputs, VerifyOutcome(ran=False)))
     assert "setuptools 80.9.0 (build-system) sha256 " + "b" * 64 in page
     assert "GCC: (Debian 12.2.0-14+deb12u1) 12.2.0" in page
-    # jinja2 is pure Python: its record says no compilers and no flags.
+    # The Debian packages markupsafe's build used, with versions and why.
+    assert (
+        "<td>gcc-12 12.2.0-14+deb12u1 amd64 (compiler); libc6-dev 2.36-9 amd64 (development)</td>"
+    ) in page
+    # jinja2 is pure Python: its record says no compilers, no system packages, no flags.
     assert (
         "<td>flit-core 3.12.0 (build-system) sha256 " + "e" * 64 + "</td>"
-        "<td>none</td><td>none</td><td>provenance</td>"
+        "<td>none</td><td>none</td><td>none</td><td>provenance</td>"
     ) in page
-    # The hostile package's record has no build environment: all four cells say so.
-    assert f"<td>{escape(HOSTILE_WHEEL)}</td>" + "<td>not recorded</td>" * 4 in page
+    # The hostile package's record has no build environment: all five cells say so.
+    assert f"<td>{escape(HOSTILE_WHEEL)}</td>" + "<td>not recorded</td>" * 5 in page
 
 
 def test_report_with_a_malformed_provenance_names_it(outputs: StackConfig) -> None:

@@ -273,27 +273,34 @@ def _build_tools(components: tuple[Component, ...]) -> str:
         )
         for c in built
     ]
-    head = ("Distribution", "Wheel", "Build tools", "Compilers", "Flags", "Recorded in")
+    head = ("Distribution", "Wheel", "Build tools", "Compilers", "System packages", "Flags",
+            "Recorded in")  # fmt: skip
     return "<h3>Build tools behind each wheel</h3>\n" + _table(head, rows, cls="tools")
 
 
-def _environment_cells(build: BuildTools | None) -> tuple[str, str, str]:
-    """Tools, compilers, flags; "not recorded" for all three when no record holds them."""
+def _environment_cells(build: BuildTools | None) -> tuple[str, str, str, str]:
+    """Tools, compilers, system packages, flags; "not recorded" for all four when no
+    record holds them."""
     if build is not None and build.upstream_binary:
-        return (NOT_BUILT_HERE,) * 3
+        return (NOT_BUILT_HERE,) * 4
     environment = build.environment if build is not None else None
     if environment is None:
-        return (NOT_RECORDED_TEXT,) * 3
+        return (NOT_RECORDED_TEXT,) * 4
     tools = "; ".join(
         f"{tool.name} {tool.version} ({tool.requirement_type})"
         + (f" sha256 {tool.sha256}" if tool.sha256 else "")
         for tool in environment.tools
     )
     flags = ", ".join(f"{name}={value}" for name, value in sorted(environment.env.items()))
+    packages = "; ".join(
+        f"{package.name} {package.version} {package.architecture} ({', '.join(package.roles)})"
+        for package in environment.system_packages
+    )
     # Recorded as none: a pure-Python wheel has no compilers, often no flags.
     return (
         tools or "no build requirements recorded",
         "; ".join(environment.compilers) or "none",
+        packages or "none",
         flags or "none",
     )
 
