@@ -26,6 +26,7 @@ OWNERS = {
     "/usr/bin/gcc": Package("gcc", "4:12.2.0-3", "deb", "amd64"),
     "/usr/bin/x86_64-linux-gnu-gcc-12": Package("gcc-12", "12.2.0-14", "deb", "amd64"),
     "/usr/bin/g++": Package("g++", "4:12.2.0-3", "deb", "amd64"),
+    "/usr/bin/ld": Package("binutils", "2.40-2", "deb", "amd64"),
     f"{LIBRARY_DIR}/libc.so.6": Package("libc6", "2.36-9", "deb", "amd64"),
     f"{LIBRARY_DIR}/libm.so.6": Package("libc6", "2.36-9", "deb", "amd64"),
     f"{LIBRARY_DIR}/libc.so": Package("libc6-dev", "2.36-9", "deb", "amd64"),
@@ -37,7 +38,7 @@ PATHS = {
     soname: f"{LIBRARY_DIR}/{soname}"
     for soname in ("libc.so.6", "libm.so.6", "libz.so.1", "libstdc++.so.6", "libown.so.1")
 }
-COMMANDS = {"gcc": "/usr/bin/gcc", "g++": "/usr/bin/g++"}
+COMMANDS = {"gcc": "/usr/bin/gcc", "g++": "/usr/bin/g++", "ld": "/usr/bin/ld"}
 
 
 def realpath(path: str) -> str:
@@ -57,16 +58,17 @@ def test_each_package_is_named_once_with_every_role_it_played(
     found = packages_used(
         links, COMMANDS.get, PATHS, OWNERS.get, distribution=("debian", "bookworm")
     )
-    assert [(package.name, package.roles) for package in found] == [
-        ("g++", ("compiler",)),  # libstdc++ is linked: g++ compiled it
-        ("gcc", ("compiler",)),  # the command on PATH, and the compiler it resolves to
-        ("gcc-12", ("compiler",)),
-        ("libc6", ("runtime",)),  # libc.so.6 and libm.so.6: one package
-        ("libc6-dev", ("development",)),  # the C library's link-time file
+    assert [(package.name, package.roles, package.provides) for package in found] == [
+        ("binutils", ("linker",), ("ld",)),  # every compiled file was linked
+        ("g++", ("compiler",), ("g++",)),  # libstdc++ is linked: g++ compiled it
+        ("gcc", ("compiler",), ("gcc",)),  # the command on PATH and what it resolves to
+        ("gcc-12", ("compiler",), ("x86_64-linux-gnu-gcc-12",)),
+        ("libc6", ("runtime",), ("libc.so.6", "libm.so.6")),  # one package, two sonames
+        ("libc6-dev", ("development",), ("libc.so",)),  # the C library's link-time file
         # The compiler's own library: no development file is looked for.
-        ("libstdc++6", ("runtime",)),
-        ("zlib1g", ("runtime",)),
-        ("zlib1g-dev", ("development",)),
+        ("libstdc++6", ("runtime",), ("libstdc++.so.6",)),
+        ("zlib1g", ("runtime",), ("libz.so.1",)),
+        ("zlib1g-dev", ("development",), ("libz.so",)),
         # libown.so.1 is known to the linker but owned by no package, libx.so.2 unknown
         # to the linker: neither is named.
     ]
@@ -115,7 +117,8 @@ def test_system_packages_travel_through_the_formulation_and_json() -> None:
     packages = (
         SystemPackage("gcc-12", "12.2.0-14+deb12u1", "amd64", "deb", ("compiler",),
                       "debian", "bookworm"),
-        SystemPackage("zlib1g-dev", "1:1.2.13.dfsg-1", "amd64", "deb", ("development",)),
+        SystemPackage("zlib1g-dev", "1:1.2.13.dfsg-1", "amd64", "deb", ("development",),
+                      provides=("libz.so",)),
     )  # fmt: skip
     environment = BuildEnvironment(compilers=("GCC: (Debian) 12.2.0",), system_packages=packages)
     found = formula("pkg:pypi/x@1.0", "x 1.0", environment)

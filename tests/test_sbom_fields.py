@@ -234,6 +234,7 @@ def test_compositions_say_what_is_complete(tmp_path: Path) -> None:
     refs = {name: component["bom-ref"] for name, component in by_name(app).items()}
     root = app["metadata"]["component"]["bom-ref"]
     (stub,) = by_name(app)["framework-web"]["components"]
+    (stub_libc,) = stub["components"]  # the system library markupsafe loads, from below
     (interpreter,) = by_name(app)["cpython-3.11"]["components"]
     below = sorted([refs["framework-web"], refs["cpython-3.11"]])
     assert app["compositions"] == [
@@ -241,17 +242,26 @@ def test_compositions_say_what_is_complete(tmp_path: Path) -> None:
         # Issue 23's audit: the layers below were claimed "complete" with an entry that
         # lists no dependencies, where their own SBOMs list them.
         {"aggregate": "incomplete", "assemblies": below, "dependencies": below},
-        {"aggregate": "unknown", "dependencies": sorted([stub["bom-ref"], interpreter["bom-ref"]])},
+        {
+            "aggregate": "unknown",
+            "dependencies": sorted([stub["bom-ref"], stub_libc["bom-ref"], interpreter["bom-ref"]]),
+        },
     ]
     entries = {entry["ref"]: entry for entry in app["dependencies"]}
     assert entries[refs["cpython-3.11"]]["dependsOn"] == [interpreter["bom-ref"]]
     assert entries[refs["framework-web"]]["dependsOn"] == [refs["cpython-3.11"]]
-    # markupsafe loads libc, which is no component here: its dependencies are incomplete.
+    # markupsafe loads libc: a component nested in it, with an edge to it, so its
+    # dependencies are complete; libc's own are unknown here.
     framework = documents["framework"]
-    markupsafe = by_name(framework)["MarkupSafe"]["bom-ref"]
-    (incomplete,) = [c for c in framework["compositions"] if c["aggregate"] == "incomplete"]
-    runtime = by_name(framework)["cpython-3.11"]["bom-ref"]
-    assert incomplete["dependencies"] == sorted([markupsafe, runtime])
+    markupsafe = by_name(framework)["MarkupSafe"]
+    (libc,) = markupsafe["components"]
+    assert properties(libc)["srcstacks:system_library:soname"] == "libc.so.6"
+    entries = {entry["ref"]: entry for entry in framework["dependencies"]}
+    assert entries[markupsafe["bom-ref"]]["dependsOn"] == [libc["bom-ref"]]
+    aggregates = {c["aggregate"]: c.get("dependencies", []) for c in framework["compositions"]}
+    assert markupsafe["bom-ref"] in aggregates["complete"]
+    assert libc["bom-ref"] in aggregates["unknown"]
+    assert libc["bom-ref"] not in entries  # no entry: "not described here", not "none"
 
 
 def test_a_lower_sbom_with_a_malformed_license_or_supplier_is_named(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import sysconfig
 from datetime import UTC, datetime
@@ -276,11 +277,15 @@ def properties(component: dict[str, Any]) -> dict[str, str]:
 
 def every_component(document: dict[str, Any]) -> list[dict[str, Any]]:
     """metadata.component, each top-level component and each one nested in them, except
-    CPython's component and what is nested in it (sbom/runtime.py describes those)."""
+    CPython's component and what is nested in it (sbom/runtime.py describes those) and
+    the system libraries a distribution loads (named, not delivered: no supplier of
+    ours, :func:`test_a_wheels_system_libraries_are_the_build_hosts_packages`)."""
     found, pending = [], [document["metadata"]["component"], *document["components"]]
     while pending:
         component = pending.pop()
         if component["name"] == "cpython" and component["type"] == "platform":
+            continue
+        if "srcstacks:system_library:soname" in properties(component):
             continue
         found.append(component)
         pending.extend(component.get("components", []))
@@ -338,6 +343,35 @@ def test_every_component_has_supplier_license_and_bsi_properties(built_stack: Bu
             assert not component["bom-ref"].startswith("urn:cdx:"), label
             checked += 1
     assert checked == 12  # 4 layers, 3 libraries, 4 lower layers, 1 stub
+
+
+def test_a_wheels_system_libraries_are_the_build_hosts_packages(built_stack: BuiltStack) -> None:
+    """markupsafe's extension loads libc: a pkg:deb component nested in markupsafe's, the
+    package and version its build used here (from provenance), with an edge to it."""
+    document = sbom(built_stack, "framework-web")
+    (markupsafe,) = [c for c in document["components"] if c["name"].lower() == "markupsafe"]
+    (libc,) = markupsafe["components"]
+    version = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "libc6"], check=True, capture_output=True, text=True
+    ).stdout
+    assert (libc["name"], libc["version"]) == ("libc6", version)
+    release = platform.freedesktop_os_release()
+    architecture = subprocess.run(
+        ["dpkg", "--print-architecture"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert libc["purl"] == (
+        f"pkg:deb/{release['ID']}/libc6@{quote(version, safe='.:')}"
+        f"?arch={architecture}&distro={release['VERSION_CODENAME']}"
+    )
+    assert properties(libc)["srcstacks:system_library:soname"] == "libc.so.6"
+    entries = {entry["ref"]: entry for entry in document["dependencies"]}
+    assert libc["bom-ref"] in entries[markupsafe["bom-ref"]]["dependsOn"]
+    # The app layer above names it too, in its stub of markupsafe, with the same edge.
+    app = sbom(built_stack, "app-greeter")
+    stubs = [c for layer in app["components"] for c in layer.get("components", [])]
+    (stub,) = [c for c in stubs if c["name"].lower() == "markupsafe"]
+    (stub_libc,) = stub["components"]
+    assert stub_libc["purl"] == libc["purl"]
 
 
 def test_manufacturer_security_contact_and_compositions(built_stack: BuiltStack) -> None:

@@ -38,6 +38,7 @@ from packageurl import PackageURL
 
 from srcstacks.sbom.licenses import LicenseFile, as_license, component_licenses, conclude
 from srcstacks.sbom.metadata import DistMetadata
+from srcstacks.sbom.system_libs import provider_of, system_library_component
 from srcstacks.sbom.upstream import distribution_reference, upstream_supplier
 from srcstacks.spec.config import LayerKind, SbomParty, SbomSettings
 from srcstacks.state.archive_reader import InstalledDist
@@ -210,6 +211,14 @@ def library_component(
         properties[f"{NS}:degraded"] = inputs.degraded
     extra_properties = [Property(name="cdx:python:package:required-extra", value=extra)
                         for extra in sorted(extras)]  # fmt: skip
+    environment = record.build_environment if record is not None else None
+    built_with = environment.system_packages if environment is not None else ()
+    system = [
+        system_library_component(
+            purl.to_string(), soname, provider_of(soname, built_with), "the layer"
+        )
+        for soname in inputs.system_libraries
+    ]
     return Component(
         type=ComponentType.LIBRARY,
         name=meta.name or inputs.dist.name,
@@ -225,6 +234,7 @@ def library_component(
         external_references=references,
         pedigree=pedigree,
         properties=[*properties_of(properties), *extra_properties],
+        components=system,
     )
 
 

@@ -161,7 +161,8 @@ def build_document(inputs: LayerInputs) -> Document:
     # dependencies, where its own SBOM is the one that knows.
     _depend(bom, root, graph_root)
     for name, component in libraries.items():
-        _depend(bom, component, graph[name])
+        # Its dependencies in the archive, and the system libraries it loads (nested in it).
+        _depend(bom, component, [*graph[name], *component.components])
     if runtime is not None:
         # CPython needs nothing from the archive's packages; a built one depends on the
         # code compiled into it and the system libraries it loads (nested in it).
@@ -171,6 +172,9 @@ def build_document(inputs: LayerInputs) -> Document:
         _depend(bom, lower.layer(below), lower.layers(below.depends_on) + interpreters)
         for interpreter in interpreters:  # CPython and the code compiled into it
             _depend(bom, interpreter, list(interpreter.components))
+    for stub in lower.distribution_stubs():  # and the system libraries one loads
+        if stub.components:
+            _depend(bom, stub, list(stub.components))
     with warnings.catch_warnings():
         # A layer none of whose requirements it holds itself (all come from below) has a
         # root with only layer edges; `sbom check` judges the graph, not this warning.
@@ -178,7 +182,9 @@ def build_document(inputs: LayerInputs) -> Document:
         serialised = JsonV1Dot6(bom).output_as_string()
     # Nested in CPython, its bundled code and system libraries have dependencies that
     # are not described here (unknown), not none.
+    # So have the system libraries nested in a distribution.
     nested = {str(part.bom_ref) for part in runtime.components} if runtime is not None else set()
+    nested |= {str(part.bom_ref) for c in libraries.values() for part in c.components}
     compositions = _compositions(inputs, root, libraries, runtime, lower, nested)
     # A layer below with no layer under it would get an empty entry: "depends on nothing",
     # where its own SBOM lists what it holds. No entry says "not described here".
@@ -208,21 +214,20 @@ def _compositions(
     ``compositions``, which cyclonedx-python-lib does not model).
 
     Complete: the layer's components (every distribution in the archive is one) and the
-    dependencies of the layer and of its distributions. Incomplete: the components of a
+    dependencies of the layer and of its distributions (the system libraries a
+    distribution loads are components nested in it). Incomplete: the components of a
     layer below (only those this layer uses are nested in it) and its dependencies (its
-    stacking only: its own SBOM has the rest), and the dependencies of whatever loads
-    system libraries, which are named in ``srcstacks:system_libraries`` but are not
-    components here. Unknown:
-    the dependencies of the components nested in a lower layer (its own SBOM has them)
-    and of those nested in a built CPython.
+    stacking only: its own SBOM has the rest), and the dependencies of the layer or a
+    packed runtime when it loads system libraries, which are named in
+    ``srcstacks:system_libraries`` but are not components here. Unknown: the
+    dependencies of the components nested in a lower layer (its own SBOM has them), in a
+    built CPython and in a distribution (the system libraries).
     """
-    loads_system = {dist.dist.name for dist in inputs.dists if dist.system_libraries}
     complete: list[str] = []
     incomplete: list[str] = []
     root_loads = f"{parts.NS}:system_libraries" in inputs.layer.properties
     (incomplete if root_loads else complete).append(str(root.bom_ref))
-    for name, component in libraries.items():
-        (incomplete if name in loads_system else complete).append(str(component.bom_ref))
+    complete += [str(component.bom_ref) for component in libraries.values()]
     if runtime is not None:
         system = inputs.runtime_system_libraries
         (incomplete if system else complete).append(str(runtime.bom_ref))
@@ -354,6 +359,10 @@ class _LowerLayers:
     def interpreters(self, lower: LowerLayer) -> list[Component]:
         """The stubs of the interpreter (and what it bundles) a lower layer describes."""
         return self._interpreters[lower.sbom.layer.name]
+
+    def distribution_stubs(self) -> list[Component]:
+        """The stubs of the lower layers' distributions handed out."""
+        return [stub for stubs in self._stubs.values() for stub in stubs.values()]
 
     def stub_refs(self) -> set[str]:
         """The bom-refs of every stub handed out, nested ones included."""

@@ -58,10 +58,15 @@ class LinkedComponent:
     licenses: tuple[License, ...] = ()
     authors: tuple[OrganizationalContact, ...] = ()
     copyright: str | None = None
-    bsi_properties: tuple[tuple[str, str], ...] = ()  # the bsi:component:* properties
+    # The properties a stub keeps: bsi:component:*, and srcstacks:system_library:* (a
+    # system library is named, not delivered, wherever it is described).
+    bsi_properties: tuple[tuple[str, str], ...] = ()
     type: str = "library"  # its CycloneDX component type (CPython: "platform")
     cpe: str | None = None  # what vulnerability scanners match (CPython, its bundled code)
     nested: tuple[LinkedComponent, ...] = ()  # the components nested in it (bundled code)
+
+
+_KEPT_PROPERTIES = ("bsi:component:", f"{NS}:system_library:")
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ def _linked(component: dict[str, Any]) -> LinkedComponent:
         bsi_properties=tuple(
             (str(item["name"]), str(item["value"]))
             for item in component.get("properties", [])
-            if str(item.get("name", "")).startswith("bsi:component:")
+            if str(item.get("name", "")).startswith(_KEPT_PROPERTIES)
         ),
         type=str(component.get("type", "library")),
         cpe=component.get("cpe"),

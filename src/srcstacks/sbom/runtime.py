@@ -40,8 +40,9 @@ from srcstacks.sbom.components import (
     portable_origin,
     properties_of,
 )
-from srcstacks.sbom.profiles import SYSTEM_LIBRARY_PACKAGE, SYSTEM_LIBRARY_SONAME
+from srcstacks.sbom.system_libs import system_library_component
 from srcstacks.spec.config import SbomParty
+from srcstacks.state.build_record import RUNTIME, SystemPackage
 from srcstacks.state.records import BundledLibrary, CPythonBuild, RuntimeRecord, SystemLibrary
 
 # What vulnerability scanners (NVD's dictionary) match these projects by.
@@ -55,7 +56,6 @@ BUNDLED_CPES = {
     "zlib": "cpe:2.3:a:zlib:zlib:{version}:*:*:*:*:*:*:*",
     "openssl": "cpe:2.3:a:openssl:openssl:{version}:*:*:*:*:*:*:*",
 }
-SYSTEM_LIBRARY_LOCATION = "deploying machine (not in the archive)"
 _PSF = OrganizationalContact(name="Python Software Foundation")
 # CPython's creator and maintainer, with the URL BSI TR-03183-2 asks of a component creator.
 _PSF_ORGANIZATION = OrganizationalEntity(
@@ -251,42 +251,16 @@ def _all_system_libraries(build: CPythonBuild, needed: tuple[str, ...]) -> list[
 
 
 def _system_component(parent_ref: str, library: SystemLibrary) -> Component:
-    """A shared library CPython loads from the machine it is deployed on.
-
-    Named by the package that provided it on the build machine, where that machine could
-    say; the deploying machine's may differ, which is why it is not claimed as content.
-    """
-    known = bool(library.package and library.package_version)
-    purl = _system_purl(library) if known else None
-    provider = (
-        f"{library.package} {library.package_version} ({library.package_manager or '?'})"
-        if known else "unknown"
-    )  # fmt: skip
-    why = (
-        f"package {provider} provided it on the build machine"
-        if known else "the build machine could not name the package that provides it"
-    )  # fmt: skip
-    return Component(
-        type=ComponentType.LIBRARY,
-        name=library.package if known else library.soname,
-        version=library.package_version if known else None,
-        bom_ref=f"{parent_ref}::system:{library.soname}",
-        purl=purl,
-        description=f"{library.soname}: not in the archive, loaded from the machine the"
-        f" runtime is deployed on; {why}",
-        properties=properties_of({
-            SYSTEM_LIBRARY_SONAME: library.soname,
-            f"{NS}:system_library:location": SYSTEM_LIBRARY_LOCATION,
-            SYSTEM_LIBRARY_PACKAGE: provider,
-        }),
-    )  # fmt: skip
-
-
-def _system_purl(library: SystemLibrary) -> PackageURL | None:
-    if library.package_manager == "deb":
-        return PackageURL(
-            "deb", namespace="debian", name=library.package, version=library.package_version
+    """A shared library CPython loads from the machine it is deployed on."""
+    package = None
+    if library.package and library.package_version:
+        package = SystemPackage(
+            library.package,
+            library.package_version,
+            "",
+            library.package_manager,
+            (RUNTIME,),
+            "debian" if library.package_manager == "deb" else "",
+            provides=(library.soname,),
         )
-    if library.package_manager == "rpm":
-        return PackageURL("rpm", name=library.package, version=library.package_version)
-    return None
+    return system_library_component(parent_ref, library.soname, package, "the runtime")

@@ -3,14 +3,28 @@
 The SBOM describes what the archive holds; the shared libraries its compiled files need
 but do not carry (libc, libssl, libffi, ...) come from the machine it is deployed on and
 are taken on trust there. They are named on the component whose files need them, so an
-auditor can see them: property ``srcstacks:system_libraries``.
+auditor can see them: property ``srcstacks:system_libraries``, and one nested component
+per soname (:func:`system_library_component`), named by the package that provided it on
+the build machine where the records say (``pkg:deb/debian/zlib1g@...?arch=amd64``).
 """
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from cyclonedx.model import Property
+from cyclonedx.model.component import Component, ComponentType
+from packageurl import PackageURL
+
+from srcstacks.sbom.profiles import (
+    SYSTEM_LIBRARY_LOCATION,
+    SYSTEM_LIBRARY_PACKAGE,
+    SYSTEM_LIBRARY_SONAME,
+)
 from srcstacks.state.archive_reader import ArchiveContents, parse_record
+from srcstacks.state.build_record import RUNTIME, SystemPackage
+
+DEPLOYING_MACHINE = "deploying machine (not in the archive)"
 
 
 def held_libraries(contents: ArchiveContents) -> set[str]:
@@ -42,3 +56,43 @@ def system_libraries(contents: ArchiveContents) -> dict[str | None, tuple[str, .
         if outside:
             needed.setdefault(owner, set()).update(outside)
     return {owner: tuple(sorted(names)) for owner, names in needed.items()}
+
+
+def provider_of(soname: str, packages: tuple[SystemPackage, ...]) -> SystemPackage | None:
+    """The package a build recorded as providing ``soname`` at run time, if any."""
+    return next((p for p in packages if RUNTIME in p.roles and soname in p.provides), None)
+
+
+def system_library_component(
+    parent_ref: str, soname: str, package: SystemPackage | None, deployed: str
+) -> Component:
+    """A shared library the files of ``parent_ref`` load from the machine ``deployed``
+    (the runtime, the layer) is deployed on.
+
+    Named by the package that provided it on the build machine, where that machine could
+    say; the deploying machine's may differ, which is why it is not claimed as content.
+    """
+    known = package is not None and bool(package.name and package.version)
+    provider = (
+        f"{package.name} {package.version} ({package.manager or '?'})"
+        if package is not None and known else "unknown"
+    )  # fmt: skip
+    why = (
+        f"package {provider} provided it on the build machine"
+        if known else "the build machine could not name the package that provides it"
+    )  # fmt: skip
+    properties = {
+        SYSTEM_LIBRARY_SONAME: soname,
+        SYSTEM_LIBRARY_LOCATION: DEPLOYING_MACHINE,
+        SYSTEM_LIBRARY_PACKAGE: provider,
+    }
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=package.name if package is not None and known else soname,
+        version=package.version if package is not None and known else None,
+        bom_ref=f"{parent_ref}::system:{soname}",
+        purl=PackageURL.from_string(package.purl) if package is not None and known else None,
+        description=f"{soname}: not in the archive, loaded from the machine {deployed} is"
+        f" deployed on; {why}",
+        properties=[Property(name=key, value=value) for key, value in sorted(properties.items())],
+    )

@@ -108,9 +108,10 @@ class Crate:
 
 # Why a build used a system package (:class:`SystemPackage`).
 COMPILER = "compiler"  # it installs a compiler that wrote the wheel's compiled files
+LINKER = "linker"  # it installs the linker that linked them (``ld``)
 DEVELOPMENT = "development"  # its link-time file (and headers) the build linked with
 RUNTIME = "runtime"  # the library the compiled files load: a deploy host needs it too
-SYSTEM_PACKAGE_ROLES = (COMPILER, DEVELOPMENT, RUNTIME)
+SYSTEM_PACKAGE_ROLES = (COMPILER, LINKER, DEVELOPMENT, RUNTIME)
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,11 @@ class SystemPackage:
     """A package of the build host's package manager (deb, rpm) a build used, at the
     version installed when it ran, and why (``roles``, from :data:`SYSTEM_PACKAGE_ROLES`).
 
-    ``distribution`` and ``release`` are the host's (``/etc/os-release``: "debian",
-    "bookworm"): a package name and version mean something only within them.
+    ``provides`` names what the build used it for: the sonames it provided
+    (``libz.so.1``), the link-time files (``libz.so``), the commands (``gcc``,
+    ``x86_64-linux-gnu-gcc-12``, ``ld``). ``distribution`` and ``release`` are the
+    host's (``/etc/os-release``: "debian", "bookworm"): a package name and version mean
+    something only within them.
     """
 
     name: str
@@ -129,6 +133,7 @@ class SystemPackage:
     roles: tuple[str, ...]
     distribution: str = ""
     release: str = ""
+    provides: tuple[str, ...] = ()
 
     @property
     def purl(self) -> str:
@@ -149,7 +154,8 @@ class SystemPackage:
             "architecture": self.architecture,
             "manager": self.manager,
             "roles": list(self.roles),
-        } | {key: getattr(self, key) for key in ("distribution", "release") if getattr(self, key)}
+        } | {key: getattr(self, key) for key in ("distribution", "release") if getattr(self, key)
+             } | ({"provides": list(self.provides)} if self.provides else {})  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SystemPackage:
@@ -165,6 +171,7 @@ class SystemPackage:
             roles=tuple(sorted(set(roles))),
             distribution=str(data.get("distribution", "")),
             release=str(data.get("release", "")),
+            provides=tuple(sorted({str(item) for item in data.get("provides", ())})),
         )
 
 

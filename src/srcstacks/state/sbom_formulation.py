@@ -14,8 +14,9 @@ wheel). No file access. One formula per built wheel:
   ``rustc`` or ``cargo``; ``srcstacks:builder_version`` the whole version when it says
   more than the version number, as rustc's commit and date), and each system package
   the build used (``pkg:deb`` or ``pkg:rpm`` purl with its architecture and the host's
-  release; ``srcstacks:system_package:roles``: ``compiler``, ``development``,
-  ``runtime``, :mod:`srcstacks.tools.build_packages`);
+  release; ``srcstacks:system_package:roles``: ``compiler``, ``linker``,
+  ``development``, ``runtime``; ``:provides``: the sonames, files and commands it was
+  used for, :mod:`srcstacks.tools.build_packages`);
 - ``workflows``: one ``build`` workflow whose output is the wheel's component, whose
   resources are those tools and compilers, and whose input is the build's environment
   variables (with this machine's paths replaced by fixed names).
@@ -32,7 +33,13 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from srcstacks.state.build_record import COMPILER, BuildEnvironment, BuildTool, SystemPackage
+from srcstacks.state.build_record import (
+    DEVELOPMENT,
+    RUNTIME,
+    BuildEnvironment,
+    BuildTool,
+    SystemPackage,
+)
 
 NS = "srcstacks"
 _VERSION = re.compile(r"(\d+(?:\.\d+)+)")
@@ -125,7 +132,7 @@ def _system_package_component(base: str, package: SystemPackage) -> dict[str, An
     """A package of the build host's package manager the build used (``pkg:deb``)."""
     roles = " ".join(package.roles)
     return {
-        "type": "application" if package.roles == (COMPILER,) else "library",
+        "type": "library" if {DEVELOPMENT, RUNTIME} & set(package.roles) else "application",
         "bom-ref": f"{base}:system:{package.manager}:{package.name}:{package.architecture}",
         "name": package.name,
         "version": package.version,
@@ -137,6 +144,8 @@ def _system_package_component(base: str, package: SystemPackage) -> dict[str, An
             {"name": f"{NS}:system_package:manager", "value": package.manager},
             *[{"name": f"{NS}:system_package:{key}", "value": getattr(package, key)}
               for key in ("distribution", "release") if getattr(package, key)],
+            *([{"name": f"{NS}:system_package:provides", "value": " ".join(package.provides)}]
+              if package.provides else []),
         ],
     }  # fmt: skip
 
@@ -209,6 +218,7 @@ def _system_package_of(component: dict[str, Any], values: dict[str, Any]) -> Sys
         "name": component["name"],
         "version": component["version"],
         "roles": str(values[f"{prefix}roles"]).split(),
+        "provides": str(values.get(f"{prefix}provides", "")).split(),
         **{key: values.get(f"{prefix}{key}", "")
            for key in ("architecture", "manager", "distribution", "release")},
     })  # fmt: skip

@@ -13,7 +13,11 @@ Writes nothing. What the compiled files show, and what it is taken to mean:
   library's link-time file is ``libc.so`` (``libc6-dev``);
 - the compilers: ``gcc`` for a file GCC built (its ``.comment``), ``g++`` when one needs
   libstdc++, ``gfortran`` when one needs libgfortran: the package of the command on PATH
-  and of the file it resolves to (``gcc`` and ``gcc-12``), each a *compiler* package.
+  and of the file it resolves to (``gcc`` and ``gcc-12``), each a *compiler* package;
+  and ``ld``, which linked every compiled file (``binutils``), the *linker* package.
+
+Each package is named once, with every role it played and what it ``provides``: the
+sonames, file names and commands it was named for.
 
 A header the build included without linking its library leaves no trace in the compiled
 files, so it is not named.
@@ -28,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcstacks.state.build_record import COMPILER, DEVELOPMENT, RUNTIME, SystemPackage
+from srcstacks.state.build_record import COMPILER, DEVELOPMENT, LINKER, RUNTIME, SystemPackage
 from srcstacks.state.elf import ELF_MAGIC, read_compilers, read_links
 from srcstacks.tools import system_packages
 from srcstacks.tools.system_packages import Package
@@ -115,22 +119,28 @@ def link_time_file(soname: str, runtime_path: str) -> str:
 
 def files_used(
     links: WheelLinks, which: Callable[[str], str | None], library_paths: Mapping[str, str]
-) -> list[tuple[str, str]]:
-    """(role, path) of each file the build of ``links`` used that a package may own:
-    compiler commands (as on PATH and resolved), link-time files and run-time libraries.
-    A soname the linker cache does not know is left out (nothing here to name)."""
-    found: list[tuple[str, str]] = []
-    for command in compilers_used([links]):
+) -> list[tuple[str, str, str]]:
+    """(role, path, name) of each file the build of ``links`` used that a package may own:
+    compiler and linker commands (as on PATH and resolved), link-time files and run-time
+    libraries (named by the soname the compiled files need). A soname the linker cache
+    does not know is left out (nothing to name)."""
+    found: list[tuple[str, str, str]] = []
+    commands = [(COMPILER, command) for command in compilers_used([links])]
+    if links.libraries or links.compilers:  # a compiled file: a linker linked it
+        commands.append((LINKER, "ld"))
+    for role, command in commands:
         path = which(command)
         if path:
-            found += [(COMPILER, item) for item in dict.fromkeys([path, os.path.realpath(path)])]
+            for item in dict.fromkeys([path, os.path.realpath(path)]):
+                found.append((role, item, Path(item).name))
     for soname in sorted(links.libraries):
         path = library_paths.get(soname)
         if path is None:
             continue
-        found.append((RUNTIME, path))
+        found.append((RUNTIME, path, soname))
         if soname == C_LIBRARY or not is_toolchain_library(soname):
-            found.append((DEVELOPMENT, link_time_file(soname, path)))
+            development = link_time_file(soname, path)
+            found.append((DEVELOPMENT, development, Path(development).name))
     return found
 
 
@@ -142,12 +152,15 @@ def packages_used(
     distribution: tuple[str, str] = ("", ""),
 ) -> tuple[SystemPackage, ...]:
     """The packages that own the files the build of ``links`` used (:func:`files_used`),
-    one per package with every role it played; a file no package owns is left out."""
+    one per package with every role it played and what it provided; a file no package
+    owns is left out."""
     roles: dict[Package, set[str]] = {}
-    for role, path in files_used(links, which, library_paths):
+    provides: dict[Package, set[str]] = {}
+    for role, path, name in files_used(links, which, library_paths):
         package = package_of(path)
         if package is not None:
             roles.setdefault(package, set()).add(role)
+            provides.setdefault(package, set()).add(name)
     ordered = sorted(roles.items(), key=lambda item: _order(item[0]))
     return tuple(
         SystemPackage(
@@ -157,6 +170,7 @@ def packages_used(
             package.manager,
             tuple(sorted(found)),
             *distribution,
+            provides=tuple(sorted(provides[package])),
         )
         for package, found in ordered
     )
