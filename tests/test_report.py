@@ -7,11 +7,14 @@ test (tests/e2e/test_report.py) opens the page of a real build in a real browser
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import socket
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -35,6 +38,7 @@ from srcstacks.report.model import (
 from srcstacks.report.page import render_page
 from srcstacks.report.verify_result import portable
 from srcstacks.spec.config import StackConfig, load_config
+from srcstacks.spec.rules import BUILD_PLATFORM
 from srcstacks.state.build_record import SystemPackage
 from srcstacks.state.provenance import (
     BuildEnvironment,
@@ -728,3 +732,17 @@ def test_a_built_wheel_shows_its_sha256_its_sdists_and_its_patches(outputs: Stac
     assert (
         "<code>patches/markupsafe/0001.patch</code> <small>sha256 " + patch_sha256 + "</small>"
     ) in page
+
+
+def test_the_summary_names_the_spec_variant_host_and_time(outputs: StackConfig) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    report = gather(outputs, VerifyOutcome(ran=False))
+    after = datetime.now(UTC)
+    page = render_page(report)
+    spec_sha256 = hashlib.sha256(outputs.spec_path.read_bytes()).hexdigest()
+    assert f"<td>{escape(outputs.spec_path.name)} (sha256 {spec_sha256})</td>" in page
+    assert f"<th>Variant</th><td>{escape(report.variant)}</td>" in page
+    assert report.made_on == f"{socket.gethostname()} ({BUILD_PLATFORM})"
+    assert f"<td>{escape(report.made_on)}</td>" in page
+    made = datetime.strptime(report.made_at, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
+    assert before <= made <= after

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.sbom.profiles import profile_problems
 from srcstacks.state.build_record import BuildEnvironment, BuildTool
 from srcstacks.state.elf import read_compilers
 from srcstacks.state.provenance import Manifest, build_tool_problems, read_manifest, write_manifest
 from srcstacks.state.sbom_formulation import add_formulation, environment_of, formula
+from srcstacks.state.wheel_about import Party, Vendored, read_about
 from srcstacks.state.wheel_evidence import read_evidence
 from srcstacks.state.wheel_sbom import Patch, WheelSbom, WheelSbomError, parse, render
 from tests.test_provenance import make_wheel, publish, wheel_sbom
@@ -210,3 +212,84 @@ def test_a_record_written_before_has_no_build_environment_key(tmp_path: Path) ->
     written = json.loads((tmp_path / "provenance.json").read_text())["wheels"]
     assert "build_environment" not in written[record.filename]
     assert read_manifest(tmp_path).wheels[record.filename].build_environment is None
+
+
+METADATA = """\
+Metadata-Version: 2.4
+Name: Demo
+Version: 1.0
+Author-email: Pallets <contact@palletsprojects.com>
+License-Expression: bsd-3-clause
+Requires-Dist: MarkupSafe>=2.0
+Requires-Dist: Babel>=2.7; extra == "i18n"
+"""
+
+
+def unpacked_wheel(root: Path) -> Path:
+    """An unpacked wheel vendoring one distribution by its .dist-info, two by vendor.txt."""
+    dist_info = root / "demo-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(METADATA)
+    vendor = root / "demo" / "_vendor"
+    (vendor / "packaging-24.2.dist-info").mkdir(parents=True)
+    (vendor / "packaging-24.2.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.3\nName: packaging\nVersion: 24.2\n"
+        "Author-email: Donald Stufft <donald@stufft.io>\n"
+    )
+    (vendor / "vendor.txt").write_text("tomli==2.0.1  # pinned\nrich>=13\n")
+    return dist_info
+
+
+def test_what_a_wheel_says_of_itself(tmp_path: Path) -> None:
+    about = read_about(unpacked_wheel(tmp_path))
+    assert about.supplier == Party("Pallets", ("contact@palletsprojects.com",))
+    assert about.license_expression == "BSD-3-Clause"  # canonical SPDX
+    assert about.requires == ('Babel>=2.7; extra == "i18n"', "MarkupSafe>=2.0")
+    assert about.vendored == (
+        Vendored("packaging", "24.2", "demo/_vendor/packaging-24.2.dist-info",
+                 Party("Donald Stufft", ("donald@stufft.io",))),
+        Vendored("tomli", "2.0.1", "demo/_vendor/vendor.txt"),  # rich>=13 is no pin
+    )  # fmt: skip
+
+
+def test_a_free_form_license_or_a_name_only_author_is_said_as_it_is(tmp_path: Path) -> None:
+    dist_info = tmp_path / "x-1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: x\nVersion: 1\nAuthor: Jane Roe\n"
+        "Home-page: https://x.example\nLicense: BSD License\n"
+    )
+    about = read_about(dist_info)
+    assert about.supplier == Party("Jane Roe", (), ("https://x.example",))
+    assert about.license_expression == ""  # "BSD License" names no SPDX licence
+    assert about.vendored == ()
+
+
+def test_the_wheels_own_sbom_meets_ntia_with_what_the_wheel_says(tmp_path: Path) -> None:
+    about = read_about(unpacked_wheel(tmp_path))
+    bare = json.loads(render(SBOM, (), "0.101.0", 315532800))
+    assert profile_problems(bare, "ntia") != []  # no supplier said: NTIA is not met
+    document = json.loads(render(replace(SBOM, about=about), (), "0.101.0", 315532800))
+    # All but the supplier of tomli, which only a vendor.txt pin names: nothing says who.
+    (missing,) = profile_problems(document, "ntia")
+    assert (missing.where, missing.field) == ("tomli 2.0.1", "supplier name")
+    without_pin = replace(about, vendored=about.vendored[:1])
+    complete = json.loads(render(replace(SBOM, about=without_pin), (), "0.101.0", 315532800))
+    assert profile_problems(complete, "ntia") == []
+    component = document["metadata"]["component"]
+    assert document["metadata"]["authors"] == [{"name": "srcstacks"}]
+    assert component["supplier"] == {
+        "name": "Pallets", "contact": [{"email": "contact@palletsprojects.com"}]
+    }  # fmt: skip
+    assert component["licenses"] == [{"expression": "BSD-3-Clause", "acknowledgement": "declared"}]
+    vendored = {item["name"]: item for item in component["components"]}
+    assert vendored["packaging"]["purl"] == "pkg:pypi/packaging@24.2"
+    (entry,) = document["dependencies"]
+    assert entry["ref"] == component["bom-ref"]
+    assert entry["dependsOn"] == sorted(item["bom-ref"] for item in vendored.values())
+    requires = [
+        p["value"] for p in component["properties"] if p["name"] == "srcstacks:requires_dist"
+    ]
+    assert requires == list(about.requires)
+    # Still what parse reads, and valid CycloneDX 1.6.
+    assert parse(json.dumps(document).encode()).environment == ENVIRONMENT

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.metadata import parse_email
+from packaging.utils import canonicalize_name
 
 from srcstacks.layout import sbom_path
 from srcstacks.sbom.check import schema_problems
+from srcstacks.sbom.profiles import profile_problems
 from srcstacks.state.archive_reader import parse_record, record_digest
 from srcstacks.state.provenance import check_wheel_dir
 from srcstacks.state.wheel_sbom import parse, serial_of
@@ -66,6 +69,40 @@ def test_every_wheel_carries_its_own_sbom_listed_in_its_record(built_stack: Buil
         assert record.sdist is not None and sbom.sdist_sha256 == record.sdist.sha256
         assert sbom.environment == record.build_environment
         assert str(built_stack.spec.parent) not in data.decode()  # no machine path
+
+
+def test_setuptools_sbom_names_what_it_vendors(built_stack: BuiltStack) -> None:
+    """setuptools vendors distributions under ``setuptools/_vendor``: its own SBOM lists
+    each, at the version its ``.dist-info`` says, with the authors its METADATA names."""
+    manifest = check_wheel_dir(built_stack.config.wheel_dir)
+    (record,) = [r for r in manifest.wheels.values() if r.project == "setuptools"]
+    members = _members(built_stack.config.wheel_dir / record.filename)
+    own = f"setuptools-{record.version}.dist-info/METADATA"
+    inside = {
+        canonicalize_name(raw["name"]): (raw["version"], raw)
+        for name, data in members.items()
+        if name.endswith(".dist-info/METADATA") and name != own
+        for raw in [parse_email(data.decode())[0]]
+    }
+    assert len(inside) >= 5, sorted(inside)  # setuptools vendors a dozen or so
+    _, data = _own_sbom(built_stack.config.wheel_dir / record.filename)
+    document = json.loads(data)
+    root = document["metadata"]["component"]
+    listed = {c["name"]: c for c in root["components"]}
+    assert {name: c["version"] for name, c in listed.items()} == {
+        name: version for name, (version, _) in inside.items()
+    }
+    assert root["supplier"]["name"]  # setuptools' own METADATA names its authors
+    # srcstacks' own NTIA check: met, but for a vendored distribution whose METADATA
+    # names nobody (then nothing in the wheel says who supplied it).
+    people = ("author", "author_email", "maintainer", "maintainer_email")
+    nameless = {
+        f"{name} {version}"
+        for name, (version, raw) in inside.items()
+        if not any(raw.get(key) for key in people)
+    }
+    problems = profile_problems(document, "ntia")
+    assert {(m.where, m.field) for m in problems} == {(n, "supplier name") for n in nameless}
 
 
 def test_provenance_names_each_build_tool_as_the_published_wheel(built_stack: BuiltStack) -> None:

@@ -13,10 +13,13 @@ that writes it.
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from srcstacks.errors import SbomError, StageOrderError
+from srcstacks.fsutil import sha256_file
 from srcstacks.layout import Layout, sbom_path
 from srcstacks.report.attestation import attestation_status
 from srcstacks.report.build_tools import BuildToolsIndex
@@ -99,6 +102,9 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
         other_platform_requirements=other_platform_requirements(config, manifest),
         mode=config.mode.name,
         build_from_source=config.mode.build_from_source,
+        spec_sha256=sha256_file(config.spec_path),
+        made_on=f"{socket.gethostname()} ({BUILD_PLATFORM})",
+        made_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     )
 
 

@@ -70,6 +70,10 @@ def _summary(report: StackReport) -> str:
     degraded = sum(1 for layer in report.layers for c in layer.components if c.degraded)
     tools = ", ".join(f"{name} {version}" for name, version in report.tools) or NOT_RECORDED_TEXT
     rows = [
+        ("Spec", f"{report.spec_name} (sha256 {report.spec_sha256 or NOT_RECORDED_TEXT})"),
+        ("Variant", report.variant),
+        ("Report made on", report.made_on or NOT_RECORDED_TEXT),
+        ("Report made at", report.made_at or NOT_RECORDED_TEXT),
         ("Layers", str(len(report.layers))),
         ("Layers built on other hosts", str(len(report.layers_elsewhere))),
         ("Components listed in the SBOMs", str(components)),

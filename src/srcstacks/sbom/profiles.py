@@ -331,11 +331,19 @@ def _components(document: dict[str, Any]) -> Iterator[_Component]:
     root = _object(_metadata(document).get("component"))
     if root:
         yield _Component(root, "$.metadata.component", True, False, False)
+    # What is nested in the primary component is part of the document too (a wheel's own
+    # SBOM nests the code it vendors and the crates compiled into it there).
+    within_root = root.get("components") if root else None
     pending = deque(
-        (item, f"$.components[{index}]", False)
-        for index, item in enumerate(document.get("components") or [])
-        if isinstance(item, dict)
-    )
+        [
+            *((item, f"$.metadata.component.components[{index}]", False)
+              for index, item in enumerate(within_root if isinstance(within_root, list) else [])
+              if isinstance(item, dict)),
+            *((item, f"$.components[{index}]", False)
+              for index, item in enumerate(document.get("components") or [])
+              if isinstance(item, dict)),
+        ]
+    )  # fmt: skip
     while pending:
         data, path, in_linked = pending.popleft()
         linked = in_linked or _links_a_bom(data)

@@ -34,6 +34,7 @@ from srcstacks.state.build_record import BuildEnvironment, Crate
 from srcstacks.state.sbom_crates import crate_components, crate_dependencies, crates_of
 from srcstacks.state.sbom_formulation import environment_of, formula
 from srcstacks.state.sbom_identity import content_serial
+from srcstacks.state.wheel_about import Party, Vendored, WheelAbout
 
 SBOM_FOLDER = "sboms"
 # uuid5 namespace of the serial numbers of per-wheel SBOMs.
@@ -93,6 +94,9 @@ class WheelSbom:
     patches: tuple[tuple[str, str], ...]  # (path inside the patches folder, sha256 of its text)
     environment: BuildEnvironment
     crates: tuple[Crate, ...] = ()  # the Rust crates compiled into it, sorted
+    # What its own metadata says (supplier, licence, requirements, vendored code); only
+    # written, never read back (None from :func:`parse`).
+    about: WheelAbout | None = None
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,15 @@ def render(
     pedigree["notes"] = f"Built from the sdist by Fromager (variant {sbom.variant}); {count}."
     component["pedigree"] = pedigree
     component["properties"] = [{"name": f"{NS}:variant", "value": sbom.variant}]
-    if sbom.crates:
-        component["components"] = crate_components(subject, sbom.crates)
+    about = sbom.about
+    if about is not None:
+        component.update(_about_fields(about))
+        component["properties"] += [
+            {"name": f"{NS}:requires_dist", "value": line} for line in about.requires
+        ]
+    vendored = [_vendored(subject, item) for item in (about.vendored if about else ())]
+    if sbom.crates or vendored:
+        component["components"] = [*crate_components(subject, sbom.crates), *vendored]
     fromager = {"type": "application", "name": "fromager", "version": fromager_version}
     document: dict[str, Any] = {
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
@@ -139,12 +150,14 @@ def render(
             "timestamp": datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "lifecycles": [{"phase": "build"}],
             "tools": {"components": [fromager]},
+            # The SBOM data's author: srcstacks wrote it, inside Fromager, as it built.
+            "authors": [{"name": "srcstacks"}],
             "component": component,
+            "properties": [{"name": f"{NS}:timestamp", "value": _TIMESTAMP_IS}],
         },
         "formulation": [formula(subject, f"{sbom.project} {sbom.version}", sbom.environment)],
     }
-    if sbom.crates:
-        document["dependencies"] = crate_dependencies(subject, sbom.crates)
+    document["dependencies"] = _dependencies(subject, sbom.crates, vendored)
     document = {"serialNumber": serial_of(document), **document}
     document = {key: document[key] for key in _ORDER if key in document}
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -152,6 +165,60 @@ def render(
 
 _ORDER = ("$schema", "bomFormat", "specVersion", "serialNumber", "version", "metadata",
           "dependencies", "formulation")  # fmt: skip
+
+
+_TIMESTAMP_IS = (
+    "SOURCE_DATE_EPOCH of the build (reproducible; 1980-01-01 when unset), not the clock"
+)
+
+
+def _about_fields(about: WheelAbout) -> dict[str, Any]:
+    """The wheel component's supplier (its authors, else maintainers) and licence, as its
+    METADATA declares them."""
+    fields: dict[str, Any] = {}
+    if about.supplier is not None:
+        fields["supplier"] = _party(about.supplier)
+    if about.license_expression:
+        fields["licenses"] = [
+            {"expression": about.license_expression, "acknowledgement": "declared"}
+        ]
+    return fields
+
+
+def _party(party: Party) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": party.name}
+    if party.urls:
+        found["url"] = list(party.urls)
+    if party.emails:
+        found["contact"] = [{"email": email} for email in party.emails]
+    return found
+
+
+def _vendored(subject: str, vendored: Vendored) -> dict[str, Any]:
+    """A distribution the wheel carries inside itself, nested in its component."""
+    purl = f"pkg:pypi/{vendored.name}@{quote(vendored.version, safe='.+!')}"
+    return {
+        "type": "library",
+        "bom-ref": f"{subject}|vendored:{purl}",
+        "name": vendored.name,
+        "version": vendored.version,
+        "purl": purl,
+        **({"supplier": _party(vendored.supplier)} if vendored.supplier else {}),
+        "properties": [{"name": f"{NS}:vendored_at", "value": vendored.path}],
+    }
+
+
+def _dependencies(
+    subject: str, crates: tuple[Crate, ...], vendored: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The wheel's entry (the crates its code asks for, the distributions it vendors) and
+    each crate's; a vendored distribution's own are not known here (no entry)."""
+    entries = crate_dependencies(subject, crates) or [{"ref": subject, "dependsOn": []}]
+    owner = entries[0]
+    owner["dependsOn"] = sorted([*owner["dependsOn"], *(item["bom-ref"] for item in vendored)])
+    if not owner["dependsOn"]:
+        del owner["dependsOn"]
+    return entries
 
 
 def _name(patch: Patch) -> str:

@@ -4,7 +4,8 @@
 Fromager asks for a package's ``add_extra_metadata_to_wheels`` (with the wheel unpacked
 and its ``.dist-info`` folder in hand, before ``wheel pack`` writes ``RECORD``), this
 module writes ``<dist-info>/sboms/<name>.cdx.json`` (:mod:`srcstacks.state.wheel_sbom`) from
-what :mod:`build_probe` reads, and for a Rust extension (a source tree whose crates
+what :mod:`build_probe` reads and what the wheel's own metadata says
+(:mod:`srcstacks.state.wheel_about`), and for a Rust extension (a source tree whose crates
 Fromager vendored) the rustc and cargo on PATH and the crates ``cargo metadata`` says
 the build compiled (:mod:`srcstacks.tools.cargo`), each with the stack's patches that
 changed it (:mod:`srcstacks.tools.crate_patches`). A plugin of the package's own still
@@ -31,6 +32,7 @@ from packaging.utils import (
 from srcstacks.fsutil import sha256_file
 from srcstacks.spec.patches import applicable_patches
 from srcstacks.state.build_record import BuildEnvironment, Crate
+from srcstacks.state.wheel_about import read_about
 from srcstacks.state.wheel_sbom import SBOM_FOLDER, Patch, WheelSbom, render
 from srcstacks.tools.build_probe import ProbeError, WheelServer, machine_paths, probe
 from srcstacks.tools.cargo import CargoError, crates_in, find_rust_toolchain, vendored_roots
@@ -79,6 +81,7 @@ def write_wheel_sbom(ctx: Any, req: Requirement, version: Any, extra_environ: di
         patches=(),
         environment=environment,
         crates=crates,
+        about=read_about(Path(dist_info_dir)),
     )
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", _DEFAULT_SOURCE_DATE_EPOCH))
     target = Path(dist_info_dir) / SBOM_FOLDER / f"{project}.cdx.json"
