@@ -746,3 +746,21 @@ def test_the_summary_names_the_spec_variant_host_and_time(outputs: StackConfig) 
     assert f"<td>{escape(report.made_on)}</td>" in page
     made = datetime.strptime(report.made_at, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
     assert before <= made <= after
+
+
+def test_the_summary_says_what_a_degraded_wheel_does_to_the_build(outputs: StackConfig) -> None:
+    text = outputs.spec_path.read_text(encoding="utf-8")
+    table = "[tool.srcstacks]\n"
+    assert table in text
+    outputs.spec_path.write_text(
+        text.replace(table, table + 'parity = "require"\nparity_exceptions = ["MarkupSafe"]\n'),
+        encoding="utf-8",
+    )
+    gated = gather(load_config(outputs.spec_path), VerifyOutcome(ran=False))
+    assert (gated.parity, gated.parity_exceptions) == ("require", ("markupsafe",))
+    gate = "<tr><th>Parity with PyPI&#x27;s binaries</th><td>"
+    assert (
+        gate + "require: a wheel lacking what PyPI&#x27;s binary of its version ships stops the"
+        " build, except markupsafe (named only)</td></tr>"
+    ) in render_page(gated)
+    assert gate + "off: not compared</td></tr>" in render_page(replace(gated, parity="off"))

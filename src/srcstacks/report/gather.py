@@ -102,6 +102,8 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
         other_platform_requirements=other_platform_requirements(config, manifest),
         mode=config.mode.name,
         build_from_source=config.mode.build_from_source,
+        parity=config.parity.mode,
+        parity_exceptions=tuple(sorted(config.parity.exceptions)),
         spec_sha256=sha256_file(config.spec_path),
         made_on=f"{socket.gethostname()} ({BUILD_PLATFORM})",
         made_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),

@@ -214,6 +214,8 @@ class StackReport:
     other_platform_requirements: tuple[OtherPlatformRequirement, ...] = ()
     mode: str = "full"  # [tool.srcstacks] mode: "full" or "selective"
     build_from_source: tuple[str, ...] = ()  # selective mode: projects always built here
+    parity: str = "report"  # [tool.srcstacks] parity: "report", "require" or "off"
+    parity_exceptions: tuple[str, ...] = ()
     spec_sha256: str = ""  # of the spec file as it is when the report is made
     made_on: str = ""  # the host that made the report: "<name> (<platform>)"
     made_at: str = ""  # when, in UTC (the report is a page to read, not a build output)

@@ -79,6 +79,7 @@ def _summary(report: StackReport) -> str:
         ("Components listed in the SBOMs", str(components)),
         ("Components built from patched source", str(patched)),
         ("Wheels lacking modules PyPI's binary has", str(degraded)),
+        ("Parity with PyPI's binaries", _parity_text(report)),
         ("Build mode", _mode_text(report)),
         *_origin_counts(report),
         ("Built with", tools),
@@ -86,6 +87,20 @@ def _summary(report: StackReport) -> str:
         ("Verify", _verify_word(report.verify)),
     ]
     return _table(("", ""), rows, cls="summary", header=False)
+
+
+_PARITY_TEXT = {
+    "report": "report: a wheel lacking what PyPI's binary of its version ships is named",
+    "require": "require: a wheel lacking what PyPI's binary of its version ships stops the build",
+    "off": "off: not compared",
+}
+
+
+def _parity_text(report: StackReport) -> str:
+    text = _PARITY_TEXT.get(report.parity, report.parity)
+    if report.parity == "require" and report.parity_exceptions:
+        text += f", except {', '.join(report.parity_exceptions)} (named only)"
+    return text
 
 
 def _mode_text(report: StackReport) -> str:
