@@ -132,9 +132,11 @@ def test_crates_nest_in_the_wheels_sbom_and_read_back(tmp_path: Path) -> None:
     from cyclonedx.validation.json import JsonStrictValidator
 
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(data.decode()) is None
-    # Negative control: a wheel without crates has neither nested components nor edges.
+    # Negative control: a wheel without crates has no nested components and no edges:
+    # its entry says it depends on nothing.
     plain = json.loads(render(replace(sbom, crates=()), (), "0.77.0", 0))
-    assert "components" not in plain["metadata"]["component"] and "dependencies" not in plain
+    assert "components" not in plain["metadata"]["component"]
+    assert plain["dependencies"] == [{"ref": "pkg:pypi/demo@0.1.0"}]
 
 
 def test_a_layer_sbom_gets_the_crates_of_each_wheel_with_its_supplier(tmp_path: Path) -> None:
