@@ -353,7 +353,13 @@ def test_sbom_table(tmp_path: Path) -> None:
 def test_sbom_table_defaults_to_nobody(tmp_path: Path) -> None:
     sbom = load_config(write(tmp_path, SPEC)).sbom
     assert sbom.supplier is None and sbom.manufacturer is None and sbom.authors == ()
-    assert sbom.security_contact is None
+    assert sbom.security_contact is None and sbom.repository_url is None
+
+
+def test_sbom_repository_url(tmp_path: Path) -> None:
+    table = '\n[tool.srcstacks.sbom]\nrepository_url = "https://pypi.acme.example/simple/"\n'
+    sbom = load_config(write(tmp_path, SPEC + table)).sbom
+    assert sbom.repository_url == "https://pypi.acme.example/simple/"
 
 
 def test_security_contact_by_mail(tmp_path: Path) -> None:
@@ -394,6 +400,14 @@ def test_security_contact_by_mail(tmp_path: Path) -> None:
             "'tool.srcstacks.sbom.license' must be an SPDX licence id or expression",
         ),
         ('copyright = " "', "'tool.srcstacks.sbom.copyright' must not be empty"),
+        *(
+            (
+                f'repository_url = "{value}"',
+                "'tool.srcstacks.sbom.repository_url' must be an https:// or http:// URL of an"
+                f" index without credentials, not '{value}'",
+            )
+            for value in ("pypi.acme.example/simple", "https://jo:secret@pypi.acme.example/")
+        ),
     ],
 )
 def test_sbom_table_errors_name_the_key(tmp_path: Path, table: str, expected: str) -> None:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from srcstacks.cli import app
 from srcstacks.sbom.check import check_document
-from srcstacks.sbom.components import DistInputs, LayerInfo
+from srcstacks.sbom.components import DistInputs, LayerInfo, library_component
 from srcstacks.sbom.document import (
     Document,
     LayerInputs,
@@ -28,7 +28,7 @@ from srcstacks.sbom.links import read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.spec.config import LayerKind, SbomParty, SbomSettings
 from srcstacks.state.archive_reader import InstalledDist, read_archive
-from srcstacks.state.provenance import PatchRecord, SdistRecord, WheelProvenance
+from srcstacks.state.provenance import PatchRecord, SdistRecord, UpstreamRecord, WheelProvenance
 from srcstacks.state.records import RuntimeRecord
 from srcstacks.state.sbom_identity import serial_problem
 
@@ -457,3 +457,26 @@ def test_a_schema_invalid_document_meets_no_profile_and_its_errors_keep_whole_wo
         result.stdout
     )
     assert "meets cra" not in result.stdout
+
+
+def test_a_wheels_purl_names_the_index_that_holds_it() -> None:
+    """A wheel built here: the spec's repository_url (its file name, with a build tag, is
+    that index's); an upstream binary: the index it came from, unless that is PyPI."""
+    built = dist("MarkupSafe", "3.0.4")
+    assert built.provenance is not None
+    component = library_component(built, (), None, "https://pypi.acme.example/simple/")
+    assert str(component.purl) == (
+        "pkg:pypi/markupsafe@3.0.4?file_name=markupsafe-3.0.4-0-py3-none-any.whl"
+        "&repository_url=https://pypi.acme.example/simple/"
+    )
+    assert "repository_url" not in str(library_component(built, (), None).purl)
+    for index, shown in (("https://mirror.acme.example/simple/", True),
+                         ("https://pypi.org/simple/", False)):  # fmt: skip
+        upstream = UpstreamRecord(index, f"{index}idna/idna-3.11-py3-none-any.whl", "a" * 64)
+        record = WheelProvenance.upstream_binary(
+            "idna-3.11-py3-none-any.whl", "idna", "3.11", "cpu", upstream
+        )
+        taken = replace(dist("idna", "3.11"), provenance=record)
+        purl = str(library_component(taken, (), None, "https://pypi.acme.example/simple/").purl)
+        assert ("repository_url=https://mirror.acme.example/simple/" in purl) is shown, purl
+        assert "pypi.acme.example" not in purl

@@ -173,14 +173,18 @@ def layer_component(layer: LayerInfo, settings: SbomSettings) -> Component:
 
 
 def library_component(
-    inputs: DistInputs, extras: Iterable[str], supplier: SbomParty | None
+    inputs: DistInputs,
+    extras: Iterable[str],
+    supplier: SbomParty | None,
+    repository_url: str | None = None,
 ) -> Component:
     """One distribution installed in the archive, with the provenance of its wheel.
 
-    ``extras`` are the extras other distributions of the layer ask it for.
+    ``extras`` are the extras other distributions of the layer ask it for;
+    ``repository_url`` is the index the stack's wheels are fetched from (the spec's).
     """
     meta, record = inputs.metadata, inputs.provenance
-    qualifiers = {"file_name": record.filename} if record else {}
+    qualifiers = wheel_qualifiers(record, repository_url) if record else {}
     purl = PackageURL("pypi", name=inputs.dist.name, version=inputs.dist.version,
                       qualifiers=qualifiers)  # fmt: skip
     found = conclude(inputs.dist.license_files, meta.licenses)
@@ -236,6 +240,21 @@ def library_component(
         properties=[*properties_of(properties), *extra_properties],
         components=system,
     )
+
+
+def wheel_qualifiers(record: WheelProvenance, repository_url: str | None) -> dict[str, str]:
+    """The purl qualifiers of a wheel: its file name, and the index that holds it when
+    it is not PyPI (purl's default for ``pkg:pypi``): the spec's ``repository_url`` for
+    a wheel built here, the upstream index for an upstream binary."""
+    qualifiers = {"file_name": record.filename}
+    where = record.upstream.index_url if record.upstream is not None else repository_url
+    if where and where.rstrip("/") not in PYPI_INDEXES:
+        qualifiers["repository_url"] = where
+    return qualifiers
+
+
+# What purl's pkg:pypi means without a repository_url.
+PYPI_INDEXES = ("https://pypi.org", "https://pypi.org/simple", "https://pypi.python.org/simple")
 
 
 def tool_component(name: str, version: str) -> Component:

@@ -111,7 +111,9 @@ def build_document(inputs: LayerInputs) -> Document:
         marker_environment(inputs.python_implementation, inputs.target_platform),
     )
     libraries = {
-        dist.dist.name: parts.library_component(dist, extras[dist.dist.name], settings.supplier)
+        dist.dist.name: parts.library_component(
+            dist, extras[dist.dist.name], settings.supplier, settings.repository_url
+        )
         for dist in inputs.dists
     }
     runtime = None

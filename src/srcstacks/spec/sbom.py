@@ -41,6 +41,10 @@ class SbomSettings:
     # both); never taken from a distribution inside.
     copyright: str | None = None
     license: str | None = None
+    # The index the stack's consumers fetch its wheels from (its simple API's root): the
+    # ``repository_url`` of every wheel built here in the SBOMs' purls, whose
+    # ``file_name`` (a build tag's) is that index's, never PyPI's.
+    repository_url: str | None = None
 
 
 _SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -50,6 +54,7 @@ _SBOM_KEYS: dict[str, type | tuple[type, ...]] = {
     "security_contact": str,
     "copyright": str,
     "license": str,
+    "repository_url": str,
 }
 _PARTY_KEYS = {"name": str, "url": str, "email": str}
 
@@ -68,6 +73,19 @@ def parse_sbom_table(spec_path: Path, table: Mapping[str, Any]) -> SbomSettings:
         security_contact=_security_contact(spec_path, table.get("security_contact")),
         copyright=_copyright(spec_path, table.get("copyright")),
         license=_license(spec_path, table.get("license")),
+        repository_url=_repository_url(spec_path, table.get("repository_url")),
+    )
+
+
+def _repository_url(spec_path: Path, value: str | None) -> str | None:
+    """An http(s) URL without credentials: it is written into every SBOM."""
+    if value is None:
+        return None
+    if _WEB_URL.match(value) and "@" not in value.split("/", 3)[2]:
+        return value
+    raise ConfigError(
+        f"{spec_path}: 'tool.srcstacks.sbom.repository_url' must be an https:// or http://"
+        f" URL of an index without credentials, not {value!r}"
     )
 
 
