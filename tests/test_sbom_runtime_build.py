@@ -27,6 +27,7 @@ from srcstacks.sbom.inputs import portable_runtime, runtime_patch_texts
 from srcstacks.sbom.profiles import profile_problems
 from srcstacks.spec.config import load_config
 from srcstacks.state.archive_reader import read_archive
+from srcstacks.state.build_record import SystemPackage
 from srcstacks.state.records import (
     BuildInfo,
     BundledLibrary,
@@ -35,6 +36,7 @@ from srcstacks.state.records import (
     RuntimeRecord,
     SystemLibrary,
 )
+from srcstacks.state.sbom_formulation import environment_of
 from tests.test_sbom_document import RUNTIME, layer_inputs
 
 PATCH = b"--- a/Lib/x.py\n+++ b/Lib/x.py\n@@ -1 +1 @@\n-a\n+b\n"
@@ -428,3 +430,30 @@ def test_cpython_and_what_it_carries_have_the_bsi_fields() -> None:
         "cpython 3.11.2: missing SHA-512 hash of the deployable form"
         " ($.components[0].hashes[alg=SHA-512])"
     ]
+
+
+def test_a_built_cpython_has_a_formula_with_the_system_packages_it_used() -> None:
+    used = (
+        SystemPackage("gcc-12", "12.2.0-14+deb12u1", "amd64", "deb", ("compiler",),
+                      "debian", "bookworm", ("x86_64-linux-gnu-gcc-12",)),
+        SystemPackage("libssl-dev", "3.0.19-1~deb12u2", "amd64", "deb", ("development",),
+                      "debian", "bookworm", ("libssl.so",)),
+    )  # fmt: skip
+    record = replace(BUILT, build=replace(BUILD, system_packages=used))
+    document = json.loads(document_of(record))
+    cpython = cpython_of(json.dumps(document))
+    (formula,) = document["formulation"]
+    (workflow,) = formula["workflows"]
+    assert workflow["name"] == "build CPython 3.11.2 from source with configure and make"
+    assert workflow["outputs"] == [{"resource": {"ref": cpython["bom-ref"]}}]
+    purls = {c["name"]: c.get("purl") for c in formula["components"]}
+    assert purls["libssl-dev"] == (
+        "pkg:deb/debian/libssl-dev@3.0.19-1~deb12u2?arch=amd64&distro=bookworm"
+    )
+    assert "gcc-12" in purls
+    # Read back as the build environment it was written from, as verify compares.
+    assert environment_of(formula).system_packages == used
+    # A record without a build (or written before srcstacks kept them) has no formula.
+    assert "formulation" not in json.loads(document_of(replace(BUILT, build=None)))
+    # The record keeps them through its JSON form.
+    assert CPythonBuild.from_json(record.build.to_json()).system_packages == used  # type: ignore[union-attr]

@@ -111,6 +111,11 @@ def test_the_demo_runs_on_a_cpython_built_from_its_source(
     assert "xn--bcher-kva.example" in out
 
 
+def dpkg_version(package: str) -> str:
+    command = ["dpkg-query", "-W", "-f=${Version}", package]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
 def test_the_runtime_is_relocatable_and_records_how_it_was_built(
     runtime_stack: BuiltRuntimeStack,
 ) -> None:
@@ -132,6 +137,13 @@ def test_the_runtime_is_relocatable_and_records_how_it_was_built(
     assert bundled == {"expat": "2.5.0", "mpdecimal": "2.5.1"}  # read from the built interpreter
     sonames = {item["soname"] for item in record["build"]["system_libraries"]}
     assert {"libc.so.6", "libssl.so.3"} <= sonames
+    # The Debian packages the build used, at the versions installed here, and why.
+    used = {item["name"]: item for item in record["build"]["system_packages"]}
+    assert "development" in used["libssl-dev"]["roles"]  # linked against libssl.so
+    assert "runtime" in used["libssl3"]["roles"] and "libssl.so.3" in used["libssl3"]["provides"]
+    assert used["gcc"]["roles"] == ["compiler"] and used["binutils"]["roles"] == ["linker"]
+    for name, item in used.items():
+        assert item["version"] == dpkg_version(name), name
     sbom = json.loads((runtime_stack.output / "cpython-3.11.tar.xz.cdx.json").read_text())
     cpython = next(c for c in sbom["components"] if c["name"] == "cpython")
     assert cpython["cpe"] == "cpe:2.3:a:python:python:3.11.2:*:*:*:*:*:*:*"
@@ -156,6 +168,8 @@ def test_the_runtime_is_relocatable_and_records_how_it_was_built(
         "SHA-512": inside["expat"]["sha512"],
     }
     assert expat["supplier"]["name"] == "libexpat project"
+    (formula,) = sbom["formulation"]  # how it was built, with those packages as pkg:deb
+    assert {c["name"] for c in formula["components"]} >= {"libssl-dev", "gcc", "binutils"}
     run_cli("sbom", "check", runtime_stack.output / "cpython-3.11.tar.xz.cdx.json")
     run_cli("verify", runtime_stack.spec)
 

@@ -47,6 +47,7 @@ from srcstacks.state.records import (
     read_json_state,
 )
 from srcstacks.tools import cpython_build, patchelf
+from srcstacks.tools.build_packages import changes_here, packages_used_here
 from srcstacks.tools.fromager import DEFAULT_SOURCE_DATE_EPOCH
 
 # Bump when the steps below change what comes out: it is part of every cache key.
@@ -130,6 +131,9 @@ def build_runtime(config: StackConfig, layer: Layer, report: Report) -> BuiltRun
     inputs = _gather_inputs(config, layer)
     layout = Layout.of(config)
     cached = _cached(layout, inputs.key)
+    if cached is not None and (changed := changes_here(cached.build.system_packages)):
+        report(f"  CPython {inputs.version} was {changed}: building it again")
+        cached = None
     if cached is not None:
         report(
             f"reusing CPython {inputs.version} built from {inputs.tarball.filename}"
@@ -263,6 +267,7 @@ def _build(config: StackConfig, layout: Layout, inputs: _Inputs, report: Report)
         bundled=built_cpython.bundled_libraries(interpreter),
         system_libraries=built_cpython.system_libraries(installed),
         inputs_sha256=inputs.key,
+        system_packages=packages_used_here(installed),
     )
     folder = layout.built_runtime(inputs.key)
     folder.mkdir(parents=True, exist_ok=True)

@@ -30,10 +30,10 @@ from srcstacks.sbom.links import LayerSbom
 from srcstacks.sbom.markers import RequiredDist, marker_environment, resolve
 from srcstacks.sbom.runtime import runtime_component
 from srcstacks.spec.config import SbomSettings
-from srcstacks.state.build_record import Crate
-from srcstacks.state.records import RuntimeRecord
+from srcstacks.state.build_record import BuildEnvironment, Crate
+from srcstacks.state.records import CPythonBuild, RuntimeRecord
 from srcstacks.state.sbom_crates import add_crates
-from srcstacks.state.sbom_formulation import add_formulation
+from srcstacks.state.sbom_formulation import Built, add_formulation
 from srcstacks.state.sbom_identity import (
     MODE_PROPERTY,
     SERIAL_NAMESPACE,
@@ -196,7 +196,11 @@ def build_document(inputs: LayerInputs) -> Document:
     # The Rust crates compiled into each wheel, nested in its component (state/sbom_crates.py).
     text = add_crates(text, _compiled_crates(inputs, libraries))
     # How each wheel was built: its build tools, compilers and flags (state/sbom_formulation.py).
-    text = add_formulation(text, parts.built_wheels(inputs.dists, libraries))
+    built: list[Built] = [*parts.built_wheels(inputs.dists, libraries)]
+    if runtime is not None and inputs.runtime is not None and inputs.runtime.build is not None:
+        # A CPython built here from source: its compiler, flags and system packages.
+        built.append(_runtime_build(str(runtime.bom_ref), inputs.runtime.build))
+    text = add_formulation(text, built)
     serial = content_serial(json.loads(text), SERIAL_NAMESPACE)
     text = text.replace(f"urn:uuid:{bom.serial_number}", serial)
     return Document(
@@ -281,6 +285,16 @@ def _compiled_crates(
         if dist.provenance is not None and dist.provenance.crates and component is not None:
             found[str(component.bom_ref.value)] = dist.provenance.crates
     return found
+
+
+def _runtime_build(ref: str, build: CPythonBuild) -> Built:
+    """The formula input of a CPython srcstacks built (``configure`` and ``make``)."""
+    environment = BuildEnvironment(
+        compilers=(build.compiler,) if build.compiler else (),
+        env=dict(build.env),
+        system_packages=build.system_packages,
+    ).normalised()
+    return ref, f"CPython {build.version}", environment, "configure and make"
 
 
 def _depend(bom: Bom, component: Component, targets: list[Component]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from srcstacks.errors import StageOrderError, StateError
+from srcstacks.state.build_record import SystemPackage
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,18 @@ class CPythonBuild:
     bundled: tuple[BundledLibrary, ...]
     system_libraries: tuple[SystemLibrary, ...]
     inputs_sha256: str  # the cache key: tarball, patches, settings, toolchain, recipe
+    # The system packages the build used (compiler, linker, development files, run-time
+    # libraries), as :mod:`srcstacks.tools.build_packages` names them; none in records
+    # written before srcstacks kept them.
+    system_packages: tuple[SystemPackage, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form (sorted keys are left to the writer)."""
-        return asdict(self)
+        data = asdict(self)
+        data["system_packages"] = [package.to_dict() for package in self.system_packages]
+        if not self.system_packages:
+            del data["system_packages"]  # records without any keep the bytes they had
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> CPythonBuild:
@@ -111,6 +120,9 @@ class CPythonBuild:
                 for item in data["system_libraries"]
             ),
             inputs_sha256=str(data["inputs_sha256"]),
+            system_packages=tuple(
+                SystemPackage.from_dict(item) for item in data.get("system_packages", ())
+            ),
         )
 
 

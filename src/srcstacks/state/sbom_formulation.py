@@ -51,8 +51,11 @@ def tool_purl(tool: BuildTool) -> str:
     return f"pkg:pypi/{tool.name}@{version}?file_name={quote(tool.filename)}"
 
 
-def formula(subject_ref: str, title: str, environment: BuildEnvironment) -> dict[str, Any]:
-    """The formula of one built wheel whose component has bom-ref ``subject_ref``."""
+def formula(
+    subject_ref: str, title: str, environment: BuildEnvironment, builder: str = "Fromager"
+) -> dict[str, Any]:
+    """The formula of one thing built here (a wheel, by Fromager; a CPython, by its own
+    ``configure`` and ``make``) whose component has bom-ref ``subject_ref``."""
     base = f"build:{subject_ref}"
     tools = [_tool_component(base, tool) for tool in environment.tools]
     compilers = [
@@ -64,7 +67,7 @@ def formula(subject_ref: str, title: str, environment: BuildEnvironment) -> dict
     workflow: dict[str, Any] = {
         "bom-ref": base,
         "uid": base,
-        "name": f"build {title} from source with Fromager",
+        "name": f"build {title} from source with {builder}",
         "taskTypes": ["build"],
     }
     resources = [{"ref": part["bom-ref"]} for part in [*tools, *compilers]]
@@ -224,15 +227,19 @@ def _system_package_of(component: dict[str, Any], values: dict[str, Any]) -> Sys
     })  # fmt: skip
 
 
-def add_formulation(text: str, built: Iterable[tuple[str, str, BuildEnvironment]]) -> str:
+# A built component's bom-ref, title, build environment and, when not Fromager, builder.
+Built = tuple[str, str, BuildEnvironment] | tuple[str, str, BuildEnvironment, str]
+
+
+def add_formulation(text: str, built: Iterable[Built]) -> str:
     """``text`` (a finished CycloneDX JSON document) with a formula per built wheel.
 
-    ``built`` gives each wheel's component bom-ref, a title (``name version``) and its
-    build environment; wheels whose provenance records none are left out. The
-    document's own key order and layout are kept; ``formulation`` goes last.
+    ``built`` gives each component's bom-ref, a title (``name version``), its build
+    environment and, after them, what built it when not Fromager; wheels whose
+    provenance records none are left out. The document's own key order and layout are
+    kept; ``formulation`` goes last.
     """
-    formulas = [formula(ref, title, environment) for ref, title, environment in sorted(
-        built, key=lambda item: item[0])]  # fmt: skip
+    formulas = [formula(*item) for item in sorted(built, key=lambda item: item[0])]
     if not formulas:
         return text
     document = json.loads(text)
