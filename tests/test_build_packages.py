@@ -96,6 +96,7 @@ def test_a_real_extension_names_the_packages_installed_here(tmp_path: Path) -> N
             check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         assert package.version == now, package.name
+        assert package.maintainer, package.name  # Debian names who maintains each
         assert installed_version(package.name, package.architecture, "deb") == now
         assert package.purl.startswith(f"pkg:deb/debian/{package.name}@")
 
@@ -116,7 +117,8 @@ def test_a_package_at_another_version_or_gone_is_a_change() -> None:
 def test_system_packages_travel_through_the_formulation_and_json() -> None:
     packages = (
         SystemPackage("gcc-12", "12.2.0-14+deb12u1", "amd64", "deb", ("compiler",),
-                      "debian", "bookworm"),
+                      "debian", "bookworm",
+                      maintainer="Debian GCC Maintainers <debian-gcc@lists.debian.org>"),
         SystemPackage("zlib1g-dev", "1:1.2.13.dfsg-1", "amd64", "deb", ("development",),
                       provides=("libz.so",)),
     )  # fmt: skip
@@ -127,6 +129,9 @@ def test_system_packages_travel_through_the_formulation_and_json() -> None:
         "pkg:deb/debian/gcc-12@12.2.0-14%2Bdeb12u1?arch=amd64&distro=bookworm"
     )
     assert components["gcc-12"]["type"] == "application"
+    assert components["gcc-12"]["supplier"] == {
+        "name": "Debian GCC Maintainers", "contact": [{"email": "debian-gcc@lists.debian.org"}]
+    }  # fmt: skip
     assert components["zlib1g-dev"]["purl"] == "pkg:deb/zlib1g-dev@1:1.2.13.dfsg-1?arch=amd64"
     assert components["zlib1g-dev"]["type"] == "library"
     (workflow,) = found["workflows"]

@@ -393,4 +393,9 @@ def test_multiarch_owner_is_asked_for_its_own_version(monkeypatch: pytest.Monkey
     monkeypatch.setattr(system_packages, "run_probe", dpkg)
     package = system_packages.package_of("/lib/x86_64-linux-gnu/libc.so.6")
     assert package == system_packages.Package("libc6", "2.36-9", "deb", "amd64")
-    assert asked[-1] == ["dpkg-query", "-W", "-f=${Version}\t${Architecture}", "libc6:amd64"]
+    assert asked[-1] == [
+        "dpkg-query",
+        "-W",
+        "-f=${Version}\t${Architecture}\t${Maintainer}",
+        "libc6:amd64",
+    ]

@@ -148,8 +148,11 @@ def test_every_crate_and_the_rust_toolchain_are_on_the_record(built: RustStack) 
     # licences and edges, and rustc and cargo in its formula.
     sbom = json.loads((built.config.output_dir / "app-numbers.tar.xz.cdx.json").read_text())
     (tinyrs,) = [c for c in sbom["components"] if c["name"] == "tinyrs"]
-    crates = {c["purl"]: c for c in tinyrs["components"]}
+    crates = {c["purl"]: c for c in tinyrs["components"] if c["purl"].startswith("pkg:cargo/")}
     assert sorted(crates) == sorted(f"pkg:cargo/{key}" for key in here)
+    # Beside them, the system libraries the extension loads (libc, libgcc_s), as pkg:deb.
+    system = [c for c in tinyrs["components"] if not c["purl"].startswith("pkg:cargo/")]
+    assert system and all(c["purl"].startswith("pkg:deb/") for c in system)
     # itoa was patched: it claims no hash of its own; the crate as fetched, its ancestor,
     # has the lock file's, and the patch is named.
     itoa = crates["pkg:cargo/itoa@1.0.19"]

@@ -355,6 +355,7 @@ def test_a_wheels_system_libraries_are_the_build_hosts_packages(built_stack: Bui
         ["dpkg-query", "-W", "-f=${Version}", "libc6"], check=True, capture_output=True, text=True
     ).stdout
     assert (libc["name"], libc["version"]) == ("libc6", version)
+    assert libc["supplier"]["name"] == "GNU Libc Maintainers"  # as Debian names them
     release = platform.freedesktop_os_release()
     architecture = subprocess.run(
         ["dpkg", "--print-architecture"], check=True, capture_output=True, text=True

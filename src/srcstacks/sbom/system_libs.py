@@ -10,10 +10,12 @@ the build machine where the records say (``pkg:deb/debian/zlib1g@...?arch=amd64`
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import PurePosixPath
 
 from cyclonedx.model import Property
 from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.contact import OrganizationalContact, OrganizationalEntity
 from packageurl import PackageURL
 
 from srcstacks.sbom.profiles import (
@@ -86,8 +88,16 @@ def system_library_component(
         SYSTEM_LIBRARY_LOCATION: DEPLOYING_MACHINE,
         SYSTEM_LIBRARY_PACKAGE: provider,
     }
+    supplier = None
+    if package is not None and known and package.maintainer:
+        name, email = parseaddr(package.maintainer)
+        supplier = OrganizationalEntity(
+            name=name or package.maintainer,
+            contacts=[OrganizationalContact(email=email)] if "@" in email else [],
+        )
     return Component(
         type=ComponentType.LIBRARY,
+        supplier=supplier,
         name=package.name if package is not None and known else soname,
         version=package.version if package is not None and known else None,
         bom_ref=f"{parent_ref}::system:{soname}",

@@ -119,7 +119,8 @@ class SystemPackage:
     """A package of the build host's package manager (deb, rpm) a build used, at the
     version installed when it ran, and why (``roles``, from :data:`SYSTEM_PACKAGE_ROLES`).
 
-    ``provides`` names what the build used it for: the sonames it provided
+    ``maintainer`` is who the distribution says maintains it. ``provides`` names what
+    the build used it for: the sonames it provided
     (``libz.so.1``), the link-time files (``libz.so``), the commands (``gcc``,
     ``x86_64-linux-gnu-gcc-12``, ``ld``). ``distribution`` and ``release`` are the
     host's (``/etc/os-release``: "debian", "bookworm"): a package name and version mean
@@ -134,6 +135,9 @@ class SystemPackage:
     distribution: str = ""
     release: str = ""
     provides: tuple[str, ...] = ()
+    # Who the distribution says maintains it ("GNU Libc Maintainers <debian-glibc@...>"):
+    # the package's supplier in an SBOM.
+    maintainer: str = ""
 
     @property
     def purl(self) -> str:
@@ -154,8 +158,9 @@ class SystemPackage:
             "architecture": self.architecture,
             "manager": self.manager,
             "roles": list(self.roles),
-        } | {key: getattr(self, key) for key in ("distribution", "release") if getattr(self, key)
-             } | ({"provides": list(self.provides)} if self.provides else {})  # fmt: skip
+        } | {key: getattr(self, key) for key in ("distribution", "release", "maintainer")
+             if getattr(self, key)} | ({"provides": list(self.provides)} if self.provides else {}
+        )  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SystemPackage:
@@ -172,6 +177,7 @@ class SystemPackage:
             distribution=str(data.get("distribution", "")),
             release=str(data.get("release", "")),
             provides=tuple(sorted({str(item) for item in data.get("provides", ())})),
+            maintainer=str(data.get("maintainer", "")),
         )
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import quote
 
@@ -140,17 +141,27 @@ def _system_package_component(base: str, package: SystemPackage) -> dict[str, An
         "name": package.name,
         "version": package.version,
         "description": f"{package.manager} package of the build host ({roles})",
+        **({"supplier": maintainer_entity(package.maintainer)} if package.maintainer else {}),
         "purl": package.purl,
         "properties": [
             {"name": f"{NS}:system_package:roles", "value": roles},
             {"name": f"{NS}:system_package:architecture", "value": package.architecture},
             {"name": f"{NS}:system_package:manager", "value": package.manager},
             *[{"name": f"{NS}:system_package:{key}", "value": getattr(package, key)}
-              for key in ("distribution", "release") if getattr(package, key)],
+              for key in ("distribution", "release", "maintainer") if getattr(package, key)],
             *([{"name": f"{NS}:system_package:provides", "value": " ".join(package.provides)}]
               if package.provides else []),
         ],
     }  # fmt: skip
+
+
+def maintainer_entity(maintainer: str) -> dict[str, Any]:
+    """A CycloneDX organizational entity (JSON) from ``Name <email>``."""
+    name, email = parseaddr(maintainer)
+    entity: dict[str, Any] = {"name": name or maintainer}
+    if email and "@" in email:
+        entity["contact"] = [{"email": email}]
+    return entity
 
 
 def _compiler_component(ref: str, text: str) -> dict[str, Any]:
@@ -223,7 +234,7 @@ def _system_package_of(component: dict[str, Any], values: dict[str, Any]) -> Sys
         "roles": str(values[f"{prefix}roles"]).split(),
         "provides": str(values.get(f"{prefix}provides", "")).split(),
         **{key: values.get(f"{prefix}{key}", "")
-           for key in ("architecture", "manager", "distribution", "release")},
+           for key in ("architecture", "manager", "distribution", "release", "maintainer")},
     })  # fmt: skip
 
 

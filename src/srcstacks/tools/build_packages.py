@@ -171,6 +171,7 @@ def packages_used(
             tuple(sorted(found)),
             *distribution,
             provides=tuple(sorted(provides[package])),
+            maintainer=package.maintainer,
         )
         for package, found in ordered
     )

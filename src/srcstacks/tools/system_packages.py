@@ -27,6 +27,9 @@ class Package:
     version: str
     manager: str  # "deb" or "rpm"
     architecture: str = ""  # "amd64", "all", "x86_64", "noarch"; "" when not asked
+    # Who the distribution says maintains it: "GNU Libc Maintainers <debian-glibc@...>"
+    # (deb), its vendor (rpm); "" when not asked.
+    maintainer: str = ""
 
 
 def library_paths() -> dict[str, str]:
@@ -74,21 +77,26 @@ def _deb_package(path: str) -> Package | None:
     try:
         # Asked with its architecture: with libc6:i386 installed too, a bare "libc6"
         # prints both versions run together.
-        found = run_probe(["dpkg-query", "-W", "-f=${Version}\t${Architecture}", owner])
+        found = run_probe(
+            ["dpkg-query", "-W", "-f=${Version}\t${Architecture}\t${Maintainer}", owner]
+        )
     except (OSError, subprocess.SubprocessError):
         return None
-    version, _, architecture = found.strip().partition("\t")
+    version, architecture, maintainer = [*found.strip().split("\t"), "", ""][:3]
     name = owner.split(":", 1)[0]
-    return Package(name, version, "deb", architecture) if name and version else None
+    return Package(name, version, "deb", architecture, maintainer) if name and version else None
 
 
 def _rpm_package(path: str) -> Package | None:
     try:
-        text = run_probe(["rpm", "-qf", path, "--qf", "%{NAME} %{VERSION}-%{RELEASE} %{ARCH}\\n"])
+        query = "%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{VENDOR}\\n"
+        text = run_probe(["rpm", "-qf", path, "--qf", query])
     except (OSError, subprocess.SubprocessError):
         return None
-    name, version, architecture = [*text.splitlines()[0].split(" "), "", "", ""][:3]
-    return Package(name, version, "rpm", architecture) if name and version else None
+    line = text.splitlines()[0] if text else ""
+    name, version, architecture, vendor = [*line.split("\t"), "", "", "", ""][:4]
+    vendor = "" if vendor == "(none)" else vendor
+    return Package(name, version, "rpm", architecture, vendor) if name and version else None
 
 
 def installed_version(name: str, architecture: str, manager: str) -> str:
