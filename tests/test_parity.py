@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.build.blas_config import Backend, read_config
 from srcstacks.build.parity import check_parity, extension_modules
 from srcstacks.errors import BuildError, ConfigError
 from srcstacks.layout import Layout
@@ -171,3 +172,76 @@ def test_a_wheel_seeded_into_several_pythons_builds_is_compared_once(tmp_path: P
     assert [item.wheel for item in found] == [pure]
     assert lines[0].startswith("parity: 1 of 1 built wheel(s) compared")
     assert list(read_parity(layout)) == [pure]
+
+
+def numpy_config(blas: str, found: bool, version: str) -> str:
+    """A ``__config__.py`` as numpy 2.2's meson build writes it (its shape, trimmed)."""
+    truth = "True" if found else "False"
+    entry = (
+        f'{{"name": "{blas}", "found": bool("{truth}".lower().replace("false", "")),'
+        f' "version": "{version}", "detection method": "pkgconfig",'
+        ' "include directory": r"/opt/_internal/include"}'
+    )
+    return (
+        "from enum import Enum\n"
+        "def _cleanup(d):\n    return d\n"
+        "CONFIG = _cleanup(\n    {\n"
+        '        "Compilers": {"c": {"name": "gcc", "version": "12.2.0"}},\n'
+        f'        "Build Dependencies": {{"blas": {entry}, "lapack": {entry}}},\n'
+        '        "Python Information": {"version": "3.11"},\n'
+        "    }\n)\n"
+    )
+
+
+def _config_wheel(path: Path, config: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("fast/__init__.py", "")
+        archive.writestr(SPEEDUPS, b"\x7fELF")
+        archive.writestr("fast/__config__.py", config)
+    return path
+
+
+def test_a_config_is_read_not_run() -> None:
+    assert read_config(numpy_config("scipy-openblas", True, "0.3.29")) == {
+        "blas": Backend("scipy-openblas", "0.3.29"),
+        "lapack": Backend("scipy-openblas", "0.3.29"),
+    }
+    # Meson writes found = False for a dependency it did not find: no backend.
+    assert not read_config(numpy_config("openblas", False, "0.3.21"))["blas"].found
+    # A file that would do anything when run is only parsed.
+    assert read_config("import os\nos.remove('/')\nCONFIG = os.environ\n") == {}
+
+
+@pytest.mark.parametrize(
+    ("ours", "missing", "differs"),
+    [
+        # numpy built without BLAS: degraded, with what upstream was built against.
+        (
+            ("openblas", False), ("fast/blas (upstream: scipy-openblas 0.3.29)",
+                                  "fast/lapack (upstream: scipy-openblas 0.3.29)"), (),
+        ),
+        # Debian's OpenBLAS where upstream bundles its own: a difference, not a lack.
+        (
+            ("openblas", True), (),
+            ("fast/blas: openblas 0.3.21 here, scipy-openblas 0.3.29 upstream",
+             "fast/lapack: openblas 0.3.21 here, scipy-openblas 0.3.29 upstream"),
+        ),
+    ],
+)  # fmt: skip
+def test_a_numpy_built_without_blas_is_degraded(
+    tmp_path: Path, ours: tuple[str, bool], missing: tuple[str, ...], differs: tuple[str, ...]
+) -> None:
+    layout, group = _built(tmp_path, [])
+    _config_wheel(layout.fromager.built_wheel(OURS), numpy_config(ours[0], ours[1], "0.3.21"))
+    served = tmp_path / "served" / UPSTREAM
+    upstream = _config_wheel(served, numpy_config("scipy-openblas", True, "0.3.29"))
+    lines: list[str] = []
+    with serve_sdist("fast", upstream) as index_url:
+        (found,) = check_parity(layout, Parity(), [group], lines.append, index_url)
+    assert (found.missing, found.differs) == (missing, differs)
+    assert found.degraded is bool(missing)
+    assert [line for line in lines if line.startswith("  differs: ")] == [
+        f"  differs: {OURS} {item}" for item in differs
+    ]
+    assert read_parity(layout)[OURS] == found

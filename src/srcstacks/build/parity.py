@@ -7,7 +7,9 @@ missing (charset_normalizer without its mypyc modules, pillow without ``_webp``)
 every wheel the last wheels run built from source, the upstream wheel an installer here
 would take (:func:`srcstacks.spec.platforms.best_wheel`) is downloaded, checked against
 the sha256 its index publishes, kept in ``<variant>/parity-wheels/``, and its extension
-modules are compared with ours: each one upstream ships that ours lacks is named.
+modules are compared with ours: each one upstream ships that ours lacks is named. For
+numpy and SciPy, so is the BLAS or LAPACK upstream was built against when ours found
+none (:mod:`srcstacks.build.blas_config`); another one than upstream's is only said.
 
 Writes ``<variant>/parity.json`` (:mod:`srcstacks.state.parity`; one entry per wheel
 built here: what it was compared with and what it lacks, or why it was not compared)
@@ -26,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from srcstacks.build.blas_config import backend_differences, backends
 from srcstacks.build.wheel_records import find_built_wheel
 from srcstacks.errors import BuildError
 from srcstacks.index.client import PYPI_SIMPLE, IndexReadError, download_checked, published_files
@@ -103,6 +106,9 @@ def check_parity(
     for item in degraded:
         excepted = " (a parity exception)" if item.project in parity.exceptions else ""
         report(f"  degraded: {item.wheel} {item.describe()}{excepted}")
+    for item in findings.values():
+        for difference in item.differs:
+            report(f"  differs: {item.wheel} {difference}")
     failing = [item for item in degraded if item.project not in parity.exceptions]
     if parity.mode == "require" and failing:
         raise BuildError(
@@ -135,7 +141,9 @@ def _compare(
             download_checked(listed[chosen], target)
         except IndexReadError as exc:
             return unchecked(f"not compared: {exc}")
-    return ParityFinding(ours.name, project, version, chosen, missing_modules(ours, target))
+    lacking, differing = backend_differences(backends(ours), backends(target))
+    missing = missing_modules(ours, target) + lacking
+    return ParityFinding(ours.name, project, version, chosen, missing, differs=differing)
 
 
 def _is_wheel_of_version(filename: str, version: str) -> bool:

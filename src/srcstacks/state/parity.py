@@ -24,8 +24,12 @@ class ParityFinding:
     project: str  # canonical name
     version: str
     upstream: str  # the upstream wheel compared with; "" when none was
-    missing: tuple[str, ...]  # extension modules upstream ships that ours lacks
+    # extension modules upstream ships that ours lacks, and the BLAS or LAPACK it was
+    # built against that ours was not (numpy, SciPy: their __config__.py)
+    missing: tuple[str, ...]
     note: str = ""  # why nothing was compared
+    # How ours differs without lacking anything: another BLAS than upstream's.
+    differs: tuple[str, ...] = ()
 
     @property
     def degraded(self) -> bool:
@@ -72,4 +76,5 @@ def _finding(entry: Any) -> ParityFinding:
         upstream=str(entry["upstream"]),
         missing=tuple(str(name) for name in entry["missing"]),
         note=str(entry.get("note", "")),
+        differs=tuple(str(item) for item in entry.get("differs", ())),
     )
