@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -48,6 +47,7 @@ from srcstacks.state.provenance import (
     SdistRecord,
     UpstreamRecord,
     WheelProvenance,
+    read_manifest,
     write_manifest,
 )
 from tests.conftest import copy_demo_stack, run_cli
@@ -735,17 +735,36 @@ def test_a_built_wheel_shows_its_sha256_its_sdists_and_its_patches(outputs: Stac
 
 
 def test_the_summary_names_the_spec_variant_host_and_time(outputs: StackConfig) -> None:
-    before = datetime.now(UTC).replace(microsecond=0)
+    # When: the SBOMs' own (reproducible) timestamp, the latest of them.
+    for index, path in enumerate(sorted(outputs.output_dir.glob("*.cdx.json"))):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        document.setdefault("metadata", {})["timestamp"] = f"2026-0{index + 1}-01T00:00:00Z"
+        path.write_text(json.dumps(document), encoding="utf-8")
     report = gather(outputs, VerifyOutcome(ran=False))
-    after = datetime.now(UTC)
     page = render_page(report)
     spec_sha256 = hashlib.sha256(outputs.spec_path.read_bytes()).hexdigest()
     assert f"<td>{escape(outputs.spec_path.name)} (sha256 {spec_sha256})</td>" in page
     assert f"<th>Variant</th><td>{escape(report.variant)}</td>" in page
-    assert report.made_on == f"{socket.gethostname()} ({BUILD_PLATFORM})"
-    assert f"<td>{escape(report.made_on)}</td>" in page
-    made = datetime.strptime(report.made_at, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
-    assert before <= made <= after
+    # No record names its build host here (SRCSTACKS_BUILD_HOST is opt-in): said so, and
+    # never this machine's own name, so the page is the same bytes wherever it is made.
+    assert report.made_on == (
+        f"not named (SRCSTACKS_BUILD_HOST names a build host); archives for {BUILD_PLATFORM}"
+    )
+    assert socket.gethostname() not in page
+    latest = f"2026-0{len(list(outputs.output_dir.glob('*.cdx.json')))}-01T00:00:00Z"
+    assert report.made_at == latest
+    assert f"<th>Locked at (the SBOMs&#x27; timestamp)</th><td>{latest}</td>" in page
+
+
+def test_the_summary_names_the_build_hosts_the_records_name(outputs: StackConfig) -> None:
+    manifest = read_manifest(outputs.wheel_dir)
+    named = {
+        name: replace(record, host=HostRecord("builder-7", "linux_x86_64"))
+        for name, record in manifest.wheels.items()
+    }
+    write_manifest(outputs.wheel_dir, Manifest(named))
+    report = gather(outputs, VerifyOutcome(ran=False))
+    assert report.made_on == f"builder-7; archives for {BUILD_PLATFORM}"
 
 
 def test_the_summary_says_what_a_degraded_wheel_does_to_the_build(outputs: StackConfig) -> None:

@@ -13,9 +13,7 @@ that writes it.
 from __future__ import annotations
 
 import json
-import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from srcstacks.errors import SbomError, StageOrderError
@@ -45,7 +43,7 @@ from srcstacks.report.sbom_reading import (
 )
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.rules import BUILD_PLATFORM
-from srcstacks.state.provenance import read_manifest
+from srcstacks.state.provenance import Manifest, read_manifest
 from srcstacks.state.records import read_build_info
 from srcstacks.tools.venvstacks import LayerMetadata, read_layer_metadata
 
@@ -105,9 +103,17 @@ def gather(config: StackConfig, verify: VerifyOutcome) -> StackReport:
         parity=config.parity.mode,
         parity_exceptions=tuple(sorted(config.parity.exceptions)),
         spec_sha256=sha256_file(config.spec_path),
-        made_on=f"{socket.gethostname()} ({BUILD_PLATFORM})",
-        made_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        made_on=_build_hosts(manifest, BUILD_PLATFORM),
+        made_at=max((document.timestamp for _, document in documents), default=""),
     )
+
+
+def _build_hosts(manifest: Manifest, platform: str) -> str:
+    """The build hosts the wheels' records name (``SRCSTACKS_BUILD_HOST``, or the wheel
+    dirs ``collect`` took them from), with the archives' platform."""
+    named = sorted({record.host.name for record in manifest.wheels.values() if record.host})
+    hosts = ", ".join(named) or "not named (SRCSTACKS_BUILD_HOST names a build host)"
+    return f"{hosts}; archives for {platform}"
 
 
 def _read_sbom(layout: Layout, layer: LayerMetadata) -> SbomDocument:

@@ -217,5 +217,8 @@ class StackReport:
     parity: str = "report"  # [tool.srcstacks] parity: "report", "require" or "off"
     parity_exceptions: tuple[str, ...] = ()
     spec_sha256: str = ""  # of the spec file as it is when the report is made
-    made_on: str = ""  # the host that made the report: "<name> (<platform>)"
-    made_at: str = ""  # when, in UTC (the report is a page to read, not a build output)
+    # The host that built the wheels, as their records name it (SRCSTACKS_BUILD_HOST,
+    # opt-in) and the platform the archives are for; never this machine's own name, so
+    # the page is the same bytes wherever it is made.
+    made_on: str = ""
+    made_at: str = ""  # the SBOMs' latest timestamp: when the layers were locked

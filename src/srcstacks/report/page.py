@@ -72,8 +72,8 @@ def _summary(report: StackReport) -> str:
     rows = [
         ("Spec", f"{report.spec_name} (sha256 {report.spec_sha256 or NOT_RECORDED_TEXT})"),
         ("Variant", report.variant),
-        ("Report made on", report.made_on or NOT_RECORDED_TEXT),
-        ("Report made at", report.made_at or NOT_RECORDED_TEXT),
+        ("Built on", report.made_on or NOT_RECORDED_TEXT),
+        ("Locked at (the SBOMs' timestamp)", report.made_at or NOT_RECORDED_TEXT),
         ("Layers", str(len(report.layers))),
         ("Layers built on other hosts", str(len(report.layers_elsewhere))),
         ("Components listed in the SBOMs", str(components)),

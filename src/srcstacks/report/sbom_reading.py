@@ -64,6 +64,7 @@ class SbomDocument:
     dependencies: tuple[tuple[str, tuple[str, ...]], ...]  # ref -> dependsOn
     layer_system_libraries: tuple[str, ...]
     profiles: tuple[str, ...] = ()  # the minimum-element profiles the document meets
+    timestamp: str = ""  # metadata.timestamp: when the layer was locked, reproducibly
 
 
 def parse_document(data: Any, where: str) -> SbomDocument:
@@ -89,6 +90,7 @@ def parse_document(data: Any, where: str) -> SbomDocument:
         layer_system_libraries=_sonames(layer),
         # As `sbom check` judges: a document that breaks the schema meets no profile.
         profiles=() if parsed_schema_problems(data) else profiles_met(data),
+        timestamp=str(metadata.get("timestamp", "")),
     )
 
 
