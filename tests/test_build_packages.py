@@ -13,6 +13,7 @@ import pytest
 
 from srcstacks.state.build_record import BuildEnvironment, SystemPackage
 from srcstacks.state.sbom_formulation import environment_of, formula
+from srcstacks.tools import system_packages
 from srcstacks.tools.build_packages import (
     WheelLinks,
     package_changes,
@@ -141,3 +142,41 @@ def test_system_packages_travel_through_the_formulation_and_json() -> None:
     assert BuildEnvironment.from_dict(environment.to_dict()) == environment.normalised()
     # A record without system packages keeps the JSON it always had.
     assert "system_packages" not in BuildEnvironment(compilers=("GCC",)).to_dict()
+
+
+def test_an_alternatives_link_is_followed_to_the_package_that_installed_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's OpenBLAS: ``libopenblas.so`` -> /etc/alternatives/... -> the -dev
+    package's ``openblas-pthread/libopenblas.so`` -> the library. Owned: the last two."""
+    real = tmp_path / "lib" / "openblas-pthread"
+    real.mkdir(parents=True)
+    (real / "libopenblasp-r0.3.21.so").write_bytes(b"")
+    (real / "libopenblas.so").symlink_to("libopenblasp-r0.3.21.so")
+    alternatives = tmp_path / "etc" / "alternatives"
+    alternatives.mkdir(parents=True)
+    (alternatives / "libopenblas.so").symlink_to(real / "libopenblas.so")
+    (alternatives / "libopenblas.so.0").symlink_to(real / "libopenblasp-r0.3.21.so")
+    (tmp_path / "lib" / "libopenblas.so").symlink_to(alternatives / "libopenblas.so")
+    (tmp_path / "lib" / "libopenblas.so.0").symlink_to(alternatives / "libopenblas.so.0")
+    owners = {
+        str(real / "libopenblas.so"): "libopenblas-pthread-dev:amd64",
+        str(real / "libopenblasp-r0.3.21.so"): "libopenblas0-pthread:amd64",
+    }
+
+    def dpkg(command: list[str]) -> str:
+        if command[1] == "-S":
+            if command[2] not in owners:
+                raise subprocess.CalledProcessError(1, command)
+            return f"{owners[command[2]]}: {command[2]}\n"
+        return "0.3.21+ds-4\tamd64\tDebian Science Team <x@example.org>"
+
+    monkeypatch.setattr(system_packages, "run_probe", dpkg)
+    monkeypatch.setattr(
+        "srcstacks.tools.system_packages.shutil.which", lambda name: f"/usr/bin/{name}"
+    )
+    development = system_packages.package_of(str(tmp_path / "lib" / "libopenblas.so"))
+    runtime = system_packages.package_of(str(tmp_path / "lib" / "libopenblas.so.0"))
+    assert development is not None and development.name == "libopenblas-pthread-dev"
+    assert runtime is not None and runtime.name == "libopenblas0-pthread"
+    assert runtime.maintainer == "Debian Science Team <x@example.org>"

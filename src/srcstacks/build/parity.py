@@ -47,12 +47,17 @@ _EXTENSION_SUFFIXES = (".so", ".pyd")
 def extension_modules(names: Iterable[str]) -> frozenset[str]:
     """The compiled extension modules among a wheel's file names, by module path:
     ``markupsafe/_speedups`` for ``markupsafe/_speedups.cpython-311-x86_64-linux-gnu.so``
-    (the ABI tag differs between builds and is not the module)."""
+    (the ABI tag differs between builds and is not the module). The shared libraries a
+    binary wheel bundles (auditwheel's ``numpy.libs/``, delocate's ``.dylibs/``) are no
+    modules: a build here links the system's instead (for a BLAS,
+    :mod:`srcstacks.build.blas_config` compares what each was built against)."""
     found = set()
     for name in names:
         path = PurePosixPath(name)
         if path.suffix not in _EXTENSION_SUFFIXES or ".dist-info" in name:
             continue
+        if any(part.endswith(".libs") or part == ".dylibs" for part in path.parts[:-1]):
+            continue  # a library auditwheel or delocate bundled: no module, its BLAS say
         module = path.name.split(".", 1)[0]
         found.add(str(path.with_name(module)))
     return frozenset(found)

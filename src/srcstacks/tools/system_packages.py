@@ -59,12 +59,7 @@ def package_of(path: str) -> Package | None:
 
 def _deb_package(path: str) -> Package | None:
     owner = ""
-    # dpkg knows a file by the path its package installed: /usr/lib/... on a merged-/usr
-    # system where the linker's cache says /lib/... Only the folder is resolved: the file
-    # itself may be a symlink of another package (libssl-dev's libssl.so -> libssl.so.3).
-    folder, _, name = path.rpartition("/")
-    resolved = f"{os.path.realpath(folder or '/')}/{name}".replace("//", "/")
-    for candidate in dict.fromkeys([path, resolved, "/usr" + path]):
+    for candidate in dict.fromkeys(_known_as(path)):
         try:
             # "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6" (arch-less for arch: all)
             found = run_probe(["dpkg-query", "-S", candidate])
@@ -85,6 +80,30 @@ def _deb_package(path: str) -> Package | None:
     version, architecture, maintainer = [*found.strip().split("\t"), "", ""][:3]
     name = owner.split(":", 1)[0]
     return Package(name, version, "deb", architecture, maintainer) if name and version else None
+
+
+def _known_as(path: str, hops: int = 8) -> list[str]:
+    """The paths a package may have installed ``path`` as, most direct first.
+
+    dpkg knows a file by the path its package installed: /usr/lib/... on a merged-/usr
+    system where the linker's cache says /lib/... Only the folder is resolved at first: the
+    file may be a symlink another package installed (libssl-dev's ``libssl.so`` ->
+    ``libssl.so.3``). A symlink no package installed (an alternative:
+    ``libopenblas.so.0`` -> ``/etc/alternatives/...``) is followed one link at a time, so
+    ``libopenblas.so`` is named by the package of the link it leads to
+    (``openblas-pthread/libopenblas.so``: libopenblas-pthread-dev), not of the library at
+    the end of the chain.
+    """
+    found = []
+    current = path
+    for _ in range(hops):
+        folder, _, name = current.rpartition("/")
+        resolved = f"{os.path.realpath(folder or '/')}/{name}".replace("//", "/")
+        found += [current, resolved, "/usr" + current]
+        if not os.path.islink(resolved):
+            break
+        current = os.path.normpath(os.path.join(os.path.dirname(resolved), os.readlink(resolved)))
+    return found
 
 
 def _rpm_package(path: str) -> Package | None:
