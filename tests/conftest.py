@@ -48,6 +48,7 @@ SLOWEST_FIRST = (
     "tests/e2e/test_verify.py",
     "tests/e2e/test_faults.py",
     "tests/e2e/test_parallel_builds.py",
+    "tests/e2e/test_blas.py",
     "tests/e2e/test_index_loop.py",
     "tests/e2e/test_spec_features.py",
 )
