@@ -7,9 +7,10 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from srcstacks.deploy.build_host import needs_of
+from srcstacks.deploy.build_host import needs_of, with_recorded
 from srcstacks.deploy.system_deps import host_libraries, host_needs, render
 from srcstacks.state.archive_reader import ArchiveContents, ElfFile
+from srcstacks.state.build_record import SystemPackage
 from srcstacks.state.elf import ElfLinks
 from srcstacks.tools.build_packages import WheelLinks, wheel_links
 from srcstacks.tools.system_packages import Package
@@ -139,3 +140,30 @@ def test_pure_python_wheels_need_no_build_package() -> None:
     assert render([], needs).splitlines()[0] == (
         "a build host needs: nothing beyond Python (no wheel here was compiled)"
     )
+
+
+def test_a_build_host_needs_what_the_builds_recorded_at_their_versions() -> None:
+    """Wheels collected from another host: the packages its builds used, at their
+    versions, name what this machine lacks."""
+    here = needs_of(
+        [WheelLinks(frozenset({"libc.so.6", "libfoo.so.2"}), frozenset({"GCC: (Debian) 12"}))],
+        False,
+        {"gcc": "/usr/bin/gcc"}.get,
+        {"libc.so.6": f"{LIB}/libc.so.6"},  # libfoo.so.2 is not installed here
+        {"/usr/bin/gcc": GCC, f"{LIB}/libc.so": LIBC_DEV}.get,
+    )
+    assert here.unprovided == ("libfoo.so.2",)
+    recorded = [
+        SystemPackage("libfoo-dev", "2.1-1", "amd64", "deb", ("development",),
+                      provides=("libfoo.so",)),
+        SystemPackage("libfoo2", "2.1-1", "amd64", "deb", ("runtime",), provides=("libfoo.so.2",)),
+        SystemPackage("libc6-dev", "2.36-9+deb12u14", "amd64", "deb", ("development",),
+                      provides=("libc.so",)),
+    ]  # fmt: skip
+    needs = with_recorded(here, recorded)
+    assert needs.unprovided == ()
+    assert [(p.name, p.version) for p in needs.packages] == [
+        ("gcc", GCC.version),
+        ("libc6-dev", "2.36-9+deb12u14"),  # the build's version wins over this machine's
+        ("libfoo-dev", "2.1-1"),  # a run-time package is the -dev package's to pull in
+    ]

@@ -17,8 +17,10 @@ used in its provenance):
   command found on PATH;
 - GNU ``patch`` when the stack has patches (Fromager applies them with it).
 
-The packages are this machine's: the same names on a build host of the same distribution
-and release. What no package here installs is named instead.
+The packages are this machine's (the same names on a build host of the same distribution
+and release), and the compiler, linker and development packages each build recorded
+(:mod:`srcstacks.tools.build_packages`), at the versions it used: right for wheels
+collected from another host too. What no package installs is named instead.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from srcstacks.layout import Layout
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.patches import applicable_patches
+from srcstacks.state.build_record import COMPILER, DEVELOPMENT, LINKER, SystemPackage
 from srcstacks.state.provenance import read_manifest_or_empty
 from srcstacks.state.publishers import stack_wheels
 from srcstacks.tools import system_packages
@@ -113,10 +116,44 @@ def build_needs(config: StackConfig) -> BuildNeeds:
         applicable_patches(config.patches_dir, record.project, record.version, config.variant)
         for record in built
     )
-    return needs_of(
+    needs = needs_of(
         links,
         has_patches,
         shutil.which,
         system_packages.library_paths(),
         system_packages.package_of,
     )
+    recorded = [
+        package
+        for record in built
+        if record.build_environment is not None
+        for package in record.build_environment.system_packages
+    ]
+    return with_recorded(needs, recorded)
+
+
+_BUILD_ROLES = frozenset({COMPILER, LINKER, DEVELOPMENT})
+
+
+def with_recorded(needs: BuildNeeds, recorded: Iterable[SystemPackage]) -> BuildNeeds:
+    """``needs`` with the packages the builds themselves recorded (compiler, linker and
+    development packages, at the versions the builds used, which win over this
+    machine's); what a recorded package provided is no longer unprovided."""
+    build = [package for package in recorded if _BUILD_ROLES & set(package.roles)]
+    by_name = {(package.manager, package.name): package for package in needs.packages}
+    for package in build:
+        by_name[(package.manager, package.name)] = Package(
+            package.name, package.version, package.manager, package.architecture
+        )
+    covered = {name for package in build for name in package.provides}
+    unprovided = tuple(
+        label for label in needs.unprovided
+        if label not in covered and link_time_name(label) not in covered
+    )  # fmt: skip
+    packages = tuple(sorted(by_name.values(), key=lambda p: (p.manager, p.name, p.version)))
+    return BuildNeeds(needs.commands, needs.libraries, packages, unprovided)
+
+
+def link_time_name(soname: str) -> str:
+    """``libfoo.so`` for ``libfoo.so.2`` (a command's name is itself)."""
+    return soname[: soname.index(".so") + 3] if ".so" in soname else soname
