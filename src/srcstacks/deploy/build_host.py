@@ -41,6 +41,7 @@ from srcstacks.tools.build_packages import (
     compilers_used,
     is_toolchain_library,
     link_time_file,
+    link_time_name,
     wheel_links,
 )
 from srcstacks.tools.system_packages import Package
@@ -152,8 +153,3 @@ def with_recorded(needs: BuildNeeds, recorded: Iterable[SystemPackage]) -> Build
     )  # fmt: skip
     packages = tuple(sorted(by_name.values(), key=lambda p: (p.manager, p.name, p.version)))
     return BuildNeeds(needs.commands, needs.libraries, packages, unprovided)
-
-
-def link_time_name(soname: str) -> str:
-    """``libfoo.so`` for ``libfoo.so.2`` (a command's name is itself)."""
-    return soname[: soname.index(".so") + 3] if ".so" in soname else soname

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.utils import getaddresses
 from typing import Literal
 
 from cyclonedx.spdx import fixup_id, is_expression
 from packaging.metadata import parse_email
+
+from srcstacks.state.dist_info import Person, people
 
 LicenseKind = Literal["expression", "id", "name"]
 
@@ -89,14 +90,6 @@ class ProjectUrl:
 
 
 @dataclass(frozen=True)
-class Person:
-    """An author or maintainer from ``Author``/``Author-email``/``Maintainer...``."""
-
-    name: str | None
-    email: str | None
-
-
-@dataclass(frozen=True)
 class DistMetadata:
     """The parts of ``METADATA`` the SBOM uses."""
 
@@ -112,10 +105,10 @@ class DistMetadata:
 def parse_metadata(text: str) -> DistMetadata:
     """Parse a ``METADATA`` file; fields it cannot parse are left out, never guessed."""
     raw, _unparsed = parse_email(text)
-    authors = _people(raw.get("author"), raw.get("author_email"))
+    authors = people(raw.get("author"), raw.get("author_email"))
     if not authors:
         # Many projects name only a maintainer (Pallets' do); better than no creator.
-        authors = _people(raw.get("maintainer"), raw.get("maintainer_email"))
+        authors = people(raw.get("maintainer"), raw.get("maintainer_email"))
     return DistMetadata(
         name=raw.get("name", ""),
         version=raw.get("version", ""),
@@ -187,16 +180,3 @@ def uri_reference(url: str) -> str:
 
 def _url_kind(label: str) -> str:
     return _URL_LABELS.get(re.sub(r"[^a-z]", "", label.lower()), "other")
-
-
-def _people(names: str | None, emails: str | None) -> tuple[Person, ...]:
-    people = [
-        Person(name or None, address or None)
-        for name, address in getaddresses([emails or ""])
-        if name or address
-    ]
-    if names and names.strip() and names.strip().upper() != "UNKNOWN":
-        named = {person.name for person in people}
-        if names.strip() not in named:
-            people.insert(0, Person(names.strip(), None))
-    return tuple(people)

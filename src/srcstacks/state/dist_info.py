@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.parser import HeaderParser
+from email.utils import getaddresses
 
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
@@ -59,4 +60,27 @@ def requirements(lines: tuple[str, ...]) -> tuple[Requirement, ...]:
             found.append(Requirement(line))
         except InvalidRequirement:
             continue
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class Person:
+    """An author or maintainer from ``Author``/``Author-email``/``Maintainer...``."""
+
+    name: str | None
+    email: str | None
+
+
+def people(names: str | None, emails: str | None) -> tuple[Person, ...]:
+    """The people an ``Author`` (or ``Maintainer``) field and its ``-email`` field name:
+    each address with its name, and the plain name first when the addresses lack it."""
+    found = [
+        Person(name or None, address or None)
+        for name, address in getaddresses([emails or ""])
+        if name or address
+    ]
+    if names and names.strip() and names.strip().upper() != "UNKNOWN":
+        named = {person.name for person in found}
+        if names.strip() not in named:
+            found.insert(0, Person(names.strip(), None))
     return tuple(found)

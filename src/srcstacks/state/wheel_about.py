@@ -10,7 +10,6 @@ it runs inside Fromager's interpreter, where the wheel is still a folder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import getaddresses
 from pathlib import Path
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
@@ -18,7 +17,7 @@ from packaging.metadata import RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-UNKNOWN = "UNKNOWN"
+from srcstacks.state.dist_info import people
 
 
 @dataclass(frozen=True)
@@ -75,14 +74,13 @@ def _supplier(raw: RawMetadata) -> Party | None:
 
 
 def _party(names: str | None, emails: str | None) -> Party | None:
-    addresses = [(name, address) for name, address in getaddresses([emails or ""]) if address]
-    named = [name for name, _ in addresses if name]
-    if names and names.strip() and names.strip().upper() != UNKNOWN:
-        named.insert(0, names.strip())
+    """The people of one field pair (:func:`srcstacks.state.dist_info.people`) as a party."""
+    found = people(names, emails)
+    addresses = tuple(sorted({person.email for person in found if person.email}))
+    named = [person.name for person in found if person.name]
     if not named and not addresses:
         return None
-    label = ", ".join(dict.fromkeys(named)) or addresses[0][1].split("@", 1)[0]
-    return Party(label, tuple(sorted({address for _, address in addresses})))
+    return Party(", ".join(dict.fromkeys(named)) or addresses[0].split("@", 1)[0], addresses)
 
 
 def _expression(text: str | None) -> str:

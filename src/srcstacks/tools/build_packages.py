@@ -25,6 +25,7 @@ files, so it is not named.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import zipfile
@@ -111,10 +112,14 @@ def compilers_used(links: Iterable[WheelLinks]) -> list[str]:
     return commands
 
 
+def link_time_name(soname: str) -> str:
+    """``libfoo.so`` for ``libfoo.so.2`` (a name without ``.so`` is itself)."""
+    return soname[: soname.index(".so") + 3] if ".so" in soname else soname
+
+
 def link_time_file(soname: str, runtime_path: str) -> str:
     """The file a build links with for ``soname``: ``libfoo.so`` beside ``libfoo.so.N``."""
-    stem = soname[: soname.index(".so") + 3]
-    return str(Path(runtime_path).with_name(stem))
+    return str(Path(runtime_path).with_name(link_time_name(soname)))
 
 
 def files_used(
@@ -210,9 +215,13 @@ def package_changes(
     return changes
 
 
+# Asked once per package a run: every compiled wheel's build used libc6, gcc, ...
+_installed_version = functools.cache(system_packages.installed_version)
+
+
 def changes_here(packages: Iterable[SystemPackage]) -> str:
     """:func:`package_changes` on this machine, as one phrase ("" when none changed)."""
-    changes = package_changes(packages, system_packages.installed_version)
+    changes = package_changes(packages, _installed_version)
     if not changes:
         return ""
     return "built with system package(s) " + ", ".join(changes)
