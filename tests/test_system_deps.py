@@ -61,6 +61,7 @@ def test_each_layer_needs_what_no_archive_of_the_stack_holds() -> None:
 GCC = Package("gcc", "4:12.2.0-3", "deb")
 GXX = Package("g++", "4:12.2.0-3", "deb")
 LIBC_DEV = Package("libc6-dev", "2.36-9", "deb")
+MAKE = Package("make", "4.3-4.1", "deb")
 SSL_DEV = Package("libssl-dev", "3.0.15-1", "deb")
 LIB = "/usr/lib/x86_64-linux-gnu"
 
@@ -167,3 +168,30 @@ def test_a_build_host_needs_what_the_builds_recorded_at_their_versions() -> None
         ("libc6-dev", "2.36-9+deb12u14"),  # the build's version wins over this machine's
         ("libfoo-dev", "2.1-1"),  # a run-time package is the -dev package's to pull in
     ]
+
+
+def test_a_build_host_of_a_runtime_built_from_source_needs_make_and_its_packages() -> None:
+    """configure and make build CPython: gcc and make even when no wheel is compiled,
+    and the development packages the runtime's build recorded."""
+    here = needs_of(
+        [WheelLinks(frozenset(), frozenset())],
+        False,
+        {"gcc": "/usr/bin/gcc", "make": "/usr/bin/make"}.get,
+        {},
+        {"/usr/bin/gcc": GCC, "/usr/bin/make": MAKE}.get,
+        builds_cpython=True,
+    )
+    assert here.commands == ("gcc", "make")
+    assert here.packages == (GCC, MAKE)
+    recorded = [
+        SystemPackage("libssl-dev", "3.0.15-1", "amd64", "deb", ("development",),
+                      provides=("libssl.so",)),
+    ]  # fmt: skip
+    needs = with_recorded(here, recorded)
+    assert [p.name for p in needs.packages] == ["gcc", "libssl-dev", "make"]
+    assert needs.builds_cpython
+    assert (
+        render([], needs)
+        .splitlines()[1]
+        .startswith("  to build the wheels and the runtime: gcc, make;")
+    )

@@ -174,6 +174,22 @@ def test_the_runtime_is_relocatable_and_records_how_it_was_built(
     run_cli("verify", runtime_stack.spec)
 
 
+def test_system_deps_names_what_the_cpython_build_needs_on_a_build_host(
+    runtime_stack: BuiltRuntimeStack,
+) -> None:
+    """configure and make ran, and the development packages the build linked with."""
+    report = json.loads(run_cli("system-deps", runtime_stack.spec, "--json").stdout)
+    build_host = report["build_host"]
+    assert build_host["builds_cpython"] is True
+    assert {"gcc", "make"} <= set(build_host["commands"])
+    packages = {item["name"]: item["version"] for item in build_host["packages"]}
+    # libssl-dev: only the CPython build links against OpenSSL (markupsafe does not).
+    assert packages["libssl-dev"] == dpkg_version("libssl-dev")
+    assert packages["make"] == dpkg_version("make")
+    text = run_cli("system-deps", runtime_stack.spec).stdout
+    assert "to build the wheels and the runtime: gcc" in text
+
+
 def test_a_rerun_reuses_the_cpython_built_from_the_same_inputs(
     runtime_stack: BuiltRuntimeStack,
 ) -> None:

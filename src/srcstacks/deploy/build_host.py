@@ -17,6 +17,11 @@ used in its provenance):
   command found on PATH;
 - GNU ``patch`` when the stack has patches (Fromager applies them with it).
 
+A runtime srcstacks built from CPython's source (``source = "build"``) adds ``gcc`` and
+``make`` (configure and make build it; ``patch`` applies its patches) and the packages
+its build recorded (``runtime.json``: the development packages of its optional modules'
+libraries, zlib's, OpenSSL's, ...).
+
 The packages are this machine's (the same names on a build host of the same distribution
 and release), and the compiler, linker and development packages each build recorded
 (:mod:`srcstacks.tools.build_packages`), at the versions it used: right for wheels
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from srcstacks.layout import Layout
 from srcstacks.spec.config import StackConfig
@@ -35,6 +40,7 @@ from srcstacks.spec.patches import applicable_patches
 from srcstacks.state.build_record import COMPILER, DEVELOPMENT, LINKER, SystemPackage
 from srcstacks.state.provenance import read_manifest_or_empty
 from srcstacks.state.publishers import stack_wheels
+from srcstacks.state.records import read_runtime_records
 from srcstacks.tools import system_packages
 from srcstacks.tools.build_packages import (
     WheelLinks,
@@ -53,15 +59,22 @@ _C_LIBRARY_DEV_FILE = "libc.so"
 class BuildNeeds:
     """What a build host needs installed to build the stack's wheels."""
 
-    commands: tuple[str, ...]  # gcc, g++, gfortran, patch
+    commands: tuple[str, ...]  # gcc, g++, gfortran, make, patch
     libraries: tuple[str, ...]  # sonames linked against, outside the toolchain's own
     packages: tuple[Package, ...]
     unprovided: tuple[str, ...]  # commands or link-time files no package here installs
+    builds_cpython: bool = False  # a runtime is built from CPython's source too
 
 
-def commands_needed(links: Iterable[WheelLinks], has_patches: bool) -> list[str]:
-    """The commands the wheels' builds ran, as their compiled files show."""
-    return compilers_used(links) + (["patch"] if has_patches else [])
+def commands_needed(
+    links: Iterable[WheelLinks], has_patches: bool, builds_cpython: bool = False
+) -> list[str]:
+    """The commands the wheels' builds ran, as their compiled files show, and those a
+    CPython build runs."""
+    compilers = compilers_used(links)
+    if builds_cpython and "gcc" not in compilers:
+        compilers.insert(0, "gcc")
+    return compilers + (["make"] if builds_cpython else []) + (["patch"] if has_patches else [])
 
 
 def needs_of(
@@ -70,13 +83,14 @@ def needs_of(
     which: Callable[[str], str | None],
     library_paths: Mapping[str, str],
     package_of: Callable[[str], Package | None],
+    builds_cpython: bool = False,
 ) -> BuildNeeds:
     """The build host's needs from the wheels' ``links``: ``which`` finds a command on
     PATH, ``library_paths`` is the linker cache (soname -> path), ``package_of`` names
     the package that installs a path (None: none does). Only the files the needs come
-    to are asked about."""
+    to are asked about. ``builds_cpython``: a runtime is built from source too."""
     every = list(links)
-    commands = commands_needed(every, has_patches)
+    commands = commands_needed(every, has_patches, builds_cpython)
     libraries = sorted(
         {soname for item in every for soname in item.libraries if not is_toolchain_library(soname)}
     )
@@ -95,7 +109,9 @@ def needs_of(
         else:
             packages.add(package)
     order = sorted(packages, key=lambda item: (item.manager, item.name, item.version))
-    return BuildNeeds(tuple(commands), tuple(libraries), tuple(order), tuple(unprovided))
+    return BuildNeeds(
+        tuple(commands), tuple(libraries), tuple(order), tuple(unprovided), builds_cpython
+    )
 
 
 def build_needs(config: StackConfig) -> BuildNeeds:
@@ -113,7 +129,10 @@ def build_needs(config: StackConfig) -> BuildNeeds:
         for record in built
         if layout.wheel(record.filename).is_file()
     ]
-    has_patches = any(
+    runtimes = [
+        record.build for record in read_runtime_records(layout.runtime_record) if record.build
+    ]
+    has_patches = any(runtime.patches for runtime in runtimes) or any(
         applicable_patches(config.patches_dir, record.project, record.version, config.variant)
         for record in built
     )
@@ -123,6 +142,7 @@ def build_needs(config: StackConfig) -> BuildNeeds:
         shutil.which,
         system_packages.library_paths(),
         system_packages.package_of,
+        builds_cpython=bool(runtimes),
     )
     recorded = [
         package
@@ -130,6 +150,7 @@ def build_needs(config: StackConfig) -> BuildNeeds:
         if record.build_environment is not None
         for package in record.build_environment.system_packages
     ]
+    recorded += [package for runtime in runtimes for package in runtime.system_packages]
     return with_recorded(needs, recorded)
 
 
@@ -152,4 +173,4 @@ def with_recorded(needs: BuildNeeds, recorded: Iterable[SystemPackage]) -> Build
         if label not in covered and link_time_name(label) not in covered
     )  # fmt: skip
     packages = tuple(sorted(by_name.values(), key=lambda p: (p.manager, p.name, p.version)))
-    return BuildNeeds(needs.commands, needs.libraries, packages, unprovided)
+    return replace(needs, packages=packages, unprovided=unprovided)

@@ -105,6 +105,7 @@ def render(
                 "libraries": list(build.libraries),
                 "packages": [_package_json(p) for p in build.packages],
                 "unprovided": list(build.unprovided),
+                "builds_cpython": build.builds_cpython,
             }
         return json.dumps(data, indent=2, sort_keys=True)
     lines = []
@@ -128,7 +129,8 @@ def _build_lines(build: BuildNeeds) -> list[str]:
     if not lines:
         lines = ["a build host needs: nothing beyond Python (no wheel here was compiled)"]
     lines.append(
-        f"  to build the wheels: {what}; {count} librar{'y' if count == 1 else 'ies'} beyond"
+        f"  to build {'the wheels and the runtime' if build.builds_cpython else 'the wheels'}:"
+        f" {what}; {count} librar{'y' if count == 1 else 'ies'} beyond"
         " the C library and the compilers' own"
     )
     if build.unprovided:
