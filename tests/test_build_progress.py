@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 from srcstacks.build.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
 from srcstacks.build.progress import BuildProgress, TimedWheel, slowest_table
 from srcstacks.reporting import duration
-from srcstacks.tools.fromager import activity_of
+from srcstacks.tools.fromager_files import StepFollower
 
 # --- live progress ----------------------------------------------------------------------
 
@@ -100,19 +102,32 @@ def test_slowest_builds_table_lists_the_slowest_first_and_skips_instant_ones() -
     ]
 
 
-def test_a_serial_runs_heartbeat_names_what_fromager_does_now() -> None:
-    # Lines as Fromager 0.77 and 0.101 write them.
-    lines = {
-        "12:00:01 INFO regex: downloading source for regex==2026.11.19": "downloading regex",
-        "12:00:02 INFO regex: preparing source for regex==2026.11.19 from /w/r.tar.gz":
-            "preparing regex",
-        "12:00:03 INFO regex: building cpu wheel for regex==2026.11.19 in /w/regex writing to"
-        " /w/build": "building regex",
-        "12:00:04 INFO Regex: new toplevel dependency regex==2026.11.19 resolves to 2026.11.19":
-            "",
-    }  # fmt: skip
-    for line, doing in lines.items():
-        assert activity_of(line) == (f"{doing} 2026.11.19" if doing else "")
+def test_a_serial_runs_heartbeat_names_what_fromager_does_now(tmp_path: Path) -> None:
+    """From the step events Fromager's process writes as each step begins (the same for
+    Fromager 0.77 and 0.101, whatever their log lines say)."""
+    events = tmp_path / "fromager-bootstrap.events.jsonl"
+    follower = StepFollower(events)
+    assert follower.latest() == ""  # no file yet
+
+    def write(text: str) -> None:
+        with events.open("a", encoding="utf-8") as stream:
+            stream.write(text)
+
+    def step(name: str) -> str:
+        return json.dumps(
+            {"event": "step", "project": "regex", "version": "2026.11.19", "step": name}
+        )
+
+    write(json.dumps({"event": "started", "project": "regex", "version": "2026.11.19"}) + "\n")
+    write(step("download_source") + "\n" + step("prepare_source") + "\n")
+    assert follower.latest() == "preparing regex 2026.11.19"  # the newest step
+    assert follower.latest() == ""  # nothing new since
+    write(step("get_build_system_dependencies") + "\n")
+    assert follower.latest() == ""  # a step no progress line names
+    write(step("build_wheel")[:20])  # a line still being written
+    assert follower.latest() == ""
+    write(step("build_wheel")[20:] + "\n")
+    assert follower.latest() == "building regex 2026.11.19"
     said: list[str] = []
     clock = FakeClock()
     progress = BuildProgress(said.append, 1, heartbeat=0.05, clock=clock)

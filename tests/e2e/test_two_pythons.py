@@ -87,6 +87,16 @@ def test_a_stack_with_a_311_and_a_312_runtime_builds_runs_and_rebuilds(tmp_path:
         ("markupsafe", "3.11", "built"), ("markupsafe", "3.12", "built"),
         ("setuptools", "3.11", "built"),
     ]  # fmt: skip
+
+    # What each Fromager did, from the step events its own process wrote as each step
+    # began (the live progress reads them): markupsafe's wheel build under each Python.
+    def wheel_steps(events: Path) -> set[str]:
+        lines = [json.loads(line) for line in events.read_text().splitlines()]
+        return {e["project"] for e in lines if e["event"] == "step" and e["step"] == "build_wheel"}
+
+    stepped = [path for path in layout.run_logs.glob("*/*.events.jsonl")
+               if "markupsafe" in wheel_steps(path)]  # fmt: skip
+    assert len(stepped) == 2, stepped
     # The stack's record and every SBOM's tools name both Fromagers, in Python order.
     build_info = json.loads((config.output_dir / "__srcstacks__" / "build.json").read_text())
     assert build_info["tools"]["fromager"] == f"{fromager['3.11']}, {fromager['3.12']}"

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from srcstacks.errors import (
     ToolError,
 )
@@ -24,7 +22,7 @@ from srcstacks.tools.build_probe import USER_HOME_VARIABLE
 from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
 from srcstacks.tools.fromager_errors import ErrorLines, explain_failure
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
-from srcstacks.tools.fromager_files import events_path, first_failure
+from srcstacks.tools.fromager_files import StepFollower, events_path, first_failure
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
 
@@ -40,25 +38,11 @@ _PROGRESS_LINE = re.compile(
     r"INFO \S+: new (?P<kind>[a-z-]+) dependency (?P<package>[A-Za-z0-9_.-]+)"
     r".* resolves to (?P<version>\S+)"
 )
-# What Fromager is doing right now, from its log lines (Fromager 0.77 and 0.101 alike).
-_ACTIVITY_LINE = re.compile(
-    r"INFO \S+: (?:(?P<build>building) \S+ wheel for|(?P<fetch>downloading) source for"
-    r"|(?P<prepare>preparing) source for) (?P<package>[A-Za-z0-9_.-]+)==(?P<version>[^\s,;]+)"
-)
 
 
 def version() -> str:
     """The installed Fromager's version."""
     return metadata.version("fromager")
-
-
-def activity_of(line: str) -> str:
-    """What a Fromager log line says it starts doing (``building regex 2026.11.19``), or ``""``."""
-    match = _ACTIVITY_LINE.search(line)
-    if match is None:
-        return ""
-    doing = match["build"] or match["fetch"] or match["prepare"]
-    return f"{doing} {canonicalize_name(match['package'])} {match['version']}"
 
 
 def bootstrap(
@@ -112,14 +96,15 @@ def bootstrap(
     remove_file(events)  # the last run's, in the work dir's logs: srcstacks' own
     env[EVENTS_VARIABLE] = str(events)
     errors = ErrorLines()
+    steps = StepFollower(events)
 
     def watch(line: str) -> None:
+        if on_activity and (doing := steps.latest()):
+            on_activity(doing)
         if errors.feed(line):
             return
         if on_progress and (match := _PROGRESS_LINE.search(line)):
             on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
-        elif on_activity and (doing := activity_of(line)):
-            on_activity(doing)
 
     started = time.time()
     try:

@@ -6,6 +6,8 @@ prepare, build, ...) and ``hooks.run_post_bootstrap_hooks`` (a package is done).
 ``SRCSTACKS_FROMAGER_EVENTS`` names a file, each becomes one JSON line there:
 
 - ``{"event": "started", "project", "version"}``: the first step of a package version;
+- ``{"event": "step", "project", "version", "step"}``: a step begins (``download_source``,
+  ``prepare_source``, ``build_sdist``, ``build_wheel``, ...): what Fromager does now;
 - ``{"event": "built", "project", "version", "seconds"}``: Fromager built its wheel
   from source in this process (``seconds``: that ``build_wheel`` step);
 - ``{"event": "failed", "project", "version", "step", "error"}``: a step raised;
@@ -18,7 +20,8 @@ prepare, build, ...) and ``hooks.run_post_bootstrap_hooks`` (a package is done).
 
 Project names are canonical. Nothing is written when the variable is unset, so a
 Fromager started by hand with srcstacks installed behaves as Fromager. The reader is
-:mod:`srcstacks.build.run_summary`.
+:mod:`srcstacks.build.run_summary`, and :class:`srcstacks.tools.fromager_files.StepFollower`
+for the progress of a running bootstrap.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ def invoke(distname: str, method: str, call: Any, kwargs: dict[str, Any]) -> Any
     if version is not None and key not in _started:
         _started.add(key)
         _write({"event": "started", "project": key[0], "version": version})
+    if version is not None:
+        _write({"event": "step", "project": key[0], "version": version, "step": method})
     began = time.monotonic()
     try:
         result = call()

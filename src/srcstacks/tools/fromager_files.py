@@ -94,3 +94,46 @@ def first_failure(events: Path) -> FailedStep | None:
                 str(event.get("error")),
             )
     return None
+
+
+# What a step of Fromager's is doing, in a progress line ("building numpy 2.4.6").
+_STEP_ACTIVITY = {
+    "download_source": "downloading",
+    "prepare_source": "preparing",
+    "build_sdist": "building the sdist of",
+    "build_wheel": "building",
+}
+
+
+class StepFollower:
+    """What a running Fromager does now, from the ``step`` events it has written.
+
+    Each :meth:`latest` reads only what was appended since the last call; a line still
+    being written is read the next time.
+    """
+
+    def __init__(self, events: Path) -> None:
+        self._events = events
+        self._offset = 0
+
+    def latest(self) -> str:
+        """The newest step begun since the last call (``building numpy 2.4.6``), or ``""``."""
+        try:
+            with self._events.open("rb") as stream:
+                stream.seek(self._offset)
+                data = stream.read()
+        except OSError:
+            return ""
+        whole = data[: data.rfind(b"\n") + 1]
+        self._offset += len(whole)
+        doing = ""
+        for line in whole.decode("utf-8", errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(event, dict) or event.get("event") != "step":
+                continue
+            if verb := _STEP_ACTIVITY.get(str(event.get("step"))):
+                doing = f"{verb} {event.get('project')} {event.get('version')}"
+        return doing
