@@ -457,3 +457,25 @@ def test_a_built_cpython_has_a_formula_with_the_system_packages_it_used() -> Non
     assert "formulation" not in json.loads(document_of(replace(BUILT, build=None)))
     # The record keeps them through its JSON form.
     assert CPythonBuild.from_json(record.build.to_json()).system_packages == used  # type: ignore[union-attr]
+
+
+def test_a_runtime_made_here_is_hashed_by_its_file_list_not_its_unshipped_archive() -> None:
+    """A packed or built interpreter's install_only archive never leaves the work dir:
+    the component's hash is that of its file list, which the archive can be checked
+    against alone; the intermediate archive's digests stay as properties. A downloaded
+    runtime keeps the hash of the archive its publisher ships."""
+    files = "f" * 64
+    for record in (BUILT, replace(BUILT, source="pack", build=None)):
+        inputs = replace(layer_inputs("cpython-3.11", "runtime", runtime=record),
+                         runtime_files_sha256=files)  # fmt: skip
+        cpython = cpython_of(build_document(inputs).text)
+        assert cpython["hashes"] == [{"alg": "SHA-256", "content": files}], record.source
+        properties = {p["name"]: p["value"] for p in cpython["properties"]}
+        assert properties["srcstacks:runtime:archive_sha256"] == "b" * 64
+        assert properties["srcstacks:runtime:files_sha256"] == files
+    downloaded = replace(BUILT, source="download", build=None, origin="https://example.org/a.tgz")
+    inputs = replace(layer_inputs("cpython-3.11", "runtime", runtime=downloaded),
+                     runtime_files_sha256=files)  # fmt: skip
+    assert cpython_of(build_document(inputs).text)["hashes"] == [
+        {"alg": "SHA-256", "content": "b" * 64}
+    ]

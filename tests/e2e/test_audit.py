@@ -27,6 +27,7 @@ from tests.conftest import BuiltStack, copy_built_stack, run_cli
 pytestmark = pytest.mark.e2e
 
 LAYERS = ("app-greeter", "app-punycode", "cpython-3.11", "framework-web")
+RUNTIME_FILES = "cpython-3.11.runtime-files.json"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,9 @@ def handed_over(
             shutil.copy2(output / f"{layer}{suffix}", folder)
     # The attestation of each wheel built here (markupsafe, jinja2, idna).
     shutil.copytree(output / "__srcstacks__" / "wheels", folder / "wheels")
+    # The runtime's file list, whose sha256 its SBOM pins: the interpreter's files.
+    (folder / "__srcstacks__").mkdir()
+    shutil.copy2(output / "__srcstacks__" / RUNTIME_FILES, folder / "__srcstacks__")
     return folder, root / "stack.key.pub"
 
 
@@ -66,7 +70,9 @@ def audit(folder: Path, key: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_handed_over_folder_passes_the_audit_alone(handed_over: tuple[Path, Path]) -> None:
     folder, key = handed_over
-    assert sorted(path.suffix for path in folder.iterdir()) == [""] + [".json"] * 8 + [".xz"] * 4
+    assert (
+        sorted(path.suffix for path in folder.iterdir()) == [""] * 2 + [".json"] * 8 + [".xz"] * 4
+    )
     assert len(list((folder / "wheels").glob("*.whl.intoto.json"))) == 3
     result = audit(folder, key)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -140,6 +146,18 @@ def _resign_with_another_key(folder: Path) -> None:
     attestation.write_text(dsse.sign(json.dumps(statement).encode(), key))
 
 
+def _edit_runtime_files(folder: Path) -> None:
+    """Claim another content for the interpreter's binary in its file list."""
+    path = folder / "__srcstacks__" / RUNTIME_FILES
+    listed = json.loads(path.read_text())
+    listed["files"]["bin/python3.11"] = "sha256=" + "A" * 43
+    path.write_text(json.dumps(listed))
+
+
+def _drop_runtime_files(folder: Path) -> None:
+    (folder / "__srcstacks__" / RUNTIME_FILES).unlink()
+
+
 FORGERIES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     "forged wheel hash": (
         _edit_sbom("framework-web", _forge_wheel_hash),
@@ -181,6 +199,20 @@ FORGERIES: dict[str, tuple[Callable[[Path], None], list[str]]] = {
         [
             "idna-3.11-0-py3-none-any.whl: built here, but no attestation of its build"
             " signed with this key"
+        ],
+    ),
+    "edited runtime file list": (
+        _edit_runtime_files,
+        [
+            f"__srcstacks__/{RUNTIME_FILES}: its sha256 is not the one"
+            " cpython-3.11.tar.xz.cdx.json pins"
+        ],
+    ),
+    "missing runtime file list": (
+        _drop_runtime_files,
+        [
+            f"cpython-3.11.tar.xz: its interpreter's file list __srcstacks__/{RUNTIME_FILES} is not"
+            " in the folder"
         ],
     ),
     "re-signed SBOM": (

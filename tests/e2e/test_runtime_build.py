@@ -9,6 +9,7 @@ compile, with ``srcstacks runtime build``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -154,10 +155,16 @@ def test_the_runtime_is_relocatable_and_records_how_it_was_built(
     )
     # The built archive's SHA-512 beside its SHA-256, and the code inside it read again
     # from the seeded interpreter, each with the module file it is in and its digests.
+    # The built install_only archive never ships: the component's hash is that of its
+    # file list (every file's sha256 as the layer archive holds it), the archive's
+    # digests are properties.
+    files_list = runtime_stack.output / "__srcstacks__" / "cpython-3.11.runtime-files.json"
     assert cpython["hashes"] == [
-        {"alg": "SHA-256", "content": record["sha256"]},
-        {"alg": "SHA-512", "content": record["sha512"]},
+        {"alg": "SHA-256", "content": hashlib.sha256(files_list.read_bytes()).hexdigest()}
     ]
+    properties = {item["name"]: item["value"] for item in cpython["properties"]}
+    assert properties["srcstacks:runtime:archive_sha256"] == record["sha256"]
+    assert properties["srcstacks:runtime:archive_sha512"] == record["sha512"]
     assert len(record["sha512"]) == 128
     inside = {item["name"]: item for item in record["bundled"]}
     assert {name: item["version"] for name, item in inside.items()} == bundled

@@ -61,6 +61,8 @@ _PSF = OrganizationalContact(name="Python Software Foundation")
 _PSF_ORGANIZATION = OrganizationalEntity(
     name="Python Software Foundation", urls=[XsUri("https://www.python.org/psf/")]
 )
+# Runtime sources whose interpreter archive srcstacks made itself (``pack``, ``build``).
+_MADE_HERE = ("pack", "build")
 _PBS = OrganizationalEntity(
     name="python-build-standalone",
     urls=[XsUri("https://github.com/astral-sh/python-build-standalone")],
@@ -110,6 +112,14 @@ def runtime_component(
            if record.configure_args else {}),
         **({f"{NS}:runtime:compiler": record.compiler} if record.compiler else {}),
     }  # fmt: skip
+    # A packed or built interpreter's archive is srcstacks' intermediate, never shipped:
+    # the component's hash is its file list's, which names the sha256 of every file as
+    # the layer archive holds it (``srcstacks audit`` checks them with the archive alone).
+    made_here = record.source in _MADE_HERE and bool(files_sha256)
+    if made_here:
+        properties[f"{NS}:runtime:archive_sha256"] = record.sha256
+        if record.sha512:
+            properties[f"{NS}:runtime:archive_sha512"] = record.sha512
     # The deployable form is the interpreter archive (a tar.gz whose files are listed):
     # it holds the interpreter and its shared library, which run.
     properties.update(
@@ -141,7 +151,7 @@ def runtime_component(
         authors=[_PSF],
         # CPython's LICENSE is the PSF license stack that SPDX calls Python-2.0.
         licenses=[_python_license()],
-        hashes=hashes(record.sha256, record.sha512 or None),
+        hashes=hashes(files_sha256) if made_here else hashes(record.sha256, record.sha512 or None),
         external_references=references,
         pedigree=pedigree,
         components=nested,

@@ -15,7 +15,10 @@ problem it finds, each naming the file and what is wrong:
   signed statement's; a component whose licences are not what the distribution's own
   METADATA and licence files give (as ``srcstacks sbom`` concludes them);
 - a BOM-link (``urn:cdx:<serial>/<version>[#ref]``) to no SBOM of the folder, or to an
-  element that SBOM does not have, and a link whose pinned sha256 is not that SBOM's.
+  element that SBOM does not have, and a link whose pinned sha256 is not that SBOM's;
+- in a runtime layer's archive, a file of the interpreter that is not what its file list
+  (``__srcstacks__/<layer>.runtime-files.json``, the sha256 of which the layer's SBOM
+  pins) gives, or missing; a list that is missing or is not the one pinned.
 """
 
 from __future__ import annotations
@@ -33,15 +36,19 @@ from packageurl import PackageURL
 
 from srcstacks.attest.dsse import open_envelope
 from srcstacks.attest.statement import SignedLayer, read_statement
-from srcstacks.errors import ArchiveError, AttestationError, SbomError
+from srcstacks.errors import ArchiveError, AttestationError, SbomError, StateError
 from srcstacks.fsutil import sha256_file
-from srcstacks.layout import ATTESTATION_SUFFIX, SBOM_SUFFIX
+from srcstacks.layout import ATTESTATION_SUFFIX, SBOM_SUFFIX, runtime_file_list_published
+from srcstacks.sbom.components import NS
 from srcstacks.sbom.licenses import component_licenses, conclude
 from srcstacks.sbom.links import LayerSbom, LinkedComponent, read_layer_sbom
 from srcstacks.sbom.metadata import parse_metadata
 from srcstacks.state.archive_reader import ArchiveContents, InstalledDist, read_archive
+from srcstacks.state.runtime_files import read_list
 
 _ARCHIVE_SUFFIX = ".tar.xz"
+_FILES_PROPERTY = f"{NS}:runtime:files_sha256"
+_MAX_LISTED = 10
 _BOM_LINK = "urn:cdx:"
 
 
@@ -79,7 +86,7 @@ def audit(folder: Path, key: Ed25519PublicKey) -> Audit:
             )
             continue
         statement = next((s for s in signed.values() if archive.name in s.subjects), None)
-        _check_contents(archive, sbom, statement, result)
+        _check_contents(folder, archive, sbom, statement, result)
     _check_links(folder, documents, result)
     return result
 
@@ -151,14 +158,17 @@ def _read_sboms(sboms: list[Path], result: Audit) -> dict[str, LayerSbom]:
 
 
 def _check_contents(
-    archive: Path, sbom: LayerSbom, statement: SignedLayer | None, result: Audit
+    folder: Path, archive: Path, sbom: LayerSbom, statement: SignedLayer | None, result: Audit
 ) -> None:
-    """Each distribution in ``archive`` against its component in ``sbom``."""
+    """Each distribution in ``archive`` against its component in ``sbom``; a runtime
+    layer's interpreter against its file list."""
     try:
         contents: ArchiveContents = read_archive(archive)
     except ArchiveError as exc:
         result.problems.append(str(exc))
         return
+    if (pinned := runtime_files_pin(sbom.path)) is not None:
+        result.problems.extend(_runtime_problems(folder, sbom.layer.name, pinned, contents))
     for dist in contents.dists:
         result.distributions += 1
         where = f"{archive.name}: {dist.name} {dist.version}"
@@ -180,6 +190,66 @@ def _check_contents(
                 f"{where}: {sbom.path.name} gives its licences as {_show(said)}; its"
                 f" METADATA and licence files give {_show(found)}"
             )
+
+
+def runtime_files_pin(sbom: Path) -> str | None:
+    """The sha256 of the runtime's file list a runtime layer's SBOM pins (on its
+    interpreter's component); None for another layer's."""
+    try:
+        document = json.loads(sbom.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # read_layer_sbom said so already
+    if not isinstance(document, dict) or _layer_type(document) != "platform":
+        return None
+    for component in document.get("components") or []:
+        if isinstance(component, dict) and component.get("type") == "platform":
+            for item in component.get("properties") or []:
+                if isinstance(item, dict) and item.get("name") == _FILES_PROPERTY:
+                    return str(item.get("value"))
+    return None
+
+
+def _layer_type(document: dict[str, Any]) -> object:
+    metadata = document.get("metadata")
+    component = metadata.get("component") if isinstance(metadata, dict) else None
+    return component.get("type") if isinstance(component, dict) else None
+
+
+def _runtime_problems(
+    folder: Path, layer: str, pinned: str, contents: ArchiveContents
+) -> list[str]:
+    name = contents.archive.name
+    try:
+        listed = runtime_file_list_published(folder, layer)
+    except StateError as exc:
+        return [f"{name}: {exc}"]
+    shown = listed.relative_to(folder).as_posix()
+    if not listed.is_file():
+        return [f"{name}: its interpreter's file list {shown} is not in the folder"]
+    if sha256_file(listed) != pinned:
+        return [f"{shown}: its sha256 is not the one {name}{SBOM_SUFFIX} pins"]
+    try:
+        entries = read_list(listed) or {}
+    except StateError as exc:
+        return [str(exc)]
+    return [f"{name}: {problem}" for problem in runtime_file_problems(contents, entries)]
+
+
+def runtime_file_problems(contents: ArchiveContents, entries: dict[str, str]) -> list[str]:
+    """Each file of the runtime's list that the archive lacks or holds with other content
+    (the first few named, the rest counted)."""
+    roots = {member.partition("/")[0] for member in contents.members}
+    root = roots.pop() if len(roots) == 1 else ""
+    problems = []
+    for relative, entry in sorted(entries.items()):
+        found = contents.members.get(f"{root}/{relative}")
+        if found is None:
+            problems.append(f"{root}/{relative} of the interpreter's file list is missing")
+        elif found != entry:
+            problems.append(f"{root}/{relative} differs from the interpreter's file list")
+    if len(problems) > _MAX_LISTED:
+        problems[_MAX_LISTED:] = [f"and {len(problems) - _MAX_LISTED} more file(s) of the list"]
+    return problems
 
 
 def _file_name(component: LinkedComponent) -> str:
