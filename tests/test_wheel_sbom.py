@@ -87,6 +87,14 @@ def test_a_formula_names_each_tool_by_its_wheel_and_reads_back() -> None:
     assert {"name": "srcstacks:wheel", "value": SETUPTOOLS.filename} in tool["properties"]
     assert (compiler["name"], compiler["version"]) == ("GCC", "12.2.0")
     assert environment_of(found) == ENVIRONMENT
+    # With the wheel's SHA-512 recorded (every build since srcstacks keeps it), both.
+    both = replace(SETUPTOOLS, sha512="f" * 128)
+    found = formula("pkg:pypi/demo@1.0", "demo 1.0", replace(ENVIRONMENT, tools=(both,)))
+    assert found["components"][0]["hashes"] == [
+        {"alg": "SHA-256", "content": "a" * 64},
+        {"alg": "SHA-512", "content": "f" * 128},
+    ]
+    assert environment_of(found).tools == (both,)
     # A document without wheels to describe is left as it was.
     assert add_formulation('{"a": 1}', []) == '{"a": 1}'
 

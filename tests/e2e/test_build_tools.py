@@ -161,7 +161,11 @@ def test_layer_sbom_formulation_links_each_library_to_its_build_tools(
     assert (
         tool["purl"] == f"pkg:pypi/setuptools@{own_record.version}?file_name={own_record.filename}"
     )
-    assert tool["hashes"] == [{"alg": "SHA-256", "content": own_record.sha256}]
+    wheel_bytes = (built_stack.config.wheel_dir / own_record.filename).read_bytes()
+    assert tool["hashes"] == [
+        {"alg": "SHA-256", "content": own_record.sha256},
+        {"alg": "SHA-512", "content": hashlib.sha512(wheel_bytes).hexdigest()},
+    ]
     assert compiler["name"] == "GCC"
     # The builder: the CPython Fromager ran on (the tests' own) and Fromager.
     assert (python["name"], python["version"]) == ("CPython", platform.python_version())

@@ -40,15 +40,21 @@ class BuildTool:
     filename: str
     sha256: str
     requirement_type: str
+    # The wheel's SHA-512 beside its SHA-256 (the SBOM's formulation gives both); empty
+    # in records written before srcstacks kept it.
+    sha512: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {
+        found = {
             "name": self.name,
             "version": self.version,
             "filename": self.filename,
             "sha256": self.sha256,
             "requirement_type": self.requirement_type,
         }
+        if self.sha512:
+            found["sha512"] = self.sha512
+        return found
 
 
 @dataclass(frozen=True)

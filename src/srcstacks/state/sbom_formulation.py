@@ -6,7 +6,7 @@ plain JSON, added to a finished document (:func:`add_formulation`, called by
 wheel). No file access. One formula per built wheel:
 
 - ``components``: each build tool as the wheel installed in its build environment
-  (name, version, ``pkg:pypi`` purl with ``file_name``, SHA-256, the step that installed
+  (name, version, ``pkg:pypi`` purl with ``file_name``, SHA-256 and SHA-512, the step that installed
   it, and ``srcstacks:wheel``: its own entry in ``provenance.json``, keyed by that file
   name), each compiler whose version string the wheel's ELF files carry, and the builder:
   the CPython Fromager ran on and Fromager itself, and for a Rust extension rustc (with
@@ -92,7 +92,11 @@ def _tool_component(base: str, tool: BuildTool) -> dict[str, Any]:
         "bom-ref": f"{base}:tool:{tool.filename}",
         "name": tool.name,
         "version": tool.version,
-        "hashes": [{"alg": "SHA-256", "content": tool.sha256}],
+        "hashes": [
+            {"alg": alg, "content": digest}
+            for alg, digest in (("SHA-256", tool.sha256), ("SHA-512", tool.sha512))
+            if digest
+        ],
         "purl": tool_purl(tool),
         "properties": [
             {"name": f"{NS}:requirement_type", "value": tool.requirement_type},
@@ -196,14 +200,15 @@ def environment_of(found: dict[str, Any]) -> BuildEnvironment:
                 builder["rust_target"] = str(values[f"{NS}:rust_target"])
         elif component["type"] == "library":
             hashes = component["hashes"]
-            (digest,) = [item["content"] for item in hashes if item["alg"] == "SHA-256"]
+            digests = {item["alg"]: item["content"] for item in hashes}
             tools.append(
                 BuildTool(
                     name=component["name"],
                     version=component["version"],
                     filename=values[f"{NS}:wheel"],
-                    sha256=digest,
+                    sha256=digests["SHA-256"],
                     requirement_type=values[f"{NS}:requirement_type"],
+                    sha512=digests.get("SHA-512", ""),
                 )
             )
         else:

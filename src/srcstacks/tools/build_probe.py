@@ -249,6 +249,7 @@ def build_tools(build_env: Path, build_dir: Path, server: WheelServer) -> tuple[
                 sha256=hashlib.sha256(data).hexdigest(),
                 # Installed by uv but asked for by no step's requirements: say so.
                 requirement_type=steps.get(dist.name, "unrequested"),
+                sha512=hashlib.sha512(data).hexdigest(),
             )
         )
     return tuple(tools)
