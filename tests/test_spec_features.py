@@ -9,7 +9,11 @@ import pytest
 
 from srcstacks.build.stage import collect_requirements
 from srcstacks.errors import ConfigError, OtherPlatformWheelError
-from srcstacks.lock.elsewhere import check_other_platform_wheels, lock_environments
+from srcstacks.lock.elsewhere import (
+    check_other_platform_wheels,
+    ignored_upload_time_settings,
+    lock_environments,
+)
 from srcstacks.spec.config import load_config
 from srcstacks.spec.rules import TARGET_PLATFORMS
 from srcstacks.state.provenance import Manifest, SdistRecord, WheelProvenance
@@ -237,3 +241,17 @@ def test_invalid_uv_environments_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         check_other_platform_wheels(load_config(path), Manifest({}))
     assert str(error.value).startswith(f"{path}: 'tool.uv.environments' holds an invalid marker:")
+
+
+def test_upload_time_filters_are_named_where_venvstacks_reads_them(tmp_path: Path) -> None:
+    path = spec(tmp_path)
+    assert ignored_upload_time_settings(path) == []
+    (tmp_path / "venvstacks.uv.toml").write_text('exclude-newer = "2025-08-27T00:00:00Z"\n')
+    assert ignored_upload_time_settings(path) == [
+        f"{tmp_path / 'venvstacks.uv.toml'}: 'exclude-newer'"
+    ]
+    # venvstacks reads venvstacks.uv.toml only when the spec has no [tool.uv].
+    path.write_text(
+        path.read_text() + '\n[tool.uv]\nexclude-newer-package = { idna = "2025-01-01" }\n'
+    )
+    assert ignored_upload_time_settings(path) == [f"{path}: 'tool.uv.exclude-newer-package'"]

@@ -155,6 +155,27 @@ def test_second_machine_fetches_every_wheel_and_builds_identical_archives(
     assert artifacts(second) == artifacts(index_build.stack / "_srcstacks")
 
 
+def test_an_upload_time_filter_in_the_spec_leaves_the_wheels_built_for_it(
+    index_build: IndexBuild, tmp_path: Path
+) -> None:
+    """venvstacks' sample project sets ``[tool.uv] exclude-newer``: uv would filter out
+    every wheel on the index, each uploaded when it was built (later than any such date),
+    and the lock would find no version at all. srcstacks locks without it, and says so."""
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    for name in DEMO_FILES:  # no locks: uv locks every layer
+        source = index_build.stack / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy2
+        copy(source, stack / name)
+    spec = stack / "venvstacks.toml"
+    spec.write_text(spec.read_text() + '\n[tool.uv]\nexclude-newer = "2025-08-27T00:00:00Z"\n')
+    result = run_cli("build", spec, "--index", index_build.index_url, env=index_build.env)
+    assert f"note: {spec}: 'tool.uv.exclude-newer' is not applied" in result.stderr
+    assert set(run_summary(stack / "_srcstacks").values()) == {"fetched"}
+    assert "markupsafe" in (stack / "requirements" / "framework-web" /
+                            "pylock.framework-web.toml").read_text()  # fmt: skip
+
+
 def test_clean_clone_builds_archives_from_the_committed_locks(
     index_build: IndexBuild, tmp_path: Path
 ) -> None:

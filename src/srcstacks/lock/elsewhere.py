@@ -28,6 +28,7 @@ from srcstacks.errors import ConfigError, OtherPlatformWheelError
 from srcstacks.spec.config import StackConfig
 from srcstacks.spec.rules import (
     BUILD_PLATFORM,
+    UPLOAD_TIME_SETTINGS,
     UV_CONFIG_NAME,
     environment_markers,
     platforms_needing,
@@ -75,16 +76,27 @@ def lock_environments(config: StackConfig) -> dict[str, list[Marker]]:
     }
 
 
+def _uv_settings(spec_path: Path) -> tuple[Mapping[str, Any], str, str]:
+    """The uv settings venvstacks passes on, where they are and the prefix of their keys:
+    the spec's ``[tool.uv]``, else ``venvstacks.uv.toml`` beside it."""
+    tool = _read(spec_path).get("tool")
+    uv = tool.get("uv") if isinstance(tool, Mapping) else None
+    if isinstance(uv, Mapping):
+        return uv, str(spec_path), "tool.uv."
+    uv_config = spec_path.parent / UV_CONFIG_NAME  # venvstacks reads it only without [tool.uv]
+    return (_read(uv_config) if uv_config.is_file() else {}), str(uv_config), ""
+
+
+def ignored_upload_time_settings(spec_path: Path) -> list[str]:
+    """``<file>: '<key>'`` of each upload-time filter the spec's uv settings set."""
+    uv, origin, prefix = _uv_settings(spec_path)
+    return [f"{origin}: '{prefix}{key}'" for key in UPLOAD_TIME_SETTINGS if key in uv]
+
+
 def uv_environments(spec_path: Path) -> list[Marker]:
     """uv's ``environments`` as venvstacks passes them on (empty: every platform)."""
-    data = _read(spec_path)
-    tool = data.get("tool")
-    uv = tool.get("uv") if isinstance(tool, Mapping) else None
-    origin, key = f"{spec_path}", "tool.uv.environments"
-    if not isinstance(uv, Mapping):  # venvstacks reads the file only without [tool.uv]
-        uv_config = spec_path.parent / UV_CONFIG_NAME
-        uv = _read(uv_config) if uv_config.is_file() else {}
-        origin, key = f"{uv_config}", "environments"
+    uv, origin, prefix = _uv_settings(spec_path)
+    key = f"{prefix}environments"
     value = uv.get("environments", [])
     if isinstance(value, str):
         value = [value]

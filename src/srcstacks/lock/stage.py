@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from srcstacks.index.target import locked_index_url, wheel_source
 from srcstacks.layout import Layout
-from srcstacks.lock.elsewhere import check_other_platform_wheels
+from srcstacks.lock.elsewhere import check_other_platform_wheels, ignored_upload_time_settings
 from srcstacks.lock.index_view import published_only
 from srcstacks.lock.plan import (
     LayerLockState,
@@ -67,6 +67,12 @@ def lock_layers(run: RunContext, *, force: bool = False) -> list[LockedWheel]:
     # every platform uv will lock, before venvstacks locks them all at once.
     check_other_platform_wheels(config, manifest)
     check_every_platform(config, [layout.wheel(name) for name in manifest.wheels], report)
+    for setting in ignored_upload_time_settings(config.spec_path):
+        report(
+            f"note: {setting} is not applied: the wheels srcstacks locks were uploaded to"
+            " its wheel dir or index when they were built; Fromager built the newest"
+            " sources the requirements allow (pin a version with == to hold it)"
+        )
     records = {} if force else read_layer_records(config, STAGE)
     with _lock_source(run, manifest) as source:
         locking = _Locking(config, layout, manifest, records, source)

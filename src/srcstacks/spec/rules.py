@@ -163,6 +163,13 @@ def check_no_layer_indexes(where: str, entry: Mapping[str, Any]) -> None:
             )
 
 
+# uv settings that filter by a file's upload time to its index. Every wheel srcstacks
+# locks was uploaded to its own wheel dir or index when it was built, so they would
+# filter out what this very run built; the lock projects never get them
+# (srcstacks.tools.venvstacks_main) and the lock stage says so.
+UPLOAD_TIME_SETTINGS = ("exclude-newer", "exclude-newer-package")
+
+
 def check_no_uv_indexes(spec_path: Path, data: Mapping[str, Any]) -> None:
     """Refuse index, find-links and sources settings in ``[tool.uv]`` and venvstacks.uv.toml.
 

@@ -14,7 +14,9 @@ environments``, so a Linux-only stack failed on click's ``colorama;
 platform_system == 'Windows'``, which no Linux host builds. Each layer's lock project
 (the ``pyproject.toml`` venvstacks writes for ``uv lock``) gets the ``environments`` of
 its ``platforms`` (:func:`srcstacks.spec.rules.environment_markers`), unless the spec
-sets its own; a layer targeting all six gets none (a universal lock, as before).
+sets its own; a layer targeting all six gets none (a universal lock, as before). uv's
+upload-time filters (``exclude-newer``) are taken out of it: every wheel srcstacks locks
+was uploaded to its wheel dir or index when it was built.
 
 With a private index, the locks name no index server (:mod:`srcstacks.tools.pylock_urls`):
 each lock uv exports is made portable before venvstacks reads, hashes and commits it, and
@@ -49,7 +51,7 @@ import venvstacks.stacks as stacks
 from venvstacks.cli import main
 
 from srcstacks.spec.archive import DEFAULT_XZ_PRESET, XZ_PRESET_VARIABLE
-from srcstacks.spec.rules import environment_markers
+from srcstacks.spec.rules import UPLOAD_TIME_SETTINGS, environment_markers
 from srcstacks.tools import pylock_urls
 from srcstacks.tools.venvstacks import ARCHIVED, ARCHIVING
 
@@ -74,8 +76,15 @@ def _locked_for_its_platforms(layer: Any, requirements_input_path: Path) -> Any:
     document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
     uv = document["tool"]["uv"]
     platforms = [str(platform) for platform in layer.env_spec.platforms]
+    changed = False
     if "environments" not in uv and (markers := environment_markers(platforms)):
         uv["environments"] = list(markers)
+        changed = True
+    for key in UPLOAD_TIME_SETTINGS:  # they would filter out the wheels built for it
+        if key in uv:
+            del uv[key]
+            changed = True
+    if changed:
         pyproject.write_text(tomlkit.dumps(document), encoding="utf-8")
     return pinned
 
