@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from srcstacks.layout import Layout
 from srcstacks.spec.config import StackConfig, load_config
 from srcstacks.state.provenance import check_wheel_dir
 from srcstacks.tools.toolchain import find_interpreter
@@ -60,7 +61,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlasStack]:
         (folder / "stack" / "build-settings" / "tinyblas.yaml").write_text(
             f"resolver_dist:\n  sdist_server_url: {index_url}\n"
         )
-        cli("build", spec)
+        # Two at a time: the resolve step reads tinyblas' install requirements from its
+        # pyproject.toml instead of building it to read its metadata (meson-python has
+        # no prepare_metadata_for_build_wheel), and the parallel builds compile it once.
+        cli("build", spec, "--jobs", "2")
+        resolve = next(Layout.of(load_config(spec)).run_logs.glob("*/fromager-resolve.log"))
+        assert "tinyblas: install requirements read from pyproject.toml" in resolve.read_text()
         deployed = folder / "deployed"
         output = cli("deploy", spec, "--target", deployed, "--run")
         assert "blas dot: 32.0" in output  # 1*4 + 2*5 + 3*6, by OpenBLAS's ddot

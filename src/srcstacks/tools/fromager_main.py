@@ -31,6 +31,10 @@ package, step by step, to the events file srcstacks reads back
 (:mod:`srcstacks.tools.fromager_events`), from the same dispatcher and Fromager's
 post-bootstrap hook runner.
 
+In the resolve step of a parallel run, a meson-python package's install requirements
+are read from its ``pyproject.toml`` rather than by building its wheel
+(:mod:`srcstacks.tools.static_requirements`).
+
 A project built with patches or a settings file gets a build tag that names them
 (``0_4f1c9a2e``: :mod:`srcstacks.tools.build_tags`), so a wheel rebuilt after one of
 them changed never takes the name of the one published before.
@@ -60,11 +64,18 @@ import fromager.sources as sources
 import fromager.vendor_rust as vendor_rust
 
 from srcstacks.spec.patches import PATCH_COMMAND
-from srcstacks.tools import build_tags, cargo, crate_patches, fromager_events
+from srcstacks.tools import (
+    build_tags,
+    cargo,
+    crate_patches,
+    fromager_events,
+    static_requirements,
+)
 from srcstacks.tools.wheel_sbom_hook import HOOKED_METHOD, write_wheel_sbom
 
 _HOOKED = "_write_requirements_file"
 _DISPATCH = "find_and_invoke"
+_INSTALL_REQUIREMENTS = "get_install_dependencies_of_sdist"
 _POST_BOOTSTRAP = "run_post_bootstrap_hooks"
 _VENDOR_RUST = "vendor_rust"
 _CARGO_VENDOR = "_cargo_vendor"
@@ -83,6 +94,9 @@ def _write_sorted(requirements: Iterable[Any], filename: Path) -> None:
 
 
 def _invoke_then_write_sbom(distname: str, method: str, default_fn: Any, **kwargs: Any) -> Any:
+    if method == _INSTALL_REQUIREMENTS:
+        default_fn = static_requirements.static_first(default_fn)
+
     def call() -> Any:
         result = _fromager_invoke(distname, method, default_fn, **kwargs)
         if method == HOOKED_METHOD:
