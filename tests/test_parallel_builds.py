@@ -29,6 +29,7 @@ from srcstacks.build.jobs import (
     current_executor,
     current_jobs,
 )
+from srcstacks.build.parallel import resolve_log_name
 from srcstacks.build.plan import (
     build_environment,
     plan_builds,
@@ -458,3 +459,9 @@ def test_every_parallel_build_gets_its_own_build_paths_mapped_to_the_serial_ones
     assert env["CARGO_HOME"] == f"{tmp_path}/parallel-builds/brotli-1.2.1/cargo-home"
     mapped = f"-ffile-prefix-map={tmp_path}/parallel-builds/brotli-1.2.1/work-dir=/build"
     assert mapped in env["CPPFLAGS"]  # the same /build as the serial bootstrap's work dir
+
+
+def test_each_pythons_resolve_log_is_kept_under_its_own_name() -> None:
+    assert resolve_log_name(Path("logs/fromager-bootstrap.log")) == "fromager-resolve.log"
+    names = {resolve_log_name(Path(f"logs/fromager-bootstrap-{x}.log")) for x in ("3.11", "3.12")}
+    assert names == {"fromager-resolve-3.11.log", "fromager-resolve-3.12.log"}

@@ -2,7 +2,8 @@
 
 1. Resolve: ``fromager bootstrap --sdist-only`` resolves the whole graph, downloads every
    sdist, and builds (or fetches from the index) only the build tools; its log is the run
-   log folder's ``fromager-resolve.log``.
+   log folder's ``fromager-resolve.log`` (``fromager-resolve-3.12.log`` for each Python of
+   a stack building for several).
 2. Plan (:mod:`srcstacks.build.plan`): every package of its ``graph.json`` with no usable
    wheel yet, with the planned builds it needs.
 3. Execute (:mod:`srcstacks.build.executors`): each build starts as soon as its needs are built.
@@ -45,6 +46,13 @@ def on_terminal() -> bool:
     return sys.stderr.isatty()
 
 
+def resolve_log_name(bootstrap_log: Path) -> str:
+    """``fromager-resolve.log`` beside ``fromager-bootstrap.log``; in a stack building for
+    several Pythons, ``fromager-resolve-3.12.log`` beside ``fromager-bootstrap-3.12.log``,
+    so each group's resolve log is kept in the run's log folder."""
+    return bootstrap_log.name.replace("fromager-bootstrap", "fromager-resolve", 1)
+
+
 def build_in_parallel(
     context: BuildContext,
     executor: Executor,
@@ -59,7 +67,7 @@ def build_in_parallel(
     The first failed build is raised as a one-line :class:`BuildError` naming the
     package and its log, after every running build has finished.
     """
-    resolve_log = context.run_log_dir / "fromager-resolve.log"
+    resolve_log = context.run_log_dir / resolve_log_name(recorder.log_path)
     skip_constraints = retrying_conflicts(
         lambda skip: bootstrap(resolve_log, skip, True),
         skip_constraints,
