@@ -23,6 +23,13 @@ downloading, no compiles) is left out; a build's time is what it took in the rec
 run (with ``--jobs 2`` on 2 cores, two compiles shared the cores).
 
     python -m uv run python benchmarks/build_makespan.py STACK_FOLDER [--variant cpu]
+        [--progress-log LOG ...] [--events X.Y:EVENTS_FILE ...]
+
+A wheel the recorded run reused has no time in its run summary. ``--progress-log`` takes
+the times from what ``srcstacks build`` printed when it built them (its ``built NAME
+VERSION in 2m05s`` lines, under each ``--- the wheels of the layers on Python X.Y ---``),
+later logs winning; ``--events`` from a Fromager events file a run kept
+(``logs/runs/<time>/*.events.jsonl``, its ``built`` events), for the Python named.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,16 +57,48 @@ class Group:
     seconds: Mapping[Key, float]
 
 
-def read_groups(variant_dir: Path) -> list[Group]:
+_SECTION = re.compile(r"^--- the wheels of the layers on Python (\d+\.\d+) ---$")
+_BUILT = re.compile(r"^  built (\S+) (\S+) in (?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?\b")
+
+
+def progress_times(logs: list[Path]) -> dict[tuple[str, Key], float]:
+    """``(python, (project, version))`` -> seconds, from ``srcstacks build``'s output."""
+    found: dict[tuple[str, Key], float] = {}
+    for log in logs:
+        python = ""
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if section := _SECTION.match(line):
+                python = section[1]
+            elif built := _BUILT.match(line):
+                hours, minutes, seconds = (int(part or 0) for part in built.groups()[2:])
+                found[(python, (built[1], built[2]))] = hours * 3600 + minutes * 60 + seconds
+    return found
+
+
+def event_times(given: list[str]) -> dict[tuple[str, Key], float]:
+    """``(python, (project, version))`` -> seconds from ``X.Y:FILE`` events files."""
+    found: dict[tuple[str, Key], float] = {}
+    for item in given:
+        python, _, name = item.partition(":")
+        for line in Path(name).read_text(encoding="utf-8").splitlines():
+            event = json.loads(line)
+            if event.get("event") == "built":
+                found[(python, (event["project"], event["version"]))] = float(event["seconds"])
+    return found
+
+
+def read_groups(variant_dir: Path, logs: list[Path], events: list[str]) -> list[Group]:
     summary = json.loads((variant_dir / "run-summary.json").read_text(encoding="utf-8"))
+    printed = {**event_times(events), **progress_times(logs)}
     groups = []
     for graph_file in sorted((variant_dir / "fromager").glob("work-dir*/graph.json")):
         python = graph_file.parent.name.removeprefix("work-dir").removeprefix("-")
-        seconds = {
-            (entry["project"], entry["version"]): float(entry["seconds"])
+        seconds = {key: value for (where, key), value in printed.items() if where in ("", python)}
+        seconds.update(
+            ((entry["project"], entry["version"]), float(entry["seconds"]))
             for entry in summary["entries"]
             if entry.get("seconds") is not None and entry.get("python", "") in ("", python)
-        }
+        )
         groups.append(Group(python, read_graph(graph_file), seconds))
     if not groups:
         raise SystemExit(f"{variant_dir}: no Fromager graph.json; build the stack first")
@@ -121,8 +161,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack", type=Path, help="the folder srcstacks built the stack in")
     parser.add_argument("--variant", default="cpu")
+    parser.add_argument("--progress-log", type=Path, nargs="*", default=[])
+    parser.add_argument("--events", nargs="*", default=[])
     options = parser.parse_args()
-    groups = read_groups(options.stack / "_srcstacks" / options.variant)
+    variant_dir = options.stack / "_srcstacks" / options.variant
+    groups = read_groups(variant_dir, options.progress_log, options.events)
     for group in groups:
         work = sum(group.seconds.get(node.key, 0.0) for node in group.graph.values())
         length, chain = critical_path(plan(group, tools_first=False)[1], group.seconds)
