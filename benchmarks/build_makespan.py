@@ -97,7 +97,9 @@ def read_groups(variant_dir: Path, logs: list[Path], events: list[str]) -> list[
         seconds.update(
             ((entry["project"], entry["version"]), float(entry["seconds"]))
             for entry in summary["entries"]
-            if entry.get("seconds") is not None and entry.get("python", "") in ("", python)
+            if entry.get("seconds") is not None
+            and entry.get("python", "") in ("", python)
+            and entry.get("action") == "built"  # a reused wheel's seconds are the reuse's
         )
         groups.append(Group(python, read_graph(graph_file), seconds))
     if not groups:

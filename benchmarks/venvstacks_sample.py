@@ -6,6 +6,12 @@ PyPI and checked against PyPI's sha256, and builds it in a fresh folder with the
 index as cache (``--jobs 2`` by default). Changed, and only where this platform needs
 it (each change is printed):
 
+- the application ``scipy-client`` (macOS and Windows only: locking it needs SciPy's
+  wheels for those platforms, which only their build hosts make) is left out, and
+  ``dlltracer; sys_platform == 'win32'`` leaves the 3.11 runtime (Windows only, and
+  the layer targets every platform: its lock needs a wheel only a Windows host builds);
+- ``[tool.uv] environments`` is this platform: the other layers target linux_aarch64,
+  macOS or Windows too, whose wheels only their build hosts make;
 - the runtimes' ``python_implementation`` (``cpython@3.11.11``, ``cpython@3.12.9``) name
   this machine's CPython of the same X.Y, which srcstacks packs (python.org's builds are
   not reachable here, and srcstacks takes no binary runtime it did not build or pack);
@@ -49,13 +55,25 @@ from pathlib import Path
 from srcstacks.tools.toolchain import find_interpreter
 
 REPO = Path(__file__).resolve().parent.parent
+THIS_PLATFORM = "sys_platform == 'linux' and platform_machine == 'x86_64'"
 VENVSTACKS = metadata.version("venvstacks")
 SRCSTACKS_TABLE = """
 [tool.srcstacks]
 settings_dir = "build-settings"
+# This machine's CPython of each runtime's X.Y, packed (python-build-standalone's
+# downloads are not reachable here, and srcstacks takes no binary it did not make).
+[tool.srcstacks.runtime]
+source = "pack"
 # The index is the cache: a rerun of this benchmark fetches what the last one built.
 [tool.srcstacks.index]
 managed = true
+# Who supplies the archives: every SBOM names them (NTIA's minimum elements, which
+# verify checks).
+[tool.srcstacks.sbom]
+supplier = "srcstacks benchmarks"
+manufacturer.name = "srcstacks benchmarks"
+manufacturer.url = "https://srcstacks.example"
+manufacturer.email = "sbom@srcstacks.example"
 """
 
 CHECKS = {
@@ -144,10 +162,29 @@ def adapt(project: Path) -> Path:
         return f'python_implementation = "cpython@{interpreter.version}"'
 
     text = re.sub(r'python_implementation = "cpython@([0-9.]+)"', local, text)
+    # An application for macOS and Windows only: its lock needs SciPy's wheels for
+    # those platforms, which only such build hosts make (srcstacks missing/collect).
+    text, dropped = re.subn(
+        r'\[\[applications\]\]\nname = "scipy-client".*?(?=\n\[\[applications\]\]|\n# )',
+        "", text, flags=re.DOTALL,
+    )  # fmt: skip
+    if dropped:
+        print("  - the application scipy-client (macOS and Windows only)")
+    # Every other layer targets other platforms too (linux_aarch64, macOS, Windows):
+    # locking them for those needs wheels only their build hosts make. Lock for this one.
+    text = text.replace("[tool.uv]\n", f"[tool.uv]\nenvironments = [{THIS_PLATFORM!r}]\n", 1)
+    print(f"  + [tool.uv] environments = [{THIS_PLATFORM!r}] (the locks cover this platform)")
+    # A Windows-only debugging aid in a runtime layer that targets every platform:
+    # locking it needs its win_amd64 wheel, which only a Windows build host makes.
+    text, dropped = re.subn(r"\n *\"dlltracer; sys_platform == 'win32'\",", "", text)
+    if dropped:
+        print("  - \"dlltracer; sys_platform == 'win32'\" (Windows only; its wheel needs a"
+              " Windows build host)")  # fmt: skip
     spec.write_text(text + SRCSTACKS_TABLE, encoding="utf-8")
     shutil.copytree(REPO / "docs" / "build-settings", project / "build-settings")
     shutil.rmtree(project / "requirements")
-    print("  + [tool.srcstacks]: settings_dir (docs/build-settings), a managed index")
+    print("  + [tool.srcstacks]: settings_dir (docs/build-settings), runtimes packed, a managed"
+          " index")  # fmt: skip
     print("  - requirements/ (upstream's locks of PyPI's binary wheels)")
     return spec
 
