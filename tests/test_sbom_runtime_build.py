@@ -470,6 +470,12 @@ def test_a_runtime_made_here_is_hashed_by_its_file_list_not_its_unshipped_archiv
                          runtime_files_sha256=files)  # fmt: skip
         cpython = cpython_of(build_document(inputs).text)
         assert cpython["hashes"] == [{"alg": "SHA-256", "content": files}], record.source
+        # With the list's SHA-512 (the stage reads the published list), both.
+        inputs = replace(inputs, runtime_files_sha512="e" * 128)
+        assert cpython_of(build_document(inputs).text)["hashes"] == [
+            {"alg": "SHA-256", "content": files},
+            {"alg": "SHA-512", "content": "e" * 128},
+        ]
         properties = {p["name"]: p["value"] for p in cpython["properties"]}
         assert properties["srcstacks:runtime:archive_sha256"] == "b" * 64
         assert properties["srcstacks:runtime:files_sha256"] == files

@@ -297,6 +297,8 @@ def test_crates_come_from_a_folder_of_crates_offline_and_a_tampered_crate_is_ref
     config = tomllib.loads((cargo_home / "config.toml").read_text())
     assert config["source"]["srcstacks-mirror"] == {"directory": str(crates)}
     assert config["net"] == {"offline": True}
-    assert not (cargo_home / "registry").exists(), "no crate came from a registry"
+    # Newer cargo writes registry/CACHEDIR.TAG whatever it fetches: nothing else there.
+    registry = sorted(path.name for path in (cargo_home / "registry").glob("*"))
+    assert registry in ([], ["CACHEDIR.TAG"]), f"crates came from a registry: {registry}"
     wheels = tmp_path / "stack" / "_srcstacks" / "cpu" / "fromager" / "wheels-repo" / "downloads"
     assert len(list(wheels.glob("tinyrs-0.1.0-*.whl"))) == 1

@@ -116,10 +116,17 @@ def test_runtime_sbom_has_cpython(built_stack: BuiltStack) -> None:
     packed = Layout.of(built_stack.config).packed_runtimes / runtime["filename"]
     assert runtime["sha512"] == hashlib.sha512(packed.read_bytes()).hexdigest()
     assert runtime["sha256"] == sha256_file(packed)
+    # The packed archive never ships: the component is hashed by the runtime's file list
+    # (every file's sha256 as the layer archive holds it), the archive's digests are
+    # properties.
+    listed = built_stack.config.output_dir / "__srcstacks__" / "cpython-3.11.runtime-files.json"
     assert cpython["hashes"] == [
-        {"alg": "SHA-256", "content": runtime["sha256"]},
-        {"alg": "SHA-512", "content": runtime["sha512"]},
+        {"alg": "SHA-256", "content": sha256_file(listed)},
+        {"alg": "SHA-512", "content": hashlib.sha512(listed.read_bytes()).hexdigest()},
     ]
+    properties = {item["name"]: item["value"] for item in cpython["properties"]}
+    assert properties["srcstacks:runtime:archive_sha256"] == runtime["sha256"]
+    assert properties["srcstacks:runtime:archive_sha512"] == runtime["sha512"]
     assert cpython["cpe"] == "cpe:2.3:a:python:python:3.11.7:*:*:*:*:*:*:*"
     properties = {item["name"]: item["value"] for item in cpython["properties"]}
     assert properties["srcstacks:runtime:source"] == "pack"

@@ -77,6 +77,7 @@ class LayerInputs:
     runtime_system_libraries: tuple[str, ...] = ()
     # Runtime layers: sha256 of the runtime's file list published beside the archives.
     runtime_files_sha256: str = ""
+    runtime_files_sha512: str = ""  # of the same list, when the stage could read it
     # sha256 of this stack's provenance records, as pinned in build.json.
     provenance_sha256: str = ""
     # Runtime layers built by srcstacks: patch name -> text, for each patch whose file
@@ -124,6 +125,7 @@ def build_document(inputs: LayerInputs) -> Document:
             inputs.runtime_system_libraries,
             inputs.runtime_files_sha256,
             inputs.runtime_patch_texts,
+            inputs.runtime_files_sha512,
         )
     root = parts.layer_component(inputs.layer, settings)
     lower = _LowerLayers(inputs.lower)

@@ -75,6 +75,7 @@ def runtime_component(
     system_libraries: tuple[str, ...] = (),
     files_sha256: str = "",
     patch_texts: Mapping[str, bytes] | None = None,
+    files_sha512: str = "",
 ) -> Component:
     """The CPython interpreter of a runtime layer, where srcstacks got it, and the system
     libraries it loads from the machine it is deployed on.
@@ -151,7 +152,9 @@ def runtime_component(
         authors=[_PSF],
         # CPython's LICENSE is the PSF license stack that SPDX calls Python-2.0.
         licenses=[_python_license()],
-        hashes=hashes(files_sha256) if made_here else hashes(record.sha256, record.sha512 or None),
+        hashes=hashes(files_sha256, files_sha512 or None)
+        if made_here
+        else hashes(record.sha256, record.sha512 or None),
         external_references=references,
         pedigree=pedigree,
         components=nested,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from srcstacks.attest.sign import sign_layers
 from srcstacks.errors import SbomError, StageOrderError
-from srcstacks.fsutil import atomic_write_text, finish_publish, sha512_file
-from srcstacks.layout import Layout, sbom_path
+from srcstacks.fsutil import atomic_write_text, finish_publish, sha256_file, sha512_file
+from srcstacks.layout import Layout, runtime_file_list_published, sbom_path
 from srcstacks.reporting import Report
 from srcstacks.run_context import RunContext
 from srcstacks.sbom.components import LayerInfo
@@ -304,6 +304,9 @@ def _layer_inputs(
         runtime_files_sha256=build_info.runtime_files.get(meta.layer_name, "")
         if is_runtime
         else "",
+        runtime_files_sha512=_runtime_files_sha512(config, build_info, meta.layer_name)
+        if is_runtime
+        else "",
         provenance_sha256=build_info.provenance_pin(meta.layer_name),
         tools=tool_versions(build_info),
         variant=build_info.variant,
@@ -312,3 +315,13 @@ def _layer_inputs(
         timestamp_source=source,
         settings=config.sbom,
     )
+
+
+def _runtime_files_sha512(config: StackConfig, build_info: BuildInfo, layer_name: str) -> str:
+    """SHA-512 of the runtime's published file list, when it is the one ``build.json``
+    pins (its SHA-256); "" otherwise (the SBOM then gives the pinned SHA-256 alone)."""
+    listed = runtime_file_list_published(config.output_dir, layer_name)
+    pinned = build_info.runtime_files.get(layer_name)
+    if not pinned or not listed.is_file() or sha256_file(listed) != pinned:
+        return ""
+    return sha512_file(listed)
