@@ -131,6 +131,10 @@ def test_restart_reuses_credentials_index_and_wheels(tmp_path: Path) -> None:
     )
     assert first.password not in repr(first)
     assert_no_password_in(state_dir, "\n".join(lines), credentials(first))
+    # Each start handed devpi-server a secret of srcstacks' own (no 5 s key derivation).
+    log = (state_dir / "devpi-server.log").read_text()
+    assert f"Using secret file '{state_dir}/devpi/srcstacks-secret/secret'" in log
+    assert "No secret file provided" not in log
 
 
 def test_indexes_of_two_stacks_run_at_once_each_on_a_free_port(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import errno
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -43,6 +44,15 @@ from srcstacks.tools.reaper import descendants
 from srcstacks.web import Credentials
 
 START_TIMEOUT = 60.0  # seconds until a started devpi-server must answer
+# devpi-server derives its login-token key from its secret with argon2 at memory 512 MiB,
+# time cost 16: 5 s of CPU at every start, there to slow the guessing of a weak secret
+# file. srcstacks hands it a fresh secret of 32 random bytes at every start (devpi's own
+# default is a random one too), which no guessing reaches, so one cheap pass derives the
+# key. Hidden options of devpi-server 6 (pinned); tests/test_devpi.py checks they exist.
+SECRET_FOLDER = "srcstacks-secret"
+ARGON2_OPTIONS = (
+    "--argon2-time-cost", "1", "--argon2-memory-cost", "1024", "--argon2-parallelism", "1",
+)  # fmt: skip
 STOP_TIMEOUT = 15.0  # seconds a stopping devpi-server gets before it is killed
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # users and indexes (variant names)
 ADMIN_USER = "root"
@@ -97,6 +107,7 @@ def serve(
         str(scripts_dir() / "devpi-server"),
         "--serverdir", str(state_dir), "--host", host, "--port", str(port),
         "--restrict-modify", ADMIN_USER, "--offline-mode",
+        "--secretfile", str(new_secret_file(state_dir)), *ARGON2_OPTIONS,
     ]  # fmt: skip
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
@@ -119,6 +130,24 @@ def serve(
         yield DevpiServer(root_url, version, log_path, process)
     finally:
         _stop(process)
+
+
+def new_secret_file(state_dir: Path) -> Path:
+    """A fresh random secret for devpi-server's login tokens, readable by its owner only.
+
+    In a folder of mode 0700 (devpi refuses a secret whose folder others can write to,
+    as a umask of 002 would make it), replacing the last start's.
+    """
+    folder = state_dir / SECRET_FOLDER
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    path = folder / "secret"
+    temporary = folder / f".secret.{secrets.token_hex(4)}.part"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as stream:
+        stream.write(secrets.token_hex(32))
+    os.replace(temporary, path)
+    return path
 
 
 def check_port_free(host: str, port: int, port_hint: str) -> None:
