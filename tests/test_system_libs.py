@@ -65,3 +65,20 @@ def test_needs_go_to_their_owner_and_libraries_the_archive_holds_are_left_out(
     assert set(needs[None]) == unowned
     assert "libc.so.6" in needs[None] and LIBPYTHON.name not in needs[None]
     assert list(needs["demo"]) == sorted(needs["demo"])
+
+
+def test_an_archive_is_read_again_only_once_it_changed(tmp_path: Path) -> None:
+    site = "layer/lib/python3.11/site-packages"
+    archive = tmp_path / "layer.tar.gz"
+
+    def write(content: bytes) -> None:
+        with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+            add(tar, f"{site}/demo/data.txt", content)
+
+    write(b"first")
+    first = read_archive(archive)
+    assert read_archive(archive) is first  # unchanged: not read again
+    write(b"other")  # same size, new content: read again
+    changed = read_archive(archive)
+    assert changed is not first
+    assert changed.digests["demo/data.txt"] == record_digest(b"other")

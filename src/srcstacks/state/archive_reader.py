@@ -8,6 +8,7 @@ and by the SBOM, which both describe an archive from its contents, not from the 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import lzma
 import re
@@ -92,10 +93,14 @@ def read_archive(archive: Path) -> ArchiveContents:
     """Read ``archive`` once and describe its site-packages and every member.
 
     An archive that cannot be read (not a tar, truncated, corrupt compression) is an
-    :class:`ArchiveError` naming it.
+    :class:`ArchiveError` naming it. Within one process, an archive file not changed
+    since it was read (same inode, size and mtime) is not read again: ``verify`` reads
+    each archive for its own checks and again for the SBOM it regenerates, and a runtime
+    layer's archive takes a second or more (decompressing, hashing every file).
     """
     try:
-        return _read(archive)
+        status = archive.stat()
+        return _read_unchanged(archive, status.st_ino, status.st_size, status.st_mtime_ns)
     # KeyError: a hard link to a member the archive does not hold.
     except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError, KeyError) as exc:
         # tarfile lists every compression it tried on lines of their own: keep one line.
@@ -118,6 +123,11 @@ def _member_kind(member: tarfile.TarInfo) -> str | None:
     if member.isfile() or member.islnk():
         return None
     return f"other:{member.type.decode('ascii', errors='replace')}"
+
+
+@functools.lru_cache(maxsize=32)
+def _read_unchanged(archive: Path, inode: int, size: int, mtime_ns: int) -> ArchiveContents:
+    return _read(archive)
 
 
 def _read(archive: Path) -> ArchiveContents:
