@@ -164,19 +164,37 @@ def test_an_alternatives_link_is_followed_to_the_package_that_installed_a_link(
         str(real / "libopenblasp-r0.3.21.so"): "libopenblas0-pthread:amd64",
     }
 
-    def dpkg(command: list[str]) -> str:
-        if command[1] == "-S":
-            if command[2] not in owners:
-                raise subprocess.CalledProcessError(1, command)
-            return f"{owners[command[2]]}: {command[2]}\n"
-        return "0.3.21+ds-4\tamd64\tDebian Science Team <x@example.org>"
+    asked: list[list[str]] = []
+    MAINTAINER = "Debian Science Team <x@example.org>"
 
-    monkeypatch.setattr(system_packages, "run_probe", dpkg)
+    def dpkg(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        asked.append(command)
+        if command[1] == "-S":  # the paths dpkg knows, one line each; exit 1 if any not
+            found = [f"{owners[path]}: {path}" for path in command[2:] if path in owners]
+            return subprocess.CompletedProcess(command, 1, "\n".join(found) + "\n", "")
+        lines = [
+            f"{owner}\t{owner.split(':')[0]}\t0.3.21+ds-4\tamd64\t{MAINTAINER}"
+            for owner in command[3:]
+        ]
+        return subprocess.CompletedProcess(command, 0, "\n".join(lines) + "\n", "")
+
+    monkeypatch.setattr(system_packages, "run_captured", dpkg)
     monkeypatch.setattr(
         "srcstacks.tools.system_packages.shutil.which", lambda name: f"/usr/bin/{name}"
     )
+    system_packages.forget_known_packages()
+    both = system_packages.packages_of(
+        [str(tmp_path / "lib" / "libopenblas.so"), str(tmp_path / "lib" / "libopenblas.so.0")]
+    )
+    assert [command[1] for command in asked] == ["-S", "-W"]  # one question each, for both
+    system_packages.forget_known_packages()
     development = system_packages.package_of(str(tmp_path / "lib" / "libopenblas.so"))
     runtime = system_packages.package_of(str(tmp_path / "lib" / "libopenblas.so.0"))
     assert development is not None and development.name == "libopenblas-pthread-dev"
     assert runtime is not None and runtime.name == "libopenblas0-pthread"
     assert runtime.maintainer == "Debian Science Team <x@example.org>"
+    assert both == {
+        str(tmp_path / "lib" / "libopenblas.so"): development,
+        str(tmp_path / "lib" / "libopenblas.so.0"): runtime,
+    }
+    system_packages.forget_known_packages()  # the next test asks this machine's dpkg

@@ -8,6 +8,7 @@ import ast
 import dataclasses
 import pprint
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -375,27 +376,37 @@ def test_package_of_libc_names_its_package_when_dpkg_can_say() -> None:
 
 def test_multiarch_owner_is_asked_for_its_own_version(monkeypatch: pytest.MonkeyPatch) -> None:
     """With libc6:amd64 and libc6:i386 both installed, ``dpkg-query -W libc6`` prints
-    both versions run together; the owner is asked with its architecture."""
+    both versions; the owner is asked with its architecture, as ``-S`` names it, and a
+    "diversion by" line of ``-S`` names no owner."""
     asked: list[list[str]] = []
 
-    def dpkg(command: list[str]) -> str:
+    def dpkg(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
         asked.append(command)
         if command[1] == "-S":
-            return "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6\n"
-        return {
-            "libc6": "2.36-9\tamd642.36-9\ti386",
-            "libc6:amd64": "2.36-9\tamd64",
-        }[command[-1]]
+            text = (
+                "diversion by libc6 from: /lib/x86_64-linux-gnu/libc.so.6\n"
+                "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6\n"
+            )
+        else:
+            text = {
+                "libc6": "libc6:amd64\tlibc6\t2.36-9\tamd64\t\nlibc6:i386\tlibc6\t2.36-8\ti386\t\n",
+                "libc6:amd64": "libc6:amd64\tlibc6\t2.36-9\tamd64\t\n",
+            }[command[-1]]
+        return subprocess.CompletedProcess(command, 0, text, "")
 
     monkeypatch.setattr(
         "srcstacks.tools.system_packages.shutil.which", lambda name: f"/usr/bin/{name}"
     )
-    monkeypatch.setattr(system_packages, "run_probe", dpkg)
-    package = system_packages.package_of("/lib/x86_64-linux-gnu/libc.so.6")
+    monkeypatch.setattr(system_packages, "run_captured", dpkg)
+    system_packages.forget_known_packages()
+    try:
+        package = system_packages.package_of("/lib/x86_64-linux-gnu/libc.so.6")
+    finally:
+        system_packages.forget_known_packages()  # the next test asks this machine's dpkg
     assert package == system_packages.Package("libc6", "2.36-9", "deb", "amd64")
     assert asked[-1] == [
         "dpkg-query",
         "-W",
-        "-f=${Version}\t${Architecture}\t${Maintainer}",
+        "-f=${binary:Package}\t${Package}\t${Version}\t${Architecture}\t${Maintainer}\n",
         "libc6:amd64",
     ]

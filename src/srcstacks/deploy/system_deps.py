@@ -72,11 +72,11 @@ def host_needs(
 
 
 def _providers(sonames: set[str]) -> dict[str, system_packages.Package | None]:
-    """The package that provides each soname on this machine (one ``dpkg`` call per file)."""
+    """The package that provides each soname on this machine (one ``dpkg`` call for all)."""
     paths = system_packages.library_paths()
-    by_path: dict[str, system_packages.Package | None] = {}
-    for path in sorted({paths[name] for name in sonames if name in paths}):
-        by_path[path] = system_packages.package_of(path)
+    by_path = system_packages.packages_of(
+        sorted({paths[name] for name in sonames if name in paths})
+    )
     return {name: by_path.get(paths.get(name, "")) for name in sonames}
 
 

@@ -138,9 +138,11 @@ def system_libraries(installed: Path) -> tuple[SystemLibrary, ...]:
             held.add(links.soname)
         needed.update(links.needs)
     paths = system_packages.library_paths()
+    wanted = sorted(needed - held)
+    packages = system_packages.packages_of(paths[soname] for soname in wanted if soname in paths)
     found = []
-    for soname in sorted(needed - held):
-        package = system_packages.package_of(paths[soname]) if soname in paths else None
+    for soname in wanted:
+        package = packages[paths[soname]] if soname in paths else None
         found.append(
             SystemLibrary(soname, package.name, package.version, package.manager)
             if package

@@ -192,10 +192,15 @@ def packages_used_here(tree: Path) -> tuple[SystemPackage, ...]:
     links = tree_links(tree)
     if not links.libraries and not links.compilers:
         return ()
+    library_paths = system_packages.library_paths()
+    # Every file's package in one question to dpkg (packages_used asks file by file).
+    system_packages.packages_of(
+        path for _, path, _ in files_used(links, shutil.which, library_paths)
+    )
     return packages_used(
         links,
         shutil.which,
-        system_packages.library_paths(),
+        library_paths,
         system_packages.package_of,
         system_packages.distribution(),
     )

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from srcstacks.tools.process import run_probe
+from srcstacks.tools.process import run_captured, run_probe
 
 
 @dataclass(frozen=True)
@@ -50,36 +51,83 @@ def library_paths() -> dict[str, str]:
 
 def package_of(path: str) -> Package | None:
     """The deb or rpm package that installed ``path``, with its version; None if unknown."""
-    if shutil.which("dpkg-query"):
-        return _deb_package(path)
-    if shutil.which("rpm"):
-        return _rpm_package(path)
-    return None
+    return packages_of([path])[path]
 
 
-def _deb_package(path: str) -> Package | None:
-    owner = ""
-    for candidate in dict.fromkeys(_known_as(path)):
-        try:
-            # "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6" (arch-less for arch: all)
-            found = run_probe(["dpkg-query", "-S", candidate])
-            owner = found.split(": ", 1)[0].split(",")[0].strip()
-            break
-        except (OSError, subprocess.SubprocessError):
-            continue
-    if not owner:
-        return None
+# What this process learnt of the package database: a build asks about the same
+# compilers, headers and libraries for every compiled wheel, and each ``dpkg-query -S``
+# reads dpkg's whole file list (about 0.1 s).
+_KNOWN: dict[str, Package | None] = {}
+
+
+def forget_known_packages() -> None:
+    """Ask the package database again from now on (after packages were installed)."""
+    _KNOWN.clear()
+
+
+def packages_of(paths: Iterable[str]) -> dict[str, Package | None]:
+    """:func:`package_of` for each of ``paths``, asking dpkg once for all of them."""
+    wanted = list(dict.fromkeys(paths))
+    unknown = [path for path in wanted if path not in _KNOWN]
+    if unknown:
+        if shutil.which("dpkg-query"):
+            _KNOWN.update(_deb_packages(unknown))
+        else:
+            has_rpm = shutil.which("rpm") is not None
+            _KNOWN.update({path: _rpm_package(path) if has_rpm else None for path in unknown})
+    return {path: _KNOWN[path] for path in wanted}
+
+
+def _deb_packages(paths: list[str]) -> dict[str, Package | None]:
+    candidates = {path: list(dict.fromkeys(_known_as(path))) for path in paths}
+    owners = _deb_owners(sorted({c for found in candidates.values() for c in found}))
+    owner_of = {
+        path: next((owners[c] for c in found if c in owners), "")
+        for path, found in candidates.items()
+    }
+    packages = _deb_details(sorted(set(owner_of.values()) - {""}))
+    return {path: packages.get(owner) for path, owner in owner_of.items()}
+
+
+def _deb_owners(candidates: list[str]) -> dict[str, str]:
+    """Path -> the package that installed it (``libc6:amd64``), for those dpkg knows."""
+    if not candidates:
+        return {}
     try:
-        # Asked with its architecture: with libc6:i386 installed too, a bare "libc6"
-        # prints both versions run together.
-        found = run_probe(
-            ["dpkg-query", "-W", "-f=${Version}\t${Architecture}\t${Maintainer}", owner]
-        )
+        # Exit code 1 when some path is no package's: the others are still listed.
+        result = run_captured(["dpkg-query", "-S", *candidates], timeout=60, check=False)
     except (OSError, subprocess.SubprocessError):
-        return None
-    version, architecture, maintainer = [*found.strip().split("\t"), "", ""][:3]
-    name = owner.split(":", 1)[0]
-    return Package(name, version, "deb", architecture, maintainer) if name and version else None
+        return {}
+    owners: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        # "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6", "a, b: /path" (shared);
+        # "diversion by X from: /path" lines say nothing of the owner.
+        owner, separator, path = line.partition(": ")
+        if separator and not owner.startswith("diversion by "):
+            owners.setdefault(path.strip(), owner.split(",")[0].strip())
+    return owners
+
+
+def _deb_details(owners: list[str]) -> dict[str, Package]:
+    """Each installed package of ``owners`` with its version, architecture, maintainer."""
+    if not owners:
+        return {}
+    # Asked with its architecture (as -S names it): with libc6:i386 installed too, a bare
+    # "libc6" prints both versions run together.
+    format_ = "${binary:Package}\t${Package}\t${Version}\t${Architecture}\t${Maintainer}\n"
+    try:
+        result = run_captured(["dpkg-query", "-W", f"-f={format_}", *owners], timeout=60,
+                              check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    packages: dict[str, Package] = {}
+    for line in result.stdout.splitlines():
+        qualified, name, version, architecture, maintainer = [*line.split("\t"), "", "", "", ""][:5]
+        if name and version:
+            package = Package(name, version, "deb", architecture, maintainer)
+            for key in (qualified, name, f"{name}:{architecture}"):
+                packages.setdefault(key, package)
+    return packages
 
 
 def _known_as(path: str, hops: int = 8) -> list[str]:
