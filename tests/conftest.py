@@ -26,6 +26,7 @@ import pytest
 import tomlkit
 
 from srcstacks.spec.config import StackConfig, load_config
+from tests.cli_process import run_srcstacks
 
 pytest_plugins = ["tests.devpi_fixtures"]  # devpi_index: a real devpi-server
 
@@ -96,15 +97,9 @@ def run_cli(
     check: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``srcstacks`` command line in a child process (``env`` added to ours)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "srcstacks", *map(str, args)],
-        cwd=cwd,
-        env={**os.environ, **env} if env else None,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """Run the real ``srcstacks`` command line in a child process (``env`` added to ours),
+    forked from this one (tests/cli_process.py)."""
+    result = run_srcstacks([str(arg) for arg in args], cwd=cwd, env=env)
     if check and result.returncode != 0:
         raise AssertionError(
             f"srcstacks {' '.join(map(str, args))} exited {result.returncode}:\n"
