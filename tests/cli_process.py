@@ -37,7 +37,13 @@ _STAGE_MODULES = (
     "srcstacks.build.stage",
     "srcstacks.lock.stage",
     "srcstacks.deploy.stage",
+    "srcstacks.deploy.system_deps",
+    "srcstacks.verify.audit",
+    "srcstacks.report",
     "venvstacks.stacks",
+    "pypi_simple",  # web.project_files: every index page read (requests, pydantic, bs4)
+    "jsonschema_rs",  # sbom check's validator
+    "urllib3",  # uploads
 )
 
 
@@ -47,7 +53,10 @@ def run_srcstacks(
     """``python -m srcstacks ARGS`` in ``cwd`` with ``env`` added to ours: its exit
     code, stdout and stderr (text)."""
     command = [sys.executable, "-m", "srcstacks", *args]
-    if os.environ.get("SRCSTACKS_TEST_CLI") == "subprocess":
+    # What the interpreter reads as it starts (PYTHONPATH, a test's sitecustomize) only
+    # reaches a fresh one.
+    starts_fresh = any(name.startswith("PYTHON") for name in env or {})
+    if starts_fresh or os.environ.get("SRCSTACKS_TEST_CLI") == "subprocess":
         return subprocess.run(
             command,
             cwd=cwd,
