@@ -55,6 +55,19 @@ SLOWEST_FIRST = (
 )
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: one worker more than CPUs (pytest-xdist's own answer when
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` is set).
+
+    The end-to-end tests leave the CPUs idle about a tenth of the time (waiting on the
+    network, devpi, a Dask cluster): on 2 CPUs, 3 workers ran the suite in 13 min 23 s
+    where 2 took 14 min 55 s (docs/performance.md).
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return len(os.sched_getaffinity(0)) + 1
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the slowest modules first (stable: each module keeps its tests' order)."""
     rank = {module: index for index, module in enumerate(SLOWEST_FIRST)}
