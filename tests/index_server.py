@@ -4,7 +4,8 @@ It serves one project's PEP 503 page and its sdist. ``mode`` chooses the fault:
 ``"ok"``, ``"wrong-sha256"`` (the page publishes a hash the file does not have) or
 ``"cut-off"`` (the download stops half way, with the full length announced); ``"json"``
 serves the page as PEP 691 JSON instead, its file URL relative and with a fragment, and
-one more entry without a sha256.
+one more entry without a sha256; with ``upload_time``, each JSON entry has that PEP 700
+``upload-time``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 
 
 @contextmanager
-def serve_sdist(project: str, sdist: Path, mode: str = "ok") -> Iterator[str]:
+def serve_sdist(
+    project: str, sdist: Path, mode: str = "ok", upload_time: str | None = None
+) -> Iterator[str]:
     """Serve ``sdist`` as ``project``'s only file; yield the index URL (``.../simple/``)."""
     data = sdist.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
@@ -35,7 +38,11 @@ def serve_sdist(project: str, sdist: Path, mode: str = "ok") -> Iterator[str]:
          "hashes": {"sha256": sha256.upper()}},
         {"filename": f"{sdist.name}.asc", "url": f"../../files/{sdist.name}.asc", "hashes": {}},
     ]  # fmt: skip
-    json_page = json.dumps({"meta": {"api-version": "1.0"}, "name": project, "files": files})
+    if upload_time:
+        for entry in files:
+            entry["upload-time"] = upload_time
+    meta = {"api-version": "1.1" if upload_time else "1.0"}
+    json_page = json.dumps({"meta": meta, "name": project, "files": files})
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

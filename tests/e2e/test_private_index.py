@@ -9,6 +9,7 @@ serve public binaries, conflicting or unprovenanced files) are each one line.
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import socket
@@ -160,7 +161,9 @@ def test_an_upload_time_filter_in_the_spec_leaves_the_wheels_built_for_it(
 ) -> None:
     """venvstacks' sample project sets ``[tool.uv] exclude-newer``: uv would filter out
     every wheel on the index, each uploaded when it was built (later than any such date),
-    and the lock would find no version at all. srcstacks locks without it, and says so."""
+    and the lock would find no version at all. srcstacks holds the sources Fromager
+    resolves to the date, locks without it, and says so. (The date is now: the sources
+    are those the shared build resolved; tests/e2e/test_sdist_index.py holds one back.)"""
     stack = tmp_path / "stack"
     stack.mkdir()
     for name in DEMO_FILES:  # no locks: uv locks every layer
@@ -168,9 +171,11 @@ def test_an_upload_time_filter_in_the_spec_leaves_the_wheels_built_for_it(
         copy = shutil.copytree if source.is_dir() else shutil.copy2
         copy(source, stack / name)
     spec = stack / "venvstacks.toml"
-    spec.write_text(spec.read_text() + '\n[tool.uv]\nexclude-newer = "2025-08-27T00:00:00Z"\n')
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spec.write_text(spec.read_text() + f'\n[tool.uv]\nexclude-newer = "{now}"\n')
     result = run_cli("build", spec, "--index", index_build.index_url, env=index_build.env)
-    assert f"note: {spec}: 'tool.uv.exclude-newer' is not applied" in result.stderr
+    assert f"sources uploaded by {now} only" in result.stderr
+    assert f"note: {spec}: 'tool.uv.exclude-newer' is not applied to the lock" in result.stderr
     assert set(run_summary(stack / "_srcstacks").values()) == {"fetched"}
     assert "markupsafe" in (stack / "requirements" / "framework-web" /
                             "pylock.framework-web.toml").read_text()  # fmt: skip

@@ -75,3 +75,29 @@ def test_sdist_download_cut_off(tmp_path: Path, idna_sdist: Path) -> None:
     assert_one_clear_error(result.stderr, "idna", "cut off after", "log: ")
     downloads = tmp_path / "_srcstacks" / "cpu" / "fromager" / "sdists-repo" / "downloads"
     assert not list(downloads.glob("idna-*")), "a partial download was left behind"
+
+
+def test_a_source_uploaded_after_the_specs_cutoff_is_not_built(
+    tmp_path: Path, idna_sdist: Path
+) -> None:
+    """The spec's ``[tool.uv] exclude-newer`` holds the sources at its date: Fromager,
+    resolving on an index that reports upload times (PEP 700), never takes a later file."""
+    with serve_sdist("idna", idna_sdist, mode="json", upload_time="2025-10-12T09:00:00Z") as url:
+        spec = punycode_stack(tmp_path, url)
+        text = spec.read_text()
+        spec.write_text(text + '\n[tool.uv]\nexclude-newer = "2025-10-11"\n')
+        result = run_cli("wheels", spec, check=False)
+        assert result.returncode == 1, result.stderr
+        assert_one_clear_error(
+            result.stderr,
+            f"no source distribution on {url}",
+            "idna==3.11 uploaded by 2025-10-12T00:00:00Z",
+            "the spec's exclude-newer left out 1 of its 1 file(s)",
+        )
+        assert published(spec) == []
+
+        # With the whole day of the upload in, the same spec builds it.
+        spec.write_text(text + '\n[tool.uv]\nexclude-newer = "2025-10-12"\n')
+        result = run_cli("wheels", spec)
+    assert "sources uploaded by 2025-10-13T00:00:00Z only" in result.stderr
+    assert "idna-3.11-0-py3-none-any.whl" in published(spec)

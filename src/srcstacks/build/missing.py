@@ -38,6 +38,7 @@ from srcstacks.spec.platforms import (
     wheel_fits,
 )
 from srcstacks.spec.settings import read_settings
+from srcstacks.spec.uv_settings import uv_cutoff_args
 from srcstacks.state.layer_fingerprints import lower_first
 from srcstacks.state.wheel_availability import (
     Gap,
@@ -167,6 +168,7 @@ def _compile(
             "--no-python-downloads",
             "--default-index", PYPI_SIMPLE,
             *(arg for url in indexes.extra_indexes() for arg in ("--index", url)),
+            *uv_cutoff_args(config.upload_cutoff),
             "--no-header", "--no-annotate", "--quiet", "--color", "never",
         ]  # fmt: skip
         result = _run_uv(command)

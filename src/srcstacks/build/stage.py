@@ -179,6 +179,11 @@ def build_wheels(run: RunContext, *, pins: Path | None = None) -> WheelBuild:
         raise ConfigError(f"{config.spec_path}: no layer declares any requirement to build")
     if warning := undefined_variant(config.variant, settings, config.settings_dir):
         report(f"warning: {warning}")
+    if config.upload_cutoff:
+        report(
+            f"sources uploaded by {config.upload_cutoff.describe()} only (the spec's"
+            " exclude-newer, applied to what Fromager resolves)"
+        )
     conflicts = find_conflicts(config)
     impossible = [conflict for conflict in conflicts if conflict.impossible]
     if impossible:

@@ -30,6 +30,7 @@ from srcstacks.build.progress import BuildProgress, TimedWheel, slowest_table
 from srcstacks.build.run_logs import keep_run_logs
 from srcstacks.build.run_summary import RunRecorder, RunSummary
 from srcstacks.fsutil import atomic_copy, atomic_write_text, sha256_file
+from srcstacks.index.client import PYPI_SIMPLE
 from srcstacks.index.private import IndexLocation
 from srcstacks.index.target import IndexTarget
 from srcstacks.layout import Layout
@@ -42,6 +43,7 @@ from srcstacks.spec.settings import Settings
 from srcstacks.tools import fromager
 from srcstacks.tools.cargo import cargo_config
 from srcstacks.tools.toolchain import Toolchain
+from srcstacks.tools.upload_filter import CutoffRequest
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,14 @@ def build_group(
     cache = target.location if target else None
     progress = BuildProgress(report, jobs, live=executor is not None and on_terminal())
     bootstrap = functools.partial(
-        _bootstrap, config, dirs, build.requirements_file, progress, pins, build.toolchain
+        _bootstrap,
+        config,
+        dirs,
+        build.requirements_file,
+        progress,
+        pins,
+        build.toolchain,
+        settings,
     )
     recorder = RunRecorder(layout, log_path, dirs)
     skip_constraints = build.skip_constraints
@@ -198,6 +207,7 @@ def _bootstrap(
     progress: BuildProgress,
     pins: Path | None,
     toolchain: Toolchain,
+    settings: Settings,
     log_path: Path,
     skip_constraints: bool,
     cache: IndexLocation | None,
@@ -219,7 +229,16 @@ def _bootstrap(
         sdist_only=sdist_only,
         toolchain=toolchain,
         on_activity=progress.activity,
+        upload_cutoff=cutoff_request(config, settings),
     )
+
+
+def cutoff_request(config: StackConfig, settings: Settings) -> CutoffRequest | None:
+    """The spec's upload-time cutoff, for PyPI and the sdist servers the settings name."""
+    if not config.upload_cutoff:
+        return None
+    indexes = {PYPI_SIMPLE, *(item.sdist_index for item in settings.values() if item.sdist_index)}
+    return CutoffRequest(config.upload_cutoff, tuple(sorted(url.rstrip("/") for url in indexes)))
 
 
 def _report_slowest(summary: RunSummary, report: Report) -> None:

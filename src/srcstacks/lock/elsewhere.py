@@ -16,10 +16,7 @@ false in all of them needs no wheel. This check says which case it is before loc
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
@@ -29,10 +26,10 @@ from srcstacks.spec.config import StackConfig
 from srcstacks.spec.rules import (
     BUILD_PLATFORM,
     UPLOAD_TIME_SETTINGS,
-    UV_CONFIG_NAME,
     environment_markers,
     platforms_needing,
 )
+from srcstacks.spec.uv_settings import uv_settings
 from srcstacks.state.provenance import Manifest
 
 
@@ -76,41 +73,23 @@ def lock_environments(config: StackConfig) -> dict[str, list[Marker]]:
     }
 
 
-def _uv_settings(spec_path: Path) -> tuple[Mapping[str, Any], str, str]:
-    """The uv settings venvstacks passes on, where they are and the prefix of their keys:
-    the spec's ``[tool.uv]``, else ``venvstacks.uv.toml`` beside it."""
-    tool = _read(spec_path).get("tool")
-    uv = tool.get("uv") if isinstance(tool, Mapping) else None
-    if isinstance(uv, Mapping):
-        return uv, str(spec_path), "tool.uv."
-    uv_config = spec_path.parent / UV_CONFIG_NAME  # venvstacks reads it only without [tool.uv]
-    return (_read(uv_config) if uv_config.is_file() else {}), str(uv_config), ""
-
-
 def ignored_upload_time_settings(spec_path: Path) -> list[str]:
     """``<file>: '<key>'`` of each upload-time filter the spec's uv settings set."""
-    uv, origin, prefix = _uv_settings(spec_path)
-    return [f"{origin}: '{prefix}{key}'" for key in UPLOAD_TIME_SETTINGS if key in uv]
+    uv = uv_settings(spec_path)
+    return [f"{uv.origin}: {uv.key(key)}" for key in UPLOAD_TIME_SETTINGS if key in uv.values]
 
 
 def uv_environments(spec_path: Path) -> list[Marker]:
     """uv's ``environments`` as venvstacks passes them on (empty: every platform)."""
-    uv, origin, prefix = _uv_settings(spec_path)
-    key = f"{prefix}environments"
-    value = uv.get("environments", [])
+    uv = uv_settings(spec_path)
+    origin, key = uv.origin, uv.key("environments")
+    value = uv.values.get("environments", [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"{origin}: '{key}' must be a list of environment markers")
+        raise ConfigError(f"{origin}: {key} must be a list of environment markers")
     try:
         return [Marker(item) for item in value]
     except InvalidMarker as exc:
         reason = str(exc).splitlines()[0]
-        raise ConfigError(f"{origin}: '{key}' holds an invalid marker: {reason}") from None
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: unreadable: {exc}") from None
+        raise ConfigError(f"{origin}: {key} holds an invalid marker: {reason}") from None

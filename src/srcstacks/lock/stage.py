@@ -69,9 +69,9 @@ def lock_layers(run: RunContext, *, force: bool = False) -> list[LockedWheel]:
     check_every_platform(config, [layout.wheel(name) for name in manifest.wheels], report)
     for setting in ignored_upload_time_settings(config.spec_path):
         report(
-            f"note: {setting} is not applied: the wheels srcstacks locks were uploaded to"
-            " its wheel dir or index when they were built; Fromager built the newest"
-            " sources the requirements allow (pin a version with == to hold it)"
+            f"note: {setting} is not applied to the lock: the wheels srcstacks locks"
+            " were uploaded to its wheel dir or index when they were built (it held the"
+            " sources Fromager built to that date)"
         )
     records = {} if force else read_layer_records(config, STAGE)
     with _lock_source(run, manifest) as source:

@@ -37,6 +37,7 @@ from srcstacks.spec.runtime import RuntimeSourceKind as RuntimeSourceKind
 from srcstacks.spec.sbom import SbomParty as SbomParty
 from srcstacks.spec.sbom import SbomSettings as SbomSettings
 from srcstacks.spec.sbom import parse_sbom_table
+from srcstacks.spec.uv_settings import UploadCutoff, upload_cutoff
 
 DEFAULT_SPEC_NAME = "venvstacks.toml"
 DEFAULT_VARIANT = "cpu"
@@ -73,6 +74,9 @@ class StackConfig:
     xz_preset: int = DEFAULT_XZ_PRESET
     # What a wheel lacking what its upstream binary ships does (:mod:`srcstacks.spec.parity`).
     parity: Parity = field(default_factory=Parity)
+    # uv's ``exclude-newer`` settings, applied to the sources Fromager resolves
+    # (:mod:`srcstacks.spec.uv_settings`).
+    upload_cutoff: UploadCutoff = field(default_factory=UploadCutoff)
 
     def runtime_of(self, layer: Layer) -> RuntimeSource:
         """Where the runtime layer ``layer``'s CPython comes from: its own table, else
@@ -161,6 +165,7 @@ def load_config(spec: Path, overrides: Overrides | None = None) -> StackConfig:
         spec_path, _table(spec_path, tool_table, "tool.srcstacks"), runtime_names
     )
     config = _resolve(spec_path, layers, settings, overrides or Overrides())
+    config = replace(config, upload_cutoff=upload_cutoff(spec_path))
     check_runtime_source(config.runtime, config.spec_path)
     for name, source in config.runtimes:
         check_runtime_source(source, config.spec_path, f'[tool.srcstacks.runtime."{name}"]')

@@ -25,6 +25,7 @@ from srcstacks.tools.fromager_events import EVENTS_VARIABLE
 from srcstacks.tools.fromager_files import StepFollower, events_path, first_failure
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
+from srcstacks.tools.upload_filter import CUTOFF_VARIABLE, CutoffRequest
 
 # 1980-01-01, the earliest time a zip file can record: wheels built without a
 # SOURCE_DATE_EPOCH from the user still come out byte-identical run after run.
@@ -60,6 +61,7 @@ def bootstrap(
     sdist_only: bool = False,
     toolchain: Toolchain | None = None,
     on_activity: Callable[[str], None] | None = None,
+    upload_cutoff: CutoffRequest | None = None,
 ) -> None:
     """``fromager bootstrap -r requirements_file``: build everything it needs from source.
 
@@ -72,6 +74,8 @@ def bootstrap(
     ``constraints_file`` pins versions (Fromager's global ``-c``), for exact rebuilds.
     ``cache_wheel_server_url`` is an index whose wheels Fromager downloads instead of
     building them (same name, version and build tag); the caller checks what it took.
+    ``upload_cutoff`` leaves out the source files uploaded after the spec's
+    ``exclude-newer`` (:mod:`srcstacks.tools.upload_filter`).
 
     Raises :class:`BuildError` (:class:`PatchFailedError`, :class:`DownloadError`)
     naming the package that failed and its build log, :class:`SettingsRejectedError`
@@ -95,6 +99,8 @@ def bootstrap(
     events = events_path(log_path)
     remove_file(events)  # the last run's, in the work dir's logs: srcstacks' own
     env[EVENTS_VARIABLE] = str(events)
+    if upload_cutoff is not None:
+        env[CUTOFF_VARIABLE] = upload_cutoff.to_env()
     errors = ErrorLines()
     steps = StepFollower(events)
 

@@ -23,6 +23,7 @@ from srcstacks.errors import (
     ToolError,
 )
 from srcstacks.layout.fromager import FromagerDirs
+from srcstacks.tools import upload_filter
 from srcstacks.tools.cargo_errors import cargo_failure
 from srcstacks.tools.compile_errors import build_failure_cause
 from srcstacks.tools.fromager_files import FailedStep
@@ -88,6 +89,7 @@ def explain_failure(
     if match := _UNRESOLVED.search(message):
         return BuildError(
             f"no source distribution on {match['index']} matches {match['spec']}"
+            f"{_left_out_by_cutoff(log_text, match['spec'])}"
             " (srcstacks builds only from sdists: check the name and version)",
             log_path,
         )
@@ -100,6 +102,18 @@ def explain_failure(
         f"building {package} from source failed: {_shorten(message)}",
         str(build_log or log_path),
     )
+
+
+def _left_out_by_cutoff(log_text: str, spec: str) -> str:
+    """What the spec's ``exclude-newer`` left out of the project ``spec`` names, if anything."""
+    project = canonicalize_name(re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0])
+    for found in upload_filter.LEFT_OUT.finditer(log_text):
+        if canonicalize_name(found["project"]) == project:
+            return (
+                f" uploaded by {found['cutoff']} (the spec's exclude-newer left out"
+                f" {found['count']} of its {found['total']} file(s))"
+            )
+    return ""
 
 
 def _cause_in(build_log: Path) -> str:

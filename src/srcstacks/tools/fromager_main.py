@@ -35,6 +35,10 @@ In the resolve step of a parallel run, a meson-python package's install requirem
 are read from its ``pyproject.toml`` rather than by building its wheel
 (:mod:`srcstacks.tools.static_requirements`).
 
+With the spec's ``exclude-newer`` (uv's upload-time cutoff), the files of a source
+index uploaded after it are left out of Fromager's resolution
+(:mod:`srcstacks.tools.upload_filter`).
+
 A project built with patches or a settings file gets a build tag that names them
 (``0_4f1c9a2e``: :mod:`srcstacks.tools.build_tags`), so a wheel rebuilt after one of
 them changed never takes the name of the one published before.
@@ -60,6 +64,7 @@ import fromager.external_commands as external_commands
 import fromager.hooks as hooks
 import fromager.overrides as overrides
 import fromager.packagesettings as packagesettings
+import fromager.resolver as resolver
 import fromager.sources as sources
 import fromager.vendor_rust as vendor_rust
 
@@ -70,6 +75,7 @@ from srcstacks.tools import (
     crate_patches,
     fromager_events,
     static_requirements,
+    upload_filter,
 )
 from srcstacks.tools.wheel_sbom_hook import HOOKED_METHOD, write_wheel_sbom
 
@@ -81,6 +87,7 @@ _VENDOR_RUST = "vendor_rust"
 _CARGO_VENDOR = "_cargo_vendor"
 _APPLY_PATCH = "_apply_patch"
 _BUILD_TAG = "build_tag"
+_GET_PROJECT = "get_project_from_pypi"
 _LOG = logging.getLogger(sources.__name__)  # Fromager's own, so its log lines read alike
 
 
@@ -198,6 +205,7 @@ _WRAPPED = (
     (vendor_rust, _CARGO_VENDOR),
     (sources, _APPLY_PATCH),
     (packagesettings.PackageBuildInfo, _BUILD_TAG),
+    (resolver, _GET_PROJECT),
 )
 if missing := [f"{getattr(module, '__name__', module)}.{name}()" for module, name in _WRAPPED
                if not hasattr(module, name)]:  # fmt: skip
@@ -217,6 +225,13 @@ setattr(vendor_rust, _CARGO_VENDOR, _cargo_vendor)
 setattr(sources, _APPLY_PATCH, _apply_or_defer)
 _fromager_build_tag = getattr(packagesettings.PackageBuildInfo, _BUILD_TAG)
 setattr(packagesettings.PackageBuildInfo, _BUILD_TAG, _tag_naming_inputs)
+if _CUTOFF := os.environ.get(upload_filter.CUTOFF_VARIABLE):
+    _request = upload_filter.CutoffRequest.from_env(_CUTOFF)
+    setattr(
+        resolver,
+        _GET_PROJECT,
+        upload_filter.before_cutoff(getattr(resolver, _GET_PROJECT), _request),
+    )
 
 if __name__ == "__main__":
     from fromager.__main__ import invoke_main
