@@ -18,8 +18,8 @@ it (each change is printed):
 - a ``[tool.srcstacks]`` table: the settings srcstacks ships for numpy and SciPy
   (``docs/build-settings/``, OpenBLAS from Debian), a managed private index;
 - the upstream locks (``requirements/``, naming PyPI's binary wheels) are removed:
-  srcstacks writes its own. The spec's ``[tool.uv] exclude-newer`` stays; the source
-  builds resolve today's releases (docs/performance.md says which).
+  srcstacks writes its own. The spec's ``[tool.uv] exclude-newer`` stays: the sources
+  Fromager builds are those released by that date (the lock goes without it).
 
 Then ``deploy --run`` (the Linux apps: ``scipy-import``, ``sklearn-import``), a
 ``scipy.linalg`` solve and a scikit-learn fit in the deployed apps, numpy's and SciPy's
