@@ -176,6 +176,9 @@ def test_an_upload_time_filter_in_the_spec_leaves_the_wheels_built_for_it(
     result = run_cli("build", spec, "--index", index_build.index_url, env=index_build.env)
     assert f"sources uploaded by {now} only" in result.stderr
     assert f"note: {spec}: 'tool.uv.exclude-newer' is not applied to the lock" in result.stderr
+    sbom = json.loads(next((stack / "_srcstacks").rglob("app-punycode*.cdx.json")).read_text())
+    layer = sbom["metadata"]["component"]
+    assert {"name": "srcstacks:sources_uploaded_by", "value": now} in layer["properties"]
     assert set(run_summary(stack / "_srcstacks").values()) == {"fetched"}
     assert "markupsafe" in (stack / "requirements" / "framework-web" /
                             "pylock.framework-web.toml").read_text()  # fmt: skip

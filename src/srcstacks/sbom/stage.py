@@ -259,6 +259,8 @@ def _layer_inputs(
     properties = layer_properties(meta, item.layer)
     if unowned and not is_runtime:
         properties["srcstacks:system_libraries"] = " ".join(unowned)
+    if config.upload_cutoff:  # the spec's exclude-newer: the sources its wheels came from
+        properties["srcstacks:sources_uploaded_by"] = config.upload_cutoff.describe()
     layer = LayerInfo(
         name=meta.install_target,
         kind=item.layer.kind,
