@@ -130,6 +130,16 @@ def test_a_changed_patch_reruns_the_wheels_and_what_their_outputs_feed(
     assert _ran(stack) == []
 
 
+def test_a_changed_upload_cutoff_reruns_the_wheels(stack: StackConfig) -> None:
+    _ran(stack)
+    stack.spec_path.write_text(
+        stack.spec_path.read_text() + '\n[tool.uv]\nexclude-newer = "2025-08-27"\n'
+    )
+    # Fromager may take other sources; the later stages read the whole spec anyway.
+    assert _ran(load_config(stack.spec_path)) == ALL
+    assert _ran(load_config(stack.spec_path)) == []
+
+
 def test_a_changed_earlier_output_reruns_every_later_stage(stack: StackConfig) -> None:
     _ran(stack)
     wheel = Layout.of(stack).fromager.built_wheels / "idna-3.11-0-py3-none-any.whl"

@@ -84,6 +84,9 @@ def _wheels_inputs(config: StackConfig) -> dict[str, Any]:
         # The Python the wheels are for, and the locked toolchains that build them.
         "pythons": sorted(wheel_pythons(config)),
         "toolchains": tree_content(TOOLCHAINS),
+        # The spec's exclude-newer: which sources Fromager may take (absent when unset,
+        # so work dirs of stacks without one keep their fingerprints).
+        **({"upload_cutoff": config.upload_cutoff.to_json()} if config.upload_cutoff else {}),
     }
 
 
