@@ -9,7 +9,7 @@ from pathlib import Path
 from srcstacks.build.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
 from srcstacks.build.progress import BuildProgress, TimedWheel, slowest_table
 from srcstacks.reporting import duration
-from srcstacks.tools.fromager_files import StepFollower
+from srcstacks.tools.fromager_files import StepFollower, StepWatch
 
 # --- live progress ----------------------------------------------------------------------
 
@@ -140,3 +140,21 @@ def test_a_serial_runs_heartbeat_names_what_fromager_does_now(tmp_path: Path) ->
     progress.close()
     beats = [line for line in said if "still" in line]
     assert beats[0] == "  still building regex 2026.11.19 (1m05s; 1m15s so far)", said
+
+
+def test_a_step_begun_during_a_silent_build_reaches_the_progress_line(tmp_path: Path) -> None:
+    """Fromager may print nothing for minutes while a backend compiles: the step events
+    are polled, not read only when an output line arrives."""
+    events = tmp_path / "fromager-bootstrap.events.jsonl"
+    seen: list[str] = []
+    step = {"event": "step", "project": "cython", "version": "3.1.3", "step": "build_sdist"}
+    with StepWatch(events, seen.append, interval=0.02):
+        events.write_text(json.dumps(step) + "\n")
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with events.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps({**step, "step": "build_wheel"}) + "\n")
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert seen == ["building the sdist of cython 3.1.3", "building cython 3.1.3"]

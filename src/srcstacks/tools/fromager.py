@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -22,7 +23,7 @@ from srcstacks.tools.build_probe import USER_HOME_VARIABLE
 from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
 from srcstacks.tools.fromager_errors import ErrorLines, explain_failure
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
-from srcstacks.tools.fromager_files import StepFollower, events_path, first_failure
+from srcstacks.tools.fromager_files import StepWatch, events_path, first_failure
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
 from srcstacks.tools.upload_filter import CUTOFF_VARIABLE, CutoffRequest
@@ -102,27 +103,26 @@ def bootstrap(
     if upload_cutoff is not None:
         env[CUTOFF_VARIABLE] = upload_cutoff.to_env()
     errors = ErrorLines()
-    steps = StepFollower(events)
 
     def watch(line: str) -> None:
-        if on_activity and (doing := steps.latest()):
-            on_activity(doing)
         if errors.feed(line):
             return
         if on_progress and (match := _PROGRESS_LINE.search(line)):
             on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
 
     started = time.time()
+    steps = StepWatch(events, on_activity) if on_activity else contextlib.nullcontext()
     try:
-        # cwd: Fromager reads a global ./overrides/settings.yaml; never the user's by accident.
-        run_logged(
-            command,
-            log_path=log_path,
-            what="fromager bootstrap",
-            cwd=dirs.root,
-            env=env,
-            on_line=watch,
-        )
+        with steps:
+            # cwd: Fromager reads a global ./overrides/settings.yaml; never the user's by accident.
+            run_logged(
+                command,
+                log_path=log_path,
+                what="fromager bootstrap",
+                cwd=dirs.root,
+                env=env,
+                on_line=watch,
+            )
     except ToolError as exc:
         text = log_path.read_text(encoding="utf-8", errors="replace")
         raise explain_failure(
