@@ -199,3 +199,21 @@ def test_a_file_venvstacks_writes_missing_is_named() -> None:
         "app-x.tar.xz: app-x/share/venv/metadata/venvstacks_layer.json from venvstacks'"
         " layer config for this spec is missing"
     ]
+
+
+def test_a_wheels_own_bytecode_is_not_expected_in_the_archive() -> None:
+    """numpy 2.3.2's wheel ships ``numpy/distutils/__pycache__/conv_template.cpython-311.pyc``;
+    venvstacks leaves every ``__pycache__`` folder out of its archives."""
+    pyc = "idna/__pycache__/core.cpython-311.pyc"
+    record = {path: record_digest(data) for path, data in WHEEL_FILES.items()}
+    record[pyc] = record_digest(b"\x00")
+    with_bytecode = InstalledWheel(wheel().dist, wheel().wheel_name, WheelFiles(record))
+    contents = ArchiveContents(Path("app-x.tar.xz"), "0" * 64, (), {}, (), app_members())
+    assert account_for_files(contents, app_layer(), [with_bytecode], None, app_written()) == []
+    # One in the archive is no wheel's file: venvstacks never ships it.
+    members = app_members(**{f"{SITE}/{pyc}": b"\x00"})
+    contents = ArchiveContents(Path("app-x.tar.xz"), "0" * 64, (), {}, (), members)
+    assert account_for_files(contents, app_layer(), [with_bytecode], None, app_written()) == [
+        f"app-x.tar.xz: app-x/{SITE}/{pyc} is unaccounted for (in no wheel's RECORD, not in"
+        " the runtime's file list, not a file venvstacks writes)"
+    ]

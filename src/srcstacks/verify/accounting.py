@@ -8,7 +8,9 @@ must be one of, compared by content (or link target) unless said otherwise:
 
 1. a file of a published wheel, by that wheel's ``RECORD``, or a file the installer
    writes into an installed wheel's ``.dist-info`` (:data:`INSTALLER_FILES`, by name:
-   none of them is code);
+   none of them is code). A wheel's own ``__pycache__`` files (numpy 2.3's
+   ``numpy/distutils`` ships one) are not expected: venvstacks leaves every
+   ``__pycache__`` folder out of its archives;
 2. a file of the runtime's own file list;
 3. a file venvstacks writes: ``postinstall.py``, the layer config, the ``bin/python``
    wrapper and its links, and an application's launch and support modules, compared
@@ -120,6 +122,8 @@ def _wheel_files(wheel: InstalledWheel, site: str) -> dict[str, _Expected]:
     source = wheel.wheel_name
     data_dir = f"{wheel.dist.dist_info.removesuffix('.dist-info')}.data/"
     for path, digest in wheel.files.record.items():
+        if "__pycache__" in PurePosixPath(path).parts:
+            continue  # venvstacks leaves every __pycache__ folder out of an archive
         if path.startswith(data_dir):
             scheme, _, rest = path[len(data_dir) :].partition("/")
             target = {
