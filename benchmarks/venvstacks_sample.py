@@ -112,9 +112,18 @@ def run(*args: str, cwd: Path, log: Path | None = None) -> tuple[float, str]:
         result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
         output, code = result.stdout + result.stderr, result.returncode
     else:
+        # Streamed, each stage header (``==> [2/5] publish-wheels``) stamped with the
+        # minutes since the start, so the log says what each stage took.
         with log.open("w", encoding="utf-8") as stream:
-            finished = subprocess.run(command, cwd=cwd, stdout=stream, stderr=subprocess.STDOUT)
-        code = finished.returncode
+            process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)  # fmt: skip
+            assert process.stdout is not None
+            for line in process.stdout:
+                if line.startswith("==> "):
+                    line = f"{line.rstrip()} (at {(time.monotonic() - began) / 60:.1f} min)\n"
+                stream.write(line)
+                stream.flush()
+            code = process.wait()
         output = log.read_text(encoding="utf-8")
     if code != 0:
         sys.exit(f"srcstacks {' '.join(args)} failed (load {load()}):\n{output[-4000:]}")
@@ -190,7 +199,7 @@ def adapt(project: Path) -> Path:
 
 
 def stage_times(output: str) -> list[str]:
-    """``==> [n/5] stage`` headers with the time between them."""
+    """``==> [n/5] stage (at M min)`` headers: when each stage began."""
     return [line for line in output.splitlines() if line.startswith("==> ")]
 
 
