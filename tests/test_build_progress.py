@@ -9,7 +9,7 @@ from pathlib import Path
 from srcstacks.build.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
 from srcstacks.build.progress import BuildProgress, TimedWheel, slowest_table
 from srcstacks.reporting import duration
-from srcstacks.tools.fromager_files import StepFollower, StepWatch
+from srcstacks.tools.fromager_files import StepFollower, watching_steps
 
 # --- live progress ----------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ def test_a_step_begun_during_a_silent_build_reaches_the_progress_line(tmp_path: 
     events = tmp_path / "fromager-bootstrap.events.jsonl"
     seen: list[str] = []
     step = {"event": "step", "project": "cython", "version": "3.1.3", "step": "build_sdist"}
-    with StepWatch(events, seen.append, interval=0.02):
+    with watching_steps(events, seen.append, interval=0.02):
         events.write_text(json.dumps(step) + "\n")
         deadline = time.monotonic() + 5
         while not seen and time.monotonic() < deadline:

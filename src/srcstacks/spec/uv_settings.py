@@ -24,7 +24,6 @@ days``, ``P7D``) would pick different sources each day and is refused; ``false``
 from __future__ import annotations
 
 import datetime
-import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -93,21 +92,23 @@ class UploadCutoff:
 
     def describe(self) -> str:
         """One line for the run's output: ``2025-08-27T00:00:00Z (idna: none)``."""
-        parts = [_text(self.default) if self.default else "none"]
+        parts = [utc_text(self.default) if self.default else "none"]
         if self.per_project:
-            each = (f"{name}: {_text(when) if when else 'none'}" for name, when in self.per_project)
+            each = (
+                f"{name}: {utc_text(when) if when else 'none'}" for name, when in self.per_project
+            )
             parts.append(f"({', '.join(each)})")
         return " ".join(parts)
 
-    def to_json(self) -> str:
-        """What a Fromager process reads back with :meth:`from_json`."""
-        per_project = {name: _text(when) if when else None for name, when in self.per_project}
-        default = _text(self.default) if self.default else None
-        return json.dumps({"default": default, "per_project": per_project}, sort_keys=True)
+    def to_json(self) -> dict[str, Any]:
+        """Plain data (a fingerprint's, and what a Fromager process reads back with
+        :meth:`from_json`)."""
+        per_project = {name: utc_text(when) if when else None for name, when in self.per_project}
+        return {"default": utc_text(self.default) if self.default else None,
+                "per_project": per_project}  # fmt: skip
 
     @classmethod
-    def from_json(cls, text: str) -> UploadCutoff:
-        data = json.loads(text)
+    def from_json(cls, data: Mapping[str, Any]) -> UploadCutoff:
         default = data.get("default")
         return cls(
             _utc(default) if default else None,
@@ -143,9 +144,9 @@ def upload_cutoff(spec_path: Path) -> UploadCutoff:
 
 def uv_cutoff_args(cutoff: UploadCutoff) -> list[str]:
     """``cutoff`` as options of ``uv pip compile``."""
-    args = ["--exclude-newer", _text(cutoff.default)] if cutoff.default else []
+    args = ["--exclude-newer", utc_text(cutoff.default)] if cutoff.default else []
     for name, when in cutoff.per_project:
-        args += ["--exclude-newer-package", f"{name}={_text(when) if when else 'false'}"]
+        args += ["--exclude-newer-package", f"{name}={utc_text(when) if when else 'false'}"]
     return args
 
 
@@ -179,7 +180,8 @@ def _cutoff(uv: UvSettings, key: str, value: Any, *, allow_false: bool) -> datet
     return moment.astimezone(datetime.UTC)
 
 
-def _text(moment: datetime.datetime) -> str:
+def utc_text(moment: datetime.datetime) -> str:
+    """``2025-08-27T00:00:00Z``: how srcstacks writes a cutoff."""
     return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -23,7 +23,7 @@ from srcstacks.tools.build_probe import USER_HOME_VARIABLE
 from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
 from srcstacks.tools.fromager_errors import ErrorLines, explain_failure
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
-from srcstacks.tools.fromager_files import StepWatch, events_path, first_failure
+from srcstacks.tools.fromager_files import events_path, first_failure, watching_steps
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
 from srcstacks.tools.upload_filter import CUTOFF_VARIABLE, CutoffRequest
@@ -111,7 +111,7 @@ def bootstrap(
             on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
 
     started = time.time()
-    steps = StepWatch(events, on_activity) if on_activity else contextlib.nullcontext()
+    steps = watching_steps(events, on_activity) if on_activity else contextlib.nullcontext()
     try:
         with steps:
             # cwd: Fromager reads a global ./overrides/settings.yaml; never the user's by accident.

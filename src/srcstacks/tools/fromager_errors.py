@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from srcstacks.errors import (
@@ -106,7 +107,10 @@ def explain_failure(
 
 def _left_out_by_cutoff(log_text: str, spec: str) -> str:
     """What the spec's ``exclude-newer`` left out of the project ``spec`` names, if anything."""
-    project = canonicalize_name(re.split(r"[<>=!~;\[ ]", spec, maxsplit=1)[0])
+    try:
+        project = canonicalize_name(Requirement(spec).name)
+    except InvalidRequirement:
+        return ""
     for found in upload_filter.LEFT_OUT.finditer(log_text):
         if canonicalize_name(found["project"]) == project:
             return (

@@ -7,12 +7,12 @@ to write, and :mod:`srcstacks.build.run_summary`'s to sum up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from packaging.utils import canonicalize_name
 
@@ -142,37 +142,29 @@ class StepFollower:
         return doing
 
 
-class StepWatch:
-    """Tell ``on_activity`` each step a running Fromager begins, every ``interval`` seconds.
+@contextlib.contextmanager
+def watching_steps(
+    events: Path, on_activity: Callable[[str], None], interval: float = 2.0
+) -> Iterator[None]:
+    """Tell ``on_activity`` each step a running Fromager begins, every ``interval``
+    seconds, from a thread of its own while the block runs.
 
-    Polled from a thread of its own while the block runs: a build that prints nothing
-    for minutes (a long compile, a quiet backend) still moves the progress line on from
-    the step before it ("building the sdist of cython" to "building cython").
+    A build that prints nothing for minutes (a long compile, a quiet backend) still
+    moves the progress line on from the step before it ("building the sdist of cython"
+    to "building cython").
     """
+    follower = StepFollower(events)
+    stop = threading.Event()
 
-    def __init__(
-        self, events: Path, on_activity: Callable[[str], None], interval: float = 2.0
-    ) -> None:
-        self._follower = StepFollower(events)
-        self._on_activity = on_activity
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="srcstacks-steps", daemon=True)
+    def poll() -> None:
+        while not stop.wait(interval):
+            if doing := follower.latest():
+                on_activity(doing)
 
-    def __enter__(self) -> StepWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _poll(self) -> None:
-        while not self._stop.wait(self._interval):
-            if doing := self._follower.latest():
-                self._on_activity(doing)
+    thread = threading.Thread(target=poll, name="srcstacks-steps", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

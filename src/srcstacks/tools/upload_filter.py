@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from srcstacks.spec.uv_settings import UploadCutoff
+from srcstacks.spec.uv_settings import UploadCutoff, utc_text
 
 CUTOFF_VARIABLE = "SRCSTACKS_UPLOAD_CUTOFF"
 _LOG = logging.getLogger("fromager.resolver")  # Fromager's own, so its log lines read alike
@@ -46,18 +46,13 @@ class CutoffRequest:
     indexes: tuple[str, ...]
 
     def to_env(self) -> str:
-        return json.dumps(
-            {"cutoff": json.loads(self.cutoff.to_json()), "indexes": sorted(self.indexes)},
-            sort_keys=True,
-        )
+        data = {"cutoff": self.cutoff.to_json(), "indexes": sorted(self.indexes)}
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_env(cls, text: str) -> CutoffRequest:
         data = json.loads(text)
-        return cls(
-            UploadCutoff.from_json(json.dumps(data["cutoff"])),
-            tuple(index.rstrip("/") for index in data["indexes"]),
-        )
+        return cls(UploadCutoff.from_json(data["cutoff"]), tuple(data["indexes"]))
 
     def applies_to(self, index_url: str) -> bool:
         return index_url.rstrip("/") in self.indexes
@@ -88,7 +83,7 @@ def before_cutoff(
             _LOG.info(
                 "srcstacks: exclude-newer %s left out %d of the %d file(s) of %s on %s"
                 " (uploaded later, or with no upload time)",
-                cutoff.isoformat().replace("+00:00", "Z"),
+                utc_text(cutoff),
                 left_out,
                 total,
                 project,
