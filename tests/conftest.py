@@ -78,13 +78,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=module_rank)
 
 
-def copy_demo_stack(target: Path, *, with_index: bool = False) -> Path:
+def copy_demo_stack(target: Path, *, with_index: bool = False, both_pythons: bool = False) -> Path:
     """Copy the repo's demo stack (spec, launch modules, settings, patches) to ``target``.
 
     The demo's spec names a managed index on devpi's default port; the copy leaves it out
     (the wheel dir alone) unless ``with_index``, so tests never contend for that port.
-    Its runtime packs the Python running srcstacks (3.11 in the repo): under another
-    Python (the unit tests on 3.12 and 3.13) the copy's runtime is that one.
+    Its first runtime packs the Python running srcstacks (3.11 in the repo): under
+    another Python (the unit tests on 3.12 and 3.13) the copy's runtime is that one.
+    The demo's second runtime (3.12, the punycode app's) costs every build a second
+    toolchain and group of wheels: the copy moves its layers onto the first runtime
+    unless ``both_pythons`` (the tests of the demo as committed, and of several Pythons).
     """
     target.mkdir(parents=True, exist_ok=True)
     for name in DEMO_FILES:
@@ -97,7 +100,15 @@ def copy_demo_stack(target: Path, *, with_index: bool = False) -> Path:
     document = tomlkit.parse(spec.read_text(encoding="utf-8"))
     if not with_index:
         document["tool"]["srcstacks"].pop("index", None)
-    runtime = document["runtimes"][0]
+    runtimes = document["runtimes"]
+    runtime = runtimes[0]
+    if not both_pythons:
+        for extra in runtimes[1:]:
+            for kind in ("frameworks", "applications"):
+                for layer in document.get(kind, []):
+                    if layer.get("runtime") == extra["name"]:
+                        layer["runtime"] = runtime["name"]
+        del runtimes[1:]
     if not runtime["python_implementation"].startswith(f"cpython@{HERE}."):
         runtime["python_implementation"] = f"cpython@{platform.python_version()}"
     spec.write_text(tomlkit.dumps(document), encoding="utf-8")

@@ -201,3 +201,30 @@ def test_a_stack_of_two_pythons_lists_each_compiled_wheel_once_per_python() -> N
     assert both.entries[1].to_json()["python"] == "3.12"
     # A stack of one Python writes no "python" key.
     assert "python" not in SummaryEntry("six", "1.17.0", Action.BUILT, 1).to_json()
+
+
+def test_the_second_pythons_line_counts_its_own_packages_and_the_file_holds_both(
+    tmp_path: Path,
+) -> None:
+    from srcstacks.build.run_summary import RunSummary, SummaryEntry
+
+    layout = Layout(tmp_path / "s.toml", tmp_path / "work", "cpu", tmp_path / "w", tmp_path / "o")
+    dirs = layout.fromager_for("3.12")
+    dirs.work_dir.mkdir(parents=True)
+    entries = [{"dist": p, "version": v, "prebuilt": False} for p, v in DEMO]
+    dirs.build_order.write_text(json.dumps(entries))
+    log_path = layout.log("fromager-bootstrap-3.12")
+    log_path.parent.mkdir(parents=True)
+    events_path(log_path).write_text(events("0.77-built"))
+    first = RunSummary("cpu", (
+        SummaryEntry("certifi", "2025.1.31", Action.BUILT, 3, "local", "3.11"),
+        SummaryEntry("six", "1.17.0", Action.BUILT, 2, "local", "3.11"),
+    ))  # fmt: skip
+    reported: list[str] = []
+    RunRecorder(layout, log_path, dirs).write(reported.append, [first])
+    assert reported == [
+        f"5 built, 0 reused, 0 fetched from the index on Python 3.12"
+        f" (run summary: {layout.run_summary})"
+    ]
+    data = json.loads(layout.run_summary.read_text())
+    assert data["totals"]["built"] == 7

@@ -81,10 +81,11 @@ def run_summary(work_dir: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def index_build(devpi_index: ManagedIndex, tmp_path_factory: pytest.TempPathFactory) -> IndexBuild:
     # The session index is srcstacks/cpu, as the demo's managed index is: only the port
-    # differs from the URL the demo's committed locks name.
+    # differs from the URL the demo's committed locks name. The demo as committed: its
+    # punycode app on the 3.12 runtime, built by a Fromager on 3.12.
     url = devpi_index.base_url
     root = tmp_path_factory.mktemp("index-demo")
-    spec = copy_demo_stack(root / "stack")
+    spec = copy_demo_stack(root / "stack", both_pythons=True)
     env = credentials_env(devpi_index)
     result = run_cli("build", spec, "--index", url, env=env)
     return IndexBuild(spec.parent, url, env, result.stderr)

@@ -314,10 +314,11 @@ class RunRecorder:
         }
 
     def write(self, report: Report, earlier: Sequence[RunSummary] = ()) -> RunSummary:
-        """Write ``run-summary.json`` and report its totals in one line.
+        """Write ``run-summary.json`` and report this build's totals in one line.
 
         ``earlier``: the summaries of this run's builds for other Pythons, written too;
         a wheel they list (a pure-Python one, built by the first) keeps their entry.
+        The line counts this Python's packages only (the file has them all).
         Never raises for what Fromager left behind (it runs after failures too, and
         must not hide them): a build order that cannot be read is left out, and the
         entries come from the events alone.
@@ -330,7 +331,8 @@ class RunRecorder:
             )
         summary = merged([*earlier, own])
         write_json(self.layout.run_summary, summary.to_json())
-        report(f"{summary.describe()} (run summary: {self.layout.run_summary})")
+        python = f" on Python {self.dirs.python}" if self.dirs.python else ""
+        report(f"{own.describe()}{python} (run summary: {self.layout.run_summary})")
         return summary
 
     def _build_order(self) -> list[fromager_files.BuildOrderEntry] | None:

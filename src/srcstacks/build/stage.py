@@ -256,7 +256,8 @@ def build_wheels(run: RunContext, *, pins: Path | None = None) -> WheelBuild:
     _warn_about_unused_inputs(config, every_dirs, report, settings)
     if plan is not None:
         fetch_upstream(config, plan, built_projects(every_dirs[0]), report)
-    report(f"wheels built; Fromager's log: {built[-1].log_path}")
+    logs = ", ".join(str(item.log_path) for item in built)
+    report(f"wheels built; Fromager's log{'s' if several else ''}: {logs}")
     check_parity(layout, config.parity, [item.group for item in built], report)
     return _record_build(
         config,

@@ -193,7 +193,7 @@ def build_group(
         record_inputs(config, every_dirs, settings)
         earlier_summaries = [item.summary for item in earlier if item.summary is not None]
         summary = recorder.write(report, earlier_summaries)
-        _report_slowest(summary, report)
+        _report_slowest(summary, dirs.python, report)
         keep_run_logs(layout, log_path, recorder.started, run_log_dir, dirs)
         report(f"this run's logs: {run_log_dir}")
     return replace(build, skip_constraints=skip_constraints, log_path=recorder.log_path,
@@ -241,11 +241,12 @@ def cutoff_request(config: StackConfig, settings: Settings) -> CutoffRequest | N
     return CutoffRequest(config.upload_cutoff, tuple(sorted(url.rstrip("/") for url in indexes)))
 
 
-def _report_slowest(summary: RunSummary, report: Report) -> None:
+def _report_slowest(summary: RunSummary, python: str, report: Report) -> None:
+    """The slowest builds of this Python's group (``python`` empty: the only group)."""
     timed = [
         TimedWheel(entry.project, entry.version, entry.action.value, entry.seconds)
         for entry in summary.entries
-        if entry.seconds is not None
+        if entry.seconds is not None and (not python or entry.python == python)
     ]
     for line in slowest_table(timed):
         report(line)
