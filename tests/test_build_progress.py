@@ -9,7 +9,7 @@ from pathlib import Path
 from srcstacks.build.executors.base import BuildEvent, BuildOutcome, PackageBuild, Status
 from srcstacks.build.progress import BuildProgress, TimedWheel, slowest_table
 from srcstacks.reporting import duration
-from srcstacks.tools.fromager_files import StepFollower, watching_steps
+from srcstacks.tools.fromager_files import EventFollower, following_events
 
 # --- live progress ----------------------------------------------------------------------
 
@@ -106,8 +106,8 @@ def test_a_serial_runs_heartbeat_names_what_fromager_does_now(tmp_path: Path) ->
     """From the step events Fromager's process writes as each step begins (the same for
     Fromager 0.77 and 0.101, whatever their log lines say)."""
     events = tmp_path / "fromager-bootstrap.events.jsonl"
-    follower = StepFollower(events)
-    assert follower.latest() == ""  # no file yet
+    follower = EventFollower(events)
+    assert follower.read().doing == ""  # no file yet
 
     def write(text: str) -> None:
         with events.open("a", encoding="utf-8") as stream:
@@ -120,14 +120,14 @@ def test_a_serial_runs_heartbeat_names_what_fromager_does_now(tmp_path: Path) ->
 
     write(json.dumps({"event": "started", "project": "regex", "version": "2026.11.19"}) + "\n")
     write(step("download_source") + "\n" + step("prepare_source") + "\n")
-    assert follower.latest() == "preparing regex 2026.11.19"  # the newest step
-    assert follower.latest() == ""  # nothing new since
+    assert follower.read().doing == "preparing regex 2026.11.19"  # the newest step
+    assert follower.read().doing == ""  # nothing new since
     write(step("get_build_system_dependencies") + "\n")
-    assert follower.latest() == ""  # a step no progress line names
+    assert follower.read().doing == ""  # a step no progress line names
     write(step("build_wheel")[:20])  # a line still being written
-    assert follower.latest() == ""
+    assert follower.read().doing == ""
     write(step("build_wheel")[20:] + "\n")
-    assert follower.latest() == "building regex 2026.11.19"
+    assert follower.read().doing == "building regex 2026.11.19"
     said: list[str] = []
     clock = FakeClock()
     progress = BuildProgress(said.append, 1, heartbeat=0.05, clock=clock)
@@ -148,7 +148,7 @@ def test_a_step_begun_during_a_silent_build_reaches_the_progress_line(tmp_path: 
     events = tmp_path / "fromager-bootstrap.events.jsonl"
     seen: list[str] = []
     step = {"event": "step", "project": "cython", "version": "3.1.3", "step": "build_sdist"}
-    with watching_steps(events, seen.append, interval=0.02):
+    with following_events(events, seen.append, interval=0.02):
         events.write_text(json.dumps(step) + "\n")
         deadline = time.monotonic() + 5
         while not seen and time.monotonic() < deadline:
@@ -158,3 +158,30 @@ def test_a_step_begun_during_a_silent_build_reaches_the_progress_line(tmp_path: 
         while len(seen) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
     assert seen == ["building the sdist of cython 3.1.3", "building cython 3.1.3"]
+
+
+def test_each_requirement_fromager_resolves_is_one_numbered_line_from_its_events(
+    tmp_path: Path,
+) -> None:
+    """From the ``resolved`` events Fromager's dependency graph writes (both versions),
+    not its log text; the last ones written before Fromager exits are not lost."""
+    events = tmp_path / "fromager-bootstrap.events.jsonl"
+    said: list[str] = []
+    progress = BuildProgress(said.append, 1, heartbeat=60)
+
+    def resolved(project: str, version: str, kind: str) -> str:
+        event = {"event": "resolved", "project": project, "version": version, "kind": kind}
+        return json.dumps(event) + "\n"
+
+    with following_events(events, progress.activity, progress.resolved, interval=60):
+        events.write_text(
+            resolved("markupsafe", "3.0.4", "toplevel")
+            + json.dumps({"event": "started", "project": "markupsafe", "version": "3.0.4"})
+            + "\n"
+            + resolved("setuptools", "84.2.1", "build-system")
+        )
+    progress.close()
+    assert [line for line in said if line.startswith("  [")] == [
+        "  [1] markupsafe==3.0.4 (toplevel)",
+        "  [2] setuptools==84.2.1 (build-system)",
+    ]

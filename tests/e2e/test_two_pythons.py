@@ -97,6 +97,10 @@ def test_a_stack_with_a_311_and_a_312_runtime_builds_runs_and_rebuilds(tmp_path:
     stepped = [path for path in layout.run_logs.glob("*/*.events.jsonl")
                if "markupsafe" in wheel_steps(path)]  # fmt: skip
     assert len(stepped) == 2, stepped
+    # Each requirement resolved, one numbered line per Python's group, from the
+    # ``resolved`` events of each Fromager's dependency graph (0.77 and 0.101 alike).
+    assert len(re.findall(r"\n  \[\d+\] markupsafe==3\.0\.4 \(toplevel\)\n", build)) == 2
+    assert re.search(r"\n  \[\d+\] setuptools==\S+ \(build-system\)\n", build), build
     # The stack's record and every SBOM's tools name both Fromagers, in Python order.
     build_info = json.loads((config.output_dir / "__srcstacks__" / "build.json").read_text())
     assert build_info["tools"]["fromager"] == f"{fromager['3.11']}, {fromager['3.12']}"

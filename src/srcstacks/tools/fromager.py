@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import shlex
 import sys
 import time
@@ -23,7 +22,7 @@ from srcstacks.tools.build_probe import USER_HOME_VARIABLE
 from srcstacks.tools.cargo import RustToolchain, find_rust_toolchain, rust_build_env
 from srcstacks.tools.fromager_errors import ErrorLines, explain_failure
 from srcstacks.tools.fromager_events import EVENTS_VARIABLE
-from srcstacks.tools.fromager_files import events_path, first_failure, watching_steps
+from srcstacks.tools.fromager_files import events_path, first_failure, following_events
 from srcstacks.tools.process import run_logged, tool_env
 from srcstacks.tools.toolchain import Interpreter, Toolchain, running_interpreter
 from srcstacks.tools.upload_filter import CUTOFF_VARIABLE, CutoffRequest
@@ -34,12 +33,6 @@ DEFAULT_SOURCE_DATE_EPOCH = "315532800"
 # Fromager started through srcstacks' wrapper, which writes the requirements files it puts
 # in wheels in sorted order (see the module): every Fromager command goes through it.
 FROMAGER_MODULE = "srcstacks.tools.fromager_main"
-
-# The requirement's own name: Fromager 0.101 adds the version to the line's prefix.
-_PROGRESS_LINE = re.compile(
-    r"INFO \S+: new (?P<kind>[a-z-]+) dependency (?P<package>[A-Za-z0-9_.-]+)"
-    r".* resolves to (?P<version>\S+)"
-)
 
 
 def version() -> str:
@@ -104,16 +97,14 @@ def bootstrap(
         env[CUTOFF_VARIABLE] = upload_cutoff.to_env()
     errors = ErrorLines()
 
-    def watch(line: str) -> None:
-        if errors.feed(line):
-            return
-        if on_progress and (match := _PROGRESS_LINE.search(line)):
-            on_progress(f"{match['package']}=={match['version']} ({match['kind']})")
-
     started = time.time()
-    steps = watching_steps(events, on_activity) if on_activity else contextlib.nullcontext()
+    following = (
+        following_events(events, on_activity, on_progress)
+        if on_activity or on_progress
+        else contextlib.nullcontext()
+    )
     try:
-        with steps:
+        with following:
             # cwd: Fromager reads a global ./overrides/settings.yaml; never the user's by accident.
             run_logged(
                 command,
@@ -121,7 +112,7 @@ def bootstrap(
                 what="fromager bootstrap",
                 cwd=dirs.root,
                 env=env,
-                on_line=watch,
+                on_line=errors.feed,
             )
     except ToolError as exc:
         text = log_path.read_text(encoding="utf-8", errors="replace")

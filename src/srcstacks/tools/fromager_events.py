@@ -1,10 +1,14 @@
 """Inside Fromager: write what it does with each package as it does it (its events file).
 
 :mod:`fromager_main` calls in here from Fromager's own extension points, the same in
-Fromager 0.77 and 0.101: ``overrides.find_and_invoke`` (every per-package step: download,
-prepare, build, ...) and ``hooks.run_post_bootstrap_hooks`` (a package is done). When
+Fromager 0.77 and 0.101: ``DependencyGraph.add_dependency`` (a requirement resolved),
+``overrides.find_and_invoke`` (every per-package step: download, prepare, build, ...)
+and ``hooks.run_post_bootstrap_hooks`` (a package is done). When
 ``SRCSTACKS_FROMAGER_EVENTS`` names a file, each becomes one JSON line there:
 
+- ``{"event": "resolved", "project", "version", "kind"}``: a requirement entered
+  Fromager's dependency graph for the first time (``DependencyGraph.add_dependency``),
+  with the kind of its first edge (``toplevel``, ``build-system``, ``install``, ...);
 - ``{"event": "started", "project", "version"}``: the first step of a package version;
 - ``{"event": "step", "project", "version", "step"}``: a step begins (``download_source``,
   ``prepare_source``, ``build_sdist``, ``build_wheel``, ...): what Fromager does now;
@@ -20,7 +24,7 @@ prepare, build, ...) and ``hooks.run_post_bootstrap_hooks`` (a package is done).
 
 Project names are canonical. Nothing is written when the variable is unset, so a
 Fromager started by hand with srcstacks installed behaves as Fromager. The reader is
-:mod:`srcstacks.build.run_summary`, and :class:`srcstacks.tools.fromager_files.StepFollower`
+:mod:`srcstacks.build.run_summary`, and :class:`srcstacks.tools.fromager_files.EventFollower`
 for the progress of a running bootstrap.
 """
 
@@ -39,6 +43,7 @@ from packaging.utils import canonicalize_name
 EVENTS_VARIABLE = "SRCSTACKS_FROMAGER_EVENTS"
 
 _lock = threading.Lock()
+_resolved: set[tuple[str, str]] = set()
 _started: set[tuple[str, str]] = set()
 _built: set[tuple[str, str]] = set()
 _existing: dict[Path, frozenset[str]] = {}  # wheels repo downloads -> names found first
@@ -68,6 +73,16 @@ def _remember(ctx: Any) -> None:
     if downloads not in _existing:
         names = frozenset(path.name for path in downloads.glob("*.whl"))
         _existing[downloads] = names
+
+
+def resolved(req: Any, req_type: Any, version: Any) -> None:
+    """Fromager added ``req`` (``version``, a ``req_type`` dependency) to its graph."""
+    key = (str(canonicalize_name(req.name)), str(version))
+    with _lock:
+        if key in _resolved:
+            return
+        _resolved.add(key)
+    _write({"event": "resolved", "project": key[0], "version": key[1], "kind": str(req_type)})
 
 
 def invoke(distname: str, method: str, call: Any, kwargs: dict[str, Any]) -> Any:

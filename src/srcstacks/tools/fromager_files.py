@@ -108,10 +108,19 @@ _STEP_ACTIVITY = {
 }
 
 
-class StepFollower:
-    """What a running Fromager does now, from the ``step`` events it has written.
+@dataclass(frozen=True)
+class Followed:
+    """What a running Fromager wrote to its events file since the last look."""
 
-    Each :meth:`latest` reads only what was appended since the last call; a line still
+    resolved: tuple[str, ...]  # each requirement resolved: ``idna==3.11 (toplevel)``
+    doing: str  # the newest step begun (``building numpy 2.4.6``), or ``""``
+
+
+class EventFollower:
+    """What a running Fromager does, from the events its process writes (its ``resolved``
+    and ``step`` events, :mod:`srcstacks.tools.fromager_events`).
+
+    Each :meth:`read` reads only what was appended since the last call; a line still
     being written is read the next time.
     """
 
@@ -119,52 +128,69 @@ class StepFollower:
         self._events = events
         self._offset = 0
 
-    def latest(self) -> str:
-        """The newest step begun since the last call (``building numpy 2.4.6``), or ``""``."""
+    def read(self) -> Followed:
         try:
             with self._events.open("rb") as stream:
                 stream.seek(self._offset)
                 data = stream.read()
         except OSError:
-            return ""
+            return Followed((), "")
         whole = data[: data.rfind(b"\n") + 1]
         self._offset += len(whole)
+        resolved: list[str] = []
         doing = ""
         for line in whole.decode("utf-8", errors="replace").splitlines():
             try:
                 event = json.loads(line)
             except ValueError:
                 continue
-            if not isinstance(event, dict) or event.get("event") != "step":
+            if not isinstance(event, dict):
                 continue
-            if verb := _STEP_ACTIVITY.get(str(event.get("step"))):
-                doing = f"{verb} {event.get('project')} {event.get('version')}"
-        return doing
+            name = f"{event.get('project')}"
+            if event.get("event") == "resolved":
+                resolved.append(f"{name}=={event.get('version')} ({event.get('kind')})")
+            elif event.get("event") == "step" and (
+                verb := _STEP_ACTIVITY.get(str(event.get("step")))
+            ):
+                doing = f"{verb} {name} {event.get('version')}"
+        return Followed(tuple(resolved), doing)
 
 
 @contextlib.contextmanager
-def watching_steps(
-    events: Path, on_activity: Callable[[str], None], interval: float = 2.0
+def following_events(
+    events: Path,
+    on_activity: Callable[[str], None] | None,
+    on_resolved: Callable[[str], None] | None = None,
+    interval: float = 0.5,
 ) -> Iterator[None]:
-    """Tell ``on_activity`` each step a running Fromager begins, every ``interval``
-    seconds, from a thread of its own while the block runs.
+    """Tell ``on_resolved`` each requirement a running Fromager resolves and
+    ``on_activity`` each step it begins, every ``interval`` seconds, from a thread of
+    its own while the block runs, and once more as it ends (nothing written is missed).
 
     A build that prints nothing for minutes (a long compile, a quiet backend) still
     moves the progress line on from the step before it ("building the sdist of cython"
     to "building cython").
     """
-    follower = StepFollower(events)
+    follower = EventFollower(events)
     stop = threading.Event()
+
+    def look() -> None:
+        followed = follower.read()
+        if on_resolved is not None:
+            for item in followed.resolved:
+                on_resolved(item)
+        if followed.doing and on_activity is not None:
+            on_activity(followed.doing)
 
     def poll() -> None:
         while not stop.wait(interval):
-            if doing := follower.latest():
-                on_activity(doing)
+            look()
 
-    thread = threading.Thread(target=poll, name="srcstacks-steps", daemon=True)
+    thread = threading.Thread(target=poll, name="srcstacks-events", daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join()
+        look()

@@ -28,8 +28,8 @@ It also writes each wheel's own SBOM into its ``.dist-info/sboms/`` (PEP 770) at
 point Fromager adds its metadata, before the wheel is packed
 (:mod:`srcstacks.tools.wheel_sbom_hook`), and writes what Fromager does with each
 package, step by step, to the events file srcstacks reads back
-(:mod:`srcstacks.tools.fromager_events`), from the same dispatcher and Fromager's
-post-bootstrap hook runner.
+(:mod:`srcstacks.tools.fromager_events`), from the same dispatcher, Fromager's
+post-bootstrap hook runner and its dependency graph (each requirement resolved).
 
 In the resolve step of a parallel run, a meson-python package's install requirements
 are read from its ``pyproject.toml`` rather than by building its wheel
@@ -52,6 +52,7 @@ release without them stops here with a message instead of building wheels that m
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 import sys
@@ -60,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import fromager.dependencies as dependencies
+import fromager.dependency_graph as dependency_graph
 import fromager.external_commands as external_commands
 import fromager.hooks as hooks
 import fromager.overrides as overrides
@@ -88,6 +90,7 @@ _CARGO_VENDOR = "_cargo_vendor"
 _APPLY_PATCH = "_apply_patch"
 _BUILD_TAG = "build_tag"
 _GET_PROJECT = "get_project_from_pypi"
+_ADD_DEPENDENCY = "add_dependency"
 _LOG = logging.getLogger(sources.__name__)  # Fromager's own, so its log lines read alike
 
 
@@ -114,6 +117,15 @@ def _invoke_then_write_sbom(distname: str, method: str, default_fn: Any, **kwarg
         return result
 
     return fromager_events.invoke(distname, method, call, kwargs)
+
+
+def _add_dependency(graph: Any, *args: Any, **kwargs: Any) -> Any:
+    """Fromager's ``DependencyGraph.add_dependency``, then a ``resolved`` event for it
+    (both releases call it positionally or by keyword: the arguments are bound by name)."""
+    result = _fromager_add_dependency(graph, *args, **kwargs)
+    named = _ADD_SIGNATURE.bind(graph, *args, **kwargs).arguments
+    fromager_events.resolved(named["req"], named["req_type"], named["req_version"])
+    return result
 
 
 def _post_bootstrap(**kwargs: Any) -> None:
@@ -206,6 +218,7 @@ _WRAPPED = (
     (sources, _APPLY_PATCH),
     (packagesettings.PackageBuildInfo, _BUILD_TAG),
     (resolver, _GET_PROJECT),
+    (dependency_graph.DependencyGraph, _ADD_DEPENDENCY),
 )
 if missing := [f"{getattr(module, '__name__', module)}.{name}()" for module, name in _WRAPPED
                if not hasattr(module, name)]:  # fmt: skip
@@ -223,6 +236,9 @@ _fromager_vendor_rust = getattr(vendor_rust, _VENDOR_RUST)
 setattr(vendor_rust, _VENDOR_RUST, _vendor_locked)
 setattr(vendor_rust, _CARGO_VENDOR, _cargo_vendor)
 setattr(sources, _APPLY_PATCH, _apply_or_defer)
+_fromager_add_dependency = getattr(dependency_graph.DependencyGraph, _ADD_DEPENDENCY)
+_ADD_SIGNATURE = inspect.signature(_fromager_add_dependency)
+setattr(dependency_graph.DependencyGraph, _ADD_DEPENDENCY, _add_dependency)
 _fromager_build_tag = getattr(packagesettings.PackageBuildInfo, _BUILD_TAG)
 setattr(packagesettings.PackageBuildInfo, _BUILD_TAG, _tag_naming_inputs)
 if _CUTOFF := os.environ.get(upload_filter.CUTOFF_VARIABLE):

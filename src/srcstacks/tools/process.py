@@ -272,7 +272,7 @@ def run_logged(
     what: str,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
-    on_line: Callable[[str], None] | None = None,
+    on_line: Callable[[str], object] | None = None,
 ) -> str:
     """Run ``command``, writing its combined output to ``log_path``; return that output.
 
