@@ -128,3 +128,22 @@ def test_an_upload_form_carries_its_fields_and_file() -> None:
     assert parts[":action"].get_content() == "file_upload"
     assert parts["content"].get_filename() == "idna-3.11.whl"
     assert parts["content"].get_payload(decode=True) == BODY
+
+
+def test_requests_overlap_and_come_back_in_order_with_the_first_error_in_order() -> None:
+    """A stack's sdist checks and parity downloads wait on the network side by side."""
+    together = threading.Barrier(3, timeout=30)  # fails if the calls ran one at a time
+
+    def call(item: int) -> int:
+        together.wait()
+        return item * 10
+
+    assert web.each_overlapping(call, [3, 1, 2]) == [30, 10, 20]
+
+    def failing(item: int) -> int:
+        if item in (2, 3):
+            raise ValueError(f"failed {item}")
+        return item
+
+    with pytest.raises(ValueError, match="failed 2"):
+        web.each_overlapping(failing, [1, 2, 3])

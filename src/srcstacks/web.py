@@ -22,6 +22,7 @@ read by pypi-simple and upload forms encoded by urllib3, both Fromager dependenc
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
 import hashlib
 import ipaddress
@@ -29,16 +30,19 @@ import json
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from http.client import HTTPException
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 TIMEOUT_SECONDS = 120
 CONNECT_SECONDS = 10
+# Requests :func:`each_overlapping` keeps in flight: a stack's index pages and files come
+# from one or two hosts, which serve this many from one client without complaint.
+OVERLAPPING_REQUESTS = 8
 JSON_PAGE = "application/vnd.pypi.simple.v1+json"
 _PAGE_ACCEPT = f"{JSON_PAGE}, text/html;q=0.1"
 
@@ -278,3 +282,17 @@ def _opened(
 
 def _reason(exc: BaseException) -> str:
     return str(getattr(exc, "reason", None) or exc)
+
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+def each_overlapping(call: Callable[[_Item], _Result], items: Iterable[_Item]) -> list[_Result]:
+    """``[call(item) for item in items]``, with up to :data:`OVERLAPPING_REQUESTS` calls
+    waiting on the network at once: the results in order, and the first exception in
+    that order raised, as the plain loop would."""
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=OVERLAPPING_REQUESTS, thread_name_prefix="srcstacks-web"
+    ) as pool:
+        return list(pool.map(call, items))

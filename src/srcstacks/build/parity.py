@@ -40,6 +40,7 @@ from srcstacks.spec.platforms import best_wheel
 from srcstacks.spec.rules import BUILD_PLATFORM
 from srcstacks.state.parity import ParityFinding, write_parity
 from srcstacks.tools.fromager_files import read_build_order
+from srcstacks.web import each_overlapping
 
 _EXTENSION_SUFFIXES = (".so", ".pyd")
 
@@ -92,15 +93,19 @@ def check_parity(
         return []
     findings: dict[str, ParityFinding] = {}
     for group in groups:
+        wheels: dict[str, tuple[Path, str, str]] = {}
         for entry in read_build_order(group.dirs) or []:
             if entry.prebuilt:
                 continue
             ours = find_built_wheel(group.dirs.built_wheels, entry.project, entry.version)
-            if ours.name in findings:
-                continue  # a pure-Python wheel, seeded into every Python's build
-            findings[ours.name] = _compare(
-                layout, ours, entry.project, entry.version, group.python, index_url
-            )
+            if ours.name not in findings:  # else a pure-Python wheel, seeded into each group
+                wheels[ours.name] = (ours, entry.project, entry.version)
+
+        def compare(wheel: tuple[Path, str, str], python: str = group.python) -> ParityFinding:
+            return _compare(layout, *wheel, python, index_url)
+
+        # One group's wheels are distinct project versions: no two fetch one upstream file.
+        findings.update(zip(wheels, each_overlapping(compare, wheels.values()), strict=True))
     write_parity(layout, list(findings.values()))
     compared = [item for item in findings.values() if item.upstream]
     degraded = [item for item in findings.values() if item.degraded]

@@ -32,7 +32,7 @@ from srcstacks.spec.config import StackConfig
 from srcstacks.spec.settings import Settings
 from srcstacks.state.records import read_json_state
 from srcstacks.tools.fromager_files import read_build_order
-from srcstacks.web import project_page_url
+from srcstacks.web import each_overlapping, project_page_url
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,21 @@ def quarantine_dir(config: StackConfig) -> Path:
     return Layout.of(config).quarantine
 
 
+def _published_pages(
+    keys: list[tuple[str, str]],
+) -> dict[tuple[str, str], dict[str, str] | IndexReadError]:
+    """Each ``(index, project)``'s published sha256 per file, or why it could not be read;
+    the pages asked for side by side (a stack's sdists are one request each)."""
+
+    def read(key: tuple[str, str]) -> dict[str, str] | IndexReadError:
+        try:
+            return published_sha256(*key)
+        except IndexReadError as exc:
+            return exc
+
+    return dict(zip(keys, each_overlapping(read, keys), strict=True))
+
+
 def check_sdists(
     config: StackConfig, dirs: FromagerDirs, settings: Settings, report: Report = print
 ) -> None:
@@ -74,18 +89,16 @@ def check_sdists(
     if not pending:
         return
     report(f"checking {len(pending)} downloaded sdist(s) against their index's sha256")
-    pages: dict[tuple[str, str], dict[str, str]] = {}
+    pages = _published_pages(sorted({(sdist.index_url, sdist.project) for sdist, _ in pending}))
     mismatches: list[str] = []
     for sdist, actual in pending:
         key = (sdist.index_url, sdist.project)
-        if key not in pages:
-            try:
-                pages[key] = published_sha256(*key)
-            except IndexReadError as exc:
-                raise SourceIntegrityError(
-                    f"{sdist.path.name}: cannot check its sha256 against the index: {exc}"
-                ) from None
-        expected = pages[key].get(sdist.path.name)
+        page = pages[key]
+        if isinstance(page, IndexReadError):
+            raise SourceIntegrityError(
+                f"{sdist.path.name}: cannot check its sha256 against the index: {page}"
+            )
+        expected = page.get(sdist.path.name)
         if expected is None:
             report(
                 f"warning: {sdist.path.name} is not listed on"
