@@ -36,6 +36,9 @@ class RunContext:
 
     config: StackConfig
     report: Report = print
+    # Whose private index the run uses, when not its own config's: a rebuild in a scratch
+    # work dir reads the managed index the first build's work dir runs.
+    index_of: StackConfig | None = None
 
     @functools.cached_property
     def layout(self) -> Layout:
@@ -54,7 +57,7 @@ class RunContext:
         """The private index the stack publishes to and locks against, if it has one."""
         from srcstacks.index.target import index_target
 
-        return index_target(self.config)
+        return index_target(self.index_of or self.config)
 
 
 @contextlib.contextmanager

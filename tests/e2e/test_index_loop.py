@@ -4,7 +4,7 @@ A copy of the shared build gets a managed index (no port in its spec: a free one
 patch edit rebuilds markupsafe under a build tag naming the new patch, so the wheel on
 the index is never replaced and the lock takes the new one, though the index still
 offers the old one; going back to the first patch fetches the first wheel, bit for bit,
-and verify passes.
+and verify passes, and so does a rebuild bit for bit against the managed index.
 """
 
 from __future__ import annotations
@@ -79,6 +79,12 @@ def test_a_patch_edited_and_undone_against_a_managed_index(
     verified = run_cli("verify", spec, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "0 problem(s)" in verified.stderr
+    # The rebuild, in a scratch work dir of its own, locks and archives against the
+    # managed index this work dir runs (it once looked for one in the scratch dir).
+    rebuilt = run_cli("verify", spec, "--rebuild", check=False)
+    output = rebuilt.stdout + rebuilt.stderr
+    assert rebuilt.returncode == 0, output
+    assert "rebuilt bit for bit" in output and "DIFFERENT" not in output
 
     # (3) The index started afresh: the next build publishes every wheel again.
     reset = run_cli("index", "reset", spec)

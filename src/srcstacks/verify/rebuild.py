@@ -94,7 +94,7 @@ def rebuild_and_compare(
     # to the rebuilt ones, so the archives are rebuilt from the locks as committed.
     report("rebuilding archives from the committed locks")
     rebuilt = replace(again, wheel_dir=config.wheel_dir, index=config.index)
-    rebuilt_run = RunContext(rebuilt, report)
+    rebuilt_run = RunContext(rebuilt, report, index_of=config)
     build_archives(rebuilt_run)
     write_sboms(rebuilt_run)
     results.extend(_compare_outputs(config.output_dir, again.output_dir, roots))
