@@ -140,7 +140,16 @@ def test_no_interpreter_of_the_runtimes_version_is_one_line_naming_those_found(
     message = str(refused.value)
     assert "runtime 'rt' is cpython@3.99.0, but this machine has no CPython 3.99" in message
     assert "3.13.5" in message and running_interpreter().version in message
-    assert "set [tool.srcstacks.runtime] interpreter" in message
+    # The stack has two runtimes: the table to set is this one's own.
+    assert 'set [tool.srcstacks.runtime."rt"] interpreter' in message
+    # A stack of one runtime sets it in the one table.
+    alone = tmp_path / "alone" / "venvstacks.toml"
+    alone.parent.mkdir()
+    alone.write_text(SPEC.split('[[runtimes]]\nname = "rt2"')[0].format(rt="3.99.0"))
+    config = load_config(alone)
+    with pytest.raises(RuntimeSourceError) as refused:
+        runtime_interpreter(config, config.layers_of("runtime")[0], exact=False)
+    assert str(refused.value).endswith("or set [tool.srcstacks.runtime] interpreter")
 
 
 def test_a_named_interpreter_of_another_python_is_refused(tmp_path: Path) -> None:

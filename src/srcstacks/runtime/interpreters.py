@@ -127,17 +127,19 @@ def runtime_interpreter(config: StackConfig, runtime: Layer, *, exact: bool) -> 
     wanted = runtime.python_version or ""
     minor = ".".join(wanted.split(".")[:2])
     named = config.runtime_of(runtime).interpreter
+    # A stack of several runtimes names each one's interpreter in a table of its own.
+    several = len(config.layers_of("runtime")) > 1
+    key = f'[tool.srcstacks.runtime."{runtime.name}"]' if several else "[tool.srcstacks.runtime]"
     if named:
         interpreter = probe(named)
         if interpreter is None:
             raise RuntimeSourceError(
-                f"{config.spec_path}: [tool.srcstacks.runtime] interpreter {named!r} cannot be"
-                " run as a CPython"
+                f"{config.spec_path}: {key} interpreter {named!r} cannot be run as a CPython"
             )
         if interpreter.minor != minor:
             raise RuntimeSourceError(
                 f"{config.spec_path}: runtime {runtime.name!r} is"
-                f" {runtime.python_implementation}, but [tool.srcstacks.runtime] interpreter"
+                f" {runtime.python_implementation}, but {key} interpreter"
                 f" {named!r} is Python {interpreter.version}: name a CPython {minor}"
             )
         return interpreter
@@ -147,6 +149,6 @@ def runtime_interpreter(config: StackConfig, runtime: Layer, *, exact: bool) -> 
             f"{config.spec_path}: runtime {runtime.name!r} is {runtime.python_implementation},"
             f" but this machine has no CPython {wanted if exact else minor} (found:"
             f" {', '.join(installed_pythons()) or 'none'}): install it, put"
-            f" python{minor} on PATH, or set [tool.srcstacks.runtime] interpreter"
+            f" python{minor} on PATH, or set {key} interpreter"
         )
     return found
