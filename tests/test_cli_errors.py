@@ -44,6 +44,24 @@ def test_unknown_tool_key(tmp_path: Path) -> None:
     assert "tool.srcstacks.patch_dir" in error_line(result.stderr)
 
 
+def test_a_runtime_to_pack_that_this_machine_lacks_stops_the_build_before_any_wheel(
+    tmp_path: Path,
+) -> None:
+    """The demo as committed names CPython 3.12.1: a machine with another 3.12 (or none)
+    hears so before minutes of builds, not at the lock stage after them."""
+    spec = copy_demo_stack(tmp_path, both_pythons=True)
+    spec.write_text(spec.read_text().replace("cpython@3.12.1", "cpython@3.12.99"))
+    result = run_cli("build", spec, check=False)
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert (
+        "runtime 'cpython-3.12' is cpython@3.12.99, but this machine has no CPython 3.12.99" in line
+    )
+    assert 'set [tool.srcstacks.runtime."cpython-3.12"] interpreter' in line
+    assert "==> [1/5] wheels" not in result.stderr
+    assert not (tmp_path / "_srcstacks" / "cpu" / "fromager").exists()
+
+
 def test_missing_spec(tmp_path: Path) -> None:
     result = run_cli("build", tmp_path / "nowhere.toml", check=False)
     assert result.returncode == 1

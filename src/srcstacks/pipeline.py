@@ -14,6 +14,7 @@ from typing import Any
 
 from srcstacks.layout import Layout
 from srcstacks.run_context import RunContext, index_running, work_dir_held
+from srcstacks.runtime.interpreters import check_packed_runtimes
 from srcstacks.spec.config import StackConfig
 from srcstacks.stage_inputs import common_inputs
 from srcstacks.stages import STAGES, Stage, stage_named
@@ -48,6 +49,7 @@ def run_all(run: RunContext, *, force: bool = False) -> None:
     run with nothing to do starts no tool and needs no network.
     """
     config, report = run.config, run.report
+    check_packed_runtimes(config)
     with work_dir_held(config, report), contextlib.ExitStack() as later:
         announce_environment(report)
         index_started = False

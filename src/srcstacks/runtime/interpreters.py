@@ -118,6 +118,15 @@ def group_toolchain(config: StackConfig, group: BuildGroup, report: Report) -> T
     return toolchain
 
 
+def check_packed_runtimes(config: StackConfig) -> None:
+    """Stop before anything is built when a runtime to pack from this machine's CPython
+    has no interpreter of its exact version here (the lock stage, which packs it, would
+    stop only after every wheel was built)."""
+    for layer in config.layers_of("runtime"):
+        if config.runtime_of(layer).kind == "pack":
+            runtime_interpreter(config, layer, exact=True)
+
+
 def runtime_interpreter(config: StackConfig, runtime: Layer, *, exact: bool) -> Interpreter:
     """The CPython for ``runtime``: the spec's ``interpreter``, else one found here.
 
