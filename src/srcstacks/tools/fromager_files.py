@@ -129,6 +129,7 @@ class EventFollower:
         self._offset = 0
 
     def read(self) -> Followed:
+        """The requirements resolved and the newest step begun since the last call."""
         try:
             with self._events.open("rb") as stream:
                 stream.seek(self._offset)
