@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import tomlkit
 
 from tests.conftest import copy_demo_stack, run_cli
 
@@ -50,7 +51,10 @@ def test_a_runtime_to_pack_that_this_machine_lacks_stops_the_build_before_any_wh
     """The demo as committed names CPython 3.12.1: a machine with another 3.12 (or none)
     hears so before minutes of builds, not at the lock stage after them."""
     spec = copy_demo_stack(tmp_path, both_pythons=True)
-    spec.write_text(spec.read_text().replace("cpython@3.12.1", "cpython@3.12.99"))
+    document = tomlkit.parse(spec.read_text())
+    (second,) = [item for item in document["runtimes"] if item["name"] == "cpython-3.12"]
+    second["python_implementation"] = "cpython@3.12.99"  # the first may be 3.12 too
+    spec.write_text(tomlkit.dumps(document))
     result = run_cli("build", spec, check=False)
     assert result.returncode == 1
     line = error_line(result.stderr)
