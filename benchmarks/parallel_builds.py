@@ -135,7 +135,7 @@ def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     with tempfile.TemporaryDirectory(prefix="srcstacks-jobs-") as scratch:
         times: dict[int, list[float]] = {1: [], 2: []}
-        hashes: dict[int, dict[str, str]] = {}
+        hashes: dict[int, dict[str, str]] = {}  # the first round's wheels of each
         for round_ in range(1, rounds + 1):
             # Alternating which goes first, so neither always runs on the warmer machine.
             for jobs in (1, 2) if round_ % 2 else (2, 1):
@@ -143,7 +143,8 @@ def main() -> None:
                 before = quiet_load()
                 seconds, totals, slowest = build(spec, jobs)
                 times[jobs].append(seconds)
-                hashes.setdefault(jobs, wheel_hashes(spec))
+                if jobs not in hashes:
+                    hashes[jobs] = wheel_hashes(spec)
                 print(f"round {round_} --jobs {jobs}: {seconds:6.1f} s (load before {before})"
                       f"  {totals}")  # fmt: skip
                 print(f"  slowest builds:{slowest.rstrip()}")

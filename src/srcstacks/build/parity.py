@@ -91,21 +91,18 @@ def check_parity(
     if parity.mode == "off":
         write_parity(layout, [])
         return []
-    findings: dict[str, ParityFinding] = {}
+    wheels: dict[str, tuple[Path, str, str, str]] = {}  # wheel name -> what to compare
     for group in groups:
-        wheels: dict[str, tuple[Path, str, str]] = {}
         for entry in read_build_order(group.dirs) or []:
             if entry.prebuilt:
                 continue
             ours = find_built_wheel(group.dirs.built_wheels, entry.project, entry.version)
-            if ours.name not in findings:  # else a pure-Python wheel, seeded into each group
-                wheels[ours.name] = (ours, entry.project, entry.version)
-
-        def compare(wheel: tuple[Path, str, str], python: str = group.python) -> ParityFinding:
-            return _compare(layout, *wheel, python, index_url)
-
-        # One group's wheels are distinct project versions: no two fetch one upstream file.
-        findings.update(zip(wheels, each_overlapping(compare, wheels.values()), strict=True))
+            # A pure-Python wheel is seeded into every Python's build: compared once.
+            wheels.setdefault(ours.name, (ours, entry.project, entry.version, group.python))
+    # Side by side (two downloads of one upstream file each land whole: atomic_path).
+    compared_each = each_overlapping(lambda wheel: _compare(layout, *wheel, index_url),
+                                     wheels.values())  # fmt: skip
+    findings = dict(zip(wheels, compared_each, strict=True))
     write_parity(layout, list(findings.values()))
     compared = [item for item in findings.values() if item.upstream]
     degraded = [item for item in findings.values() if item.degraded]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import shlex
@@ -98,13 +97,8 @@ def bootstrap(
     errors = ErrorLines()
 
     started = time.time()
-    following = (
-        following_events(events, on_activity, on_progress)
-        if on_activity or on_progress
-        else contextlib.nullcontext()
-    )
     try:
-        with following:
+        with following_events(events, on_activity, on_progress):
             # cwd: Fromager reads a global ./overrides/settings.yaml; never the user's by accident.
             run_logged(
                 command,

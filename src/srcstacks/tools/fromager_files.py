@@ -147,7 +147,7 @@ class EventFollower:
                 continue
             if not isinstance(event, dict):
                 continue
-            name = f"{event.get('project')}"
+            name = str(event.get("project"))
             if event.get("event") == "resolved":
                 resolved.append(f"{name}=={event.get('version')} ({event.get('kind')})")
             elif event.get("event") == "step" and (

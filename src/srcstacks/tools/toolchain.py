@@ -79,7 +79,27 @@ class Toolchain:
 
 
 def probe(command: str | Path) -> Interpreter | None:
-    """Ask ``command`` what it is; ``None`` when it cannot run or is not CPython."""
+    """Ask ``command`` what it is; ``None`` when it cannot run or is not CPython.
+
+    Asked once per process while the file it runs is unchanged (and, for a pyenv shim,
+    pyenv's choice): one run asks for each runtime's interpreter from several stages,
+    and starting a CPython, or a shim that finds none, takes 20 to 150 ms each time.
+    """
+    try:
+        # A bare name (``python3.12``) is the one on PATH, as running it would find.
+        found = Path(shutil.which(command) or command).resolve().stat()
+    except OSError:
+        return None
+    key = (str(command), found.st_mtime_ns, found.st_size, os.environ.get("PYENV_VERSION"))
+    if key not in _PROBED:
+        _PROBED[key] = _ask(command)
+    return _PROBED[key]
+
+
+_PROBED: dict[tuple[str, int, int, str | None], Interpreter | None] = {}
+
+
+def _ask(command: str | Path) -> Interpreter | None:
     try:
         data = json.loads(run_probe([str(command), "-I", "-c", _PROBE], timeout=30))
     except (OSError, subprocess.SubprocessError, ValueError):
